@@ -1,0 +1,1 @@
+//! eti-bench (filled by its issue)

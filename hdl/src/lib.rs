@@ -1,0 +1,1 @@
+//! eti-hdl (filled by its issue)

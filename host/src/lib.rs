@@ -1,0 +1,1 @@
+//! eti-host (filled by its issue)

@@ -1,0 +1,1 @@
+//! eti-kernel-bypass (filled by its issue)

@@ -1,0 +1,1 @@
+//! eti-sim (filled by its issue)
