@@ -1,0 +1,1 @@
+//! Synthetic ITCH 5.0 generator (being written).

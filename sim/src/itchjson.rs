@@ -1,0 +1,1 @@
+//! ITCH 5.0 as JSON lines (being written).
