@@ -1,1 +1,1 @@
-//! eti-bench (filled by its issue)
+//! eti-bench: benchmark harness library (being written).

@@ -1,0 +1,2 @@
+//! Benchmark slot: being written by its issue.
+fn main() {}

@@ -1,0 +1,2 @@
+//! `eti-bench`: latency benchmarks (being written).
+fn main() {}

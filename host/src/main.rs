@@ -1,0 +1,2 @@
+//! `eti`: the trading host's command line (being written).
+fn main() {}

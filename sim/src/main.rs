@@ -1,0 +1,2 @@
+//! `eti-sim`: the exchange simulator's command line (being written).
+fn main() {}
