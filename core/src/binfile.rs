@@ -240,6 +240,9 @@ impl<R: Read> BinFileReader<R> {
     pub fn resync(&mut self) -> Result<u64, BinFileError> {
         let mut skipped = 0;
         loop {
+            if self.fill(1)? == 0 {
+                return Ok(skipped);
+            }
             self.consume(1);
             skipped += 1;
             let avail = self.fill(PREFIX_LEN + 1)?;
