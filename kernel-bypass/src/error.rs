@@ -1,0 +1,54 @@
+//! Typed errors of the packet paths.
+
+use std::io;
+
+/// Everything that can go wrong opening or driving a packet path.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    /// A system call failed; `what` names it.
+    #[error("{what}: {source}")]
+    Sys {
+        /// The call or step that failed.
+        what: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Loading, attaching or configuring the XDP program failed.
+    #[error("XDP: {0}")]
+    Xdp(String),
+    /// The process lacks a privilege the path needs (CAP_NET_ADMIN/CAP_BPF/root).
+    #[error("insufficient privileges: {0}")]
+    Privilege(String),
+    /// The kernel or driver does not support what was asked.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// Bad configuration (unknown interface, payload too large, ...).
+    #[error("config: {0}")]
+    Config(String),
+    /// The transmit ring stayed full: the kernel is not draining it.
+    #[error("transmit ring full")]
+    TxFull,
+    /// This path cannot transmit (e.g. a pcap replay, or no TX header configured).
+    #[error("this path cannot send: {0}")]
+    NoTx(&'static str),
+    /// pcap capture/replay failure.
+    #[error("pcap: {0}")]
+    Pcap(String),
+}
+
+impl IoError {
+    /// The last OS error, tagged with the call that produced it.
+    pub(crate) fn last(what: &'static str) -> Self {
+        IoError::Sys {
+            what,
+            source: io::Error::last_os_error(),
+        }
+    }
+}
+
+impl From<pcap::Error> for IoError {
+    fn from(e: pcap::Error) -> Self {
+        IoError::Pcap(e.to_string())
+    }
+}

@@ -1,0 +1,230 @@
+//! Throw-away network labs for tests and benchmarks: a network namespace and a
+//! veth pair, one end ("outer") in the caller's namespace and the other
+//! ("inner") inside the new namespace, with addresses and fixed MACs. Names
+//! and subnets are unique per process and per lab, so parallel tests do not
+//! collide; everything is deleted on drop, also when a test panics.
+//!
+//! Needs root (CAP_SYS_ADMIN + CAP_NET_ADMIN) and `ip` from iproute2.
+
+use std::{
+    fs::File,
+    net::Ipv4Addr,
+    os::fd::AsRawFd,
+    process::Command,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use crate::error::IoError;
+
+static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
+
+/// A namespace plus veth pair, removed on drop.
+#[derive(Debug)]
+pub struct VethLab {
+    /// Namespace name (`ip netns`).
+    pub ns: String,
+    /// veth end in the caller's namespace.
+    pub outer_if: String,
+    /// veth end inside [`VethLab::ns`].
+    pub inner_if: String,
+    /// Address of the outer end (/30).
+    pub outer_ip: Ipv4Addr,
+    /// Address of the inner end (/30).
+    pub inner_ip: Ipv4Addr,
+    /// MAC of the outer end.
+    pub outer_mac: [u8; 6],
+    /// MAC of the inner end.
+    pub inner_mac: [u8; 6],
+}
+
+fn ip(args: &[&str]) -> Result<(), IoError> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| IoError::Unsupported(format!("cannot run `ip` (iproute2): {e}")))?;
+    if !out.status.success() {
+        return Err(IoError::Config(format!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+fn mac_str(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Why this process cannot build labs, or `None` if it can (root).
+pub fn lab_unavailable_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root: namespaces, veth and XDP need root".into());
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("`ip` (iproute2) not installed".into());
+    }
+    None
+}
+
+impl VethLab {
+    /// Creates namespace and veth pair; `tag` (<= 3 chars) helps tell labs
+    /// apart in `ip link` output.
+    ///
+    /// # Errors
+    /// [`IoError::Config`] if an `ip` command fails (typically: not root).
+    pub fn create(tag: &str) -> Result<Self, IoError> {
+        let pid = std::process::id();
+        let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
+        let tag: String = tag
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(3)
+            .collect();
+        // Interface names are limited to 15 bytes: "kb" + tag(3) + 5 + 2 + 1.
+        let id = format!("{tag}{:05}{:02}", pid % 100_000, n % 100);
+        // A /30 per lab inside 10.64.0.0/10, spread by pid and lab counter.
+        let a = 64 + (pid % 64) as u8;
+        let b = ((pid / 64) % 256) as u8 ^ (n as u8).wrapping_mul(37);
+        let c = ((n % 64) * 4) as u8;
+        let lab = Self {
+            ns: format!("kbns{id}"),
+            outer_if: format!("kb{id}o"),
+            inner_if: format!("kb{id}i"),
+            outer_ip: Ipv4Addr::new(10, a, b, c + 1),
+            inner_ip: Ipv4Addr::new(10, a, b, c + 2),
+            outer_mac: [0x02, 0x6b, (pid >> 8) as u8, pid as u8, n as u8, 1],
+            inner_mac: [0x02, 0x6b, (pid >> 8) as u8, pid as u8, n as u8, 2],
+        };
+        // From here on, Drop cleans whatever part exists.
+        ip(&["netns", "add", &lab.ns])?;
+        ip(&[
+            "link",
+            "add",
+            &lab.outer_if,
+            "address",
+            &mac_str(&lab.outer_mac),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &lab.inner_if,
+            "address",
+            &mac_str(&lab.inner_mac),
+            "netns",
+            &lab.ns,
+        ])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/30", lab.outer_ip),
+            "dev",
+            &lab.outer_if,
+        ])?;
+        ip(&["link", "set", &lab.outer_if, "up"])?;
+        let nsx = |args: &[&str]| -> Result<(), IoError> {
+            let mut v = vec!["netns", "exec", lab.ns.as_str(), "ip"];
+            v.extend_from_slice(args);
+            ip(&v)
+        };
+        nsx(&[
+            "addr",
+            "add",
+            &format!("{}/30", lab.inner_ip),
+            "dev",
+            &lab.inner_if,
+        ])?;
+        nsx(&["link", "set", &lab.inner_if, "up"])?;
+        nsx(&["link", "set", "lo", "up"])?;
+        // Static neighbours both ways: no ARP round trip racing the first packets.
+        ip(&[
+            "neigh",
+            "replace",
+            &lab.inner_ip.to_string(),
+            "lladdr",
+            &mac_str(&lab.inner_mac),
+            "dev",
+            &lab.outer_if,
+        ])?;
+        nsx(&[
+            "neigh",
+            "replace",
+            &lab.outer_ip.to_string(),
+            "lladdr",
+            &mac_str(&lab.outer_mac),
+            "dev",
+            &lab.inner_if,
+        ])?;
+        Ok(lab)
+    }
+
+    /// Runs `f` on a fresh thread that has entered the lab's namespace, and
+    /// returns its result. Sockets created inside stay in that namespace for
+    /// their whole life, so this is how to get a sender on the inner end.
+    ///
+    /// # Errors
+    /// [`IoError::Sys`] if the namespace cannot be entered.
+    pub fn in_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T, IoError> {
+        let path = format!("/var/run/netns/{}", self.ns);
+        let file = File::open(&path).map_err(|source| IoError::Sys {
+            what: "open netns",
+            source,
+        })?;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                // SAFETY: setns on a valid namespace fd affects only this
+                // (scoped, short-lived) thread's network namespace.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                if rc != 0 {
+                    return Err(IoError::last("setns(CLONE_NEWNET)"));
+                }
+                Ok(f())
+            })
+            .join()
+            .map_err(|_| IoError::Config("thread in namespace panicked".into()))?
+        })
+    }
+
+    /// Whether `ip link show` reports an XDP program on the outer end.
+    ///
+    /// # Errors
+    /// [`IoError::Config`] if `ip` fails.
+    pub fn outer_has_xdp(&self) -> Result<bool, IoError> {
+        interface_has_xdp(&self.outer_if)
+    }
+}
+
+/// Whether `ip link show dev <ifname>` lists an XDP program (in the caller's
+/// namespace).
+///
+/// # Errors
+/// [`IoError::Config`] if `ip` fails (e.g. unknown interface).
+pub fn interface_has_xdp(ifname: &str) -> Result<bool, IoError> {
+    let out = Command::new("ip")
+        .args(["link", "show", "dev", ifname])
+        .output()
+        .map_err(|e| IoError::Unsupported(format!("cannot run `ip`: {e}")))?;
+    if !out.status.success() {
+        return Err(IoError::Config(format!(
+            "ip link show {ifname}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.contains(" xdp") || text.contains("prog/xdp"))
+}
+
+impl Drop for VethLab {
+    fn drop(&mut self) {
+        // Deleting the namespace destroys the inner end, which takes its
+        // peer with it; the explicit delete covers a half-built lab.
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.outer_if])
+            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
