@@ -360,10 +360,9 @@ impl<'b> PacketBuilder<'b> {
     }
     /// Append one message block.
     pub fn push(&mut self, msg: &[u8]) -> Result<(), PushError> {
-        let max = (self.limit - HEADER_LEN)
-            .saturating_sub(2)
-            .min(usize::from(u16::MAX));
-        if msg.len() > max {
+        let room = self.limit - HEADER_LEN;
+        let max = room.saturating_sub(2).min(usize::from(u16::MAX));
+        if msg.len() + 2 > room || msg.len() > max {
             return Err(PushError::TooLarge {
                 len: msg.len(),
                 max,

@@ -198,6 +198,13 @@ impl Answer {
                 }
             }
         }
+        if b.is_empty() {
+            // Cannot happen (an empty builder accepts any message that fits an
+            // empty packet, and larger ones are reported above), but never
+            // answer with a heartbeat that makes no progress.
+            self.next = self.end;
+            return Ok(None);
+        }
         Ok(Some(b.finish().len()))
     }
 }
