@@ -1,0 +1,794 @@
+//! The journal writer: [`Journal::open`] recovers the directory, repairs a torn
+//! tail, seals what a crash left open and starts a fresh segment; a dedicated
+//! thread then drains the ring in batches (group commit), encodes records
+//! (SHA-256 chain + CRC32C), writes each batch with one `pwrite`, `fdatasync`s
+//! per the durability policy and publishes the durable watermark.
+//!
+//! The hot path ([`JournalHandle::append`]) only claims a ring slot and copies
+//! the payload in: one atomic load, one CAS, one memcpy, one release store. The
+//! timestamp comes from the vDSO clock (no syscall).
+//!
+//! Any I/O failure (ENOSPC above all) halts the writer: it stops consuming,
+//! records a typed [`FatalError`], and every later `append` returns
+//! [`JournalError::Halted`]. The host must turn [`JournalHandle::is_halted`]
+//! into a kill-switch engagement: trading never continues without a journal.
+
+use super::format::{
+    encode_record, record_len, segment_file_name, Seal, SegmentHeader, HEADER_LEN, SEAL_LEN,
+};
+use super::keys::{hex, load_or_generate, KeySource};
+use super::reader::LOCK_FILE;
+use super::recover::{recover_with, Recovery};
+use super::ring::{Ring, SLOT_PAYLOAD};
+use super::time::now_ns;
+use super::{Event, JournalError, Seq};
+use ed25519_dalek::{Signer, SigningKey};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// When the writer calls `fdatasync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// After every batch it writes (group commit: one sync covers every record
+    /// that arrived while the previous sync ran).
+    EveryBatch,
+    /// At most every N microseconds; records written in between become durable
+    /// at the next sync.
+    IntervalMicros(u64),
+}
+
+/// Journal configuration (TOML section `[journal]` of the host config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalConfig {
+    pub dir: PathBuf,
+    /// Segment file size, preallocated at creation.
+    pub segment_bytes: u64,
+    /// Ring slots between the hot path and the writer.
+    pub queue_capacity: usize,
+    pub durability: Durability,
+    /// Ed25519 secret key file (32 raw bytes or 64 hex chars). None: generate
+    /// `journal.key` (0600) in `dir` on first use.
+    pub signing_key: Option<PathBuf>,
+    /// Most records per write/sync batch.
+    pub max_batch_records: usize,
+    /// Recompute the SHA-256 chain when opening (CRCs are always checked).
+    pub verify_chain_on_open: bool,
+    /// Writer sleep when idle, in µs (it spins/yields briefly first).
+    pub idle_sleep_us: u64,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            dir: PathBuf::from("journal"),
+            segment_bytes: 64 << 20,
+            queue_capacity: 1 << 16,
+            durability: Durability::EveryBatch,
+            signing_key: None,
+            max_batch_records: 8192,
+            verify_chain_on_open: true,
+            idle_sleep_us: 50,
+        }
+    }
+}
+
+impl JournalConfig {
+    pub fn new(dir: impl Into<PathBuf>) -> JournalConfig {
+        JournalConfig {
+            dir: dir.into(),
+            ..JournalConfig::default()
+        }
+    }
+}
+
+/// Class of a fatal writer error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FatalKind {
+    /// ENOSPC / EDQUOT: the disk is full.
+    DiskFull,
+    /// Any other I/O error.
+    Io,
+}
+
+/// Why the writer stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FatalError {
+    pub kind: FatalKind,
+    pub op: &'static str,
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for FatalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}: {} {}: {}",
+            self.kind,
+            self.op,
+            self.path.display(),
+            self.message
+        )
+    }
+}
+
+/// Counters for the metrics endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JournalMetrics {
+    /// Next sequence an append would get.
+    pub next_seq: u64,
+    /// Every sequence up to this one is on stable storage.
+    pub durable_seq: u64,
+    pub queue_full_rejections: u64,
+    pub batches: u64,
+    pub fsyncs: u64,
+    pub bytes_written: u64,
+    pub segments_sealed: u64,
+    /// 1 when the writer halted (kill switch must be engaged).
+    pub halted: bool,
+    pub disk_full: bool,
+}
+
+const RUNNING: u8 = 0;
+const CLOSING: u8 = 1;
+const CLOSED: u8 = 2;
+const HALTED: u8 = 3;
+
+#[repr(align(128))]
+struct Padded<T>(T);
+
+struct Shared {
+    ring: Ring,
+    state: AtomicU8,
+    durable: Padded<AtomicU64>,
+    queue_full: AtomicU64,
+    batches: AtomicU64,
+    fsyncs: AtomicU64,
+    bytes: AtomicU64,
+    sealed: AtomicU64,
+    halt_kind: AtomicU8,
+    fatal: Mutex<Option<FatalError>>,
+}
+
+/// The producers' side: cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct JournalHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for JournalHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalHandle")
+            .field("metrics", &self.metrics())
+            .finish()
+    }
+}
+
+impl JournalHandle {
+    /// Append one record. Hot path: no allocation, no lock, no syscall. The
+    /// record is durable once [`durable_seq`](Self::durable_seq) reaches the
+    /// returned sequence. A full queue is back-pressure (`QueueFull`), nothing
+    /// is appended then.
+    #[inline]
+    pub fn append(&self, kind: u16, payload: &[u8]) -> Result<Seq, JournalError> {
+        let s = &*self.shared;
+        match s.state.load(Ordering::Acquire) {
+            RUNNING => {}
+            HALTED => return Err(JournalError::Halted(self.halt_kind())),
+            _ => return Err(JournalError::Closed),
+        }
+        if payload.len() > SLOT_PAYLOAD {
+            return Err(JournalError::PayloadTooLarge {
+                len: payload.len(),
+                max: SLOT_PAYLOAD,
+            });
+        }
+        match s.ring.push(kind, now_ns(), payload) {
+            Ok(pos) => Ok(Seq(pos)),
+            Err(_) => {
+                s.queue_full.fetch_add(1, Ordering::Relaxed);
+                Err(JournalError::QueueFull)
+            }
+        }
+    }
+
+    /// Encode and append a typed event (allocation-free).
+    #[inline]
+    pub fn append_event(&self, ev: &Event) -> Result<Seq, JournalError> {
+        let mut buf = [0u8; super::event::MAX_EVENT_PAYLOAD];
+        let n = ev.encode(&mut buf);
+        self.append(ev.kind() as u16, &buf[..n])
+    }
+
+    /// Every sequence up to this one is durable.
+    #[inline]
+    pub fn durable_seq(&self) -> Seq {
+        Seq(self.shared.durable.0.load(Ordering::Acquire))
+    }
+
+    /// Block (polling) until `seq` is durable. For tests and shutdown paths,
+    /// not the hot path.
+    pub fn wait_durable(&self, seq: Seq, timeout: Duration) -> Result<(), JournalError> {
+        let t0 = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            if self.durable_seq() >= seq {
+                return Ok(());
+            }
+            match self.shared.state.load(Ordering::Acquire) {
+                HALTED => return Err(JournalError::Halted(self.halt_kind())),
+                CLOSED => return Err(JournalError::Closed),
+                _ => {}
+            }
+            if t0.elapsed() > timeout {
+                return Err(JournalError::Timeout(seq.0));
+            }
+            spins += 1;
+            if spins < 64 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
+    }
+
+    /// True once the writer has stopped on a fatal error.
+    #[inline]
+    pub fn is_halted(&self) -> bool {
+        self.shared.state.load(Ordering::Acquire) == HALTED
+    }
+
+    fn halt_kind(&self) -> FatalKind {
+        match self.shared.halt_kind.load(Ordering::Acquire) {
+            1 => FatalKind::DiskFull,
+            _ => FatalKind::Io,
+        }
+    }
+
+    /// The error that halted the writer, if any.
+    pub fn fatal(&self) -> Option<FatalError> {
+        self.shared.fatal.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Sequence the next append would get.
+    pub fn next_seq(&self) -> Seq {
+        Seq(self.shared.ring.tail())
+    }
+
+    pub fn metrics(&self) -> JournalMetrics {
+        let s = &*self.shared;
+        JournalMetrics {
+            next_seq: s.ring.tail(),
+            durable_seq: s.durable.0.load(Ordering::Acquire),
+            queue_full_rejections: s.queue_full.load(Ordering::Relaxed),
+            batches: s.batches.load(Ordering::Relaxed),
+            fsyncs: s.fsyncs.load(Ordering::Relaxed),
+            bytes_written: s.bytes.load(Ordering::Relaxed),
+            segments_sealed: s.sealed.load(Ordering::Relaxed),
+            halted: self.is_halted(),
+            disk_full: self.is_halted() && self.halt_kind() == FatalKind::DiskFull,
+        }
+    }
+}
+
+/// The open journal: owns the writer thread. Dropping it closes cleanly
+/// (drains, syncs, seals the current segment).
+pub struct Journal {
+    handle: JournalHandle,
+    thread: Option<JoinHandle<Result<(), JournalError>>>,
+    key_source: KeySource,
+    public_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("key_source", &self.key_source)
+            .field("public_key", &hex(&self.public_key))
+            .finish()
+    }
+}
+
+fn fallocate(file: &File, len: u64) -> std::io::Result<()> {
+    // SAFETY: plain syscall on an fd we own; no memory is passed.
+    let r = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len as libc::off_t) };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        // Filesystems without fallocate: fall back to a sparse file.
+        Some(libc::EOPNOTSUPP) => file.set_len(len),
+        _ => Err(e),
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn lock_dir(dir: &Path) -> Result<File, JournalError> {
+    let p = dir.join(LOCK_FILE);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| JournalError::io(&p, "open lock", e))?;
+    // SAFETY: flock on an fd we own; the lock dies with the fd (or the process).
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        return Err(JournalError::Locked(dir.to_path_buf()));
+    }
+    Ok(f)
+}
+
+/// State of the segment being written.
+struct Segment {
+    file: File,
+    path: PathBuf,
+    header: [u8; HEADER_LEN],
+    records: u64,
+    /// Next write offset.
+    off: u64,
+}
+
+impl Segment {
+    fn create(
+        dir: &Path,
+        no: u64,
+        first_seq: u64,
+        prev_hash: [u8; 32],
+        key: &SigningKey,
+        size: u64,
+    ) -> Result<Segment, (std::io::Error, &'static str, PathBuf)> {
+        let path = dir.join(segment_file_name(no));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| (e, "create segment", path.clone()))?;
+        if let Err(e) = fallocate(&file, size) {
+            // Leave nothing half-made behind (a zero-length file would be
+            // harmless to recovery, but keep the directory clean).
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err((e, "preallocate segment", path));
+        }
+        let header = SegmentHeader {
+            segment_no: no,
+            first_seq,
+            created_ns: now_ns(),
+            prev_hash,
+            pubkey: key.verifying_key().to_bytes(),
+        }
+        .encode();
+        file.write_all_at(&header, 0)
+            .and_then(|_| file.sync_data())
+            .map_err(|e| (e, "write segment header", path.clone()))?;
+        sync_dir(dir).map_err(|e| (e, "sync journal directory", dir.to_path_buf()))?;
+        Ok(Segment {
+            file,
+            path,
+            header,
+            records: 0,
+            off: HEADER_LEN as u64,
+        })
+    }
+}
+
+fn seal_bytes(
+    key: &SigningKey,
+    header: &[u8; HEADER_LEN],
+    records: u64,
+    last_seq: u64,
+    hash: &[u8; 32],
+) -> [u8; SEAL_LEN] {
+    let msg = Seal::message(header, &Seal::signed_fields(records, last_seq, hash));
+    Seal {
+        record_count: records,
+        last_seq,
+        final_hash: *hash,
+        signature: key.sign(&msg).to_bytes(),
+    }
+    .encode()
+}
+
+impl Journal {
+    /// Open (creating if needed) the journal in `cfg.dir`: recover, repair a
+    /// torn tail, seal a segment a crash left open, start a new segment and the
+    /// writer thread. Returns the recovered state for the host to resume from.
+    pub fn open(cfg: JournalConfig) -> Result<(Journal, Recovery), JournalError> {
+        let min_seg = (HEADER_LEN + record_len(SLOT_PAYLOAD) + SEAL_LEN) as u64;
+        if cfg.segment_bytes < min_seg.max(4096) {
+            return Err(JournalError::Config("segment_bytes below 4096"));
+        }
+        if cfg.queue_capacity < 2 || cfg.max_batch_records == 0 {
+            return Err(JournalError::Config(
+                "queue_capacity < 2 or max_batch_records = 0",
+            ));
+        }
+        let dir = cfg.dir.clone();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| JournalError::io(&dir, "create journal dir", e))?;
+        let lock = lock_dir(&dir)?;
+        let (key, key_source) = load_or_generate(&dir, cfg.signing_key.as_deref())?;
+        let public_key = key.verifying_key().to_bytes();
+        if let KeySource::Generated(p) = &key_source {
+            tracing::warn!(
+                path = %p.display(),
+                public_key = %hex(&public_key),
+                "no journal signing key configured: generated one (mode 0600); configure journal.signing_key in production"
+            );
+        }
+        let recovery = recover_with(&dir, cfg.verify_chain_on_open)?;
+        let scan = &recovery.scan;
+        if let Some(pk) = scan.pubkey {
+            if pk != public_key {
+                return Err(JournalError::KeyMismatch {
+                    path: dir.clone(),
+                    found: hex(&pk),
+                    configured: hex(&public_key),
+                });
+            }
+        }
+        if let Some(p) = &scan.unborn_segment {
+            tracing::warn!(path = %p.display(), "removing segment file whose header was never written");
+            std::fs::remove_file(p).map_err(|e| JournalError::io(p, "remove unborn segment", e))?;
+        }
+        let mut sealed_now = 0;
+        if let Some(last) = scan.segments.last() {
+            if last.seal.is_none() {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&last.path)
+                    .map_err(|e| JournalError::io(&last.path, "open for repair", e))?;
+                if let Some(t) = &last.torn {
+                    tracing::warn!(
+                        path = %t.path.display(),
+                        offset = t.offset,
+                        fault = %t.fault,
+                        "truncating torn journal tail (records never acknowledged as durable)"
+                    );
+                    f.set_len(t.offset)
+                        .map_err(|e| JournalError::io(&last.path, "truncate torn tail", e))?;
+                }
+                let header = last.header.encode();
+                let seal = seal_bytes(&key, &header, last.records, last.last_seq, &last.final_hash);
+                f.write_all_at(&seal, last.data_end)
+                    .and_then(|_| f.sync_data())
+                    .map_err(|e| JournalError::io(&last.path, "seal recovered segment", e))?;
+                sealed_now = 1;
+            }
+        }
+        let next_no = scan.segments.last().map_or(0, |s| s.header.segment_no + 1);
+        let base = scan.last_seq + 1;
+        let seg = Segment::create(&dir, next_no, base, scan.last_hash, &key, cfg.segment_bytes)
+            .map_err(|(e, op, p)| JournalError::io(&p, op, e))?;
+        let shared = Arc::new(Shared {
+            ring: Ring::new(cfg.queue_capacity, base),
+            state: AtomicU8::new(RUNNING),
+            durable: Padded(AtomicU64::new(scan.last_seq)),
+            queue_full: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            fsyncs: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            sealed: AtomicU64::new(sealed_now),
+            halt_kind: AtomicU8::new(0),
+            fatal: Mutex::new(None),
+        });
+        let mut w = Writer {
+            shared: Arc::clone(&shared),
+            buf: Vec::with_capacity(cfg.max_batch_records.min(1 << 16) * record_len(SLOT_PAYLOAD)),
+            cfg,
+            dir,
+            key,
+            seg,
+            hash: scan.last_hash,
+            next: base,
+            written: scan.last_seq,
+            first_unsynced: None,
+            _lock: lock,
+        };
+        let thread = std::thread::Builder::new()
+            .name("eti-journal".into())
+            .spawn(move || w.run())
+            .map_err(|e| JournalError::io(Path::new("eti-journal thread"), "spawn", e))?;
+        Ok((
+            Journal {
+                handle: JournalHandle { shared },
+                thread: Some(thread),
+                key_source,
+                public_key,
+            },
+            recovery,
+        ))
+    }
+
+    /// A producer handle (clone freely).
+    pub fn handle(&self) -> JournalHandle {
+        self.handle.clone()
+    }
+
+    pub fn key_source(&self) -> &KeySource {
+        &self.key_source
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.public_key
+    }
+
+    /// Stop accepting appends, drain, sync, seal the current segment.
+    pub fn close(mut self) -> Result<(), JournalError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), JournalError> {
+        let Some(t) = self.thread.take() else {
+            return Ok(());
+        };
+        let _ = self.handle.shared.state.compare_exchange(
+            RUNNING,
+            CLOSING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        match t.join() {
+            Ok(r) => r,
+            Err(_) => Err(JournalError::Halted(FatalKind::Io)),
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "journal close failed");
+        }
+    }
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    cfg: JournalConfig,
+    dir: PathBuf,
+    key: SigningKey,
+    seg: Segment,
+    /// Chain hash of the last encoded record.
+    hash: [u8; 32],
+    /// Next ring position (= sequence) to consume.
+    next: u64,
+    /// Last sequence handed to the kernel (written, maybe not synced).
+    written: u64,
+    first_unsynced: Option<Instant>,
+    buf: Vec<u8>,
+    _lock: File,
+}
+
+type IoFail = (std::io::Error, &'static str, PathBuf);
+
+impl Writer {
+    fn run(&mut self) -> Result<(), JournalError> {
+        match self.run_inner() {
+            Ok(()) => {
+                self.shared.state.store(CLOSED, Ordering::Release);
+                Ok(())
+            }
+            Err((e, op, path)) => {
+                let kind = match e.raw_os_error() {
+                    Some(libc::ENOSPC) | Some(libc::EDQUOT) => FatalKind::DiskFull,
+                    _ => FatalKind::Io,
+                };
+                tracing::error!(?kind, op, path = %path.display(), error = %e, "journal writer halted; trading must stop");
+                if let Ok(mut g) = self.shared.fatal.lock() {
+                    *g = Some(FatalError {
+                        kind,
+                        op,
+                        path: path.clone(),
+                        message: e.to_string(),
+                    });
+                }
+                self.shared.halt_kind.store(
+                    if kind == FatalKind::DiskFull { 1 } else { 2 },
+                    Ordering::Release,
+                );
+                self.shared.state.store(HALTED, Ordering::Release);
+                Err(JournalError::Io {
+                    path,
+                    op,
+                    source: e,
+                })
+            }
+        }
+    }
+
+    fn run_inner(&mut self) -> Result<(), IoFail> {
+        let mut idle = 0u32;
+        loop {
+            let n = self.drain_batch()?;
+            if n > 0 || !self.buf.is_empty() {
+                self.flush()?;
+            }
+            self.maybe_sync(n == 0)?;
+            if n > 0 {
+                idle = 0;
+                continue;
+            }
+            if self.shared.state.load(Ordering::Acquire) == CLOSING {
+                return self.finish();
+            }
+            idle += 1;
+            if idle < 32 {
+                std::hint::spin_loop();
+            } else if idle < 64 {
+                std::thread::yield_now();
+            } else {
+                let mut sleep = self.cfg.idle_sleep_us;
+                if let (Durability::IntervalMicros(us), Some(t)) =
+                    (self.cfg.durability, self.first_unsynced)
+                {
+                    let left = us.saturating_sub(t.elapsed().as_micros() as u64);
+                    sleep = sleep.min(left.max(1));
+                }
+                std::thread::sleep(Duration::from_micros(sleep.max(1)));
+            }
+        }
+    }
+
+    /// Move up to `max_batch_records` published records from the ring into `buf`.
+    fn drain_batch(&mut self) -> Result<usize, IoFail> {
+        let shared = Arc::clone(&self.shared);
+        let ring = &shared.ring;
+        let mut n = 0;
+        while n < self.cfg.max_batch_records {
+            // SAFETY: this thread is the ring's only consumer and consumes in order.
+            let Some(d) = (unsafe { ring.peek(self.next) }) else {
+                // A producer may have claimed the slot but not yet published it:
+                // stop here, the next pass picks it up.
+                break;
+            };
+            let len = d.len as usize;
+            let rec = record_len(len);
+            if self.seg.off + self.buf.len() as u64 + rec as u64 + SEAL_LEN as u64
+                > self.cfg.segment_bytes
+            {
+                self.roll()?;
+            }
+            self.hash = encode_record(
+                &mut self.buf,
+                &self.hash,
+                self.next,
+                d.ts_ns,
+                d.kind,
+                &d.data[..len],
+            );
+            // SAFETY: `d` is no longer used; same single-consumer contract.
+            unsafe { ring.release(self.next) };
+            self.next += 1;
+            self.seg.records += 1;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Write `buf` at the segment's write offset.
+    fn flush(&mut self) -> Result<(), IoFail> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.seg
+            .file
+            .write_all_at(&self.buf, self.seg.off)
+            .map_err(|e| (e, "write records", self.seg.path.clone()))?;
+        self.seg.off += self.buf.len() as u64;
+        self.shared
+            .bytes
+            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        self.shared.batches.fetch_add(1, Ordering::Relaxed);
+        self.buf.clear();
+        if self.written < self.next - 1 && self.first_unsynced.is_none() {
+            self.first_unsynced = Some(Instant::now());
+        }
+        self.written = self.next - 1;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), IoFail> {
+        self.seg
+            .file
+            .sync_data()
+            .map_err(|e| (e, "fdatasync", self.seg.path.clone()))?;
+        self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.first_unsynced = None;
+        self.shared.durable.0.store(self.written, Ordering::Release);
+        Ok(())
+    }
+
+    fn maybe_sync(&mut self, idle: bool) -> Result<(), IoFail> {
+        let Some(t) = self.first_unsynced else {
+            return Ok(());
+        };
+        let due = match self.cfg.durability {
+            Durability::EveryBatch => true,
+            Durability::IntervalMicros(us) => t.elapsed() >= Duration::from_micros(us),
+        };
+        let _ = idle;
+        if due {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Flush, seal the current segment, start the next one.
+    fn roll(&mut self) -> Result<(), IoFail> {
+        self.flush()?;
+        self.seal()?;
+        let no = super::format::rd_u64(&self.seg.header, 16) + 1;
+        self.seg = Segment::create(
+            &self.dir,
+            no,
+            self.next,
+            self.hash,
+            &self.key,
+            self.cfg.segment_bytes,
+        )?;
+        Ok(())
+    }
+
+    fn seal(&mut self) -> Result<(), IoFail> {
+        let s = seal_bytes(
+            &self.key,
+            &self.seg.header,
+            self.seg.records,
+            self.next - 1,
+            &self.hash,
+        );
+        self.seg
+            .file
+            .write_all_at(&s, self.seg.off)
+            .map_err(|e| (e, "write seal", self.seg.path.clone()))?;
+        self.seg.off += SEAL_LEN as u64;
+        // Covers the records written before the seal too.
+        if self.first_unsynced.is_none() {
+            self.first_unsynced = Some(Instant::now());
+        }
+        self.sync()?;
+        self.shared.sealed.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Drain what producers already claimed, sync and seal.
+    fn finish(&mut self) -> Result<(), IoFail> {
+        let mut quiet = 0;
+        loop {
+            let n = self.drain_batch()?;
+            self.flush()?;
+            if n > 0 {
+                quiet = 0;
+                continue;
+            }
+            if self.next == self.shared.ring.tail() {
+                quiet += 1;
+                if quiet > 2 {
+                    break;
+                }
+                // A producer that checked the state just before CLOSING may
+                // still be about to claim a slot: give it a moment.
+                std::thread::sleep(Duration::from_micros(200));
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        self.seal()
+    }
+}
