@@ -242,13 +242,14 @@ impl ServerState {
 /// What a received packet means to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerEvent<'a> {
-    /// Send this Login Accepted, then replay the session's sequenced messages
-    /// from `accepted.sequence` up to the live stream.
+    /// Send this Login Accepted (already counted as sent), then replay the
+    /// session's sequenced messages from `accepted.sequence` up to the live
+    /// stream.
     LoginAccepted {
         accepted: LoginAccepted,
         request: LoginRequest,
     },
-    /// Send a Login Rejected with this code and close.
+    /// Send a Login Rejected with this code (already counted as sent) and close.
     LoginRejected(RejectCode),
     /// An inbound message (e.g. OUCH) from a logged-in client.
     UnsequencedData(&'a [u8]),
@@ -323,6 +324,8 @@ impl ServerSession {
                         Err(RejectCode::SESSION_NOT_AVAILABLE)
                     }
                 });
+                // The reply (accepted or rejected) goes out now: count it as sent.
+                self.last_sent = self.last_sent.max(now);
                 match verdict {
                     Err(code) => {
                         self.state = ServerState::Rejected(code);
