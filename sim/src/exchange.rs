@@ -1,0 +1,681 @@
+//! The venue's state in one place: the matching engine, the OUCH users with their
+//! sequenced outbound streams, the ITCH publisher and the execution list.
+//!
+//! Every inbound request is handled to completion under one lock (the runtime
+//! holds `Mutex<Exchange>`): the engine runs, its events become OUCH messages
+//! appended to the owners' streams and ITCH messages appended to the feed, the
+//! feed is flushed, and the owners' connections are woken. One lock makes the
+//! venue's sequence of events total and deterministic; network writes happen
+//! outside it, so a slow client never stalls the others.
+
+use crate::engine::{
+    CancelReason, Engine, EngineError, Event, EventSink, Locate, NewOrder, RejectReason,
+    ReplaceOrder, TradingState,
+};
+use crate::feed::FeedPublisher;
+use eti_core::ouch::{
+    self, Accepted, BboWeight, CancelReject, Canceled, Capacity, CrossType, Display, Executed,
+    Inbound, IntermarketSweep, LiquidityFlag, Modified, OrderState, Rejected, Replaced,
+    SystemEvent, SystemEventCode, TimeInForce,
+};
+use eti_core::{CodecError, Firm, OrderToken, Price, Shares, Side, Symbol, Timestamp};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Owner ids at or above this belong to synthetic participants, below to users.
+pub const FLOW_OWNER_BASE: u32 = 1 << 24;
+
+/// Nanoseconds since midnight UTC, from the wall clock.
+pub fn wall_clock_ts() -> Timestamp {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    Timestamp(ns % 86_400_000_000_000)
+}
+
+/// One OUCH user's sequenced outbound stream (SoupBinTCP sequence numbers start
+/// at 1). Kept for the whole day so any reconnect can replay from any point.
+#[derive(Debug, Default)]
+pub struct OutStream {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl OutStream {
+    /// Messages so far; the next gets `len() + 1`.
+    pub fn len(&self) -> u64 {
+        self.ends.len() as u64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+    pub fn push(&mut self, msg: &[u8]) {
+        self.data.extend_from_slice(msg);
+        self.ends.push(self.data.len());
+    }
+    /// Message with sequence number `seq` (1-based).
+    pub fn get(&self, seq: u64) -> Option<&[u8]> {
+        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.data.get(start..end)
+    }
+}
+
+#[derive(Debug)]
+pub struct User {
+    pub name: String,
+    pub password: String,
+    pub firm: Firm,
+    pub out: OutStream,
+    pub notify: Arc<Notify>,
+    /// Live orders by token.
+    live: HashMap<OrderToken, u64>,
+    /// Every token used today (OUCH tokens are day-unique).
+    seen: HashSet<OrderToken>,
+    /// Incremented at each accepted login; a connection whose generation is
+    /// stale has been taken over and closes.
+    pub connection: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct TokenEntry {
+    user: u32,
+    token: OrderToken,
+    display: Display,
+    capacity: Capacity,
+    intermarket_sweep: IntermarketSweep,
+    cross_type: CrossType,
+}
+
+/// One side of a recorded execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecutionSide {
+    /// The OUCH user, or `None` for a synthetic participant.
+    pub user: Option<String>,
+    pub token: Option<OrderToken>,
+    pub order_ref: u64,
+    pub side: Side,
+    #[serde(serialize_with = "ser_display")]
+    pub firm: Firm,
+}
+
+fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// A trade as the venue recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Execution {
+    pub match_number: u64,
+    pub timestamp: Timestamp,
+    pub symbol: Symbol,
+    pub price: Price,
+    pub shares: Shares,
+    /// Was on the book (liquidity flag A).
+    pub resting: ExecutionSide,
+    /// Came in and took liquidity (flag R).
+    pub aggressor: ExecutionSide,
+}
+
+/// What the connection must do after an inbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundOutcome {
+    Done,
+    /// Tell the client this (SoupBinTCP Debug packet) and carry on.
+    Note(String),
+    /// The session is broken: send this reason as a Debug packet and close.
+    Fatal(String),
+}
+
+#[derive(Debug)]
+pub struct Exchange {
+    pub engine: Engine,
+    pub feed: FeedPublisher,
+    pub users: Vec<User>,
+    tokens: Vec<TokenEntry>,
+    symbols: Vec<Symbol>,
+    executions: Vec<Execution>,
+    /// Record executions (memory grows with trades; on by default).
+    pub record_executions: bool,
+    scratch: Vec<Event>,
+    touched: Vec<bool>,
+    clock: fn() -> Timestamp,
+}
+
+impl Exchange {
+    pub fn new(engine: Engine, feed: FeedPublisher, users: &[(String, String, Firm)]) -> Exchange {
+        let symbols: Vec<Symbol> = engine.symbols().map(|(_, s)| s).collect();
+        Exchange {
+            engine,
+            feed,
+            users: users
+                .iter()
+                .map(|(n, p, f)| User {
+                    name: n.clone(),
+                    password: p.clone(),
+                    firm: *f,
+                    out: OutStream::default(),
+                    notify: Arc::new(Notify::new()),
+                    live: HashMap::new(),
+                    seen: HashSet::new(),
+                    connection: 0,
+                })
+                .collect(),
+            tokens: Vec::new(),
+            symbols,
+            executions: Vec::new(),
+            record_executions: true,
+            scratch: Vec::with_capacity(256),
+            touched: vec![false; users.len()],
+            clock: wall_clock_ts,
+        }
+    }
+
+    /// Use another clock (tests, deterministic runs).
+    pub fn set_clock(&mut self, clock: fn() -> Timestamp) {
+        self.clock = clock;
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    pub fn user_index(&self, name: &str) -> Option<usize> {
+        self.users.iter().position(|u| u.name == name)
+    }
+
+    pub fn executions(&self) -> &[Execution] {
+        &self.executions
+    }
+
+    /// Start of day on both sides: ITCH system events and stock directory, OUCH
+    /// System Event S as every user's first sequenced message.
+    pub fn start_of_day(&mut self) {
+        let ts = self.now();
+        let syms: Vec<(Locate, Symbol)> = self.engine.symbols().collect();
+        self.feed.start_of_day(ts, &syms);
+        for u in 0..self.users.len() {
+            self.push_ouch(
+                u,
+                &SystemEvent {
+                    timestamp: ts,
+                    event_code: SystemEventCode::START_OF_DAY,
+                }
+                .to_bytes(),
+            );
+        }
+        self.wake();
+    }
+
+    /// End of day: OUCH System Event E to every user, ITCH end of messages and a
+    /// MoldUDP64 End of Session.
+    pub fn end_of_day(&mut self) {
+        let ts = self.now();
+        for u in 0..self.users.len() {
+            self.push_ouch(
+                u,
+                &SystemEvent {
+                    timestamp: ts,
+                    event_code: SystemEventCode::END_OF_DAY,
+                }
+                .to_bytes(),
+            );
+        }
+        self.feed.end_of_day(ts);
+        self.wake();
+    }
+
+    fn push_ouch(&mut self, user: usize, bytes: &[u8]) {
+        if let Some(u) = self.users.get_mut(user) {
+            u.out.push(bytes);
+            self.touched[user] = true;
+        }
+    }
+
+    fn wake(&mut self) {
+        for (i, t) in self.touched.iter_mut().enumerate() {
+            if *t {
+                *t = false;
+                self.users[i].notify.notify_one();
+            }
+        }
+    }
+
+    fn token_of(&self, tag: u64) -> Option<TokenEntry> {
+        usize::try_from(tag.checked_sub(1)?)
+            .ok()
+            .and_then(|i| self.tokens.get(i).copied())
+    }
+
+    fn new_tag(&mut self, e: TokenEntry) -> u64 {
+        self.tokens.push(e);
+        self.tokens.len() as u64
+    }
+
+    /// Run one engine operation and route its events.
+    fn run<R>(&mut self, f: impl FnOnce(&mut Engine, &mut Vec<Event>) -> R) -> R {
+        let mut ev = std::mem::take(&mut self.scratch);
+        ev.clear();
+        let r = f(&mut self.engine, &mut ev);
+        let ts = self.now();
+        for e in &ev {
+            self.route(e, ts);
+        }
+        self.scratch = ev;
+        self.feed.flush();
+        self.wake();
+        r
+    }
+
+    fn route(&mut self, e: &Event, ts: Timestamp) {
+        let symbols = &self.symbols;
+        self.feed.on_event(e, ts, |l| {
+            symbols
+                .get(usize::from(l).wrapping_sub(1))
+                .copied()
+                .unwrap_or(Symbol([b' '; 8]))
+        });
+        match *e {
+            Event::Accepted {
+                order_ref,
+                tag,
+                locate,
+                side,
+                shares,
+                price,
+                tif,
+                firm,
+                min_qty,
+                ..
+            } => {
+                if let Some(t) = self.token_of(tag) {
+                    let m = Accepted {
+                        timestamp: ts,
+                        token: t.token,
+                        side,
+                        shares,
+                        stock: self.symbol(locate),
+                        price,
+                        time_in_force: TimeInForce(tif),
+                        firm,
+                        display: t.display,
+                        order_reference_number: order_ref,
+                        capacity: t.capacity,
+                        intermarket_sweep: t.intermarket_sweep,
+                        minimum_quantity: min_qty,
+                        cross_type: t.cross_type,
+                        order_state: OrderState::LIVE,
+                        bbo_weight: BboWeight::UNSPECIFIED,
+                    };
+                    self.users[t.user as usize].live.insert(t.token, order_ref);
+                    self.push_ouch(t.user as usize, &m.to_bytes());
+                }
+            }
+            Event::Replaced {
+                old_tag,
+                new_ref,
+                tag,
+                locate,
+                side,
+                shares,
+                price,
+                tif,
+                firm,
+                min_qty,
+                ..
+            } => {
+                if let (Some(old), Some(t)) = (self.token_of(old_tag), self.token_of(tag)) {
+                    let m = Replaced {
+                        timestamp: ts,
+                        replacement_token: t.token,
+                        side,
+                        shares,
+                        stock: self.symbol(locate),
+                        price,
+                        time_in_force: TimeInForce(tif),
+                        firm,
+                        display: t.display,
+                        order_reference_number: new_ref,
+                        capacity: old.capacity,
+                        intermarket_sweep: t.intermarket_sweep,
+                        minimum_quantity: min_qty,
+                        cross_type: old.cross_type,
+                        order_state: OrderState::LIVE,
+                        previous_token: old.token,
+                        bbo_weight: BboWeight::UNSPECIFIED,
+                    };
+                    let u = &mut self.users[t.user as usize];
+                    u.live.remove(&old.token);
+                    u.live.insert(t.token, new_ref);
+                    self.push_ouch(t.user as usize, &m.to_bytes());
+                }
+            }
+            Event::Executed {
+                locate,
+                match_number,
+                price,
+                shares,
+                resting,
+                aggressor,
+            } => {
+                for (p, flag) in [
+                    (&resting, LiquidityFlag::ADDED),
+                    (&aggressor, LiquidityFlag::REMOVED),
+                ] {
+                    if let Some(t) = self.token_of(p.tag) {
+                        let m = Executed {
+                            timestamp: ts,
+                            token: t.token,
+                            executed_shares: shares,
+                            execution_price: price,
+                            liquidity_flag: flag,
+                            match_number,
+                        };
+                        if p.remaining.is_zero() {
+                            self.users[t.user as usize].live.remove(&t.token);
+                        }
+                        self.push_ouch(t.user as usize, &m.to_bytes());
+                    }
+                }
+                if self.record_executions {
+                    let side = |x: &crate::engine::Party| {
+                        let t = self.token_of(x.tag);
+                        ExecutionSide {
+                            user: t.map(|t| self.users[t.user as usize].name.clone()),
+                            token: t.map(|t| t.token),
+                            order_ref: x.order_ref,
+                            side: x.side,
+                            firm: x.firm,
+                        }
+                    };
+                    let rec = Execution {
+                        match_number,
+                        timestamp: ts,
+                        symbol: self.symbol(locate),
+                        price,
+                        shares,
+                        resting: side(&resting),
+                        aggressor: side(&aggressor),
+                    };
+                    self.executions.push(rec);
+                }
+            }
+            Event::Canceled {
+                tag,
+                decrement,
+                remaining,
+                reason,
+                ..
+            } => {
+                if let Some(t) = self.token_of(tag) {
+                    let m = Canceled {
+                        timestamp: ts,
+                        token: t.token,
+                        decrement_shares: decrement,
+                        reason: ouch::CancelReason(reason.ouch_code()),
+                    };
+                    if remaining.is_zero() {
+                        self.users[t.user as usize].live.remove(&t.token);
+                    }
+                    self.push_ouch(t.user as usize, &m.to_bytes());
+                }
+            }
+            Event::Modified {
+                tag, side, shares, ..
+            } => {
+                if let Some(t) = self.token_of(tag) {
+                    let m = Modified {
+                        timestamp: ts,
+                        token: t.token,
+                        side,
+                        shares,
+                    };
+                    self.push_ouch(t.user as usize, &m.to_bytes());
+                }
+            }
+            Event::Rejected { tag, reason, .. } => {
+                if let Some(t) = self.token_of(tag) {
+                    self.reject(t.user as usize, t.token, reason, ts);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn reject(&mut self, user: usize, token: OrderToken, reason: RejectReason, ts: Timestamp) {
+        let m = Rejected {
+            timestamp: ts,
+            token,
+            reason: ouch::RejectReason(reason.ouch_code()),
+        };
+        self.push_ouch(user, &m.to_bytes());
+    }
+
+    fn symbol(&self, locate: Locate) -> Symbol {
+        self.symbols
+            .get(usize::from(locate).wrapping_sub(1))
+            .copied()
+            .unwrap_or(Symbol([b' '; 8]))
+    }
+
+    /// Handle one OUCH 4.2 inbound message from a logged-in `user`.
+    pub fn handle_inbound(&mut self, user: usize, msg: &[u8]) -> InboundOutcome {
+        if user >= self.users.len() {
+            return InboundOutcome::Fatal("unknown user".into());
+        }
+        let view = match ouch::decode_inbound(msg) {
+            Ok(v) => v,
+            Err(e) => return self.malformed(user, msg, e),
+        };
+        let out = match view {
+            Inbound::EnterOrder(v) => self.enter(user, &v.to_message()),
+            Inbound::ReplaceOrder(v) => self.replace(user, &v.to_message()),
+            Inbound::CancelOrder(v) => {
+                let m = v.to_message();
+                let r = self.users[user].live.get(&m.token).copied();
+                match r {
+                    Some(r) => {
+                        let _ = self
+                            .run(|e, ev| e.cancel(r, m.shares, CancelReason::UserRequested, ev));
+                        InboundOutcome::Done
+                    }
+                    None => {
+                        // OUCH 4.2 Cancel Reject: the order is not live.
+                        let ts = self.now();
+                        self.push_ouch(
+                            user,
+                            &CancelReject {
+                                timestamp: ts,
+                                token: m.token,
+                            }
+                            .to_bytes(),
+                        );
+                        self.wake();
+                        InboundOutcome::Done
+                    }
+                }
+            }
+            Inbound::ModifyOrder(v) => {
+                let m = v.to_message();
+                let r = self.users[user].live.get(&m.token).copied();
+                match r {
+                    None => InboundOutcome::Note(format!("modify: no live order {}", m.token)),
+                    Some(r) => match self.run(|e, ev| e.modify(r, m.side, m.shares, ev)) {
+                        Ok(()) => InboundOutcome::Done,
+                        Err(err) => InboundOutcome::Note(format!("modify {}: {err}", m.token)),
+                    },
+                }
+            }
+        };
+        out
+    }
+
+    /// A message that does not decode. An Enter or Replace whose only fault is a
+    /// field value is rejected on its token (OUCH Rejected, reason O); anything
+    /// else breaks the session.
+    fn malformed(&mut self, user: usize, msg: &[u8], e: CodecError) -> InboundOutcome {
+        if let CodecError::BadField { msg_type, .. } = e {
+            let token_at = match msg_type {
+                b'O' => Some(1),
+                b'U' => Some(15),
+                _ => None,
+            };
+            if let Some(at) = token_at {
+                if let Some(b) = msg.get(at..at + 14) {
+                    let mut t = [0u8; 14];
+                    t.copy_from_slice(b);
+                    let token = OrderToken::from_wire(t);
+                    if self.users[user].seen.insert(token) {
+                        let ts = self.now();
+                        self.reject(user, token, RejectReason::Other, ts);
+                        self.wake();
+                    }
+                    return InboundOutcome::Note(format!("rejected: {e}"));
+                }
+            }
+        }
+        InboundOutcome::Fatal(format!("malformed OUCH message: {e}"))
+    }
+
+    fn enter(&mut self, user: usize, m: &ouch::EnterOrder) -> InboundOutcome {
+        if !self.users[user].seen.insert(m.token) {
+            return InboundOutcome::Note(format!("duplicate order token {} ignored", m.token));
+        }
+        let firm = if m.firm.0 == [b' '; 4] {
+            self.users[user].firm
+        } else {
+            m.firm
+        };
+        let tag = self.new_tag(TokenEntry {
+            user: user as u32,
+            token: m.token,
+            display: m.display,
+            capacity: m.capacity,
+            intermarket_sweep: m.intermarket_sweep,
+            cross_type: m.cross_type,
+        });
+        let o = NewOrder {
+            tag,
+            owner: user as u32,
+            firm,
+            // locate 0 is rejected by the engine with Invalid Stock
+            locate: self.engine.locate(&m.stock).unwrap_or(0),
+            side: m.side,
+            shares: m.shares,
+            price: m.price,
+            tif: m.time_in_force.0,
+            min_qty: m.minimum_quantity,
+        };
+        let _ = self.run(|e, ev| e.enter(&o, ev));
+        InboundOutcome::Done
+    }
+
+    fn replace(&mut self, user: usize, m: &ouch::ReplaceOrder) -> InboundOutcome {
+        if !self.users[user].seen.insert(m.replacement_token) {
+            return InboundOutcome::Note(format!(
+                "duplicate replacement token {} ignored",
+                m.replacement_token
+            ));
+        }
+        let existing = self.users[user].live.get(&m.existing_token).copied();
+        let old_entry = existing.and_then(|_| {
+            self.tokens
+                .iter()
+                .rev()
+                .find(|t| t.user == user as u32 && t.token == m.existing_token)
+                .copied()
+        });
+        let tag = self.new_tag(TokenEntry {
+            user: user as u32,
+            token: m.replacement_token,
+            display: m.display,
+            capacity: old_entry.map_or(Capacity::AGENCY, |t| t.capacity),
+            intermarket_sweep: m.intermarket_sweep,
+            cross_type: old_entry.map_or(CrossType::NO_CROSS, |t| t.cross_type),
+        });
+        let Some(r) = existing else {
+            let ts = self.now();
+            self.reject(user, m.replacement_token, RejectReason::Other, ts);
+            self.wake();
+            return InboundOutcome::Done;
+        };
+        let rep = ReplaceOrder {
+            tag,
+            shares: m.shares,
+            price: m.price,
+            tif: m.time_in_force.0,
+            min_qty: m.minimum_quantity,
+        };
+        let _ = self.run(|e, ev| e.replace(r, user as u32, &rep, ev));
+        InboundOutcome::Done
+    }
+
+    /// Cancel every resting order of a user (cancel on disconnect).
+    pub fn cancel_user(&mut self, user: usize) -> usize {
+        self.run(|e, ev| e.cancel_owner(user as u32, CancelReason::Supervisory, ev))
+    }
+
+    /// Enter an order for a synthetic participant (`owner >= FLOW_OWNER_BASE`).
+    pub fn flow_enter(&mut self, o: &NewOrder) -> Result<u64, RejectReason> {
+        self.run(|e, ev| e.enter(o, ev))
+    }
+
+    pub fn flow_cancel(&mut self, order_ref: u64) -> Result<(), EngineError> {
+        self.run(|e, ev| e.cancel(order_ref, Shares::ZERO, CancelReason::UserRequested, ev))
+    }
+
+    /// Halt, pause or resume a symbol (published as ITCH Stock Trading Action).
+    pub fn set_trading_state(
+        &mut self,
+        locate: Locate,
+        state: TradingState,
+    ) -> Result<(), EngineError> {
+        self.run(|e, ev| e.set_trading_state(locate, state, ev))
+    }
+}
+
+/// Lets the synthetic flow drive either a bare engine or the whole exchange.
+pub trait Venue {
+    fn enter(&mut self, o: &NewOrder) -> Result<u64, RejectReason>;
+    fn cancel(&mut self, order_ref: u64) -> Result<(), EngineError>;
+    fn engine(&self) -> &Engine;
+}
+
+impl Venue for Exchange {
+    fn enter(&mut self, o: &NewOrder) -> Result<u64, RejectReason> {
+        self.flow_enter(o)
+    }
+    fn cancel(&mut self, order_ref: u64) -> Result<(), EngineError> {
+        self.flow_cancel(order_ref)
+    }
+    fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// A bare engine with a sink: the flow without any network (tests, benchmarks).
+#[derive(Debug)]
+pub struct EngineVenue<S: EventSink> {
+    pub engine: Engine,
+    pub sink: S,
+}
+
+impl<S: EventSink> Venue for EngineVenue<S> {
+    fn enter(&mut self, o: &NewOrder) -> Result<u64, RejectReason> {
+        self.engine.enter(o, &mut self.sink)
+    }
+    fn cancel(&mut self, order_ref: u64) -> Result<(), EngineError> {
+        self.engine.cancel(
+            order_ref,
+            Shares::ZERO,
+            CancelReason::UserRequested,
+            &mut self.sink,
+        )
+    }
+    fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}

@@ -1,0 +1,389 @@
+//! [`Simulator`]: the whole venue started in-process (its own tokio runtime on
+//! background threads), for `eti-sim serve` and for other crates' tests.
+
+use crate::config::{ConfigError, SimConfig};
+use crate::engine::{BookSnapshot, Engine, Locate, TopOfBook, TradingState};
+use crate::exchange::{Exchange, Execution};
+use crate::feed::{FeedPublisher, FeedStats, UdpOut};
+use crate::flow::{Flow, FlowParams, FlowStats};
+use crate::ouch_server::{self, OuchShared};
+use eti_core::soupbintcp::Timers;
+use eti_core::Symbol;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::watch;
+
+#[derive(Debug, Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("engine: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+    #[error("{what} {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("unknown symbol {0}")]
+    UnknownSymbol(String),
+}
+
+/// A running exchange simulator. Dropping it stops it.
+#[derive(Debug)]
+pub struct Simulator {
+    exchange: Arc<Mutex<Exchange>>,
+    flow: Option<Arc<Mutex<Flow>>>,
+    ouch_addr: SocketAddr,
+    retransmit_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Simulator {
+    /// Validate `cfg`, bind every socket, publish the start of day, seed the book
+    /// with the synthetic flow (if enabled) and start serving. Ports given as 0
+    /// are ephemeral: read them back with [`Simulator::ouch_addr`] and
+    /// [`Simulator::retransmit_addr`].
+    pub fn start(cfg: &SimConfig) -> Result<Simulator, SimError> {
+        let r = cfg.resolve()?;
+        let symbols: Vec<Symbol> = r.symbols.iter().map(|(s, _)| *s).collect();
+        let engine = Engine::new(cfg.engine_config(), &symbols)?;
+        let out = UdpOut::bind(
+            r.feed_bind,
+            r.feed_destinations.clone(),
+            cfg.feed.multicast_ttl,
+            cfg.feed.multicast_loop,
+        )
+        .map_err(|source| SimError::Bind {
+            what: "feed socket",
+            addr: r.feed_bind,
+            source,
+        })?;
+        let feed = FeedPublisher::new(
+            r.feed_session,
+            cfg.feed.retain_messages,
+            cfg.feed.mtu,
+            Box::new(out),
+        );
+        let mut exchange = Exchange::new(engine, feed, &r.users);
+        exchange.start_of_day();
+        let flow = if cfg.flow.enabled {
+            let refs: Vec<(Locate, eti_core::Price)> = r
+                .symbols
+                .iter()
+                .enumerate()
+                .map(|(i, (_, p))| ((i + 1) as Locate, *p))
+                .collect();
+            let mut f = Flow::new(
+                FlowParams::from_config(&cfg.flow, r.tick),
+                &refs,
+                cfg.flow.seed,
+            );
+            f.seed_book(&mut exchange);
+            Some(Arc::new(Mutex::new(f)))
+        } else {
+            None
+        };
+        let exchange = Arc::new(Mutex::new(exchange));
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("eti-sim")
+            .enable_all()
+            .build()
+            .map_err(SimError::Runtime)?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+
+        let ouch_listener = {
+            let _g = runtime.enter();
+            let l =
+                std::net::TcpListener::bind(r.ouch_listen).map_err(|source| SimError::Bind {
+                    what: "OUCH listener",
+                    addr: r.ouch_listen,
+                    source,
+                })?;
+            l.set_nonblocking(true).map_err(SimError::Runtime)?;
+            tokio::net::TcpListener::from_std(l).map_err(SimError::Runtime)?
+        };
+        let ouch_addr = ouch_listener.local_addr().map_err(SimError::Runtime)?;
+        let retrans = {
+            let _g = runtime.enter();
+            let s = std::net::UdpSocket::bind(r.retransmit_listen).map_err(|source| {
+                SimError::Bind {
+                    what: "retransmission socket",
+                    addr: r.retransmit_listen,
+                    source,
+                }
+            })?;
+            s.set_nonblocking(true).map_err(SimError::Runtime)?;
+            tokio::net::UdpSocket::from_std(s).map_err(SimError::Runtime)?
+        };
+        let retransmit_addr = retrans.local_addr().map_err(SimError::Runtime)?;
+
+        let shared = Arc::new(OuchShared {
+            exchange: exchange.clone(),
+            session: r.ouch_session,
+            timers: Timers {
+                heartbeat_interval_ns: cfg.ouch.heartbeat_ms * 1_000_000,
+                peer_timeout_ns: cfg.ouch.peer_timeout_ms * 1_000_000,
+            },
+            cancel_on_disconnect: cfg.ouch.cancel_on_disconnect,
+            epoch: Instant::now(),
+        });
+        runtime.spawn(ouch_server::serve(
+            ouch_listener,
+            shared,
+            shutdown_rx.clone(),
+        ));
+        runtime.spawn(retransmission_server(
+            retrans,
+            exchange.clone(),
+            shutdown_rx.clone(),
+        ));
+        runtime.spawn(feed_heartbeats(
+            exchange.clone(),
+            Duration::from_millis(cfg.feed.heartbeat_ms),
+            shutdown_rx.clone(),
+        ));
+        if let Some(f) = &flow {
+            if cfg.flow.orders_per_sec > 0 {
+                runtime.spawn(run_flow(
+                    f.clone(),
+                    exchange.clone(),
+                    cfg.flow.orders_per_sec,
+                    shutdown_rx.clone(),
+                ));
+            }
+        }
+        Ok(Simulator {
+            exchange,
+            flow,
+            ouch_addr,
+            retransmit_addr,
+            shutdown,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// The OUCH / SoupBinTCP listening address.
+    pub fn ouch_addr(&self) -> SocketAddr {
+        self.ouch_addr
+    }
+
+    /// The MoldUDP64 retransmission server's address.
+    pub fn retransmit_addr(&self) -> SocketAddr {
+        self.retransmit_addr
+    }
+
+    /// Send the feed to one more UDP address from now on (a test's receiver).
+    /// Earlier messages can be fetched from the retransmission server.
+    pub fn add_feed_destination(&self, addr: SocketAddr) {
+        lock(&self.exchange).feed.add_destination(addr);
+    }
+
+    /// The feed's next sequence number (messages published so far + 1).
+    pub fn feed_next_sequence(&self) -> u64 {
+        lock(&self.exchange).feed.next_sequence()
+    }
+
+    pub fn feed_stats(&self) -> FeedStats {
+        lock(&self.exchange).feed.stats()
+    }
+
+    pub fn flow_stats(&self) -> Option<FlowStats> {
+        self.flow.as_ref().map(|f| lock(f).stats())
+    }
+
+    /// Stock locate of a symbol (as in the feed's Stock Directory).
+    pub fn locate(&self, symbol: &str) -> Option<Locate> {
+        let s = Symbol::new(symbol).ok()?;
+        lock(&self.exchange).engine.locate(&s)
+    }
+
+    /// A copy of one symbol's book, levels best first, orders in priority.
+    pub fn snapshot(&self, symbol: &str) -> Option<BookSnapshot> {
+        let ex = lock(&self.exchange);
+        let l = ex.engine.locate(&Symbol::new(symbol).ok()?)?;
+        ex.engine.snapshot(l)
+    }
+
+    /// Every book, taken under one lock (a consistent instant).
+    pub fn snapshots(&self) -> Vec<BookSnapshot> {
+        let ex = lock(&self.exchange);
+        let locates: Vec<Locate> = ex.engine.symbols().map(|(l, _)| l).collect();
+        locates
+            .into_iter()
+            .filter_map(|l| ex.engine.snapshot(l))
+            .collect()
+    }
+
+    /// Snapshots of every book together with the feed sequence number they
+    /// correspond to: a feed consumer that has applied messages up to
+    /// `next_sequence - 1` must hold exactly these books.
+    pub fn snapshots_at_sequence(&self) -> (Vec<BookSnapshot>, u64) {
+        let ex = lock(&self.exchange);
+        let locates: Vec<Locate> = ex.engine.symbols().map(|(l, _)| l).collect();
+        let books = locates
+            .into_iter()
+            .filter_map(|l| ex.engine.snapshot(l))
+            .collect();
+        (books, ex.feed.next_sequence())
+    }
+
+    pub fn top_of_book(&self, symbol: &str) -> Option<TopOfBook> {
+        let ex = lock(&self.exchange);
+        let l = ex.engine.locate(&Symbol::new(symbol).ok()?)?;
+        ex.engine.top_of_book(l)
+    }
+
+    /// Every execution so far, in match-number order.
+    pub fn executions(&self) -> Vec<Execution> {
+        lock(&self.exchange).executions().to_vec()
+    }
+
+    /// Executions in which an OUCH user took part (either side).
+    pub fn user_executions(&self, user: &str) -> Vec<Execution> {
+        lock(&self.exchange)
+            .executions()
+            .iter()
+            .filter(|e| {
+                e.resting.user.as_deref() == Some(user) || e.aggressor.user.as_deref() == Some(user)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Halt, pause or resume trading in a symbol.
+    pub fn set_trading_state(&self, symbol: &str, state: TradingState) -> Result<(), SimError> {
+        let mut ex = lock(&self.exchange);
+        let l = Symbol::new(symbol)
+            .ok()
+            .and_then(|s| ex.engine.locate(&s))
+            .ok_or_else(|| SimError::UnknownSymbol(symbol.to_string()))?;
+        ex.set_trading_state(l, state)?;
+        Ok(())
+    }
+
+    /// Run `n` synthetic-flow actions now (deterministic alternative to the
+    /// timed background flow; needs `flow.enabled`).
+    pub fn flow_steps(&self, n: usize) {
+        if let Some(f) = &self.flow {
+            let mut f = lock(f);
+            let mut ex = lock(&self.exchange);
+            for _ in 0..n {
+                f.step(&mut *ex);
+            }
+        }
+    }
+
+    /// Direct access to the exchange state (for tools; hold the lock briefly).
+    pub fn with_exchange<R>(&self, f: impl FnOnce(&mut Exchange) -> R) -> R {
+        f(&mut lock(&self.exchange))
+    }
+
+    /// End of day (OUCH System Event E, ITCH end of messages, MoldUDP64 End of
+    /// Session, SoupBinTCP End of Session to every client), then stop.
+    pub fn stop(mut self) {
+        self.shutdown_now();
+    }
+
+    fn shutdown_now(&mut self) {
+        let Some(rt) = self.runtime.take() else {
+            return;
+        };
+        lock(&self.exchange).end_of_day();
+        let _ = self.shutdown.send(true);
+        // give connection tasks a moment to flush End of Session
+        std::thread::sleep(Duration::from_millis(50));
+        // works from inside another runtime too (a host's #[tokio::test])
+        rt.shutdown_background();
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+async fn retransmission_server(
+    sock: tokio::net::UdpSocket,
+    exchange: Arc<Mutex<Exchange>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = [0u8; 512];
+    loop {
+        tokio::select! {
+            r = sock.recv_from(&mut buf) => {
+                let Ok((n, peer)) = r else { continue };
+                // at most 256 packets per request: a bad client cannot make the
+                // server flood
+                let packets = lock(&exchange).feed.answer(&buf[..n], 256);
+                for p in packets {
+                    let _ = sock.send_to(&p, peer).await;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn feed_heartbeats(
+    exchange: Arc<Mutex<Exchange>>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    let mut last_packets = u64::MAX;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let mut ex = lock(&exchange);
+                let p = ex.feed.stats().packets;
+                if p == last_packets {
+                    ex.feed.heartbeat();
+                }
+                last_packets = p;
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn run_flow(
+    flow: Arc<Mutex<Flow>>,
+    exchange: Arc<Mutex<Exchange>>,
+    per_sec: u32,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    // 100 batches a second; the fractional part carries over so the rate is exact
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut owed: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                owed += u64::from(per_sec);
+                let n = owed / 100;
+                owed %= 100;
+                if n > 0 {
+                    let mut f = lock(&flow);
+                    let mut ex = lock(&exchange);
+                    for _ in 0..n {
+                        f.step(&mut *ex);
+                    }
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+}
