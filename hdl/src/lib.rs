@@ -1,1 +1,29 @@
-//! eti-hdl (filled by its issue)
+//! eti-hdl: the pre-trade risk gate every order leaving ETI passes, in rust-hdl,
+//! beside a bit-exact software golden model, proven equal by differential
+//! simulation, emitted as Verilog and synthesized with yosys/nextpnr.
+//!
+//! - [`regmap`]: register map (the table), reject reasons, table sizes.
+//! - [`gate`]: the [`RiskGate`] trait the host calls, typed register errors, exposure updates.
+//! - [`golden`]: [`GoldenModel`], the allocation-free software gate.
+//! - [`hash`]: the seeded symbol hash and the perfect-hash seed search.
+//! - [`driver`]: [`GateDriver`], typed host operations over any [`RiskGate`].
+//! - [`rtl`]: the RTL blocks, [`SimulatedGate`], Verilog emission.
+//! - [`vectors`]: OUCH 4.2 inbound encoders and the random scenario generator.
+//! - [`diff`]: the differential run (golden model vs. rust-hdl simulation).
+//! - [`synth`]: yosys / nextpnr runner and the `synth.json` report.
+
+pub mod diff;
+pub mod driver;
+pub mod gate;
+pub mod golden;
+pub mod hash;
+pub mod regmap;
+pub mod rtl;
+pub mod synth;
+pub mod vectors;
+
+pub use driver::GateDriver;
+pub use gate::{ExposureUpdate, RegisterError, RiskGate};
+pub use golden::GoldenModel;
+pub use regmap::{Decision, RejectReason};
+pub use rtl::sim::SimulatedGate;

@@ -1,0 +1,212 @@
+//! The gate's register map, reject reasons and size parameters: the one place both
+//! the RTL (`crate::rtl`) and the golden model (`crate::golden`) take them from.
+//!
+//! The control bus is 16-bit address, 64-bit data. Every access answers two
+//! cycles after it is accepted with `rvalid`, `rdata` and `err`; an unknown
+//! address, a write to a read-only register or a read of a write-only one answers
+//! `err`, changes nothing and counts [`RejectReason::BadRegister`].
+//! The gate accepts a control access only between messages with its pipeline
+//! empty, so every access takes effect in program order with respect to orders.
+//!
+//! | address | name | access | width | meaning |
+//! |---|---|---|---|---|
+//! | `0x0000` | `GLOBAL_KILL` | RW | 1 | 1 rejects every Enter and Replace (cancels still pass) |
+//! | `0x0001` | `HASH_SEED` | RW | 64 | seed of the symbol hash ([`crate::hash::symbol_slot`]) |
+//! | `0x0002` | `MAX_SHARES` | RW | 32 | max shares per order (order rejected if shares > limit) |
+//! | `0x0003` | `MAX_NOTIONAL` | RW | 64 | max shares × price per order, price in 1/10 000 $ |
+//! | `0x0004` | `COLLAR_BPS` | RW | 16 | price collar around the reference price in basis points; 0 disables |
+//! | `0x0005` | `THROTTLE_BURST` | RW | 16 | token-bucket capacity per firm (messages) |
+//! | `0x0006` | `THROTTLE_SHIFT` | RW | 5 | one token per 2^shift units of `NOW` |
+//! | `0x0007` | `NOW` | RW | 32 | throttle clock, written by the host (any unit, e.g. µs) |
+//! | `0x1000 + f` | `FIRM_KILL[f]` | RW | 1 | per-firm kill switch |
+//! | `0x1100 + f` | `FIRM_CREDIT[f]` | RW | 64 | credit: open notional (buy + sell) + order ≤ limit |
+//! | `0x1200 + f` | `FIRM_MAX_LONG[f]` | RW | 32 | bought − sold + open buys (+ unsided) + order ≤ limit |
+//! | `0x1300 + f` | `FIRM_MAX_SHORT[f]` | RW | 32 | sold − bought + open sells (+ unsided) + order ≤ limit |
+//! | `0x1400 + f` | `FIRM_CLEAR[f]` | W | – | zero the firm's exposure and token guard, fill its token bucket, stamp `NOW` |
+//! | `0x1500 + f` | `FIRM_OPEN_NOTIONAL[f]` | R | 64 | open notional reserved by accepted orders |
+//! | `0x2000` | `EXP_SHARES` | RW | 32 | exposure update staging: shares |
+//! | `0x2001` | `EXP_NOTIONAL` | RW | 64 | exposure update staging: notional |
+//! | `0x2002` | `EXP_COMMIT` | W | 12 | apply the update: `firm[7:0]`, `bucket[9:8]` (0 buy, 1 sell, 2 unsided, 3 none), `fill[11:10]` (0 none, 1 bought, 2 sold) |
+//! | `0x3000` | `SYM_KEY` | RW | 64 | symbol table staging: the 8 ASCII bytes, big-endian |
+//! | `0x3001` | `SYM_WRITE` | W | 64 | write slot `data[7:0]` with `SYM_KEY`, `valid = data[8]`, `restricted = data[9]`, reference price `data[63:32]` |
+//! | `0x3002` | `SYM_REF` | W | 64 | set slot `data[7:0]`'s reference price to `data[63:32]` |
+//! | `0x4000 + r` | `COUNTER[r]` | R | 32 | decisions per reason `r` (0 = accepted), wrapping |
+//!
+//! Exposure: an accepted Enter reserves its shares in the buy or sell bucket, an
+//! accepted Replace (which carries no side or symbol in OUCH 4.2) in the unsided
+//! bucket; both reserve their notional. The host posts fills and cancels through
+//! `EXP_*`, releasing (saturating at zero) and, for fills, moving the position.
+
+/// Number of firms (sessions' accounts) the gate holds state for.
+pub const FIRMS: usize = 16;
+/// log2 of [`FIRMS`].
+pub const FIRM_BITS: usize = 4;
+/// Slots of the symbol table (a power of two).
+pub const SYMBOLS: usize = 256;
+/// log2 of [`SYMBOLS`].
+pub const SYMBOL_BITS: usize = 8;
+
+pub const GLOBAL_KILL: u16 = 0x0000;
+pub const HASH_SEED: u16 = 0x0001;
+pub const MAX_SHARES: u16 = 0x0002;
+pub const MAX_NOTIONAL: u16 = 0x0003;
+pub const COLLAR_BPS: u16 = 0x0004;
+pub const THROTTLE_BURST: u16 = 0x0005;
+pub const THROTTLE_SHIFT: u16 = 0x0006;
+pub const NOW: u16 = 0x0007;
+pub const FIRM_KILL: u16 = 0x1000;
+pub const FIRM_CREDIT: u16 = 0x1100;
+pub const FIRM_MAX_LONG: u16 = 0x1200;
+pub const FIRM_MAX_SHORT: u16 = 0x1300;
+pub const FIRM_CLEAR: u16 = 0x1400;
+pub const FIRM_OPEN_NOTIONAL: u16 = 0x1500;
+pub const EXP_SHARES: u16 = 0x2000;
+pub const EXP_NOTIONAL: u16 = 0x2001;
+pub const EXP_COMMIT: u16 = 0x2002;
+pub const SYM_KEY: u16 = 0x3000;
+pub const SYM_WRITE: u16 = 0x3001;
+pub const SYM_REF: u16 = 0x3002;
+pub const COUNTER: u16 = 0x4000;
+
+/// OUCH 4.2 message lengths (PROTOCOLS.md, OUCH 4.2 table).
+pub const ENTER_LEN: usize = 49;
+pub const REPLACE_LEN: usize = 47;
+pub const CANCEL_LEN: usize = 19;
+/// OUCH 4.2: shares must be below 1,000,000.
+pub const OUCH_SHARES_LIMIT: u32 = 1_000_000;
+/// OUCH 4.2: price at most $199,999.9900.
+pub const OUCH_MAX_PRICE: u32 = 0x7735_939C;
+
+/// Why the gate rejected a message. The discriminant is the 5-bit reason code on
+/// the gate's output and the index of its counter (`COUNTER + code`). Checks run
+/// in this order; the first that fails is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RejectReason {
+    /// Framing: wrong length for the type, empty, bad byte count, missing start.
+    Malformed = 1,
+    /// First byte is not `O`, `U` or `X`.
+    UnknownType = 2,
+    /// Session firm index outside the table.
+    BadFirm = 3,
+    GlobalKill = 4,
+    FirmKill = 5,
+    BadSide = 6,
+    BadTimeInForce = 7,
+    BadDisplay = 8,
+    BadCapacity = 9,
+    BadShares = 10,
+    BadPrice = 11,
+    UnknownSymbol = 12,
+    RestrictedSymbol = 13,
+    PriceCollar = 14,
+    MaxShares = 15,
+    MaxNotional = 16,
+    Credit = 17,
+    PositionLimit = 18,
+    Throttle = 19,
+    TokenNotIncreasing = 20,
+    /// A control access to an unknown or wrongly-accessed register.
+    BadRegister = 21,
+}
+
+/// Counters: index 0 counts accepts, the others the reason with that code.
+pub const COUNTERS: usize = 22;
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 21] = [
+        RejectReason::Malformed,
+        RejectReason::UnknownType,
+        RejectReason::BadFirm,
+        RejectReason::GlobalKill,
+        RejectReason::FirmKill,
+        RejectReason::BadSide,
+        RejectReason::BadTimeInForce,
+        RejectReason::BadDisplay,
+        RejectReason::BadCapacity,
+        RejectReason::BadShares,
+        RejectReason::BadPrice,
+        RejectReason::UnknownSymbol,
+        RejectReason::RestrictedSymbol,
+        RejectReason::PriceCollar,
+        RejectReason::MaxShares,
+        RejectReason::MaxNotional,
+        RejectReason::Credit,
+        RejectReason::PositionLimit,
+        RejectReason::Throttle,
+        RejectReason::TokenNotIncreasing,
+        RejectReason::BadRegister,
+    ];
+
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<RejectReason> {
+        RejectReason::ALL
+            .get(usize::from(code).checked_sub(1)?)
+            .copied()
+    }
+}
+
+/// The gate's verdict on one inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// The original bytes pass through unchanged.
+    Accept,
+    Reject(RejectReason),
+}
+
+impl Decision {
+    /// The 5-bit code on the wire: 0 accept, else the reason.
+    pub const fn code(self) -> u8 {
+        match self {
+            Decision::Accept => 0,
+            Decision::Reject(r) => r as u8,
+        }
+    }
+    pub fn from_code(code: u8) -> Option<Decision> {
+        if code == 0 {
+            Some(Decision::Accept)
+        } else {
+            RejectReason::from_code(code).map(Decision::Reject)
+        }
+    }
+    pub const fn is_accept(self) -> bool {
+        matches!(self, Decision::Accept)
+    }
+}
+
+/// Is `addr` a firm-indexed register of the block at `base`? Returns the firm.
+pub const fn firm_of(addr: u16, base: u16) -> Option<usize> {
+    if addr >= base && addr < base + FIRMS as u16 {
+        Some((addr - base) as usize)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_round_trip_and_are_dense() {
+        for (i, r) in RejectReason::ALL.iter().enumerate() {
+            assert_eq!(usize::from(r.code()), i + 1);
+            assert_eq!(RejectReason::from_code(r.code()), Some(*r));
+            assert_eq!(Decision::from_code(r.code()), Some(Decision::Reject(*r)));
+        }
+        assert_eq!(Decision::from_code(0), Some(Decision::Accept));
+        assert_eq!(Decision::from_code(COUNTERS as u8), None);
+    }
+
+    #[test]
+    fn firm_blocks_do_not_overlap() {
+        assert_eq!(firm_of(FIRM_CREDIT + 3, FIRM_CREDIT), Some(3));
+        assert_eq!(firm_of(FIRM_CREDIT + FIRMS as u16, FIRM_CREDIT), None);
+        assert_eq!(firm_of(FIRM_KILL, FIRM_CREDIT), None);
+        assert_eq!(1usize << FIRM_BITS, FIRMS);
+        assert_eq!(1usize << SYMBOL_BITS, SYMBOLS);
+    }
+}

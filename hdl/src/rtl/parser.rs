@@ -1,0 +1,206 @@
+//! Parser block: frames OUCH 4.2 inbound messages off the 64-bit beat stream,
+//! keeps the first six beats (every field the checks need lies in bytes 1..42)
+//! and presents the fields, decoded for the message's type, while `done` is high.
+//!
+//! Framing rules: a beat without `sop` while idle starts a message that will be
+//! rejected as malformed; a `sop` inside a message ends the old one (truncated,
+//! malformed) and starts the new one; every beat but the last must carry 8 bytes,
+//! the last 1..=8. `done` pulses the cycle after the last beat is taken.
+
+use rust_hdl::prelude::*;
+
+#[derive(LogicBlock, Default)]
+pub struct Parser {
+    pub clock: Signal<In, Clock>,
+    /// A beat is taken when `in_valid & take`.
+    pub take: Signal<In, Bit>,
+    pub in_valid: Signal<In, Bit>,
+    pub in_sop: Signal<In, Bit>,
+    pub in_eop: Signal<In, Bit>,
+    /// Valid bytes in this beat, 1..=8 (byte 0 of the beat in bits 63:56).
+    pub in_len: Signal<In, Bits<4>>,
+    pub in_data: Signal<In, Bits<64>>,
+    /// The session's account, sampled with `sop`.
+    pub in_firm: Signal<In, Bits<8>>,
+    /// A message is inside the parser (between its first and last beat).
+    pub in_msg: Signal<Out, Bit>,
+    pub done: Signal<Out, Bit>,
+    pub malformed: Signal<Out, Bit>,
+    pub unknown: Signal<Out, Bit>,
+    pub is_enter: Signal<Out, Bit>,
+    pub is_replace: Signal<Out, Bit>,
+    pub is_cancel: Signal<Out, Bit>,
+    pub firm: Signal<Out, Bits<8>>,
+    pub token_hi: Signal<Out, Bits<64>>,
+    pub token_lo: Signal<Out, Bits<48>>,
+    pub side: Signal<Out, Bits<8>>,
+    pub shares: Signal<Out, Bits<32>>,
+    pub symbol: Signal<Out, Bits<64>>,
+    pub price: Signal<Out, Bits<32>>,
+    pub tif: Signal<Out, Bits<32>>,
+    pub display: Signal<Out, Bits<8>>,
+    pub capacity: Signal<Out, Bits<8>>,
+    busy: DFF<Bit>,
+    beats: DFF<Bits<4>>,
+    bad: DFF<Bit>,
+    msg_type: DFF<Bits<8>>,
+    firm_q: DFF<Bits<8>>,
+    done_q: DFF<Bit>,
+    malformed_q: DFF<Bit>,
+    unknown_q: DFF<Bit>,
+    w0: DFF<Bits<64>>,
+    w1: DFF<Bits<64>>,
+    w2: DFF<Bits<64>>,
+    w3: DFF<Bits<64>>,
+    w4: DFF<Bits<64>>,
+    w5: DFF<Bits<64>>,
+    beat: Signal<Local, Bit>,
+    start: Signal<Local, Bit>,
+    beat_bad: Signal<Local, Bit>,
+    nbeats: Signal<Local, Bits<4>>,
+    ntype: Signal<Local, Bits<8>>,
+    nbad: Signal<Local, Bit>,
+    len_ok: Signal<Local, Bit>,
+    t_enter: Signal<Local, Bit>,
+    t_replace: Signal<Local, Bit>,
+    t_cancel: Signal<Local, Bit>,
+    x_a: Signal<Local, Bits<64>>,
+    x_b: Signal<Local, Bits<64>>,
+    x_c: Signal<Local, Bits<64>>,
+    x_d: Signal<Local, Bits<64>>,
+    x_e: Signal<Local, Bits<64>>,
+    x_f: Signal<Local, Bits<64>>,
+}
+
+impl Logic for Parser {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            busy,
+            beats,
+            bad,
+            msg_type,
+            firm_q,
+            done_q,
+            malformed_q,
+            unknown_q,
+            w0,
+            w1,
+            w2,
+            w3,
+            w4,
+            w5
+        );
+        self.beat.next = self.in_valid.val() & self.take.val();
+        self.start.next = self.in_sop.val() | !self.busy.q.val();
+        // Every beat but the last carries 8 bytes; the last 1..=8.
+        self.beat_bad.next = (self.in_len.val() == 0)
+            | (self.in_len.val() > 8)
+            | (!self.in_eop.val() & (self.in_len.val() != 8));
+        self.nbeats.next = self.beats.q.val() + 1;
+        self.ntype.next = self.msg_type.q.val();
+        self.nbad.next = self.bad.q.val() | self.beat_bad.val();
+        if self.start.val() {
+            self.nbeats.next = 1.into();
+            self.ntype.next = self.in_data.val().get_bits::<8>(56);
+            self.nbad.next = !self.in_sop.val() | self.beat_bad.val();
+        }
+        if self.beats.q.val() == 15 {
+            // saturate: any message this long is malformed anyway
+            if !self.start.val() {
+                self.nbeats.next = 15.into();
+            }
+        }
+        self.t_enter.next = self.ntype.val() == 0x4F;
+        self.t_replace.next = self.ntype.val() == 0x55;
+        self.t_cancel.next = self.ntype.val() == 0x58;
+        // OUCH 4.2 lengths: Enter 49 = 6×8+1, Replace 47 = 5×8+7, Cancel 19 = 2×8+3.
+        self.len_ok.next =
+            (self.t_enter.val() & (self.nbeats.val() == 7) & (self.in_len.val() == 1))
+                | (self.t_replace.val() & (self.nbeats.val() == 6) & (self.in_len.val() == 7))
+                | (self.t_cancel.val() & (self.nbeats.val() == 3) & (self.in_len.val() == 3));
+        self.done_q.d.next = false;
+        self.malformed_q.d.next = false;
+        self.unknown_q.d.next = false;
+        if self.beat.val() {
+            if self.in_sop.val() & self.busy.q.val() {
+                // the previous message never ended: report it truncated
+                self.done_q.d.next = true;
+                self.malformed_q.d.next = true;
+            }
+            self.beats.d.next = self.nbeats.val();
+            self.msg_type.d.next = self.ntype.val();
+            self.bad.d.next = self.nbad.val();
+            self.busy.d.next = !self.in_eop.val();
+            if self.start.val() {
+                self.firm_q.d.next = self.in_firm.val();
+            }
+            if self.nbeats.val() == 1 {
+                self.w0.d.next = self.in_data.val();
+            }
+            if self.nbeats.val() == 2 {
+                self.w1.d.next = self.in_data.val();
+            }
+            if self.nbeats.val() == 3 {
+                self.w2.d.next = self.in_data.val();
+            }
+            if self.nbeats.val() == 4 {
+                self.w3.d.next = self.in_data.val();
+            }
+            if self.nbeats.val() == 5 {
+                self.w4.d.next = self.in_data.val();
+            }
+            if self.nbeats.val() == 6 {
+                self.w5.d.next = self.in_data.val();
+            }
+            if self.in_eop.val() {
+                self.done_q.d.next = true;
+                if self.nbad.val() {
+                    self.malformed_q.d.next = true;
+                } else if !(self.t_enter.val() | self.t_replace.val() | self.t_cancel.val()) {
+                    self.unknown_q.d.next = true;
+                } else if !self.len_ok.val() {
+                    self.malformed_q.d.next = true;
+                }
+            }
+        }
+        self.in_msg.next = self.busy.q.val();
+        self.done.next = self.done_q.q.val();
+        self.malformed.next = self.malformed_q.q.val();
+        self.unknown.next = self.unknown_q.q.val();
+        self.is_enter.next = self.msg_type.q.val() == 0x4F;
+        self.is_replace.next = self.msg_type.q.val() == 0x55;
+        self.is_cancel.next = self.msg_type.q.val() == 0x58;
+        self.firm.next = self.firm_q.q.val();
+        // Field extraction (byte b of the message is beat b/8, bits 63-8(b%8)..).
+        // Enter: token 1..15, side 15, shares 16..20, stock 20..28, price 28..32,
+        // tif 32..36, display 40, capacity 41.
+        self.x_a.next = (self.w0.q.val() << 8) | (self.w1.q.val() >> 56);
+        self.x_b.next = (self.w2.q.val() << 32) | (self.w3.q.val() >> 32);
+        // Replace: new token 15..29, shares 29..33, price 33..37, tif 37..41, display 41.
+        self.x_c.next = (self.w1.q.val() << 56) | (self.w2.q.val() >> 8);
+        self.x_d.next = (self.w2.q.val() << 40) | (self.w3.q.val() >> 24);
+        self.x_e.next = (self.w3.q.val() << 8) | (self.w4.q.val() >> 56);
+        self.x_f.next = (self.w4.q.val() << 8) | (self.w5.q.val() >> 56);
+        self.side.next = self.w1.q.val().get_bits::<8>(0);
+        self.symbol.next = self.x_b.val();
+        self.capacity.next = self.w5.q.val().get_bits::<8>(48);
+        if self.msg_type.q.val() == 0x55 {
+            self.token_hi.next = self.x_c.val();
+            self.token_lo.next = self.x_d.val().get_bits::<48>(0);
+            self.shares.next = self.x_e.val().get_bits::<32>(0);
+            self.price.next = self.w4.q.val().get_bits::<32>(24);
+            self.tif.next = self.x_f.val().get_bits::<32>(0);
+            self.display.next = self.w5.q.val().get_bits::<8>(48);
+        } else {
+            self.token_hi.next = self.x_a.val();
+            self.token_lo.next = self.w1.q.val().get_bits::<48>(8);
+            self.shares.next = self.w2.q.val().get_bits::<32>(32);
+            self.price.next = self.w3.q.val().get_bits::<32>(0);
+            self.tif.next = self.w4.q.val().get_bits::<32>(32);
+            self.display.next = self.w5.q.val().get_bits::<8>(56);
+        }
+    }
+}

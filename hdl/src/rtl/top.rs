@@ -1,0 +1,511 @@
+//! The gate's top level (Verilog module `risk_gate`): wires parser → symbol
+//! lookup / firm state → checks → decision, holds the global registers, runs the
+//! control port, and delays the input beats so each message leaves with its
+//! decision on its last beat (the downstream TX buffer, which must hold the
+//! whole segment for the TCP checksum anyway, commits or drops it there).
+//!
+//! Timing: the last beat of a message is on the input in cycle t; its decision
+//! is on `dec_*` (and its last beat on `out_*`) in cycle t + [`LATENCY`],
+//! whatever the message. A new message may start in cycle t + 1.
+
+use super::{
+    checks::Checks, decision::Decision, firm::FirmStore, parser::Parser, symbol::SymbolLookup,
+};
+use rust_hdl::prelude::*;
+
+/// Cycles from the last input beat to the decision.
+pub const LATENCY: u64 = 5;
+/// Cycles from the control access being taken to `ctl_rvalid`.
+pub const CONTROL_LATENCY: u64 = 2;
+
+#[derive(LogicBlock, Default)]
+pub struct RiskGateRtl {
+    pub clock: Signal<In, Clock>,
+    // message stream in
+    pub in_valid: Signal<In, Bit>,
+    pub in_sop: Signal<In, Bit>,
+    pub in_eop: Signal<In, Bit>,
+    pub in_len: Signal<In, Bits<4>>,
+    pub in_data: Signal<In, Bits<64>>,
+    pub in_firm: Signal<In, Bits<8>>,
+    pub in_ready: Signal<Out, Bit>,
+    // message stream out (input delayed by LATENCY) and the decision
+    pub out_valid: Signal<Out, Bit>,
+    pub out_sop: Signal<Out, Bit>,
+    pub out_eop: Signal<Out, Bit>,
+    pub out_len: Signal<Out, Bits<4>>,
+    pub out_data: Signal<Out, Bits<64>>,
+    pub dec_valid: Signal<Out, Bit>,
+    pub dec_accept: Signal<Out, Bit>,
+    pub dec_reason: Signal<Out, Bits<5>>,
+    // control bus
+    pub ctl_valid: Signal<In, Bit>,
+    pub ctl_write: Signal<In, Bit>,
+    pub ctl_addr: Signal<In, Bits<16>>,
+    pub ctl_wdata: Signal<In, Bits<64>>,
+    pub ctl_ready: Signal<Out, Bit>,
+    pub ctl_rvalid: Signal<Out, Bit>,
+    pub ctl_rdata: Signal<Out, Bits<64>>,
+    pub ctl_err: Signal<Out, Bit>,
+    parser: Parser,
+    symbols: SymbolLookup,
+    firms: FirmStore,
+    checks: Checks,
+    decision: Decision,
+    // global registers
+    g_kill: DFF<Bit>,
+    g_seed: DFF<Bits<64>>,
+    g_max_shares: DFF<Bits<32>>,
+    g_max_notional: DFF<Bits<64>>,
+    g_collar_bps: DFF<Bits<16>>,
+    g_burst: DFF<Bits<16>>,
+    g_shift: DFF<Bits<5>>,
+    g_now: DFF<Bits<32>>,
+    g_exp_shares: DFF<Bits<32>>,
+    g_exp_notional: DFF<Bits<64>>,
+    g_sym_key: DFF<Bits<64>>,
+    g_firm_kill: DFF<Bits<16>>,
+    // control port
+    cs: DFF<Bits<2>>,
+    op_write: DFF<Bit>,
+    op_addr: DFF<Bits<16>>,
+    op_data: DFF<Bits<64>>,
+    resp_valid: DFF<Bit>,
+    resp_err: DFF<Bit>,
+    resp_data: DFF<Bits<64>>,
+    // pass-through delay line
+    p1_valid: DFF<Bit>,
+    p1_sop: DFF<Bit>,
+    p1_eop: DFF<Bit>,
+    p1_len: DFF<Bits<4>>,
+    p1_data: DFF<Bits<64>>,
+    p2_valid: DFF<Bit>,
+    p2_sop: DFF<Bit>,
+    p2_eop: DFF<Bit>,
+    p2_len: DFF<Bits<4>>,
+    p2_data: DFF<Bits<64>>,
+    p3_valid: DFF<Bit>,
+    p3_sop: DFF<Bit>,
+    p3_eop: DFF<Bit>,
+    p3_len: DFF<Bits<4>>,
+    p3_data: DFF<Bits<64>>,
+    p4_valid: DFF<Bit>,
+    p4_sop: DFF<Bit>,
+    p4_eop: DFF<Bit>,
+    p4_len: DFF<Bits<4>>,
+    p4_data: DFF<Bits<64>>,
+    p5_valid: DFF<Bit>,
+    p5_sop: DFF<Bit>,
+    p5_eop: DFF<Bit>,
+    p5_len: DFF<Bits<4>>,
+    p5_data: DFF<Bits<64>>,
+    // combinational
+    take: Signal<Local, Bit>,
+    busy: Signal<Local, Bit>,
+    ctl_take: Signal<Local, Bit>,
+    hi: Signal<Local, Bits<8>>,
+    lo: Signal<Local, Bits<8>>,
+    fid_ok: Signal<Local, Bit>,
+    op_firm: Signal<Local, Bits<4>>,
+    global_rw: Signal<Local, Bit>,
+    firm_rw: Signal<Local, Bit>,
+    write_only: Signal<Local, Bit>,
+    read_only: Signal<Local, Bit>,
+    exp_firm_bad: Signal<Local, Bit>,
+    err: Signal<Local, Bit>,
+    doit: Signal<Local, Bit>,
+    rdata: Signal<Local, Bits<64>>,
+    sh64: Signal<Local, Bits<64>>,
+    commit: Signal<Local, Bit>,
+}
+
+impl Logic for RiskGateRtl {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            g_kill,
+            g_seed,
+            g_max_shares,
+            g_max_notional,
+            g_collar_bps,
+            g_burst,
+            g_shift,
+            g_now,
+            g_exp_shares,
+            g_exp_notional,
+            g_sym_key,
+            g_firm_kill,
+            cs,
+            op_write,
+            op_addr,
+            op_data,
+            resp_valid,
+            resp_err,
+            resp_data,
+            p1_valid,
+            p1_sop,
+            p1_eop,
+            p1_len,
+            p1_data,
+            p2_valid,
+            p2_sop,
+            p2_eop,
+            p2_len,
+            p2_data,
+            p3_valid,
+            p3_sop,
+            p3_eop,
+            p3_len,
+            p3_data,
+            p4_valid,
+            p4_sop,
+            p4_eop,
+            p4_len,
+            p4_data,
+            p5_valid,
+            p5_sop,
+            p5_eop,
+            p5_len,
+            p5_data
+        );
+        self.parser.clock.next = self.clock.val();
+        self.symbols.clock.next = self.clock.val();
+        self.firms.clock.next = self.clock.val();
+        self.checks.clock.next = self.clock.val();
+        self.decision.clock.next = self.clock.val();
+
+        // ---- stream in: control accesses take the gaps between messages ----
+        self.busy.next = self.parser.in_msg.val()
+            | self.parser.done.val()
+            | self.checks.busy.val()
+            | self.decision.out_valid.val();
+        self.take.next =
+            (self.cs.q.val() == 0) & !(self.ctl_valid.val() & !self.parser.in_msg.val());
+        self.in_ready.next = self.take.val();
+        self.ctl_ready.next = (self.cs.q.val() == 0) & !self.busy.val();
+        self.ctl_take.next = self.ctl_valid.val() & (self.cs.q.val() == 0) & !self.busy.val();
+
+        self.parser.take.next = self.take.val();
+        self.parser.in_valid.next = self.in_valid.val();
+        self.parser.in_sop.next = self.in_sop.val();
+        self.parser.in_eop.next = self.in_eop.val();
+        self.parser.in_len.next = self.in_len.val();
+        self.parser.in_data.next = self.in_data.val();
+        self.parser.in_firm.next = self.in_firm.val();
+
+        // ---- symbol lookup ----
+        self.symbols.seed.next = self.g_seed.q.val();
+        self.symbols.symbol.next = self.parser.symbol.val();
+        self.symbols.symbol_q.next = self.checks.a_symbol_out.val();
+
+        // ---- checks ----
+        self.checks.valid.next = self.parser.done.val();
+        self.checks.malformed.next = self.parser.malformed.val();
+        self.checks.unknown.next = self.parser.unknown.val();
+        self.checks.is_enter.next = self.parser.is_enter.val();
+        self.checks.is_replace.next = self.parser.is_replace.val();
+        self.checks.firm.next = self.parser.firm.val();
+        self.checks.token_hi.next = self.parser.token_hi.val();
+        self.checks.token_lo.next = self.parser.token_lo.val();
+        self.checks.side.next = self.parser.side.val();
+        self.checks.shares.next = self.parser.shares.val();
+        self.checks.symbol.next = self.parser.symbol.val();
+        self.checks.price.next = self.parser.price.val();
+        self.checks.tif.next = self.parser.tif.val();
+        self.checks.display.next = self.parser.display.val();
+        self.checks.capacity.next = self.parser.capacity.val();
+        self.checks.global_kill.next = self.g_kill.q.val();
+        self.checks.firm_kill.next = self.g_firm_kill.q.val();
+        self.checks.max_shares.next = self.g_max_shares.q.val();
+        self.checks.max_notional.next = self.g_max_notional.q.val();
+        self.checks.collar_bps.next = self.g_collar_bps.q.val();
+        self.checks.burst.next = self.g_burst.q.val();
+        self.checks.shift.next = self.g_shift.q.val();
+        self.checks.now.next = self.g_now.q.val();
+        self.checks.sym_known.next = self.symbols.known.val();
+        self.checks.sym_restricted.next = self.symbols.restricted.val();
+        self.checks.sym_reference.next = self.symbols.reference.val();
+        self.checks.credit.next = self.firms.credit.val();
+        self.checks.max_long.next = self.firms.max_long.val();
+        self.checks.max_short.next = self.firms.max_short.val();
+        self.checks.open_notional.next = self.firms.open_notional.val();
+        self.checks.open_buy.next = self.firms.open_buy.val();
+        self.checks.open_sell.next = self.firms.open_sell.val();
+        self.checks.open_unsided.next = self.firms.open_unsided.val();
+        self.checks.bought.next = self.firms.bought.val();
+        self.checks.sold.next = self.firms.sold.val();
+        self.checks.throttle.next = self.firms.throttle.val();
+        self.checks.last_token_hi.next = self.firms.token_hi.val();
+        self.checks.last_token_lo.next = self.firms.token_lo.val();
+
+        // ---- decision ----
+        self.decision.valid.next = self.checks.c_valid.val();
+        self.decision.fails.next = self.checks.fails.val();
+        self.decision.bad_register.next = self.resp_valid.q.val() & self.resp_err.q.val();
+        self.decision.rd_index.next = self.op_addr.q.val().get_bits::<5>(0);
+        self.dec_valid.next = self.decision.out_valid.val();
+        self.dec_accept.next = self.decision.out_accept.val();
+        self.dec_reason.next = self.decision.out_reason.val();
+
+        // ---- control decode (meaningful in cs == 2) ----
+        self.hi.next = self.op_addr.q.val().get_bits::<8>(8);
+        self.lo.next = self.op_addr.q.val().get_bits::<8>(0);
+        self.fid_ok.next = self.lo.val() < 16;
+        self.op_firm.next = self.lo.val().get_bits::<4>(0);
+        if self.op_addr.q.val() == 0x2002 {
+            self.op_firm.next = self.op_data.q.val().get_bits::<4>(0);
+        }
+        self.global_rw.next = (self.op_addr.q.val() <= 7)
+            | (self.op_addr.q.val() == 0x2000)
+            | (self.op_addr.q.val() == 0x2001)
+            | (self.op_addr.q.val() == 0x3000);
+        self.firm_rw.next = self.fid_ok.val()
+            & ((self.hi.val() == 0x10)
+                | (self.hi.val() == 0x11)
+                | (self.hi.val() == 0x12)
+                | (self.hi.val() == 0x13));
+        self.write_only.next = (self.op_addr.q.val() == 0x2002)
+            | (self.op_addr.q.val() == 0x3001)
+            | (self.op_addr.q.val() == 0x3002)
+            | ((self.hi.val() == 0x14) & self.fid_ok.val());
+        self.read_only.next = ((self.hi.val() == 0x15) & self.fid_ok.val())
+            | ((self.hi.val() == 0x40) & (self.lo.val() < 22));
+        self.exp_firm_bad.next =
+            (self.op_addr.q.val() == 0x2002) & (self.op_data.q.val().get_bits::<8>(0) >= 16);
+        if self.op_write.q.val() {
+            self.err.next = !(self.global_rw.val() | self.firm_rw.val() | self.write_only.val())
+                | self.exp_firm_bad.val();
+        } else {
+            self.err.next = !(self.global_rw.val() | self.firm_rw.val() | self.read_only.val());
+        }
+        self.doit.next = (self.cs.q.val() == 2) & self.op_write.q.val() & !self.err.val();
+
+        // ---- firm state ports: the control port owns them while cs != 0 ----
+        self.commit.next = self.decision.accept_now.val() & self.checks.c_order.val();
+        self.firms.rd_firm.next = self.parser.firm.val().get_bits::<4>(0);
+        self.firms.wr_firm.next = self.checks.c_firm.val();
+        if self.cs.q.val() != 0 {
+            self.firms.rd_firm.next = self.op_firm.val();
+            self.firms.wr_firm.next = self.op_firm.val();
+        }
+        self.firms.wr_credit.next = false;
+        self.firms.wr_long.next = false;
+        self.firms.wr_short.next = false;
+        self.firms.wr_limit.next = self.op_data.q.val();
+        self.firms.wr_open_notional.next = self.commit.val();
+        self.firms.wr_open_buy.next = self.commit.val() & self.checks.c_enter_buy.val();
+        self.firms.wr_open_sell.next = self.commit.val() & self.checks.c_enter_sell.val();
+        self.firms.wr_open_unsided.next = self.commit.val() & self.checks.c_replace.val();
+        self.firms.wr_bought.next = false;
+        self.firms.wr_sold.next = false;
+        self.firms.wr_throttle.next = self.commit.val();
+        self.firms.wr_token.next = self.commit.val();
+        self.firms.d_open_notional.next = self.checks.n_open_notional.val();
+        self.firms.d_open_buy.next = self.checks.n_open_buy.val();
+        self.firms.d_open_sell.next = self.checks.n_open_sell.val();
+        self.firms.d_open_unsided.next = self.checks.n_open_unsided.val();
+        self.firms.d_bought.next = 0.into();
+        self.firms.d_sold.next = 0.into();
+        self.firms.d_throttle.next = self.checks.n_throttle.val();
+        self.firms.d_token_hi.next = self.checks.n_token_hi.val();
+        self.firms.d_token_lo.next = self.checks.n_token_lo.val();
+
+        // ---- symbol table writes ----
+        self.symbols.wr_slot.next = self.op_data.q.val().get_bits::<8>(0);
+        self.symbols.wr_key.next = self.g_sym_key.q.val();
+        self.symbols.wr_flags.next = self.op_data.q.val().get_bits::<2>(8);
+        self.symbols.wr_reference.next = self.op_data.q.val().get_bits::<32>(32);
+        self.symbols.wr_entry.next = self.doit.val() & (self.op_addr.q.val() == 0x3001);
+        self.symbols.wr_ref_only.next = self.doit.val() & (self.op_addr.q.val() == 0x3002);
+
+        self.sh64.next = bit_cast::<64, 32>(self.g_exp_shares.q.val());
+        if self.doit.val() {
+            match self.op_addr.q.val().index() {
+                0 => self.g_kill.d.next = self.op_data.q.val().get_bit(0),
+                1 => self.g_seed.d.next = self.op_data.q.val(),
+                2 => self.g_max_shares.d.next = self.op_data.q.val().get_bits::<32>(0),
+                3 => self.g_max_notional.d.next = self.op_data.q.val(),
+                4 => self.g_collar_bps.d.next = self.op_data.q.val().get_bits::<16>(0),
+                5 => self.g_burst.d.next = self.op_data.q.val().get_bits::<16>(0),
+                6 => self.g_shift.d.next = self.op_data.q.val().get_bits::<5>(0),
+                7 => self.g_now.d.next = self.op_data.q.val().get_bits::<32>(0),
+                8192 => self.g_exp_shares.d.next = self.op_data.q.val().get_bits::<32>(0),
+                8193 => self.g_exp_notional.d.next = self.op_data.q.val(),
+                12288 => self.g_sym_key.d.next = self.op_data.q.val(),
+                8194 => {
+                    // exposure update: release (saturating) and move the position
+                    self.firms.wr_open_notional.next = true;
+                    if self.firms.open_notional.val() >= self.g_exp_notional.q.val() {
+                        self.firms.d_open_notional.next =
+                            self.firms.open_notional.val() - self.g_exp_notional.q.val();
+                    } else {
+                        self.firms.d_open_notional.next = 0.into();
+                    }
+                    self.firms.d_open_buy.next = 0.into();
+                    self.firms.d_open_sell.next = 0.into();
+                    self.firms.d_open_unsided.next = 0.into();
+                    if self.firms.open_buy.val() >= self.sh64.val() {
+                        self.firms.d_open_buy.next = self.firms.open_buy.val() - self.sh64.val();
+                    }
+                    if self.firms.open_sell.val() >= self.sh64.val() {
+                        self.firms.d_open_sell.next = self.firms.open_sell.val() - self.sh64.val();
+                    }
+                    if self.firms.open_unsided.val() >= self.sh64.val() {
+                        self.firms.d_open_unsided.next =
+                            self.firms.open_unsided.val() - self.sh64.val();
+                    }
+                    self.firms.wr_open_buy.next = self.op_data.q.val().get_bits::<2>(8) == 0;
+                    self.firms.wr_open_sell.next = self.op_data.q.val().get_bits::<2>(8) == 1;
+                    self.firms.wr_open_unsided.next = self.op_data.q.val().get_bits::<2>(8) == 2;
+                    self.firms.d_bought.next = self.firms.bought.val() + self.sh64.val();
+                    self.firms.d_sold.next = self.firms.sold.val() + self.sh64.val();
+                    self.firms.wr_bought.next = self.op_data.q.val().get_bits::<2>(10) == 1;
+                    self.firms.wr_sold.next = self.op_data.q.val().get_bits::<2>(10) == 2;
+                }
+                _ => {
+                    if self.hi.val() == 0x10 {
+                        self.g_firm_kill.d.next = self.g_firm_kill.q.val().replace_bit(
+                            self.op_firm.val().index(),
+                            self.op_data.q.val().get_bit(0),
+                        );
+                    }
+                    if self.hi.val() == 0x11 {
+                        self.firms.wr_credit.next = true;
+                    }
+                    if self.hi.val() == 0x12 {
+                        self.firms.wr_long.next = true;
+                        self.firms.wr_limit.next =
+                            bit_cast::<64, 32>(self.op_data.q.val().get_bits::<32>(0));
+                    }
+                    if self.hi.val() == 0x13 {
+                        self.firms.wr_short.next = true;
+                        self.firms.wr_limit.next =
+                            bit_cast::<64, 32>(self.op_data.q.val().get_bits::<32>(0));
+                    }
+                    if self.hi.val() == 0x14 {
+                        // FIRM_CLEAR: empty exposure, full bucket stamped NOW
+                        self.firms.wr_open_notional.next = true;
+                        self.firms.wr_open_buy.next = true;
+                        self.firms.wr_open_sell.next = true;
+                        self.firms.wr_open_unsided.next = true;
+                        self.firms.wr_bought.next = true;
+                        self.firms.wr_sold.next = true;
+                        self.firms.wr_throttle.next = true;
+                        self.firms.wr_token.next = true;
+                        self.firms.d_open_notional.next = 0.into();
+                        self.firms.d_open_buy.next = 0.into();
+                        self.firms.d_open_sell.next = 0.into();
+                        self.firms.d_open_unsided.next = 0.into();
+                        self.firms.d_bought.next = 0.into();
+                        self.firms.d_sold.next = 0.into();
+                        self.firms.d_throttle.next = (bit_cast::<48, 16>(self.g_burst.q.val())
+                            << 32)
+                            | bit_cast::<48, 32>(self.g_now.q.val());
+                        self.firms.d_token_hi.next = 0.into();
+                        self.firms.d_token_lo.next = 0.into();
+                    }
+                }
+            }
+        }
+
+        // ---- control read data ----
+        self.rdata.next = 0.into();
+        match self.op_addr.q.val().index() {
+            0 => self.rdata.next = bit_cast::<64, 1>(self.g_kill.q.val().into()),
+            1 => self.rdata.next = self.g_seed.q.val(),
+            2 => self.rdata.next = bit_cast::<64, 32>(self.g_max_shares.q.val()),
+            3 => self.rdata.next = self.g_max_notional.q.val(),
+            4 => self.rdata.next = bit_cast::<64, 16>(self.g_collar_bps.q.val()),
+            5 => self.rdata.next = bit_cast::<64, 16>(self.g_burst.q.val()),
+            6 => self.rdata.next = bit_cast::<64, 5>(self.g_shift.q.val()),
+            7 => self.rdata.next = bit_cast::<64, 32>(self.g_now.q.val()),
+            8192 => self.rdata.next = bit_cast::<64, 32>(self.g_exp_shares.q.val()),
+            8193 => self.rdata.next = self.g_exp_notional.q.val(),
+            12288 => self.rdata.next = self.g_sym_key.q.val(),
+            _ => {
+                if self.hi.val() == 0x10 {
+                    self.rdata.next = bit_cast::<64, 1>(
+                        self.g_firm_kill
+                            .q
+                            .val()
+                            .get_bit(self.op_firm.val().index())
+                            .into(),
+                    );
+                }
+                if self.hi.val() == 0x11 {
+                    self.rdata.next = self.firms.credit.val();
+                }
+                if self.hi.val() == 0x12 {
+                    self.rdata.next = self.firms.max_long.val();
+                }
+                if self.hi.val() == 0x13 {
+                    self.rdata.next = self.firms.max_short.val();
+                }
+                if self.hi.val() == 0x15 {
+                    self.rdata.next = self.firms.open_notional.val();
+                }
+                if self.hi.val() == 0x40 {
+                    self.rdata.next = bit_cast::<64, 32>(self.decision.rd_value.val());
+                }
+            }
+        }
+
+        // ---- control sequencing: take → read firm RAM → act and answer ----
+        self.resp_valid.d.next = false;
+        if self.ctl_take.val() {
+            self.cs.d.next = 1.into();
+            self.op_write.d.next = self.ctl_write.val();
+            self.op_addr.d.next = self.ctl_addr.val();
+            self.op_data.d.next = self.ctl_wdata.val();
+        }
+        if self.cs.q.val() == 1 {
+            self.cs.d.next = 2.into();
+        }
+        if self.cs.q.val() == 2 {
+            self.cs.d.next = 0.into();
+            self.resp_valid.d.next = true;
+            self.resp_err.d.next = self.err.val();
+            self.resp_data.d.next = 0.into();
+            if !self.op_write.q.val() & !self.err.val() {
+                self.resp_data.d.next = self.rdata.val();
+            }
+        }
+        self.ctl_rvalid.next = self.resp_valid.q.val();
+        self.ctl_err.next = self.resp_err.q.val();
+        self.ctl_rdata.next = self.resp_data.q.val();
+
+        // ---- pass-through delay line ----
+        self.p1_valid.d.next = self.in_valid.val() & self.take.val();
+        self.p1_sop.d.next = self.in_sop.val();
+        self.p1_eop.d.next = self.in_eop.val();
+        self.p1_len.d.next = self.in_len.val();
+        self.p1_data.d.next = self.in_data.val();
+        self.p2_valid.d.next = self.p1_valid.q.val();
+        self.p2_sop.d.next = self.p1_sop.q.val();
+        self.p2_eop.d.next = self.p1_eop.q.val();
+        self.p2_len.d.next = self.p1_len.q.val();
+        self.p2_data.d.next = self.p1_data.q.val();
+        self.p3_valid.d.next = self.p2_valid.q.val();
+        self.p3_sop.d.next = self.p2_sop.q.val();
+        self.p3_eop.d.next = self.p2_eop.q.val();
+        self.p3_len.d.next = self.p2_len.q.val();
+        self.p3_data.d.next = self.p2_data.q.val();
+        self.p4_valid.d.next = self.p3_valid.q.val();
+        self.p4_sop.d.next = self.p3_sop.q.val();
+        self.p4_eop.d.next = self.p3_eop.q.val();
+        self.p4_len.d.next = self.p3_len.q.val();
+        self.p4_data.d.next = self.p3_data.q.val();
+        self.p5_valid.d.next = self.p4_valid.q.val();
+        self.p5_sop.d.next = self.p4_sop.q.val();
+        self.p5_eop.d.next = self.p4_eop.q.val();
+        self.p5_len.d.next = self.p4_len.q.val();
+        self.p5_data.d.next = self.p4_data.q.val();
+        self.out_valid.next = self.p5_valid.q.val();
+        self.out_sop.next = self.p5_sop.q.val();
+        self.out_eop.next = self.p5_eop.q.val();
+        self.out_len.next = self.p5_len.q.val();
+        self.out_data.next = self.p5_data.q.val();
+    }
+}

@@ -1,0 +1,528 @@
+//! Test vectors: OUCH 4.2 inbound encoders (PROTOCOLS.md field order; these can
+//! switch to `eti_core::ouch` once that lands) and a seeded random scenario of
+//! orders (valid and invalid, every type, edge values at every limit)
+//! interleaved with register writes, reads and exposure updates.
+
+use crate::regmap::{self, FIRMS, OUCH_MAX_PRICE, OUCH_SHARES_LIMIT};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Longest message the scenario sends (garbage included).
+pub const MAX_MSG: usize = 64;
+
+/// OUCH 4.2 Enter Order (type `O`, 49 bytes).
+#[allow(clippy::too_many_arguments)]
+pub fn enter(
+    token: &[u8; 14],
+    side: u8,
+    shares: u32,
+    stock: &[u8; 8],
+    price: u32,
+    tif: u32,
+    display: u8,
+    capacity: u8,
+) -> [u8; 49] {
+    let mut m = [0u8; 49];
+    m[0] = b'O';
+    m[1..15].copy_from_slice(token);
+    m[15] = side;
+    m[16..20].copy_from_slice(&shares.to_be_bytes());
+    m[20..28].copy_from_slice(stock);
+    m[28..32].copy_from_slice(&price.to_be_bytes());
+    m[32..36].copy_from_slice(&tif.to_be_bytes());
+    m[36..40].copy_from_slice(b"ETI ");
+    m[40] = display;
+    m[41] = capacity;
+    m[42] = b'N'; // intermarket sweep eligibility
+    m[43..47].copy_from_slice(&0u32.to_be_bytes()); // minimum quantity
+    m[47] = b'N'; // cross type
+    m[48] = b'R'; // customer type
+    m
+}
+
+/// OUCH 4.2 Replace Order (type `U`, 47 bytes).
+pub fn replace(
+    existing: &[u8; 14],
+    new: &[u8; 14],
+    shares: u32,
+    price: u32,
+    tif: u32,
+    display: u8,
+) -> [u8; 47] {
+    let mut m = [0u8; 47];
+    m[0] = b'U';
+    m[1..15].copy_from_slice(existing);
+    m[15..29].copy_from_slice(new);
+    m[29..33].copy_from_slice(&shares.to_be_bytes());
+    m[33..37].copy_from_slice(&price.to_be_bytes());
+    m[37..41].copy_from_slice(&tif.to_be_bytes());
+    m[41] = display;
+    m[42] = b'N';
+    m[43..47].copy_from_slice(&0u32.to_be_bytes());
+    m
+}
+
+/// OUCH 4.2 Cancel Order (type `X`, 19 bytes).
+pub fn cancel(token: &[u8; 14], shares: u32) -> [u8; 19] {
+    let mut m = [0u8; 19];
+    m[0] = b'X';
+    m[1..15].copy_from_slice(token);
+    m[15..19].copy_from_slice(&shares.to_be_bytes());
+    m
+}
+
+/// A 14-character token from a number (zero-padded digits sort like numbers).
+pub fn token(n: u64) -> [u8; 14] {
+    let mut t = [b'0'; 14];
+    let mut v = n;
+    for b in t.iter_mut().rev() {
+        *b = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    t
+}
+
+/// A stock field from a short name.
+pub fn stock(name: &str) -> [u8; 8] {
+    let mut s = [b' '; 8];
+    for (d, b) in s.iter_mut().zip(name.bytes()) {
+        *d = b;
+    }
+    s
+}
+
+/// One step of a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Order {
+        firm: u8,
+        len: u8,
+        bytes: [u8; MAX_MSG],
+    },
+    Write {
+        addr: u16,
+        value: u64,
+    },
+    Read {
+        addr: u16,
+    },
+}
+
+impl Op {
+    pub fn order(firm: u8, msg: &[u8]) -> Op {
+        let mut bytes = [0u8; MAX_MSG];
+        let n = msg.len().min(MAX_MSG);
+        bytes[..n].copy_from_slice(&msg[..n]);
+        Op::Order {
+            firm,
+            len: n as u8,
+            bytes,
+        }
+    }
+}
+
+/// Symbols the scenario loads (and a few it does not).
+pub const SYMBOL_COUNT: usize = 40;
+
+/// A seeded stream of [`Op`]s: first a configuration, then `orders` orders with
+/// control traffic mixed in.
+#[derive(Debug)]
+pub struct Scenario {
+    rng: ChaCha8Rng,
+    setup: Vec<Op>,
+    orders_left: u64,
+    next_token: [u64; FIRMS],
+    refs: [u32; SYMBOL_COUNT + 4],
+    now: u32,
+    seed: u64,
+    max_shares: u32,
+    kill_on: bool,
+    kill_addr: u16,
+}
+
+impl Scenario {
+    pub fn new(seed: u64, orders: u64) -> Scenario {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut refs = [0u32; SYMBOL_COUNT + 4];
+        for r in refs.iter_mut() {
+            *r = rng.gen_range(10_000..5_000_000); // $1 .. $500
+        }
+        let mut s = Scenario {
+            rng,
+            setup: Vec::new(),
+            orders_left: orders,
+            next_token: [1; FIRMS],
+            refs,
+            now: 0,
+            seed: 0,
+            max_shares: 50_000,
+            kill_on: false,
+            kill_addr: 0,
+        };
+        s.build_setup();
+        s
+    }
+
+    fn name(i: usize) -> [u8; 8] {
+        stock(&format!("S{i:03}"))
+    }
+
+    fn build_setup(&mut self) {
+        use regmap::*;
+        let keys: Vec<u64> = (0..SYMBOL_COUNT)
+            .map(|i| u64::from_be_bytes(Self::name(i)))
+            .collect();
+        let start = self.rng.gen();
+        self.seed = crate::hash::find_seed(&keys, start, 10_000_000).unwrap_or(0);
+        let mut v = vec![
+            Op::Write {
+                addr: HASH_SEED,
+                value: self.seed,
+            },
+            Op::Write {
+                addr: MAX_SHARES,
+                value: u64::from(self.max_shares),
+            },
+            Op::Write {
+                addr: MAX_NOTIONAL,
+                value: 40_000_000_000,
+            },
+            Op::Write {
+                addr: COLLAR_BPS,
+                value: 500,
+            },
+            Op::Write {
+                addr: THROTTLE_BURST,
+                value: 12,
+            },
+            Op::Write {
+                addr: THROTTLE_SHIFT,
+                value: 2,
+            },
+            Op::Write {
+                addr: NOW,
+                value: 0,
+            },
+        ];
+        for (i, &k) in keys.iter().enumerate() {
+            let slot = crate::hash::symbol_slot(k, self.seed) as u64;
+            let restricted = u64::from(i % 13 == 7);
+            v.push(Op::Write {
+                addr: SYM_KEY,
+                value: k,
+            });
+            v.push(Op::Write {
+                addr: SYM_WRITE,
+                value: slot | 1 << 8 | restricted << 9 | u64::from(self.refs[i]) << 32,
+            });
+        }
+        for f in 0..FIRMS as u16 {
+            v.push(Op::Write {
+                addr: FIRM_CREDIT + f,
+                value: 500_000_000_000,
+            });
+            v.push(Op::Write {
+                addr: FIRM_MAX_LONG + f,
+                value: 800_000,
+            });
+            v.push(Op::Write {
+                addr: FIRM_MAX_SHORT + f,
+                value: 800_000,
+            });
+            v.push(Op::Write {
+                addr: FIRM_CLEAR + f,
+                value: 0,
+            });
+        }
+        v.reverse();
+        self.setup = v;
+    }
+
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.rng.gen_range(0..xs.len())]
+    }
+
+    fn shares(&mut self) -> u32 {
+        match self.rng.gen_range(0..100) {
+            0 => 0,
+            1 => OUCH_SHARES_LIMIT - 1,
+            2 => OUCH_SHARES_LIMIT,
+            3 => self.max_shares,
+            4 => self.max_shares + 1,
+            5 => self.rng.gen(),
+            _ => self.rng.gen_range(1..6_000),
+        }
+    }
+
+    fn price(&mut self, reference: u32) -> u32 {
+        // collar at 500 bps: band = ref / 20
+        let band = reference / 20;
+        match self.rng.gen_range(0..100) {
+            0 => 0,
+            1 => OUCH_MAX_PRICE,
+            2 => OUCH_MAX_PRICE + 1,
+            3 => reference + band,
+            4 => reference + band + 1,
+            5 => reference - band,
+            6 => reference - band - 1,
+            7 => self.rng.gen(),
+            _ => self.rng.gen_range(reference - band..=reference + band),
+        }
+    }
+
+    fn tif(&mut self) -> u32 {
+        match self.rng.gen_range(0..150) {
+            0 => 86_400,
+            1 => 86_401,
+            2 => 99_997,
+            3 => self.rng.gen(),
+            4..=20 => 0,
+            21..=35 => 99_998,
+            _ => 99_999,
+        }
+    }
+
+    fn firm(&mut self) -> u8 {
+        if self.rng.gen_range(0..200) == 0 {
+            self.rng.gen_range(FIRMS as u8..=255)
+        } else {
+            self.rng.gen_range(0..FIRMS as u8)
+        }
+    }
+
+    fn next_token(&mut self, firm: u8) -> [u8; 14] {
+        let f = usize::from(firm) % FIRMS;
+        let t = self.next_token[f];
+        match self.rng.gen_range(0..100) {
+            0 => token(t.saturating_sub(self.rng.gen_range(1..3))), // duplicate / old
+            1 => token(t),                                          // the last token again
+            _ => {
+                self.next_token[f] += self.rng.gen_range(1..4);
+                token(self.next_token[f])
+            }
+        }
+    }
+
+    fn order(&mut self) -> Op {
+        let firm = self.firm();
+        let kind = self.rng.gen_range(0..100);
+        if kind < 68 {
+            let tok = self.next_token(firm);
+            let s = self.rng.gen_range(0..SYMBOL_COUNT + 4);
+            let side = match self.rng.gen_range(0..100) {
+                0 => self.rng.gen(),
+                1 => b'b',
+                n if n < 50 => b'B',
+                n if n < 80 => b'S',
+                n if n < 92 => b'T',
+                _ => b'E',
+            };
+            let shares = self.shares();
+            let price = self.price(self.refs[s]);
+            let tif = self.tif();
+            let display = if self.rng.gen_range(0..60) == 0 {
+                self.rng.gen()
+            } else {
+                self.pick(b"AYNPIMWLOTQ")
+            };
+            let capacity = if self.rng.gen_range(0..60) == 0 {
+                self.rng.gen()
+            } else {
+                self.pick(b"APRO")
+            };
+            let name = if s < SYMBOL_COUNT {
+                Self::name(s)
+            } else {
+                Self::name(900 + s)
+            };
+            Op::order(
+                firm,
+                &enter(&tok, side, shares, &name, price, tif, display, capacity),
+            )
+        } else if kind < 83 {
+            let old = token(self.next_token[usize::from(firm) % FIRMS]);
+            let tok = self.next_token(firm);
+            let r = self.refs[self.rng.gen_range(0..SYMBOL_COUNT)];
+            let shares = self.shares();
+            let price = self.price(r);
+            let tif = self.tif();
+            let display = if self.rng.gen_range(0..60) == 0 {
+                self.rng.gen()
+            } else {
+                self.pick(b"AYNPIMWLOTQ")
+            };
+            Op::order(firm, &replace(&old, &tok, shares, price, tif, display))
+        } else if kind < 95 {
+            let tok = token(self.next_token[usize::from(firm) % FIRMS]);
+            let sh = self.rng.gen_range(0..1000);
+            Op::order(firm, &cancel(&tok, sh))
+        } else {
+            // bad input: truncated, too long, empty, unknown type, garbage
+            let mut bytes = [0u8; MAX_MSG];
+            self.rng.fill(&mut bytes[..]);
+            let len = match self.rng.gen_range(0..6) {
+                0 => 0,
+                1 => {
+                    bytes[0] = b'O';
+                    self.rng.gen_range(1..49)
+                }
+                2 => {
+                    bytes[0] = b'U';
+                    self.rng.gen_range(48..MAX_MSG)
+                }
+                3 => {
+                    bytes[0] = b'X';
+                    self.pick(&[18usize, 20, 27])
+                }
+                4 => {
+                    bytes[0] = self.pick(b"MQAo");
+                    self.pick(&[19usize, 20, 47, 49])
+                }
+                _ => self.rng.gen_range(1..MAX_MSG),
+            };
+            Op::order(firm, &bytes[..len])
+        }
+    }
+
+    fn control(&mut self) -> Op {
+        use regmap::*;
+        if self.kill_on && self.rng.gen() {
+            self.kill_on = false;
+            return Op::Write {
+                addr: self.kill_addr,
+                value: 0,
+            };
+        }
+        match self.rng.gen_range(0..100) {
+            0..=39 => {
+                self.now = self.now.wrapping_add(self.rng.gen_range(1..9));
+                Op::Write {
+                    addr: NOW,
+                    value: u64::from(self.now),
+                }
+            }
+            40..=54 => Op::Write {
+                addr: EXP_SHARES,
+                value: self.rng.gen_range(0..8_000),
+            },
+            55..=64 => Op::Write {
+                addr: EXP_NOTIONAL,
+                value: self.rng.gen_range(0..300_000_000_000),
+            },
+            65..=79 => {
+                let firm = self.rng.gen_range(0..FIRMS as u64 + 1);
+                let bucket = self.rng.gen_range(0..4u64);
+                let fill = self.rng.gen_range(0..4u64);
+                Op::Write {
+                    addr: EXP_COMMIT,
+                    value: firm | bucket << 8 | fill << 10,
+                }
+            }
+            80..=82 => {
+                // kill switches: switched on now and then, always switched off again
+                if self.kill_on {
+                    self.kill_on = false;
+                    Op::Write {
+                        addr: self.kill_addr,
+                        value: 0,
+                    }
+                } else if self.rng.gen_range(0..3) == 0 {
+                    self.kill_on = true;
+                    self.kill_addr = if self.rng.gen() {
+                        GLOBAL_KILL
+                    } else {
+                        FIRM_KILL + self.rng.gen_range(0..FIRMS as u16)
+                    };
+                    Op::Write {
+                        addr: self.kill_addr,
+                        value: 1,
+                    }
+                } else {
+                    Op::Read {
+                        addr: self.pick(&[GLOBAL_KILL, FIRM_KILL, FIRM_KILL + 5]),
+                    }
+                }
+            }
+            83..=85 => {
+                let i = self.rng.gen_range(0..SYMBOL_COUNT);
+                let key = u64::from_be_bytes(Self::name(i));
+                let slot = crate::hash::symbol_slot(key, self.seed) as u64;
+                let r = self.refs[i];
+                let r = r - r / 100 + self.rng.gen_range(0..=r / 50);
+                self.refs[i] = r;
+                Op::Write {
+                    addr: SYM_REF,
+                    value: slot | u64::from(r) << 32,
+                }
+            }
+            86..=87 => {
+                let f = self.rng.gen_range(0..FIRMS as u16);
+                let a = self.pick(&[FIRM_CREDIT, FIRM_MAX_LONG, FIRM_MAX_SHORT]);
+                let v = if a == FIRM_CREDIT {
+                    self.rng.gen_range(0..4_000_000_000_000)
+                } else {
+                    self.rng.gen_range(0..6_000_000)
+                };
+                Op::Write {
+                    addr: a + f,
+                    value: v,
+                }
+            }
+            88 => Op::Write {
+                addr: FIRM_CLEAR + self.rng.gen_range(0..FIRMS as u16),
+                value: 0,
+            },
+            89..=91 => {
+                // unknown / wrong-direction accesses
+                let addr = self.pick(&[
+                    0x0008u16,
+                    0x00FF,
+                    FIRM_CREDIT + FIRMS as u16,
+                    COUNTER + 22,
+                    0xFFFF,
+                    COUNTER,
+                    FIRM_OPEN_NOTIONAL,
+                ]);
+                Op::Write {
+                    addr,
+                    value: self.rng.gen(),
+                }
+            }
+            92..=93 => {
+                let addr = self.pick(&[EXP_COMMIT, SYM_WRITE, 0x0009, FIRM_CLEAR, 0x7777]);
+                Op::Read { addr }
+            }
+            _ => {
+                let addr = match self.rng.gen_range(0..4) {
+                    0 => COUNTER + self.rng.gen_range(0..22),
+                    1 => FIRM_OPEN_NOTIONAL + self.rng.gen_range(0..FIRMS as u16),
+                    2 => FIRM_CREDIT + self.rng.gen_range(0..FIRMS as u16),
+                    _ => self.rng.gen_range(0..8),
+                };
+                Op::Read { addr }
+            }
+        }
+    }
+
+    /// Orders still to come.
+    pub fn orders_left(&self) -> u64 {
+        self.orders_left
+    }
+}
+
+impl Iterator for Scenario {
+    type Item = Op;
+    fn next(&mut self) -> Option<Op> {
+        if let Some(op) = self.setup.pop() {
+            return Some(op);
+        }
+        if self.orders_left == 0 {
+            return None;
+        }
+        if self.rng.gen_range(0..100) < 12 {
+            return Some(self.control());
+        }
+        self.orders_left -= 1;
+        Some(self.order())
+    }
+}
