@@ -374,7 +374,7 @@ impl<'a> Packet<'a> {
     }
 
     /// Decode one whole packet (length prefix included) from the start of
-    /// `buf`; returns it and the number of bytes it occupies. Errors offsets
+    /// `buf`; returns it and the number of bytes it occupies. Error offsets
     /// count from the start of `buf`.
     pub fn decode(buf: &'a [u8]) -> Result<(Packet<'a>, usize), CodecError> {
         let Some(prefix) = buf.get(..LENGTH_PREFIX) else {

@@ -211,11 +211,13 @@ fn check_store(ops: &[StoreOp]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn run(cases: u32) {
+/// `cases` for packet parsing; `heavy` for the properties whose cases are
+/// whole sequences (the long profile runs every property at full count).
+fn run(cases: u32, heavy: u32) {
     runner(cases)
         .run(&datagram(), |b| check_packet(&b))
         .expect("packet parsing");
-    runner(cases / 4)
+    runner(heavy)
         .run(
             &(
                 prop_oneof![Just(JoinPolicy::FromOne), Just(JoinPolicy::Live)],
@@ -224,18 +226,18 @@ fn run(cases: u32) {
             |(join, pkts)| check_receiver(join, &pkts),
         )
         .expect("receiver");
-    runner(cases / 4)
+    runner(heavy)
         .run(&store_ops(), |ops| check_store(&ops))
         .expect("retransmission store");
 }
 
 #[test]
 fn moldudp64_never_panics_and_keeps_invariants() {
-    run(CI_CASES);
+    run(CI_CASES, CI_CASES / 4);
 }
 
 #[test]
 #[ignore = "long profile: PROPTEST_CASES=1000000 cargo test -p eti-core --release --test moldudp64_fuzz -- --ignored moldudp64_fuzz_long"]
 fn moldudp64_fuzz_long() {
-    run(long_cases());
+    run(long_cases(), long_cases());
 }

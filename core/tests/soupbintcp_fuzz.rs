@@ -241,14 +241,16 @@ fn check_sessions(steps: &[(u64, Step)]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn run(cases: u32) {
+/// `cases` for packet parsing; `heavy` for the properties whose cases are
+/// whole sequences (the long profile runs every property at full count).
+fn run(cases: u32, heavy: u32) {
     runner(cases)
         .run(&packet_like(), |b| check_decode(&b))
         .expect("packet decoding");
-    runner(cases / 2)
+    runner(heavy)
         .run(&split_stream(), |(b, c)| check_split(&b, &c))
         .expect("framing of split streams");
-    runner(cases / 2)
+    runner(heavy)
         .run(
             &(
                 prop::collection::vec(any::<u8>(), 0..300),
@@ -257,18 +259,18 @@ fn run(cases: u32) {
             |(b, c)| check_garbage(&b, &c),
         )
         .expect("framing of garbage");
-    runner(cases / 4)
+    runner(heavy)
         .run(&steps(), |s| check_sessions(&s))
         .expect("session machines");
 }
 
 #[test]
 fn soupbintcp_never_panics_and_frames_exactly() {
-    run(CI_CASES);
+    run(CI_CASES, CI_CASES / 4);
 }
 
 #[test]
 #[ignore = "long profile: PROPTEST_CASES=1000000 cargo test -p eti-core --release --test soupbintcp_fuzz -- --ignored soupbintcp_fuzz_long"]
 fn soupbintcp_fuzz_long() {
-    run(long_cases());
+    run(long_cases(), long_cases());
 }
