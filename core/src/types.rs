@@ -95,7 +95,9 @@ impl<'de> Deserialize<'de> for Price {
 }
 
 /// A share count, unsigned 32-bit as in ITCH 5.0 and OUCH 4.2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Shares(pub u32);
 
@@ -309,7 +311,9 @@ impl OrderToken {
 }
 
 /// Nanoseconds since midnight. ITCH 5.0 carries 48 bits; OUCH 4.2 carries 64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub u64);
 
@@ -363,7 +367,10 @@ mod tests {
         assert!(Price::parse_decimal("1.23456").is_err());
         assert!(Price::parse_decimal("-1").is_err());
         assert!(Price::parse_decimal("").is_err());
-        assert_eq!(Price::parse_decimal("429496.7296"), Err(TypeError::PriceOverflow));
+        assert_eq!(
+            Price::parse_decimal("429496.7296"),
+            Err(TypeError::PriceOverflow)
+        );
         assert_eq!(Price(1_234_500).to_string(), "123.4500");
         assert_eq!(Price::OUCH_MAX.to_string(), "199999.9900");
     }
@@ -372,7 +379,10 @@ mod tests {
     fn price_checked_arithmetic_and_notional() {
         assert_eq!(Price(u32::MAX).checked_add(Price(1)), None);
         assert_eq!(Price(0).checked_sub(Price(1)), None);
-        assert_eq!(Price(u32::MAX).notional(Shares(u32::MAX)), u32::MAX as u64 * u32::MAX as u64);
+        assert_eq!(
+            Price(u32::MAX).notional(Shares(u32::MAX)),
+            u32::MAX as u64 * u32::MAX as u64
+        );
     }
 
     #[test]
