@@ -16,6 +16,7 @@
 //! - [`xsk`]: the raw AF_XDP socket (UMEM, fill/completion/RX/TX rings).
 //! - [`frame`]: bounds-checked Ethernet/IPv4/UDP parse and build.
 //! - [`pcap_io`]: capture to savefiles, replay of savefiles as UDP payloads.
+//! - [`cpu`]: pin a busy-polling thread, run it under `SCHED_FIFO`.
 //! - [`netns`]: namespace + veth labs for tests and benchmarks.
 //! - [`mod@error`]: [`IoError`], the typed error of every call here.
 //!
@@ -38,6 +39,7 @@
 
 pub mod abi;
 pub mod afxdp;
+pub mod cpu;
 pub mod error;
 pub mod frame;
 pub mod io;
