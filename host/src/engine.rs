@@ -1,0 +1,773 @@
+//! The hot path: one thread busy-polls the feed, updates the books, runs the
+//! algos, checks every child order with the risk gate, and writes it to the
+//! venue; it also reads the venue's responses (fills, cancels, rejects) and
+//! keeps orders, positions, P&L and the gate's exposure registers current.
+//!
+//! [`Host`] owns it all and is driven by [`Host::poll`] (one iteration) or
+//! [`Host::run`] (until stopped). Control arrives through a bounded lock-free
+//! queue ([`Command`]); status leaves through atomics ([`SharedStatus`]) and
+//! the Prometheus handles in [`crate::metrics::HostMetrics`], which the side
+//! threads read. Nothing on the per-message path allocates, locks or makes a
+//! system call other than the packet I/O itself.
+
+use crate::algo::{Parent, ParentState};
+use crate::book::{BookCapacity, Books};
+use crate::config::{HostConfig, ParentSpec, Resolved};
+use crate::latency::{Stage, StageLatency};
+use crate::metrics::HostMetrics;
+use crate::orders::{ChildOrder, OrderBookkeeping, OrderState};
+use crate::positions::Positions;
+use crate::risk::Risk;
+use crate::venue::VenueClient;
+use crossbeam_queue::ArrayQueue;
+use eti_core::moldudp64::{JoinPolicy, Receiver, ReceiverConfig, Request};
+use eti_core::ouch::{
+    self, CancelOrder, Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep,
+    Outbound, TimeInForce,
+};
+use eti_core::{itch, Firm, Price, Shares, Side, Symbol};
+use eti_hdl::{Decision, RejectReason};
+use eti_kernel_bypass::{mono_ns, PacketIo};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Control messages to the hot thread.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Start a parent order now.
+    StartParent(ParentSpec),
+    /// Send one order outside any algo (it still passes the gate).
+    Manual(ManualOrder),
+    /// Cancel every live manual order.
+    CancelManual,
+    /// Drop the venue connection (reconnect follows): recovery drill.
+    DropVenue,
+    /// Engage or release the firm kill switch in the gate.
+    Kill(bool),
+}
+
+/// An order typed by hand (or a script).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManualOrder {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub shares: u32,
+    pub price: Price,
+    /// OUCH time in force (0 = IOC).
+    pub tif: u32,
+}
+
+/// Status the hot thread publishes for other threads (relaxed atomics).
+#[derive(Debug, Default)]
+pub struct SharedStatus {
+    pub itch_messages: AtomicU64,
+    /// The feed receiver's next expected sequence number.
+    pub feed_next: AtomicU64,
+    pub venue_logged_in: AtomicBool,
+    pub stale_books: AtomicU64,
+    pub books_known: AtomicU64,
+    pub parents_total: AtomicU64,
+    pub parents_done: AtomicU64,
+    pub live_orders: AtomicU64,
+    pub kill: AtomicBool,
+    pub running: AtomicBool,
+}
+
+/// A fill as the venue reported it (kept for reconciliation and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillRecord {
+    pub match_number: u64,
+    pub token: eti_core::OrderToken,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub shares: u32,
+    pub price: Price,
+    pub venue_sequence: u64,
+}
+
+/// Counters of the trading path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub packets: u64,
+    pub malformed_packets: u64,
+    pub itch_messages: u64,
+    pub decode_errors: u64,
+    pub unrecoverable_gaps: u64,
+    pub orders_sent: u64,
+    pub cancels_sent: u64,
+    pub gate_rejects: u64,
+    pub venue_rejects: u64,
+    pub refused_not_connected: u64,
+    pub fills: u64,
+    pub filled_shares: u64,
+    pub broken_trades: u64,
+    pub illegal_transitions: u64,
+    pub unknown_tokens: u64,
+    pub retransmit_requests: u64,
+}
+
+/// Why an order was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Gate(RejectReason),
+    NotConnected,
+    UnknownSymbol,
+    BookNotTradable,
+}
+
+/// Feed sockets: the multicast/unicast feed and the retransmission socket
+/// (requests out, retransmitted packets back).
+pub struct FeedIo {
+    pub feed: Box<dyn PacketIo>,
+    pub retransmit: Box<dyn PacketIo>,
+}
+
+impl std::fmt::Debug for FeedIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedIo")
+            .field("feed", &self.feed.describe())
+            .field("retransmit", &self.retransmit.describe())
+            .finish()
+    }
+}
+
+/// Everything the hot path owns except the venue link.
+#[derive(Debug)]
+pub struct Trader {
+    pub books: Books,
+    pub receiver: Receiver,
+    pub parents: Vec<Parent>,
+    pub orders: OrderBookkeeping,
+    pub risk: Risk,
+    pub positions: Positions,
+    pub latency: StageLatency,
+    pub stats: EngineStats,
+    pub fills: Vec<FillRecord>,
+    firm: Firm,
+    pending_request: Option<Request>,
+    gap_since: Option<u64>,
+    gap_timeout_ns: u64,
+    join: JoinPolicy,
+    metrics: Option<HostMetrics>,
+    status: Arc<SharedStatus>,
+    /// Trigger (ITCH receive ns) of the message being processed, if any.
+    trigger_rx_ns: u64,
+}
+
+/// The host: trader + venue link + feed sockets + control queue.
+pub struct Host {
+    pub trader: Trader,
+    pub venue: VenueClient,
+    pub feed: FeedIo,
+    pub commands: Arc<ArrayQueue<Command>>,
+    pub status: Arc<SharedStatus>,
+    last_housekeeping: u64,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("feed", &self.feed)
+            .field("stats", &self.trader.stats)
+            .finish()
+    }
+}
+
+/// A bounded control queue for [`Host::new`].
+pub fn command_queue(capacity: usize) -> Arc<ArrayQueue<Command>> {
+    Arc::new(ArrayQueue::new(capacity.max(1)))
+}
+
+const HOUSEKEEPING_NS: u64 = 20_000_000;
+
+impl Trader {
+    /// Build from config. `tradable` are the symbols (with reference prices)
+    /// loaded into the gate's table.
+    pub fn new(
+        cfg: &HostConfig,
+        r: &Resolved,
+        tradable: &[(Symbol, Price)],
+        metrics: Option<HostMetrics>,
+        status: Arc<SharedStatus>,
+    ) -> Result<Trader, eti_hdl::driver::DriverError> {
+        let now = mono_ns();
+        let join = if cfg.feed.join == "live" {
+            JoinPolicy::Live
+        } else {
+            JoinPolicy::FromOne
+        };
+        let risk = Risk::new(cfg, r, tradable, now)?;
+        let mut prefix = [b'E'; 3];
+        prefix.copy_from_slice(&cfg.venue.token_prefix.as_bytes()[..3]);
+        let symbols: Vec<Symbol> = tradable.iter().map(|(s, _)| *s).collect();
+        Ok(Trader {
+            books: Books::new(BookCapacity {
+                max_locate: cfg.books.max_locate,
+                orders: cfg.books.orders,
+                levels: cfg.books.levels,
+            }),
+            receiver: Receiver::new(ReceiverConfig {
+                join,
+                max_request: 1024,
+                retry_after_ns: cfg.feed.retry_ms * 1_000_000,
+            }),
+            parents: Vec::with_capacity(64),
+            orders: OrderBookkeeping::new(prefix, 1, 1 << 16),
+            risk,
+            positions: Positions::new(&symbols),
+            latency: StageLatency::new(),
+            stats: EngineStats::default(),
+            fills: Vec::with_capacity(1 << 16),
+            firm: r.firm,
+            pending_request: None,
+            gap_since: None,
+            gap_timeout_ns: cfg.feed.gap_timeout_ms * 1_000_000,
+            join,
+            metrics,
+            status,
+            trigger_rx_ns: 0,
+        })
+    }
+
+    /// One feed datagram received at `rx_ns`.
+    pub fn on_packet(&mut self, venue: &mut VenueClient, payload: &[u8], rx_ns: u64) {
+        self.stats.packets += 1;
+        let rx = match self.receiver.on_packet(rx_ns, payload) {
+            Ok(r) => r,
+            Err(_) => {
+                self.stats.malformed_packets += 1;
+                return;
+            }
+        };
+        if let Some(req) = rx.request {
+            self.pending_request = Some(req);
+        }
+        self.trigger_rx_ns = rx_ns;
+        for m in rx.messages {
+            let Ok(bytes) = m else { break };
+            let t0 = mono_ns();
+            let msg = match itch::decode(bytes) {
+                Ok(m) => m,
+                Err(_) => {
+                    self.stats.decode_errors += 1;
+                    continue;
+                }
+            };
+            let t1 = mono_ns();
+            let touched = self.books.apply(&msg);
+            let t2 = mono_ns();
+            self.latency.record(Stage::Decode, t1 - t0);
+            self.latency.record(Stage::BookUpdate, t2 - t1);
+            self.stats.itch_messages += 1;
+            if let Some(t) = touched {
+                self.on_book_update(venue, t.locate, t2);
+            }
+        }
+        self.trigger_rx_ns = 0;
+    }
+
+    /// Run the algos of the stock at `locate`.
+    fn on_book_update(&mut self, venue: &mut VenueClient, locate: u16, now: u64) {
+        for i in 0..self.parents.len() {
+            if self.parents[i].locate != locate {
+                continue;
+            }
+            self.run_parent(venue, i, now);
+        }
+    }
+
+    fn run_parent(&mut self, venue: &mut VenueClient, i: usize, now: u64) {
+        let p = &mut self.parents[i];
+        if p.is_done() {
+            return;
+        }
+        let Some(book) = self.books.book(p.locate) else {
+            return;
+        };
+        let t0 = mono_ns();
+        let tradable = book.tradable() && venue.is_logged_in();
+        if book.stale {
+            p.halt();
+            return;
+        }
+        let req = p.decide(now, &book.top(), tradable, book.volume);
+        let t1 = mono_ns();
+        let Some(c) = req else { return };
+        self.latency.record(Stage::Strategy, t1 - t0);
+        let (symbol, locate, side) = (p.spec.symbol, p.locate, p.spec.side);
+        match self.send_order(
+            venue,
+            symbol,
+            locate,
+            side,
+            c.shares,
+            c.price,
+            0,
+            Some(i as u16),
+        ) {
+            Ok(_) => self.parents[i].on_sent(c.shares),
+            Err(_) => self.parents[i].on_child_refused(mono_ns()),
+        }
+    }
+
+    /// Encode, gate-check and send one Enter Order. Records the encode, risk
+    /// and send stages, and tick to trade when a feed packet triggered it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_order(
+        &mut self,
+        venue: &mut VenueClient,
+        symbol: Symbol,
+        locate: u16,
+        side: Side,
+        shares: u32,
+        price: Price,
+        tif: u32,
+        parent: Option<u16>,
+    ) -> Result<usize, Refused> {
+        if !venue.is_logged_in() {
+            self.stats.refused_not_connected += 1;
+            return Err(Refused::NotConnected);
+        }
+        let t0 = mono_ns();
+        let token = self.orders.next_token();
+        let msg = EnterOrder {
+            token,
+            side,
+            shares: Shares(shares),
+            stock: symbol,
+            price,
+            time_in_force: TimeInForce(tif),
+            firm: self.firm,
+            display: Display::ANONYMOUS,
+            capacity: Capacity::AGENCY,
+            intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
+            minimum_quantity: Shares(0),
+            cross_type: CrossType::NO_CROSS,
+            customer_type: CustomerType::DEFAULT,
+        };
+        let bytes = msg.to_bytes();
+        let t1 = mono_ns();
+        // keep the collar's reference at the current mid before the check
+        if let Some(mid) = self.books.book(locate).and_then(|b| b.top().mid()) {
+            self.risk.update_reference(&symbol, mid);
+        }
+        let d = self.risk.check(t1, &bytes);
+        let t2 = mono_ns();
+        self.latency.record(Stage::Encode, t1 - t0);
+        self.latency.record(Stage::RiskGate, t2 - t1);
+        if let Decision::Reject(r) = d {
+            self.stats.gate_rejects += 1;
+            if let Some(m) = &self.metrics {
+                m.risk_reject(r);
+            }
+            tracing::debug!(reason = crate::risk::reason_name(r), %symbol, shares, %price, "risk gate rejected order");
+            return Err(Refused::Gate(r));
+        }
+        if venue.send(t2, &bytes).is_err() {
+            // accepted by the gate but never reached the venue: release
+            self.risk.on_release(side, shares, price);
+            self.stats.refused_not_connected += 1;
+            return Err(Refused::NotConnected);
+        }
+        let t3 = mono_ns();
+        self.latency.record(Stage::Send, t3 - t2);
+        if self.trigger_rx_ns != 0 {
+            let t2t = t3.saturating_sub(self.trigger_rx_ns);
+            self.latency.record_tick_to_trade(t2t);
+            if let Some(m) = &self.metrics {
+                m.tick_to_trade.observe(t2t as f64 / 1e9);
+            }
+        }
+        let mut o = ChildOrder::new(token, symbol, locate, side, shares, price);
+        o.parent = parent;
+        o.ioc = tif == 0;
+        o.sent_ns = t3;
+        self.stats.orders_sent += 1;
+        if let Some(m) = &self.metrics {
+            m.orders_sent.inc();
+        }
+        Ok(self.orders.insert(o))
+    }
+
+    /// Cancel one live order (passes the gate: cancels are always allowed
+    /// unless malformed).
+    pub fn cancel_order(&mut self, venue: &mut VenueClient, idx: usize) -> bool {
+        let Some(o) = self.orders.get(idx) else {
+            return false;
+        };
+        if !o.state.is_live() {
+            return false;
+        }
+        let bytes = CancelOrder {
+            token: o.token,
+            shares: Shares(0),
+        }
+        .to_bytes();
+        if !self.risk.check(mono_ns(), &bytes).is_accept() {
+            return false;
+        }
+        if venue.send(mono_ns(), &bytes).is_ok() {
+            self.stats.cancels_sent += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One OUCH message from the venue (already de-duplicated by sequence).
+    pub fn on_venue_message(&mut self, sequence: u64, msg: &[u8]) {
+        let Ok(m) = ouch::decode_outbound(msg) else {
+            self.stats.decode_errors += 1;
+            return;
+        };
+        match m {
+            Outbound::Accepted(a) => {
+                let Some(i) = self.orders.index_of(&a.token()) else {
+                    self.stats.unknown_tokens += 1;
+                    return;
+                };
+                let Some(o) = self.orders.get_mut(i) else {
+                    return;
+                };
+                let before = o.leaves();
+                if o.on_accepted(a.shares().0, a.order_reference_number())
+                    .is_err()
+                {
+                    self.stats.illegal_transitions += 1;
+                    return;
+                }
+                let trimmed = before - o.leaves();
+                let (side, price, parent) = (o.side, o.price, o.parent);
+                if trimmed > 0 {
+                    self.risk.on_release(side, trimmed, price);
+                    if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
+                        p.on_out(trimmed);
+                    }
+                }
+            }
+            Outbound::Executed(e) => self.on_execution(
+                sequence,
+                e.token(),
+                e.executed_shares().0,
+                e.execution_price(),
+                e.match_number(),
+            ),
+            Outbound::ExecutedWithReferencePrice(e) => self.on_execution(
+                sequence,
+                e.token(),
+                e.executed_shares().0,
+                e.execution_price(),
+                e.match_number(),
+            ),
+            Outbound::Canceled(c) => self.on_cancel(c.token(), c.decrement_shares().0),
+            Outbound::AiqCanceled(c) => self.on_cancel(c.token(), c.decrement_shares().0),
+            Outbound::Rejected(r) => {
+                let Some(i) = self.orders.index_of(&r.token()) else {
+                    self.stats.unknown_tokens += 1;
+                    return;
+                };
+                let Some(o) = self.orders.get_mut(i) else {
+                    return;
+                };
+                let leaves = o.leaves();
+                if o.on_rejected().is_err() {
+                    self.stats.illegal_transitions += 1;
+                    return;
+                }
+                let (side, price, parent) = (o.side, o.price, o.parent);
+                self.stats.venue_rejects += 1;
+                tracing::info!(token = %r.token(), reason = r.reason().0 as char as u32, "venue rejected order");
+                self.risk.on_release(side, leaves, price);
+                if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
+                    p.on_out(leaves);
+                    p.on_child_refused(mono_ns());
+                }
+            }
+            Outbound::BrokenTrade(b) => {
+                self.stats.broken_trades += 1;
+                tracing::warn!(token = %b.token(), match_number = b.match_number(), "broken trade");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_execution(
+        &mut self,
+        sequence: u64,
+        token: eti_core::OrderToken,
+        shares: u32,
+        price: Price,
+        match_number: u64,
+    ) {
+        let Some(i) = self.orders.index_of(&token) else {
+            self.stats.unknown_tokens += 1;
+            return;
+        };
+        let Some(o) = self.orders.get_mut(i) else {
+            return;
+        };
+        if o.on_executed(shares, price).is_err() {
+            self.stats.illegal_transitions += 1;
+            return;
+        }
+        let (symbol, side, order_price, parent) = (o.symbol, o.side, o.price, o.parent);
+        self.positions.fill(&symbol, side, shares, price);
+        // the gate reserved at the order's price: release at that price
+        self.risk.on_fill(side, shares, order_price);
+        if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
+            p.on_fill(shares, price);
+        }
+        self.stats.fills += 1;
+        self.stats.filled_shares += u64::from(shares);
+        if let Some(m) = &self.metrics {
+            m.fills.inc();
+            m.filled_shares.inc_by(u64::from(shares));
+        }
+        self.fills.push(FillRecord {
+            match_number,
+            token,
+            symbol,
+            side,
+            shares,
+            price,
+            venue_sequence: sequence,
+        });
+    }
+
+    fn on_cancel(&mut self, token: eti_core::OrderToken, decrement: u32) {
+        let Some(i) = self.orders.index_of(&token) else {
+            self.stats.unknown_tokens += 1;
+            return;
+        };
+        let Some(o) = self.orders.get_mut(i) else {
+            return;
+        };
+        let Ok(d) = o.on_canceled(decrement) else {
+            self.stats.illegal_transitions += 1;
+            return;
+        };
+        let (side, price, parent) = (o.side, o.price, o.parent);
+        self.risk.on_release(side, d, price);
+        if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
+            p.on_out(d);
+        }
+    }
+
+    /// Add a parent order; it starts once its book is tradable.
+    pub fn start_parent(&mut self, spec: ParentSpec) -> usize {
+        let locate = self.books.by_symbol(&spec.symbol).map_or(0, |b| b.locate);
+        tracing::info!(algo = ?spec.algo, symbol = %spec.symbol, shares = spec.shares, side = ?spec.side, "parent order");
+        self.parents.push(Parent::new(spec, locate));
+        self.parents.len() - 1
+    }
+
+    /// Timers: gap timeout, algos on the clock, marks, metrics.
+    fn housekeeping(&mut self, venue: &mut VenueClient, now: u64) {
+        // an open gap past its timeout cannot be recovered: the books may be
+        // wrong, stop trading on them and resume the feed live
+        match (self.receiver.gap(), self.gap_since) {
+            (Some(_), None) => self.gap_since = Some(now),
+            (None, Some(_)) => self.gap_since = None,
+            (Some((from, to)), Some(t)) if now.saturating_sub(t) >= self.gap_timeout_ns => {
+                let n = self.books.mark_all_stale();
+                self.stats.unrecoverable_gaps += 1;
+                tracing::error!(
+                    from,
+                    to,
+                    books = n,
+                    "unrecoverable feed gap: books marked stale, trading halted on them"
+                );
+                for p in &mut self.parents {
+                    p.halt();
+                }
+                let cfg = self.receiver.config();
+                let stats_before = self.receiver.stats();
+                self.receiver = Receiver::new(ReceiverConfig {
+                    join: JoinPolicy::Live,
+                    ..cfg
+                });
+                let _ = stats_before;
+                self.gap_since = None;
+            }
+            _ => {}
+        }
+        let _ = self.join;
+        for i in 0..self.parents.len() {
+            if self.parents[i].locate == 0 {
+                if let Some(b) = self.books.by_symbol(&self.parents[i].spec.symbol) {
+                    self.parents[i].locate = b.locate;
+                }
+            }
+            self.run_parent(venue, i, now);
+        }
+        for b in self.books.iter() {
+            if let Some(mid) = b.top().mid() {
+                self.positions.mark(&b.symbol, mid);
+            }
+        }
+        let s = &self.status;
+        s.itch_messages
+            .store(self.stats.itch_messages, Ordering::Relaxed);
+        s.feed_next
+            .store(self.receiver.next_sequence(), Ordering::Relaxed);
+        s.venue_logged_in
+            .store(venue.is_logged_in(), Ordering::Relaxed);
+        s.stale_books
+            .store(self.books.stale_count() as u64, Ordering::Relaxed);
+        s.books_known
+            .store(self.books.iter().count() as u64, Ordering::Relaxed);
+        s.parents_total
+            .store(self.parents.len() as u64, Ordering::Relaxed);
+        s.parents_done.store(
+            self.parents.iter().filter(|p| p.is_done()).count() as u64,
+            Ordering::Relaxed,
+        );
+        s.live_orders.store(
+            self.orders.iter().filter(|o| o.state.is_live()).count() as u64,
+            Ordering::Relaxed,
+        );
+        if let Some(m) = &self.metrics {
+            m.publish(self, venue);
+        }
+    }
+
+    pub fn parents_done(&self) -> bool {
+        self.parents.iter().all(|p| p.is_done())
+    }
+
+    /// Parent states at a glance.
+    pub fn parent_states(&self) -> Vec<ParentState> {
+        self.parents.iter().map(|p| p.state).collect()
+    }
+
+    /// Live orders count by state.
+    pub fn order_states(&self) -> [u64; 6] {
+        self.orders.by_state()
+    }
+
+    pub fn metrics(&self) -> Option<&HostMetrics> {
+        self.metrics.as_ref()
+    }
+
+    pub fn live_manual(&self) -> impl Iterator<Item = usize> + '_ {
+        self.orders
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| {
+                o.parent.is_none()
+                    && matches!(o.state, OrderState::Accepted | OrderState::PartiallyFilled)
+            })
+            .map(|(i, _)| i)
+    }
+}
+
+impl Host {
+    /// Assemble; `commands` is the control queue other threads push into
+    /// (see [`command_queue`]).
+    pub fn new(
+        trader: Trader,
+        venue: VenueClient,
+        feed: FeedIo,
+        commands: Arc<ArrayQueue<Command>>,
+    ) -> Host {
+        let status = trader.status.clone();
+        Host {
+            trader,
+            venue,
+            feed,
+            commands,
+            status,
+            last_housekeeping: 0,
+        }
+    }
+
+    /// One iteration of the hot loop. Returns the number of feed datagrams handled.
+    pub fn poll(&mut self) -> usize {
+        let Host {
+            trader,
+            venue,
+            feed,
+            commands,
+            last_housekeeping,
+            ..
+        } = self;
+        let mut n = feed
+            .feed
+            .recv_batch(&mut |p, ts| trader.on_packet(venue, p, ts))
+            .unwrap_or(0);
+        n += feed
+            .retransmit
+            .recv_batch(&mut |p, ts| trader.on_packet(venue, p, ts))
+            .unwrap_or(0);
+        let now = mono_ns();
+        let req = trader
+            .pending_request
+            .take()
+            .or_else(|| trader.receiver.poll(now));
+        if let Some(req) = req {
+            trader.stats.retransmit_requests += 1;
+            if let Err(e) = feed.retransmit.send(&req.to_bytes()) {
+                tracing::warn!(error = %e, "retransmission request not sent");
+            }
+        }
+        venue.poll(now, &mut |seq, msg| trader.on_venue_message(seq, msg));
+        while let Some(c) = commands.pop() {
+            Self::command(trader, venue, c);
+        }
+        if now.saturating_sub(*last_housekeeping) >= HOUSEKEEPING_NS {
+            *last_housekeeping = now;
+            trader.housekeeping(venue, now);
+        }
+        n
+    }
+
+    fn command(trader: &mut Trader, venue: &mut VenueClient, c: Command) {
+        match c {
+            Command::StartParent(spec) => {
+                trader.start_parent(spec);
+            }
+            Command::Manual(m) => {
+                let locate = trader.books.by_symbol(&m.symbol).map_or(0, |b| b.locate);
+                match trader.send_order(
+                    venue, m.symbol, locate, m.side, m.shares, m.price, m.tif, None,
+                ) {
+                    Ok(_) => {
+                        tracing::info!(symbol = %m.symbol, shares = m.shares, price = %m.price, "manual order sent")
+                    }
+                    Err(r) => {
+                        tracing::info!(symbol = %m.symbol, shares = m.shares, price = %m.price, refused = ?r, "manual order refused")
+                    }
+                }
+            }
+            Command::CancelManual => {
+                let live: Vec<usize> = trader.live_manual().collect();
+                for i in live {
+                    trader.cancel_order(venue, i);
+                }
+            }
+            Command::DropVenue => {
+                venue.disconnect(mono_ns(), "drill: connection dropped on command")
+            }
+            Command::Kill(on) => {
+                trader.risk.set_kill(on);
+                trader.status.kill.store(on, Ordering::Relaxed);
+                tracing::warn!(on, "kill switch");
+            }
+        }
+    }
+
+    /// Busy-poll until `stop` is set; final housekeeping before returning.
+    pub fn run(&mut self, stop: &AtomicBool) {
+        self.status.running.store(true, Ordering::Relaxed);
+        while !stop.load(Ordering::Relaxed) {
+            if self.poll() == 0 {
+                // idle: let the other threads of a shared machine run (a
+                // dedicated, pinned core would spin instead)
+                std::thread::yield_now();
+            }
+        }
+        let now = mono_ns();
+        self.trader.housekeeping(&mut self.venue, now);
+        self.status.running.store(false, Ordering::Relaxed);
+    }
+}

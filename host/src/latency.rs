@@ -1,0 +1,172 @@
+//! Per-stage latency of the hot path, recorded allocation-free into
+//! preallocated `hdrhistogram`s. The benchmark (`eti-bench stages`, `t2t`)
+//! drives the host library and reads these directly.
+//!
+//! Stages follow one trading decision: ITCH decode, book update, strategy
+//! (algo decision), risk gate, OUCH/SoupBinTCP encode, socket send. Tick to
+//! trade is measured separately: from the receive timestamp of the ITCH packet
+//! that triggered a child order to the moment that order's bytes were written
+//! to the socket.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// One stage of the hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Decode,
+    BookUpdate,
+    Strategy,
+    RiskGate,
+    Encode,
+    Send,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] = [
+        Stage::Decode,
+        Stage::BookUpdate,
+        Stage::Strategy,
+        Stage::RiskGate,
+        Stage::Encode,
+        Stage::Send,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stage::Decode => "decode",
+            Stage::BookUpdate => "book_update",
+            Stage::Strategy => "strategy",
+            Stage::RiskGate => "risk_gate",
+            Stage::Encode => "encode",
+            Stage::Send => "send",
+        }
+    }
+}
+
+/// Highest value a histogram tracks (10 s in ns); larger values saturate.
+const MAX_TRACKABLE_NS: u64 = 10_000_000_000;
+
+fn new_hist() -> Histogram<u64> {
+    // Bounds fixed at construction: recording never resizes (no allocation).
+    match Histogram::new_with_bounds(1, MAX_TRACKABLE_NS, 3) {
+        Ok(h) => h,
+        Err(e) => panic!("static histogram bounds rejected: {e}"),
+    }
+}
+
+/// Percentiles of one histogram, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub count: u64,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            p50: h.value_at_quantile(0.50),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            count: h.len(),
+        }
+    }
+}
+
+/// The hot path's histograms: one per [`Stage`] plus tick to trade.
+#[derive(Debug, Clone)]
+pub struct StageLatency {
+    stages: [Histogram<u64>; 6],
+    t2t: Histogram<u64>,
+}
+
+impl Default for StageLatency {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StageLatency {
+    pub fn new() -> Self {
+        StageLatency {
+            stages: std::array::from_fn(|_| new_hist()),
+            t2t: new_hist(),
+        }
+    }
+
+    /// Record `ns` for `stage` (0 is recorded as 1: the floor of the scale).
+    #[inline]
+    pub fn record(&mut self, stage: Stage, ns: u64) {
+        self.stages[stage as usize].saturating_record(ns.max(1));
+    }
+
+    /// Record one tick-to-trade sample.
+    #[inline]
+    pub fn record_tick_to_trade(&mut self, ns: u64) {
+        self.t2t.saturating_record(ns.max(1));
+    }
+
+    pub fn stage(&self, stage: Stage) -> &Histogram<u64> {
+        &self.stages[stage as usize]
+    }
+
+    pub fn tick_to_trade(&self) -> &Histogram<u64> {
+        &self.t2t
+    }
+
+    /// Percentiles of every stage, in [`Stage::ALL`] order.
+    pub fn stage_percentiles(&self) -> [(Stage, Percentiles); 6] {
+        std::array::from_fn(|i| (Stage::ALL[i], Percentiles::of(&self.stages[i])))
+    }
+
+    pub fn tick_to_trade_percentiles(&self) -> Percentiles {
+        Percentiles::of(&self.t2t)
+    }
+
+    /// Fold another set of histograms into this one (e.g. several runs).
+    pub fn merge(&mut self, other: &StageLatency) {
+        for (a, b) in self.stages.iter_mut().zip(&other.stages) {
+            let _ = a.add(b);
+        }
+        let _ = self.t2t.add(&other.t2t);
+    }
+
+    pub fn reset(&mut self) {
+        for h in &mut self.stages {
+            h.reset();
+        }
+        self.t2t.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_per_stage_and_reports_percentiles() {
+        let mut l = StageLatency::new();
+        for v in 1..=1000u64 {
+            l.record(Stage::Decode, v);
+        }
+        l.record(Stage::Send, 5_000);
+        l.record_tick_to_trade(20_000);
+        let p = Percentiles::of(l.stage(Stage::Decode));
+        assert_eq!(p.count, 1000);
+        assert!((495..=505).contains(&p.p50), "p50 {}", p.p50);
+        assert!(p.p99 >= 985 && p.p99 <= p.p999);
+        assert_eq!(Percentiles::of(l.stage(Stage::BookUpdate)).count, 0);
+        assert_eq!(l.tick_to_trade_percentiles().count, 1);
+        // saturates instead of failing on absurd values
+        l.record(Stage::Send, u64::MAX);
+        assert_eq!(Percentiles::of(l.stage(Stage::Send)).count, 2);
+    }
+}

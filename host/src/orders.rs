@@ -1,0 +1,397 @@
+//! Child orders and their state machine (OUCH 4.2 responses drive it):
+//!
+//! ```text
+//! PendingNew ──Accepted──▶ Accepted ──Executed──▶ PartiallyFilled ──Executed──▶ Filled
+//!     │                      │  └────────Executed (all)─────────────────────────▶ Filled
+//!     │                      └──Canceled (rest)──▶ Canceled ◀──Canceled (rest)── PartiallyFilled
+//!     └──Rejected──▶ Rejected
+//! ```
+//! Tokens are `PREFIX` + an 11-digit counter, so the store is a vector indexed
+//! by the counter: lookup by token is a parse, no hashing.
+
+use eti_core::{OrderToken, Price, Side, Symbol};
+use serde::Serialize;
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    PendingNew,
+    Accepted,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+}
+
+impl OrderState {
+    pub const ALL: [OrderState; 6] = [
+        OrderState::PendingNew,
+        OrderState::Accepted,
+        OrderState::PartiallyFilled,
+        OrderState::Filled,
+        OrderState::Canceled,
+        OrderState::Rejected,
+    ];
+    pub const fn name(self) -> &'static str {
+        match self {
+            OrderState::PendingNew => "pending_new",
+            OrderState::Accepted => "accepted",
+            OrderState::PartiallyFilled => "partially_filled",
+            OrderState::Filled => "filled",
+            OrderState::Canceled => "canceled",
+            OrderState::Rejected => "rejected",
+        }
+    }
+    pub const fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderState::Filled | OrderState::Canceled | OrderState::Rejected
+        )
+    }
+    pub const fn is_live(self) -> bool {
+        !self.is_terminal()
+    }
+}
+
+/// A response that makes no sense in the order's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum TransitionError {
+    #[error("{event} in state {from:?}")]
+    Illegal {
+        from: OrderState,
+        event: &'static str,
+    },
+    #[error("execution of {shares} exceeds the {leaves} shares left")]
+    Overfill { shares: u32, leaves: u32 },
+}
+
+/// One child order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildOrder {
+    pub token: OrderToken,
+    /// Index of the parent in the algo list; `None` for manual orders.
+    pub parent: Option<u16>,
+    pub symbol: Symbol,
+    pub locate: u16,
+    pub side: Side,
+    pub shares: u32,
+    pub price: Price,
+    pub ioc: bool,
+    pub state: OrderState,
+    pub filled: u32,
+    pub canceled: u32,
+    /// Notional of the fills, price units × shares.
+    pub fill_notional: u64,
+    pub venue_ref: u64,
+    /// Monotonic ns the bytes were written to the socket.
+    pub sent_ns: u64,
+}
+
+impl ChildOrder {
+    pub fn new(
+        token: OrderToken,
+        symbol: Symbol,
+        locate: u16,
+        side: Side,
+        shares: u32,
+        price: Price,
+    ) -> Self {
+        ChildOrder {
+            token,
+            parent: None,
+            symbol,
+            locate,
+            side,
+            shares,
+            price,
+            ioc: false,
+            state: OrderState::PendingNew,
+            filled: 0,
+            canceled: 0,
+            fill_notional: 0,
+            venue_ref: 0,
+            sent_ns: 0,
+        }
+    }
+
+    /// Shares still working at the venue.
+    pub fn leaves(&self) -> u32 {
+        self.shares
+            .saturating_sub(self.filled)
+            .saturating_sub(self.canceled)
+    }
+
+    /// OUCH Accepted. `shares` may be smaller than asked (the venue may trim).
+    pub fn on_accepted(&mut self, shares: u32, venue_ref: u64) -> Result<(), TransitionError> {
+        match self.state {
+            OrderState::PendingNew => {
+                if shares < self.shares {
+                    self.canceled += self.shares - shares;
+                }
+                self.venue_ref = venue_ref;
+                self.state = if self.leaves() == 0 {
+                    OrderState::Canceled
+                } else {
+                    OrderState::Accepted
+                };
+                Ok(())
+            }
+            from => Err(TransitionError::Illegal {
+                from,
+                event: "accepted",
+            }),
+        }
+    }
+
+    /// OUCH Executed.
+    pub fn on_executed(&mut self, shares: u32, price: Price) -> Result<(), TransitionError> {
+        match self.state {
+            OrderState::Accepted | OrderState::PartiallyFilled => {
+                let leaves = self.leaves();
+                if shares > leaves {
+                    return Err(TransitionError::Overfill { shares, leaves });
+                }
+                self.filled += shares;
+                self.fill_notional += price.notional(eti_core::Shares(shares));
+                self.state = if self.leaves() == 0 {
+                    OrderState::Filled
+                } else {
+                    OrderState::PartiallyFilled
+                };
+                Ok(())
+            }
+            from => Err(TransitionError::Illegal {
+                from,
+                event: "executed",
+            }),
+        }
+    }
+
+    /// OUCH Canceled: `decrement` shares left the order.
+    pub fn on_canceled(&mut self, decrement: u32) -> Result<u32, TransitionError> {
+        match self.state {
+            OrderState::Accepted | OrderState::PartiallyFilled => {
+                let d = decrement.min(self.leaves());
+                self.canceled += d;
+                if self.leaves() == 0 {
+                    self.state = if self.filled == self.shares {
+                        OrderState::Filled
+                    } else {
+                        OrderState::Canceled
+                    };
+                }
+                Ok(d)
+            }
+            from => Err(TransitionError::Illegal {
+                from,
+                event: "canceled",
+            }),
+        }
+    }
+
+    /// OUCH Rejected (by the venue).
+    pub fn on_rejected(&mut self) -> Result<(), TransitionError> {
+        match self.state {
+            OrderState::PendingNew => {
+                self.state = OrderState::Rejected;
+                Ok(())
+            }
+            from => Err(TransitionError::Illegal {
+                from,
+                event: "rejected",
+            }),
+        }
+    }
+
+    /// Average fill price in price units.
+    pub fn avg_price(&self) -> Option<u64> {
+        (self.filled > 0).then(|| self.fill_notional / u64::from(self.filled))
+    }
+}
+
+/// Every child order of the session, indexed by token counter.
+#[derive(Debug, Clone)]
+pub struct OrderBookkeeping {
+    prefix: [u8; 3],
+    next: u64,
+    base: u64,
+    orders: Vec<ChildOrder>,
+}
+
+impl OrderBookkeeping {
+    /// Tokens start at `first` (a later session continues a journal's counter).
+    pub fn new(prefix: [u8; 3], first: u64, capacity: usize) -> Self {
+        OrderBookkeeping {
+            prefix,
+            next: first,
+            base: first,
+            orders: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Reserve the next token (strictly increasing: the gate requires it).
+    pub fn next_token(&mut self) -> OrderToken {
+        let t = OrderToken::numbered(&self.prefix, self.next);
+        self.next += 1;
+        t
+    }
+
+    /// Record an order under the token just taken from [`Self::next_token`].
+    pub fn insert(&mut self, o: ChildOrder) -> usize {
+        let i = self.orders.len();
+        self.orders.push(o);
+        i
+    }
+
+    fn counter(&self, t: &OrderToken) -> Option<u64> {
+        let b = t.as_bytes();
+        if b[..3] != self.prefix {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for &c in &b[3..] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u64::from(c - b'0');
+        }
+        Some(n)
+    }
+
+    /// Index of the order with this token.
+    pub fn index_of(&self, t: &OrderToken) -> Option<usize> {
+        let n = self.counter(t)?;
+        let i = usize::try_from(n.checked_sub(self.base)?).ok()?;
+        // orders are inserted in token order, but a token may be taken and
+        // never inserted (gate reject): search back from the upper bound
+        let hi = i.min(self.orders.len().checked_sub(1)?);
+        self.orders[..=hi].iter().rposition(|o| o.token == *t)
+    }
+
+    pub fn get(&self, i: usize) -> Option<&ChildOrder> {
+        self.orders.get(i)
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut ChildOrder> {
+        self.orders.get_mut(i)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &ChildOrder> {
+        self.orders.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.orders.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty()
+    }
+
+    /// Orders in each state, [`OrderState::ALL`] order.
+    pub fn by_state(&self) -> [u64; 6] {
+        let mut n = [0u64; 6];
+        for o in &self.orders {
+            n[o.state as usize] += 1;
+        }
+        n
+    }
+
+    /// Next token counter (for persistence).
+    pub fn next_counter(&self) -> u64 {
+        self.next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order() -> ChildOrder {
+        ChildOrder::new(
+            OrderToken::numbered(b"ETI", 1),
+            Symbol::new("AAPL").unwrap(),
+            1,
+            Side::Buy,
+            300,
+            Price(1_000_000),
+        )
+    }
+
+    #[test]
+    fn pending_accepted_partial_filled() {
+        let mut o = order();
+        assert_eq!(o.state, OrderState::PendingNew);
+        assert!(
+            o.on_executed(100, Price(1)).is_err(),
+            "no fill before accept"
+        );
+        o.on_accepted(300, 77).unwrap();
+        assert_eq!(o.state, OrderState::Accepted);
+        o.on_executed(100, Price(999_900)).unwrap();
+        assert_eq!(o.state, OrderState::PartiallyFilled);
+        assert_eq!(o.leaves(), 200);
+        assert_eq!(
+            o.on_executed(300, Price(1)),
+            Err(TransitionError::Overfill {
+                shares: 300,
+                leaves: 200
+            })
+        );
+        o.on_executed(200, Price(1_000_000)).unwrap();
+        assert_eq!(o.state, OrderState::Filled);
+        assert_eq!(o.avg_price(), Some((100 * 999_900 + 200 * 1_000_000) / 300));
+        assert!(o.on_canceled(1).is_err(), "filled is terminal");
+    }
+
+    #[test]
+    fn ioc_remainder_canceled_and_rejects() {
+        let mut o = order();
+        o.on_accepted(300, 1).unwrap();
+        o.on_executed(100, Price(1_000_000)).unwrap();
+        assert_eq!(
+            o.on_canceled(500).unwrap(),
+            200,
+            "decrement capped at leaves"
+        );
+        assert_eq!(o.state, OrderState::Canceled);
+        assert_eq!((o.filled, o.canceled), (100, 200));
+        let mut r = order();
+        r.on_rejected().unwrap();
+        assert_eq!(r.state, OrderState::Rejected);
+        assert!(r.on_accepted(300, 1).is_err());
+        let mut a = order();
+        a.on_accepted(300, 1).unwrap();
+        assert!(a.on_rejected().is_err(), "reject after accept is illegal");
+    }
+
+    #[test]
+    fn token_lookup_skips_unused_tokens() {
+        let mut b = OrderBookkeeping::new(*b"ETI", 1, 8);
+        let t1 = b.next_token();
+        b.insert(ChildOrder::new(
+            t1,
+            Symbol::new("A").unwrap(),
+            1,
+            Side::Buy,
+            1,
+            Price(1),
+        ));
+        let _unused = b.next_token(); // rejected by the gate, never recorded
+        let t3 = b.next_token();
+        b.insert(ChildOrder::new(
+            t3,
+            Symbol::new("A").unwrap(),
+            1,
+            Side::Sell,
+            1,
+            Price(1),
+        ));
+        assert_eq!(b.index_of(&t1), Some(0));
+        assert_eq!(b.index_of(&t3), Some(1));
+        assert_eq!(b.index_of(&_unused), None);
+        assert_eq!(b.index_of(&OrderToken::numbered(b"XYZ", 1)), None);
+        assert_eq!(b.by_state()[OrderState::PendingNew as usize], 2);
+    }
+}

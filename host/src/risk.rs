@@ -1,0 +1,253 @@
+//! The host's side of the pre-trade risk gate: picks the implementation
+//! (golden model or rust-hdl simulation), loads limits and the symbol table at
+//! start, keeps the registers current (reference prices from the book before
+//! each check, exposure from fills, cancels and venue rejects) and counts
+//! decisions by reason. The rules themselves live in eti-hdl only.
+
+use crate::config::{GateKind, HostConfig, Resolved};
+use eti_core::{Price, Side, Symbol};
+use eti_hdl::driver::{DriverError, FirmLimitConfig, SymbolEntry};
+use eti_hdl::gate::{Bucket, RegisterError};
+use eti_hdl::{Decision, GateDriver, GoldenModel, RejectReason, RiskGate, SimulatedGate};
+
+/// Either gate behind one type, so the hot path has no dynamic dispatch on the
+/// golden model.
+#[derive(Debug)]
+pub enum AnyGate {
+    Golden(Box<GoldenModel>),
+    Rtl(Box<SimulatedGate>),
+}
+
+impl RiskGate for AnyGate {
+    fn check(&mut self, firm: u8, msg: &[u8]) -> Decision {
+        match self {
+            AnyGate::Golden(g) => g.check(firm, msg),
+            AnyGate::Rtl(g) => g.check(firm, msg),
+        }
+    }
+    fn write_register(&mut self, addr: u16, value: u64) -> Result<(), RegisterError> {
+        match self {
+            AnyGate::Golden(g) => g.write_register(addr, value),
+            AnyGate::Rtl(g) => g.write_register(addr, value),
+        }
+    }
+    fn read_register(&mut self, addr: u16) -> Result<u64, RegisterError> {
+        match self {
+            AnyGate::Golden(g) => g.read_register(addr),
+            AnyGate::Rtl(g) => g.read_register(addr),
+        }
+    }
+}
+
+/// Stable snake-case name of a reject reason (metrics label, report key).
+pub fn reason_name(r: RejectReason) -> &'static str {
+    match r {
+        RejectReason::Malformed => "malformed",
+        RejectReason::UnknownType => "unknown_type",
+        RejectReason::BadFirm => "bad_firm",
+        RejectReason::GlobalKill => "global_kill",
+        RejectReason::FirmKill => "firm_kill",
+        RejectReason::BadSide => "bad_side",
+        RejectReason::BadTimeInForce => "bad_time_in_force",
+        RejectReason::BadDisplay => "bad_display",
+        RejectReason::BadCapacity => "bad_capacity",
+        RejectReason::BadShares => "bad_shares",
+        RejectReason::BadPrice => "bad_price",
+        RejectReason::UnknownSymbol => "unknown_symbol",
+        RejectReason::RestrictedSymbol => "restricted_symbol",
+        RejectReason::PriceCollar => "price_collar",
+        RejectReason::MaxShares => "max_shares",
+        RejectReason::MaxNotional => "max_notional",
+        RejectReason::Credit => "credit",
+        RejectReason::PositionLimit => "position_limit",
+        RejectReason::Throttle => "throttle",
+        RejectReason::TokenNotIncreasing => "token_not_increasing",
+        RejectReason::BadRegister => "bad_register",
+    }
+}
+
+/// Limits as loaded (kept for reporting and for checking the venue's orders in tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub max_order_shares: u32,
+    pub max_order_notional: u64,
+    pub collar_bps: u16,
+    pub credit: u64,
+    pub max_long: u32,
+    pub max_short: u32,
+    pub restricted: Vec<Symbol>,
+}
+
+/// The gate with its host-side bookkeeping.
+#[derive(Debug)]
+pub struct Risk {
+    driver: GateDriver<AnyGate>,
+    kind: GateKind,
+    firm: u8,
+    epoch_ns: u64,
+    /// Reference price last written per symbol slot (index = our symbol index).
+    symbols: Vec<(Symbol, u32)>,
+    /// Decisions by reason code (0 = accepted).
+    pub decisions: [u64; eti_hdl::regmap::COUNTERS],
+    pub limits: Limits,
+}
+
+impl Risk {
+    /// Build and load the gate: limits, throttle, collar, symbol table (the
+    /// symbols the host may trade plus the restricted list), clear the firm.
+    pub fn new(
+        cfg: &HostConfig,
+        r: &Resolved,
+        tradable: &[(Symbol, Price)],
+        epoch_ns: u64,
+    ) -> Result<Risk, DriverError> {
+        let gate = match r.gate {
+            GateKind::Golden => AnyGate::Golden(Box::new(GoldenModel::new())),
+            GateKind::Rtl => AnyGate::Rtl(Box::new(SimulatedGate::new())),
+        };
+        let mut driver = GateDriver::new(gate);
+        let firm = cfg.risk.firm_index;
+        driver.set_order_limits(cfg.risk.max_order_shares, r.max_order_notional)?;
+        driver.set_collar_bps(cfg.risk.collar_bps)?;
+        driver.set_throttle(cfg.risk.throttle_burst, cfg.risk.throttle_shift)?;
+        driver.set_now(0)?;
+        driver.set_firm_limits(
+            firm,
+            FirmLimitConfig {
+                credit: r.credit,
+                max_long: cfg.risk.max_long,
+                max_short: cfg.risk.max_short,
+            },
+        )?;
+        driver.set_global_kill(false)?;
+        driver.set_firm_kill(firm, false)?;
+        driver.clear_firm(firm)?;
+        let mut entries: Vec<SymbolEntry> = tradable
+            .iter()
+            .map(|(s, p)| SymbolEntry {
+                stock: s.0,
+                reference: p.0,
+                restricted: r.restricted.contains(s),
+            })
+            .collect();
+        for s in &r.restricted {
+            if !tradable.iter().any(|(t, _)| t == s) {
+                entries.push(SymbolEntry {
+                    stock: s.0,
+                    reference: 1,
+                    restricted: true,
+                });
+            }
+        }
+        driver.load_symbols(&entries, 1)?;
+        Ok(Risk {
+            driver,
+            kind: r.gate,
+            firm,
+            epoch_ns,
+            symbols: tradable.iter().map(|(s, p)| (*s, p.0)).collect(),
+            decisions: [0; eti_hdl::regmap::COUNTERS],
+            limits: Limits {
+                max_order_shares: cfg.risk.max_order_shares,
+                max_order_notional: r.max_order_notional,
+                collar_bps: cfg.risk.collar_bps,
+                credit: r.credit,
+                max_long: cfg.risk.max_long,
+                max_short: cfg.risk.max_short,
+                restricted: r.restricted.clone(),
+            },
+        })
+    }
+
+    pub fn kind(&self) -> GateKind {
+        self.kind
+    }
+
+    pub fn firm(&self) -> u8 {
+        self.firm
+    }
+
+    /// Keep the collar's reference for `symbol` at `reference` (a register write
+    /// only when it changed).
+    pub fn update_reference(&mut self, symbol: &Symbol, reference: Price) {
+        if reference.0 == 0 {
+            return;
+        }
+        if let Some(e) = self.symbols.iter_mut().find(|(s, _)| s == symbol) {
+            if e.1 != reference.0 {
+                e.1 = reference.0;
+                let _ = self.driver.set_reference_price(&symbol.0, reference.0);
+            }
+        }
+    }
+
+    /// Check one OUCH inbound message at monotonic time `now_ns` (drives the
+    /// throttle clock in microseconds).
+    pub fn check(&mut self, now_ns: u64, msg: &[u8]) -> Decision {
+        let us = (now_ns.saturating_sub(self.epoch_ns) / 1_000) as u32;
+        let _ = self.driver.set_now(us);
+        let d = self.driver.gate().check(self.firm, msg);
+        self.decisions[usize::from(d.code())] += 1;
+        d
+    }
+
+    fn bucket(side: Side) -> Bucket {
+        if side.is_buy() {
+            Bucket::Buy
+        } else {
+            Bucket::Sell
+        }
+    }
+
+    /// A fill of an order reserved at `order_price`.
+    pub fn on_fill(&mut self, side: Side, shares: u32, order_price: Price) {
+        let _ = self.driver.post_fill(
+            self.firm,
+            Self::bucket(side),
+            side.is_buy(),
+            shares,
+            order_price.notional(eti_core::Shares(shares)),
+        );
+    }
+
+    /// Shares leaving an order without a fill (cancel, expiry, venue reject).
+    pub fn on_release(&mut self, side: Side, shares: u32, order_price: Price) {
+        let _ = self.driver.post_release(
+            self.firm,
+            Self::bucket(side),
+            shares,
+            order_price.notional(eti_core::Shares(shares)),
+        );
+    }
+
+    /// Engage or release the kill switch for this host's firm.
+    pub fn set_kill(&mut self, on: bool) {
+        let _ = self.driver.set_firm_kill(self.firm, on);
+    }
+
+    /// Open notional the gate holds for this firm (register read).
+    pub fn open_notional(&mut self) -> u64 {
+        self.driver
+            .gate()
+            .read_register(eti_hdl::regmap::FIRM_OPEN_NOTIONAL + u16::from(self.firm))
+            .unwrap_or(0)
+    }
+
+    /// The gate's own decision counters.
+    pub fn gate_counters(&mut self) -> Option<[u64; eti_hdl::regmap::COUNTERS]> {
+        self.driver.counters().ok()
+    }
+
+    /// Host-side rejects by reason (non-zero only).
+    pub fn rejects(&self) -> Vec<(RejectReason, u64)> {
+        RejectReason::ALL
+            .iter()
+            .map(|r| (*r, self.decisions[usize::from(r.code())]))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.decisions[0]
+    }
+}
