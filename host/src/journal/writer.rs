@@ -28,7 +28,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -157,6 +157,43 @@ struct Shared {
     sealed: AtomicU64,
     halt_kind: AtomicU8,
     fatal: Mutex<Option<FatalError>>,
+    /// What the syncer thread must make durable next (side threads only).
+    sync: Mutex<SyncTarget>,
+    syncer_stop: AtomicBool,
+}
+
+/// The segment being written and the last sequence written into it (or into
+/// an earlier, already synced segment). Updated together under the mutex so
+/// the syncer never claims records of a file it did not sync.
+struct SyncTarget {
+    file: Arc<File>,
+    path: PathBuf,
+    written: u64,
+}
+
+/// Record the first fatal error and halt the journal.
+fn halt(shared: &Shared, e: &std::io::Error, op: &'static str, path: &Path) {
+    let kind = match e.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => FatalKind::DiskFull,
+        _ => FatalKind::Io,
+    };
+    if let Ok(mut g) = shared.fatal.lock() {
+        if g.is_some() {
+            return;
+        }
+        *g = Some(FatalError {
+            kind,
+            op,
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        });
+    }
+    tracing::error!(?kind, op, path = %path.display(), error = %e, "journal writer halted; trading must stop");
+    shared.halt_kind.store(
+        if kind == FatalKind::DiskFull { 1 } else { 2 },
+        Ordering::Release,
+    );
+    shared.state.store(HALTED, Ordering::Release);
 }
 
 /// The producers' side: cheap to clone, `Send + Sync`.
@@ -334,7 +371,7 @@ fn lock_dir(dir: &Path) -> Result<File, JournalError> {
 
 /// State of the segment being written.
 struct Segment {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
     header: [u8; HEADER_LEN],
     records: u64,
@@ -378,7 +415,7 @@ impl Segment {
             .map_err(|e| (e, "write segment header", path.clone()))?;
         sync_dir(dir).map_err(|e| (e, "sync journal directory", dir.to_path_buf()))?;
         Ok(Segment {
-            file,
+            file: Arc::new(file),
             path,
             header,
             records: 0,
@@ -486,6 +523,12 @@ impl Journal {
             sealed: AtomicU64::new(sealed_now),
             halt_kind: AtomicU8::new(0),
             fatal: Mutex::new(None),
+            sync: Mutex::new(SyncTarget {
+                file: Arc::clone(&seg.file),
+                path: seg.path.clone(),
+                written: scan.last_seq,
+            }),
+            syncer_stop: AtomicBool::new(false),
         });
         let mut w = Writer {
             shared: Arc::clone(&shared),
@@ -497,7 +540,7 @@ impl Journal {
             hash: scan.last_hash,
             next: base,
             written: scan.last_seq,
-            first_unsynced: None,
+            syncer: None,
             _lock: lock,
         };
         let thread = std::thread::Builder::new()
@@ -570,62 +613,104 @@ struct Writer {
     next: u64,
     /// Last sequence handed to the kernel (written, maybe not synced).
     written: u64,
-    first_unsynced: Option<Instant>,
+    syncer: Option<std::thread::Thread>,
     buf: Vec<u8>,
     _lock: File,
 }
 
 type IoFail = (std::io::Error, &'static str, PathBuf);
 
+/// The syncer thread: `fdatasync`s whatever the writer has written, so the
+/// writer keeps encoding and writing while a sync is in flight (pipelined
+/// group commit: one sync covers everything written before it started).
+fn syncer_loop(shared: &Shared, durability: Durability, idle_us: u64) {
+    let mut synced = shared.durable.0.load(Ordering::Acquire);
+    let mut last_sync: Option<Instant> = None;
+    loop {
+        let (file, written) = match shared.sync.lock() {
+            Ok(t) => (Arc::clone(&t.file), t.written),
+            Err(_) => return,
+        };
+        if written > synced {
+            if let (Durability::IntervalMicros(us), Some(t)) = (durability, last_sync) {
+                let due = t + Duration::from_micros(us);
+                let now = Instant::now();
+                if now < due {
+                    std::thread::sleep(due - now);
+                    continue;
+                }
+            }
+            if let Err(e) = file.sync_data() {
+                let path = shared
+                    .sync
+                    .lock()
+                    .map(|t| t.path.clone())
+                    .unwrap_or_default();
+                halt(shared, &e, "fdatasync", &path);
+                return;
+            }
+            last_sync = Some(Instant::now());
+            shared.fsyncs.fetch_add(1, Ordering::Relaxed);
+            shared.durable.0.fetch_max(written, Ordering::AcqRel);
+            synced = written;
+            continue;
+        }
+        if shared.syncer_stop.load(Ordering::Acquire) {
+            return;
+        }
+        std::thread::park_timeout(Duration::from_micros(idle_us.max(1)));
+    }
+}
+
 impl Writer {
     fn run(&mut self) -> Result<(), JournalError> {
-        match self.run_inner() {
-            Ok(()) => {
-                self.shared.state.store(CLOSED, Ordering::Release);
-                Ok(())
-            }
-            Err((e, op, path)) => {
-                let kind = match e.raw_os_error() {
-                    Some(libc::ENOSPC) | Some(libc::EDQUOT) => FatalKind::DiskFull,
-                    _ => FatalKind::Io,
-                };
-                tracing::error!(?kind, op, path = %path.display(), error = %e, "journal writer halted; trading must stop");
-                if let Ok(mut g) = self.shared.fatal.lock() {
-                    *g = Some(FatalError {
-                        kind,
-                        op,
-                        path: path.clone(),
-                        message: e.to_string(),
-                    });
-                }
-                self.shared.halt_kind.store(
-                    if kind == FatalKind::DiskFull { 1 } else { 2 },
-                    Ordering::Release,
-                );
-                self.shared.state.store(HALTED, Ordering::Release);
-                Err(JournalError::Io {
-                    path,
-                    op,
-                    source: e,
-                })
-            }
+        let shared = Arc::clone(&self.shared);
+        let (durability, idle) = (self.cfg.durability, self.cfg.idle_sleep_us);
+        let r = std::thread::scope(|s| {
+            let syncer = std::thread::Builder::new()
+                .name("eti-journal-sync".into())
+                .spawn_scoped(s, || syncer_loop(&shared, durability, idle))
+                .map_err(|e| (e, "spawn syncer thread", self.dir.clone()))?;
+            self.syncer = Some(syncer.thread().clone());
+            let r = self.run_inner();
+            shared.syncer_stop.store(true, Ordering::Release);
+            syncer.thread().unpark();
+            let _ = syncer.join();
+            r
+        });
+        if let Err((e, op, path)) = &r {
+            halt(&shared, e, op, path);
         }
+        if shared.state.load(Ordering::Acquire) == HALTED {
+            return Err(match r {
+                Err((source, op, path)) => JournalError::Io { path, op, source },
+                Ok(()) => JournalError::Halted(match shared.halt_kind.load(Ordering::Acquire) {
+                    1 => FatalKind::DiskFull,
+                    _ => FatalKind::Io,
+                }),
+            });
+        }
+        shared.state.store(CLOSED, Ordering::Release);
+        Ok(())
     }
 
     fn run_inner(&mut self) -> Result<(), IoFail> {
         let mut idle = 0u32;
         loop {
-            let n = self.drain_batch()?;
-            if n > 0 || !self.buf.is_empty() {
-                self.flush()?;
+            match self.shared.state.load(Ordering::Acquire) {
+                HALTED => return Ok(()),
+                CLOSING => {
+                    if idle > 0 {
+                        return self.finish();
+                    }
+                }
+                _ => {}
             }
-            self.maybe_sync(n == 0)?;
+            let n = self.drain_batch()?;
+            self.flush()?;
             if n > 0 {
                 idle = 0;
                 continue;
-            }
-            if self.shared.state.load(Ordering::Acquire) == CLOSING {
-                return self.finish();
             }
             idle += 1;
             if idle < 32 {
@@ -633,14 +718,7 @@ impl Writer {
             } else if idle < 64 {
                 std::thread::yield_now();
             } else {
-                let mut sleep = self.cfg.idle_sleep_us;
-                if let (Durability::IntervalMicros(us), Some(t)) =
-                    (self.cfg.durability, self.first_unsynced)
-                {
-                    let left = us.saturating_sub(t.elapsed().as_micros() as u64);
-                    sleep = sleep.min(left.max(1));
-                }
-                std::thread::sleep(Duration::from_micros(sleep.max(1)));
+                std::thread::sleep(Duration::from_micros(self.cfg.idle_sleep_us.max(1)));
             }
         }
     }
@@ -681,7 +759,7 @@ impl Writer {
         Ok(n)
     }
 
-    /// Write `buf` at the segment's write offset.
+    /// Write `buf` at the segment's write offset and hand it to the syncer.
     fn flush(&mut self) -> Result<(), IoFail> {
         if self.buf.is_empty() {
             return Ok(());
@@ -696,36 +774,27 @@ impl Writer {
             .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
         self.buf.clear();
-        if self.written < self.next - 1 && self.first_unsynced.is_none() {
-            self.first_unsynced = Some(Instant::now());
-        }
         self.written = self.next - 1;
+        if let Ok(mut t) = self.shared.sync.lock() {
+            t.written = self.written;
+        }
+        if let Some(s) = &self.syncer {
+            s.unpark();
+        }
         Ok(())
     }
 
-    fn sync(&mut self) -> Result<(), IoFail> {
+    /// Synchronous sync on the writer thread (seals only).
+    fn sync_now(&mut self) -> Result<(), IoFail> {
         self.seg
             .file
             .sync_data()
             .map_err(|e| (e, "fdatasync", self.seg.path.clone()))?;
         self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
-        self.first_unsynced = None;
-        self.shared.durable.0.store(self.written, Ordering::Release);
-        Ok(())
-    }
-
-    fn maybe_sync(&mut self, idle: bool) -> Result<(), IoFail> {
-        let Some(t) = self.first_unsynced else {
-            return Ok(());
-        };
-        let due = match self.cfg.durability {
-            Durability::EveryBatch => true,
-            Durability::IntervalMicros(us) => t.elapsed() >= Duration::from_micros(us),
-        };
-        let _ = idle;
-        if due {
-            self.sync()?;
-        }
+        self.shared
+            .durable
+            .0
+            .fetch_max(self.written, Ordering::AcqRel);
         Ok(())
     }
 
@@ -742,9 +811,14 @@ impl Writer {
             &self.key,
             self.cfg.segment_bytes,
         )?;
+        if let Ok(mut t) = self.shared.sync.lock() {
+            t.file = Arc::clone(&self.seg.file);
+            t.path = self.seg.path.clone();
+        }
         Ok(())
     }
 
+    /// Write the seal and sync: everything in the segment becomes durable.
     fn seal(&mut self) -> Result<(), IoFail> {
         let s = seal_bytes(
             &self.key,
@@ -758,11 +832,7 @@ impl Writer {
             .write_all_at(&s, self.seg.off)
             .map_err(|e| (e, "write seal", self.seg.path.clone()))?;
         self.seg.off += SEAL_LEN as u64;
-        // Covers the records written before the seal too.
-        if self.first_unsynced.is_none() {
-            self.first_unsynced = Some(Instant::now());
-        }
-        self.sync()?;
+        self.sync_now()?;
         self.shared.sealed.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
