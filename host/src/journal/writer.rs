@@ -699,11 +699,7 @@ impl Writer {
         loop {
             match self.shared.state.load(Ordering::Acquire) {
                 HALTED => return Ok(()),
-                CLOSING => {
-                    if idle > 0 {
-                        return self.finish();
-                    }
-                }
+                CLOSING if idle > 0 => return self.finish(),
                 _ => {}
             }
             let n = self.drain_batch()?;
