@@ -132,6 +132,7 @@ pub fn export_dir(dir: &Path, out: &mut dyn Write) -> Result<u64, JournalError> 
         verify_seals: true,
         trusted_key: None,
         tolerate_torn_tail: false,
+        parallel_chain: false,
     };
     let scan = scan_dir(dir, &opts, |at, rec| {
         let file = at

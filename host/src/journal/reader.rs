@@ -10,7 +10,8 @@
 
 use super::format::{
     parse_record, parse_segment_file_name, rd_u32, HeaderFault, RecordFault, RecordView, Seal,
-    SegmentHeader, GENESIS_HASH, HEADER_LEN, MAX_RECORD_PAYLOAD, SEAL_LEN, SEAL_MARKER,
+    SegmentHeader, GENESIS_HASH, HEADER_LEN, MAX_RECORD_PAYLOAD, RECORD_HEAD, SEAL_LEN,
+    SEAL_MARKER,
 };
 use super::keys::{GENERATED_KEY_FILE, PUBLIC_KEY_FILE};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
@@ -31,6 +32,10 @@ pub struct ScanOptions {
     pub trusted_key: Option<VerifyingKey>,
     /// Accept a torn tail in the last unsealed segment (reported, not an error).
     pub tolerate_torn_tail: bool,
+    /// Check the chain on a second thread, in parallel with the CRC pass.
+    /// Records after a chain fault may reach `on_record` before the error is
+    /// returned, so streaming consumers (export) turn this off.
+    pub parallel_chain: bool,
 }
 
 impl ScanOptions {
@@ -41,6 +46,7 @@ impl ScanOptions {
             verify_seals: true,
             trusted_key,
             tolerate_torn_tail: false,
+            parallel_chain: true,
         }
     }
     /// Recovery after a crash.
@@ -50,6 +56,7 @@ impl ScanOptions {
             verify_seals: verify_chain,
             trusted_key: None,
             tolerate_torn_tail: true,
+            parallel_chain: true,
         }
     }
 }
@@ -336,130 +343,44 @@ where
         }
         out.pubkey = Some(header.pubkey);
 
-        let mut off = HEADER_LEN;
-        let mut index = 0u64;
-        let mut seq = header.first_seq;
-        let mut hash = header.prev_hash;
-        let mut seal = None;
-        let mut torn = None;
-        let bad = |off: usize, index: u64, seq: u64, fault: RecordFault| ScanError::BadRecord {
-            path: path.clone(),
-            segment_no: header.segment_no,
-            offset: off as u64,
+        let seg = if opts.verify_chain && opts.parallel_chain {
+            // The SHA-256 chain is checked on a second core while this one
+            // checks CRCs and applies records; the first fault in record order wins.
+            std::thread::scope(|sc| {
+                let chain = sc.spawn(|| chain_first_mismatch(&buf, header.prev_hash));
+                let r = scan_segment(
+                    &buf,
+                    &path,
+                    &header,
+                    opts,
+                    key,
+                    is_last,
+                    false,
+                    &mut on_record,
+                );
+                let mismatch = chain.join().unwrap_or(None);
+                merge_chain_fault(r, mismatch, &path, &header)
+            })?
+        } else {
+            scan_segment(
+                &buf,
+                &path,
+                &header,
+                opts,
+                key,
+                is_last,
+                opts.verify_chain,
+                &mut on_record,
+            )?
+        };
+        let SegScan {
+            off,
             index,
             seq,
-            fault,
-        };
-        loop {
-            if off + 4 > buf.len() {
-                break;
-            }
-            let w = rd_u32(&buf, off);
-            if w == 0 {
-                // End of data, unless this zero is damage hiding later records.
-                if let Some(at) = valid_record_after(&buf, off) {
-                    let _ = at;
-                    return Err(bad(off, index, seq, RecordFault::Hole));
-                }
-                break;
-            }
-            if w == SEAL_MARKER {
-                let s = match Seal::decode(&buf[off..]) {
-                    Ok(s) => s,
-                    Err(fault) => {
-                        if is_last
-                            && opts.tolerate_torn_tail
-                            && valid_record_after(&buf, off).is_none()
-                        {
-                            torn = Some(TornTail {
-                                path: path.clone(),
-                                offset: off as u64,
-                                fault,
-                            });
-                            break;
-                        }
-                        return Err(ScanError::BadSeal {
-                            path,
-                            segment_no: header.segment_no,
-                            offset: off as u64,
-                            records: index,
-                            reason: "CRC mismatch",
-                        });
-                    }
-                };
-                let seal_err = |reason| ScanError::BadSeal {
-                    path: path.clone(),
-                    segment_no: header.segment_no,
-                    offset: off as u64,
-                    records: index,
-                    reason,
-                };
-                if s.record_count != index || s.last_seq != seq - 1 {
-                    return Err(seal_err(
-                        "record count or last sequence disagrees with the records",
-                    ));
-                }
-                if s.final_hash != hash {
-                    return Err(seal_err("final hash disagrees with the records"));
-                }
-                if opts.verify_seals {
-                    let k = key.ok_or_else(|| seal_err("no key"))?;
-                    let mut h = [0u8; HEADER_LEN];
-                    h.copy_from_slice(&buf[..HEADER_LEN]);
-                    let msg = Seal::message(
-                        &h,
-                        &Seal::signed_fields(s.record_count, s.last_seq, &s.final_hash),
-                    );
-                    k.verify(&msg, &Signature::from_bytes(&s.signature))
-                        .map_err(|_| seal_err("Ed25519 signature does not verify"))?;
-                }
-                let after = off + SEAL_LEN;
-                if let Some(p) = buf[after.min(buf.len())..].iter().position(|&b| b != 0) {
-                    return Err(ScanError::TrailingData {
-                        path,
-                        offset: (after + p) as u64,
-                    });
-                }
-                seal = Some(s);
-                break;
-            }
-            let rec = match parse_record(&buf[off..]) {
-                Ok(r) if r.seq != seq => Err(RecordFault::Sequence {
-                    got: r.seq,
-                    expected: seq,
-                }),
-                other => other,
-            };
-            let rec = match rec {
-                Ok(r) => r,
-                Err(fault) => {
-                    if is_last && opts.tolerate_torn_tail && valid_record_after(&buf, off).is_none()
-                    {
-                        torn = Some(TornTail {
-                            path: path.clone(),
-                            offset: off as u64,
-                            fault,
-                        });
-                        break;
-                    }
-                    return Err(bad(off, index, seq, fault));
-                }
-            };
-            if opts.verify_chain && super::format::chain_hash(&hash, rec.hashed) != rec.hash {
-                return Err(bad(off, index, seq, RecordFault::Chain));
-            }
-            let at = RecordAt {
-                path: &path,
-                segment_no: header.segment_no,
-                index,
-                offset: off as u64,
-            };
-            on_record(&at, &rec)?;
-            hash = rec.hash;
-            off += rec.len;
-            index += 1;
-            seq += 1;
-        }
+            hash,
+            seal,
+            torn,
+        } = seg;
         out.records += index;
         out.last_seq = seq - 1;
         out.last_hash = hash;
@@ -476,4 +397,214 @@ where
         });
     }
     Ok(out)
+}
+
+/// Where the record scan of one segment ended.
+struct SegScan {
+    off: usize,
+    index: u64,
+    seq: u64,
+    hash: [u8; 32],
+    seal: Option<Seal>,
+    torn: Option<TornTail>,
+}
+
+/// Index and offset of the first record whose stored chain hash is wrong,
+/// walking record lengths only (structural damage is the CRC pass's to report).
+fn chain_first_mismatch(buf: &[u8], mut hash: [u8; 32]) -> Option<(u64, usize)> {
+    let mut off = HEADER_LEN;
+    let mut index = 0u64;
+    while off + 4 <= buf.len() {
+        let p = rd_u32(buf, off);
+        if p == 0 || p as usize > MAX_RECORD_PAYLOAD {
+            return None;
+        }
+        let p = p as usize;
+        let len = super::format::record_len(p);
+        if off + len > buf.len() {
+            return None;
+        }
+        let stored = super::format::rd_32(buf, off + RECORD_HEAD + p);
+        if super::format::chain_hash(&hash, &buf[off..off + RECORD_HEAD + p]) != stored {
+            return Some((index, off));
+        }
+        hash = stored;
+        off += len;
+        index += 1;
+    }
+    None
+}
+
+/// Combine the CRC pass with the parallel chain pass: a chain fault counts only
+/// if it comes before whatever the CRC pass stopped at.
+fn merge_chain_fault(
+    r: Result<SegScan, ScanError>,
+    mismatch: Option<(u64, usize)>,
+    path: &Path,
+    header: &SegmentHeader,
+) -> Result<SegScan, ScanError> {
+    let Some((k, off)) = mismatch else {
+        return r;
+    };
+    let limit = match &r {
+        Ok(s) => s.index,
+        Err(ScanError::BadRecord { index, .. }) | Err(ScanError::BadEvent { index, .. }) => *index,
+        Err(_) => u64::MAX,
+    };
+    if k >= limit {
+        return r;
+    }
+    Err(ScanError::BadRecord {
+        path: path.to_path_buf(),
+        segment_no: header.segment_no,
+        offset: off as u64,
+        index: k,
+        seq: header.first_seq + k,
+        fault: RecordFault::Chain,
+    })
+}
+
+/// Check (and hand to `on_record`) every record of one segment buffer.
+#[allow(clippy::too_many_arguments)]
+fn scan_segment<F>(
+    buf: &[u8],
+    path: &Path,
+    header: &SegmentHeader,
+    opts: &ScanOptions,
+    key: Option<VerifyingKey>,
+    is_last: bool,
+    chain_inline: bool,
+    on_record: &mut F,
+) -> Result<SegScan, ScanError>
+where
+    F: FnMut(&RecordAt<'_>, &RecordView<'_>) -> Result<(), ScanError>,
+{
+    let mut off = HEADER_LEN;
+    let mut index = 0u64;
+    let mut seq = header.first_seq;
+    let mut hash = header.prev_hash;
+    let mut seal = None;
+    let mut torn = None;
+    let bad = |off: usize, index: u64, seq: u64, fault: RecordFault| ScanError::BadRecord {
+        path: path.to_path_buf(),
+        segment_no: header.segment_no,
+        offset: off as u64,
+        index,
+        seq,
+        fault,
+    };
+    loop {
+        if off + 4 > buf.len() {
+            break;
+        }
+        let w = rd_u32(buf, off);
+        if w == 0 {
+            // End of data, unless this zero is damage hiding later records.
+            if valid_record_after(buf, off).is_some() {
+                return Err(bad(off, index, seq, RecordFault::Hole));
+            }
+            break;
+        }
+        if w == SEAL_MARKER {
+            let s = match Seal::decode(&buf[off..]) {
+                Ok(s) => s,
+                Err(fault) => {
+                    if is_last && opts.tolerate_torn_tail && valid_record_after(buf, off).is_none()
+                    {
+                        torn = Some(TornTail {
+                            path: path.to_path_buf(),
+                            offset: off as u64,
+                            fault,
+                        });
+                        break;
+                    }
+                    return Err(ScanError::BadSeal {
+                        path: path.to_path_buf(),
+                        segment_no: header.segment_no,
+                        offset: off as u64,
+                        records: index,
+                        reason: "CRC mismatch",
+                    });
+                }
+            };
+            let seal_err = |reason| ScanError::BadSeal {
+                path: path.to_path_buf(),
+                segment_no: header.segment_no,
+                offset: off as u64,
+                records: index,
+                reason,
+            };
+            if s.record_count != index || s.last_seq != seq - 1 {
+                return Err(seal_err(
+                    "record count or last sequence disagrees with the records",
+                ));
+            }
+            if s.final_hash != hash {
+                return Err(seal_err("final hash disagrees with the records"));
+            }
+            if opts.verify_seals {
+                let k = key.ok_or_else(|| seal_err("no key"))?;
+                let mut h = [0u8; HEADER_LEN];
+                h.copy_from_slice(&buf[..HEADER_LEN]);
+                let msg = Seal::message(
+                    &h,
+                    &Seal::signed_fields(s.record_count, s.last_seq, &s.final_hash),
+                );
+                k.verify(&msg, &Signature::from_bytes(&s.signature))
+                    .map_err(|_| seal_err("Ed25519 signature does not verify"))?;
+            }
+            let after = off + SEAL_LEN;
+            if let Some(p) = buf[after.min(buf.len())..].iter().position(|&b| b != 0) {
+                return Err(ScanError::TrailingData {
+                    path: path.to_path_buf(),
+                    offset: (after + p) as u64,
+                });
+            }
+            seal = Some(s);
+            break;
+        }
+        let rec = match parse_record(&buf[off..]) {
+            Ok(r) if r.seq != seq => Err(RecordFault::Sequence {
+                got: r.seq,
+                expected: seq,
+            }),
+            other => other,
+        };
+        let rec = match rec {
+            Ok(r) => r,
+            Err(fault) => {
+                if is_last && opts.tolerate_torn_tail && valid_record_after(buf, off).is_none() {
+                    torn = Some(TornTail {
+                        path: path.to_path_buf(),
+                        offset: off as u64,
+                        fault,
+                    });
+                    break;
+                }
+                return Err(bad(off, index, seq, fault));
+            }
+        };
+        if chain_inline && super::format::chain_hash(&hash, rec.hashed) != rec.hash {
+            return Err(bad(off, index, seq, RecordFault::Chain));
+        }
+        let at = RecordAt {
+            path,
+            segment_no: header.segment_no,
+            index,
+            offset: off as u64,
+        };
+        on_record(&at, &rec)?;
+        hash = rec.hash;
+        off += rec.len;
+        index += 1;
+        seq += 1;
+    }
+    Ok(SegScan {
+        off,
+        index,
+        seq,
+        hash,
+        seal,
+        torn,
+    })
 }
