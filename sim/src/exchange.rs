@@ -532,8 +532,9 @@ impl Exchange {
                         let ts = self.now();
                         self.reject(user, token, RejectReason::Other, ts);
                         self.wake();
+                        return InboundOutcome::Done;
                     }
-                    return InboundOutcome::Note(format!("rejected: {e}"));
+                    return InboundOutcome::Note(format!("ignored (duplicate token): {e}"));
                 }
             }
         }

@@ -1,0 +1,176 @@
+//! A minimal blocking SoupBinTCP/OUCH client for the tests, built on eti_core's codecs.
+#![allow(dead_code)]
+
+use eti_core::moldudp64::Session;
+use eti_core::ouch::{
+    self, Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
+};
+use eti_core::soupbintcp::{
+    Framer, LoginAccepted, LoginRequest, Packet, Password, RejectCode, Username,
+};
+use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Got {
+    Sequenced(Vec<u8>),
+    Heartbeat,
+    Debug(String),
+    Accepted(LoginAccepted),
+    Rejected(RejectCode),
+    EndOfSession,
+    Other(u8),
+    /// The server closed the connection.
+    Closed,
+    /// Nothing within the timeout.
+    Timeout,
+}
+
+pub struct Client {
+    pub s: TcpStream,
+    framer: Framer,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).unwrap();
+        Client {
+            s,
+            framer: Framer::new(4096),
+        }
+    }
+
+    pub fn send(&mut self, p: &Packet<'_>) {
+        let mut b = vec![0u8; p.encoded_len()];
+        p.encode(&mut b).unwrap();
+        self.s.write_all(&b).unwrap();
+    }
+
+    pub fn send_raw(&mut self, b: &[u8]) {
+        self.s.write_all(b).unwrap();
+    }
+
+    pub fn recv(&mut self, timeout: Duration) -> Got {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.framer.next_packet() {
+                Ok(Some(p)) => {
+                    return match p {
+                        Packet::SequencedData(m) => Got::Sequenced(m.to_vec()),
+                        Packet::ServerHeartbeat => Got::Heartbeat,
+                        Packet::Debug(t) => Got::Debug(String::from_utf8_lossy(t).into_owned()),
+                        Packet::LoginAccepted(a) => Got::Accepted(a),
+                        Packet::LoginRejected(c) => Got::Rejected(c),
+                        Packet::EndOfSession => Got::EndOfSession,
+                        other => Got::Other(other.packet_type()),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => panic!("bad packet from server: {e}"),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Got::Timeout;
+            }
+            self.s.set_read_timeout(Some(left)).unwrap();
+            match self.s.read(self.framer.spare_mut()) {
+                Ok(0) => return Got::Closed,
+                Ok(n) => self.framer.commit(n),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Got::Timeout
+                }
+                Err(_) => return Got::Closed,
+            }
+        }
+    }
+
+    /// The next sequenced message, skipping heartbeats; panics on anything else.
+    pub fn next_message(&mut self) -> Vec<u8> {
+        loop {
+            match self.recv(Duration::from_secs(5)) {
+                Got::Sequenced(m) => return m,
+                Got::Heartbeat => continue,
+                other => panic!("expected a sequenced message, got {other:?}"),
+            }
+        }
+    }
+
+    pub fn next_ouch(&mut self) -> ouch::OutboundMessage {
+        let m = self.next_message();
+        ouch::OutboundMessage::decode(&m).expect("valid OUCH outbound")
+    }
+
+    pub fn login(
+        addr: SocketAddr,
+        user: &str,
+        pass: &str,
+        seq: u64,
+    ) -> Result<(Client, LoginAccepted), RejectCode> {
+        let mut c = Client::connect(addr);
+        c.send(&Packet::LoginRequest(LoginRequest {
+            username: Username::new(user).unwrap(),
+            password: Password::new(pass).unwrap(),
+            session: Session::BLANK,
+            sequence: seq,
+        }));
+        match c.recv(Duration::from_secs(5)) {
+            Got::Accepted(a) => Ok((c, a)),
+            Got::Rejected(r) => Err(r),
+            other => panic!("login answer: {other:?}"),
+        }
+    }
+
+    pub fn enter(
+        &mut self,
+        token: &str,
+        side: Side,
+        shares: u32,
+        stock: &str,
+        price: Price,
+        tif: u32,
+    ) {
+        let m = enter_order(token, side, shares, stock, price, tif);
+        self.send(&Packet::UnsequencedData(&m.to_bytes()));
+    }
+
+    pub fn ouch(&mut self, bytes: &[u8]) {
+        self.send(&Packet::UnsequencedData(bytes));
+    }
+}
+
+pub fn enter_order(
+    token: &str,
+    side: Side,
+    shares: u32,
+    stock: &str,
+    price: Price,
+    tif: u32,
+) -> EnterOrder {
+    EnterOrder {
+        token: OrderToken::new(token).unwrap(),
+        side,
+        shares: Shares(shares),
+        stock: Symbol::new(stock).unwrap(),
+        price,
+        time_in_force: TimeInForce(tif),
+        firm: Firm([b' '; 4]),
+        display: Display::ANONYMOUS,
+        capacity: Capacity::AGENCY,
+        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
+        minimum_quantity: Shares(0),
+        cross_type: CrossType::NO_CROSS,
+        customer_type: CustomerType::DEFAULT,
+    }
+}
+
+pub fn dollars(d: u32) -> Price {
+    Price(d * 10_000)
+}
