@@ -76,6 +76,21 @@ pub fn read_verifying_key(path: &Path) -> Result<VerifyingKey, JournalError> {
     VerifyingKey::from_bytes(&raw).map_err(|_| key_err(path, "not an Ed25519 public key"))
 }
 
+/// Publish the public key as `DIR/journal.pub` (hex) unless already there.
+/// It is a convenience for `eti audit verify`; an auditor should pin the key
+/// from outside the directory (`--public-key`).
+pub fn write_public_if_missing(dir: &Path, key: &SigningKey) -> Result<(), JournalError> {
+    let pub_path = dir.join(PUBLIC_KEY_FILE);
+    if pub_path.exists() {
+        return Ok(());
+    }
+    let pub_tmp = dir.join(format!("{PUBLIC_KEY_FILE}.tmp"));
+    std::fs::write(&pub_tmp, hex(key.verifying_key().as_bytes()) + "\n")
+        .and_then(|_| std::fs::rename(&pub_tmp, &pub_path))
+        .and_then(|_| std::fs::File::open(dir)?.sync_all())
+        .map_err(|e| JournalError::io(&pub_path, "write public key", e))
+}
+
 /// Where the key came from, for the caller to report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -94,6 +109,9 @@ pub fn load_or_generate(
         return Ok((read_signing_key(p)?, KeySource::Configured(p.to_path_buf())));
     }
     let path = dir.join(GENERATED_KEY_FILE);
+    for leftover in [GENERATED_KEY_FILE, PUBLIC_KEY_FILE] {
+        let _ = std::fs::remove_file(dir.join(format!("{leftover}.tmp")));
+    }
     if path.exists() {
         let mode = std::fs::metadata(&path)
             .map_err(|e| JournalError::io(&path, "stat key", e))?
@@ -108,18 +126,21 @@ pub fn load_or_generate(
         return Ok((read_signing_key(&path)?, KeySource::ExistingGenerated(path)));
     }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    // Write to a temporary name and rename, so a crash never leaves a
+    // half-written key that would keep the journal from opening.
+    let tmp = dir.join(format!("{GENERATED_KEY_FILE}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)
-        .map_err(|e| JournalError::io(&path, "create key", e))?;
+        .open(&tmp)
+        .map_err(|e| JournalError::io(&tmp, "create key", e))?;
     f.write_all(hex(key.as_bytes()).as_bytes())
         .and_then(|_| f.sync_all())
-        .map_err(|e| JournalError::io(&path, "write key", e))?;
-    let pub_path = dir.join(PUBLIC_KEY_FILE);
-    std::fs::write(&pub_path, hex(key.verifying_key().as_bytes()) + "\n")
-        .map_err(|e| JournalError::io(&pub_path, "write public key", e))?;
+        .map_err(|e| JournalError::io(&tmp, "write key", e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| JournalError::io(&path, "install key", e))?;
+    write_public_if_missing(dir, &key)?;
     Ok((key, KeySource::Generated(path)))
 }
 

@@ -12,6 +12,25 @@
 //! - [`audit`]: `eti audit verify` / `eti audit export` bodies.
 //! - [`keys`]: the sealing key (configured path, or generated 0600 in the journal dir).
 //! - [`time`]: UTC formatting for exports.
+//!
+//! How the host uses it:
+//!
+//! ```no_run
+//! use eti_host::journal::{Event, Journal, JournalConfig};
+//! # fn main() -> Result<(), eti_host::journal::JournalError> {
+//! // Recovers (and repairs a torn tail), then starts the writer thread.
+//! let (journal, recovery) = Journal::open(JournalConfig::new("/var/lib/eti/journal"))?;
+//! let state = recovery.state; // open orders, positions, exposure, limits, kill, venue seqs
+//! let h = journal.handle(); // clone into the hot thread and side threads
+//! # let ev: Event = unimplemented!();
+//! match h.append_event(&ev) {
+//!     Ok(_seq) => {} // durable once h.durable_seq() >= _seq
+//!     Err(e) => { /* QueueFull: back-pressure; Halted: engage the kill switch */ let _ = e; }
+//! }
+//! if h.is_halted() { /* disk full or I/O error: kill switch, h.fatal() says why */ }
+//! journal.close()?; // drain, sync, seal
+//! # let _ = state; Ok(()) }
+//! ```
 
 pub mod audit;
 pub mod event;

@@ -479,6 +479,7 @@ impl Journal {
                 });
             }
         }
+        super::keys::write_public_if_missing(&dir, &key)?;
         if let Some(p) = &scan.unborn_segment {
             tracing::warn!(path = %p.display(), "removing segment file whose header was never written");
             std::fs::remove_file(p).map_err(|e| JournalError::io(p, "remove unborn segment", e))?;
@@ -856,5 +857,28 @@ impl Writer {
             }
         }
         self.seal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_toml_with_defaults() {
+        let c: JournalConfig = toml::from_str(
+            r#"
+            dir = "/var/lib/eti/journal"
+            durability = { interval_micros = 500 }
+            signing_key = "/etc/eti/journal.key"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.durability, Durability::IntervalMicros(500));
+        assert_eq!(c.segment_bytes, JournalConfig::default().segment_bytes);
+        assert_eq!(c.signing_key, Some(PathBuf::from("/etc/eti/journal.key")));
+        let c: JournalConfig = toml::from_str(r#"durability = "every_batch""#).unwrap();
+        assert_eq!(c.durability, Durability::EveryBatch);
+        assert!(toml::from_str::<JournalConfig>("segment_size = 1").is_err());
     }
 }
