@@ -1,1 +1,27 @@
-//! eti-bench: benchmark harness library (being written).
+//! eti-bench: the latency harness behind the `eti-bench` binary. It turns the
+//! whole trading path into numbers: tick to trade measured from the exchange
+//! side on one monotonic clock, per-stage histograms from inside the host,
+//! component stages against published peers, and a report directory
+//! (`summary.json`, HDR interval logs, `t2t.png`/`t2t.svg`, `report.md`).
+//!
+//! - [`util`]: shared clock, CPU pinning, histogram constructors, percentiles.
+//! - [`pipeline`]: the host hot path composed from the crates' public pieces
+//!   (MoldUDP64 + ITCH decode, `eti_host::book::Books`, a top-of-book taker,
+//!   the `eti_hdl` risk gate, OUCH 4.2 in SoupBinTCP, TCP send), stamped per
+//!   stage into preallocated records.
+//! - [`t2t`]: the tick-to-trade harness: exchange side in a network namespace
+//!   sends ITCH at a fixed rate over a veth pair and stamps the OUCH orders
+//!   that come back; variants (sockets / AF_XDP, golden / rust-hdl gate,
+//!   pinned / unpinned) and the offered-rate sweep.
+//! - [`stages`]: component stages in process on generated ITCH: decode vs the
+//!   `itchy` crate, book update vs the `lobster` crate, risk gate golden model
+//!   vs rust-hdl simulation (cycles and time at the synthesis Fmax), encode.
+//! - [`report`]: the summary types, JSON, HDR logs, Markdown table, plots.
+//! - [`run`]: the `t2t`, `stages` and `all` commands with a progress bar.
+
+pub mod pipeline;
+pub mod report;
+pub mod run;
+pub mod stages;
+pub mod t2t;
+pub mod util;

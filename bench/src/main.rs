@@ -4,8 +4,15 @@
 //!
 //! - `rx`: packets/s and receive latency through AF_XDP vs UDP sockets on a
 //!   veth pair in a namespace it creates ([`rx`]).
+//! - `t2t`: tick to trade from the exchange side, variants and rate sweep.
+//! - `stages`: component stages against published peers (itchy, lobster),
+//!   golden model vs rust-hdl gate.
+//! - `all`: both, one report (`--quick`: under two minutes).
+//!
+//! The last three write `target/bench-report/` (see `eti_bench::report`).
 
 use clap::{Parser, Subcommand};
+use eti_bench::run::{self, BenchArgs, What};
 
 mod rx;
 
@@ -21,10 +28,20 @@ struct Cli {
 enum Command {
     /// Market-data receive path: AF_XDP vs sockets across a veth pair.
     Rx(rx::RxArgs),
+    /// Tick to trade: sockets vs AF_XDP, golden vs rust-hdl gate, pinned vs
+    /// not, and an offered-rate sweep (root for the veth lab).
+    T2t(BenchArgs),
+    /// Component stages (decode, book update, risk gate, encode) vs peers.
+    Stages(BenchArgs),
+    /// `stages` and `t2t` in one run and one report.
+    All(BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Rx(args) => rx::run(&args),
+        Command::T2t(args) => run::run(What::T2t, &args),
+        Command::Stages(args) => run::run(What::Stages, &args),
+        Command::All(args) => run::run(What::All, &args),
     }
 }

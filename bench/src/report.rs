@@ -1,0 +1,695 @@
+//! The report directory: `summary.json`, HDR interval logs (`hdr/*.hlog`,
+//! V2 format, one tagged interval per histogram, values in ns), `t2t.png` /
+//! `t2t.svg` (percentile distribution of tick to trade per variant) and
+//! `report.md` (the Markdown tables the README embeds).
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{anyhow, Context};
+use hdrhistogram::{
+    serialization::{interval_log, V2Serializer},
+    Histogram,
+};
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::{
+    pipeline::HOST_STAGES,
+    stages::{Component, PEERS_CONSIDERED},
+    t2t::{segment_names, Measured},
+    util::{hist, Fmax, Machine, Pcts},
+};
+
+/// One tick-to-trade variant as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantReport {
+    pub name: String,
+    pub path: String,
+    pub gate: String,
+    pub pinned: bool,
+    pub rate_pps: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub complete: bool,
+    /// Samples in the histograms (sent minus warm-up).
+    pub measured: u64,
+    /// Tick to trade, coordinated-omission corrected (null if incomplete).
+    pub end_to_end: Option<Pcts>,
+    /// Tick to trade as observed.
+    pub end_to_end_raw: Option<Pcts>,
+    /// Host only: start of decode to `write` returned.
+    pub host: Option<Pcts>,
+    /// Host stages plus `wire_in` / `wire_out`.
+    pub stages: BTreeMap<String, Pcts>,
+    /// Sum over the six host stages of their p50 / p99.
+    pub host_stage_sum_p50: u64,
+    pub host_stage_sum_p99: u64,
+    /// Sum over all eight segments of their p50 / p99.
+    pub segment_sum_p50: u64,
+    pub segment_sum_p99: u64,
+    /// RTL cycles per gate check and their time at Fmax (rust-hdl gate).
+    pub gate_cycles: Option<Pcts>,
+    pub gate_ns_at_fmax: Option<Pcts>,
+    /// Tick to trade with the simulated gate's wall time replaced by its
+    /// cycles at Fmax, sample by sample (what the FPGA gate would give).
+    pub end_to_end_projected_at_fmax: Option<Pcts>,
+    pub receiver: String,
+    pub hdr_log: String,
+    pub elapsed_s: f64,
+    pub notes: Vec<String>,
+}
+
+/// One point of the offered-rate sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPoint {
+    pub rate_pps: u64,
+    pub sent: u64,
+    pub lost: u64,
+    pub complete: bool,
+    pub end_to_end: Option<Pcts>,
+    pub within_budget: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sweep {
+    pub variant: String,
+    pub budget_ns: u64,
+    pub points: Vec<SweepPoint>,
+    /// Lowest offered rate whose p99 exceeded the budget (or lost ticks).
+    pub breaks_at_pps: Option<u64>,
+    /// Highest offered rate below that which held the budget.
+    pub highest_within_budget_pps: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentReport {
+    pub stage: String,
+    pub implementation: String,
+    pub peer: bool,
+    pub ops: u64,
+    pub ns_per_op: Pcts,
+    pub ops_per_s: f64,
+    pub cycles: Option<Pcts>,
+    pub ns_at_fmax: Option<Pcts>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub target: String,
+    pub measured: String,
+    pub met: Option<bool>,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub schema: u32,
+    pub command: String,
+    pub quick: bool,
+    pub generated_unix_s: u64,
+    pub machine: Machine,
+    pub lab: String,
+    pub afxdp_unavailable: Option<String>,
+    pub budget_ns: u64,
+    pub fmax: Fmax,
+    pub variants: Vec<VariantReport>,
+    pub sweep: Option<Sweep>,
+    pub components: Vec<ComponentReport>,
+    pub peers_considered: Vec<(String, String)>,
+    pub targets: Vec<Target>,
+    pub notes: Vec<String>,
+}
+
+impl Summary {
+    pub fn new(command: &str, quick: bool, lab: String, budget_ns: u64, fmax: Fmax) -> Summary {
+        Summary {
+            schema: 1,
+            command: command.to_string(),
+            quick,
+            generated_unix_s: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            machine: Machine::probe(),
+            lab,
+            afxdp_unavailable: None,
+            budget_ns,
+            fmax,
+            variants: Vec::new(),
+            sweep: None,
+            components: Vec::new(),
+            peers_considered: PEERS_CONSIDERED
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            targets: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// One HDR log file: (file stem, [(tag, histogram)], interval seconds).
+pub type LogFile = (String, Vec<(String, Histogram<u64>)>, f64);
+
+/// Histograms kept for the logs and the plot (not serialized).
+#[derive(Debug, Default)]
+pub struct Logs {
+    /// (file stem, [(tag, histogram)], duration)
+    pub files: Vec<LogFile>,
+    /// (label, corrected tick-to-trade) for the plot.
+    pub curves: Vec<(String, Histogram<u64>)>,
+}
+
+/// Turn a measurement into its report entry and its logs.
+pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantReport {
+    let name = m.variant.name();
+    let complete = m.complete();
+    let seg = segment_names();
+    let mut stages = BTreeMap::new();
+    let (mut hs50, mut hs99, mut s50, mut s99) = (0, 0, 0, 0);
+    if complete {
+        for (n, h) in seg.iter().zip(&m.segments) {
+            let p = Pcts::of(h);
+            s50 += p.p50;
+            s99 += p.p99;
+            if HOST_STAGES.contains(n) {
+                hs50 += p.p50;
+                hs99 += p.p99;
+            }
+            stages.insert(n.to_string(), p);
+        }
+    }
+    let gate_cycles = m.cycles.as_ref().filter(|_| complete).map(Pcts::of);
+    let (gate_ns_at_fmax, projected) = match (&m.cycles, complete) {
+        (Some(c), true) => {
+            let mut at = hist();
+            for v in c.iter_recorded() {
+                let ns = ((v.value_iterated_to() as f64) * 1e3 / fmax.mhz).round() as u64;
+                let _ = at.record_n(ns.max(1), v.count_at_value());
+            }
+            (Some(Pcts::of(&at)), m.projected.as_ref().map(Pcts::of))
+        }
+        _ => (None, None),
+    };
+    let file = format!("hdr/{name}.hlog");
+    if complete {
+        let mut tags = vec![
+            ("t2t".to_string(), m.e2e.clone()),
+            ("t2t_raw".to_string(), m.e2e_raw.clone()),
+            ("host".to_string(), m.host.clone()),
+        ];
+        for (n, h) in seg.iter().zip(&m.segments) {
+            tags.push((n.to_string(), h.clone()));
+        }
+        if let Some(c) = &m.cycles {
+            tags.push(("gate_cycles".to_string(), c.clone()));
+        }
+        if let Some(p) = &m.projected {
+            tags.push(("t2t_projected_at_fmax".to_string(), p.clone()));
+        }
+        logs.files.push((name.clone(), tags, m.elapsed_s));
+        logs.curves.push((
+            format!("{name} @ {}k/s", m.variant.rate / 1000),
+            m.e2e.clone(),
+        ));
+    }
+    let mut notes = m.notes.clone();
+    if !complete {
+        notes.push(m.loss_message());
+    }
+    VariantReport {
+        name,
+        path: m.variant.path.name().to_string(),
+        gate: m.variant.gate.name().to_string(),
+        pinned: m.variant.pinned,
+        rate_pps: m.variant.rate,
+        sent: m.sent,
+        received: m.received,
+        lost: m.lost,
+        duplicated: m.duplicated,
+        complete,
+        measured: m.e2e_raw.len(),
+        end_to_end: complete.then(|| Pcts::of(&m.e2e)),
+        end_to_end_raw: complete.then(|| Pcts::of(&m.e2e_raw)),
+        host: complete.then(|| Pcts::of(&m.host)),
+        stages,
+        host_stage_sum_p50: hs50,
+        host_stage_sum_p99: hs99,
+        segment_sum_p50: s50,
+        segment_sum_p99: s99,
+        gate_cycles,
+        gate_ns_at_fmax,
+        end_to_end_projected_at_fmax: projected,
+        receiver: m.receiver.clone(),
+        hdr_log: if complete { file } else { String::new() },
+        elapsed_s: m.elapsed_s,
+        notes,
+    }
+}
+
+/// Component entries and their log file.
+pub fn component_reports(cs: &[Component], logs: &mut Logs) -> Vec<ComponentReport> {
+    let mut tags = Vec::new();
+    let out = cs
+        .iter()
+        .map(|c| {
+            let tag: String = format!("{}_{}", c.stage, c.implementation)
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+                .collect();
+            tags.push((tag, c.ns_per_op.clone()));
+            ComponentReport {
+                stage: c.stage.to_string(),
+                implementation: c.implementation.to_string(),
+                peer: c.peer,
+                ops: c.ops,
+                ns_per_op: Pcts::of(&c.ns_per_op),
+                ops_per_s: c.ops_per_s,
+                cycles: c.cycles.as_ref().map(Pcts::of),
+                ns_at_fmax: c.ns_at_fmax.as_ref().map(Pcts::of),
+                notes: c.notes.clone(),
+            }
+        })
+        .collect();
+    if !tags.is_empty() {
+        logs.files.push(("components".to_string(), tags, 1.0));
+    }
+    out
+}
+
+fn write_hdr_logs(dir: &Path, logs: &Logs) -> anyhow::Result<()> {
+    let hdr = dir.join("hdr");
+    std::fs::create_dir_all(&hdr)?;
+    let now = SystemTime::now();
+    for (stem, tags, secs) in &logs.files {
+        let mut buf: Vec<u8> = Vec::new();
+        let mut ser = V2Serializer::new();
+        {
+            let mut w = interval_log::IntervalLogWriterBuilder::new()
+                .add_comment(&format!(
+                    "eti-bench {stem}: values in nanoseconds, one interval per tag"
+                ))
+                .with_start_time(now)
+                .with_base_time(now)
+                .begin_log_with(&mut buf, &mut ser)?;
+            for (tag, h) in tags {
+                let t = interval_log::Tag::new(tag).ok_or_else(|| anyhow!("bad tag {tag}"))?;
+                w.write_histogram(
+                    h,
+                    Duration::ZERO,
+                    Duration::from_secs_f64(secs.max(0.001)),
+                    Some(t),
+                )
+                .map_err(|e| anyhow!("writing {stem}/{tag}: {e:?}"))?;
+            }
+        }
+        std::fs::write(hdr.join(format!("{stem}.hlog")), &buf)?;
+    }
+    Ok(())
+}
+
+/// Percentile points for the plot: x = 1 / (1 - q) on a log axis.
+fn curve_points(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    let mut pts = Vec::new();
+    let steps = 200;
+    for i in 0..=steps {
+        // q from 0 to 1 - 1e-5 evenly in log(1/(1-q))
+        let x = 10f64.powf(5.0 * f64::from(i) / f64::from(steps));
+        let q = 1.0 - 1.0 / x;
+        if q > 1.0 - 1.0 / h.len().max(1) as f64 && i > 0 {
+            break;
+        }
+        pts.push((x, h.value_at_quantile(q) as f64 / 1e3));
+    }
+    pts
+}
+
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    curves: &[(String, Histogram<u64>)],
+    budget_us: f64,
+    title: &str,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    let series: Vec<(String, Vec<(f64, f64)>)> = curves
+        .iter()
+        .map(|(n, h)| (n.clone(), curve_points(h)))
+        .collect();
+    let ymax = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|x| x.1))
+        .fold(budget_us, f64::max)
+        * 1.5;
+    let ymin = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|x| x.1))
+        .fold(budget_us, f64::min)
+        .max(0.01)
+        / 1.5;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((1f64..1e5).log_scale(), (ymin..ymax).log_scale())
+        .map_err(|e| anyhow!("{e:?}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("tick to trade (µs)")
+        .x_label_formatter(&|x| {
+            let p = 100.0 * (1.0 - 1.0 / x);
+            if p < 1.0 {
+                "0%".to_string()
+            } else {
+                format!("{p:.3}")
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string()
+                    + "%"
+            }
+        })
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .draw()
+        .map_err(|e| anyhow!("{e:?}"))?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+            .map_err(|e| anyhow!("{e:?}"))?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .draw_series(LineSeries::new(
+            vec![(1.0, budget_us), (1e5, budget_us)],
+            RED.stroke_width(1),
+        ))
+        .map_err(|e| anyhow!("{e:?}"))?
+        .label(format!("budget {budget_us} µs"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(1)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("{e:?}"))?;
+    root.present().map_err(|e| anyhow!("{e:?}"))?;
+    Ok(())
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.2}", ns as f64 / 1e3)
+}
+
+/// The Markdown report.
+pub fn markdown(s: &Summary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "<!-- generated by `{}`; do not edit -->", s.command);
+    let _ = writeln!(o, "### Tick to trade (`{}`)\n", s.command);
+    let _ = writeln!(
+        o,
+        "Machine: {} CPUs ({}), kernel {}, clocksource {}, load average at start {}. Lab: {}.\n",
+        s.machine.cpus,
+        s.machine.cpu_model,
+        s.machine.kernel,
+        s.machine.clocksource,
+        s.machine.loadavg,
+        s.lab
+    );
+    if !s.variants.is_empty() {
+        let _ = writeln!(
+            o,
+            "Exchange-side stamps on one `CLOCK_MONOTONIC`: ITCH packet send → OUCH order arrival. \
+             Fixed-rate load, coordinated-omission corrected (`record_correct`). Times in µs.\n"
+        );
+        let _ = writeln!(
+            o,
+            "| variant | rate/s | orders | p50 | p90 | p99 | p99.9 | max | host p50 | host stages Σp50 | Σp50 / e2e p50 |"
+        );
+        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for v in &s.variants {
+            match (&v.end_to_end, &v.host) {
+                (Some(e), Some(h)) => {
+                    let _ = writeln!(
+                        o,
+                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% |",
+                        v.name,
+                        v.rate_pps,
+                        v.received,
+                        us(e.p50),
+                        us(e.p90),
+                        us(e.p99),
+                        us(e.p999),
+                        us(e.max),
+                        us(h.p50),
+                        us(v.host_stage_sum_p50),
+                        100.0 * v.host_stage_sum_p50 as f64 / e.p50.max(1) as f64
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        o,
+                        "| {} | {} | {} of {} | **lost {}, dup {}: no percentiles** | | | | | | | |",
+                        v.name, v.rate_pps, v.received, v.sent, v.lost, v.duplicated
+                    );
+                }
+            }
+        }
+        let _ = writeln!(o, "\nPer stage p50 / p99 (µs); `wire_in` = send stamp → host starts decode, `wire_out` = host `write` returned → exchange reads the order:\n");
+        let seg = segment_names();
+        let _ = write!(o, "| variant |");
+        for n in &seg {
+            let _ = write!(o, " {n} |");
+        }
+        let _ = writeln!(o, " Σ segments p50 | e2e raw p50 |");
+        let _ = writeln!(o, "|---|{}---:|---:|", "---:|".repeat(seg.len()));
+        for v in s.variants.iter().filter(|v| v.complete) {
+            let _ = write!(o, "| {} |", v.name);
+            for n in &seg {
+                let p = v.stages.get(*n).copied().unwrap_or_default();
+                let _ = write!(o, " {} / {} |", us(p.p50), us(p.p99));
+            }
+            let raw = v.end_to_end_raw.map_or(0, |p| p.p50);
+            let _ = writeln!(o, " {} | {} |", us(v.segment_sum_p50), us(raw));
+        }
+        for v in s.variants.iter().filter(|v| v.gate_cycles.is_some()) {
+            if let (Some(c), Some(t), Some(p)) = (
+                &v.gate_cycles,
+                &v.gate_ns_at_fmax,
+                &v.end_to_end_projected_at_fmax,
+            ) {
+                let _ = writeln!(
+                    o,
+                    "\n`{}`: rust-hdl gate {} / {} cycles (p50 / p99) = {} / {} ns at {:.1} MHz ({}); tick to trade with that gate time in place of the simulation's wall time: p50 {} µs, p99 {} µs.",
+                    v.name, c.p50, c.p99, t.p50, t.p99, s.fmax.mhz, s.fmax.source, us(p.p50), us(p.p99)
+                );
+            }
+        }
+    }
+    if let Some(sw) = &s.sweep {
+        let _ = writeln!(
+            o,
+            "\n#### Offered-rate sweep ({}, budget p99 ≤ {} µs)\n",
+            sw.variant,
+            us(sw.budget_ns)
+        );
+        let _ = writeln!(o, "| rate/s | orders | p50 | p99 | p99.9 | within budget |");
+        let _ = writeln!(o, "|---:|---:|---:|---:|---:|---|");
+        for p in &sw.points {
+            match &p.end_to_end {
+                Some(e) => {
+                    let _ = writeln!(
+                        o,
+                        "| {} | {} | {} | {} | {} | {} |",
+                        p.rate_pps,
+                        p.sent,
+                        us(e.p50),
+                        us(e.p99),
+                        us(e.p999),
+                        if p.within_budget { "yes" } else { "**no**" }
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        o,
+                        "| {} | {} | lost {} | | | **no** |",
+                        p.rate_pps, p.sent, p.lost
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            o,
+            "\np99 breaks the budget at: {}; highest offered rate within budget: {}.",
+            sw.breaks_at_pps
+                .map_or("no tested rate".to_string(), |r| format!("{r}/s")),
+            sw.highest_within_budget_pps
+                .map_or("none".to_string(), |r| format!("{r}/s"))
+        );
+    }
+    if !s.components.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n#### Component stages and peers (same input, same run)\n"
+        );
+        let _ = writeln!(
+            o,
+            "| stage | implementation | ops | ns/op p50 | p99 | p99.9 | ops/s | notes |"
+        );
+        let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---|");
+        for c in &s.components {
+            let mut notes = c.notes.join("; ");
+            if let (Some(cy), Some(ns)) = (&c.cycles, &c.ns_at_fmax) {
+                notes = format!(
+                    "{} / {} cycles p50 / p99 = {} / {} ns at {:.1} MHz; {notes}",
+                    cy.p50, cy.p99, ns.p50, ns.p99, s.fmax.mhz
+                );
+            }
+            let _ = writeln!(
+                o,
+                "| {} | {}{} | {} | {} | {} | {} | {:.3e} | {} |",
+                c.stage,
+                c.implementation,
+                if c.peer { " (peer)" } else { "" },
+                c.ops,
+                c.ns_per_op.p50,
+                c.ns_per_op.p99,
+                c.ns_per_op.p999,
+                c.ops_per_s,
+                notes
+            );
+        }
+        let _ = writeln!(o, "\nPeers considered:\n");
+        for (n, why) in &s.peers_considered {
+            let _ = writeln!(o, "- **{n}**: {why}");
+        }
+    }
+    if !s.targets.is_empty() {
+        let _ = writeln!(o, "\n#### Targets\n");
+        let _ = writeln!(o, "| target | measured | met |");
+        let _ = writeln!(o, "|---|---|---|");
+        for t in &s.targets {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} |",
+                t.target,
+                t.measured,
+                match t.met {
+                    Some(true) => "yes",
+                    Some(false) => "**no**",
+                    None => "n/a",
+                }
+            );
+        }
+    }
+    if let Some(why) = &s.afxdp_unavailable {
+        let _ = writeln!(o, "\nAF_XDP not measured: {why}.");
+    }
+    if !s.notes.is_empty() {
+        let _ = writeln!(o, "\nNotes:\n");
+        for n in &s.notes {
+            let _ = writeln!(o, "- {n}");
+        }
+    }
+    for v in &s.variants {
+        for n in &v.notes {
+            let _ = writeln!(o, "- `{}`: {n}", v.name);
+        }
+    }
+    o
+}
+
+/// Write the whole report directory; returns the files written.
+///
+/// # Errors
+/// I/O errors, plot rendering errors.
+pub fn write(dir: &Path, s: &Summary, logs: &Logs) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut files = Vec::new();
+    let json = dir.join("summary.json");
+    std::fs::write(&json, serde_json::to_string_pretty(s)?)?;
+    files.push(json);
+    write_hdr_logs(dir, logs)?;
+    files.push(dir.join("hdr"));
+    let budget_us = s.budget_ns as f64 / 1e3;
+    let title = "tick to trade, percentile distribution (CO-corrected)";
+    let png = dir.join("t2t.png");
+    draw(
+        BitMapBackend::new(&png, (1024, 640)).into_drawing_area(),
+        &logs.curves,
+        budget_us,
+        title,
+    )?;
+    files.push(png);
+    let svg = dir.join("t2t.svg");
+    draw(
+        SVGBackend::new(&svg, (1024, 640)).into_drawing_area(),
+        &logs.curves,
+        budget_us,
+        title,
+    )?;
+    files.push(svg);
+    let md = dir.join("report.md");
+    std::fs::write(&md, markdown(s))?;
+    files.push(md);
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+
+    #[test]
+    fn logs_round_trip_and_plots_render() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = hist();
+        for v in 1_000..3_000u64 {
+            h.record(v).unwrap();
+        }
+        let logs = Logs {
+            files: vec![("x".into(), vec![("t2t".into(), h.clone())], 1.0)],
+            curves: vec![("x".into(), h.clone())],
+        };
+        let s = Summary::new(
+            "test",
+            true,
+            "none".into(),
+            10_000,
+            Fmax {
+                mhz: 50.0,
+                source: "test".into(),
+            },
+        );
+        write(dir.path(), &s, &logs).unwrap();
+        let bytes = std::fs::read(dir.path().join("hdr/x.hlog")).unwrap();
+        let tags: Vec<String> = IntervalLogIterator::new(&bytes)
+            .filter_map(|e| match e.unwrap() {
+                LogEntry::Interval(i) => i.tag().map(|t| t.as_str().to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tags, vec!["t2t".to_string()]);
+        let png = std::fs::read(dir.path().join("t2t.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let svg = std::fs::read_to_string(dir.path().join("t2t.svg")).unwrap();
+        assert!(svg.contains("<svg"));
+        assert!(std::fs::read_to_string(dir.path().join("report.md"))
+            .unwrap()
+            .contains("generated by"));
+    }
+}

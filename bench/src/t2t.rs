@@ -1,0 +1,579 @@
+//! Tick to trade, measured from the exchange side.
+//!
+//! The exchange side lives in a network namespace at one end of a veth pair
+//! (created and removed by [`Lab`]); the host is at the other end. The
+//! exchange thread sends one MoldUDP64 packet per tick at a fixed rate (delete
+//! the previous ask, add a new ask at the host's limit), stamping each send
+//! with `CLOCK_MONOTONIC`; the host ([`Pipeline`]) receives it through AF_XDP
+//! or a UDP socket, updates the book, takes the ask, passes the order through
+//! the risk gate and writes OUCH 4.2 Enter Order in SoupBinTCP on a TCP
+//! connection back to the exchange, which stamps its arrival on the same
+//! clock. Every packet must produce exactly one order: a run that loses or
+//! duplicates any reports the counts and is refused.
+//!
+//! Coordinated omission: sends follow a fixed schedule and every sample is
+//! recorded with `Histogram::record_correct(value, interval)`, which adds the
+//! samples a stalled path would have produced had it kept the schedule.
+//! The raw (uncorrected) histogram is kept alongside.
+//!
+//! Segments of each sample, all on one clock, telescoping to the end-to-end
+//! figure: `wire_in` (exchange send stamp to the host starting decode: sender
+//! syscall, veth, XDP/AF_XDP or the kernel UDP path, host pickup), the six
+//! host stages, and `wire_out` (host `write` returned to the exchange reading
+//! the order: kernel TCP both ends, exchange poll).
+
+use std::{
+    io::{ErrorKind, Read},
+    net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket},
+    sync::atomic::{AtomicBool, AtomicU16, Ordering},
+    time::Duration,
+};
+
+use anyhow::{anyhow, bail, Context};
+use eti_core::{
+    itch::{self, OwnedMessage},
+    moldudp64::{PacketBuilder, Session},
+    soupbintcp::Packet,
+    Shares, Side, Timestamp,
+};
+use eti_kernel_bypass::{
+    netns::{lab_unavailable_reason, VethLab},
+    AfXdpConfig, AfXdpIo, PacketIo, UdpSocketConfig, UdpSocketIo,
+};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::{
+    pipeline::{order_index, GateKind, Pipeline, ASK_PRICE, ASK_SHARES, HOST_STAGES, LOCATE},
+    util::{hist, mono_ns, online_cpus, pin_current, set_fifo},
+};
+
+/// Receive path of the host's market-data feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedPath {
+    /// Kernel UDP socket (`recvmmsg`), busy-polled.
+    Socket,
+    /// XDP redirect into an AF_XDP socket, busy-polled.
+    Afxdp,
+}
+
+impl FeedPath {
+    pub const fn name(self) -> &'static str {
+        match self {
+            FeedPath::Socket => "socket",
+            FeedPath::Afxdp => "afxdp",
+        }
+    }
+}
+
+/// One configuration of the path under test.
+#[derive(Debug, Clone, Serialize)]
+pub struct Variant {
+    pub path: FeedPath,
+    pub gate: GateKind,
+    /// Exchange thread on CPU 0, host thread on the last CPU.
+    pub pinned: bool,
+    /// Pinned threads also run under SCHED_FIFO (dedicated cores).
+    pub rt: bool,
+    /// Offered rate, packets (= triggering ticks) per second.
+    pub rate: u64,
+    /// Packets sent (each must produce one order).
+    pub packets: u64,
+    /// Leading packets excluded from the histograms (still counted).
+    pub warmup: u64,
+}
+
+impl Variant {
+    /// Stable name used in files and tables.
+    pub fn name(&self) -> String {
+        format!(
+            "{}-{}-{}",
+            self.path.name(),
+            self.gate.name(),
+            match (self.pinned, self.rt) {
+                (true, true) => "pinned",
+                (true, false) => "pinned-nort",
+                (false, _) => "unpinned",
+            }
+        )
+    }
+}
+
+/// Where the two sides run.
+#[derive(Debug)]
+pub enum Lab {
+    /// Exchange in a namespace across a veth pair (root).
+    Veth(VethLab),
+    /// Both on 127.0.0.1 (no privileges): sockets only, AF_XDP unavailable.
+    Loopback { why: String },
+}
+
+impl Lab {
+    /// A veth lab when the process may create one, else loopback with the reason.
+    pub fn open() -> Lab {
+        if let Some(why) = lab_unavailable_reason() {
+            return Lab::Loopback { why };
+        }
+        match VethLab::create("bt") {
+            Ok(l) => Lab::Veth(l),
+            Err(e) => Lab::Loopback {
+                why: format!("creating the namespace and veth pair failed: {e}"),
+            },
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Lab::Veth(l) => format!(
+                "exchange in netns {} ({} {}) <-veth-> host ({} {})",
+                l.ns, l.inner_if, l.inner_ip, l.outer_if, l.outer_ip
+            ),
+            Lab::Loopback { why } => format!("loopback 127.0.0.1 (no veth lab: {why})"),
+        }
+    }
+
+    fn addrs(&self) -> (Ipv4Addr, Ipv4Addr) {
+        match self {
+            Lab::Veth(l) => (l.outer_ip, l.inner_ip),
+            Lab::Loopback { .. } => (Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST),
+        }
+    }
+
+    /// Why AF_XDP cannot run here, if it cannot.
+    pub fn afxdp_unavailable(&self) -> Option<String> {
+        match self {
+            Lab::Veth(_) => None,
+            Lab::Loopback { why } => Some(format!("no veth lab ({why})")),
+        }
+    }
+}
+
+/// Names of the segments of one sample, in path order.
+pub fn segment_names() -> Vec<&'static str> {
+    let mut v = vec!["wire_in"];
+    v.extend(HOST_STAGES);
+    v.push("wire_out");
+    v
+}
+
+/// Everything one run measured.
+#[derive(Debug)]
+pub struct Measured {
+    pub variant: Variant,
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub foreign: u64,
+    pub host_orders: u64,
+    pub host_rejects: u64,
+    pub host_bad: u64,
+    pub host_untriggered: u64,
+    /// Sends that left more than one interval after their scheduled time.
+    pub late_sends: u64,
+    /// Tick to trade, coordinated-omission corrected.
+    pub e2e: Histogram<u64>,
+    /// Tick to trade as observed.
+    pub e2e_raw: Histogram<u64>,
+    /// [`segment_names`] order.
+    pub segments: Vec<Histogram<u64>>,
+    /// Host only: start of decode to `write` returned.
+    pub host: Histogram<u64>,
+    /// RTL cycles per gate check (rust-hdl gate only).
+    pub cycles: Option<Histogram<u64>>,
+    /// Tick to trade with the simulated gate's wall time replaced by its
+    /// cycles at Fmax, sample by sample (rust-hdl gate only).
+    pub projected: Option<Histogram<u64>>,
+    pub receiver: String,
+    pub elapsed_s: f64,
+    pub notes: Vec<String>,
+}
+
+impl Measured {
+    /// Every packet produced exactly one order and nothing foreign came back.
+    pub fn complete(&self) -> bool {
+        self.lost == 0 && self.duplicated == 0 && self.received == self.sent
+    }
+
+    /// The refusal message for an incomplete run.
+    pub fn loss_message(&self) -> String {
+        format!(
+            "t2t {} at {} pkt/s: sent {} ticks, received {} orders, lost {}, duplicated {}, foreign {} \
+             (host: {} orders, {} risk rejects, {} bad blocks, {} untriggered); \
+             refusing to report percentiles over a partial sample",
+            self.variant.name(),
+            self.variant.rate,
+            self.sent,
+            self.received,
+            self.lost,
+            self.duplicated,
+            self.foreign,
+            self.host_orders,
+            self.host_rejects,
+            self.host_bad,
+            self.host_untriggered
+        )
+    }
+}
+
+static RUN: AtomicU16 = AtomicU16::new(0);
+
+enum Rx {
+    Xdp(Box<AfXdpIo>),
+    Udp(Box<UdpSocketIo>),
+}
+
+/// Build packet `i`: [Order Delete ref i, Add Order ref i+1 sell at the ask].
+fn build_packet(buf: &mut [u8], session: Session, i: u64) -> usize {
+    let ts = Timestamp(i);
+    let del = OwnedMessage::OrderDelete(itch::OrderDeleteMsg {
+        stock_locate: LOCATE,
+        tracking_number: 0,
+        timestamp: ts,
+        order_reference_number: i,
+    });
+    let add = OwnedMessage::AddOrder(itch::AddOrderMsg {
+        stock_locate: LOCATE,
+        tracking_number: 0,
+        timestamp: ts,
+        order_reference_number: i + 1,
+        buy_sell_indicator: Side::Sell,
+        shares: Shares(ASK_SHARES),
+        stock: crate::pipeline::symbol(),
+        price: ASK_PRICE,
+    });
+    let Ok(mut b) = PacketBuilder::new(buf, session, 1 + 2 * i, 1400) else {
+        return 0;
+    };
+    for m in [del, add] {
+        if let Ok((a, n)) = m.to_array() {
+            let _ = b.push(&a[..n]);
+        }
+    }
+    b.finish().len()
+}
+
+/// Exchange-side order reader: SoupBinTCP frames off a non-blocking socket.
+struct OrderReader {
+    sock: TcpStream,
+    buf: Vec<u8>,
+    fill: usize,
+    received: u64,
+    duplicated: u64,
+    foreign: u64,
+}
+
+impl OrderReader {
+    /// Read what is there; stamp every complete order with one arrival time.
+    fn poll(&mut self, arrive: &mut [u64]) -> anyhow::Result<usize> {
+        let k = match self.sock.read(&mut self.buf[self.fill..]) {
+            Ok(0) => bail!("order-entry connection closed by the host"),
+            Ok(k) => k,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(0),
+            Err(e) => return Err(e).context("reading orders"),
+        };
+        let now = mono_ns();
+        self.fill += k;
+        let mut pos = 0;
+        let mut orders = 0;
+        while self.fill - pos >= 2 {
+            let len = usize::from(u16::from_be_bytes([self.buf[pos], self.buf[pos + 1]]));
+            if self.fill - pos < 2 + len {
+                break;
+            }
+            match Packet::decode(&self.buf[pos..pos + 2 + len]) {
+                Ok((Packet::UnsequencedData(p), _)) => match order_index(p) {
+                    Some(i) if (i as usize) < arrive.len() => {
+                        let slot = &mut arrive[i as usize];
+                        if *slot == 0 {
+                            *slot = now;
+                            self.received += 1;
+                        } else {
+                            self.duplicated += 1;
+                        }
+                        orders += 1;
+                    }
+                    _ => self.foreign += 1,
+                },
+                _ => self.foreign += 1,
+            }
+            pos += 2 + len;
+        }
+        self.buf.copy_within(pos..self.fill, 0);
+        self.fill -= pos;
+        Ok(orders)
+    }
+}
+
+/// Run one variant. Returns the measurement even when incomplete (the caller
+/// refuses to report it); errors are set-up failures.
+///
+/// # Errors
+/// AF_XDP unavailable for an AF_XDP variant, sockets failing to open.
+pub fn run_variant(
+    lab: &Lab,
+    v: &Variant,
+    fmax_mhz: f64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<Measured> {
+    if v.rate == 0 || v.packets == 0 {
+        bail!("rate and packets must be positive");
+    }
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
+    let feed_port = 27_000 + run % 1000;
+    let oe_port = 28_000 + run % 1000;
+    let (host_ip, exch_ip) = lab.addrs();
+    let flow = SocketAddrV4::new(host_ip, feed_port);
+    let open_exchange = move || -> std::io::Result<(UdpSocket, TcpListener)> {
+        let u = UdpSocket::bind(SocketAddrV4::new(exch_ip, 0))?;
+        u.connect(flow)?;
+        let l = TcpListener::bind(SocketAddrV4::new(exch_ip, oe_port))?;
+        Ok((u, l))
+    };
+    let (udp, listener) = match lab {
+        Lab::Veth(l) => l.in_ns(open_exchange)??,
+        Lab::Loopback { .. } => open_exchange()?,
+    };
+    let mut rx = match (v.path, lab) {
+        (FeedPath::Afxdp, Lab::Veth(l)) => Rx::Xdp(Box::new(
+            AfXdpIo::open(&AfXdpConfig::receiver(&l.outer_if, &[flow]))
+                .map_err(|e| anyhow!("AF_XDP could not be used on {}: {e}", l.outer_if))?,
+        )),
+        (FeedPath::Afxdp, Lab::Loopback { why }) => {
+            bail!("AF_XDP needs the veth lab, which is unavailable: {why}")
+        }
+        (FeedPath::Socket, _) => Rx::Udp(Box::new(
+            UdpSocketIo::open(&UdpSocketConfig::receiver(flow)).context("feed socket")?,
+        )),
+    };
+    let receiver = match &rx {
+        Rx::Xdp(io) => io.describe(),
+        Rx::Udp(io) => io.describe(),
+    };
+    let mut host_tcp = TcpStream::connect(SocketAddrV4::new(exch_ip, oe_port))
+        .context("host connecting to the exchange's order entry")?;
+    host_tcp.set_nodelay(true)?;
+    let (exch_tcp, _) = listener.accept()?;
+    exch_tcp.set_nodelay(true)?;
+    exch_tcp.set_nonblocking(true)?;
+
+    let n = v.packets as usize;
+    let mut pipeline = Pipeline::new(n, v.gate).map_err(|e| anyhow!("risk gate set-up: {e}"))?;
+    let mut send_ts = vec![0u64; n];
+    let mut arrive_ts = vec![0u64; n];
+    let interval = (1_000_000_000 / v.rate).max(1);
+    let stop = AtomicBool::new(false);
+    let cpus = online_cpus();
+    let mut reader = OrderReader {
+        sock: exch_tcp,
+        buf: vec![0u8; 1 << 16],
+        fill: 0,
+        received: 0,
+        duplicated: 0,
+        foreign: 0,
+    };
+    let mut late_sends = 0u64;
+    let mut notes = Vec::new();
+    let session = Session::new("ETIT2T").unwrap_or(Session([b' '; 10]));
+    let started = mono_ns();
+
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let host = s.spawn(|| -> anyhow::Result<()> {
+            if v.pinned {
+                pin_current(cpus.saturating_sub(1)).context("pinning the host thread")?;
+                if v.rt {
+                    set_fifo(10).context("SCHED_FIFO for the host thread")?;
+                }
+            }
+            loop {
+                let on = |p: &[u8], ts: u64| pipeline.on_packet(p, ts, &mut host_tcp);
+                let got = match &mut rx {
+                    Rx::Xdp(io) => io.recv_with(on),
+                    Rx::Udp(io) => io.recv_with(on)?,
+                };
+                if got == 0 && stop.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+            }
+        });
+        let exchange = s.spawn(|| -> anyhow::Result<()> {
+            if v.pinned {
+                pin_current(0).context("pinning the exchange thread")?;
+                if v.rt {
+                    set_fifo(10).context("SCHED_FIFO for the exchange thread")?;
+                }
+            }
+            let mut pkt = [0u8; 256];
+            let start = mono_ns() + 2_000_000;
+            for (i, slot) in send_ts.iter_mut().enumerate() {
+                let due = start + i as u64 * interval;
+                while mono_ns() < due {
+                    reader.poll(&mut arrive_ts)?;
+                }
+                let len = build_packet(&mut pkt, session, i as u64);
+                let t = mono_ns();
+                loop {
+                    match udp.send(&pkt[..len]) {
+                        Ok(_) => break,
+                        // A full qdisc / socket buffer: the tick must go.
+                        Err(e)
+                            if e.kind() == ErrorKind::WouldBlock
+                                || e.raw_os_error() == Some(libc::ENOBUFS) =>
+                        {
+                            std::hint::spin_loop()
+                        }
+                        Err(e) => return Err(e).context("sending a tick"),
+                    }
+                }
+                *slot = t;
+                if t > due + interval {
+                    late_sends += 1;
+                }
+                if i % 1024 == 1023 {
+                    progress(1024);
+                }
+            }
+            progress(n as u64 % 1024);
+            // Drain: whatever has not come back within 500 ms of silence is lost.
+            let mut last = mono_ns();
+            while reader.received < n as u64 {
+                if reader.poll(&mut arrive_ts)? > 0 {
+                    last = mono_ns();
+                } else if mono_ns() - last > 500_000_000 {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let ex = exchange
+            .join()
+            .map_err(|_| anyhow!("exchange thread panicked"));
+        stop.store(true, Ordering::Release);
+        let ho = host.join().map_err(|_| anyhow!("host thread panicked"));
+        ex??;
+        ho??;
+        Ok(())
+    })?;
+    let elapsed_s = (mono_ns() - started) as f64 / 1e9;
+    if let Rx::Xdp(io) = &rx {
+        if let Ok(k) = io.kernel_stats() {
+            if k.rx_dropped + k.rx_ring_full + k.rx_fill_ring_empty > 0 {
+                notes.push(format!(
+                    "AF_XDP socket drops: rx_dropped {} rx_ring_full {} fill_ring_empty {}",
+                    k.rx_dropped, k.rx_ring_full, k.rx_fill_ring_empty
+                ));
+            }
+        }
+    }
+    if late_sends > 0 {
+        notes.push(format!(
+            "{late_sends} ticks left more than one interval late (the exchange thread could not hold the offered rate)"
+        ));
+    }
+    drop(rx);
+
+    let mut e2e = hist();
+    let mut e2e_raw = hist();
+    let mut host = hist();
+    let mut segments: Vec<Histogram<u64>> = segment_names().iter().map(|_| hist()).collect();
+    let mut cycles = (v.gate == GateKind::Rtl).then(hist);
+    let mut projected = (v.gate == GateKind::Rtl).then(hist);
+    let recs = pipeline.records();
+    for i in (v.warmup as usize).min(n)..n {
+        let (s, a) = (send_ts[i], arrive_ts[i]);
+        if a == 0 || s == 0 {
+            continue;
+        }
+        let d = a.saturating_sub(s).max(1);
+        let _ = e2e_raw.record(d);
+        let _ = e2e.record_correct(d, interval);
+        let r = &recs[i];
+        if r.used {
+            let st = r.stage_ns();
+            let _ = segments[0].record(r.marks[0].saturating_sub(s).max(1));
+            for (h, x) in segments[1..7].iter_mut().zip(st) {
+                let _ = h.record(x.max(1));
+            }
+            let _ = segments[7].record(a.saturating_sub(r.marks[6]).max(1));
+            let _ = host.record((r.marks[6] - r.marks[0]).max(1));
+            if let Some(c) = cycles.as_mut() {
+                let _ = c.record(u64::from(r.cycles).max(1));
+            }
+            if let Some(p) = projected.as_mut() {
+                let gate_ns = (f64::from(r.cycles) * 1e3 / fmax_mhz).round() as u64;
+                let x = d.saturating_sub(st[3]).saturating_add(gate_ns).max(1);
+                let _ = p.record_correct(x, interval);
+            }
+        }
+    }
+    Ok(Measured {
+        variant: v.clone(),
+        sent: n as u64,
+        received: reader.received,
+        lost: n as u64 - reader.received,
+        duplicated: reader.duplicated,
+        foreign: reader.foreign,
+        host_orders: pipeline.orders,
+        host_rejects: pipeline.rejects,
+        host_bad: pipeline.bad_blocks,
+        host_untriggered: pipeline.untriggered,
+        late_sends,
+        e2e,
+        e2e_raw,
+        segments,
+        host,
+        cycles,
+        projected,
+        receiver,
+        elapsed_s,
+        notes,
+    })
+}
+
+/// Give the kernel a moment between runs (XDP detach, socket teardown).
+pub fn settle() {
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::packet_index;
+    use eti_core::moldudp64::PacketView;
+
+    #[test]
+    fn packets_carry_two_messages_and_their_index() {
+        let mut buf = [0u8; 256];
+        let n = build_packet(&mut buf, Session::new("X").unwrap(), 7);
+        let pv = PacketView::new(&buf[..n]).unwrap();
+        assert_eq!(pv.count(), 2);
+        assert_eq!(packet_index(pv.sequence()), 7);
+        let kinds: Vec<u8> = pv.messages().map(|m| m.unwrap()[0]).collect();
+        assert_eq!(kinds, vec![b'D', b'A']);
+    }
+
+    /// Loopback run without privileges: every tick must come back as one order.
+    #[test]
+    fn loopback_run_is_complete() {
+        let lab = Lab::Loopback {
+            why: "unit test".into(),
+        };
+        let v = Variant {
+            path: FeedPath::Socket,
+            gate: GateKind::Golden,
+            pinned: false,
+            rt: false,
+            rate: 2_000,
+            packets: 400,
+            warmup: 10,
+        };
+        let m = run_variant(&lab, &v, 100.0, &|_| {}).unwrap();
+        assert!(m.complete(), "{}", m.loss_message());
+        assert_eq!(m.e2e_raw.len(), 390);
+        assert!(m.e2e.len() >= m.e2e_raw.len());
+        assert_eq!(m.segments.len(), 8);
+        assert!(m.segments.iter().all(|h| h.len() == 390));
+    }
+}

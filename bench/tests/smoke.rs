@@ -1,0 +1,144 @@
+//! CI smoke test: the quick path, shortened to a few seconds, writes a
+//! complete and sane report: every file there, every variant complete (orders
+//! received = ticks sent, nothing lost or duplicated), percentiles monotonic,
+//! histogram counts equal to the samples measured, HDR logs parseable.
+//!
+//! As root it runs over the veth lab (sockets and AF_XDP); without root it
+//! runs over loopback sockets and the summary says why AF_XDP was skipped.
+
+use std::{path::Path, process::Command};
+
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use serde_json::Value;
+
+fn monotonic(p: &Value, what: &str) {
+    let g = |k: &str| {
+        p[k].as_u64()
+            .unwrap_or_else(|| panic!("{what}: no {k} in {p}"))
+    };
+    let v = [g("p50"), g("p90"), g("p99"), g("p999"), g("max")];
+    assert!(
+        v.windows(2).all(|w| w[0] <= w[1]),
+        "{what}: not monotonic {v:?}"
+    );
+    assert!(g("count") > 0 && g("p50") > 0, "{what}: empty {p}");
+}
+
+fn intervals(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    IntervalLogIterator::new(&bytes)
+        .filter_map(|e| match e.expect("log entry parses") {
+            LogEntry::Interval(i) => Some(i.tag().map_or(String::new(), |t| t.as_str().into())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn quick_report_is_complete_and_sane() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_eti-bench"))
+        .args([
+            "all",
+            "--quick",
+            "--secs",
+            "0.3",
+            "--rate",
+            "5000",
+            "--rates",
+            "5000,20000",
+            "--rtl-rate",
+            "100",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "eti-bench failed: {stderr}");
+    for f in [
+        "summary.json",
+        "t2t.png",
+        "t2t.svg",
+        "report.md",
+        "hdr/components.hlog",
+    ] {
+        let len = dir.path().join(f).metadata().map_or(0, |m| m.len());
+        assert!(len > 0, "{f} missing or empty");
+    }
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    let variants = s["variants"].as_array().expect("variants");
+    let afxdp_skipped = s["afxdp_unavailable"].as_str();
+    if let Some(why) = afxdp_skipped {
+        eprintln!("AF_XDP variants skipped: {why}");
+    } else {
+        assert!(
+            variants.iter().any(|v| v["path"] == "afxdp"),
+            "no AF_XDP variant"
+        );
+    }
+    assert!(
+        variants.iter().any(|v| v["gate"] == "rtl"),
+        "no rust-hdl gate variant"
+    );
+    assert!(variants.iter().any(|v| v["pinned"] == false));
+    for v in variants {
+        let name = v["name"].as_str().unwrap();
+        let sent = v["sent"].as_u64().unwrap();
+        assert_eq!(v["complete"], true, "{name}");
+        assert_eq!(
+            v["received"].as_u64(),
+            Some(sent),
+            "{name}: orders != ticks"
+        );
+        assert_eq!(v["lost"], 0, "{name}");
+        assert_eq!(v["duplicated"], 0, "{name}");
+        let measured = v["measured"].as_u64().unwrap();
+        assert_eq!(
+            measured,
+            sent - sent / 20,
+            "{name}: samples = sent - warm-up"
+        );
+        monotonic(&v["end_to_end_raw"], name);
+        monotonic(&v["end_to_end"], name);
+        assert_eq!(
+            v["end_to_end_raw"]["count"].as_u64(),
+            Some(measured),
+            "{name}"
+        );
+        assert!(
+            v["end_to_end"]["count"].as_u64().unwrap() >= measured,
+            "{name}"
+        );
+        let stages = v["stages"].as_object().unwrap();
+        for st in [
+            "wire_in",
+            "decode",
+            "book_update",
+            "strategy",
+            "risk_gate",
+            "encode",
+            "send",
+            "wire_out",
+        ] {
+            monotonic(&stages[st], &format!("{name}/{st}"));
+            assert_eq!(stages[st]["count"].as_u64(), Some(measured), "{name}/{st}");
+        }
+        let tags = intervals(&dir.path().join(v["hdr_log"].as_str().unwrap()));
+        assert!(
+            tags.iter().any(|t| t == "t2t") && tags.len() >= 11,
+            "{name}: {tags:?}"
+        );
+    }
+    let comps = s["components"].as_array().unwrap();
+    assert_eq!(comps.len(), 7);
+    for c in comps {
+        monotonic(&c["ns_per_op"], c["implementation"].as_str().unwrap());
+    }
+    assert!(s["sweep"]["points"]
+        .as_array()
+        .is_some_and(|p| !p.is_empty()));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("| variant |") && md.contains("Targets"));
+}
