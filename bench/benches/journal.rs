@@ -52,6 +52,30 @@ fn event(n: u64) -> Event {
     }
 }
 
+/// CPU seconds (user + system) used so far by this process's threads whose
+/// name starts with `prefix` (from /proc; 10 ms resolution).
+fn thread_cpu(prefix: &str) -> f64 {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut total = 0u64;
+    if let Ok(rd) = std::fs::read_dir("/proc/self/task") {
+        for t in rd.flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if !comm.trim_end().starts_with(prefix) {
+                continue;
+            }
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+            if let Some((_, rest)) = stat.rsplit_once(')') {
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                if f.len() > 12 {
+                    total += f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+    }
+    total as f64 / tick
+}
+
 fn fresh_dir(base: &Path, name: &str) -> PathBuf {
     let d = base.join(format!("eti-journal-bench-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -145,14 +169,18 @@ fn main() {
         let h = j.handle();
         let (full, el) = pump(&h, n, None);
         let m = h.metrics();
+        // The writer thread is named "eti-journal", the syncer "eti-journal-sync" (comm truncates to 15 bytes).
+        let writer_cpu = thread_cpu("eti-journal") - thread_cpu("eti-journal-syn");
         j.close().expect("close");
         println!(
-            "append rate [{name}]: {n} events durable in {:.3} s = {:.2} M events/s; {} fsyncs ({:.0} events/fsync), {} QueueFull retries",
+            "append rate [{name}]: {n} events durable in {:.3} s = {:.2} M events/s; {} fsyncs ({:.0} events/fsync), {} QueueFull retries; writer thread CPU {:.2} s = {:.2} M events per writer-CPU-second",
             el.as_secs_f64(),
             n as f64 / el.as_secs_f64() / 1e6,
             m.fsyncs,
             n as f64 / m.fsyncs.max(1) as f64,
-            full
+            full,
+            writer_cpu,
+            n as f64 / writer_cpu.max(0.01) / 1e6
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

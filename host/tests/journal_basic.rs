@@ -66,6 +66,10 @@ fn append_roll_over_close_reopen_recover_and_verify() {
     }
     h.wait_durable(Seq(600), Duration::from_secs(10)).unwrap();
     assert!(h.durable_seq() >= Seq(600));
+    // Verifying a live journal: everything durable checks out, tail unsealed.
+    let live = audit::verify_dir(d.path(), None).unwrap();
+    assert!(live.live && live.open_tail, "{live}");
+    assert_eq!(live.records, 600);
     j.close().unwrap();
     assert!(matches!(
         h.append_event(&order(1)),
@@ -77,7 +81,7 @@ fn append_roll_over_close_reopen_recover_and_verify() {
     assert_eq!(report.records, 600);
     assert!(report.segments > 3, "{report}");
     assert_eq!(report.sealed_segments, report.segments);
-    assert!(!report.open_tail);
+    assert!(!report.open_tail && !report.live);
 
     let got = recover(d.path()).unwrap();
     assert_eq!(got.last_seq, 600);

@@ -24,6 +24,8 @@ pub struct VerifyReport {
     pub public_key: Option<[u8; 32]>,
     /// The last segment is not sealed yet (journal open, or crashed and not reopened).
     pub open_tail: bool,
+    /// A writer holds the journal open right now.
+    pub live: bool,
 }
 
 impl std::fmt::Display for VerifyReport {
@@ -61,7 +63,14 @@ pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport,
             }
         }
     };
-    let scan: ScanSummary = scan_dir(dir, &ScanOptions::audit(trusted), |_, _| Ok(()))?;
+    // A live journal's last segment is being appended to: a partially written
+    // batch at its end is expected there (and only there), not damage.
+    let live = super::reader::is_live(dir);
+    let opts = ScanOptions {
+        tolerate_torn_tail: live,
+        ..ScanOptions::audit(trusted)
+    };
+    let scan: ScanSummary = scan_dir(dir, &opts, |_, _| Ok(()))?;
     Ok(VerifyReport {
         records: scan.records,
         segments: scan.segments.len(),
@@ -69,6 +78,7 @@ pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport,
         last_seq: scan.last_seq,
         public_key: scan.pubkey,
         open_tail: scan.segments.last().is_some_and(|s| s.seal.is_none()),
+        live,
     })
 }
 

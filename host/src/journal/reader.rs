@@ -20,6 +20,23 @@ use std::path::{Path, PathBuf};
 /// Lock file the writer holds (flock) while a journal is open.
 pub const LOCK_FILE: &str = "journal.lock";
 
+/// Whether a writer currently holds the journal in `dir` open (its lock is taken).
+pub fn is_live(dir: &Path) -> bool {
+    use std::os::unix::io::AsRawFd;
+    let Ok(f) = std::fs::File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    // SAFETY: flock on an fd we own; a shared probe released right away.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    if r == 0 {
+        // SAFETY: as above.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+        false
+    } else {
+        true
+    }
+}
+
 /// What to check while scanning.
 #[derive(Debug, Clone, Copy)]
 pub struct ScanOptions {
