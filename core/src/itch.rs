@@ -485,22 +485,75 @@ macro_rules! itch_messages {
             $( $View($View<'a>), )*
         }
 
+        /// Offset of the Buy/Sell Indicator in `A`, `F` and `P`.
+        const SIDE_OFFSET: usize = 19;
+        /// 1 for the types whose byte 19 is a Buy/Sell Indicator.
+        const SIDE_TYPES: [u8; 256] = {
+            let mut t = [0u8; 256];
+            t[b'A' as usize] = 1;
+            t[b'F' as usize] = 1;
+            t[b'P' as usize] = 1;
+            t
+        };
+        /// 1 for the valid ITCH Buy/Sell Indicator codes, B and S.
+        const SIDE_CODES: [u8; 256] = {
+            let mut t = [0u8; 256];
+            t[b'B' as usize] = 1;
+            t[b'S' as usize] = 1;
+            t
+        };
+
+        /// Expected length per type byte, 0 for bytes that are not an ITCH 5.0 type.
+        const LEN_TABLE: [u8; 256] = {
+            let mut t = [0u8; 256];
+            $( t[$tag as usize] = $len; )*
+            t
+        };
+
         /// Decode exactly one message (`buf` holds the whole message and nothing else).
         ///
         /// Errors: `Empty`, `UnknownType`, `Truncated` (too short for its type),
         /// `BadLength` (too long), `BadField` (side not B/S); offsets are relative
         /// to `buf` (use [`CodecError::shifted`] for a position in a larger stream).
-        #[inline]
+        ///
+        /// The length is checked once against a 256-entry table (one predictable
+        /// branch); the per-type arm then only builds the view, and when this is
+        /// inlined into a caller that matches on the result the two dispatches
+        /// on the type merge into one.
+        #[inline(always)]
         pub fn decode(buf: &[u8]) -> Result<Message<'_>, CodecError> {
             let Some(&t) = buf.first() else {
                 return Err(CodecError::Empty { offset: 0 });
             };
+            if LEN_TABLE[t as usize] as usize != buf.len() {
+                return Err(decode_error(t, buf.len()));
+            }
+            // The Buy/Sell Indicator of A, F and P (offset 19), checked without a
+            // branch on the type: shorter types read their last byte instead.
+            // Table lookups and an AND (not `&&`) so the only branch is the
+            // almost never taken error exit; a branch on the type mispredicts.
+            let side = buf[SIDE_OFFSET.min(buf.len() - 1)];
+            if SIDE_TYPES[t as usize] & !SIDE_CODES[side as usize] != 0 {
+                return Err(field_error(t, "buy_sell_indicator", SIDE_OFFSET));
+            }
+            // Every arm only picks the variant, so the compiler can turn this
+            // into a table lookup instead of a jump on the type.
             match t {
-                $( $tag => match $View::new(buf) {
-                    Ok(v) => Ok(Message::$View(v)),
-                    Err(e) => Err(e),
+                $( $tag => match <&[u8; $len]>::try_from(buf) {
+                    Ok(a) => Ok(Message::$View($View(a))),
+                    Err(_) => Err(decode_error(t, buf.len())),
                 }, )*
-                _ => Err(CodecError::UnknownType { msg_type: t, offset: 0 }),
+                _ => Err(decode_error(t, buf.len())),
+            }
+        }
+
+        /// The error for a buffer whose length does not match its type byte.
+        #[cold]
+        #[inline(never)]
+        fn decode_error(t: u8, got: usize) -> CodecError {
+            match message_len(t) {
+                Some(expected) => length_error(t, expected, got),
+                None => CodecError::UnknownType { msg_type: t, offset: 0 },
             }
         }
 
