@@ -335,3 +335,27 @@ fn garbage_followed_by_valid_records_is_corruption_not_a_torn_tail() {
     assert!(matches!(e, ScanError::BadRecord { index: 0, .. }), "{e}");
     assert!(Journal::open(cfg(d.path())).is_err());
 }
+
+#[test]
+fn open_does_not_seal_an_unsealed_segment_whose_chain_is_broken() {
+    let d = build(100);
+    let (last, _) = tear_tail(d.path());
+    // Forge a record of the unsealed last segment with a consistent CRC.
+    let off = record_offset(&last, 1);
+    let mut b = std::fs::read(&last).unwrap();
+    let p = u32::from_le_bytes(b[off..off + 4].try_into().unwrap()) as usize;
+    b[off + 24 + p - 1] ^= 0x01;
+    let body = 24 + p + 32;
+    let crc = crc32c::crc32c(&b[off..off + body]);
+    b[off + body..off + body + 4].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&last, &b).unwrap();
+    match Journal::open(cfg(d.path())) {
+        Err(JournalError::Scan(ScanError::BadRecord { path, index: 1, .. })) => {
+            assert_eq!(path, last)
+        }
+        other => panic!(
+            "expected a chain fault in {}, got {other:?}",
+            last.display()
+        ),
+    }
+}

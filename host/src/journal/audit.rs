@@ -143,6 +143,7 @@ pub fn export_dir(dir: &Path, out: &mut dyn Write) -> Result<u64, JournalError> 
         trusted_key: None,
         tolerate_torn_tail: false,
         parallel_chain: false,
+        chain_last_segment: true,
     };
     let scan = scan_dir(dir, &opts, |at, rec| {
         let file = at

@@ -53,6 +53,9 @@ pub struct ScanOptions {
     /// Records after a chain fault may reach `on_record` before the error is
     /// returned, so streaming consumers (export) turn this off.
     pub parallel_chain: bool,
+    /// Recompute the chain of the last segment even without `verify_chain`:
+    /// recovery seals that segment, and must not sign what it has not checked.
+    pub chain_last_segment: bool,
 }
 
 impl ScanOptions {
@@ -64,16 +67,21 @@ impl ScanOptions {
             trusted_key,
             tolerate_torn_tail: false,
             parallel_chain: true,
+            chain_last_segment: true,
         }
     }
-    /// Recovery after a crash.
+    /// Recovery after a crash: CRCs, segment links and seals always (a seal
+    /// signs the stored final hash, so a sealed segment cannot be rewritten
+    /// with consistent hashes without the key), the chain of the last segment
+    /// always, the chain of every record only with `verify_chain` (the audit's job).
     pub fn recovery(verify_chain: bool) -> ScanOptions {
         ScanOptions {
             verify_chain,
-            verify_seals: verify_chain,
+            verify_seals: true,
             trusted_key: None,
             tolerate_torn_tail: true,
             parallel_chain: true,
+            chain_last_segment: true,
         }
     }
 }
@@ -360,7 +368,8 @@ where
         }
         out.pubkey = Some(header.pubkey);
 
-        let seg = if opts.verify_chain && opts.parallel_chain {
+        let chain_here = opts.verify_chain || (is_last && opts.chain_last_segment);
+        let seg = if chain_here && opts.parallel_chain {
             // The SHA-256 chain is checked on a second core while this one
             // checks CRCs and applies records; the first fault in record order wins.
             std::thread::scope(|sc| {
@@ -386,7 +395,7 @@ where
                 opts,
                 key,
                 is_last,
-                opts.verify_chain,
+                chain_here,
                 &mut on_record,
             )?
         };

@@ -224,8 +224,8 @@ pub struct Recovery {
     pub scan: ScanSummary,
 }
 
-/// Read-only recovery of `dir`: checks every CRC (and the chain when
-/// `verify_chain`), tolerates only a torn tail of the last unsealed segment
+/// Read-only recovery of `dir`: checks every CRC, segment link and seal, the
+/// chain of the last segment (and of every record when `verify_chain`), tolerates only a torn tail of the last unsealed segment
 /// (reported in `scan`, not modified on disk), and folds the events into state.
 /// A record that does not decode as its kind is an error naming file and offset.
 pub fn recover_with(dir: &Path, verify_chain: bool) -> Result<Recovery, ScanError> {
@@ -245,9 +245,11 @@ pub fn recover_with(dir: &Path, verify_chain: bool) -> Result<Recovery, ScanErro
     Ok(Recovery { state, scan })
 }
 
-/// Rebuild the host state from the journal in `dir` (CRCs and chain checked).
+/// Rebuild the host state from the journal in `dir` (what `Journal::open`
+/// checks: CRCs, links, seals, last segment's chain; `eti audit verify` checks
+/// the whole chain).
 pub fn recover(dir: &Path) -> Result<RecoveredState, ScanError> {
-    recover_with(dir, true).map(|r| r.state)
+    recover_with(dir, false).map(|r| r.state)
 }
 
 #[cfg(test)]
