@@ -77,6 +77,19 @@ fn thread_cpu(prefix: &str) -> f64 {
     total as f64 / tick
 }
 
+/// CPU seconds (user + system) used so far by the whole process.
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    if f.len() <= 12 {
+        return 0.0;
+    }
+    (f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0)) as f64 / 100.0
+}
+
 fn fresh_dir(base: &Path, name: &str) -> PathBuf {
     let d = base.join(format!("eti-journal-bench-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -225,14 +238,17 @@ fn main() {
             ("full SHA-256 chain as in audit", true),
         ] {
             let t = Instant::now();
+            let cpu0 = process_cpu();
             let r = recover_with(&dir, chain).expect("recover");
             let el = t.elapsed();
+            let cpu = process_cpu() - cpu0;
             assert_eq!(r.state.last_seq, recover_events);
             println!(
-                "recover {} events [{name}]: {:.3} s ({:.1} M events/s), {} segments, {} open orders rebuilt",
+                "recover {} events [{name}]: {:.3} s wall ({:.1} M events/s), {:.2} s CPU, {} segments, {} open orders rebuilt",
                 recover_events,
                 el.as_secs_f64(),
                 recover_events as f64 / el.as_secs_f64() / 1e6,
+                cpu,
                 r.scan.segments.len(),
                 r.state.open_orders.len()
             );
