@@ -43,7 +43,12 @@ pub fn parse_udp(frame: &[u8]) -> Option<UdpView<'_>> {
     if be16(frame, 12)? != ETHERTYPE_IPV4 {
         return None;
     }
-    let ip = frame.get(ETH_HLEN..)?;
+    parse_ipv4_udp(frame.get(ETH_HLEN..)?)
+}
+
+/// As [`parse_udp`], starting at the IPv4 header (raw-IP and Linux
+/// cooked-capture pcap files put no Ethernet header in front).
+pub fn parse_ipv4_udp(ip: &[u8]) -> Option<UdpView<'_>> {
     let vihl = *ip.first()?;
     let ihl = usize::from(vihl & 0x0f) * 4;
     if vihl >> 4 != 4 || ihl < IPV4_HLEN || *ip.get(9)? != IPPROTO_UDP {

@@ -45,6 +45,7 @@ pub mod frame;
 pub mod io;
 pub mod loader;
 pub mod netns;
+pub mod pcap_io;
 pub mod udp;
 pub mod xsk;
 
@@ -53,5 +54,6 @@ pub use error::IoError;
 pub use frame::TxHeader;
 pub use io::{mono_ns, open, Opened, PacketIo, PacketIoConfig, PathChoice, PathKind, PathStats};
 pub use loader::{AttachedMode, XdpCounters, XdpMode, XdpSteer};
+pub use pcap_io::{LiveCapture, Pace, PcapRecorder, PcapReplay, Recording, ReplayPacket};
 pub use udp::{UdpSocketConfig, UdpSocketIo};
 pub use xsk::BindMode;
