@@ -156,7 +156,7 @@ impl Parent {
 
     /// Shares that should be done by `now` under the schedule.
     pub fn target(&self, now: u64) -> u32 {
-        if self.state == ParentState::Pending || now <= self.start_ns {
+        if self.state == ParentState::Pending || now < self.start_ns {
             return 0;
         }
         if now >= self.end_ns {
@@ -249,9 +249,18 @@ impl Parent {
         if !tradable || self.working > 0 || now < self.backoff_until {
             return None;
         }
-        let target = self.target(now);
+        // in the last 2 % of the window everything left is due: a linear
+        // curve would otherwise leave less than a lot unsent at the end
+        let final_stretch = (self.end_ns - self.start_ns) / 50;
+        let target = if now.saturating_add(final_stretch) >= self.end_ns {
+            self.spec.shares
+        } else {
+            self.target(now)
+        };
         let lag = target.saturating_sub(self.filled + self.working);
-        if lag < ROUND_LOT {
+        if lag < ROUND_LOT
+            && !(target == self.spec.shares && lag > 0 && self.remaining() < ROUND_LOT)
+        {
             return None;
         }
         // participation cap: our fills stay within pct of printed volume
@@ -264,6 +273,14 @@ impl Parent {
             .min(u64::from(self.max_child))
             .min(u64::from(self.remaining()));
         q -= q % u64::from(ROUND_LOT);
+        if q == 0
+            && self.remaining() < ROUND_LOT
+            && target == self.spec.shares
+            && allowed >= u64::from(self.remaining())
+        {
+            // the odd lot left at the end
+            q = u64::from(self.remaining());
+        }
         if q == 0 {
             return None;
         }

@@ -771,3 +771,142 @@ impl Host {
         self.status.running.store(false, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HostConfig;
+    use crate::venue::VenueClient;
+    use eti_core::itch::{AddOrderMsg, OwnedMessage, StockDirectoryMsg};
+    use eti_core::moldudp64::{PacketBuilder, Session};
+    use eti_core::Timestamp;
+
+    fn dir(locate: u16, s: &str) -> OwnedMessage {
+        StockDirectoryMsg {
+            stock_locate: locate,
+            tracking_number: 0,
+            timestamp: Timestamp(1),
+            stock: Symbol::new(s).unwrap(),
+            market_category: b'Q',
+            financial_status_indicator: b'N',
+            round_lot_size: 100,
+            round_lots_only: b'N',
+            issue_classification: b'C',
+            issue_sub_type: *b"Z ",
+            authenticity: b'P',
+            short_sale_threshold_indicator: b'N',
+            ipo_flag: b'N',
+            luld_reference_price_tier: b'1',
+            etp_flag: b'N',
+            etp_leverage_factor: 0,
+            inverse_indicator: b'N',
+        }
+        .into()
+    }
+
+    fn add(r: u64, price: u32) -> OwnedMessage {
+        AddOrderMsg {
+            stock_locate: 1,
+            tracking_number: 0,
+            timestamp: Timestamp(2),
+            order_reference_number: r,
+            buy_sell_indicator: Side::Buy,
+            shares: Shares(100),
+            stock: Symbol::new("AAPL").unwrap(),
+            price: Price(price),
+        }
+        .into()
+    }
+
+    fn packet(seq: u64, msgs: &[OwnedMessage]) -> Vec<u8> {
+        let mut buf = [0u8; 1400];
+        let mut b = PacketBuilder::new(&mut buf, Session::new("TEST").unwrap(), seq, 1400).unwrap();
+        for m in msgs {
+            let (a, n) = m.to_array().unwrap();
+            b.push(&a[..n]).unwrap();
+        }
+        b.finish().to_vec()
+    }
+
+    fn trader(gap_timeout_ms: u64) -> (Trader, VenueClient) {
+        let mut cfg = HostConfig::default();
+        cfg.feed.gap_timeout_ms = gap_timeout_ms;
+        let r = cfg.resolve().unwrap();
+        let status = Arc::new(SharedStatus::default());
+        let t = Trader::new(
+            &cfg,
+            &r,
+            &[(Symbol::new("AAPL").unwrap(), Price(1_900_000))],
+            None,
+            status,
+        )
+        .unwrap();
+        let v = VenueClient::new(crate::runner::venue_config(&cfg, &r), 0);
+        (t, v)
+    }
+
+    #[test]
+    fn gap_is_requested_and_recovered_by_retransmission() {
+        let (mut t, mut v) = trader(1000);
+        t.on_packet(&mut v, &packet(1, &[dir(1, "AAPL")]), 10);
+        // 2 is lost, 3 arrives: not applied, a request for 2.. goes out
+        t.on_packet(&mut v, &packet(3, &[add(11, 1_000_000)]), 20);
+        let req = t.pending_request.take().expect("retransmission request");
+        assert_eq!(req.sequence, 2);
+        assert_eq!(t.books.book(1).unwrap().orders, 0);
+        // the retransmission fills the gap, then 3 is delivered again
+        t.on_packet(
+            &mut v,
+            &packet(2, &[add(10, 1_000_000), add(11, 1_000_000)]),
+            30,
+        );
+        let b = t.books.book(1).unwrap();
+        assert_eq!(b.orders, 2);
+        assert!(!b.stale);
+        // 2 and 3 were both missing when delivered
+        assert_eq!(t.receiver.stats().recovered, 2);
+    }
+
+    #[test]
+    fn unrecoverable_gap_marks_books_stale_and_halts_parents() {
+        let (mut t, mut v) = trader(10);
+        t.on_packet(&mut v, &packet(1, &[dir(1, "AAPL"), add(1, 1_000_000)]), 10);
+        t.start_parent(ParentSpec {
+            algo: crate::config::AlgoKind::Twap,
+            symbol: Symbol::new("AAPL").unwrap(),
+            side: Side::Buy,
+            shares: 1000,
+            limit: None,
+            limit_bps: 50,
+            duration_ns: 1_000_000_000,
+            slices: 10,
+            participation_pct: 50,
+            profile: Vec::new(),
+        });
+        t.on_packet(&mut v, &packet(5, &[add(9, 1_000_000)]), 20);
+        assert!(t.receiver.gap().is_some());
+        t.housekeeping(&mut v, 1_000_000); // gap noticed
+        assert!(t.books.book(1).unwrap().tradable());
+        t.housekeeping(&mut v, 20_000_000); // 19 ms later: past the 10 ms timeout
+        assert!(t.books.book(1).unwrap().stale);
+        assert_eq!(t.stats.unrecoverable_gaps, 1);
+        assert_eq!(t.parents[0].state, ParentState::Halted);
+        assert_eq!(t.status.stale_books.load(Ordering::Relaxed), 1);
+        // the feed resumes live; the stale book stays out of trading
+        t.on_packet(&mut v, &packet(9, &[add(20, 1_000_000)]), 30);
+        assert!(t.receiver.gap().is_none());
+        assert!(!t.books.book(1).unwrap().tradable());
+        assert!(t
+            .send_order(
+                &mut v,
+                Symbol::new("AAPL").unwrap(),
+                1,
+                Side::Buy,
+                100,
+                Price(1_000_000),
+                0,
+                None
+            )
+            .is_err());
+    }
+}

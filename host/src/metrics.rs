@@ -307,10 +307,14 @@ impl MetricsServer {
                             let st = status.clone();
                             tokio::spawn(async move {
                                 let mut buf = [0u8; 2048];
-                                let n = match tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf)).await {
-                                    Ok(Ok(n)) => n,
-                                    _ => return,
-                                };
+                                // read the request head (up to the blank line or the buffer's end)
+                                let mut n = 0;
+                                while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                                    match tokio::time::timeout(std::time::Duration::from_secs(2), s.read(&mut buf[n..])).await {
+                                        Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                                        Ok(Ok(k)) => n += k,
+                                    }
+                                }
                                 let req = String::from_utf8_lossy(&buf[..n]);
                                 let path = req.split_whitespace().nth(1).unwrap_or("/");
                                 let (code, ctype, body) = match path {
@@ -357,10 +361,8 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     let code = out
@@ -373,4 +375,37 @@ pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> 
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((code, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_metrics_and_health() {
+        let m = HostMetrics::new().unwrap();
+        let status = Arc::new(SharedStatus::default());
+        m.orders_sent.inc_by(3);
+        m.risk_reject(RejectReason::Throttle);
+        let srv = MetricsServer::start("127.0.0.1:0".parse().unwrap(), m.clone(), status.clone())
+            .unwrap();
+        let (code, body) = http_get(srv.addr, "/metrics").unwrap();
+        assert_eq!(code, 200);
+        assert!(body.contains("eti_orders_sent_total 3"), "{body}");
+        assert!(
+            body.contains("eti_risk_rejects_total{reason=\"throttle\"} 1"),
+            "{body}"
+        );
+        let (code, body) = http_get(srv.addr, "/health").unwrap();
+        assert_eq!(code, 503, "not running, not logged in: {body}");
+        status.running.store(true, Ordering::Relaxed);
+        status.venue_logged_in.store(true, Ordering::Relaxed);
+        let (code, body) = http_get(srv.addr, "/health").unwrap();
+        assert_eq!(code, 200, "{body}");
+        status.stale_books.store(2, Ordering::Relaxed);
+        let (code, body) = http_get(srv.addr, "/health").unwrap();
+        assert_eq!(code, 503);
+        assert!(body.contains("\"stale_books\":2"), "{body}");
+        assert_eq!(http_get(srv.addr, "/nope").unwrap().0, 404);
+    }
 }
