@@ -10,6 +10,7 @@ use std::{
     fs::File,
     net::Ipv4Addr,
     os::fd::AsRawFd,
+    path::Path,
     process::Command,
     sync::atomic::{AtomicU32, Ordering},
 };
@@ -59,6 +60,33 @@ fn mac_str(m: &[u8; 6]) -> String {
         .join(":")
 }
 
+/// Deletes namespaces left by labs whose process is gone (a test killed
+/// before its destructors ran). Deleting the namespace removes its veth end,
+/// which takes the outer end with it.
+fn sweep_stale_labs() {
+    let Ok(dir) = std::fs::read_dir("/var/run/netns") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("kbns") else {
+            continue;
+        };
+        let mut parts = rest.split('-');
+        let (Some(_tag), Some(pid), Some(_n), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        }
+    }
+}
+
 /// Why this process cannot build labs, or `None` if it can (root).
 pub fn lab_unavailable_reason() -> Option<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -91,8 +119,11 @@ impl VethLab {
         let a = 64 + (pid % 64) as u8;
         let b = ((pid / 64) % 256) as u8 ^ (n as u8).wrapping_mul(37);
         let c = ((n % 64) * 4) as u8;
+        sweep_stale_labs();
         let lab = Self {
-            ns: format!("kbns{id}"),
+            // The namespace name carries the full pid (no length limit), so
+            // labs of killed processes can be recognised and removed.
+            ns: format!("kbns{tag}-{pid}-{n}"),
             outer_if: format!("kb{id}o"),
             inner_if: format!("kb{id}i"),
             outer_ip: Ipv4Addr::new(10, a, b, c + 1),
