@@ -532,9 +532,10 @@ pub fn run_variant(
     })
 }
 
-/// Give the kernel a moment between runs (XDP detach, socket teardown).
+/// Pause between runs: XDP detach and socket teardown, and the RT throttling
+/// period (1 s) must not accumulate two runs' busy time.
 pub fn settle() {
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(Duration::from_millis(300));
 }
 
 #[cfg(test)]
