@@ -182,6 +182,7 @@ fn crash_kill_restart_many_times() {
     let mut max_acked = 0u64;
     let t0 = Instant::now();
     let mut kills_during_open = 0;
+    let (mut torn_tails, mut unsealed_tails, mut journaling_kills) = (0u32, 0u32, 0u32);
     for round in 0..rounds {
         let mut child = Command::new(&exe)
             .args([
@@ -197,13 +198,17 @@ fn crash_kill_restart_many_times() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         let reader = std::thread::spawn(move || {
             let mut ready = None;
             let mut acked = 0u64;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(v) = line.strip_prefix("READY ") {
-                    ready = v.trim().parse::<u64>().ok();
+                // libtest prints "test crash_child_entry ... " without a
+                // newline before the child's first line.
+                if let Some(i) = line.find("READY ") {
+                    ready = line[i + 6..].trim().parse::<u64>().ok();
+                    let _ = ready_tx.send(());
                 } else if let Some(v) = line.strip_prefix("ACK ") {
                     acked = acked.max(v.trim().parse().unwrap());
                 }
@@ -211,17 +216,20 @@ fn crash_kill_restart_many_times() {
             (ready, acked)
         });
         rng = splitmix(rng);
-        // Every fifth round kill early, likely inside recovery/repair/open.
+        // Every fifth round kill soon after the start, likely inside
+        // recovery/repair/open; otherwise at a random point of journaling.
         let delay_ms = if round % 5 == 4 {
             kills_during_open += 1;
             rng % 15
         } else {
-            20 + rng % 120
+            let _ = ready_rx.recv_timeout(Duration::from_secs(20));
+            5 + rng % 100
         };
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         let (ready, acked) = reader.join().unwrap();
+        journaling_kills += (ready.is_some() && acked > 0) as u32;
         if let Some(r) = ready {
             // Recovery never goes backwards past anything acknowledged before.
             assert!(
@@ -240,6 +248,8 @@ fn crash_kill_restart_many_times() {
         // Read-only recovery right after the kill: every acknowledged event is there.
         let st = eti_host::journal::recover_with(d.path(), false)
             .unwrap_or_else(|e| panic!("round {round}: recovery failed: {e}"));
+        torn_tails += st.scan.torn_tail().is_some() as u32;
+        unsealed_tails += st.scan.segments.last().is_some_and(|s| s.seal.is_none()) as u32;
         assert!(
             st.state.last_seq >= max_acked,
             "round {round}: lost acknowledged events: journal ends at {}, acked {max_acked}",
@@ -249,6 +259,10 @@ fn crash_kill_restart_many_times() {
     assert!(
         max_acked > 1000,
         "children made too little progress ({max_acked})"
+    );
+    assert!(
+        journaling_kills as u64 >= rounds / 2,
+        "only {journaling_kills} of {rounds} kills hit a journaling child"
     );
 
     // Replay the uninterrupted stream and compare record by record.
@@ -285,7 +299,7 @@ fn crash_kill_restart_many_times() {
     assert_eq!(rep.records, n);
     assert_eq!(rep.sealed_segments, rep.segments);
     eprintln!(
-        "crash test: {rounds} kills ({kills_during_open} early), {n} records, {max_acked} acknowledged, {} segments, {:.1}s",
+        "crash test: {rounds} kills ({journaling_kills} while journaling, {kills_during_open} scheduled early; {unsealed_tails} left an unsealed tail, {torn_tails} a torn record), {n} records, {max_acked} acknowledged, {} segments, {:.1}s",
         rep.segments,
         t0.elapsed().as_secs_f64()
     );
