@@ -102,7 +102,8 @@ pub fn write_json(msg: &Message<'_>, out: &mut impl Write) -> io::Result<()> {
 /// Decode a BinaryFILE of ITCH 5.0, streaming. With `json`, print one JSON object
 /// per message to `out`; without, print a per-type count summary at the end.
 /// Returns the number of messages; stops at the first corrupt frame or invalid
-/// message with an error naming its file offset.
+/// message with an error naming its file offset. A closed output pipe is a clean
+/// stop (returns the messages decoded so far).
 pub fn decode_file(
     path: impl AsRef<Path>,
     out: &mut impl Write,
@@ -125,7 +126,12 @@ pub fn decode_file(
         n += 1;
         counts[msg.msg_type() as usize] += 1;
         if json {
-            write_json(&msg, &mut out).map_err(DecodeFileError::Output)?;
+            match write_json(&msg, &mut out) {
+                Ok(()) => {}
+                // The reader went away (`eti-sim decode F --json | head`): a clean stop.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(n),
+                Err(e) => return Err(DecodeFileError::Output(e)),
+            }
         }
     }
     if !json {
@@ -134,8 +140,10 @@ pub fn decode_file(
             writeln!(out, "{} {c}", t as u8 as char).map_err(DecodeFileError::Output)?;
         }
     }
-    out.flush().map_err(DecodeFileError::Output)?;
-    Ok(n)
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(DecodeFileError::Output(e)),
+        _ => Ok(n),
+    }
 }
 
 #[cfg(test)]
