@@ -20,6 +20,7 @@ use eti_sim::simulator::Simulator;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +45,10 @@ pub struct DemoOptions {
     pub venue_via: Option<Arc<dyn Fn(SocketAddr) -> SocketAddr + Send + Sync>>,
     /// Print progress lines.
     pub verbose: bool,
+    /// Capture every packet on `lo` during the session into this pcap file.
+    pub pcap: Option<PathBuf>,
+    /// Journal the session into this directory.
+    pub journal: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for DemoOptions {
@@ -68,6 +73,8 @@ impl Default for DemoOptions {
             drop_venue: true,
             venue_via: None,
             verbose: true,
+            pcap: None,
+            journal: None,
         }
     }
 }
@@ -126,6 +133,10 @@ pub struct Summary {
     pub tick_to_trade_ns: T2t,
     pub stages_ns: BTreeMap<String, Percentiles>,
     pub metrics_endpoint: Option<String>,
+    /// What `--pcap` produced (or why not).
+    pub pcap: Option<String>,
+    /// What `--journal` produced.
+    pub journal: Option<String>,
     pub checks: Checks,
 }
 
@@ -262,6 +273,26 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
 
     // feed: our own UDP socket, added as a destination; the start of day that
     // was published before it existed comes back by retransmission
+    // packet capture starts before any traffic to the host exists
+    let mut pcap_note = None;
+    let capture = match &opts.pcap {
+        None => None,
+        Some(path) => match eti_kernel_bypass::LiveCapture::start("lo", path) {
+            Ok(c) => {
+                say(
+                    opts,
+                    &format!("capturing every packet on lo into {}", path.display()),
+                );
+                Some((c, path.clone()))
+            }
+            Err(e) => {
+                let why = format!("pcap capture on lo could not start: {e} (needs root or CAP_NET_RAW); continuing without it");
+                say(opts, &why);
+                pcap_note = Some(why);
+                None
+            }
+        },
+    };
     let feed = UdpSocketIo::open(&UdpSocketConfig::receiver(SocketAddrV4::new(
         [127, 0, 0, 1].into(),
         0,
@@ -327,6 +358,24 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
         commands.clone(),
     )?;
 
+    let journal = match &opts.journal {
+        None => None,
+        Some(dir) => {
+            let (j, rec) =
+                crate::journal::Journal::open(crate::journal::JournalConfig::new(dir.clone()))
+                    .map_err(|e| DemoError::Other(format!("journal {}: {e}", dir.display())))?;
+            say(
+                opts,
+                &format!(
+                    "journaling into {} ({} earlier records found)",
+                    dir.display(),
+                    rec.state.records
+                ),
+            );
+            host.trader.set_journal(j.handle());
+            Some((j, dir.clone()))
+        }
+    };
     let stop_host = AtomicBool::new(false);
     let stop_flow = AtomicBool::new(false);
     let flow_rate = opts.flow_rate;
@@ -376,15 +425,40 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
         let _ = hot.join();
         res
     });
+    let journal_note = match journal {
+        None => None,
+        Some((j, dir)) => {
+            let m = j.handle().metrics();
+            let dropped = host.trader.journal_dropped;
+            Some(match j.close() {
+                Ok(()) => format!(
+                    "{} records journaled into {} ({} dropped on a full queue); check with: eti audit verify {}",
+                    m.next_seq.saturating_sub(1),
+                    dir.display(),
+                    dropped,
+                    dir.display()
+                ),
+                Err(e) => format!("journal {} failed to close: {e}", dir.display()),
+            })
+        }
+    };
+    if let Some((c, path)) = capture {
+        pcap_note = Some(match c.stop() {
+            Ok(n) => format!("{n} packets captured on lo into {}", path.display()),
+            Err(e) => format!("pcap capture failed: {e}"),
+        });
+    }
     script_result?;
     let checks = check(&host, &sim, "ETI001");
-    let summary = summarize(
+    let mut summary = summarize(
         &host,
         opts,
         started.elapsed().as_secs_f64(),
         server.as_ref().map(|s| s.addr),
         checks,
     );
+    summary.pcap = pcap_note;
+    summary.journal = journal_note;
     drop(server);
     Ok(Outcome { summary, host, sim })
 }
@@ -699,6 +773,8 @@ fn summarize(
         },
         stages_ns: stages,
         metrics_endpoint: metrics.map(|a| format!("http://{a}/metrics")),
+        pcap: None,
+        journal: None,
         checks,
     }
 }
@@ -789,6 +865,12 @@ pub fn render(s: &Summary) -> String {
         if s.checks.fills_reconciled { "yes" } else { "NO" },
         s.checks.venue_executions
     );
+    if let Some(p) = &s.pcap {
+        let _ = writeln!(o, "  pcap      {p}");
+    }
+    if let Some(j) = &s.journal {
+        let _ = writeln!(o, "  journal   {j}");
+    }
     if !s.checks.fill_mismatches.is_empty() {
         let _ = writeln!(
             o,

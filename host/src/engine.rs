@@ -13,6 +13,7 @@
 use crate::algo::{Parent, ParentState};
 use crate::book::{BookCapacity, Books};
 use crate::config::{HostConfig, ParentSpec, Resolved};
+use crate::journal::{self, Event as JEvent, JournalError, JournalHandle, LimitKind};
 use crate::latency::{Stage, StageLatency};
 use crate::metrics::HostMetrics;
 use crate::orders::{ChildOrder, OrderBookkeeping, OrderState};
@@ -152,6 +153,9 @@ pub struct Trader {
     status: Arc<SharedStatus>,
     /// Trigger (ITCH receive ns) of the message being processed, if any.
     trigger_rx_ns: u64,
+    journal: Option<JournalHandle>,
+    /// Events the journal could not take (queue full).
+    pub journal_dropped: u64,
 }
 
 /// The host: trader + venue link + feed sockets + control queue.
@@ -226,7 +230,45 @@ impl Trader {
             metrics,
             status,
             trigger_rx_ns: 0,
+            journal: None,
+            journal_dropped: 0,
         })
+    }
+
+    /// Journal every state change from now on; records the loaded limits first.
+    pub fn set_journal(&mut self, j: JournalHandle) {
+        self.journal = Some(j);
+        let l = self.risk.limits.clone();
+        for (limit, value) in [
+            (LimitKind::MaxOrderShares, u64::from(l.max_order_shares)),
+            (LimitKind::MaxOrderNotional, l.max_order_notional),
+            (LimitKind::CreditLimit, l.credit),
+            (LimitKind::CollarBps, u64::from(l.collar_bps)),
+            (LimitKind::MaxPosition, u64::from(l.max_long)),
+        ] {
+            self.journal(&JEvent::RiskLimitSet(journal::event::RiskLimitSet {
+                firm: self.firm,
+                limit,
+                value,
+            }));
+        }
+    }
+
+    /// Append one event (allocation-free). A halted journal (disk full, I/O
+    /// error) engages the kill switch: no trading without a journal.
+    fn journal(&mut self, ev: &JEvent) {
+        let Some(j) = &self.journal else { return };
+        match j.append_event(ev) {
+            Ok(_) => {}
+            Err(JournalError::QueueFull) => self.journal_dropped += 1,
+            Err(e) => {
+                if !self.status.kill.load(Ordering::Relaxed) {
+                    tracing::error!(error = %e, "journal stopped: kill switch engaged, trading halted");
+                    self.risk.set_kill(true);
+                    self.status.kill.store(true, Ordering::Relaxed);
+                }
+            }
+        }
     }
 
     /// One feed datagram received at `rx_ns`.
@@ -378,6 +420,15 @@ impl Trader {
                 m.tick_to_trade.observe(t2t as f64 / 1e9);
             }
         }
+        self.journal(&JEvent::OrderSent(journal::event::OrderSent {
+            token,
+            firm: self.firm,
+            symbol,
+            side,
+            price,
+            shares: Shares(shares),
+            tif,
+        }));
         let mut o = ChildOrder::new(token, symbol, locate, side, shares, price);
         o.parent = parent;
         o.ioc = tif == 0;
@@ -406,8 +457,13 @@ impl Trader {
         if !self.risk.check(mono_ns(), &bytes).is_accept() {
             return false;
         }
+        let token = o.token;
         if venue.send(mono_ns(), &bytes).is_ok() {
             self.stats.cancels_sent += 1;
+            self.journal(&JEvent::CancelSent(journal::event::CancelSent {
+                token,
+                shares: Shares(0),
+            }));
             true
         } else {
             false
@@ -438,6 +494,12 @@ impl Trader {
                 }
                 let trimmed = before - o.leaves();
                 let (side, price, parent) = (o.side, o.price, o.parent);
+                self.journal(&JEvent::OrderAccepted(journal::event::OrderAccepted {
+                    token: a.token(),
+                    order_ref: a.order_reference_number(),
+                    shares: a.shares(),
+                    price: a.price(),
+                }));
                 if trimmed > 0 {
                     self.risk.on_release(side, trimmed, price);
                     if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
@@ -451,6 +513,7 @@ impl Trader {
                 e.executed_shares().0,
                 e.execution_price(),
                 e.match_number(),
+                e.liquidity_flag().0,
             ),
             Outbound::ExecutedWithReferencePrice(e) => self.on_execution(
                 sequence,
@@ -458,9 +521,14 @@ impl Trader {
                 e.executed_shares().0,
                 e.execution_price(),
                 e.match_number(),
+                e.liquidity_flag().0,
             ),
-            Outbound::Canceled(c) => self.on_cancel(c.token(), c.decrement_shares().0),
-            Outbound::AiqCanceled(c) => self.on_cancel(c.token(), c.decrement_shares().0),
+            Outbound::Canceled(c) => {
+                self.on_cancel(c.token(), c.decrement_shares().0, c.reason().0)
+            }
+            Outbound::AiqCanceled(c) => {
+                self.on_cancel(c.token(), c.decrement_shares().0, c.reason().0)
+            }
             Outbound::Rejected(r) => {
                 let Some(i) = self.orders.index_of(&r.token()) else {
                     self.stats.unknown_tokens += 1;
@@ -476,6 +544,10 @@ impl Trader {
                 }
                 let (side, price, parent) = (o.side, o.price, o.parent);
                 self.stats.venue_rejects += 1;
+                self.journal(&JEvent::OrderRejected(journal::event::OrderRejected {
+                    token: r.token(),
+                    reason: r.reason().0,
+                }));
                 tracing::info!(token = %r.token(), reason = r.reason().0 as char as u32, "venue rejected order");
                 self.risk.on_release(side, leaves, price);
                 if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
@@ -498,6 +570,7 @@ impl Trader {
         shares: u32,
         price: Price,
         match_number: u64,
+        liquidity: u8,
     ) {
         let Some(i) = self.orders.index_of(&token) else {
             self.stats.unknown_tokens += 1;
@@ -511,6 +584,13 @@ impl Trader {
             return;
         }
         let (symbol, side, order_price, parent) = (o.symbol, o.side, o.price, o.parent);
+        self.journal(&JEvent::OrderExecuted(journal::event::OrderExecuted {
+            token,
+            shares: Shares(shares),
+            price,
+            match_number,
+            liquidity,
+        }));
         self.positions.fill(&symbol, side, shares, price);
         // the gate reserved at the order's price: release at that price
         self.risk.on_fill(side, shares, order_price);
@@ -534,7 +614,7 @@ impl Trader {
         });
     }
 
-    fn on_cancel(&mut self, token: eti_core::OrderToken, decrement: u32) {
+    fn on_cancel(&mut self, token: eti_core::OrderToken, decrement: u32, reason: u8) {
         let Some(i) = self.orders.index_of(&token) else {
             self.stats.unknown_tokens += 1;
             return;
@@ -547,6 +627,11 @@ impl Trader {
             return;
         };
         let (side, price, parent) = (o.side, o.price, o.parent);
+        self.journal(&JEvent::OrderCanceled(journal::event::OrderCanceled {
+            token,
+            decrement: Shares(d),
+            reason,
+        }));
         self.risk.on_release(side, d, price);
         if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
             p.on_out(d);
@@ -710,7 +795,17 @@ impl Host {
                 tracing::warn!(error = %e, "retransmission request not sent");
             }
         }
-        venue.poll(now, &mut |seq, msg| trader.on_venue_message(seq, msg));
+        let session = venue.session();
+        venue.poll(now, &mut |seq, msg| {
+            trader.on_venue_message(seq, msg);
+            trader.journal(&JEvent::VenueSequence(journal::event::VenueSequence {
+                stream: journal::VenueStream {
+                    protocol: b'O',
+                    session: session.0,
+                },
+                next_seq: seq + 1,
+            }));
+        });
         while let Some(c) = commands.pop() {
             Self::command(trader, venue, c);
         }
@@ -751,6 +846,11 @@ impl Host {
             Command::Kill(on) => {
                 trader.risk.set_kill(on);
                 trader.status.kill.store(on, Ordering::Relaxed);
+                trader.journal(&JEvent::KillSwitch(journal::event::KillSwitch {
+                    firm: Some(trader.firm),
+                    engaged: on,
+                    reason: b'O',
+                }));
                 tracing::warn!(on, "kill switch");
             }
         }

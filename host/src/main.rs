@@ -115,14 +115,10 @@ fn demo(
         } else {
             GateKind::Golden
         },
+        pcap,
+        journal,
         ..DemoOptions::default()
     };
-    if pcap.is_some() {
-        eprintln!("[demo] --pcap: packet capture is not available in this build yet; continuing without it");
-    }
-    if journal.is_some() {
-        eprintln!("[demo] --journal: journaling the demo is not wired yet; continuing without it");
-    }
     let out = run(&opts).context("demo session")?;
     println!("{}", render(&out.summary));
     if let Some(path) = report {

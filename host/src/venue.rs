@@ -105,6 +105,11 @@ impl VenueClient {
         self.state == LinkState::LoggedIn
     }
 
+    /// The session granted at the last login (blank before the first).
+    pub fn session(&self) -> Session {
+        self.granted_session
+    }
+
     pub fn next_expected(&self) -> u64 {
         self.next_expected
     }
