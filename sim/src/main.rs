@@ -60,6 +60,9 @@ enum Cmd {
         session: String,
         #[arg(long, default_value_t = 1400)]
         mtu: usize,
+        /// Keep answering retransmission requests this long after the end.
+        #[arg(long, default_value_t = 1000)]
+        linger_ms: u64,
     },
     /// Rebuild the books of a BinaryFILE and print top of book per symbol.
     Book {
@@ -108,6 +111,7 @@ fn main() -> Result<()> {
             retransmit,
             session,
             mtu,
+            linger_ms,
         } => {
             let pace = match (max, speed) {
                 (true, _) => Pace::Max,
@@ -133,6 +137,7 @@ fn main() -> Result<()> {
                 mtu,
                 retransmit_listen,
                 multicast_ttl: 1,
+                linger: std::time::Duration::from_millis(linger_ms),
             };
             let s = replay::replay_file(&file, &opts)?;
             eprintln!(

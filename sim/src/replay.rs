@@ -3,8 +3,11 @@
 //! feed at the recorded pace, N× faster, or as fast as possible (`eti-sim
 //! replay`), with a retransmission server answering for what was sent.
 //!
-//! Input is BinaryFILE only; a pcap of MoldUDP64 would come through
-//! eti_kernel_bypass's pcap reader, which is not wired here yet.
+//! Input is either a BinaryFILE or a pcap of MoldUDP64 datagrams (read with
+//! eti_kernel_bypass's `PcapReplay`; Ethernet, Linux cooked or raw IP). From a
+//! pcap, messages are taken once each by MoldUDP64 sequence number (duplicates and
+//! retransmissions in the capture are skipped, gaps are counted) and paced by
+//! capture time; from a BinaryFILE they are paced by their ITCH timestamps.
 
 use crate::engine::{BookSnapshot, LevelSnapshot, Locate, RestingOrder, TradingState};
 use crate::feed::{FeedPublisher, UdpOut};
@@ -34,6 +37,119 @@ pub enum ReplayError {
     Message { offset: u64, source: CodecError },
     #[error("network: {0}")]
     Net(std::io::Error),
+    #[error("pcap: {0}")]
+    Pcap(#[from] eti_kernel_bypass::IoError),
+    #[error("pcap datagram {datagram}: {source}")]
+    Datagram { datagram: u64, source: CodecError },
+}
+
+/// The two file formats the simulator reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// NASDAQ BinaryFILE: u16 length + message, repeated.
+    BinaryFile,
+    /// libpcap savefile (any of its magic numbers) or pcapng.
+    Pcap,
+}
+
+/// Tell a pcap from a BinaryFILE by the pcap magic number.
+pub fn input_kind(path: &Path) -> Result<InputKind, ReplayError> {
+    let mut f = std::fs::File::open(path).map_err(|source| ReplayError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut magic = [0u8; 4];
+    let n = f.read(&mut magic).map_err(|source| ReplayError::Open {
+        path: path.display().to_string(),
+        source,
+    })?;
+    const PCAP: [[u8; 4]; 5] = [
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0x0a, 0x0d, 0x0d, 0x0a],
+    ];
+    Ok(if n == 4 && PCAP.contains(&magic) {
+        InputKind::Pcap
+    } else {
+        InputKind::BinaryFile
+    })
+}
+
+/// What reading a pcap skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct InputStats {
+    pub messages: u64,
+    /// MoldUDP64 messages seen again (retransmissions, A/B copies).
+    pub duplicates: u64,
+    /// Messages missing from the capture (sequence gaps).
+    pub missing: u64,
+    /// Datagrams that are not MoldUDP64 data (heartbeats included).
+    pub other_datagrams: u64,
+}
+
+/// Visit every ITCH message of a BinaryFILE or a pcap of MoldUDP64, in order.
+/// `f` gets a pacing timestamp in nanoseconds (the ITCH timestamp, or the
+/// capture time for a pcap) and the message. Stops at the first corrupt frame
+/// or invalid message, naming where it is.
+pub fn for_each_message(
+    path: &Path,
+    mut f: impl FnMut(u64, &Message<'_>),
+) -> Result<InputStats, ReplayError> {
+    let mut st = InputStats::default();
+    match input_kind(path)? {
+        InputKind::BinaryFile => {
+            let file = std::fs::File::open(path).map_err(|source| ReplayError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let mut reader = BinFileReader::new(std::io::BufReader::with_capacity(1 << 20, file));
+            while let Some(frame) = reader.next_frame()? {
+                let m = itch::decode(frame.bytes).map_err(|e| ReplayError::Message {
+                    offset: frame.message_offset(),
+                    source: e.shifted(frame.message_offset() as usize),
+                })?;
+                st.messages += 1;
+                f(m.timestamp().0, &m);
+            }
+        }
+        InputKind::Pcap => {
+            let mut rp = eti_kernel_bypass::PcapReplay::open(
+                path,
+                None,
+                eti_kernel_bypass::Pace::AsFastAsPossible,
+            )?;
+            let mut expected: HashMap<Session, u64> = HashMap::new();
+            let mut datagram = 0u64;
+            while let Some(p) = rp.next_packet()? {
+                datagram += 1;
+                let Ok(v) = eti_core::moldudp64::PacketView::new(&p.payload) else {
+                    st.other_datagrams += 1;
+                    continue;
+                };
+                if v.is_heartbeat() || v.is_end_of_session() {
+                    st.other_datagrams += 1;
+                    continue;
+                }
+                let next = expected.entry(v.session()).or_insert(v.sequence());
+                for (seq, m) in (v.sequence()..).zip(v.messages()) {
+                    let m = m.map_err(|source| ReplayError::Datagram { datagram, source })?;
+                    if seq < *next {
+                        st.duplicates += 1;
+                        continue;
+                    }
+                    st.missing += seq - *next;
+                    *next = seq + 1;
+                    let m = itch::decode(m)
+                        .map_err(|source| ReplayError::Datagram { datagram, source })?;
+                    st.messages += 1;
+                    f(p.ts_ns, &m);
+                }
+            }
+        }
+    }
+    Ok(st)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -308,16 +424,15 @@ impl FeedBook {
     }
 }
 
-/// Rebuild the books of a BinaryFILE. Stops at the first corrupt frame or invalid
-/// message, naming its file offset.
+/// Rebuild the books of a BinaryFILE or a pcap of MoldUDP64. Stops at the first
+/// corrupt frame or invalid message, naming its file offset.
 pub fn rebuild_file(path: &Path) -> Result<FeedBook, ReplayError> {
-    let f = std::fs::File::open(path).map_err(|source| ReplayError::Open {
-        path: path.display().to_string(),
-        source,
-    })?;
-    rebuild(f)
+    let mut book = FeedBook::new();
+    for_each_message(path, |_, m| book.apply(m))?;
+    Ok(book)
 }
 
+/// Rebuild from BinaryFILE bytes.
 pub fn rebuild(r: impl Read) -> Result<FeedBook, ReplayError> {
     let mut reader = BinFileReader::new(r);
     let mut book = FeedBook::new();
@@ -351,6 +466,8 @@ pub struct ReplayOptions {
     pub mtu: usize,
     pub retransmit_listen: Option<SocketAddr>,
     pub multicast_ttl: u32,
+    /// How long the retransmission server keeps answering after the last message.
+    pub linger: Duration,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -363,10 +480,8 @@ pub struct ReplaySummary {
 /// Play a BinaryFILE out as MoldUDP64. Messages whose scheduled time has come
 /// share packets; a packet goes out as soon as the next message is not due yet.
 pub fn replay_file(path: &Path, opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
-    let f = std::fs::File::open(path).map_err(|source| ReplayError::Open {
-        path: path.display().to_string(),
-        source,
-    })?;
+    // fail on an unreadable file before binding anything
+    input_kind(path)?;
     let out = UdpOut::bind(
         opts.bind,
         opts.destinations.clone(),
@@ -405,62 +520,53 @@ pub fn replay_file(path: &Path, opts: &ReplayOptions) -> Result<ReplaySummary, R
             }))
         }
     };
-    let mut reader = BinFileReader::new(std::io::BufReader::with_capacity(1 << 20, f));
     let start = Instant::now();
     let mut first_ts: Option<u64> = None;
     let mut summary = ReplaySummary::default();
     let mut pending = 0usize;
-    let result = (|| -> Result<(), ReplayError> {
-        while let Some(frame) = reader.next_frame()? {
-            let m = itch::decode(frame.bytes).map_err(|e| ReplayError::Message {
-                offset: frame.message_offset(),
-                source: e.shifted(frame.message_offset() as usize),
-            })?;
-            let ts = m.timestamp().0;
-            let base = *first_ts.get_or_insert(ts);
-            let due = match opts.pace {
-                Pace::Max => None,
-                Pace::Recorded => Some(Duration::from_nanos(ts.saturating_sub(base))),
-                Pace::Speed(x) => Some(Duration::from_nanos(
-                    (ts.saturating_sub(base) as f64 / x.max(1e-9)) as u64,
-                )),
-            };
-            if let Some(due) = due {
-                let now = start.elapsed();
-                if due > now {
-                    if pending > 0 {
-                        summary.packets += flush(&feed) as u64;
-                        pending = 0;
-                    }
-                    std::thread::sleep(due - now);
+    let result = for_each_message(path, |ts, m| {
+        let base = *first_ts.get_or_insert(ts);
+        let due = match opts.pace {
+            Pace::Max => None,
+            Pace::Recorded => Some(Duration::from_nanos(ts.saturating_sub(base))),
+            Pace::Speed(x) => Some(Duration::from_nanos(
+                (ts.saturating_sub(base) as f64 / x.max(1e-9)) as u64,
+            )),
+        };
+        if let Some(due) = due {
+            let now = start.elapsed();
+            if due > now {
+                if pending > 0 {
+                    summary.packets += flush(&feed) as u64;
+                    pending = 0;
                 }
-            }
-            if let Ok(mut f) = feed.lock() {
-                f.publish(&m.to_owned_msg());
-            }
-            pending += 1;
-            summary.messages += 1;
-            if pending >= 64 {
-                summary.packets += flush(&feed) as u64;
-                pending = 0;
+                std::thread::sleep(due - now);
             }
         }
-        Ok(())
-    })();
+        if let Ok(mut f) = feed.lock() {
+            f.publish(&m.to_owned_msg());
+        }
+        pending += 1;
+        summary.messages += 1;
+        if pending >= 64 {
+            summary.packets += flush(&feed) as u64;
+            pending = 0;
+        }
+    });
     summary.packets += flush(&feed) as u64;
     if let Ok(mut f) = feed.lock() {
         f.heartbeat();
     }
     if retrans.is_some() {
-        // leave a moment for late retransmission requests
-        std::thread::sleep(Duration::from_millis(200));
+        // leave time for late retransmission requests
+        std::thread::sleep(opts.linger);
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(t) = retrans {
         let _ = t.join();
     }
     summary.elapsed_ms = start.elapsed().as_millis() as u64;
-    result.map(|()| summary)
+    result.map(|_| summary)
 }
 
 fn flush(feed: &Mutex<FeedPublisher>) -> usize {
