@@ -215,10 +215,8 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
             tags.push(("t2t_projected_at_fmax".to_string(), p.clone()));
         }
         logs.files.push((name.clone(), tags, m.elapsed_s));
-        logs.curves.push((
-            format!("{name} @ {}k/s", m.variant.rate / 1000),
-            m.e2e.clone(),
-        ));
+        logs.curves
+            .push((format!("{name} @ {}/s", m.variant.rate), m.e2e.clone()));
     }
     let mut notes = m.notes.clone();
     if !complete {
@@ -438,7 +436,7 @@ pub fn markdown(s: &Summary) -> String {
         );
         let _ = writeln!(
             o,
-            "| variant | rate/s | orders | p50 | p90 | p99 | p99.9 | max | host p50 | host stages Σp50 | Σp50 / e2e p50 |"
+            "| variant | rate/s | orders | p50 | p90 | p99 | p99.9 | max | host p50 | host stages Σp50 | Σp50 / raw p50 |"
         );
         let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for v in &s.variants {
@@ -457,7 +455,8 @@ pub fn markdown(s: &Summary) -> String {
                         us(e.max),
                         us(h.p50),
                         us(v.host_stage_sum_p50),
-                        100.0 * v.host_stage_sum_p50 as f64 / e.p50.max(1) as f64
+                        100.0 * v.host_stage_sum_p50 as f64
+                            / v.end_to_end_raw.map_or(1, |r| r.p50.max(1)) as f64
                     );
                 }
                 _ => {

@@ -110,9 +110,11 @@ fn sweep_rates(a: &BenchArgs) -> Vec<u64> {
     }
     a.rates.clone().unwrap_or_else(|| {
         if a.quick {
-            vec![10_000, 50_000, 100_000, 200_000]
+            vec![2_000, 10_000, 50_000, 100_000, 200_000]
         } else {
-            vec![10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 300_000]
+            vec![
+                2_000, 5_000, 10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 300_000,
+            ]
         }
     })
 }
@@ -343,10 +345,16 @@ pub fn run(what: What, a: &BenchArgs) -> anyhow::Result<()> {
                     within_budget: within,
                 });
                 t2t::settle();
+                // Every rate runs (cheap) so the curve is visible past the
+                // break; a saturated rate (lost ticks) ends the sweep.
                 if within {
-                    sw.highest_within_budget_pps = Some(r);
-                } else {
+                    if sw.breaks_at_pps.is_none() {
+                        sw.highest_within_budget_pps = Some(r);
+                    }
+                } else if sw.breaks_at_pps.is_none() {
                     sw.breaks_at_pps = Some(r);
+                }
+                if !complete {
                     break;
                 }
             }
