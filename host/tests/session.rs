@@ -67,7 +67,11 @@ fn start_tap(upstream: SocketAddr, seen: Seen) -> SocketAddr {
     addr
 }
 
-fn session(gate: GateKind, seconds: u64) -> (Outcome, Vec<(Instant, EnterOrder)>) {
+fn session(
+    gate: GateKind,
+    seconds: u64,
+    journal: Option<std::path::PathBuf>,
+) -> (Outcome, Vec<(Instant, EnterOrder)>) {
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
     let opts = DemoOptions {
@@ -77,6 +81,7 @@ fn session(gate: GateKind, seconds: u64) -> (Outcome, Vec<(Instant, EnterOrder)>
         metrics: true,
         verbose: false,
         venue_via: Some(Arc::new(move |venue| start_tap(venue, s2.clone()))),
+        journal,
         ..DemoOptions::default()
     };
     let out = run(&opts).expect("demo session runs");
@@ -197,8 +202,20 @@ fn check_session(out: &Outcome, orders: &[(Instant, EnterOrder)]) {
 
 #[test]
 fn golden_gate_session_over_loopback() {
-    let (out, orders) = session(GateKind::Golden, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let jdir = dir.path().join("journal");
+    let (out, orders) = session(GateKind::Golden, 6, Some(jdir.clone()));
     check_session(&out, &orders);
+    // the journal verifies, and replaying it gives the host's positions
+    let report = eti_host::journal::audit::verify_dir(&jdir, None).expect("journal verifies");
+    assert!(report.records > out.summary.fills);
+    let state = eti_host::journal::recover(&jdir).expect("journal recovers");
+    assert!(state.open_orders.is_empty(), "{:?}", state.open_orders);
+    for p in &out.host.trader.positions.by_symbol {
+        let firm = eti_core::Firm::new("ETIA").unwrap();
+        let j = state.positions.get(&(firm, p.symbol)).copied().unwrap_or(0);
+        assert_eq!(j, p.shares, "{} journal vs host", p.symbol);
+    }
     // metrics endpoint answered during the session
     assert!(out.summary.metrics_endpoint.is_some());
     out.sim.stop();
@@ -206,7 +223,7 @@ fn golden_gate_session_over_loopback() {
 
 #[test]
 fn rtl_gate_session_over_loopback() {
-    let (out, orders) = session(GateKind::Rtl, 4);
+    let (out, orders) = session(GateKind::Rtl, 4, None);
     check_session(&out, &orders);
     out.sim.stop();
 }
