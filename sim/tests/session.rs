@@ -276,3 +276,29 @@ fn end_of_day_reaches_connected_clients() {
     }
     assert!(saw_end_of_day);
 }
+
+#[test]
+fn cancel_on_disconnect_when_configured() {
+    let mut cfg = SimConfig::loopback_ephemeral();
+    cfg.ouch.cancel_on_disconnect = true;
+    let s = Simulator::start(&cfg).unwrap();
+    let (mut c, _) = Client::login(s.ouch_addr(), "ETI001", "eti", 0).unwrap();
+    c.enter("K1", Side::Buy, 100, "SPY", dollars(500), 99_999);
+    assert!(matches!(c.next_ouch(), OutboundMessage::Accepted(_)));
+    assert_eq!(s.top_of_book("SPY").unwrap().bid_shares, 100);
+    drop(c);
+    let t0 = Instant::now();
+    while s.top_of_book("SPY").unwrap().bid_shares != 0 {
+        assert!(t0.elapsed() < Duration::from_secs(5), "order still resting");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // the cancel is in the user's stream for when it comes back
+    let (mut c, _) = Client::login(s.ouch_addr(), "ETI001", "eti", 3).unwrap();
+    match c.next_ouch() {
+        OutboundMessage::Canceled(x) => {
+            assert_eq!(x.token, token("K1"));
+            assert_eq!(x.reason, ouch::CancelReason::SUPERVISORY);
+        }
+        other => panic!("{other:?}"),
+    }
+}
