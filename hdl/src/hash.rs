@@ -85,14 +85,19 @@ mod tests {
 
     #[test]
     fn seed_changes_collisions_not_just_slots() {
-        // Two symbols that collide for one seed must not collide for all seeds.
+        // Two symbols that collide for some seeds must not collide for all.
         let (x, y) = (sym("AAPL"), sym("MSFT"));
-        let differ = (0..64u64).any(|s| {
-            (symbol_slot(x, s) == symbol_slot(y, s))
-                != (symbol_slot(x, s + 1) == symbol_slot(y, s + 1))
-        });
-        let some_collide = (0..4096u64).any(|s| symbol_slot(x, s) == symbol_slot(y, s));
-        assert!(some_collide && differ);
+        let seeds: Vec<u64> = (1..20_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i << 7)
+            .collect();
+        let collide = seeds
+            .iter()
+            .filter(|&&s| symbol_slot(x, s) == symbol_slot(y, s))
+            .count();
+        assert!(
+            collide > 0 && collide < seeds.len() / 64,
+            "{collide} collisions"
+        );
     }
 
     #[test]

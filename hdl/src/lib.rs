@@ -10,6 +10,7 @@
 //! - [`rtl`]: the RTL blocks, [`SimulatedGate`], Verilog emission.
 //! - [`vectors`]: OUCH 4.2 inbound encoders and the random scenario generator.
 //! - [`diff`]: the differential run (golden model vs. rust-hdl simulation).
+//! - [`verilator`]: golden-model vectors replayed on the generated Verilog under Verilator.
 //! - [`synth`]: yosys / nextpnr runner and the `synth.json` report.
 
 pub mod diff;
@@ -21,6 +22,7 @@ pub mod regmap;
 pub mod rtl;
 pub mod synth;
 pub mod vectors;
+pub mod verilator;
 
 pub use driver::GateDriver;
 pub use gate::{ExposureUpdate, RegisterError, RiskGate};

@@ -33,6 +33,15 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Build the Verilator test bench in DIR and replay golden-model vectors.
+    Verilator {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write golden-model vectors for the Verilator test bench.
     Vectors {
         #[arg(long)]
@@ -78,8 +87,11 @@ fn main() -> Result<()> {
                 bail!("{} mismatches", rep.mismatches);
             }
         }
+        Cmd::Verilator { dir, orders, seed } => {
+            println!("{}", eti_hdl::verilator::run(&dir, orders, seed)?);
+        }
         Cmd::Vectors { out, orders, seed } => {
-            let n = eti_hdl::synth::write_vectors(&out, seed, orders)?;
+            let n = eti_hdl::verilator::write_vectors(&out, seed, orders)?;
             println!("wrote {} ({n} orders)", out.display());
         }
     }

@@ -1,11 +1,486 @@
-//! Synthesis (being written).
-use anyhow::Result;
-use std::path::Path;
+//! Synthesis report: yosys `synth_ice40` and `synth_xilinx` on the whole gate,
+//! nextpnr-ice40 on the smallest iCE40 part whose resources cover the design
+//! (or the reason none does), and nextpnr Fmax per RTL block, each wrapped in a
+//! register harness so its I/O does not need pins. Everything lands in one
+//! directory: `risk_gate.v`, the tools' logs, and `synth.json`.
 
-pub fn run(_out: &Path) -> Result<serde_json::Value> {
-    anyhow::bail!("not yet")
+use crate::rtl::{
+    checks::Checks, decision::Decision, firm::FirmStore, parser::Parser, symbol::SymbolLookup,
+};
+use anyhow::{bail, Context, Result};
+use rust_hdl::prelude::*;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// An iCE40 part nextpnr knows, with its resources.
+#[derive(Debug, Clone, Copy)]
+pub struct Ice40Part {
+    pub name: &'static str,
+    pub flag: &'static str,
+    pub package: &'static str,
+    pub lcs: u64,
+    pub brams: u64,
+    pub dsps: u64,
 }
 
-pub fn write_vectors(_out: &Path, _seed: u64, _orders: u64) -> Result<u64> {
-    anyhow::bail!("not yet")
+/// Smallest first.
+pub const ICE40_PARTS: [Ice40Part; 4] = [
+    Ice40Part {
+        name: "iCE40HX1K",
+        flag: "--hx1k",
+        package: "tq144",
+        lcs: 1280,
+        brams: 16,
+        dsps: 0,
+    },
+    Ice40Part {
+        name: "iCE40HX4K",
+        flag: "--hx4k",
+        package: "tq144",
+        lcs: 3520,
+        brams: 20,
+        dsps: 0,
+    },
+    Ice40Part {
+        name: "iCE40UP5K",
+        flag: "--up5k",
+        package: "sg48",
+        lcs: 5280,
+        brams: 30,
+        dsps: 8,
+    },
+    Ice40Part {
+        name: "iCE40HX8K",
+        flag: "--hx8k",
+        package: "ct256",
+        lcs: 7680,
+        brams: 32,
+        dsps: 0,
+    },
+];
+
+fn sh(dir: &Path, log: &str, prog: &str, args: &[&str]) -> Result<bool> {
+    let out = Command::new(prog)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {prog} (is it installed?)"))?;
+    std::fs::write(dir.join(log), [&out.stdout[..], &out.stderr[..]].concat())?;
+    Ok(out.status.success())
+}
+
+/// Cells by type from a yosys `stat` text report (the top module's block).
+pub fn parse_stat(text: &str) -> BTreeMap<String, u64> {
+    let mut cells = BTreeMap::new();
+    let mut in_cells = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("Number of cells:") {
+            in_cells = true;
+            cells.clear();
+            continue;
+        }
+        if in_cells {
+            let mut it = t.split_whitespace();
+            match (it.next(), it.next(), it.next()) {
+                (Some(name), Some(n), None) => match n.parse::<u64>() {
+                    Ok(v) => {
+                        cells.insert(name.to_string(), v);
+                    }
+                    Err(_) => in_cells = false,
+                },
+                _ => in_cells = false,
+            }
+        }
+    }
+    cells
+}
+
+fn sum(cells: &BTreeMap<String, u64>, pred: impl Fn(&str) -> bool) -> u64 {
+    cells.iter().filter(|(k, _)| pred(k)).map(|(_, v)| v).sum()
+}
+
+fn ice40_summary(cells: &BTreeMap<String, u64>) -> Value {
+    json!({
+        "cells": cells,
+        "luts": sum(cells, |k| k == "SB_LUT4"),
+        "ffs": sum(cells, |k| k.starts_with("SB_DFF")),
+        "carry": sum(cells, |k| k == "SB_CARRY"),
+        "dsp": sum(cells, |k| k == "SB_MAC16"),
+        "bram": sum(cells, |k| k.starts_with("SB_RAM")),
+    })
+}
+
+fn xilinx_summary(cells: &BTreeMap<String, u64>) -> Value {
+    json!({
+        "cells": cells,
+        "luts": sum(cells, |k| k.starts_with("LUT")),
+        "ffs": sum(cells, |k| k.starts_with("FD")),
+        "carry": sum(cells, |k| k.starts_with("CARRY")),
+        "dsp": sum(cells, |k| k.starts_with("DSP")),
+        "bram": sum(cells, |k| k.starts_with("RAMB")),
+        "lutram": sum(cells, |k| k.starts_with("RAM") && !k.starts_with("RAMB")),
+        "muxf": sum(cells, |k| k.starts_with("MUXF")),
+    })
+}
+
+fn nextpnr_fmax(report: &Path) -> Option<f64> {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(report).ok()?).ok()?;
+    v.get("fmax")?
+        .as_object()?
+        .values()
+        .filter_map(|c| c.get("achieved")?.as_f64())
+        .reduce(f64::min)
+}
+
+/// Ports of `module` in rust-hdl's Verilog: (is_input, width, name).
+fn ports(verilog: &str, module: &str) -> Vec<(bool, usize, String)> {
+    let mut out = Vec::new();
+    let head = format!("module {module}(");
+    let Some(start) = verilog.find(&head) else {
+        return out;
+    };
+    for line in verilog[start..].lines().skip(1) {
+        let t = line.trim();
+        if t.starts_with("endmodule") || t.starts_with("// Stub") || t.starts_with("always") {
+            break;
+        }
+        let (is_in, rest) = if let Some(r) = t.strip_prefix("input wire") {
+            (true, r)
+        } else if let Some(r) = t
+            .strip_prefix("output reg")
+            .or_else(|| t.strip_prefix("output wire"))
+        {
+            (false, r)
+        } else {
+            continue;
+        };
+        let rest = rest.trim().trim_end_matches(';');
+        let (width, name) = match rest.strip_prefix('[') {
+            Some(r) => {
+                let (range, name) = r.split_once(']').unwrap_or(("0:0", r));
+                let hi: usize = range
+                    .split(':')
+                    .next()
+                    .and_then(|x| x.trim().parse().ok())
+                    .unwrap_or(0);
+                (hi + 1, name.trim().to_string())
+            }
+            None => (1, rest.trim().to_string()),
+        };
+        out.push((is_in, width, name));
+    }
+    out
+}
+
+/// A harness for measuring a block's Fmax with one pin in and one out: every
+/// input bit is the XOR of two bits of a 64-bit LFSR fed by the pin (a register
+/// plus one LUT in front of the block), every output is XOR-reduced in groups of
+/// 16 into registers (two LUT levels after it), then to the pin.
+pub fn fmax_harness(block_verilog: &str, module: &str) -> String {
+    let ps = ports(block_verilog, module);
+    let win: usize = ps
+        .iter()
+        .filter(|p| p.0 && p.2 != "clock")
+        .map(|p| p.1)
+        .sum::<usize>()
+        .max(2);
+    let wout: usize = ps
+        .iter()
+        .filter(|p| !p.0)
+        .map(|p| p.1)
+        .sum::<usize>()
+        .max(1);
+    let groups = wout.div_ceil(16);
+    let mut conns = Vec::new();
+    let (mut i, mut o) = (0usize, 0usize);
+    for (is_in, w, name) in &ps {
+        if name == "clock" {
+            conns.push(".clock(clock)".to_string());
+        } else if *is_in {
+            conns.push(format!(".{name}(x[{}:{}])", i + w - 1, i));
+            i += w;
+        } else {
+            conns.push(format!(".{name}(o[{}:{}])", o + w - 1, o));
+            o += w;
+        }
+    }
+    let mut v = String::new();
+    v.push_str(block_verilog);
+    v.push_str(&format!(
+        "\nmodule fmax_harness(input wire clock, input wire din, output reg dout);\n\
+         reg [63:0] sin;\n\
+         always @(posedge clock) sin <= {{sin[62:0], din ^ sin[63] ^ sin[62] ^ sin[60] ^ sin[59]}};\n\
+         wire [{wi}:0] x;\n\
+         wire [{wo}:0] o;\n\
+         reg [{g}:0] r1;\n\
+         integer k;\n\
+         genvar j;\n\
+         generate for (j = 0; j <= {wi}; j = j + 1) begin : fan assign x[j] = sin[j % 64] ^ sin[(j / 64) % 64]; end endgenerate\n\
+         {module} u({conns});\n\
+         always @(posedge clock) begin\n\
+           for (k = 0; k < {groups}; k = k + 1) r1[k] <= ^((o >> (16*k)) & 16'hffff);\n\
+           dout <= ^r1;\n\
+         end\nendmodule\n",
+        wi = win - 1,
+        wo = wout - 1,
+        g = groups - 1,
+        conns = conns.join(", "),
+    ));
+    v
+}
+
+fn block_verilog<B: Block>(mut b: B, name: &str) -> String {
+    b.connect_all();
+    generate_verilog_unchecked(&b).replacen("module top(", &format!("module {name}("), 1)
+}
+
+fn block_fmax(dir: &Path, name: &str, verilog: &str) -> Result<Value> {
+    let wrapped = fmax_harness(verilog, name);
+    let vfile = format!("block_{name}.v");
+    std::fs::write(dir.join(&vfile), wrapped)?;
+    let json_file = format!("block_{name}_ice40.json");
+    let script = format!("read_verilog {vfile}; synth_ice40 -dsp -top fmax_harness -json {json_file}; tee -q -o block_{name}_stat.txt stat");
+    if !sh(
+        dir,
+        &format!("yosys_block_{name}.log"),
+        "yosys",
+        &["-q", "-p", &script],
+    )? {
+        return Ok(json!({"error": format!("yosys failed, see yosys_block_{name}.log")}));
+    }
+    let cells = parse_stat(&std::fs::read_to_string(
+        dir.join(format!("block_{name}_stat.txt")),
+    )?);
+    let report = format!("block_{name}_nextpnr.json");
+    let part = ICE40_PARTS[2];
+    let ok = sh(
+        dir,
+        &format!("nextpnr_block_{name}.log"),
+        "nextpnr-ice40",
+        &[
+            part.flag,
+            "--package",
+            part.package,
+            "--json",
+            &json_file,
+            "--freq",
+            "100",
+            "--timing-allow-fail",
+            "--report",
+            &report,
+            "--seed",
+            "1",
+        ],
+    )?;
+    let fmax = if ok {
+        nextpnr_fmax(&dir.join(&report))
+    } else {
+        None
+    };
+    Ok(
+        json!({"part": part.name, "resources": ice40_summary(&cells), "fmax_mhz": fmax, "placed": ok}),
+    )
+}
+
+/// Run the whole flow into `out`; returns (and writes) `synth.json`.
+///
+/// # Errors
+/// If yosys or nextpnr cannot be run at all, or the whole-design synthesis fails.
+pub fn run(out: &Path) -> Result<Value> {
+    std::fs::create_dir_all(out)?;
+    let verilog = crate::rtl::verilog::risk_gate_verilog();
+    std::fs::write(out.join("risk_gate.v"), &verilog)?;
+
+    // iCE40, with the DSP blocks (SB_MAC16) the UltraPlus parts have.
+    let ok = sh(out, "yosys_ice40.log", "yosys", &[
+        "-p",
+        "read_verilog risk_gate.v; synth_ice40 -dsp -top risk_gate -json risk_gate_ice40.json; tee -q -o ice40_stat.txt stat",
+    ])?;
+    if !ok {
+        bail!(
+            "yosys synth_ice40 failed, see {}",
+            out.join("yosys_ice40.log").display()
+        );
+    }
+    let ice40_cells = parse_stat(&std::fs::read_to_string(out.join("ice40_stat.txt"))?);
+    let ice40 = ice40_summary(&ice40_cells);
+
+    let ok = sh(out, "yosys_xilinx.log", "yosys", &[
+        "-p",
+        "read_verilog risk_gate.v; synth_xilinx -flatten -family xc7 -top risk_gate; tee -q -o xilinx_stat.txt stat",
+    ])?;
+    if !ok {
+        bail!(
+            "yosys synth_xilinx failed, see {}",
+            out.join("yosys_xilinx.log").display()
+        );
+    }
+    let xilinx = xilinx_summary(&parse_stat(&std::fs::read_to_string(
+        out.join("xilinx_stat.txt"),
+    )?));
+
+    // Smallest iCE40 whose logic cells, block RAMs and DSPs cover the design
+    // (without DSPs the four 16×16 multipliers would cost LUTs on top).
+    let luts = ice40["luts"].as_u64().unwrap_or(0);
+    let ffs = ice40["ffs"].as_u64().unwrap_or(0);
+    let brams = ice40["bram"].as_u64().unwrap_or(0);
+    let dsps = ice40["dsp"].as_u64().unwrap_or(0);
+    let lcs = luts.max(ffs);
+    let fits = ICE40_PARTS
+        .iter()
+        .find(|p| p.lcs >= lcs && p.brams >= brams && p.dsps >= dsps);
+    let mut pnr = Map::new();
+    match fits {
+        Some(p) => {
+            let ok = sh(
+                out,
+                "nextpnr_ice40.log",
+                "nextpnr-ice40",
+                &[
+                    p.flag,
+                    "--package",
+                    p.package,
+                    "--json",
+                    "risk_gate_ice40.json",
+                    "--freq",
+                    "50",
+                    "--timing-allow-fail",
+                    "--report",
+                    "nextpnr_report.json",
+                    "--seed",
+                    "1",
+                ],
+            )?;
+            pnr.insert("part".into(), json!(p.name));
+            pnr.insert("placed".into(), json!(ok));
+            pnr.insert(
+                "fmax_mhz".into(),
+                json!(if ok {
+                    nextpnr_fmax(&out.join("nextpnr_report.json"))
+                } else {
+                    None
+                }),
+            );
+        }
+        None => {
+            let reasons: Vec<String> = ICE40_PARTS
+                .iter()
+                .map(|p| {
+                    let mut why = Vec::new();
+                    if lcs > p.lcs {
+                        why.push(format!("{lcs} logic cells > {}", p.lcs));
+                    }
+                    if brams > p.brams {
+                        why.push(format!("{brams} SB_RAM40_4K > {}", p.brams));
+                    }
+                    if dsps > p.dsps {
+                        why.push(format!("{dsps} SB_MAC16 > {}", p.dsps));
+                    }
+                    format!("{}: {}", p.name, why.join(", "))
+                })
+                .collect();
+            // Let nextpnr say it too, on the largest part, for the record.
+            let p = ICE40_PARTS[2];
+            let _ = sh(
+                out,
+                "nextpnr_ice40.log",
+                "nextpnr-ice40",
+                &[
+                    p.flag,
+                    "--package",
+                    p.package,
+                    "--json",
+                    "risk_gate_ice40.json",
+                    "--freq",
+                    "50",
+                    "--timing-allow-fail",
+                ],
+            )?;
+            pnr.insert("part".into(), Value::Null);
+            pnr.insert("fits".into(), json!(false));
+            pnr.insert("reason".into(), json!(reasons));
+            pnr.insert("fmax_mhz".into(), Value::Null);
+        }
+    }
+
+    // Fmax per block, each on an iCE40UP5K in a register harness.
+    let mut blocks = Map::new();
+    blocks.insert(
+        "parser".into(),
+        block_fmax(out, "parser", &block_verilog(Parser::default(), "parser"))?,
+    );
+    blocks.insert(
+        "symbol".into(),
+        block_fmax(
+            out,
+            "symbol",
+            &block_verilog(SymbolLookup::default(), "symbol"),
+        )?,
+    );
+    blocks.insert(
+        "checks".into(),
+        block_fmax(out, "checks", &block_verilog(Checks::default(), "checks"))?,
+    );
+    blocks.insert(
+        "decision".into(),
+        block_fmax(
+            out,
+            "decision",
+            &block_verilog(Decision::default(), "decision"),
+        )?,
+    );
+    blocks.insert(
+        "firm".into(),
+        block_fmax(out, "firm", &block_verilog(FirmStore::default(), "firm"))?,
+    );
+    let block_min = blocks
+        .values()
+        .filter_map(|b| b["fmax_mhz"].as_f64())
+        .reduce(f64::min);
+
+    let report = json!({
+        "top": "risk_gate",
+        "latency_cycles": crate::rtl::LATENCY,
+        "ice40": ice40,
+        "xilinx_xc7": xilinx,
+        "nextpnr_ice40": pnr,
+        "part": fits.map(|p| p.name),
+        "fmax_mhz": pnr.get("fmax_mhz").cloned().unwrap_or(Value::Null),
+        "blocks_ice40up5k": blocks,
+        "block_fmax_min_mhz": block_min,
+    });
+    std::fs::write(
+        out.join("synth.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yosys_stat() {
+        let t = "   Number of cells:              15463\n     SB_CARRY                     2627\n     SB_DFF                       3233\n     SB_DFFE    1542\n     SB_LUT4                      7780\n\n   Chip area: 1\n";
+        let c = parse_stat(t);
+        assert_eq!(c.get("SB_LUT4"), Some(&7780));
+        assert_eq!(ice40_summary(&c)["ffs"], 4775);
+        assert_eq!(c.len(), 4);
+    }
+
+    #[test]
+    fn harness_wires_every_port() {
+        let v = block_verilog(Decision::default(), "decision");
+        let ps = ports(&v, "decision");
+        assert!(ps.iter().any(|p| p.0 && p.2 == "fails" && p.1 == 20));
+        assert!(ps.iter().any(|p| !p.0 && p.2 == "rd_value" && p.1 == 32));
+        let h = fmax_harness(&v, "decision");
+        for (_, _, name) in &ps {
+            assert!(h.contains(&format!(".{name}(")), "{name} not connected");
+        }
+    }
 }

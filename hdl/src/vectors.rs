@@ -219,15 +219,15 @@ impl Scenario {
         for f in 0..FIRMS as u16 {
             v.push(Op::Write {
                 addr: FIRM_CREDIT + f,
-                value: 500_000_000_000,
+                value: 300_000_000_000,
             });
             v.push(Op::Write {
                 addr: FIRM_MAX_LONG + f,
-                value: 800_000,
+                value: 150_000,
             });
             v.push(Op::Write {
                 addr: FIRM_MAX_SHORT + f,
-                value: 800_000,
+                value: 150_000,
             });
             v.push(Op::Write {
                 addr: FIRM_CLEAR + f,

@@ -491,3 +491,200 @@ impl Logic for Checks {
         self.n_token_lo.next = self.c_token_lo.q.val();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::golden::{checks as g, FirmExposure, Globals, Kind, Parsed};
+    use crate::rtl::testbench::cycle;
+    use rand::{Rng, SeedableRng};
+
+    fn clk(c: &mut Checks) -> &mut Signal<In, Clock> {
+        &mut c.clock
+    }
+
+    /// The flags the golden model's predicates give (before prioritisation).
+    #[allow(clippy::too_many_arguments)]
+    fn expected(
+        p: &Parsed,
+        e: &FirmExposure,
+        gl: &Globals,
+        known: bool,
+        restricted: bool,
+        reference: u32,
+        credit: u64,
+        max_long: u32,
+        max_short: u32,
+        kill: bool,
+    ) -> u64 {
+        let enter = p.kind == Kind::Enter;
+        let n = g::notional(p);
+        let bits = [
+            (3, gl.kill),
+            (4, kill),
+            (5, enter && !g::side_ok(p.side)),
+            (6, !g::tif_ok(p.tif)),
+            (7, !g::display_ok(p.display)),
+            (8, enter && !g::capacity_ok(p.capacity)),
+            (9, !g::shares_ok(p.shares)),
+            (10, !g::price_ok(p.price)),
+            (11, enter && !known),
+            (12, enter && restricted),
+            (
+                13,
+                enter && g::collar_fails(p.price, reference, gl.collar_bps),
+            ),
+            (14, p.shares > gl.max_shares),
+            (15, n > gl.max_notional),
+            (16, g::credit_fails(e.open_notional, n, credit)),
+            (17, g::position_fails(p, e, max_long, max_short)),
+            (18, g::tokens_available(e, gl) == 0),
+            (19, !g::token_increases(p, e)),
+        ];
+        bits.iter().filter(|b| b.1).map(|b| 1u64 << b.0).sum()
+    }
+
+    #[test]
+    fn flags_and_commit_values_match_the_golden_predicates() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut c = Checks::default();
+        c.connect_all();
+        for _ in 0..400 {
+            let kind = if rng.gen() {
+                Kind::Enter
+            } else {
+                Kind::Replace
+            };
+            let near = |rng: &mut rand_chacha::ChaCha8Rng, v: u64| -> u64 {
+                v.wrapping_add(rng.gen_range(0..3)).wrapping_sub(1)
+            };
+            let shares: u32 = if rng.gen() {
+                rng.gen_range(0..1_000_002)
+            } else {
+                rng.gen()
+            };
+            let price: u32 = if rng.gen() {
+                rng.gen_range(0..0x7735_93A0)
+            } else {
+                rng.gen()
+            };
+            let p = Parsed {
+                kind,
+                token_hi: rng.gen_range(0..4),
+                token_lo: rng.gen_range(0..4),
+                side: *b"BSTEX".get(rng.gen_range(0..5)).unwrap_or(&b'B'),
+                shares,
+                symbol: rng.gen(),
+                price,
+                tif: *[0u32, 86_400, 86_401, 99_998, 99_999, 5]
+                    .get(rng.gen_range(0..6))
+                    .unwrap_or(&0),
+                display: *b"AYNZ".get(rng.gen_range(0..4)).unwrap_or(&b'A'),
+                capacity: *b"APRX".get(rng.gen_range(0..4)).unwrap_or(&b'A'),
+            };
+            let n = g::notional(&p);
+            let e = FirmExposure {
+                open_notional: if rng.gen() {
+                    rng.gen()
+                } else {
+                    rng.gen_range(0..1u64 << 50)
+                },
+                open_buy: rng.gen_range(0..2_000_000),
+                open_sell: rng.gen_range(0..2_000_000),
+                open_unsided: rng.gen_range(0..2_000_000),
+                bought: rng.gen_range(0..2_000_000),
+                sold: rng.gen_range(0..2_000_000),
+                tokens: rng.gen_range(0..4),
+                last_refill: rng.gen(),
+                last_token_hi: rng.gen_range(0..4),
+                last_token_lo: rng.gen_range(0..4),
+            };
+            let gl = Globals {
+                kill: rng.gen_range(0..8) == 0,
+                max_shares: near(&mut rng, u64::from(shares)) as u32,
+                max_notional: near(&mut rng, n),
+                collar_bps: rng.gen_range(0..600),
+                burst: rng.gen_range(0..5),
+                shift: rng.gen_range(0..32),
+                now: e.last_refill.wrapping_add(rng.gen_range(0..64)),
+                ..Globals::default()
+            };
+            let (known, restricted) = (rng.gen_range(0..8) != 0, rng.gen_range(0..8) == 0);
+            let reference: u32 = near(&mut rng, u64::from(price)) as u32 ^ rng.gen_range(0..256);
+            let credit = near(&mut rng, e.open_notional.wrapping_add(n));
+            let (max_long, max_short): (u32, u32) =
+                (rng.gen_range(0..6_000_000), rng.gen_range(0..6_000_000));
+            let kill_bits: u16 = rng.gen();
+            let firm: u8 = rng.gen_range(0..16);
+
+            c.valid.next = true;
+            c.malformed.next = false;
+            c.unknown.next = false;
+            c.is_enter.next = kind == Kind::Enter;
+            c.is_replace.next = kind == Kind::Replace;
+            c.firm.next = u64::from(firm).into();
+            c.token_hi.next = p.token_hi.into();
+            c.token_lo.next = p.token_lo.into();
+            c.side.next = u64::from(p.side).into();
+            c.shares.next = u64::from(p.shares).into();
+            c.symbol.next = p.symbol.into();
+            c.price.next = u64::from(p.price).into();
+            c.tif.next = u64::from(p.tif).into();
+            c.display.next = u64::from(p.display).into();
+            c.capacity.next = u64::from(p.capacity).into();
+            c.global_kill.next = gl.kill;
+            c.firm_kill.next = u64::from(kill_bits).into();
+            c.max_shares.next = u64::from(gl.max_shares).into();
+            c.max_notional.next = gl.max_notional.into();
+            c.collar_bps.next = u64::from(gl.collar_bps).into();
+            c.burst.next = u64::from(gl.burst).into();
+            c.shift.next = u64::from(gl.shift).into();
+            c.now.next = u64::from(gl.now).into();
+            c.sym_known.next = known;
+            c.sym_restricted.next = restricted;
+            c.sym_reference.next = u64::from(reference).into();
+            c.credit.next = credit.into();
+            c.max_long.next = u64::from(max_long).into();
+            c.max_short.next = u64::from(max_short).into();
+            c.open_notional.next = e.open_notional.into();
+            c.open_buy.next = e.open_buy.into();
+            c.open_sell.next = e.open_sell.into();
+            c.open_unsided.next = e.open_unsided.into();
+            c.bought.next = e.bought.into();
+            c.sold.next = e.sold.into();
+            c.throttle.next = (u64::from(e.tokens) << 32 | u64::from(e.last_refill)).into();
+            c.last_token_hi.next = e.last_token_hi.into();
+            c.last_token_lo.next = e.last_token_lo.into();
+            // inputs held: after three edges stage C holds this message
+            for _ in 0..3 {
+                cycle(&mut c, clk);
+            }
+            let kill = kill_bits >> firm & 1 == 1;
+            let want = expected(
+                &p, &e, &gl, known, restricted, reference, credit, max_long, max_short, kill,
+            );
+            assert_eq!(c.fails.val().to_u64(), want, "{p:?} {e:?} {gl:?}");
+            assert_eq!(c.c_firm.val().to_u64(), u64::from(firm));
+            assert_eq!(
+                c.n_open_notional.val().to_u64(),
+                e.open_notional.wrapping_add(n)
+            );
+            assert_eq!(
+                c.n_open_unsided.val().to_u64(),
+                e.open_unsided + u64::from(p.shares)
+            );
+            let avail = g::tokens_available(&e, &gl);
+            if avail > 0 {
+                let last = if g::refill_happened(&e, &gl) {
+                    gl.now
+                } else {
+                    e.last_refill
+                };
+                assert_eq!(
+                    c.n_throttle.val().to_u64(),
+                    u64::from(avail - 1) << 32 | u64::from(last)
+                );
+            }
+        }
+    }
+}

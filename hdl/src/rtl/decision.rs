@@ -179,3 +179,47 @@ impl Logic for Decision {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtl::testbench::{cycle, settle};
+
+    fn clk(d: &mut Decision) -> &mut Signal<In, Clock> {
+        &mut d.clock
+    }
+
+    #[test]
+    fn first_failing_reason_wins_and_is_counted() {
+        let mut d = Decision::default();
+        d.connect_all();
+        let cases: [(u64, u64); 5] = [
+            (0, 0),
+            (0b1000_0000_0000_0000_0100, 3),
+            (1 << 19, 20),
+            (0b110, 2),
+            (0, 0),
+        ];
+        for (fails, code) in cases {
+            d.valid.next = true;
+            d.fails.next = fails.into();
+            settle(&mut d);
+            assert_eq!(d.accept_now.val(), code == 0);
+            cycle(&mut d, clk);
+            assert!(d.out_valid.val());
+            assert_eq!(d.out_reason.val().to_u64(), code);
+            assert_eq!(d.out_accept.val(), code == 0);
+        }
+        d.valid.next = false;
+        d.bad_register.next = true;
+        cycle(&mut d, clk);
+        d.bad_register.next = false;
+        cycle(&mut d, clk);
+        cycle(&mut d, clk);
+        for (idx, n) in [(0u64, 2u64), (2, 1), (3, 1), (20, 1), (21, 1), (5, 0)] {
+            d.rd_index.next = idx.into();
+            settle(&mut d);
+            assert_eq!(d.rd_value.val().to_u64(), n, "counter {idx}");
+        }
+    }
+}

@@ -155,3 +155,37 @@ impl Logic for FirmStore {
         self.token_lo.next = self.m_token_lo.read_data.val();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtl::testbench::cycle;
+
+    fn clk(f: &mut FirmStore) -> &mut Signal<In, Clock> {
+        &mut f.clock
+    }
+
+    #[test]
+    fn writes_only_the_enabled_fields_of_the_addressed_firm() {
+        let mut f = FirmStore::default();
+        f.connect_all();
+        f.wr_firm.next = 2u64.into();
+        f.wr_limit.next = 123_456_789u64.into();
+        f.wr_credit.next = true;
+        f.d_open_buy.next = 500u64.into();
+        f.d_open_sell.next = 999u64.into();
+        f.wr_open_buy.next = true;
+        cycle(&mut f, clk);
+        f.wr_credit.next = false;
+        f.wr_open_buy.next = false;
+        f.rd_firm.next = 2u64.into();
+        cycle(&mut f, clk);
+        assert_eq!(f.credit.val().to_u64(), 123_456_789);
+        assert_eq!(f.open_buy.val().to_u64(), 500);
+        assert_eq!(f.open_sell.val().to_u64(), 0, "not enabled, not written");
+        f.rd_firm.next = 3u64.into();
+        cycle(&mut f, clk);
+        assert_eq!(f.credit.val().to_u64(), 0, "other firm untouched");
+        assert_eq!(f.open_buy.val().to_u64(), 0);
+    }
+}

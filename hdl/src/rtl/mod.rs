@@ -12,3 +12,22 @@ pub mod top;
 pub mod verilog;
 
 pub use top::{RiskGateRtl, CONTROL_LATENCY, LATENCY};
+
+/// Clocking for the blocks' own test benches.
+#[cfg(test)]
+pub(crate) mod testbench {
+    use rust_hdl::prelude::*;
+
+    /// Settle the inputs with the clock low, then one rising edge.
+    pub fn cycle<B: Block>(b: &mut B, clk: fn(&mut B) -> &mut Signal<In, Clock>) {
+        clk(b).next = Clock { clk: false };
+        let _ = simulate(b, 200);
+        clk(b).next = Clock { clk: true };
+        let _ = simulate(b, 200);
+    }
+
+    /// Settle combinational logic after changing inputs (no edge).
+    pub fn settle<B: Block>(b: &mut B) {
+        let _ = simulate(b, 200);
+    }
+}

@@ -204,3 +204,147 @@ impl Logic for Parser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::golden::{parser::parse, Kind};
+    use crate::rtl::sim::{beats, Beat};
+    use crate::rtl::testbench::cycle;
+    use crate::vectors::{cancel, enter, replace, stock, token};
+
+    fn clk(p: &mut Parser) -> &mut Signal<In, Clock> {
+        &mut p.clock
+    }
+
+    fn new() -> Parser {
+        let mut p = Parser::default();
+        p.connect_all();
+        p.take.next = true;
+        p
+    }
+
+    /// Drive beats; returns (beat index after which `done` rose, snapshot) for each done.
+    fn drive(p: &mut Parser, firm: u8, bs: &[Beat]) -> Vec<(usize, bool, bool)> {
+        let mut dones = Vec::new();
+        for (i, b) in bs.iter().enumerate() {
+            p.in_valid.next = true;
+            p.in_sop.next = b.sop;
+            p.in_eop.next = b.eop;
+            p.in_len.next = u64::from(b.len).into();
+            p.in_data.next = b.data.into();
+            p.in_firm.next = u64::from(firm).into();
+            cycle(p, clk);
+            if p.done.val() {
+                dones.push((i, p.malformed.val(), p.unknown.val()));
+            }
+        }
+        p.in_valid.next = false;
+        dones
+    }
+
+    fn check_fields(p: &Parser, msg: &[u8]) {
+        let g = parse(msg).expect("well-formed");
+        assert_eq!(p.is_enter.val(), g.kind == Kind::Enter);
+        assert_eq!(p.is_replace.val(), g.kind == Kind::Replace);
+        assert_eq!(p.is_cancel.val(), g.kind == Kind::Cancel);
+        assert_eq!(p.token_hi.val().to_u64(), g.token_hi);
+        assert_eq!(p.token_lo.val().to_u64(), g.token_lo);
+        if g.kind != Kind::Cancel {
+            assert_eq!(p.shares.val().to_u64(), u64::from(g.shares));
+            assert_eq!(p.price.val().to_u64(), u64::from(g.price));
+            assert_eq!(p.tif.val().to_u64(), u64::from(g.tif));
+            assert_eq!(p.display.val().to_u64(), u64::from(g.display));
+        }
+        if g.kind == Kind::Enter {
+            assert_eq!(p.side.val().to_u64(), u64::from(g.side));
+            assert_eq!(p.symbol.val().to_u64(), g.symbol);
+            assert_eq!(p.capacity.val().to_u64(), u64::from(g.capacity));
+        }
+    }
+
+    #[test]
+    fn extracts_the_same_fields_as_the_golden_parser() {
+        let mut p = new();
+        let msgs: [&[u8]; 3] = [
+            &enter(
+                &token(123_456_789),
+                b'S',
+                777,
+                &stock("AAPL"),
+                1_234_567,
+                99_998,
+                b'Y',
+                b'P',
+            ),
+            &replace(
+                &token(5),
+                &token(98_765_432_101),
+                31_337,
+                0x7735_939C,
+                86_400,
+                b'N',
+            ),
+            &cancel(&token(77), 12),
+        ];
+        for (k, m) in msgs.iter().enumerate() {
+            let mut bs = Vec::new();
+            beats(m, &mut bs);
+            let d = drive(&mut p, k as u8 + 1, &bs);
+            assert_eq!(d, vec![(bs.len() - 1, false, false)], "message {k}");
+            check_fields(&p, m);
+            assert_eq!(p.firm.val().to_u64(), k as u64 + 1);
+        }
+    }
+
+    #[test]
+    fn bad_framing_is_reported_and_the_next_message_parses() {
+        let mut p = new();
+        let good = enter(
+            &token(9),
+            b'B',
+            100,
+            &stock("MSFT"),
+            4_000_000,
+            0,
+            b'A',
+            b'A',
+        );
+        let mut g = Vec::new();
+        beats(&good, &mut g);
+        // truncated: two beats of an Enter, then a new start of message
+        let mut s = g[..2].to_vec();
+        s.extend_from_slice(&g);
+        let d = drive(&mut p, 0, &s);
+        assert_eq!(d, vec![(2, true, false), (s.len() - 1, false, false)]);
+        check_fields(&p, &good);
+        // no start of message while idle
+        let mut s: Vec<Beat> = g.clone();
+        s[0].sop = false;
+        assert_eq!(drive(&mut p, 0, &s), vec![(s.len() - 1, true, false)]);
+        // a short beat in the middle
+        let mut s = g.clone();
+        s[2].len = 7;
+        assert_eq!(drive(&mut p, 0, &s), vec![(s.len() - 1, true, false)]);
+        // unknown type, and a known type with the wrong length
+        let mut bad = [0u8; 19];
+        bad[0] = b'Q';
+        let mut s = Vec::new();
+        beats(&bad, &mut s);
+        assert_eq!(drive(&mut p, 0, &s), vec![(s.len() - 1, false, true)]);
+        let mut s = Vec::new();
+        beats(&good[..48], &mut s);
+        assert_eq!(drive(&mut p, 0, &s), vec![(s.len() - 1, true, false)]);
+        // an empty message
+        let s = [Beat {
+            sop: true,
+            eop: true,
+            len: 0,
+            data: 0,
+        }];
+        assert_eq!(drive(&mut p, 0, &s), vec![(0, true, false)]);
+        // and the gate is still fine
+        assert_eq!(drive(&mut p, 0, &g), vec![(g.len() - 1, false, false)]);
+        check_fields(&p, &good);
+    }
+}

@@ -114,10 +114,14 @@ impl SimulatedGate {
 
     /// Clock one edge; returns a decision if one is on the output in the new cycle.
     fn edge(&mut self) -> Option<Timed> {
+        if self.uut.clock.val().clk {
+            // the previous falling edge has not been settled with new inputs
+            self.settle();
+        }
         self.uut.clock.next = Clock { clk: true };
         self.settle();
+        // The falling edge settles together with the next cycle's inputs.
         self.uut.clock.next = Clock { clk: false };
-        self.settle();
         self.cycle += 1;
         self.cycles += 1;
         if self.uut.dec_valid.val() {
