@@ -36,7 +36,9 @@ pub struct AfXdpConfig {
 }
 
 impl AfXdpConfig {
-    /// Receive-side defaults: steer `flows` on `ifname` queue 0.
+    /// Receive-side defaults: steer `flows` on `ifname` queue 0, 4096-entry
+    /// rings (a 16 MiB UMEM: room for a few ms of a busy feed if the polling
+    /// thread is descheduled).
     pub fn receiver(ifname: &str, flows: &[SocketAddrV4]) -> Self {
         Self {
             ifname: ifname.to_string(),
@@ -44,7 +46,7 @@ impl AfXdpConfig {
             rx_flows: flows.to_vec(),
             xdp_mode: XdpMode::Auto,
             bind: BindMode::Auto,
-            ring_size: 2048,
+            ring_size: 4096,
             batch: 64,
             tx: None,
         }
