@@ -253,3 +253,82 @@ fn afxdp_transmit_to_afxdp_receive_and_bad_frames() {
     assert!(after.passed - before.passed >= 4, "{before:?} -> {after:?}");
     assert_eq!(rx.stats().malformed, 0);
 }
+
+/// The simulator publishes to a multicast group: AF_XDP transmit with the
+/// group's MAC, AF_XDP receive steering on (group, port); and the program in
+/// generic (SKB) mode behaves the same as in native mode.
+#[test]
+fn multicast_feed_in_generic_mode() {
+    use eti_kernel_bypass::{frame::multicast_mac, XdpMode};
+    let Some(lab) = lab_or_skip("multicast_feed_in_generic_mode", "mc") else {
+        return;
+    };
+    let group: std::net::Ipv4Addr = "239.192.10.1".parse().unwrap();
+    let flow = SocketAddrV4::new(group, PORT);
+    let mut cfg = AfXdpConfig::receiver(&lab.outer_if, &[flow]);
+    cfg.xdp_mode = XdpMode::Generic;
+    let mut rx = AfXdpIo::open(&cfg).expect("AF_XDP receiver in generic mode");
+    assert!(rx.describe().contains("Generic"), "{}", rx.describe());
+    let hdr = TxHeader {
+        src_mac: lab.inner_mac,
+        dst_mac: multicast_mac(group),
+        src: SocketAddrV4::new(lab.inner_ip, 40001),
+        dst: flow,
+    };
+    let inner_if = lab.inner_if.clone();
+    let mut tx = lab
+        .in_ns(move || AfXdpIo::open(&AfXdpConfig::sender(&inner_if, hdr)))
+        .unwrap()
+        .unwrap();
+    let n = 500;
+    let got = send_and_collect(&mut |p| tx.send(p).expect("send"), &mut rx, n);
+    assert_eq!(got, (1..=n).collect::<Vec<_>>());
+    assert_eq!(rx.xdp_counters().unwrap().redirected, n);
+    // A payload that cannot fit in one UMEM frame is refused, not truncated.
+    assert!(matches!(
+        tx.send(&[0u8; 4000]),
+        Err(eti_kernel_bypass::IoError::Config(_))
+    ));
+}
+
+/// Socket fallback on a multicast feed: join the group on the outer end.
+#[test]
+fn socket_path_joins_multicast_group() {
+    let Some(lab) = lab_or_skip("socket_path_joins_multicast_group", "ms") else {
+        return;
+    };
+    let group: std::net::Ipv4Addr = "239.192.10.2".parse().unwrap();
+    let port = PORT + 2;
+    let mut cfg =
+        UdpSocketConfig::receiver(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, port));
+    cfg.multicast = Some((group, lab.outer_ip));
+    let mut rx = UdpSocketIo::open(&cfg).expect("join group");
+    // The namespace has no default route: send multicast out of the veth.
+    let ok = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns,
+            "ip",
+            "route",
+            "add",
+            "224.0.0.0/4",
+            "dev",
+            &lab.inner_if,
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "multicast route");
+    let src = SocketAddrV4::new(lab.inner_ip, 0);
+    let sender = lab
+        .in_ns(move || {
+            let s = UdpSocket::bind(src).unwrap();
+            s.connect(SocketAddrV4::new(group, port)).unwrap();
+            s
+        })
+        .unwrap();
+    let n = 300;
+    let got = send_and_collect(&mut |p| while sender.send(p).is_err() {}, &mut rx, n);
+    assert_eq!(got, (1..=n).collect::<Vec<_>>());
+}
