@@ -137,7 +137,7 @@ fn demo(
 }
 
 fn run_cmd(config: Option<PathBuf>, seconds: Option<u64>) -> Result<ExitCode> {
-    eti_host::runner::run_from_config(config.as_deref(), seconds)?;
+    let _host = eti_host::runner::run_from_config(config.as_deref(), seconds)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -122,7 +122,11 @@ pub fn pin_current_thread(cpu: i32) -> Result<(), String> {
 /// `eti run`: load config (or defaults), connect to the venue, start the
 /// configured parents, serve metrics, trade until Ctrl-C, `seconds`, or (with
 /// parents configured) all parents done. Prints a short summary.
-pub fn run_from_config(path: Option<&std::path::Path>, seconds: Option<u64>) -> anyhow::Result<()> {
+/// Returns the host (stopped) for inspection.
+pub fn run_from_config(
+    path: Option<&std::path::Path>,
+    seconds: Option<u64>,
+) -> anyhow::Result<Host> {
     use crate::engine::{command_queue, Command};
     use std::sync::atomic::{AtomicBool, Ordering};
     let cfg = HostConfig::load(path)?;
@@ -218,7 +222,7 @@ pub fn run_from_config(path: Option<&std::path::Path>, seconds: Option<u64>) -> 
         Ok(())
     })?;
     host_summary(&host);
-    Ok(())
+    Ok(host)
 }
 
 fn host_summary(host: &Host) {

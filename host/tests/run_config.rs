@@ -1,0 +1,82 @@
+//! `eti run`: a host built from a TOML file connects to a venue (the
+//! simulator, started in process on loopback) and trades its configured parent.
+
+use eti_sim::config::SimConfig;
+use eti_sim::simulator::Simulator;
+
+#[test]
+fn run_from_config_trades_against_a_venue() {
+    // a free UDP port for the feed (the venue must know it up front)
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sc = SimConfig::loopback_ephemeral();
+    sc.feed.destinations = vec![format!("127.0.0.1:{port}")];
+    sc.flow.enabled = true;
+    sc.flow.orders_per_sec = 1500;
+    let sim = Simulator::start(&sc).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eti.toml");
+    let mut text = eti_host::config::DEFAULT_TOML
+        .replace(
+            "listen = \"127.0.0.1:30001\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
+        .replace(
+            "retransmit = \"127.0.0.1:30002\"",
+            &format!("retransmit = \"{}\"", sim.retransmit_addr()),
+        )
+        .replace(
+            "address = \"127.0.0.1:30003\"",
+            &format!("address = \"{}\"", sim.ouch_addr()),
+        )
+        .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"");
+    text.push_str("\n[[orders]]\nalgo = \"twap\"\nsymbol = \"AAPL\"\nside = \"buy\"\nshares = 1000\nduration_s = 3\nslices = 5\nparticipation_pct = 50\n");
+    std::fs::write(&path, text).unwrap();
+    let host = eti_host::runner::run_from_config(Some(&path), Some(20)).expect("eti run");
+    let t = &host.trader;
+    assert!(
+        t.stats.itch_messages > 100,
+        "feed: {}",
+        t.stats.itch_messages
+    );
+    assert_eq!(t.parents.len(), 1);
+    assert!(t.parents[0].is_done(), "{:?}", t.parents[0].state);
+    assert!(t.parents[0].filled > 0, "{:?}", t.parents[0].report());
+    assert_eq!(
+        t.positions
+            .by_symbol
+            .iter()
+            .find(|p| p.symbol.as_str() == "AAPL")
+            .unwrap()
+            .shares,
+        i64::from(t.parents[0].filled)
+    );
+    let venue_fills: u32 = sim
+        .user_executions("ETI001")
+        .iter()
+        .map(|e| e.shares.0)
+        .sum();
+    assert_eq!(u64::from(venue_fills), t.stats.filled_shares);
+    sim.stop();
+}
+
+#[test]
+fn bad_config_names_key_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        eti_host::config::DEFAULT_TOML.replace("throttle_shift = 14", "throttle_shift = 40"),
+    )
+    .unwrap();
+    let e = eti_host::runner::run_from_config(Some(&path), Some(1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("risk.throttle_shift") && e.contains("0..=31"),
+        "{e}"
+    );
+}
