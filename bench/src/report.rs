@@ -547,7 +547,7 @@ pub fn markdown(s: &Summary) -> String {
         );
         let _ = writeln!(
             o,
-            "| stage | implementation | ops | ns/op p50 | p99 | p99.9 | ops/s | notes |"
+            "| stage | implementation | ops | ns/op p50 | p99 | p99.9 | ops/s (whole pass, incl. preemption) | notes |"
         );
         let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---|");
         for c in &s.components {
@@ -653,6 +653,29 @@ mod tests {
     use super::*;
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
+    /// Standard base64 (the log's encoding), enough for the test.
+    fn base64_decode(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        };
+        let mut out = Vec::new();
+        let (mut acc, mut bits) = (0u32, 0);
+        for &c in s.as_bytes().iter().filter(|&&c| c != b'=') {
+            acc = acc << 6 | u32::from(val(c));
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        out
+    }
+
     #[test]
     fn logs_round_trip_and_plots_render() {
         let dir = tempfile::tempdir().unwrap();
@@ -683,6 +706,19 @@ mod tests {
             })
             .collect();
         assert_eq!(tags, vec!["t2t".to_string()]);
+        // The interval's payload is a standard V2 histogram: decode it back.
+        let enc: Vec<String> = IntervalLogIterator::new(&bytes)
+            .filter_map(|e| match e.unwrap() {
+                LogEntry::Interval(i) => Some(i.encoded_histogram().to_string()),
+                _ => None,
+            })
+            .collect();
+        let raw = base64_decode(&enc[0]);
+        let back: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut raw.as_slice())
+            .unwrap();
+        assert_eq!(back.len(), h.len());
+        assert_eq!(back.value_at_quantile(0.99), h.value_at_quantile(0.99));
         let png = std::fs::read(dir.path().join("t2t.png")).unwrap();
         assert_eq!(&png[1..4], b"PNG");
         let svg = std::fs::read_to_string(dir.path().join("t2t.svg")).unwrap();
