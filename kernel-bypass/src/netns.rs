@@ -115,9 +115,11 @@ impl VethLab {
             .collect();
         // Interface names are limited to 15 bytes: "kb" + tag(3) + 5 + 2 + 1.
         let id = format!("{tag}{:05}{:02}", pid % 100_000, n % 100);
-        // A /30 per lab inside 10.64.0.0/10, spread by pid and lab counter.
-        let a = 64 + (pid % 64) as u8;
-        let b = ((pid / 64) % 256) as u8 ^ (n as u8).wrapping_mul(37);
+        // A /30 per lab inside 198.18.0.0/15, the range RFC 2544 reserves for
+        // benchmark networks (so a lab never shadows a real route of the
+        // host), spread by pid and lab counter.
+        let a = 18 + (pid % 2) as u8;
+        let b = ((pid / 2) % 256) as u8 ^ (n as u8).wrapping_mul(37);
         let c = ((n % 64) * 4) as u8;
         sweep_stale_labs();
         let lab = Self {
@@ -126,8 +128,8 @@ impl VethLab {
             ns: format!("kbns{tag}-{pid}-{n}"),
             outer_if: format!("kb{id}o"),
             inner_if: format!("kb{id}i"),
-            outer_ip: Ipv4Addr::new(10, a, b, c + 1),
-            inner_ip: Ipv4Addr::new(10, a, b, c + 2),
+            outer_ip: Ipv4Addr::new(198, a, b, c + 1),
+            inner_ip: Ipv4Addr::new(198, a, b, c + 2),
             outer_mac: [0x02, 0x6b, (pid >> 8) as u8, pid as u8, n as u8, 1],
             inner_mac: [0x02, 0x6b, (pid >> 8) as u8, pid as u8, n as u8, 2],
         };
