@@ -71,8 +71,8 @@ pub struct User {
     pub firm: Firm,
     pub out: OutStream,
     pub notify: Arc<Notify>,
-    /// Live orders by token.
-    live: HashMap<OrderToken, u64>,
+    /// Live orders by token: (order reference number, tag).
+    live: HashMap<OrderToken, (u64, u64)>,
     /// Every token used today (OUCH tokens are day-unique).
     seen: HashSet<OrderToken>,
     /// Incremented at each accepted login; a connection whose generation is
@@ -310,7 +310,9 @@ impl Exchange {
                         order_state: OrderState::LIVE,
                         bbo_weight: BboWeight::UNSPECIFIED,
                     };
-                    self.users[t.user as usize].live.insert(t.token, order_ref);
+                    self.users[t.user as usize]
+                        .live
+                        .insert(t.token, (order_ref, tag));
                     self.push_ouch(t.user as usize, &m.to_bytes());
                 }
             }
@@ -349,7 +351,7 @@ impl Exchange {
                     };
                     let u = &mut self.users[t.user as usize];
                     u.live.remove(&old.token);
-                    u.live.insert(t.token, new_ref);
+                    u.live.insert(t.token, (new_ref, tag));
                     self.push_ouch(t.user as usize, &m.to_bytes());
                 }
             }
@@ -475,7 +477,7 @@ impl Exchange {
             Inbound::ReplaceOrder(v) => self.replace(user, &v.to_message()),
             Inbound::CancelOrder(v) => {
                 let m = v.to_message();
-                let r = self.users[user].live.get(&m.token).copied();
+                let r = self.users[user].live.get(&m.token).map(|x| x.0);
                 match r {
                     Some(r) => {
                         let _ = self
@@ -500,7 +502,7 @@ impl Exchange {
             }
             Inbound::ModifyOrder(v) => {
                 let m = v.to_message();
-                let r = self.users[user].live.get(&m.token).copied();
+                let r = self.users[user].live.get(&m.token).map(|x| x.0);
                 match r {
                     None => InboundOutcome::Note(format!("modify: no live order {}", m.token)),
                     Some(r) => match self.run(|e, ev| e.modify(r, m.side, m.shares, ev)) {
@@ -582,13 +584,7 @@ impl Exchange {
             ));
         }
         let existing = self.users[user].live.get(&m.existing_token).copied();
-        let old_entry = existing.and_then(|_| {
-            self.tokens
-                .iter()
-                .rev()
-                .find(|t| t.user == user as u32 && t.token == m.existing_token)
-                .copied()
-        });
+        let old_entry = existing.and_then(|(_, tag)| self.token_of(tag));
         let tag = self.new_tag(TokenEntry {
             user: user as u32,
             token: m.replacement_token,
@@ -597,7 +593,7 @@ impl Exchange {
             intermarket_sweep: m.intermarket_sweep,
             cross_type: old_entry.map_or(CrossType::NO_CROSS, |t| t.cross_type),
         });
-        let Some(r) = existing else {
+        let Some((r, _)) = existing else {
             let ts = self.now();
             self.reject(user, m.replacement_token, RejectReason::Other, ts);
             self.wake();

@@ -82,6 +82,37 @@ impl DatagramOut for UdpOut {
     }
 }
 
+/// Any eti_kernel_bypass path (AF_XDP, or its UDP socket) as the feed's output:
+/// each MoldUDP64 packet is one `PacketIo::send` to the path's destination.
+pub struct PacketIoOut {
+    io: Box<dyn eti_kernel_bypass::PacketIo>,
+    /// Failed sends (ring full, no route): counted, never fatal.
+    pub errors: u64,
+}
+
+impl PacketIoOut {
+    pub fn new(io: Box<dyn eti_kernel_bypass::PacketIo>) -> PacketIoOut {
+        PacketIoOut { io, errors: 0 }
+    }
+}
+
+impl std::fmt::Debug for PacketIoOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketIoOut")
+            .field("path", &self.io.describe())
+            .field("errors", &self.errors)
+            .finish()
+    }
+}
+
+impl DatagramOut for PacketIoOut {
+    fn send(&mut self, packet: &[u8]) {
+        if self.io.send(packet).is_err() {
+            self.errors += 1;
+        }
+    }
+}
+
 /// Publisher statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FeedStats {
@@ -467,6 +498,37 @@ mod tests {
             count: 1,
         };
         assert!(p.answer(&wrong.to_bytes(), 10).is_empty());
+    }
+
+    #[test]
+    fn kernel_bypass_socket_path_carries_the_feed() {
+        use eti_kernel_bypass::{UdpSocketConfig, UdpSocketIo};
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        let std::net::SocketAddr::V4(dest) = rx.local_addr().unwrap() else {
+            panic!("v4")
+        };
+        let io = UdpSocketIo::open(&UdpSocketConfig::sender(
+            "127.0.0.1:0".parse().unwrap(),
+            dest,
+        ))
+        .unwrap();
+        let mut p = FeedPublisher::new(
+            Session::new("KB").unwrap(),
+            4096,
+            1400,
+            Box::new(PacketIoOut::new(Box::new(io))),
+        );
+        p.system_event(Timestamp(9), b'O');
+        assert_eq!(p.flush(), 1);
+        let mut buf = [0u8; 2048];
+        let n = rx.recv(&mut buf).unwrap();
+        let v = PacketView::new(&buf[..n]).unwrap();
+        assert_eq!(
+            (v.session(), v.sequence(), v.message_count()),
+            (Session::new("KB").unwrap(), 1, 1)
+        );
     }
 
     #[test]

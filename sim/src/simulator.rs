@@ -4,7 +4,7 @@
 use crate::config::{ConfigError, SimConfig};
 use crate::engine::{BookSnapshot, Engine, Locate, TopOfBook, TradingState};
 use crate::exchange::{Exchange, Execution};
-use crate::feed::{FeedPublisher, FeedStats, UdpOut};
+use crate::feed::{DatagramOut, FeedPublisher, FeedStats, UdpOut};
 use crate::flow::{Flow, FlowParams, FlowStats};
 use crate::ouch_server::{self, OuchShared};
 use eti_core::soupbintcp::Timers;
@@ -54,10 +54,29 @@ impl Simulator {
     /// are ephemeral: read them back with [`Simulator::ouch_addr`] and
     /// [`Simulator::retransmit_addr`].
     pub fn start(cfg: &SimConfig) -> Result<Simulator, SimError> {
+        Self::start_with_feed_output(cfg, None)
+    }
+
+    /// As [`Simulator::start`], with the feed sent through `out` instead of a
+    /// kernel UDP socket to `feed.destinations` (e.g. a [`crate::feed::PacketIoOut`]
+    /// over eti_kernel_bypass's AF_XDP path).
+    pub fn start_with_feed_output(
+        cfg: &SimConfig,
+        out: Option<Box<dyn DatagramOut>>,
+    ) -> Result<Simulator, SimError> {
         let r = cfg.resolve()?;
         let symbols: Vec<Symbol> = r.symbols.iter().map(|(s, _)| *s).collect();
         let engine = Engine::new(cfg.engine_config(), &symbols)?;
-        let out = UdpOut::bind(
+        let out: Box<dyn DatagramOut> = match out {
+            Some(o) => o,
+            None => Box::new(Self::udp_out(cfg, &r)?),
+        };
+        let feed = FeedPublisher::new(r.feed_session, cfg.feed.retain_messages, cfg.feed.mtu, out);
+        Self::assemble(cfg, r, engine, feed)
+    }
+
+    fn udp_out(cfg: &SimConfig, r: &crate::config::Resolved) -> Result<UdpOut, SimError> {
+        UdpOut::bind(
             r.feed_bind,
             r.feed_destinations.clone(),
             cfg.feed.multicast_ttl,
@@ -67,13 +86,15 @@ impl Simulator {
             what: "feed socket",
             addr: r.feed_bind,
             source,
-        })?;
-        let feed = FeedPublisher::new(
-            r.feed_session,
-            cfg.feed.retain_messages,
-            cfg.feed.mtu,
-            Box::new(out),
-        );
+        })
+    }
+
+    fn assemble(
+        cfg: &SimConfig,
+        r: crate::config::Resolved,
+        engine: Engine,
+        feed: FeedPublisher,
+    ) -> Result<Simulator, SimError> {
         let mut exchange = Exchange::new(engine, feed, &r.users);
         exchange.start_of_day();
         let flow = if cfg.flow.enabled {
