@@ -149,8 +149,20 @@ pub struct Fmax {
 /// figure for a small registered datapath (stated as an assumption).
 pub const ASSUMED_FMAX_MHZ: f64 = 50.0;
 
-/// Find a numeric field whose key mentions "fmax" anywhere in a JSON value
-/// (the synthesis report's exact layout is owned by eti-hdl).
+/// The Fmax a synthesis report gives the gate, and the key it came from:
+/// eti-hdl's whole-design `fmax_mhz` when nextpnr placed the design, else
+/// `block_fmax_min_mhz` (the slowest RTL block bounds the clock), else any
+/// numeric field whose key mentions "fmax" (the layout is owned by eti-hdl).
+fn report_fmax(v: &serde_json::Value) -> Option<(f64, String)> {
+    for key in ["fmax_mhz", "block_fmax_min_mhz"] {
+        if let Some(f) = v.get(key).and_then(serde_json::Value::as_f64) {
+            return Some((f, key.to_string()));
+        }
+    }
+    find_fmax(v).map(|f| (f, "first field named *fmax*".to_string()))
+}
+
+/// Find a numeric field whose key mentions "fmax" anywhere in a JSON value.
 fn find_fmax(v: &serde_json::Value) -> Option<f64> {
     match v {
         serde_json::Value::Object(m) => {
@@ -191,15 +203,15 @@ pub fn synthesis_fmax(explicit: Option<&Path>) -> Fmax {
         let Ok(text) = std::fs::read_to_string(c) else {
             continue;
         };
-        if let Some(mhz) = serde_json::from_str::<serde_json::Value>(&text)
+        if let Some((mhz, key)) = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
             .as_ref()
-            .and_then(find_fmax)
-            .filter(|f| *f > 0.0)
+            .and_then(report_fmax)
+            .filter(|f| f.0 > 0.0)
         {
             return Fmax {
                 mhz,
-                source: c.display().to_string(),
+                source: format!("{key} of {}", c.display()),
             };
         }
     }
@@ -222,6 +234,15 @@ mod tests {
         assert_eq!(find_fmax(&v), Some(73.5));
         let v: serde_json::Value = serde_json::from_str(r#"{"cells":10}"#).unwrap();
         assert_eq!(find_fmax(&v), None);
+        // eti-hdl's layout: no whole-design figure, slowest block given.
+        let v: serde_json::Value = serde_json::from_str(
+            r#"{"a_fmax": 99.0, "block_fmax_min_mhz": 23.5, "fmax_mhz": null}"#,
+        )
+        .unwrap();
+        assert_eq!(report_fmax(&v), Some((23.5, "block_fmax_min_mhz".into())));
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"block_fmax_min_mhz": 23.5, "fmax_mhz": 40.0}"#).unwrap();
+        assert_eq!(report_fmax(&v).map(|f| f.0), Some(40.0));
     }
 
     #[test]
