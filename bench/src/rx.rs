@@ -4,7 +4,8 @@
 //! Each packet's message carries its sequence number and the sender's
 //! `CLOCK_MONOTONIC` stamp, so the receiver counts loss and duplicates and
 //! records one-way latency (sender stamp -> user-space pickup) in an HDR
-//! histogram. The sender is the same for both paths (AF_XDP transmit when
+//! histogram, and the receiver CPU time spent in calls that delivered packets
+//! (`rx_work_ns_per_packet`). The sender is the same for both paths (AF_XDP transmit when
 //! available, else a UDP socket), so only the receive path differs.
 //!
 //! Contract (scripts rely on it): `eti-bench rx --path afxdp|socket --packets N
@@ -216,6 +217,7 @@ struct Report {
     p99_ns: u64,
     p999_ns: u64,
     max_ns: u64,
+    rx_work_ns_per_packet: f64,
     sender: &'static str,
     receiver: String,
     payload_bytes: usize,
@@ -262,6 +264,7 @@ pub fn run(args: &RxArgs) -> anyhow::Result<()> {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
     let (mut received, mut duplicated, mut foreign) = (0u64, 0u64, 0u64);
     let (mut first_rx, mut last_rx) = (0u64, 0u64);
+    let mut rx_work_ns = 0u64;
     let sent = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let payload_bytes = {
@@ -303,10 +306,16 @@ pub fn run(args: &RxArgs) -> anyhow::Result<()> {
                 _ => foreign += 1,
             };
             // Statically dispatched receive: the hot path a feed handler uses.
+            let t0 = mono_ns();
             let got = match &mut rx {
                 Rx::Xdp(io) => io.recv_with(&mut on_packet),
                 Rx::Udp(io) => io.recv_with(&mut on_packet)?,
             };
+            if got > 0 {
+                // Receiver CPU spent on calls that delivered packets (ring or
+                // recvmmsg plus our bookkeeping), excluding empty polls.
+                rx_work_ns += mono_ns() - t0;
+            }
             if got > 0 {
                 idle_since = None;
             } else if done.load(Ordering::Acquire) {
@@ -362,6 +371,11 @@ pub fn run(args: &RxArgs) -> anyhow::Result<()> {
         p99_ns: hist.value_at_quantile(0.99),
         p999_ns: hist.value_at_quantile(0.999),
         max_ns: hist.max(),
+        rx_work_ns_per_packet: if received > 0 {
+            rx_work_ns as f64 / received as f64
+        } else {
+            0.0
+        },
         sender: sender_name,
         receiver,
         payload_bytes,
@@ -377,7 +391,7 @@ pub fn run(args: &RxArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "{:>6}: sent {} received {} lost {} dup {} | {:.0} pps | p50 {} ns p99 {} ns p99.9 {} ns | sender {} | {}",
+            "{:>6}: sent {} received {} lost {} dup {} | {:.0} pps | p50 {} ns p99 {} ns p99.9 {} ns | rx work {:.0} ns/pkt | sender {} | {}",
             report.path,
             report.sent,
             report.received,
@@ -387,6 +401,7 @@ pub fn run(args: &RxArgs) -> anyhow::Result<()> {
             report.p50_ns,
             report.p99_ns,
             report.p999_ns,
+            report.rx_work_ns_per_packet,
             report.sender,
             report.receiver
         );
