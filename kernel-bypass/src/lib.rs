@@ -5,7 +5,7 @@
 //! can be recorded and replayed bit for bit.
 //!
 //! - [`io`]: the [`PacketIo`] trait, [`PacketIoConfig`], [`open`] (AF_XDP with
-//!   socket fallback and a logged reason), [`mono_ns`] timestamps.
+//!   socket fallback and a logged reason), [`busy_poll`] loop, [`mono_ns`] timestamps.
 //! - [`afxdp`]: [`AfXdpIo`], XDP + AF_XDP receive and transmit (the simulator's
 //!   publisher sends with [`AfXdpConfig::sender`]).
 //! - [`udp`]: [`UdpSocketIo`], `recvmmsg` batches, multicast, `SO_BUSY_POLL`.
@@ -52,7 +52,9 @@ pub mod xsk;
 pub use afxdp::{AfXdpConfig, AfXdpIo};
 pub use error::IoError;
 pub use frame::TxHeader;
-pub use io::{mono_ns, open, Opened, PacketIo, PacketIoConfig, PathChoice, PathKind, PathStats};
+pub use io::{
+    busy_poll, mono_ns, open, Opened, PacketIo, PacketIoConfig, PathChoice, PathKind, PathStats,
+};
 pub use loader::{AttachedMode, XdpCounters, XdpMode, XdpSteer};
 pub use pcap_io::{LiveCapture, Pace, PcapRecorder, PcapReplay, Recording, ReplayPacket};
 pub use udp::{UdpSocketConfig, UdpSocketIo};
