@@ -57,6 +57,9 @@ pub struct RecoveredState {
     pub venue_seqs: BTreeMap<VenueStream, u64>,
     /// Last configuration version and digest journaled.
     pub config: Option<(u64, [u8; 32])>,
+    /// Greatest order token ever sent (new orders and replacements), so a
+    /// restarted host continues its increasing token counter past it.
+    pub max_token: Option<OrderToken>,
     /// Events that referred to unknown orders or overfilled one (kept, counted).
     pub anomalies: u64,
     /// Journal position: last sequence applied (0 = none) and its chain hash.
@@ -105,6 +108,15 @@ impl RecoveredState {
     /// Apply one event. Total: unknown tokens and overfills are counted in
     /// `anomalies`, never panics.
     pub fn apply(&mut self, ev: &Event) {
+        let sent = match *ev {
+            Event::OrderSent(e) => Some(e.token),
+            Event::ReplaceSent(e) => Some(e.new_token),
+            Event::OrderReplaced(e) => Some(e.new_token),
+            _ => None,
+        };
+        if let Some(t) = sent {
+            self.max_token = self.max_token.max(Some(t));
+        }
         match *ev {
             Event::OrderSent(e) => {
                 if self.open_orders.contains_key(&e.token) {
@@ -328,6 +340,8 @@ mod tests {
             reason: 1,
         }));
         assert!(s.kill.firms.contains(&firm()));
+        // tok(3) came in by replacement and is the greatest token sent.
+        assert_eq!(s.max_token, Some(tok(3)));
         let vs = VenueStream {
             protocol: b'O',
             session: *b"ABCDEFGHIJ",
