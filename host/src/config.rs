@@ -56,6 +56,7 @@ listen = "127.0.0.1:9464"      # Prometheus /metrics and /health; "" disables
 
 [hot]
 cpu = -1                       # pin the hot thread to this CPU; -1 = no pinning
+spin = false                   # true: spin when idle (dedicated core); false: yield the CPU
 
 # Parent orders started at once by `eti run`, e.g.
 # [[orders]]
@@ -160,6 +161,7 @@ pub struct MetricsSection {
 #[serde(deny_unknown_fields)]
 pub struct HotSection {
     pub cpu: i32,
+    pub spin: bool,
 }
 
 /// One parent order in config.

@@ -166,6 +166,7 @@ pub struct Host {
     pub commands: Arc<ArrayQueue<Command>>,
     pub status: Arc<SharedStatus>,
     last_housekeeping: u64,
+    spin: bool,
 }
 
 impl std::fmt::Debug for Host {
@@ -730,6 +731,10 @@ impl Trader {
         self.orders.by_state()
     }
 
+    pub fn status(&self) -> &SharedStatus {
+        &self.status
+    }
+
     pub fn metrics(&self) -> Option<&HostMetrics> {
         self.metrics.as_ref()
     }
@@ -763,6 +768,7 @@ impl Host {
             commands,
             status,
             last_housekeeping: 0,
+            spin: false,
         }
     }
 
@@ -856,6 +862,13 @@ impl Host {
         }
     }
 
+    /// Idle policy of [`Host::run`]: spin (a dedicated, pinned core; lowest
+    /// latency) or yield the CPU between empty polls (the default: shared
+    /// machines, CI).
+    pub fn set_busy_spin(&mut self, spin: bool) {
+        self.spin = spin;
+    }
+
     /// Busy-poll until `stop` is set; final housekeeping before returning.
     pub fn run(&mut self, stop: &AtomicBool) {
         self.status.running.store(true, Ordering::Relaxed);
@@ -863,7 +876,11 @@ impl Host {
             if self.poll() == 0 {
                 // idle: let the other threads of a shared machine run (a
                 // dedicated, pinned core would spin instead)
-                std::thread::yield_now();
+                if self.spin {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
             }
         }
         let now = mono_ns();

@@ -40,6 +40,7 @@ pub struct HostMetrics {
     pub venue_logged_in: IntGauge,
     pub venue_reconnects: IntCounter,
     pub kill_switch: IntGauge,
+    pub journal_dropped: IntCounter,
     pub stage_ns: Vec<[IntGauge; 3]>,
     pub tick_to_trade: Histogram,
     pub position: IntGaugeVec,
@@ -96,6 +97,11 @@ impl HostMetrics {
         )?;
         let venue_reconnects = c("venue_reconnects_total", "order-entry reconnects")?;
         let kill_switch = IntGauge::new("kill_switch", "1 when the firm kill switch is engaged")?;
+        let journal_dropped = c(
+            "journal_dropped_events_total",
+            "events the journal queue could not take",
+        )?;
+        r.register(Box::new(journal_dropped.clone()))?;
         let stage = IntGaugeVec::new(
             Opts::new(
                 "stage_latency_ns",
@@ -177,6 +183,7 @@ impl HostMetrics {
             venue_logged_in,
             venue_reconnects,
             kill_switch,
+            journal_dropped,
             stage_ns,
             tick_to_trade,
             position,
@@ -219,6 +226,10 @@ impl HostMetrics {
         Self::bump(&self.venue_reconnects, &mut last, venue.stats.reconnects);
         self.books_stale.set(t.books.stale_count() as i64);
         self.venue_logged_in.set(i64::from(venue.is_logged_in()));
+        self.kill_switch
+            .set(i64::from(t.status().kill.load(Ordering::Relaxed)));
+        let mut last = self.journal_dropped.get();
+        Self::bump(&self.journal_dropped, &mut last, t.journal_dropped);
         for (g, n) in self.orders_by_state.iter().zip(t.orders.by_state()) {
             g.set(n as i64);
         }

@@ -172,6 +172,7 @@ pub fn run_from_config(
         status.clone(),
         commands.clone(),
     )?;
+    host.set_busy_spin(cfg.hot.spin);
     for o in &r.orders {
         let _ = commands.push(Command::StartParent(o.clone()));
     }
