@@ -5,13 +5,16 @@
 //!
 //! - [`engine`]: the price-time matching engine (per-symbol books, order pool,
 //!   IOC/FOK/market, cancel-replace priority rules, self-match prevention, halts),
-//!   reporting every change as [`Event`]s.
+//!   reporting every change as [`Event`]s; [`engine::workload`] is a deterministic
+//!   order mix for benchmarks.
 //! - [`exchange`]: the venue state: engine + OUCH users' sequenced streams + feed
 //!   publisher + execution list; turns events into OUCH and ITCH messages.
 //! - [`ouch_server`]: the SoupBinTCP/OUCH order-entry port (tokio).
-//! - [`feed`]: the ITCH 5.0 publisher over MoldUDP64 with its retransmission store.
+//! - [`feed`]: the ITCH 5.0 publisher over MoldUDP64 with its retransmission store;
+//!   output through a kernel UDP socket or any eti_kernel_bypass `PacketIo`.
 //! - [`flow`]: synthetic background participants (seeded random walk, depth, churn).
-//! - [`replay`]: rebuild books from a BinaryFILE, play it out as a live feed.
+//! - [`replay`]: rebuild books from a BinaryFILE or a pcap of MoldUDP64, play it
+//!   out as a live feed (recorded pace, N×, as fast as possible).
 //! - [`config`]: TOML configuration with embedded defaults and validation.
 //! - [`simulator`]: [`Simulator`], the whole venue started in-process.
 //! - [`itchgen`]: synthetic ITCH 5.0 session generator (BinaryFILE), the benchmark's mix.

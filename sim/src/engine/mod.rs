@@ -33,6 +33,7 @@ mod book;
 mod pool;
 #[cfg(test)]
 mod tests;
+pub mod workload;
 
 use book::SideBook;
 use eti_core::{Firm, Price, Shares, Side, Symbol};
