@@ -176,7 +176,7 @@ fn ports(verilog: &str, module: &str) -> Vec<(bool, usize, String)> {
 }
 
 /// A harness for measuring a block's Fmax with one pin in and one out: every
-/// input bit is the XOR of two bits of a 64-bit LFSR fed by the pin (a register
+/// input bit is the XOR of two distinct bits of a 64-bit LFSR fed by the pin (a register
 /// plus one LUT in front of the block), every output is XOR-reduced in groups of
 /// 16 into registers (two LUT levels after it), then to the pin.
 pub fn fmax_harness(block_verilog: &str, module: &str) -> String {
@@ -218,7 +218,7 @@ pub fn fmax_harness(block_verilog: &str, module: &str) -> String {
          reg [{g}:0] r1;\n\
          integer k;\n\
          genvar j;\n\
-         generate for (j = 0; j <= {wi}; j = j + 1) begin : fan assign x[j] = sin[j % 64] ^ sin[(j / 64) % 64]; end endgenerate\n\
+         generate for (j = 0; j <= {wi}; j = j + 1) begin : fan assign x[j] = sin[j % 64] ^ sin[(j % 64 + 1 + j / 64) % 64]; end endgenerate\n\
          {module} u({conns});\n\
          always @(posedge clock) begin\n\
            for (k = 0; k < {groups}; k = k + 1) r1[k] <= ^((o >> (16*k)) & 16'hffff);\n\
