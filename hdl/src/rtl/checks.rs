@@ -2,7 +2,8 @@
 //! the lookups' RAM outputs one cycle later) to one fail flag per reason plus
 //! the values an accept commits. Stage A: field validity and the four 16×16
 //! partial products of shares × price. Stage B: notional, collar products,
-//! position sums, token bucket, token order. Stage C: the 64-bit compares.
+//! position sums, token-bucket refill shift, token order. Stage C: the 64-bit
+//! compares and the bucket clamp.
 //! Every flag is already masked by message kind (Cancel only fails framing and
 //! firm; Replace skips side, capacity and the symbol checks).
 
@@ -127,7 +128,8 @@ pub struct Checks {
     b_short_need: DFF<Bits<64>>,
     b_short_cap: DFF<Bits<64>>,
     b_max_shares_fail: DFF<Bit>,
-    b_avail: DFF<Bits<16>>,
+    b_add: DFF<Bits<32>>,
+    b_tokens: DFF<Bits<16>>,
     b_last: DFF<Bits<32>>,
     b_token_ok: DFF<Bit>,
     b_token_hi: DFF<Bits<64>>,
@@ -164,6 +166,7 @@ pub struct Checks {
     add_c: Signal<Local, Bits<32>>,
     burst32: Signal<Local, Bits<32>>,
     tok_sum: Signal<Local, Bits<32>>,
+    avail16: Signal<Local, Bits<16>>,
     avail: Signal<Local, Bits<32>>,
     refbps: Signal<Local, Bits<64>>,
     credit_sum: Signal<Local, Bits<64>>,
@@ -247,7 +250,8 @@ impl Logic for Checks {
             b_short_need,
             b_short_cap,
             b_max_shares_fail,
-            b_avail,
+            b_add,
+            b_tokens,
             b_last,
             b_token_ok,
             b_token_hi,
@@ -374,21 +378,13 @@ impl Logic for Checks {
         self.b_new_buy.d.next = self.open_buy.val() + self.shares64.val();
         self.b_new_sell.d.next = self.open_sell.val() + self.shares64.val();
         self.b_new_unsided.d.next = self.open_unsided.val() + self.shares64.val();
-        // token bucket, refilled lazily: one token per 2^shift of NOW
+        // token bucket, refilled lazily: one token per 2^shift of NOW. Stage B
+        // shifts the elapsed time, stage C clamps and adds (one cycle was the
+        // block's critical path).
         self.elapsed.next = self.now.val() - self.throttle.val().get_bits::<32>(0);
         self.add.next = self.elapsed.val() >> self.shift.val();
-        self.burst32.next = bit_cast::<32, 16>(self.burst.val());
-        self.add_c.next = self.add.val();
-        if self.add.val() > self.burst32.val() {
-            self.add_c.next = self.burst32.val();
-        }
-        self.tok_sum.next =
-            bit_cast::<32, 16>(self.throttle.val().get_bits::<16>(32)) + self.add_c.val();
-        self.avail.next = self.tok_sum.val();
-        if self.tok_sum.val() > self.burst32.val() {
-            self.avail.next = self.burst32.val();
-        }
-        self.b_avail.d.next = self.avail.val().get_bits::<16>(0);
+        self.b_add.d.next = self.add.val();
+        self.b_tokens.d.next = self.throttle.val().get_bits::<16>(32);
         self.b_last.d.next = self.throttle.val().get_bits::<32>(0);
         if self.add.val() != 0 {
             self.b_last.d.next = self.now.val();
@@ -400,6 +396,17 @@ impl Logic for Checks {
         self.b_token_lo.d.next = self.a_token_lo.q.val();
 
         // ---- stage C (inputs: stage B, cycle 2) ----
+        self.burst32.next = bit_cast::<32, 16>(self.burst.val());
+        self.add_c.next = self.b_add.q.val();
+        if self.b_add.q.val() > self.burst32.val() {
+            self.add_c.next = self.burst32.val();
+        }
+        self.tok_sum.next = bit_cast::<32, 16>(self.b_tokens.q.val()) + self.add_c.val();
+        self.avail.next = self.tok_sum.val();
+        if self.tok_sum.val() > self.burst32.val() {
+            self.avail.next = self.burst32.val();
+        }
+        self.avail16.next = self.avail.val().get_bits::<16>(0);
         self.refbps.next = bit_cast::<64, 32>(self.b_refbps_lo.q.val())
             + (bit_cast::<64, 32>(self.b_refbps_hi.q.val()) << 16);
         self.credit_sum.next = self.b_open_notional.q.val() + self.b_notional.q.val();
@@ -427,7 +434,7 @@ impl Logic for Checks {
             & (self.b_long_need.q.val() > self.b_long_cap.q.val()))
             | ((self.b_replace.q.val() | !self.b_buy.q.val())
                 & (self.b_short_need.q.val() > self.b_short_cap.q.val()));
-        self.l18.next = self.b_avail.q.val() == 0;
+        self.l18.next = self.avail16.val() == 0;
         self.l19.next = !self.b_token_ok.q.val();
         // bit r-1 = reason r fails (masked by kind); framing first.
         self.flags.next = 0.into();
@@ -468,7 +475,7 @@ impl Logic for Checks {
         self.c_new_buy.d.next = self.b_new_buy.q.val();
         self.c_new_sell.d.next = self.b_new_sell.q.val();
         self.c_new_unsided.d.next = self.b_new_unsided.q.val();
-        self.c_throttle.d.next = (bit_cast::<48, 16>(self.b_avail.q.val() - 1) << 32)
+        self.c_throttle.d.next = (bit_cast::<48, 16>(self.avail16.val() - 1) << 32)
             | bit_cast::<48, 32>(self.b_last.q.val());
         self.c_token_hi.d.next = self.b_token_hi.q.val();
         self.c_token_lo.d.next = self.b_token_lo.q.val();
