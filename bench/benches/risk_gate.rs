@@ -20,9 +20,12 @@ use std::time::{Duration, Instant};
 
 const ORDERS: u64 = 1_000_000;
 
+/// One order of the scenario: firm, length, bytes.
+type Order = (u8, u8, [u8; 64]);
+
 /// A configured model and the scenario's remaining ops, split so the timed
 /// loop only touches orders.
-fn prepare() -> (GoldenModel, Vec<(u8, u8, [u8; 64])>, Vec<Vec<Op>>) {
+fn prepare() -> (GoldenModel, Vec<Order>, Vec<Vec<Op>>) {
     let mut model = GoldenModel::new();
     let mut orders = Vec::with_capacity(ORDERS as usize);
     // control ops to apply before order i

@@ -248,25 +248,11 @@ impl Pipeline {
             orders: 4096,
             levels: 64,
         });
-        let dir = itch::OwnedMessage::StockDirectory(itch::StockDirectoryMsg {
-            stock_locate: LOCATE,
-            tracking_number: 0,
-            timestamp: eti_core::Timestamp(0),
-            stock: symbol(),
-            market_category: b'Q',
-            financial_status_indicator: b'N',
-            round_lot_size: 100,
-            round_lots_only: b'N',
-            issue_classification: b'C',
-            issue_sub_type: *b"Z ",
-            authenticity: b'P',
-            short_sale_threshold_indicator: b'N',
-            ipo_flag: b'N',
-            luld_reference_price_tier: b'1',
-            etp_flag: b'N',
-            etp_leverage_factor: 0,
-            inverse_indicator: b'N',
-        });
+        let dir = itch::OwnedMessage::StockDirectory(itch::StockDirectoryMsg::common_stock(
+            LOCATE,
+            eti_core::Timestamp(0),
+            symbol(),
+        ));
         if let Ok((a, n)) = dir.to_array() {
             if let Ok(m) = itch::decode(&a[..n]) {
                 books.apply(&m);

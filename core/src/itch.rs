@@ -823,6 +823,33 @@ impl OwnedMessage {
     }
 }
 
+impl StockDirectoryMsg {
+    /// The directory entry of a plain NASDAQ Global Select common stock (category
+    /// `Q`, normal financial status, round lot 100, not an ETP, LULD tier 1), which
+    /// is what the simulator, the generator and the tests announce at start of day.
+    pub const fn common_stock(stock_locate: u16, timestamp: Timestamp, stock: Symbol) -> Self {
+        StockDirectoryMsg {
+            stock_locate,
+            tracking_number: 0,
+            timestamp,
+            stock,
+            market_category: b'Q',
+            financial_status_indicator: b'N',
+            round_lot_size: 100,
+            round_lots_only: b'N',
+            issue_classification: b'C',
+            issue_sub_type: *b"Z ",
+            authenticity: b'P',
+            short_sale_threshold_indicator: b'N',
+            ipo_flag: b'N',
+            luld_reference_price_tier: b'1',
+            etp_flag: b'N',
+            etp_leverage_factor: 0,
+            inverse_indicator: b'N',
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

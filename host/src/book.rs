@@ -560,26 +560,7 @@ mod tests {
     }
 
     fn dir(locate: u16, s: &str) -> OwnedMessage {
-        itch::StockDirectoryMsg {
-            stock_locate: locate,
-            tracking_number: 0,
-            timestamp: Timestamp(1),
-            stock: sym(s),
-            market_category: b'Q',
-            financial_status_indicator: b'N',
-            round_lot_size: 100,
-            round_lots_only: b'N',
-            issue_classification: b'C',
-            issue_sub_type: *b"Z ",
-            authenticity: b'P',
-            short_sale_threshold_indicator: b'N',
-            ipo_flag: b'N',
-            luld_reference_price_tier: b'1',
-            etp_flag: b'N',
-            etp_leverage_factor: 0,
-            inverse_indicator: b'N',
-        }
-        .into()
+        itch::StockDirectoryMsg::common_stock(locate, Timestamp(1), sym(s)).into()
     }
 
     fn add(r: u64, side: Side, shares: u32, price: u32) -> OwnedMessage {

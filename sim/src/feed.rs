@@ -203,25 +203,9 @@ impl FeedPublisher {
             self.system_event(ts, code);
         }
         for (locate, s) in symbols {
-            self.publish(&OwnedMessage::StockDirectory(StockDirectoryMsg {
-                stock_locate: *locate,
-                tracking_number: 0,
-                timestamp: ts,
-                stock: *s,
-                market_category: b'Q',
-                financial_status_indicator: b'N',
-                round_lot_size: 100,
-                round_lots_only: b'N',
-                issue_classification: b'C',
-                issue_sub_type: *b"Z ",
-                authenticity: b'P',
-                short_sale_threshold_indicator: b'N',
-                ipo_flag: b'N',
-                luld_reference_price_tier: b'1',
-                etp_flag: b'N',
-                etp_leverage_factor: 0,
-                inverse_indicator: b'N',
-            }));
+            self.publish(&OwnedMessage::StockDirectory(
+                StockDirectoryMsg::common_stock(*locate, ts, *s),
+            ));
             self.publish(&OwnedMessage::StockTradingAction(StockTradingActionMsg {
                 stock_locate: *locate,
                 tracking_number: 0,

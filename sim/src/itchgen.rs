@@ -149,25 +149,12 @@ impl ItchGenerator {
         self.queue.push_back(ev);
         for (i, (sym, _)) in self.symbols.iter().enumerate() {
             self.ts += 1_000;
-            self.queue.push_back(OwnedMessage::from(StockDirectoryMsg {
-                stock_locate: i as u16 + 1,
-                tracking_number: 0,
-                timestamp: Timestamp(self.ts),
-                stock: *sym,
-                market_category: b'Q',
-                financial_status_indicator: b'N',
-                round_lot_size: 100,
-                round_lots_only: b'N',
-                issue_classification: b'C',
-                issue_sub_type: *b"Z ",
-                authenticity: b'P',
-                short_sale_threshold_indicator: b'N',
-                ipo_flag: b'N',
-                luld_reference_price_tier: b'1',
-                etp_flag: b'N',
-                etp_leverage_factor: 0,
-                inverse_indicator: b'N',
-            }));
+            self.queue
+                .push_back(OwnedMessage::from(StockDirectoryMsg::common_stock(
+                    i as u16 + 1,
+                    Timestamp(self.ts),
+                    *sym,
+                )));
         }
         self.ts = 4 * 3600 * NS_PER_SEC;
         let ev = self.system_event(b'S');

@@ -600,25 +600,11 @@ mod tests {
     fn rebuild_top_of_book_counts_and_priority() {
         let mut file = Vec::new();
         let mut w = BinFileWriter::new(&mut file);
-        let dir = OwnedMessage::StockDirectory(StockDirectoryMsg {
-            stock_locate: 1,
-            tracking_number: 0,
-            timestamp: Timestamp(0),
-            stock: Symbol::new("AAPL").unwrap(),
-            market_category: b'Q',
-            financial_status_indicator: b'N',
-            round_lot_size: 100,
-            round_lots_only: b'N',
-            issue_classification: b'C',
-            issue_sub_type: *b"Z ",
-            authenticity: b'P',
-            short_sale_threshold_indicator: b'N',
-            ipo_flag: b'N',
-            luld_reference_price_tier: b'1',
-            etp_flag: b'N',
-            etp_leverage_factor: 0,
-            inverse_indicator: b'N',
-        });
+        let dir = OwnedMessage::StockDirectory(StockDirectoryMsg::common_stock(
+            1,
+            Timestamp(0),
+            Symbol::new("AAPL").unwrap(),
+        ));
         w.write_itch(&dir).unwrap();
         for m in [
             add(1, Side::Buy, 100, 1_000_000),
