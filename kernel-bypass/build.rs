@@ -22,11 +22,11 @@ fn main() {
         .status()
         .unwrap_or_else(|e| {
             panic!(
-                "cannot run `{clang}` to build the XDP program ({e}); install clang and libbpf-dev"
+                "cannot run `{clang}` to build the XDP program ({e}); install it with: sudo apt-get install -y clang libbpf-dev"
             )
         });
     assert!(
         status.success(),
-        "`{clang}` failed to compile {src} (needs libbpf-dev headers)"
+        "`{clang}` failed to compile {src} (needs the libbpf headers: sudo apt-get install -y libbpf-dev)"
     );
 }
