@@ -3,8 +3,9 @@
 //!
 //! - `eti demo [--report FILE] [--pcap FILE] [--journal DIR] [--gate golden|rtl] [--seconds N]`:
 //!   simulator and host on loopback, a short trading session, a summary.
-//! - `eti run [--config eti.toml]`: connect to the venue in config and trade
-//!   the configured parent orders until Ctrl-C.
+//! - `eti run [--config eti.toml] [--journal DIR] [--seconds N]`: connect to
+//!   the venue in config and trade the configured parent orders until Ctrl-C;
+//!   with a journal that holds records, resume where that session stopped.
 //! - `eti audit verify DIR [--public-key FILE]`: check a journal's chain and
 //!   seals; exit 0 printing the record count, non-zero naming the first bad
 //!   segment and record.
@@ -50,6 +51,10 @@ enum Command {
         /// Stop after this many seconds (default: until Ctrl-C or all parents done).
         #[arg(long)]
         seconds: Option<u64>,
+        /// Journal into this directory; records already there are a session
+        /// to resume (tokens, venue sequence, positions, open orders, gate).
+        #[arg(long)]
+        journal: Option<PathBuf>,
     },
     /// Journal audit tools.
     Audit {
@@ -136,8 +141,12 @@ fn demo(
     })
 }
 
-fn run_cmd(config: Option<PathBuf>, seconds: Option<u64>) -> Result<ExitCode> {
-    let _host = eti_host::runner::run_from_config(config.as_deref(), seconds)?;
+fn run_cmd(
+    config: Option<PathBuf>,
+    seconds: Option<u64>,
+    journal: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let _host = eti_host::runner::run_journaled(config.as_deref(), seconds, journal.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -158,6 +167,10 @@ fn main() -> Result<ExitCode> {
             gate,
             seconds,
         } => demo(report, pcap, journal, &gate, seconds),
-        Command::Run { config, seconds } => run_cmd(config, seconds),
+        Command::Run {
+            config,
+            seconds,
+            journal,
+        } => run_cmd(config, seconds, journal),
     }
 }

@@ -115,6 +115,25 @@ impl ChildOrder {
         }
     }
 
+    /// An order recovered from the journal after a restart: `shares` are its
+    /// leaves (earlier fills are already in the positions), no parent.
+    pub fn resumed(
+        token: OrderToken,
+        symbol: Symbol,
+        side: Side,
+        shares: u32,
+        price: Price,
+        accepted: bool,
+        venue_ref: u64,
+    ) -> Self {
+        let mut o = ChildOrder::new(token, symbol, 0, side, shares, price);
+        o.venue_ref = venue_ref;
+        if accepted {
+            o.state = OrderState::Accepted;
+        }
+        o
+    }
+
     /// Shares still working at the venue.
     pub fn leaves(&self) -> u32 {
         self.shares
@@ -302,6 +321,36 @@ impl OrderBookkeeping {
     pub fn next_counter(&self) -> u64 {
         self.next
     }
+
+    /// The counter of a token of this store's prefix (`None` otherwise).
+    pub fn counter_of(&self, t: &OrderToken) -> Option<u64> {
+        self.counter(t)
+    }
+
+    /// Continue a journaled session: tokens restart at `next` and the orders
+    /// in `open` are tracked again. Kept only if of this prefix, below `next`
+    /// and in increasing token order (what [`Self::index_of`] relies on).
+    /// Replaces whatever the store held; returns how many were kept.
+    pub fn restore(&mut self, next: u64, open: &[ChildOrder]) -> usize {
+        self.orders.clear();
+        self.next = next.max(1);
+        self.base = self.next;
+        let mut last: Option<u64> = None;
+        for o in open {
+            let Some(n) = self.counter(&o.token) else {
+                continue;
+            };
+            if n >= self.next || last.is_some_and(|l| n <= l) {
+                continue;
+            }
+            if last.is_none() {
+                self.base = n;
+            }
+            last = Some(n);
+            self.orders.push(*o);
+        }
+        self.orders.len()
+    }
 }
 
 #[cfg(test)]
@@ -393,5 +442,39 @@ mod tests {
         assert_eq!(b.index_of(&_unused), None);
         assert_eq!(b.index_of(&OrderToken::numbered(b"XYZ", 1)), None);
         assert_eq!(b.by_state()[OrderState::PendingNew as usize], 2);
+    }
+
+    #[test]
+    fn restore_continues_the_counter_and_finds_recovered_orders() {
+        let sym = Symbol::new("A").unwrap();
+        let tok = |n| OrderToken::numbered(b"ETI", n);
+        let open = [
+            ChildOrder::resumed(tok(7), sym, Side::Buy, 100, Price(1), true, 5),
+            ChildOrder::resumed(
+                OrderToken::numbered(b"XYZ", 8),
+                sym,
+                Side::Buy,
+                1,
+                Price(1),
+                true,
+                6,
+            ),
+            ChildOrder::resumed(tok(12), sym, Side::Sell, 50, Price(2), false, 0),
+        ];
+        let mut b = OrderBookkeeping::new(*b"ETI", 1, 8);
+        assert_eq!(b.restore(20, &open), 2, "foreign prefix dropped");
+        assert_eq!(
+            b.get(b.index_of(&tok(7)).unwrap()).unwrap().state,
+            OrderState::Accepted
+        );
+        assert_eq!(
+            b.get(b.index_of(&tok(12)).unwrap()).unwrap().state,
+            OrderState::PendingNew
+        );
+        assert_eq!(b.index_of(&tok(3)), None);
+        let t = b.next_token();
+        assert_eq!(b.counter_of(&t), Some(20));
+        b.insert(ChildOrder::new(t, sym, 1, Side::Buy, 1, Price(1)));
+        assert_eq!(b.index_of(&t), Some(2));
     }
 }

@@ -23,6 +23,10 @@ pub struct Position {
     pub sold: u64,
     /// Last mark used for unrealized P&L.
     pub mark: u32,
+    /// Carried over a restart: the journal keeps quantities, not cost, so the
+    /// carried shares are costed at the first mark or fill after the restart.
+    #[serde(skip)]
+    pub cost_unknown: bool,
 }
 
 fn ser_symbol<S: serde::Serializer>(s: &Symbol, ser: S) -> Result<S::Ok, S::Error> {
@@ -39,11 +43,21 @@ impl Position {
             bought: 0,
             sold: 0,
             mark: 0,
+            cost_unknown: false,
+        }
+    }
+
+    /// Cost the carried shares at `price` if their cost is unknown.
+    fn price_carried(&mut self, price: Price) {
+        if self.cost_unknown {
+            self.cost_unknown = false;
+            self.open_cost = i64::from(price.0) * self.shares.abs();
         }
     }
 
     /// Apply one fill.
     pub fn fill(&mut self, side: Side, shares: u32, price: Price) {
+        self.price_carried(price);
         let q = i64::from(shares);
         let px = i64::from(price.0);
         let dir: i64 = if side.is_buy() { 1 } else { -1 };
@@ -134,8 +148,18 @@ impl Positions {
 
     pub fn mark(&mut self, symbol: &Symbol, price: Price) {
         if let Some(p) = self.by_symbol.iter_mut().find(|p| p.symbol == *symbol) {
+            p.price_carried(price);
             p.mark = price.0;
         }
+    }
+
+    /// Set a position carried over a restart (from the journal): `shares`
+    /// signed, cost taken at the next mark or fill, P&L counted from there.
+    pub fn carry(&mut self, symbol: &Symbol, shares: i64) {
+        let p = self.entry(symbol);
+        p.shares = shares;
+        p.open_cost = 0;
+        p.cost_unknown = shares != 0;
     }
 
     /// Firm totals: (realized, unrealized), price units × shares.
@@ -190,5 +214,22 @@ mod tests {
         ps.by_symbol[0] = x;
         ps.mark(&Symbol::new("MSFT").unwrap(), p(4_900));
         assert_eq!(ps.firm_pnl(), (100 * 20_000, 200 * 10_000));
+    }
+
+    #[test]
+    fn carried_position_is_costed_at_first_mark() {
+        let s = Symbol::new("AAPL").unwrap();
+        let mut ps = Positions::new(&[]);
+        ps.carry(&s, -300);
+        assert_eq!(ps.get(&s).unwrap().shares, -300);
+        ps.mark(&s, p(10_000));
+        assert_eq!(ps.firm_pnl(), (0, 0));
+        ps.fill(&s, Side::Buy, 100, p(9_900)); // cover 100 at +1.00
+        assert_eq!(ps.get(&s).unwrap().realized, 100 * 10_000);
+        let mut q = Positions::new(&[]);
+        q.carry(&s, 100);
+        q.fill(&s, Side::Sell, 100, p(10_000)); // no mark yet: costed at the fill
+        assert_eq!(q.get(&s).unwrap().realized, 0);
+        assert_eq!(q.get(&s).unwrap().shares, 0);
     }
 }

@@ -90,6 +90,19 @@ pub struct Risk {
     /// Decisions by reason code (0 = accepted).
     pub decisions: [u64; eti_hdl::regmap::COUNTERS],
     pub limits: Limits,
+    /// Throttle as configured (burst, shift), restored after [`Risk::restore`].
+    throttle: (u16, u8),
+}
+
+/// What [`Risk::restore`] put back into the gate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoredRegisters {
+    /// Recovered open orders the gate reserved again.
+    pub reserved: usize,
+    /// Recovered open orders the gate refused (e.g. symbol no longer loaded).
+    pub refused: usize,
+    /// The firm's open notional register afterwards.
+    pub open_notional: u64,
 }
 
 impl Risk {
@@ -156,7 +169,46 @@ impl Risk {
                 max_short: cfg.risk.max_short,
                 restricted: r.restricted.clone(),
             },
+            throttle: (cfg.risk.throttle_burst, cfg.risk.throttle_shift),
         })
+    }
+
+    /// Rebuild this firm's exposure registers after a restart: the net
+    /// position (shares, long > 0) is posted as a fill, and each recovered
+    /// open order (its OUCH Enter Order bytes, leaves shares, in token order)
+    /// is passed through the gate again, which is the only way the gate
+    /// reserves open exposure. Collar and throttle are lifted meanwhile (the
+    /// orders passed them when sent); every other check applies, and a refused
+    /// order is counted, not reserved. Host-side decision counts are untouched.
+    pub fn restore<'a>(
+        &mut self,
+        net_position: i64,
+        open: impl IntoIterator<Item = &'a [u8]>,
+    ) -> RestoredRegisters {
+        let (burst, shift) = self.throttle;
+        let _ = self.driver.set_collar_bps(0);
+        let _ = self.driver.set_throttle(u16::MAX, shift);
+        let _ = self.driver.clear_firm(self.firm);
+        let mut left = net_position.unsigned_abs();
+        while left > 0 {
+            let n = u32::try_from(left).unwrap_or(u32::MAX);
+            let _ = self
+                .driver
+                .post_fill(self.firm, Bucket::None, net_position > 0, n, 0);
+            left -= u64::from(n);
+        }
+        let mut out = RestoredRegisters::default();
+        for msg in open {
+            if self.driver.gate().check(self.firm, msg).is_accept() {
+                out.reserved += 1;
+            } else {
+                out.refused += 1;
+            }
+        }
+        let _ = self.driver.set_collar_bps(self.limits.collar_bps);
+        let _ = self.driver.set_throttle(burst, shift);
+        out.open_notional = self.open_notional();
+        out
     }
 
     pub fn kind(&self) -> GateKind {

@@ -127,16 +127,44 @@ pub fn run_from_config(
     path: Option<&std::path::Path>,
     seconds: Option<u64>,
 ) -> anyhow::Result<Host> {
+    run_journaled(path, seconds, None)
+}
+
+/// [`run_from_config`], journaling into `journal` when given (`eti run
+/// --journal DIR`). A journal that already holds records is a session to
+/// continue: the host resumes from its recovered state ([`Host::resume`])
+/// before trading, and says what it recovered in one line.
+pub fn run_journaled(
+    path: Option<&std::path::Path>,
+    seconds: Option<u64>,
+    journal: Option<&std::path::Path>,
+) -> anyhow::Result<Host> {
     use crate::engine::{command_queue, Command};
+    use crate::journal::{Journal, JournalConfig};
     use std::sync::atomic::{AtomicBool, Ordering};
     let cfg = HostConfig::load(path)?;
     let r = cfg.resolve()?;
-    // the gate's symbol table: the configured parents' stocks (reference
-    // prices follow the book before each check)
+    let journal = match journal {
+        None => None,
+        Some(dir) => Some(
+            Journal::open(JournalConfig::new(dir))
+                .map_err(|e| anyhow::anyhow!("journal {}: {e}", dir.display()))?,
+        ),
+    };
+    let recovered = journal
+        .as_ref()
+        .map(|(_, rec)| &rec.state)
+        .filter(|s| s.records > 0);
+    // the gate's symbol table: the configured parents' stocks and those of
+    // orders still open from a journaled session (reference prices follow
+    // the book before each check)
     let mut tradable: Vec<(Symbol, Price)> = Vec::new();
-    for o in &r.orders {
-        if !tradable.iter().any(|(s, _)| *s == o.symbol) {
-            tradable.push((o.symbol, o.limit.unwrap_or(Price(1))));
+    let open = recovered
+        .into_iter()
+        .flat_map(|s| s.open_orders.values().map(|o| (o.symbol, Some(o.price))));
+    for (symbol, limit) in r.orders.iter().map(|o| (o.symbol, o.limit)).chain(open) {
+        if !tradable.iter().any(|(s, _)| *s == symbol) {
+            tradable.push((symbol, limit.unwrap_or(Price(1))));
         }
     }
     let (feed, fallback) = open_feed(&cfg, &r)?;
@@ -173,6 +201,14 @@ pub fn run_from_config(
         commands.clone(),
     )?;
     host.set_busy_spin(cfg.hot.spin);
+    if let Some((j, _)) = &journal {
+        if let Some(state) = recovered {
+            let resumed = host.resume(state);
+            eprintln!("[eti] {resumed}");
+            tracing::info!(%resumed, "journal recovered");
+        }
+        host.trader.set_journal(j.handle());
+    }
     for o in &r.orders {
         let _ = commands.push(Command::StartParent(o.clone()));
     }
@@ -223,6 +259,10 @@ pub fn run_from_config(
         Ok(())
     })?;
     host_summary(&host);
+    if let Some((j, _)) = journal {
+        j.close()
+            .map_err(|e| anyhow::anyhow!("journal failed to close: {e}"))?;
+    }
     Ok(host)
 }
 

@@ -259,8 +259,10 @@ impl VenueClient {
     }
 
     /// Poll: reconnect when due, flush, read and deliver each new sequenced
-    /// message to `f(sequence, bytes)`, drive heartbeats and the dead-peer timer.
-    pub fn poll(&mut self, now: u64, f: &mut dyn FnMut(u64, &[u8])) {
+    /// message to `f(session, sequence, bytes)` (the session it belongs to,
+    /// granted by a login that may have happened in this same poll), drive
+    /// heartbeats and the dead-peer timer.
+    pub fn poll(&mut self, now: u64, f: &mut dyn FnMut(Session, u64, &[u8])) {
         match self.state {
             LinkState::Ended => return,
             LinkState::Disconnected => {
@@ -342,7 +344,7 @@ impl VenueClient {
                         } else {
                             self.next_expected = sequence + 1;
                             self.stats.sequenced += 1;
-                            f(sequence, message);
+                            f(self.granted_session, sequence, message);
                         }
                     }
                     ClientEvent::EndOfSession => {
