@@ -6,7 +6,7 @@
 //!
 //! - [`util`]: shared clock, CPU pinning, histogram constructors, percentiles.
 //! - [`pipeline`]: the host hot path composed from the crates' public pieces
-//!   (MoldUDP64 + ITCH decode, `eti_host::book::Books`, a top-of-book taker,
+//!   (MoldUDP64 + ITCH decode, `eti_host::feed::book::Books`, a top-of-book taker,
 //!   the `eti_hdl` risk gate, OUCH 4.2 in SoupBinTCP, TCP send), stamped per
 //!   stage into preallocated records.
 //! - [`t2t`]: the tick-to-trade harness: exchange side in a network namespace

@@ -31,7 +31,7 @@ use eti_hdl::{
     driver::{DriverError, FirmLimitConfig, SymbolEntry},
     GateDriver, GoldenModel, RiskGate, SimulatedGate,
 };
-use eti_host::book::{BookCapacity, Books};
+use eti_host::feed::book::{BookCapacity, Books};
 use serde::Serialize;
 
 use crate::util::mono_ns;

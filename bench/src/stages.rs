@@ -4,7 +4,7 @@
 //! - decode: ETI `itch::decode` over `binfile::Frames` vs the `itchy` crate's
 //!   `MessageStream` (both walk the same BinaryFILE bytes from
 //!   `eti_sim::itchgen`, both produce every message's typed form);
-//! - book update: `eti_host::book::Books::apply` vs the `lobster` crate's
+//! - book update: `eti_host::feed::book::Books::apply` vs the `lobster` crate's
 //!   `OrderBook::execute`, fed the same add / delete / replace operations
 //!   (see [`PEERS_CONSIDERED`] for why lobster and why only those);
 //! - risk gate: golden model vs the rust-hdl simulated RTL on the same OUCH
@@ -22,7 +22,7 @@ use eti_core::{
     ouch::{Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce},
     Firm, OrderToken, Price, Shares, Side,
 };
-use eti_host::book::{BookCapacity, Books};
+use eti_host::feed::book::{BookCapacity, Books};
 use hdrhistogram::Histogram;
 
 use crate::{

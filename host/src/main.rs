@@ -2,7 +2,8 @@
 //! bodies live in the library.
 //!
 //! - `eti demo [--report FILE] [--pcap FILE] [--journal DIR] [--gate golden|rtl] [--seconds N]`:
-//!   simulator and host on loopback, a short trading session, a summary.
+//!   simulator and host on loopback, a short trading session, a summary
+//!   (only with the `demo` feature: the production binary has no simulator).
 //! - `eti run [--config eti.toml] [--journal DIR] [--seconds N]`: connect to
 //!   the venue in config and trade the configured parent orders until Ctrl-C;
 //!   with a journal that holds records, resume where that session stopped.
@@ -26,6 +27,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Simulator + host on loopback: TWAP/VWAP session, risk drill, summary.
+    #[cfg(feature = "demo")]
     Demo {
         /// Also write the summary as JSON.
         #[arg(long)]
@@ -104,6 +106,7 @@ fn audit(cmd: AuditCommand) -> Result<ExitCode> {
     }
 }
 
+#[cfg(feature = "demo")]
 fn demo(
     report: Option<PathBuf>,
     pcap: Option<PathBuf>,
@@ -111,7 +114,7 @@ fn demo(
     gate: &str,
     seconds: u64,
 ) -> Result<ExitCode> {
-    use eti_host::config::GateKind;
+    use eti_host::app::config::GateKind;
     use eti_host::demo::{render, run, DemoOptions};
     let opts = DemoOptions {
         algo_seconds: seconds,
@@ -146,7 +149,8 @@ fn run_cmd(
     seconds: Option<u64>,
     journal: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    let _host = eti_host::runner::run_journaled(config.as_deref(), seconds, journal.as_deref())?;
+    let _host =
+        eti_host::app::runner::run_journaled(config.as_deref(), seconds, journal.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -160,6 +164,7 @@ fn main() -> Result<ExitCode> {
         .try_init();
     match cli.command {
         Command::Audit { command } => audit(command),
+        #[cfg(feature = "demo")]
         Command::Demo {
             report,
             pcap,

@@ -4,7 +4,7 @@
 //! each check, exposure from fills, cancels and venue rejects) and counts
 //! decisions by reason. The rules themselves live in eti-hdl only.
 
-use crate::config::{GateKind, HostConfig, Resolved};
+use crate::app::config::{GateKind, HostConfig, Resolved};
 use eti_core::{Price, Side, Symbol};
 use eti_hdl::driver::{DriverError, FirmLimitConfig, SymbolEntry};
 use eti_hdl::gate::{Bucket, RegisterError};

@@ -6,11 +6,11 @@
 //! the order state machine and its exposure back in the risk gate.
 
 use eti_core::{Price, Side, Symbol};
-use eti_host::config::HostConfig;
-use eti_host::engine::{command_queue, Host, SharedStatus};
+use eti_host::app::config::HostConfig;
+use eti_host::app::runner::{build_host, open_feed, run_journaled};
 use eti_host::journal::{Journal, JournalConfig};
-use eti_host::orders::OrderState;
-use eti_host::runner::{build_host, open_feed, run_journaled};
+use eti_host::trading::orders::OrderState;
+use eti_host::trading::{command_queue, Host, SharedStatus};
 use eti_sim::config::SimConfig;
 use eti_sim::simulator::Simulator;
 use std::sync::Arc;
@@ -45,7 +45,7 @@ fn run_resumes_from_the_journal_of_a_stopped_session() {
     let dir = tempfile::tempdir().unwrap();
     let jdir = dir.path().join("journal");
     let path = dir.path().join("eti.toml");
-    let text = eti_host::config::DEFAULT_TOML
+    let text = eti_host::app::config::DEFAULT_TOML
         .replace(
             "listen = \"127.0.0.1:30001\"",
             &format!("listen = \"127.0.0.1:{port}\""),

@@ -19,7 +19,7 @@ fn run_from_config_trades_against_a_venue() {
     let sim = Simulator::start(&sc).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("eti.toml");
-    let mut text = eti_host::config::DEFAULT_TOML
+    let mut text = eti_host::app::config::DEFAULT_TOML
         .replace(
             "listen = \"127.0.0.1:30001\"",
             &format!("listen = \"127.0.0.1:{port}\""),
@@ -35,7 +35,7 @@ fn run_from_config_trades_against_a_venue() {
         .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"");
     text.push_str("\n[[orders]]\nalgo = \"twap\"\nsymbol = \"AAPL\"\nside = \"buy\"\nshares = 1000\nduration_s = 3\nslices = 5\nparticipation_pct = 50\n");
     std::fs::write(&path, text).unwrap();
-    let host = eti_host::runner::run_from_config(Some(&path), Some(20)).expect("eti run");
+    let host = eti_host::app::runner::run_from_config(Some(&path), Some(20)).expect("eti run");
     let t = &host.trader;
     assert!(
         t.stats.itch_messages > 100,
@@ -69,10 +69,10 @@ fn bad_config_names_key_and_range() {
     let path = dir.path().join("bad.toml");
     std::fs::write(
         &path,
-        eti_host::config::DEFAULT_TOML.replace("throttle_shift = 14", "throttle_shift = 40"),
+        eti_host::app::config::DEFAULT_TOML.replace("throttle_shift = 14", "throttle_shift = 40"),
     )
     .unwrap();
-    let e = eti_host::runner::run_from_config(Some(&path), Some(1))
+    let e = eti_host::app::runner::run_from_config(Some(&path), Some(1))
         .unwrap_err()
         .to_string();
     assert!(

@@ -6,7 +6,7 @@
 
 use eti_core::ouch::{self, EnterOrder, Inbound};
 use eti_core::soupbintcp::{Framer, Packet};
-use eti_host::config::GateKind;
+use eti_host::app::config::GateKind;
 use eti_host::demo::{run, DemoOptions, Outcome};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -2,9 +2,9 @@
 //! through eti-kernel-bypass), venue client, risk gate, trader. Used by
 //! `eti run`, `eti demo` and the tests.
 
-use crate::config::{HostConfig, Resolved};
-use crate::engine::{Command, FeedIo, Host, SharedStatus, Trader};
-use crate::metrics::HostMetrics;
+use crate::app::config::{HostConfig, Resolved};
+use crate::telemetry::metrics::HostMetrics;
+use crate::trading::{Command, FeedIo, Host, SharedStatus, Trader};
 use crate::venue::{VenueClient, VenueConfig};
 use crossbeam_queue::ArrayQueue;
 use eti_core::moldudp64::Session;
@@ -27,7 +27,7 @@ pub enum BuildError {
     #[error("risk gate: {0}")]
     Gate(#[from] eti_hdl::driver::DriverError),
     #[error("config: {0}")]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::app::config::ConfigError),
 }
 
 fn v4(what: &'static str, a: SocketAddr) -> Result<SocketAddrV4, BuildError> {
@@ -139,8 +139,8 @@ pub fn run_journaled(
     seconds: Option<u64>,
     journal: Option<&std::path::Path>,
 ) -> anyhow::Result<Host> {
-    use crate::engine::{command_queue, Command};
     use crate::journal::{Journal, JournalConfig};
+    use crate::trading::{command_queue, Command};
     use std::sync::atomic::{AtomicBool, Ordering};
     let cfg = HostConfig::load(path)?;
     let r = cfg.resolve()?;
@@ -184,7 +184,8 @@ pub fn run_journaled(
         None
     } else {
         let a: SocketAddr = cfg.metrics.listen.parse()?;
-        let s = crate::metrics::MetricsServer::start(a, metrics.clone(), status.clone())?;
+        let s =
+            crate::telemetry::metrics::MetricsServer::start(a, metrics.clone(), status.clone())?;
         eprintln!(
             "[eti] metrics http://{}/metrics, health http://{}/health",
             s.addr, s.addr
@@ -285,7 +286,7 @@ fn host_summary(host: &Host) {
             "{} {} shares, realized {:.2} $",
             pos.symbol,
             pos.shares,
-            crate::positions::dollars(pos.realized)
+            crate::trading::positions::dollars(pos.realized)
         );
     }
     println!(

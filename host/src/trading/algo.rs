@@ -12,8 +12,8 @@
 //! per-child maximum. Tracking error is |filled − target| / parent shares,
 //! sampled at each decision.
 
-use crate::book::TopOfBook;
-use crate::config::{AlgoKind, ParentSpec};
+use crate::app::config::{AlgoKind, ParentSpec};
+use crate::feed::book::TopOfBook;
 use eti_core::{Price, Side, Symbol};
 use serde::Serialize;
 
@@ -376,7 +376,7 @@ impl Parent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::book::Level;
+    use crate::feed::book::Level;
 
     fn spec(algo: AlgoKind, shares: u32, slices: u32, profile: Vec<u32>) -> ParentSpec {
         ParentSpec {

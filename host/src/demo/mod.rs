@@ -5,14 +5,14 @@
 //! host books equal the simulator's, every fill reconciles with the
 //! simulator's executions.
 
-use crate::algo::ParentReport;
-use crate::config::{AlgoKind, GateKind, HostConfig, ParentSpec};
-use crate::engine::{command_queue, Command, FeedIo, Host, ManualOrder, SharedStatus};
-use crate::latency::{Percentiles, Stage};
-use crate::metrics::{HostMetrics, MetricsServer};
-use crate::positions::dollars;
+use crate::app::config::{AlgoKind, GateKind, HostConfig, ParentSpec};
+use crate::app::runner::build_host;
 use crate::risk::reason_name;
-use crate::runner::build_host;
+use crate::telemetry::latency::{Percentiles, Stage};
+use crate::telemetry::metrics::{HostMetrics, MetricsServer};
+use crate::trading::algo::ParentReport;
+use crate::trading::positions::dollars;
+use crate::trading::{command_queue, Command, FeedIo, Host, ManualOrder, SharedStatus};
 use eti_core::{Price, Side, Symbol};
 use eti_kernel_bypass::{UdpSocketConfig, UdpSocketIo};
 use eti_sim::config::SimConfig;
@@ -161,7 +161,7 @@ pub enum DemoError {
     #[error("simulator: {0}")]
     Sim(#[from] eti_sim::simulator::SimError),
     #[error("host: {0}")]
-    Build(#[from] crate::runner::BuildError),
+    Build(#[from] crate::app::runner::BuildError),
     #[error("feed socket: {0}")]
     Io(#[from] eti_kernel_bypass::IoError),
     #[error("{0}")]
@@ -259,7 +259,9 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
         None => sim.ouch_addr(),
     };
     let cfg = host_config(opts, &sim, venue_addr);
-    let r = cfg.resolve().map_err(crate::runner::BuildError::from)?;
+    let r = cfg
+        .resolve()
+        .map_err(crate::app::runner::BuildError::from)?;
     let tradable: Vec<(Symbol, Price)> = scfg
         .symbols
         .iter()
@@ -613,7 +615,7 @@ pub fn check(host: &Host, sim: &Simulator, user: &str) -> Checks {
                 })
                 .collect()
         };
-        let host_side = |side: Side, levels: &[crate::book::Level]| -> Vec<LevelWithOrders> {
+        let host_side = |side: Side, levels: &[crate::feed::book::Level]| -> Vec<LevelWithOrders> {
             levels
                 .iter()
                 .map(|l| {
@@ -719,7 +721,7 @@ fn summarize(
         risk_rejects.insert(reason_name(r).to_string(), n);
     }
     let mut orders_by_state = BTreeMap::new();
-    for (s, n) in crate::orders::OrderState::ALL
+    for (s, n) in crate::trading::orders::OrderState::ALL
         .iter()
         .zip(t.orders.by_state())
     {

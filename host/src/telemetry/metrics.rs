@@ -6,11 +6,10 @@
 //! label lookups) per event, and refreshes gauges from its own counters in its
 //! housekeeping tick; the HTTP thread only gathers.
 
-use crate::engine::{SharedStatus, Trader};
-use crate::latency::{Percentiles, Stage};
-use crate::orders::OrderState;
+use super::latency::Stage;
+use super::status::SharedStatus;
 use crate::risk::reason_name;
-use crate::venue::VenueClient;
+use crate::trading::orders::OrderState;
 use eti_hdl::RejectReason;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -199,56 +198,12 @@ impl HostMetrics {
         }
     }
 
-    fn bump(counter: &IntCounter, last: &mut u64, now: u64) {
+    /// Add to a counter the difference to a monotonic count kept elsewhere.
+    pub fn bump(counter: &IntCounter, last: &mut u64, now: u64) {
         if now > *last {
             counter.inc_by(now - *last);
             *last = now;
         }
-    }
-
-    /// Refresh from the trader's counters (housekeeping tick, not per message).
-    pub fn publish(&self, t: &Trader, venue: &VenueClient) {
-        // counters mirror the trader's monotonic counts: add the difference
-        let rx = t.receiver.stats();
-        let pairs: [(&IntCounter, u64); 6] = [
-            (&self.itch_messages, t.stats.itch_messages),
-            (&self.feed_packets, t.stats.packets),
-            (&self.feed_gaps, rx.gaps),
-            (&self.feed_recovered, rx.recovered),
-            (&self.feed_retransmit_requests, t.stats.retransmit_requests),
-            (&self.feed_unrecoverable_gaps, t.stats.unrecoverable_gaps),
-        ];
-        for (c, v) in pairs {
-            let mut last = c.get();
-            Self::bump(c, &mut last, v);
-        }
-        let mut last = self.venue_reconnects.get();
-        Self::bump(&self.venue_reconnects, &mut last, venue.stats.reconnects);
-        self.books_stale.set(t.books.stale_count() as i64);
-        self.venue_logged_in.set(i64::from(venue.is_logged_in()));
-        self.kill_switch
-            .set(i64::from(t.status().kill.load(Ordering::Relaxed)));
-        let mut last = self.journal_dropped.get();
-        Self::bump(&self.journal_dropped, &mut last, t.journal_dropped);
-        for (g, n) in self.orders_by_state.iter().zip(t.orders.by_state()) {
-            g.set(n as i64);
-        }
-        for (i, (_, p)) in t.latency.stage_percentiles().iter().enumerate() {
-            let Percentiles { p50, p99, p999, .. } = *p;
-            if let Some(g) = self.stage_ns.get(i) {
-                g[0].set(p50 as i64);
-                g[1].set(p99 as i64);
-                g[2].set(p999 as i64);
-            }
-        }
-        for p in &t.positions.by_symbol {
-            self.position
-                .with_label_values(&[p.symbol.as_str()])
-                .set(p.shares);
-        }
-        let (r, u) = t.positions.firm_pnl();
-        self.realized_pnl.set(r);
-        self.unrealized_pnl.set(u);
     }
 
     /// The text exposition of every metric.

@@ -3,76 +3,34 @@
 //! venue; it also reads the venue's responses (fills, cancels, rejects) and
 //! keeps orders, positions, P&L and the gate's exposure registers current.
 //!
-//! [`Host`] owns it all and is driven by [`Host::poll`] (one iteration) or
-//! [`Host::run`] (until stopped). Control arrives through a bounded lock-free
-//! queue ([`Command`]); status leaves through atomics ([`SharedStatus`]) and
-//! the Prometheus handles in [`crate::metrics::HostMetrics`], which the side
-//! threads read. Nothing on the per-message path allocates, locks or makes a
-//! system call other than the packet I/O itself.
+//! The [`Trader`] is everything the hot path owns except its links; the
+//! [`super::Host`] drives it. Status leaves through atomics
+//! ([`SharedStatus`]) and the Prometheus handles in
+//! [`crate::telemetry::metrics::HostMetrics`], which side threads read.
+//! Nothing on the per-message path allocates, locks or makes a system call
+//! other than the packet I/O itself.
 
-use crate::algo::{Parent, ParentState};
-use crate::book::{BookCapacity, Books};
-use crate::config::{HostConfig, ParentSpec, Resolved};
+use crate::app::config::{HostConfig, ParentSpec, Resolved};
+use crate::feed::book::{BookCapacity, Books};
 use crate::journal::{self, Event as JEvent, JournalError, JournalHandle, LimitKind};
-use crate::latency::{Stage, StageLatency};
-use crate::metrics::HostMetrics;
-use crate::orders::{ChildOrder, OrderBookkeeping, OrderState};
-use crate::positions::Positions;
-use crate::risk::{RestoredRegisters, Risk};
+use crate::risk::Risk;
+use crate::telemetry::latency::{Stage, StageLatency};
+use crate::telemetry::metrics::HostMetrics;
+use crate::telemetry::status::SharedStatus;
+use crate::trading::algo::{Parent, ParentState};
+use crate::trading::orders::{ChildOrder, OrderBookkeeping, OrderState};
+use crate::trading::positions::Positions;
 use crate::venue::VenueClient;
-use crossbeam_queue::ArrayQueue;
-use eti_core::moldudp64::{JoinPolicy, Receiver, ReceiverConfig, Request, Session};
+use eti_core::moldudp64::{JoinPolicy, Receiver, ReceiverConfig, Request};
 use eti_core::ouch::{
     self, CancelOrder, Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep,
     Outbound, TimeInForce,
 };
 use eti_core::{itch, Firm, Price, Shares, Side, Symbol};
 use eti_hdl::{Decision, RejectReason};
-use eti_kernel_bypass::{mono_ns, PacketIo};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use eti_kernel_bypass::mono_ns;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// Control messages to the hot thread.
-#[derive(Debug, Clone)]
-pub enum Command {
-    /// Start a parent order now.
-    StartParent(ParentSpec),
-    /// Send one order outside any algo (it still passes the gate).
-    Manual(ManualOrder),
-    /// Cancel every live manual order.
-    CancelManual,
-    /// Drop the venue connection (reconnect follows): recovery drill.
-    DropVenue,
-    /// Engage or release the firm kill switch in the gate.
-    Kill(bool),
-}
-
-/// An order typed by hand (or a script).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ManualOrder {
-    pub symbol: Symbol,
-    pub side: Side,
-    pub shares: u32,
-    pub price: Price,
-    /// OUCH time in force (0 = IOC).
-    pub tif: u32,
-}
-
-/// Status the hot thread publishes for other threads (relaxed atomics).
-#[derive(Debug, Default)]
-pub struct SharedStatus {
-    pub itch_messages: AtomicU64,
-    /// The feed receiver's next expected sequence number.
-    pub feed_next: AtomicU64,
-    pub venue_logged_in: AtomicBool,
-    pub stale_books: AtomicU64,
-    pub books_known: AtomicU64,
-    pub parents_total: AtomicU64,
-    pub parents_done: AtomicU64,
-    pub live_orders: AtomicU64,
-    pub kill: AtomicBool,
-    pub running: AtomicBool,
-}
 
 /// A fill as the venue reported it (kept for reconciliation and reports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,22 +74,6 @@ pub enum Refused {
     BookNotTradable,
 }
 
-/// Feed sockets: the multicast/unicast feed and the retransmission socket
-/// (requests out, retransmitted packets back).
-pub struct FeedIo {
-    pub feed: Box<dyn PacketIo>,
-    pub retransmit: Box<dyn PacketIo>,
-}
-
-impl std::fmt::Debug for FeedIo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeedIo")
-            .field("feed", &self.feed.describe())
-            .field("retransmit", &self.retransmit.describe())
-            .finish()
-    }
-}
-
 /// Everything the hot path owns except the venue link.
 #[derive(Debug)]
 pub struct Trader {
@@ -144,98 +86,22 @@ pub struct Trader {
     pub latency: StageLatency,
     pub stats: EngineStats,
     pub fills: Vec<FillRecord>,
-    firm: Firm,
-    pending_request: Option<Request>,
-    gap_since: Option<u64>,
-    gap_timeout_ns: u64,
-    join: JoinPolicy,
-    metrics: Option<HostMetrics>,
-    status: Arc<SharedStatus>,
+    pub(crate) firm: Firm,
+    pub(crate) pending_request: Option<Request>,
+    pub(crate) gap_since: Option<u64>,
+    pub(crate) gap_timeout_ns: u64,
+    pub(crate) join: JoinPolicy,
+    pub(crate) metrics: Option<HostMetrics>,
+    pub(crate) status: Arc<SharedStatus>,
     /// Trigger (ITCH receive ns) of the message being processed, if any.
-    trigger_rx_ns: u64,
-    journal: Option<JournalHandle>,
+    pub(crate) trigger_rx_ns: u64,
+    pub(crate) journal: Option<JournalHandle>,
     /// Events the journal could not take (queue full).
     pub journal_dropped: u64,
 }
 
-/// The host: trader + venue link + feed sockets + control queue.
-pub struct Host {
-    pub trader: Trader,
-    pub venue: VenueClient,
-    pub feed: FeedIo,
-    pub commands: Arc<ArrayQueue<Command>>,
-    pub status: Arc<SharedStatus>,
-    last_housekeeping: u64,
-    spin: bool,
-}
-
-impl std::fmt::Debug for Host {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Host")
-            .field("feed", &self.feed)
-            .field("stats", &self.trader.stats)
-            .finish()
-    }
-}
-
-/// A bounded control queue for [`Host::new`].
-pub fn command_queue(capacity: usize) -> Arc<ArrayQueue<Command>> {
-    Arc::new(ArrayQueue::new(capacity.max(1)))
-}
-
-const HOUSEKEEPING_NS: u64 = 20_000_000;
-
 /// The journal's stream tag for the OUCH session's sequence numbers.
-const VENUE_PROTOCOL: u8 = b'O';
-
-/// What [`Host::resume`] took from a recovered journal.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Resumed {
-    /// Journal records the state was folded from.
-    pub records: u64,
-    /// First token counter of this session.
-    pub next_token: u64,
-    /// Venue session and the sequence number the login asks for, when known.
-    pub venue: Option<(Session, u64)>,
-    /// Symbols with a non-zero position carried over.
-    pub positions: usize,
-    /// Open orders back in the order state machine / skipped (another token
-    /// prefix or firm).
-    pub open_orders: usize,
-    pub open_orders_skipped: usize,
-    /// The gate's registers: orders reserved again / refused, open notional
-    /// now and as the journal computed it.
-    pub gate: RestoredRegisters,
-    pub journal_open_notional: u64,
-    /// A kill switch journaled as engaged (stays engaged).
-    pub kill: bool,
-}
-
-impl std::fmt::Display for Resumed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "resumed from {} journal records: next token {}, ",
-            self.records, self.next_token
-        )?;
-        match self.venue {
-            Some((s, n)) => write!(f, "venue session {} from sequence {n}, ", s.as_str())?,
-            None => write!(f, "venue session from the start, ")?,
-        }
-        write!(
-            f,
-            "{} positions, {} open orders ({} skipped), gate reserved {} refused {} open notional {} (journal {}){}",
-            self.positions,
-            self.open_orders,
-            self.open_orders_skipped,
-            self.gate.reserved,
-            self.gate.refused,
-            self.gate.open_notional,
-            self.journal_open_notional,
-            if self.kill { ", kill switch engaged" } else { "" }
-        )
-    }
-}
+pub(crate) const VENUE_PROTOCOL: u8 = b'O';
 
 impl Trader {
     /// Build from config. `tradable` are the symbols (with reference prices)
@@ -309,7 +175,7 @@ impl Trader {
 
     /// Append one event (allocation-free). A halted journal (disk full, I/O
     /// error) engages the kill switch: no trading without a journal.
-    fn journal(&mut self, ev: &JEvent) {
+    pub(crate) fn journal(&mut self, ev: &JEvent) {
         let Some(j) = &self.journal else { return };
         match j.append_event(ev) {
             Ok(_) => {}
@@ -700,7 +566,7 @@ impl Trader {
     }
 
     /// Timers: gap timeout, algos on the clock, marks, metrics.
-    fn housekeeping(&mut self, venue: &mut VenueClient, now: u64) {
+    pub(crate) fn housekeeping(&mut self, venue: &mut VenueClient, now: u64) {
         // an open gap past its timeout cannot be recovered: the books may be
         // wrong, stop trading on them and resume the feed live
         match (self.receiver.gap(), self.gap_since) {
@@ -765,8 +631,50 @@ impl Trader {
             Ordering::Relaxed,
         );
         if let Some(m) = &self.metrics {
-            m.publish(self, venue);
+            self.publish_metrics(m, venue);
         }
+    }
+
+    /// Refresh the metrics from the trader's counters (housekeeping tick, not per message).
+    fn publish_metrics(&self, m: &HostMetrics, venue: &VenueClient) {
+        // counters mirror the trader's monotonic counts: add the difference
+        let rx = self.receiver.stats();
+        let pairs: [(&prometheus::IntCounter, u64); 8] = [
+            (&m.itch_messages, self.stats.itch_messages),
+            (&m.feed_packets, self.stats.packets),
+            (&m.feed_gaps, rx.gaps),
+            (&m.feed_recovered, rx.recovered),
+            (&m.feed_retransmit_requests, self.stats.retransmit_requests),
+            (&m.feed_unrecoverable_gaps, self.stats.unrecoverable_gaps),
+            (&m.venue_reconnects, venue.stats.reconnects),
+            (&m.journal_dropped, self.journal_dropped),
+        ];
+        for (c, v) in pairs {
+            let mut last = c.get();
+            HostMetrics::bump(c, &mut last, v);
+        }
+        m.books_stale.set(self.books.stale_count() as i64);
+        m.venue_logged_in.set(i64::from(venue.is_logged_in()));
+        m.kill_switch
+            .set(i64::from(self.status.kill.load(Ordering::Relaxed)));
+        for (g, n) in m.orders_by_state.iter().zip(self.orders.by_state()) {
+            g.set(n as i64);
+        }
+        for (i, (_, p)) in self.latency.stage_percentiles().iter().enumerate() {
+            if let Some(g) = m.stage_ns.get(i) {
+                g[0].set(p.p50 as i64);
+                g[1].set(p.p99 as i64);
+                g[2].set(p.p999 as i64);
+            }
+        }
+        for p in &self.positions.by_symbol {
+            m.position
+                .with_label_values(&[p.symbol.as_str()])
+                .set(p.shares);
+        }
+        let (r, u) = self.positions.firm_pnl();
+        m.realized_pnl.set(r);
+        m.unrealized_pnl.set(u);
     }
 
     pub fn parents_done(&self) -> bool {
@@ -803,265 +711,10 @@ impl Trader {
     }
 }
 
-impl Host {
-    /// Assemble; `commands` is the control queue other threads push into
-    /// (see [`command_queue`]).
-    pub fn new(
-        trader: Trader,
-        venue: VenueClient,
-        feed: FeedIo,
-        commands: Arc<ArrayQueue<Command>>,
-    ) -> Host {
-        let status = trader.status.clone();
-        Host {
-            trader,
-            venue,
-            feed,
-            commands,
-            status,
-            last_housekeeping: 0,
-            spin: false,
-        }
-    }
-
-    /// Continue where a journaled session stopped (call before
-    /// [`Trader::set_journal`] and before the first poll): the token counter
-    /// resumes past every token the journal saw, the venue login asks for the
-    /// next sequence number the journal recorded (so no old fill is delivered
-    /// again), this firm's positions are carried over, its open orders go back
-    /// into the order state machine (as manual orders, no parent) and the
-    /// gate's exposure registers are rebuilt from both; a journaled kill
-    /// switch stays engaged. The venue stream is the configured session, or
-    /// the only one in the journal when the session is left blank.
-    pub fn resume(&mut self, s: &journal::RecoveredState) -> Resumed {
-        let t = &mut self.trader;
-        let firm = t.firm;
-        let mut out = Resumed {
-            records: s.records,
-            ..Resumed::default()
-        };
-        // (a) tokens
-        let next = match s.max_token {
-            Some(m) => match t.orders.counter_of(&m) {
-                Some(n) => n + 1,
-                None => {
-                    tracing::warn!(token = %m, "journal's last token has another prefix; counter not continued");
-                    1
-                }
-            },
-            None => 1,
-        };
-        // (e) open orders, in token order (the map's order)
-        let mut open: Vec<ChildOrder> = Vec::with_capacity(s.open_orders.len());
-        for (token, o) in &s.open_orders {
-            if o.firm != firm || t.orders.counter_of(token).is_none() {
-                out.open_orders_skipped += 1;
-                continue;
-            }
-            open.push(ChildOrder::resumed(
-                *token,
-                o.symbol,
-                o.side,
-                o.shares.0,
-                o.price,
-                o.accepted,
-                o.order_ref,
-            ));
-        }
-        out.open_orders = t.orders.restore(next, &open);
-        out.open_orders_skipped += open.len() - out.open_orders;
-        out.next_token = t.orders.next_counter();
-        // (c) positions
-        let mut net: i64 = 0;
-        for ((f, symbol), shares) in &s.positions {
-            if *f == firm && *shares != 0 {
-                t.positions.carry(symbol, *shares);
-                net += *shares;
-                out.positions += 1;
-            }
-        }
-        // (d) gate registers: net position, then the open orders re-checked
-        let msgs: Vec<_> = t
-            .orders
-            .iter()
-            .map(|o| {
-                EnterOrder {
-                    token: o.token,
-                    side: o.side,
-                    shares: Shares(o.leaves()),
-                    stock: o.symbol,
-                    price: o.price,
-                    time_in_force: TimeInForce(99_999),
-                    firm,
-                    display: Display::ANONYMOUS,
-                    capacity: Capacity::AGENCY,
-                    intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-                    minimum_quantity: Shares(0),
-                    cross_type: CrossType::NO_CROSS,
-                    customer_type: CustomerType::DEFAULT,
-                }
-                .to_bytes()
-            })
-            .collect();
-        out.gate = t.risk.restore(net, msgs.iter().map(|m| &m[..]));
-        if let Some(e) = s.exposure.get(&firm) {
-            out.journal_open_notional = e.open_buy_notional + e.open_sell_notional;
-        }
-        if s.kill.global || s.kill.firms.contains(&firm) {
-            t.risk.set_kill(true);
-            t.status.kill.store(true, Ordering::Relaxed);
-            out.kill = true;
-        }
-        // (b) venue sequence
-        let want = self.venue.session();
-        let stream = if want != Session::BLANK {
-            s.venue_seqs
-                .get(&journal::VenueStream {
-                    protocol: VENUE_PROTOCOL,
-                    session: want.0,
-                })
-                .map(|n| (want, *n))
-        } else {
-            let mut it = s
-                .venue_seqs
-                .iter()
-                .filter(|(k, _)| k.protocol == VENUE_PROTOCOL && k.session != Session::BLANK.0);
-            match (it.next(), it.next()) {
-                (Some((k, n)), None) => Some((Session(k.session), *n)),
-                (None, _) => None,
-                (Some(_), Some(_)) => {
-                    tracing::warn!("journal holds several venue sessions and venue.session is blank: venue sequence not resumed");
-                    None
-                }
-            }
-        };
-        if let Some((session, n)) = stream {
-            self.venue.resume_at(session, n);
-            out.venue = Some((session, self.venue.next_expected()));
-        }
-        out
-    }
-
-    /// One iteration of the hot loop. Returns the number of feed datagrams handled.
-    pub fn poll(&mut self) -> usize {
-        let Host {
-            trader,
-            venue,
-            feed,
-            commands,
-            last_housekeeping,
-            ..
-        } = self;
-        let mut n = feed
-            .feed
-            .recv_batch(&mut |p, ts| trader.on_packet(venue, p, ts))
-            .unwrap_or(0);
-        n += feed
-            .retransmit
-            .recv_batch(&mut |p, ts| trader.on_packet(venue, p, ts))
-            .unwrap_or(0);
-        let now = mono_ns();
-        let req = trader
-            .pending_request
-            .take()
-            .or_else(|| trader.receiver.poll(now));
-        if let Some(req) = req {
-            trader.stats.retransmit_requests += 1;
-            if let Err(e) = feed.retransmit.send(&req.to_bytes()) {
-                tracing::warn!(error = %e, "retransmission request not sent");
-            }
-        }
-        venue.poll(now, &mut |session, seq, msg| {
-            trader.on_venue_message(seq, msg);
-            trader.journal(&JEvent::VenueSequence(journal::event::VenueSequence {
-                stream: journal::VenueStream {
-                    protocol: VENUE_PROTOCOL,
-                    session: session.0,
-                },
-                next_seq: seq + 1,
-            }));
-        });
-        while let Some(c) = commands.pop() {
-            Self::command(trader, venue, c);
-        }
-        if now.saturating_sub(*last_housekeeping) >= HOUSEKEEPING_NS {
-            *last_housekeeping = now;
-            trader.housekeeping(venue, now);
-        }
-        n
-    }
-
-    fn command(trader: &mut Trader, venue: &mut VenueClient, c: Command) {
-        match c {
-            Command::StartParent(spec) => {
-                trader.start_parent(spec);
-            }
-            Command::Manual(m) => {
-                let locate = trader.books.by_symbol(&m.symbol).map_or(0, |b| b.locate);
-                match trader.send_order(
-                    venue, m.symbol, locate, m.side, m.shares, m.price, m.tif, None,
-                ) {
-                    Ok(_) => {
-                        tracing::info!(symbol = %m.symbol, shares = m.shares, price = %m.price, "manual order sent")
-                    }
-                    Err(r) => {
-                        tracing::info!(symbol = %m.symbol, shares = m.shares, price = %m.price, refused = ?r, "manual order refused")
-                    }
-                }
-            }
-            Command::CancelManual => {
-                let live: Vec<usize> = trader.live_manual().collect();
-                for i in live {
-                    trader.cancel_order(venue, i);
-                }
-            }
-            Command::DropVenue => {
-                venue.disconnect(mono_ns(), "drill: connection dropped on command")
-            }
-            Command::Kill(on) => {
-                trader.risk.set_kill(on);
-                trader.status.kill.store(on, Ordering::Relaxed);
-                trader.journal(&JEvent::KillSwitch(journal::event::KillSwitch {
-                    firm: Some(trader.firm),
-                    engaged: on,
-                    reason: b'O',
-                }));
-                tracing::warn!(on, "kill switch");
-            }
-        }
-    }
-
-    /// Idle policy of [`Host::run`]: spin (a dedicated, pinned core; lowest
-    /// latency) or yield the CPU between empty polls (the default: shared
-    /// machines, CI).
-    pub fn set_busy_spin(&mut self, spin: bool) {
-        self.spin = spin;
-    }
-
-    /// Busy-poll until `stop` is set; final housekeeping before returning.
-    pub fn run(&mut self, stop: &AtomicBool) {
-        self.status.running.store(true, Ordering::Relaxed);
-        while !stop.load(Ordering::Relaxed) {
-            if self.poll() == 0 {
-                // idle: let the other threads of a shared machine run (a
-                // dedicated, pinned core would spin instead)
-                if self.spin {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
-        }
-        let now = mono_ns();
-        self.trader.housekeeping(&mut self.venue, now);
-        self.status.running.store(false, Ordering::Relaxed);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HostConfig;
+    use crate::app::config::HostConfig;
     use crate::venue::VenueClient;
     use eti_core::itch::{AddOrderMsg, OwnedMessage, StockDirectoryMsg};
     use eti_core::moldudp64::{PacketBuilder, Session};
@@ -1108,7 +761,7 @@ mod tests {
             status,
         )
         .unwrap();
-        let v = VenueClient::new(crate::runner::venue_config(&cfg, &r), 0);
+        let v = VenueClient::new(crate::app::runner::venue_config(&cfg, &r), 0);
         (t, v)
     }
 
@@ -1139,7 +792,7 @@ mod tests {
         let (mut t, mut v) = trader(10);
         t.on_packet(&mut v, &packet(1, &[dir(1, "AAPL"), add(1, 1_000_000)]), 10);
         t.start_parent(ParentSpec {
-            algo: crate::config::AlgoKind::Twap,
+            algo: crate::app::config::AlgoKind::Twap,
             symbol: Symbol::new("AAPL").unwrap(),
             side: Side::Buy,
             shares: 1000,

@@ -1,0 +1,22 @@
+//! The hot path: one thread busy-polls the feed, updates the books, runs the
+//! algos, checks every child order with the risk gate and writes it to the
+//! venue, and applies the venue's responses to orders, positions and the
+//! gate's exposure registers.
+//!
+//! - [`trader`]: the [`Trader`], everything the hot path owns but the links.
+//! - [`host`]: the [`Host`] (trader + venue + feed sockets + control queue)
+//!   and its loop; [`Command`]s from other threads.
+//! - [`resume`]: continuing a journaled session ([`Host::resume`]).
+//! - [`algo`], [`orders`], [`positions`]: parents, child orders, positions.
+
+pub mod algo;
+pub mod host;
+pub mod orders;
+pub mod positions;
+pub mod resume;
+pub mod trader;
+
+pub use crate::telemetry::status::SharedStatus;
+pub use host::{command_queue, Command, FeedIo, Host, ManualOrder};
+pub use resume::Resumed;
+pub use trader::{EngineStats, FillRecord, Refused, Trader};
