@@ -87,6 +87,13 @@ pub trait PacketIo: Send {
 
     /// Counters so far.
     fn stats(&self) -> PathStats;
+
+    /// A descriptor that polls readable (poll(2)/epoll) when `recv_batch` has
+    /// something to deliver, for callers that block when idle instead of
+    /// spinning; `None` when this path has no such descriptor.
+    fn readiness_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
 }
 
 /// Which path to open.

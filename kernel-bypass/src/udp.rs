@@ -255,6 +255,10 @@ impl PacketIo for UdpSocketIo {
         PathKind::Socket
     }
 
+    fn readiness_fd(&self) -> Option<std::os::fd::RawFd> {
+        Some(self.sock.as_raw_fd())
+    }
+
     fn describe(&self) -> String {
         format!(
             "UDP socket on {}{}",
