@@ -86,6 +86,11 @@ fn side(s: eti_core::Side) -> String {
     (s.to_byte() as char).to_string()
 }
 
+/// A space-padded ASCII field as text.
+fn padded(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).trim_end().to_string()
+}
+
 /// JSON body of one event.
 pub fn event_json(ev: &Event) -> Value {
     match ev {
@@ -128,6 +133,66 @@ pub fn event_json(ev: &Event) -> Value {
             "protocol": (e.stream.protocol as char).to_string(),
             "session": String::from_utf8_lossy(&e.stream.session).trim_end().to_string(),
             "next_seq": e.next_seq,
+        }),
+        Event::ControlAction(e) => json!({
+            "user": padded(&e.user), "action": e.action, "field": e.field,
+            "subject": padded(&e.subject), "before": e.before, "after": e.after,
+            "reason": padded(&e.reason),
+        }),
+        Event::ControlDenied(e) => json!({
+            "user": padded(&e.user), "endpoint": padded(&e.endpoint),
+            "status": e.status, "reason": e.reason,
+        }),
+        Event::ChildSent(e) => {
+            let mut v = event_json(&Event::OrderSent(e.order));
+            v["parent"] = json!(e.parent);
+            v
+        }
+        Event::Fill(e) => {
+            let mut v = event_json(&Event::OrderExecuted(e.exec));
+            v["venue_seq"] = json!(e.venue_seq);
+            v
+        }
+        Event::ParentStarted(e) => json!({
+            "parent": e.parent,
+            "algo": if e.algo == super::event::ALGO_VWAP { "vwap" } else { "twap" },
+            "symbol": e.symbol.as_str(), "side": side(e.side), "shares": e.shares.0,
+            "spec_limit": (e.spec_limit.0 != 0).then(|| e.spec_limit.to_string()),
+            "limit_bps": e.limit_bps, "duration_ns": e.duration_ns, "slices": e.slices,
+            "participation_pct": e.participation_pct,
+            "start": utc_micros(e.start_unix_ns), "start_unix_ns": e.start_unix_ns,
+            "limit": e.limit.to_string(), "arrival": e.arrival.to_string(),
+        }),
+        Event::ParentDone(e) => json!({
+            "parent": e.parent,
+            "state": match e.state {
+                super::event::PARENT_COMPLETED => "completed",
+                super::event::PARENT_EXPIRED => "expired",
+                _ => "halted",
+            },
+            "filled": e.filled.0,
+        }),
+        Event::TokensReserved(e) => json!({
+            "prefix": String::from_utf8_lossy(&e.prefix), "through": e.through,
+        }),
+        Event::JournalGap(e) => json!({ "lost": e.lost }),
+        Event::SessionStart(e) => json!({
+            "firm": e.firm.as_str(), "username": padded(&e.username),
+            "token_prefix": String::from_utf8_lossy(&e.token_prefix),
+            "resumed_records": e.resumed_records, "pid": e.pid,
+        }),
+        Event::OrderAdopted(e) => {
+            let mut v = event_json(&Event::OrderSent(e.order));
+            v["parent"] = if e.parent == super::event::NO_PARENT {
+                Value::Null
+            } else {
+                json!(e.parent)
+            };
+            v
+        }
+        Event::OrderLost(e) => json!({ "token": e.token.as_str(), "shares": e.shares.0 }),
+        Event::Reconciled(e) => json!({
+            "adopted": e.adopted, "lost": e.lost, "fills": e.fills, "from_seq": e.from_seq,
         }),
     }
 }

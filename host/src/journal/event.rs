@@ -24,10 +24,34 @@ pub enum EventKind {
     KillSwitch = 10,
     ConfigChanged = 11,
     VenueSequence = 12,
+    /// An operator's control action (control plane), journaled before it takes effect.
+    ControlAction = 13,
+    /// A control request refused (401/403), never with its credential.
+    ControlDenied = 14,
+    // Crash safety (parents, fills with the venue sequence, token
+    // reservation, reconciliation): codes from 32 on.
+    /// A parent's child order sent (an `OrderSent` that names its parent).
+    ChildSent = 32,
+    /// One execution with the venue's SoupBinTCP sequence number.
+    Fill = 33,
+    ParentStarted = 34,
+    ParentDone = 35,
+    /// Order tokens reserved up to a counter (durable before any is sent).
+    TokensReserved = 36,
+    /// Events lost to a full journal queue (the kill switch was engaged).
+    JournalGap = 37,
+    /// A host started on this journal: who it trades as.
+    SessionStart = 38,
+    /// Reconciliation: an order the venue accepted that the journal missed.
+    OrderAdopted = 39,
+    /// Reconciliation: a journaled order the venue never accepted.
+    OrderLost = 40,
+    /// Reconciliation finished: what it changed.
+    Reconciled = 41,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::OrderSent,
         EventKind::OrderAccepted,
         EventKind::OrderRejected,
@@ -40,6 +64,18 @@ impl EventKind {
         EventKind::KillSwitch,
         EventKind::ConfigChanged,
         EventKind::VenueSequence,
+        EventKind::ControlAction,
+        EventKind::ControlDenied,
+        EventKind::ChildSent,
+        EventKind::Fill,
+        EventKind::ParentStarted,
+        EventKind::ParentDone,
+        EventKind::TokensReserved,
+        EventKind::JournalGap,
+        EventKind::SessionStart,
+        EventKind::OrderAdopted,
+        EventKind::OrderLost,
+        EventKind::Reconciled,
     ];
 
     pub fn from_code(c: u16) -> Option<EventKind> {
@@ -61,6 +97,18 @@ impl EventKind {
             EventKind::KillSwitch => "kill_switch",
             EventKind::ConfigChanged => "config_changed",
             EventKind::VenueSequence => "venue_sequence",
+            EventKind::ControlAction => "control_action",
+            EventKind::ControlDenied => "control_denied",
+            EventKind::ChildSent => "child_sent",
+            EventKind::Fill => "fill",
+            EventKind::ParentStarted => "parent_started",
+            EventKind::ParentDone => "parent_done",
+            EventKind::TokensReserved => "tokens_reserved",
+            EventKind::JournalGap => "journal_gap",
+            EventKind::SessionStart => "session_start",
+            EventKind::OrderAdopted => "order_adopted",
+            EventKind::OrderLost => "order_lost",
+            EventKind::Reconciled => "reconciled",
         }
     }
 }
@@ -222,6 +270,156 @@ pub struct VenueSequence {
     pub next_seq: u64,
 }
 
+/// Bytes of a user name in control records (space-padded, longer names cut).
+pub const CONTROL_USER_LEN: usize = 12;
+/// Bytes of the operator's reason in a control record (space-padded, cut).
+pub const CONTROL_REASON_LEN: usize = 24;
+/// Bytes of the endpoint path in a denial record (space-padded, cut).
+pub const CONTROL_ENDPOINT_LEN: usize = 24;
+
+/// An operator's control action: who, what (`action`, `field`, `subject`),
+/// the value before and after, and why. The record's own timestamp (UTC ns)
+/// is the "when". Codes are defined by the control plane
+/// (`crate::trading::control::action_name`); never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlAction {
+    pub user: [u8; CONTROL_USER_LEN],
+    pub action: u8,
+    /// Which value changed (a [`LimitKind`] code for limits, 0 otherwise;
+    /// for the kill switch: 0 firm, 1 global).
+    pub field: u8,
+    /// Symbol, parent id or scope the action is about (space-padded ASCII).
+    pub subject: [u8; 8],
+    pub before: u64,
+    pub after: u64,
+    pub reason: [u8; CONTROL_REASON_LEN],
+}
+
+/// A control request refused: who (blank when unknown), where, the HTTP
+/// status (401/403) and a reason code. Never the credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlDenied {
+    pub user: [u8; CONTROL_USER_LEN],
+    pub endpoint: [u8; CONTROL_ENDPOINT_LEN],
+    pub status: u16,
+    pub reason: u8,
+}
+
+/// A parent's child: the Enter Order as in [`OrderSent`], plus its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildSent {
+    pub order: OrderSent,
+    /// The parent's id (its index in the host's parent list).
+    pub parent: u16,
+}
+
+/// One execution (OUCH 4.2 Executed) and the SoupBinTCP sequence number of
+/// the message that carried it: recovery resumes the venue stream after the
+/// greatest such number, so a replayed fill is never applied twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fill {
+    pub exec: OrderExecuted,
+    pub venue_seq: u64,
+}
+
+/// Algo codes in [`ParentStarted`].
+pub const ALGO_TWAP: u8 = b'T';
+pub const ALGO_VWAP: u8 = b'V';
+
+/// A parent order started working: its spec and the window it keeps across
+/// restarts (wall clock, since a restarted process has another monotonic clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParentStarted {
+    pub parent: u16,
+    /// [`ALGO_TWAP`] or [`ALGO_VWAP`].
+    pub algo: u8,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub shares: Shares,
+    /// Fixed limit from the spec, `Price(0)` when derived from arrival.
+    pub spec_limit: Price,
+    pub limit_bps: u32,
+    pub duration_ns: u64,
+    pub slices: u32,
+    pub participation_pct: u32,
+    /// Window start, ns since the Unix epoch.
+    pub start_unix_ns: u64,
+    /// Limit in force and arrival mid, as computed at start.
+    pub limit: Price,
+    pub arrival: Price,
+}
+
+/// Parent end states in [`ParentDone`].
+pub const PARENT_COMPLETED: u8 = b'C';
+pub const PARENT_EXPIRED: u8 = b'E';
+pub const PARENT_HALTED: u8 = b'H';
+
+/// A parent ended (completed, expired or halted) with `filled` shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParentDone {
+    pub parent: u16,
+    pub state: u8,
+    pub filled: Shares,
+}
+
+/// Tokens `prefix` + counter are reserved up to and including `through`: a
+/// restarted host starts past it whatever else was or was not flushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokensReserved {
+    pub prefix: [u8; 3],
+    pub through: u64,
+}
+
+/// `lost` events could not be journaled (queue full); the kill switch was engaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalGap {
+    pub lost: u64,
+}
+
+/// Written by every host that opens the journal: the identity recovery checks
+/// (a journal of another firm, user or token prefix is refused, not guessed at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionStart {
+    pub firm: Firm,
+    /// SoupBinTCP username, space padded.
+    pub username: [u8; 6],
+    pub token_prefix: [u8; 3],
+    /// Journal records found when this host started (0 = a new journal).
+    pub resumed_records: u64,
+    /// Process id, so an export shows every restart.
+    pub pid: u32,
+}
+
+/// Parent id meaning "no parent" in [`OrderAdopted`].
+pub const NO_PARENT: u16 = u16::MAX;
+
+/// The venue's replay showed an order this journal did not hold (sent, then
+/// the host died before the record was durable): adopted as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderAdopted {
+    pub order: OrderSent,
+    pub parent: u16,
+}
+
+/// A journaled order the venue's replay never accepted: it never reached the
+/// venue, its shares are released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLost {
+    pub token: OrderToken,
+    pub shares: Shares,
+}
+
+/// Reconciliation against the venue's replay is complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    pub adopted: u32,
+    pub lost: u32,
+    /// Executions the replay delivered.
+    pub fills: u32,
+    /// Venue sequence the replay started from.
+    pub from_seq: u64,
+}
+
 /// One journaled state change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -237,10 +435,22 @@ pub enum Event {
     KillSwitch(KillSwitch),
     ConfigChanged(ConfigChanged),
     VenueSequence(VenueSequence),
+    ControlAction(ControlAction),
+    ControlDenied(ControlDenied),
+    ChildSent(ChildSent),
+    Fill(Fill),
+    ParentStarted(ParentStarted),
+    ParentDone(ParentDone),
+    TokensReserved(TokensReserved),
+    JournalGap(JournalGap),
+    SessionStart(SessionStart),
+    OrderAdopted(OrderAdopted),
+    OrderLost(OrderLost),
+    Reconciled(Reconciled),
 }
 
 /// Largest encoded event payload.
-pub const MAX_EVENT_PAYLOAD: usize = 64;
+pub const MAX_EVENT_PAYLOAD: usize = 96;
 
 /// A payload that does not decode as its kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -269,8 +479,27 @@ impl W<'_> {
     fn u8(&mut self, v: u8) {
         self.put(&[v]);
     }
+    fn u16(&mut self, v: u16) {
+        self.put(&v.to_le_bytes());
+    }
     fn u32(&mut self, v: u32) {
         self.put(&v.to_le_bytes());
+    }
+    fn order_sent(&mut self, e: &OrderSent) {
+        self.put(e.token.as_bytes());
+        self.put(e.firm.as_bytes());
+        self.put(e.symbol.as_bytes());
+        self.u8(e.side.to_byte());
+        self.u32(e.price.0);
+        self.u32(e.shares.0);
+        self.u32(e.tif);
+    }
+    fn executed(&mut self, e: &OrderExecuted) {
+        self.put(e.token.as_bytes());
+        self.u32(e.shares.0);
+        self.u32(e.price.0);
+        self.u64(e.match_number);
+        self.u8(e.liquidity);
     }
     fn u64(&mut self, v: u64) {
         self.put(&v.to_le_bytes());
@@ -292,8 +521,31 @@ impl R<'_> {
     fn u8(&mut self) -> u8 {
         self.take::<1>()[0]
     }
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes(self.take())
+    }
     fn u32(&mut self) -> u32 {
         u32::from_le_bytes(self.take())
+    }
+    fn order_sent(&mut self) -> Result<OrderSent, EventError> {
+        Ok(OrderSent {
+            token: self.token(),
+            firm: self.firm(),
+            symbol: self.symbol(),
+            side: self.side()?,
+            price: Price(self.u32()),
+            shares: Shares(self.u32()),
+            tif: self.u32(),
+        })
+    }
+    fn executed(&mut self) -> OrderExecuted {
+        OrderExecuted {
+            token: self.token(),
+            shares: Shares(self.u32()),
+            price: Price(self.u32()),
+            match_number: self.u64(),
+            liquidity: self.u8(),
+        }
     }
     fn u64(&mut self) -> u64 {
         u64::from_le_bytes(self.take())
@@ -330,6 +582,18 @@ impl Event {
             Event::KillSwitch(_) => EventKind::KillSwitch,
             Event::ConfigChanged(_) => EventKind::ConfigChanged,
             Event::VenueSequence(_) => EventKind::VenueSequence,
+            Event::ControlAction(_) => EventKind::ControlAction,
+            Event::ControlDenied(_) => EventKind::ControlDenied,
+            Event::ChildSent(_) => EventKind::ChildSent,
+            Event::Fill(_) => EventKind::Fill,
+            Event::ParentStarted(_) => EventKind::ParentStarted,
+            Event::ParentDone(_) => EventKind::ParentDone,
+            Event::TokensReserved(_) => EventKind::TokensReserved,
+            Event::JournalGap(_) => EventKind::JournalGap,
+            Event::SessionStart(_) => EventKind::SessionStart,
+            Event::OrderAdopted(_) => EventKind::OrderAdopted,
+            Event::OrderLost(_) => EventKind::OrderLost,
+            Event::Reconciled(_) => EventKind::Reconciled,
         }
     }
 
@@ -348,6 +612,18 @@ impl Event {
             EventKind::KillSwitch => 1 + 4 + 1 + 1,
             EventKind::ConfigChanged => 8 + 32,
             EventKind::VenueSequence => 1 + 10 + 8,
+            EventKind::ControlAction => CONTROL_USER_LEN + 1 + 1 + 8 + 8 + 8 + CONTROL_REASON_LEN,
+            EventKind::ControlDenied => CONTROL_USER_LEN + CONTROL_ENDPOINT_LEN + 2 + 1,
+            EventKind::ChildSent => Self::payload_len(EventKind::OrderSent) + 2,
+            EventKind::Fill => Self::payload_len(EventKind::OrderExecuted) + 8,
+            EventKind::ParentStarted => 2 + 1 + 8 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 8 + 4 + 4,
+            EventKind::ParentDone => 2 + 1 + 4,
+            EventKind::TokensReserved => 3 + 8,
+            EventKind::JournalGap => 8,
+            EventKind::SessionStart => 4 + 6 + 3 + 8 + 4,
+            EventKind::OrderAdopted => Self::payload_len(EventKind::OrderSent) + 2,
+            EventKind::OrderLost => 14 + 4,
+            EventKind::Reconciled => 4 + 4 + 4 + 8,
         }
     }
 
@@ -355,15 +631,7 @@ impl Event {
     pub fn encode(&self, buf: &mut [u8; MAX_EVENT_PAYLOAD]) -> usize {
         let mut w = W { b: buf, n: 0 };
         match self {
-            Event::OrderSent(e) => {
-                w.put(e.token.as_bytes());
-                w.put(e.firm.as_bytes());
-                w.put(e.symbol.as_bytes());
-                w.u8(e.side.to_byte());
-                w.u32(e.price.0);
-                w.u32(e.shares.0);
-                w.u32(e.tif);
-            }
+            Event::OrderSent(e) => w.order_sent(e),
             Event::OrderAccepted(e) => {
                 w.put(e.token.as_bytes());
                 w.u64(e.order_ref);
@@ -396,13 +664,7 @@ impl Event {
                 w.u32(e.shares.0);
                 w.u32(e.price.0);
             }
-            Event::OrderExecuted(e) => {
-                w.put(e.token.as_bytes());
-                w.u32(e.shares.0);
-                w.u32(e.price.0);
-                w.u64(e.match_number);
-                w.u8(e.liquidity);
-            }
+            Event::OrderExecuted(e) => w.executed(e),
             Event::RiskLimitSet(e) => {
                 w.put(e.firm.as_bytes());
                 w.u8(e.limit as u8);
@@ -431,6 +693,75 @@ impl Event {
                 w.put(&e.stream.session);
                 w.u64(e.next_seq);
             }
+            Event::ControlAction(e) => {
+                w.put(&e.user);
+                w.u8(e.action);
+                w.u8(e.field);
+                w.put(&e.subject);
+                w.u64(e.before);
+                w.u64(e.after);
+                w.put(&e.reason);
+            }
+            Event::ControlDenied(e) => {
+                w.put(&e.user);
+                w.put(&e.endpoint);
+                w.put(&e.status.to_le_bytes());
+                w.u8(e.reason);
+            }
+            Event::ChildSent(e) => {
+                w.order_sent(&e.order);
+                w.u16(e.parent);
+            }
+            Event::Fill(e) => {
+                w.executed(&e.exec);
+                w.u64(e.venue_seq);
+            }
+            Event::ParentStarted(e) => {
+                w.u16(e.parent);
+                w.u8(e.algo);
+                w.put(e.symbol.as_bytes());
+                w.u8(e.side.to_byte());
+                w.u32(e.shares.0);
+                w.u32(e.spec_limit.0);
+                w.u32(e.limit_bps);
+                w.u64(e.duration_ns);
+                w.u32(e.slices);
+                w.u32(e.participation_pct);
+                w.u64(e.start_unix_ns);
+                w.u32(e.limit.0);
+                w.u32(e.arrival.0);
+            }
+            Event::ParentDone(e) => {
+                w.u16(e.parent);
+                w.u8(e.state);
+                w.u32(e.filled.0);
+            }
+            Event::TokensReserved(e) => {
+                w.put(&e.prefix);
+                w.u64(e.through);
+            }
+            Event::JournalGap(e) => w.u64(e.lost),
+            Event::SessionStart(e) => {
+                w.put(e.firm.as_bytes());
+                w.put(&e.username);
+                w.put(&e.token_prefix);
+                w.u64(e.resumed_records);
+                w.u32(e.pid);
+            }
+            Event::OrderAdopted(e) => {
+                w.order_sent(&e.order);
+                w.u16(e.parent);
+            }
+            Event::OrderLost(e) => {
+                w.put(e.token.as_bytes());
+                w.u32(e.shares.0);
+            }
+            Event::Reconciled(e) => {
+                w.u32(e.adopted);
+                w.u32(e.lost);
+                w.u32(e.fills);
+                w.u64(e.from_seq);
+            }
         }
         w.n
     }
@@ -456,15 +787,7 @@ impl Event {
             field,
         };
         Ok(match kind {
-            EventKind::OrderSent => Event::OrderSent(OrderSent {
-                token: r.token(),
-                firm: r.firm(),
-                symbol: r.symbol(),
-                side: r.side()?,
-                price: Price(r.u32()),
-                shares: Shares(r.u32()),
-                tif: r.u32(),
-            }),
+            EventKind::OrderSent => Event::OrderSent(r.order_sent()?),
             EventKind::OrderAccepted => Event::OrderAccepted(OrderAccepted {
                 token: r.token(),
                 order_ref: r.u64(),
@@ -497,13 +820,7 @@ impl Event {
                 shares: Shares(r.u32()),
                 price: Price(r.u32()),
             }),
-            EventKind::OrderExecuted => Event::OrderExecuted(OrderExecuted {
-                token: r.token(),
-                shares: Shares(r.u32()),
-                price: Price(r.u32()),
-                match_number: r.u64(),
-                liquidity: r.u8(),
-            }),
+            EventKind::OrderExecuted => Event::OrderExecuted(r.executed()),
             EventKind::RiskLimitSet => Event::RiskLimitSet(RiskLimitSet {
                 firm: r.firm(),
                 limit: LimitKind::from_code(r.u8()).ok_or(bad("limit"))?,
@@ -540,6 +857,89 @@ impl Event {
                     session: r.take(),
                 },
                 next_seq: r.u64(),
+            }),
+            EventKind::ControlAction => Event::ControlAction(ControlAction {
+                user: r.take(),
+                action: r.u8(),
+                field: r.u8(),
+                subject: r.take(),
+                before: r.u64(),
+                after: r.u64(),
+                reason: r.take(),
+            }),
+            EventKind::ControlDenied => Event::ControlDenied(ControlDenied {
+                user: r.take(),
+                endpoint: r.take(),
+                status: u16::from_le_bytes(r.take()),
+                reason: r.u8(),
+            }),
+            EventKind::ChildSent => Event::ChildSent(ChildSent {
+                order: r.order_sent()?,
+                parent: r.u16(),
+            }),
+            EventKind::Fill => Event::Fill(Fill {
+                exec: r.executed(),
+                venue_seq: r.u64(),
+            }),
+            EventKind::ParentStarted => {
+                let parent = r.u16();
+                let algo = r.u8();
+                if algo != ALGO_TWAP && algo != ALGO_VWAP {
+                    return Err(bad("algo"));
+                }
+                Event::ParentStarted(ParentStarted {
+                    parent,
+                    algo,
+                    symbol: r.symbol(),
+                    side: r.side()?,
+                    shares: Shares(r.u32()),
+                    spec_limit: Price(r.u32()),
+                    limit_bps: r.u32(),
+                    duration_ns: r.u64(),
+                    slices: r.u32(),
+                    participation_pct: r.u32(),
+                    start_unix_ns: r.u64(),
+                    limit: Price(r.u32()),
+                    arrival: Price(r.u32()),
+                })
+            }
+            EventKind::ParentDone => {
+                let parent = r.u16();
+                let state = r.u8();
+                if ![PARENT_COMPLETED, PARENT_EXPIRED, PARENT_HALTED].contains(&state) {
+                    return Err(bad("state"));
+                }
+                Event::ParentDone(ParentDone {
+                    parent,
+                    state,
+                    filled: Shares(r.u32()),
+                })
+            }
+            EventKind::TokensReserved => Event::TokensReserved(TokensReserved {
+                prefix: r.take(),
+                through: r.u64(),
+            }),
+            EventKind::JournalGap => Event::JournalGap(JournalGap { lost: r.u64() }),
+            EventKind::SessionStart => Event::SessionStart(SessionStart {
+                firm: r.firm(),
+                username: r.take(),
+                token_prefix: r.take(),
+                resumed_records: r.u64(),
+                pid: r.u32(),
+            }),
+            EventKind::OrderAdopted => Event::OrderAdopted(OrderAdopted {
+                order: r.order_sent()?,
+                parent: r.u16(),
+            }),
+            EventKind::OrderLost => Event::OrderLost(OrderLost {
+                token: r.token(),
+                shares: Shares(r.u32()),
+            }),
+            EventKind::Reconciled => Event::Reconciled(Reconciled {
+                adopted: r.u32(),
+                lost: r.u32(),
+                fills: r.u32(),
+                from_seq: r.u64(),
             }),
         })
     }
@@ -629,11 +1029,105 @@ pub(crate) mod tests {
                 },
                 next_seq: 12345,
             }),
+            Event::ControlAction(ControlAction {
+                user: *b"risk_officer",
+                action: 3,
+                field: LimitKind::MaxOrderShares as u8,
+                subject: *b"ETIA    ",
+                before: 5000,
+                after: 200,
+                reason: *b"lower before the auction",
+            }),
+            Event::ControlDenied(ControlDenied {
+                user: *b"viewer      ",
+                endpoint: *b"POST /api/v1/kill       ",
+                status: 403,
+                reason: 2,
+            }),
+            Event::ChildSent(ChildSent {
+                order: OrderSent {
+                    token: tok2,
+                    firm,
+                    symbol: sym,
+                    side: Side::Buy,
+                    price: Price(1_000_100),
+                    shares: Shares(200),
+                    tif: 0,
+                },
+                parent: 3,
+            }),
+            Event::Fill(Fill {
+                exec: OrderExecuted {
+                    token: tok2,
+                    shares: Shares(150),
+                    price: Price(1_000_000),
+                    match_number: 4_000_000_007,
+                    liquidity: b'R',
+                },
+                venue_seq: 88,
+            }),
+            Event::ParentStarted(ParentStarted {
+                parent: 2,
+                algo: ALGO_VWAP,
+                symbol: sym,
+                side: Side::Sell,
+                shares: Shares(5_000),
+                spec_limit: Price(0),
+                limit_bps: 75,
+                duration_ns: 20_000_000_000,
+                slices: 12,
+                participation_pct: 30,
+                start_unix_ns: 1_790_000_000_123_456_789,
+                limit: Price(1_890_000),
+                arrival: Price(1_900_050),
+            }),
+            Event::ParentDone(ParentDone {
+                parent: 2,
+                state: PARENT_EXPIRED,
+                filled: Shares(4_900),
+            }),
+            Event::TokensReserved(TokensReserved {
+                prefix: *b"ETI",
+                through: 2_048,
+            }),
+            Event::JournalGap(JournalGap { lost: 17 }),
+            Event::SessionStart(SessionStart {
+                firm,
+                username: *b"ETI001",
+                token_prefix: *b"ETI",
+                resumed_records: 999,
+                pid: 4242,
+            }),
+            Event::OrderAdopted(OrderAdopted {
+                order: OrderSent {
+                    token: OrderToken::numbered(b"ETI", 5),
+                    firm,
+                    symbol: sym,
+                    side: Side::Sell,
+                    price: Price(999_900),
+                    shares: Shares(300),
+                    tif: 0,
+                },
+                parent: NO_PARENT,
+            }),
+            Event::OrderLost(OrderLost {
+                token: OrderToken::numbered(b"ETI", 6),
+                shares: Shares(400),
+            }),
+            Event::Reconciled(Reconciled {
+                adopted: 1,
+                lost: 2,
+                fills: 3,
+                from_seq: 40,
+            }),
         ]
     }
 
     #[test]
     fn every_event_round_trips_with_its_declared_length() {
+        let kinds: std::collections::BTreeSet<EventKind> =
+            samples().iter().map(|e| e.kind()).collect();
+        assert_eq!(kinds.len(), EventKind::ALL.len(), "a sample of every kind");
         for e in samples() {
             let mut buf = [0u8; MAX_EVENT_PAYLOAD];
             let n = e.encode(&mut buf);
@@ -645,7 +1139,7 @@ pub(crate) mod tests {
     #[test]
     fn decode_never_panics_on_any_length_or_kind() {
         let junk = [0xFFu8; MAX_EVENT_PAYLOAD];
-        for kind in 0..20u16 {
+        for kind in 0..30u16 {
             for len in 0..MAX_EVENT_PAYLOAD {
                 let _ = Event::decode(kind, &junk[..len]);
             }

@@ -45,7 +45,8 @@ pub mod writer;
 pub use event::{Event, EventKind, LimitKind, VenueStream};
 pub use reader::{ScanError, ScanOptions};
 pub use recover::{
-    recover, recover_with, FirmExposure, KillState, OpenOrder, RecoveredState, Recovery,
+    recover, recover_with, FirmExposure, KillState, OpenOrder, RecoveredParent, RecoveredState,
+    Recovery,
 };
 pub use writer::{
     Durability, FatalError, FatalKind, Journal, JournalConfig, JournalHandle, JournalMetrics,

@@ -3,11 +3,11 @@
 //! sequence numbers. [`RecoveredState::apply`] is the single definition of what
 //! each event does to the state; recovery is that function folded over the records.
 
-use super::event::{Event, LimitKind, VenueStream};
+use super::event::{Event, LimitKind, ParentStarted, SessionStart, VenueStream, NO_PARENT};
 use super::reader::{scan_dir, ScanError, ScanOptions, ScanSummary};
 use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// An order the venue may still execute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,20 @@ pub struct KillState {
     pub firms: BTreeSet<Firm>,
 }
 
+/// A parent order as the journal left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveredParent {
+    pub started: ParentStarted,
+    /// Shares filled by its children (every fill record of a child of it).
+    pub filled: u32,
+    /// Notional of those fills (price × shares).
+    pub fill_notional: u64,
+    /// Children sent (and adopted).
+    pub children: u32,
+    /// End state code when a `ParentDone` was journaled.
+    pub done: Option<u8>,
+}
+
 /// Everything the host needs to resume.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecoveredState {
@@ -60,6 +74,26 @@ pub struct RecoveredState {
     /// Greatest order token ever sent (new orders and replacements), so a
     /// restarted host continues its increasing token counter past it.
     pub max_token: Option<OrderToken>,
+    /// Parent orders by id, with what their children filled.
+    pub parents: BTreeMap<u16, RecoveredParent>,
+    /// Parent of each open child order.
+    pub child_parent: BTreeMap<OrderToken, u16>,
+    /// Greatest token counter reserved, per token prefix.
+    pub tokens_reserved: BTreeMap<[u8; 3], u64>,
+    /// Greatest venue sequence number that carried a journaled fill (0 = none).
+    pub max_fill_seq: u64,
+    /// Events lost to a full queue (sum of gap records) and the gap records.
+    pub gap_events: u64,
+    pub gaps: u64,
+    /// The first host identity written into this journal, and where.
+    pub identity: Option<SessionStart>,
+    pub identity_at: Option<(PathBuf, u64)>,
+    /// Hosts that started on an already used journal; reconciliations done;
+    /// orders adopted from / declared lost by the venue's replay.
+    pub restarts: u64,
+    pub reconciliations: u64,
+    pub adopted: u64,
+    pub lost: u64,
     /// Events that referred to unknown orders or overfilled one (kept, counted).
     pub anomalies: u64,
     /// Journal position: last sequence applied (0 = none) and its chain hash.
@@ -99,9 +133,61 @@ impl RecoveredState {
         if let Some(old) = self.open_orders.remove(&token) {
             self.add_open(&old, -1);
         }
-        if let Some(o) = new.filter(|o| !o.shares.is_zero()) {
-            self.add_open(&o, 1);
-            self.open_orders.insert(token, o);
+        match new.filter(|o| !o.shares.is_zero()) {
+            Some(o) => {
+                self.add_open(&o, 1);
+                self.open_orders.insert(token, o);
+            }
+            None => {
+                self.child_parent.remove(&token);
+            }
+        }
+    }
+
+    fn sent(&mut self, e: &super::event::OrderSent, parent: Option<u16>) {
+        self.apply(&Event::OrderSent(*e));
+        if let Some(p) = parent.filter(|p| *p != NO_PARENT) {
+            self.child_parent.insert(e.token, p);
+            match self.parents.get_mut(&p) {
+                Some(rp) => rp.children += 1,
+                None => self.anomalies += 1,
+            }
+        }
+    }
+
+    /// Shares filled on `token` count towards its parent (call before the fill
+    /// is applied to the order).
+    fn parent_fill(&mut self, e: &super::event::OrderExecuted) {
+        if !self.open_orders.contains_key(&e.token) {
+            return;
+        }
+        if let Some(p) = self.child_parent.get(&e.token) {
+            if let Some(rp) = self.parents.get_mut(p) {
+                rp.filled = rp.filled.saturating_add(e.shares.0);
+                rp.fill_notional = rp.fill_notional.saturating_add(e.price.notional(e.shares));
+            }
+        }
+    }
+
+    fn executed(&mut self, e: &super::event::OrderExecuted) {
+        match self.open_orders.get(&e.token).copied() {
+            Some(mut o) => {
+                if e.shares > o.shares {
+                    self.anomalies += 1;
+                }
+                o.shares = o.shares.saturating_sub(e.shares);
+                let signed = if o.side.is_buy() {
+                    e.shares.0 as i64
+                } else {
+                    -(e.shares.0 as i64)
+                };
+                *self.positions.entry((o.firm, o.symbol)).or_insert(0) += signed;
+                let n = e.price.notional(e.shares);
+                let x = self.exposure_mut(o.firm);
+                x.executed_notional = x.executed_notional.saturating_add(n);
+                self.set_order(e.token, Some(o));
+            }
+            None => self.anomalies += 1,
         }
     }
 
@@ -172,6 +258,7 @@ impl RecoveredState {
             },
             Event::OrderReplaced(e) => match self.open_orders.get(&e.old_token).copied() {
                 Some(mut o) => {
+                    let parent = self.child_parent.get(&e.old_token).copied();
                     o.shares = e.shares;
                     o.price = e.price;
                     o.order_ref = e.order_ref;
@@ -179,28 +266,17 @@ impl RecoveredState {
                     o.pending_change = false;
                     self.set_order(e.old_token, None);
                     self.set_order(e.new_token, Some(o));
-                }
-                None => self.anomalies += 1,
-            },
-            Event::OrderExecuted(e) => match self.open_orders.get(&e.token).copied() {
-                Some(mut o) => {
-                    if e.shares > o.shares {
-                        self.anomalies += 1;
+                    if let Some(p) = parent.filter(|_| self.open_orders.contains_key(&e.new_token))
+                    {
+                        self.child_parent.insert(e.new_token, p);
                     }
-                    o.shares = o.shares.saturating_sub(e.shares);
-                    let signed = if o.side.is_buy() {
-                        e.shares.0 as i64
-                    } else {
-                        -(e.shares.0 as i64)
-                    };
-                    *self.positions.entry((o.firm, o.symbol)).or_insert(0) += signed;
-                    let n = e.price.notional(e.shares);
-                    let x = self.exposure_mut(o.firm);
-                    x.executed_notional = x.executed_notional.saturating_add(n);
-                    self.set_order(e.token, Some(o));
                 }
                 None => self.anomalies += 1,
             },
+            Event::OrderExecuted(e) => {
+                self.parent_fill(&e);
+                self.executed(&e);
+            }
             Event::RiskLimitSet(e) => {
                 self.limits.insert((e.firm, e.limit), e.value);
             }
@@ -217,6 +293,62 @@ impl RecoveredState {
             Event::VenueSequence(e) => {
                 self.venue_seqs.insert(e.stream, e.next_seq);
             }
+            Event::ChildSent(e) => self.sent(&e.order, Some(e.parent)),
+            Event::OrderAdopted(e) => {
+                self.adopted += 1;
+                self.sent(&e.order, Some(e.parent));
+            }
+            Event::Fill(e) => {
+                self.max_fill_seq = self.max_fill_seq.max(e.venue_seq);
+                self.parent_fill(&e.exec);
+                self.executed(&e.exec);
+            }
+            Event::ParentStarted(e) => {
+                if self.parents.contains_key(&e.parent) {
+                    self.anomalies += 1;
+                } else {
+                    self.parents.insert(
+                        e.parent,
+                        RecoveredParent {
+                            started: e,
+                            filled: 0,
+                            fill_notional: 0,
+                            children: 0,
+                            done: None,
+                        },
+                    );
+                }
+            }
+            Event::ParentDone(e) => match self.parents.get_mut(&e.parent) {
+                Some(p) => p.done = Some(e.state),
+                None => self.anomalies += 1,
+            },
+            Event::TokensReserved(e) => {
+                let t = self.tokens_reserved.entry(e.prefix).or_insert(0);
+                *t = (*t).max(e.through);
+            }
+            Event::JournalGap(e) => {
+                self.gaps += 1;
+                self.gap_events = self.gap_events.saturating_add(e.lost);
+            }
+            Event::SessionStart(e) => {
+                if e.resumed_records > 0 {
+                    self.restarts += 1;
+                }
+                if self.identity.is_none() {
+                    self.identity = Some(e);
+                }
+            }
+            Event::OrderLost(e) => {
+                self.lost += 1;
+                if !self.open_orders.contains_key(&e.token) {
+                    self.anomalies += 1;
+                }
+                self.set_order(e.token, None);
+            }
+            Event::Reconciled(_) => self.reconciliations += 1,
+            // operator actions change state through the events they cause
+            Event::ControlAction(_) | Event::ControlDenied(_) => {}
         }
     }
 
@@ -251,6 +383,9 @@ pub fn recover_with(dir: &Path, verify_chain: bool) -> Result<Recovery, ScanErro
             seq: rec.seq,
             reason: e.to_string(),
         })?;
+        if matches!(ev, Event::SessionStart(_)) && state.identity_at.is_none() {
+            state.identity_at = Some((at.path.to_path_buf(), at.offset));
+        }
         state.apply_record(rec.seq, rec.hash, &ev);
         Ok(())
     })?;
