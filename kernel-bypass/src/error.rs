@@ -32,6 +32,21 @@ pub enum IoError {
     /// This path cannot transmit (e.g. a pcap replay, or no TX header configured).
     #[error("this path cannot send: {0}")]
     NoTx(&'static str),
+    /// The TCP peer answered our SYN with a reset (nothing listens there).
+    #[error("connection refused by {0}")]
+    ConnectionRefused(std::net::SocketAddrV4),
+    /// The TCP peer reset an established connection.
+    #[error("connection reset by {0}")]
+    ConnectionReset(std::net::SocketAddrV4),
+    /// The TCP peer stopped acknowledging (retransmission or keepalive timeout).
+    #[error("connection to {0} timed out (no acknowledgement)")]
+    TimedOut(std::net::SocketAddrV4),
+    /// The TCP peer closed its side of the connection (FIN).
+    #[error("{0} closed the connection")]
+    ConnectionClosed(std::net::SocketAddrV4),
+    /// A TCP operation on a connection that is not established (yet).
+    #[error("not connected")]
+    NotConnected,
     /// pcap capture/replay failure.
     #[error("pcap: {0}")]
     Pcap(String),

@@ -16,6 +16,8 @@
 //! - [`xsk`]: the raw AF_XDP socket (UMEM, fill/completion/RX/TX rings).
 //! - [`frame`]: bounds-checked Ethernet/IPv4/UDP parse and build.
 //! - [`pcap_io`]: capture to savefiles, replay of savefiles as UDP payloads.
+//! - [`tcp`]: [`XdpTcpConnection`], the order session's TCP in user space
+//!   (smoltcp over AF_XDP; the XDP program steers its 5-tuple).
 //! - [`cpu`]: pin a busy-polling thread, run it under `SCHED_FIFO`.
 //! - [`netns`]: namespace + veth labs for tests and benchmarks.
 //! - [`mod@error`]: [`IoError`], the typed error of every call here.
@@ -46,6 +48,7 @@ pub mod io;
 pub mod loader;
 pub mod netns;
 pub mod pcap_io;
+pub mod tcp;
 pub mod udp;
 pub mod xsk;
 
@@ -57,5 +60,6 @@ pub use io::{
 };
 pub use loader::{AttachedMode, XdpCounters, XdpMode, XdpSteer};
 pub use pcap_io::{LiveCapture, Pace, PcapRecorder, PcapReplay, Recording, ReplayPacket};
+pub use tcp::{TcpLinkState, TcpStats, XdpTcpConfig, XdpTcpConnection};
 pub use udp::{UdpSocketConfig, UdpSocketIo};
 pub use xsk::BindMode;

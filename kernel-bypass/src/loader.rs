@@ -16,7 +16,7 @@ use aya::{
 };
 
 use crate::{
-    abi::{self, Counter, FlowKey},
+    abi::{self, Counter, FlowKey, SessionKey},
     error::IoError,
 };
 
@@ -164,6 +164,46 @@ impl XdpSteer {
         flows
             .remove(&FlowKey::new(*dst.ip(), dst.port()))
             .map_err(|e| IoError::Xdp(format!("removing flow {dst}: {e}")))
+    }
+
+    /// Steers the return traffic of the TCP connection `local` <-> `remote`
+    /// (segments from `remote` to `local`) to the AF_XDP socket(s).
+    ///
+    /// # Errors
+    /// [`IoError::Xdp`] if the map update fails (more than
+    /// [`abi::MAX_FLOWS`] sessions).
+    pub fn add_tcp_session(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Result<(), IoError> {
+        let mut sessions = self.sessions()?;
+        sessions
+            .insert(SessionKey::tcp(local, remote), abi::FLOW_REDIRECT, 0)
+            .map_err(|e| IoError::Xdp(format!("adding TCP session {local}<-{remote}: {e}")))
+    }
+
+    /// Stops steering the TCP connection `local` <-> `remote`.
+    ///
+    /// # Errors
+    /// [`IoError::Xdp`] if the session was not present.
+    pub fn remove_tcp_session(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Result<(), IoError> {
+        let mut sessions = self.sessions()?;
+        sessions
+            .remove(&SessionKey::tcp(local, remote))
+            .map_err(|e| IoError::Xdp(format!("removing TCP session {local}<-{remote}: {e}")))
+    }
+
+    fn sessions(&mut self) -> Result<HashMap<&mut aya::maps::MapData, SessionKey, u32>, IoError> {
+        let map = self
+            .ebpf
+            .map_mut(abi::MAP_SESSIONS)
+            .ok_or_else(|| IoError::Xdp("no sessions map".into()))?;
+        HashMap::try_from(map).map_err(|e| IoError::Xdp(format!("sessions map: {e}")))
     }
 
     fn flows(&mut self) -> Result<HashMap<&mut aya::maps::MapData, FlowKey, u32>, IoError> {

@@ -56,7 +56,10 @@ fn tshark_count(path: &Path) -> Option<usize> {
     {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("SKIPPED tshark check: cannot run tshark ({e})");
+            eti_kernel_bypass::netns::skip_or_fail_in_ci(
+                "tshark check",
+                &format!("cannot run tshark ({e})"),
+            );
             return None;
         }
     };

@@ -5,14 +5,15 @@
 //! codec under construction in eti-core.
 #![allow(dead_code)]
 
-use eti_kernel_bypass::netns::{lab_unavailable_reason, VethLab};
+use eti_kernel_bypass::netns::{lab_unavailable_reason, skip_or_fail_in_ci, VethLab};
 
 pub const SESSION: &[u8; 10] = b"ETITEST001";
 
-/// A lab, or `None` after printing why this test cannot run here.
+/// A lab, or `None` after printing why this test cannot run here (with `CI`
+/// set: a panic with the reason instead).
 pub fn lab_or_skip(test: &str, tag: &str) -> Option<VethLab> {
     if let Some(why) = lab_unavailable_reason() {
-        eprintln!("SKIPPED {test}: {why}");
+        skip_or_fail_in_ci(test, &why);
         return None;
     }
     match VethLab::create(tag) {

@@ -1,0 +1,456 @@
+//! The order session's TCP without the kernel: `smoltcp` over an AF_XDP
+//! socket ([`XskDevice`]), one [`XdpTcpConnection`] per venue, driven by the
+//! caller's busy-poll loop (no thread, no timer of its own).
+//!
+//! ```text
+//!  send(bytes) ─▶ smoltcp TCP (Nagle off, no delayed ACK) ─▶ IP packet in a UMEM frame
+//!                                                              │ + Ethernet header
+//!                               TX ring ─▶ sendto kick (copy mode) ─▶ wire
+//!  wire ─▶ eti_xdp: TCP 5-tuple in eti_sessions? ── no ─▶ kernel (ARP, everything else)
+//!                        │ yes
+//!                        ▼ RX ring ─▶ poll(now) ─▶ smoltcp ─▶ recv(buf)
+//! ```
+//!
+//! What the kernel still does: ARP (smoltcp runs `Medium::Ip`; the kernel
+//! answers for the shared interface address and resolves the next hop, whose
+//! MAC we read once from its neighbour table), and holding the local port (a
+//! bound, never-listening kernel socket) so nothing else takes it.
+//!
+//! System calls per order: none in `send` for the TCP/IP work; the frame
+//! leaves on one `sendto` (the AF_XDP TX kick) in copy mode (veth, drivers
+//! without zero-copy), or none in zero-copy mode unless the driver has set
+//! the TX ring's need-wakeup flag. Receive makes none (a `recvfrom` only if
+//! the fill ring's need-wakeup flag is set, zero-copy drivers). Timestamps
+//! come from `CLOCK_MONOTONIC` through the vDSO.
+
+mod device;
+pub mod link;
+
+use std::{net::SocketAddrV4, time::Duration};
+
+use smoltcp::{
+    iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage},
+    socket::tcp,
+    time::{Duration as SmolDuration, Instant},
+    wire::{HardwareAddress, IpAddress, IpCidr},
+};
+
+pub use device::{DeviceStats, XskDevice};
+pub use link::{link_info, LinkInfo, PortReservation};
+
+use crate::{
+    error::IoError,
+    loader::{XdpMode, XdpSteer},
+    xsk::{BindMode, XskConfig, XskSocket},
+};
+
+/// How to open an [`XdpTcpConnection`].
+#[derive(Clone, Debug)]
+pub struct XdpTcpConfig {
+    /// Interface (in the calling thread's network namespace).
+    pub ifname: String,
+    /// The venue's address and port.
+    pub remote: SocketAddrV4,
+    /// Our address; `None`: the interface's IPv4 address.
+    pub local_ip: Option<std::net::Ipv4Addr>,
+    /// The next hop's MAC; `None`: read from the kernel's neighbour table
+    /// (for `remote` itself, which must then be on the interface's subnet).
+    pub next_hop_mac: Option<[u8; 6]>,
+    /// RX/TX queue (veth: 0).
+    pub queue: u32,
+    /// XDP attach mode.
+    pub xdp_mode: XdpMode,
+    /// Copy or zero-copy.
+    pub bind: BindMode,
+    /// Ring entries (power of two); the UMEM has twice as many frames.
+    pub ring_size: u32,
+    /// Bytes of each of the TCP receive and send buffers (the advertised
+    /// window; above 64 KiB smoltcp uses window scaling).
+    pub buffer: usize,
+    /// Keepalive interval when idle (`None`: off).
+    pub keepalive: Option<Duration>,
+    /// Give up on a peer that acknowledges nothing for this long (`None`: never).
+    pub timeout: Option<Duration>,
+    /// How long to wait for the kernel to resolve the next hop.
+    pub neighbour_wait: Duration,
+}
+
+impl XdpTcpConfig {
+    /// Defaults: queue 0, 512-entry rings, 256 KiB buffers, keepalive every
+    /// second, dead after 3 s without an acknowledgement.
+    pub fn new(ifname: &str, remote: SocketAddrV4) -> Self {
+        Self {
+            ifname: ifname.to_string(),
+            remote,
+            local_ip: None,
+            next_hop_mac: None,
+            queue: 0,
+            xdp_mode: XdpMode::Auto,
+            bind: BindMode::Auto,
+            ring_size: 512,
+            buffer: 256 * 1024,
+            keepalive: Some(Duration::from_secs(1)),
+            timeout: Some(Duration::from_secs(3)),
+            neighbour_wait: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Where a connection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpLinkState {
+    /// SYN sent, no answer yet.
+    Connecting,
+    /// Data flows.
+    Established,
+    /// Closed by us.
+    Closed,
+    /// Lost: reset, refused, timed out or closed by the peer (the error says which).
+    Lost,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Loss {
+    Refused,
+    Reset,
+    TimedOut,
+    PeerClosed,
+}
+
+/// Counters of one connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpStats {
+    /// Handshakes completed.
+    pub established: u64,
+    /// Connection attempts after the first.
+    pub reconnects: u64,
+    /// Bytes accepted by `send`.
+    pub bytes_sent: u64,
+    /// Bytes handed out by `recv`.
+    pub bytes_received: u64,
+}
+
+/// One TCP connection through smoltcp over AF_XDP.
+pub struct XdpTcpConnection {
+    // Declared first so it drops first: detach before the socket closes.
+    steer: XdpSteer,
+    device: XskDevice,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    handle: SocketHandle,
+    port: Option<PortReservation>,
+    local_ip: std::net::Ipv4Addr,
+    remote: SocketAddrV4,
+    mtu: usize,
+    state: TcpLinkState,
+    loss: Option<Loss>,
+    resets_before: u64,
+    stats: TcpStats,
+}
+
+impl std::fmt::Debug for XdpTcpConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XdpTcpConnection")
+            .field("path", &self.describe())
+            .field("state", &self.state)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+fn smol_now(now_ns: u64) -> Instant {
+    Instant::from_micros((now_ns / 1_000) as i64)
+}
+
+fn smol_duration(d: Duration) -> SmolDuration {
+    SmolDuration::from_micros(d.as_micros().min(u128::from(u64::MAX)) as u64)
+}
+
+impl XdpTcpConnection {
+    /// Attaches the XDP program to the interface, opens the AF_XDP socket and
+    /// sends the SYN. Returns at once: the connection is established when
+    /// [`XdpTcpConnection::state`] says so, after some [`XdpTcpConnection::poll`]s.
+    ///
+    /// # Errors
+    /// [`IoError::Config`] (unknown interface, no address, next hop not
+    /// resolved, bad MTU), [`IoError::Privilege`] without root, and the
+    /// errors of [`XdpSteer::attach`] and [`XskSocket::open`].
+    pub fn connect(cfg: &XdpTcpConfig, now_ns: u64) -> Result<Self, IoError> {
+        let link = link_info(&cfg.ifname)?;
+        let local_ip = cfg.local_ip.unwrap_or(link.addr);
+        let next_hop_mac = match cfg.next_hop_mac {
+            Some(m) => m,
+            None => link::resolve_neighbour(*cfg.remote.ip(), &cfg.ifname, cfg.neighbour_wait)?,
+        };
+        let mut steer = XdpSteer::attach(&cfg.ifname, cfg.xdp_mode)?;
+        let sock = XskSocket::open(&XskConfig {
+            ifname: cfg.ifname.clone(),
+            queue: cfg.queue,
+            ring_size: cfg.ring_size,
+            bind: cfg.bind,
+        })?;
+        steer.register_socket(cfg.queue, &sock)?;
+        let mut device = XskDevice::new(sock, link.mac, next_hop_mac, link.mtu)?;
+
+        let mut config = Config::new(HardwareAddress::Ip);
+        config.random_seed = crate::io::mono_ns() ^ u64::from(std::process::id()) << 32;
+        let mut iface = Interface::new(config, &mut device, smol_now(now_ns));
+        let prefix = if local_ip == link.addr {
+            link.prefix
+        } else {
+            32
+        };
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(local_ip), prefix));
+        });
+        // Medium::Ip has no neighbours: every packet goes to the next hop
+        // whose MAC the device writes, so one default route is the whole table.
+        iface
+            .routes_mut()
+            .add_default_ipv4_route(*cfg.remote.ip())
+            .map_err(|_| IoError::Config("smoltcp route table full".into()))?;
+
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0u8; cfg.buffer]),
+            tcp::SocketBuffer::new(vec![0u8; cfg.buffer]),
+        );
+        // Orders go out the moment they are written (no Nagle coalescing) and
+        // every segment is acknowledged at once (no 10 ms delayed-ACK timer
+        // holding the venue's send window).
+        socket.set_nagle_enabled(false);
+        socket.set_ack_delay(None);
+        socket.set_keep_alive(cfg.keepalive.map(smol_duration));
+        socket.set_timeout(cfg.timeout.map(smol_duration));
+        let mut sockets = SocketSet::new(vec![SocketStorage::EMPTY]);
+        let handle = sockets.add(socket);
+        let mut conn = Self {
+            steer,
+            device,
+            iface,
+            sockets,
+            handle,
+            port: None,
+            local_ip,
+            remote: cfg.remote,
+            mtu: link.mtu,
+            state: TcpLinkState::Closed,
+            loss: None,
+            resets_before: 0,
+            stats: TcpStats::default(),
+        };
+        conn.start(now_ns)?;
+        Ok(conn)
+    }
+
+    /// A fresh local port, its 5-tuple in the XDP program, and a SYN.
+    fn start(&mut self, now_ns: u64) -> Result<(), IoError> {
+        let port = PortReservation::bind(SocketAddrV4::new(self.local_ip, 0))?;
+        let local = port.addr();
+        self.steer.add_tcp_session(local, self.remote)?;
+        if let Some(old) = self.port.replace(port) {
+            // The old tuple's late segments go to the kernel, which resets them.
+            let _ = self.steer.remove_tcp_session(old.addr(), self.remote);
+        }
+        let remote = (IpAddress::Ipv4(*self.remote.ip()), self.remote.port());
+        let socket = self.sockets.get_mut::<tcp::Socket>(self.handle);
+        socket
+            .connect(self.iface.context(), remote, local.port())
+            .map_err(|e| IoError::Config(format!("smoltcp connect to {}: {e}", self.remote)))?;
+        self.state = TcpLinkState::Connecting;
+        self.loss = None;
+        self.resets_before = self.device.stats().rx_resets;
+        self.poll(now_ns)
+    }
+
+    /// Drops the current connection (a RST if it was still open) and connects
+    /// again from a new local port.
+    ///
+    /// # Errors
+    /// As [`XdpTcpConnection::connect`].
+    pub fn reconnect(&mut self, now_ns: u64) -> Result<(), IoError> {
+        self.sockets.get_mut::<tcp::Socket>(self.handle).abort();
+        self.iface
+            .poll_egress(smol_now(now_ns), &mut self.device, &mut self.sockets);
+        self.device.kick()?;
+        self.stats.reconnects += 1;
+        self.start(now_ns)
+    }
+
+    /// Receives, transmits and runs TCP's timers (retransmission, keepalive,
+    /// window updates). Call it from the busy-poll loop; `now_ns` is
+    /// `CLOCK_MONOTONIC` ([`crate::mono_ns`]).
+    ///
+    /// # Errors
+    /// Once the connection is lost: [`IoError::ConnectionRefused`],
+    /// [`IoError::ConnectionReset`], [`IoError::TimedOut`] or
+    /// [`IoError::ConnectionClosed`] (then [`XdpTcpConnection::reconnect`]);
+    /// [`IoError::Sys`] if the transmit kick fails.
+    pub fn poll(&mut self, now_ns: u64) -> Result<(), IoError> {
+        self.iface
+            .poll(smol_now(now_ns), &mut self.device, &mut self.sockets);
+        self.device.kick()?;
+        self.update_state();
+        self.loss_error()
+    }
+
+    fn update_state(&mut self) {
+        let socket = self.sockets.get::<tcp::Socket>(self.handle);
+        let resets = self.device.stats().rx_resets > self.resets_before;
+        match (self.state, socket.state()) {
+            (TcpLinkState::Connecting, tcp::State::Established) => {
+                self.state = TcpLinkState::Established;
+                self.stats.established += 1;
+            }
+            (TcpLinkState::Connecting, tcp::State::Closed) => {
+                self.state = TcpLinkState::Lost;
+                self.loss = Some(if resets {
+                    Loss::Refused
+                } else {
+                    Loss::TimedOut
+                });
+            }
+            (TcpLinkState::Established, tcp::State::Closed) => {
+                self.state = TcpLinkState::Lost;
+                self.loss = Some(if resets { Loss::Reset } else { Loss::TimedOut });
+            }
+            (TcpLinkState::Established, tcp::State::CloseWait) if socket.recv_queue() == 0 => {
+                self.state = TcpLinkState::Lost;
+                self.loss = Some(Loss::PeerClosed);
+            }
+            _ => {}
+        }
+    }
+
+    fn loss_error(&self) -> Result<(), IoError> {
+        match self.loss {
+            None => Ok(()),
+            Some(Loss::Refused) => Err(IoError::ConnectionRefused(self.remote)),
+            Some(Loss::Reset) => Err(IoError::ConnectionReset(self.remote)),
+            Some(Loss::TimedOut) => Err(IoError::TimedOut(self.remote)),
+            Some(Loss::PeerClosed) => Err(IoError::ConnectionClosed(self.remote)),
+        }
+    }
+
+    /// Queues `data` and transmits it now (no Nagle: the segment leaves in
+    /// this call). Returns how many bytes were taken: fewer than `data.len()`
+    /// when the send buffer is full (the peer's window is closed), like a
+    /// non-blocking socket. Allocates nothing.
+    ///
+    /// # Errors
+    /// [`IoError::NotConnected`] before the handshake completes, the loss
+    /// error once the connection is lost, [`IoError::Sys`] if the kick fails.
+    pub fn send(&mut self, data: &[u8], now_ns: u64) -> Result<usize, IoError> {
+        self.loss_error()?;
+        if self.state != TcpLinkState::Established {
+            return Err(IoError::NotConnected);
+        }
+        let n = self
+            .sockets
+            .get_mut::<tcp::Socket>(self.handle)
+            .send_slice(data)
+            .map_err(|_| IoError::NotConnected)?;
+        self.stats.bytes_sent += n as u64;
+        self.iface
+            .poll_egress(smol_now(now_ns), &mut self.device, &mut self.sockets);
+        self.device.kick()?;
+        Ok(n)
+    }
+
+    /// Copies received bytes into `buf`; `Ok(0)` when nothing is there yet.
+    /// Bytes received before a loss are still handed out; after them the
+    /// loss error.
+    ///
+    /// # Errors
+    /// The loss error once the connection is lost and drained;
+    /// [`IoError::NotConnected`] after [`XdpTcpConnection::close`].
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        let socket = self.sockets.get_mut::<tcp::Socket>(self.handle);
+        if socket.recv_queue() > 0 {
+            let n = socket.recv_slice(buf).unwrap_or(0);
+            self.stats.bytes_received += n as u64;
+            return Ok(n);
+        }
+        self.loss_error()?;
+        if self.state == TcpLinkState::Closed {
+            return Err(IoError::NotConnected);
+        }
+        Ok(0)
+    }
+
+    /// Sends a FIN (after whatever is queued).
+    pub fn close(&mut self, now_ns: u64) {
+        self.sockets.get_mut::<tcp::Socket>(self.handle).close();
+        self.state = TcpLinkState::Closed;
+        self.iface
+            .poll_egress(smol_now(now_ns), &mut self.device, &mut self.sockets);
+        let _ = self.device.kick();
+    }
+
+    /// When `poll` next has timer work (retransmission, keepalive), in
+    /// `CLOCK_MONOTONIC` ns; `None`: only when a packet arrives.
+    pub fn poll_at(&mut self, now_ns: u64) -> Option<u64> {
+        self.iface
+            .poll_at(smol_now(now_ns), &self.sockets)
+            .map(|t| t.total_micros().max(0) as u64 * 1_000)
+    }
+
+    /// Where the connection is.
+    pub fn state(&self) -> TcpLinkState {
+        self.state
+    }
+
+    /// Our address and port (changes on reconnect).
+    pub fn local(&self) -> Option<SocketAddrV4> {
+        self.port.as_ref().map(PortReservation::addr)
+    }
+
+    /// The venue's address and port.
+    pub fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+
+    /// The MSS we advertise: interface MTU minus IPv4 and TCP headers.
+    pub fn mss(&self) -> usize {
+        self.mtu - 40
+    }
+
+    /// Bytes written and not yet acknowledged by the peer.
+    pub fn unacknowledged(&self) -> usize {
+        self.sockets.get::<tcp::Socket>(self.handle).send_queue()
+    }
+
+    /// Connection counters.
+    pub fn stats(&self) -> TcpStats {
+        self.stats
+    }
+
+    /// Frame counters of the AF_XDP device (RSTs seen, `sendto` kicks).
+    pub fn device_stats(&self) -> DeviceStats {
+        self.device.stats()
+    }
+
+    /// The XDP program's counters.
+    ///
+    /// # Errors
+    /// [`IoError::Xdp`] if the map cannot be read.
+    pub fn xdp_counters(&self) -> Result<crate::XdpCounters, IoError> {
+        self.steer.counters()
+    }
+
+    /// One line for logs.
+    pub fn describe(&self) -> String {
+        let copy = if self.device.socket().is_zero_copy() {
+            "zero-copy"
+        } else {
+            "copy mode"
+        };
+        format!(
+            "smoltcp over AF_XDP on {} ({copy}, XDP {:?}) {} -> {}",
+            self.steer.ifname(),
+            self.steer.mode(),
+            self.local()
+                .map_or_else(|| "-".to_string(), |l| l.to_string()),
+            self.remote
+        )
+    }
+}
