@@ -259,6 +259,30 @@ impl SimConfig {
         }
     }
 
+    /// The sections that decide what a day file replays to (engine, users and
+    /// firms, sessions, symbols, flow but its rate); addresses, timers, the
+    /// flow's rate and passwords may change between runs of the same day.
+    pub fn day_fingerprint(&self) -> serde_json::Value {
+        let users: Vec<serde_json::Value> = self
+            .ouch
+            .users
+            .iter()
+            .map(|u| serde_json::json!({"username": u.username, "firm": u.firm}))
+            .collect();
+        serde_json::json!({
+            "engine": self.engine,
+            "ouch": {
+                "session": self.ouch.session,
+                "users": users,
+                "cancel_on_disconnect": self.ouch.cancel_on_disconnect,
+            },
+            "feed": {"session": self.feed.session},
+            "symbols": self.symbols,
+            // the flow's rate is timing, not state: its actions are journaled
+            "flow": FlowConfig { orders_per_sec: 0, ..self.flow.clone() },
+        })
+    }
+
     /// Check every value; the error names the key and the accepted range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.resolve().map(|_| ())

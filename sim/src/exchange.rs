@@ -8,6 +8,7 @@
 //! venue's sequence of events total and deterministic; network writes happen
 //! outside it, so a slow client never stalls the others.
 
+use crate::day::{DayError, DayFile, DayInput, DayRecord, JsonLines};
 use crate::engine::{
     CancelReason, Engine, EngineError, Event, EventSink, Locate, NewOrder, RejectReason,
     ReplaceOrder, TradingState,
@@ -75,6 +76,9 @@ pub struct User {
     live: HashMap<OrderToken, (u64, u64)>,
     /// Every token used today (OUCH tokens are day-unique).
     seen: HashSet<OrderToken>,
+    /// `name`, shared: every execution record names its user without
+    /// allocating.
+    shared_name: Arc<str>,
     /// Incremented at each accepted login; a connection whose generation is
     /// stale has been taken over and closes.
     pub connection: u64,
@@ -94,7 +98,8 @@ struct TokenEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExecutionSide {
     /// The OUCH user, or `None` for a synthetic participant.
-    pub user: Option<String>,
+    #[serde(serialize_with = "ser_opt_str")]
+    pub user: Option<Arc<str>>,
     pub token: Option<OrderToken>,
     pub order_ref: u64,
     pub side: Side,
@@ -104,6 +109,13 @@ pub struct ExecutionSide {
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
+}
+
+fn ser_opt_str<S: serde::Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) => s.serialize_some(&**x),
+        None => s.serialize_none(),
+    }
 }
 
 /// A trade as the venue recorded it.
@@ -143,6 +155,62 @@ pub struct Exchange {
     scratch: Vec<Event>,
     touched: Vec<bool>,
     clock: fn() -> Timestamp,
+    /// The timestamp of the operation in progress (see [`Exchange::record`]).
+    pinned: Option<Timestamp>,
+    day: Option<DayFile>,
+    drop_copy: Option<JsonLines>,
+    order_log: Option<JsonLines>,
+    duplicate_token_rejects: u64,
+}
+
+/// A drop-copy line: one user's side of one execution (`kind` = `execution`).
+#[derive(Debug, Serialize)]
+struct DropCopyLine<'a> {
+    kind: &'static str,
+    user: &'a str,
+    token: &'a str,
+    side: &'static str,
+    symbol: &'a str,
+    shares: u32,
+    /// 4 implied decimals, as on the wire.
+    price: u32,
+    match_number: u64,
+    /// `added` (was resting) or `removed` (took liquidity).
+    liquidity: &'static str,
+    timestamp: u64,
+}
+
+/// An order-log line: each order token's first use (`accepted`, `replaced`,
+/// `rejected`), or a token used again (`duplicate_token_reject`).
+#[derive(Debug, Serialize)]
+struct OrderLogLine<'a> {
+    kind: &'static str,
+    user: &'a str,
+    token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    side: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    symbol: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shares: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price: Option<u32>,
+    /// OUCH reject reason code, for `rejected` and `duplicate_token_reject`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<char>,
+    timestamp: u64,
+}
+
+/// The lowercase side name used in every JSON the simulator writes.
+pub fn side_name(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+        Side::SellShort => "sell_short",
+        Side::SellShortExempt => "sell_short_exempt",
+    }
 }
 
 impl Exchange {
@@ -161,6 +229,7 @@ impl Exchange {
                     notify: Arc::new(Notify::new()),
                     live: HashMap::new(),
                     seen: HashSet::new(),
+                    shared_name: Arc::from(n.as_str()),
                     connection: 0,
                 })
                 .collect(),
@@ -171,7 +240,121 @@ impl Exchange {
             scratch: Vec::with_capacity(256),
             touched: vec![false; users.len()],
             clock: wall_clock_ts,
+            pinned: None,
+            day: None,
+            drop_copy: None,
+            order_log: None,
+            duplicate_token_rejects: 0,
         }
+    }
+
+    /// Size the day's tables up front, as a venue does at start of day, so
+    /// that trading allocates nothing until they fill: `orders` order tokens
+    /// per user (enter and replace), and their executions. Beyond that the
+    /// tables grow as before (amortised, never per order).
+    pub fn reserve_orders(&mut self, orders: usize) {
+        // an order's OUCH replies: accepted or replaced, executions, cancel
+        const MSGS_PER_ORDER: usize = 3;
+        const BYTES_PER_MSG: usize = 48;
+        let users = self.users.len().max(1);
+        self.tokens.reserve(orders * users);
+        self.executions.reserve(orders * users / 2);
+        let live = self.engine.config().max_orders.min(orders);
+        for u in &mut self.users {
+            u.seen.reserve(orders);
+            u.live.reserve(live);
+            u.out.data.reserve(orders * MSGS_PER_ORDER * BYTES_PER_MSG);
+            u.out.ends.reserve(orders * MSGS_PER_ORDER);
+        }
+    }
+
+    /// Journal every state change to this day file from now on.
+    pub fn set_day_file(&mut self, day: DayFile) {
+        self.day = Some(day);
+    }
+
+    /// Append every user's side of every execution to this drop copy.
+    pub fn set_drop_copy(&mut self, out: JsonLines) {
+        self.drop_copy = Some(out);
+    }
+
+    /// Append every order token's first use (and every duplicate) to this log.
+    pub fn set_order_log(&mut self, out: JsonLines) {
+        self.order_log = Some(out);
+    }
+
+    /// Line counts of (drop copy, order log) when they were opened.
+    pub fn output_lines_at_open(&self) -> (u64, u64) {
+        (
+            self.drop_copy.as_ref().map_or(0, |j| j.lines_at_open),
+            self.order_log.as_ref().map_or(0, |j| j.lines_at_open),
+        )
+    }
+
+    /// A reloaded day began when drop copy and order log had these many lines.
+    pub fn resume_outputs(&mut self, drop_copy_lines: u64, order_log_lines: u64) {
+        if let Some(j) = &mut self.drop_copy {
+            j.resume_day(drop_copy_lines);
+        }
+        if let Some(j) = &mut self.order_log {
+            j.resume_day(order_log_lines);
+        }
+    }
+
+    /// Orders refused because their token was used before today.
+    pub fn duplicate_token_rejects(&self) -> u64 {
+        self.duplicate_token_rejects
+    }
+
+    /// Start an operation that changes the venue's state: journal it (when a
+    /// day file is open) and pin the clock, so everything the operation
+    /// publishes carries the journaled timestamp. Not journaled, not applied:
+    /// on an error the caller must drop the operation. End with
+    /// [`Exchange::unpin`].
+    pub fn record(&mut self, input: impl FnOnce() -> DayInput) -> Result<(), DayError> {
+        let ts = (self.clock)();
+        if let Some(d) = &mut self.day {
+            d.append(&DayRecord {
+                ts: ts.0,
+                input: input(),
+            })?;
+        }
+        self.pinned = Some(ts);
+        Ok(())
+    }
+
+    /// Replaying a day file: the operation's journaled timestamp.
+    pub fn pin(&mut self, ts: Timestamp) {
+        self.pinned = Some(ts);
+    }
+
+    pub fn unpin(&mut self) {
+        self.pinned = None;
+    }
+
+    /// An OUCH message from a logged-in user, journaled first.
+    pub fn inbound(&mut self, user: usize, msg: &[u8]) -> InboundOutcome {
+        if let Err(e) = self.record(|| DayInput::Inbound {
+            user: user as u32,
+            msg: crate::day::Hex(msg.to_vec()),
+        }) {
+            tracing::error!(error = %e, "cannot journal an inbound message; closing the session");
+            return InboundOutcome::Fatal(format!("venue cannot journal: {e}"));
+        }
+        let r = self.handle_inbound(user, msg);
+        self.unpin();
+        r
+    }
+
+    /// Cancel on disconnect, journaled first.
+    pub fn disconnect_cancel(&mut self, user: usize) -> usize {
+        if let Err(e) = self.record(|| DayInput::CancelUser { user: user as u32 }) {
+            tracing::error!(error = %e, "cannot journal cancel on disconnect; orders stay");
+            return 0;
+        }
+        let n = self.cancel_user(user);
+        self.unpin();
+        n
     }
 
     /// Use another clock (tests, deterministic runs).
@@ -179,8 +362,9 @@ impl Exchange {
         self.clock = clock;
     }
 
+    /// The venue's time: the pinned operation's, else the clock's.
     pub fn now(&self) -> Timestamp {
-        (self.clock)()
+        self.pinned.unwrap_or_else(self.clock)
     }
 
     pub fn user_index(&self, name: &str) -> Option<usize> {
@@ -314,6 +498,20 @@ impl Exchange {
                         .live
                         .insert(t.token, (order_ref, tag));
                     self.push_ouch(t.user as usize, &m.to_bytes());
+                    if let Some(j) = self.order_log.as_mut() {
+                        j.write(&OrderLogLine {
+                            kind: "accepted",
+                            user: &self.users[t.user as usize].name,
+                            token: t.token.as_str(),
+                            previous_token: None,
+                            side: Some(side_name(side)),
+                            symbol: Some(m.stock.as_str()),
+                            shares: Some(shares.0),
+                            price: Some(price.0),
+                            reason: None,
+                            timestamp: ts.0,
+                        });
+                    }
                 }
             }
             Event::Replaced {
@@ -353,6 +551,20 @@ impl Exchange {
                     u.live.remove(&old.token);
                     u.live.insert(t.token, (new_ref, tag));
                     self.push_ouch(t.user as usize, &m.to_bytes());
+                    if let Some(j) = self.order_log.as_mut() {
+                        j.write(&OrderLogLine {
+                            kind: "replaced",
+                            user: &self.users[t.user as usize].name,
+                            token: t.token.as_str(),
+                            previous_token: Some(old.token.as_str()),
+                            side: Some(side_name(side)),
+                            symbol: Some(m.stock.as_str()),
+                            shares: Some(shares.0),
+                            price: Some(price.0),
+                            reason: None,
+                            timestamp: ts.0,
+                        });
+                    }
                 }
             }
             Event::Executed {
@@ -380,13 +592,36 @@ impl Exchange {
                             self.users[t.user as usize].live.remove(&t.token);
                         }
                         self.push_ouch(t.user as usize, &m.to_bytes());
+                        if let Some(j) = self.drop_copy.as_mut() {
+                            let symbol = self
+                                .symbols
+                                .get(usize::from(locate).wrapping_sub(1))
+                                .copied()
+                                .unwrap_or(Symbol([b' '; 8]));
+                            j.write(&DropCopyLine {
+                                kind: "execution",
+                                user: &self.users[t.user as usize].name,
+                                token: t.token.as_str(),
+                                side: side_name(p.side),
+                                symbol: symbol.as_str(),
+                                shares: shares.0,
+                                price: price.0,
+                                match_number,
+                                liquidity: if flag == LiquidityFlag::ADDED {
+                                    "added"
+                                } else {
+                                    "removed"
+                                },
+                                timestamp: ts.0,
+                            });
+                        }
                     }
                 }
                 if self.record_executions {
                     let side = |x: &crate::engine::Party| {
                         let t = self.token_of(x.tag);
                         ExecutionSide {
-                            user: t.map(|t| self.users[t.user as usize].name.clone()),
+                            user: t.map(|t| self.users[t.user as usize].shared_name.clone()),
                             token: t.map(|t| t.token),
                             order_ref: x.order_ref,
                             side: x.side,
@@ -448,12 +683,70 @@ impl Exchange {
     }
 
     fn reject(&mut self, user: usize, token: OrderToken, reason: RejectReason, ts: Timestamp) {
+        self.reject_as(user, token, reason, ts, "rejected");
+    }
+
+    fn reject_as(
+        &mut self,
+        user: usize,
+        token: OrderToken,
+        reason: RejectReason,
+        ts: Timestamp,
+        kind: &'static str,
+    ) {
         let m = Rejected {
             timestamp: ts,
             token,
             reason: ouch::RejectReason(reason.ouch_code()),
         };
         self.push_ouch(user, &m.to_bytes());
+        if let Some(j) = self.order_log.as_mut() {
+            j.write(&OrderLogLine {
+                kind,
+                user: &self.users[user].name,
+                token: token.as_str(),
+                previous_token: None,
+                side: None,
+                symbol: None,
+                shares: None,
+                price: None,
+                reason: Some(char::from(reason.ouch_code())),
+                timestamp: ts.0,
+            });
+        }
+    }
+
+    /// A token this user already used today. OUCH 4.2 has no reason code of its
+    /// own for it: Rejected with reason `O` (other) on the token, counted, in the
+    /// order log and the drop copy as `duplicate_token_reject`. The order it
+    /// repeats is not touched.
+    fn duplicate_token(&mut self, user: usize, token: OrderToken) -> InboundOutcome {
+        self.duplicate_token_rejects += 1;
+        let ts = self.now();
+        tracing::warn!(user = %self.users[user].name, %token, "duplicate order token rejected");
+        self.reject_as(
+            user,
+            token,
+            RejectReason::Other,
+            ts,
+            "duplicate_token_reject",
+        );
+        if let Some(j) = self.drop_copy.as_mut() {
+            j.write(&OrderLogLine {
+                kind: "duplicate_token_reject",
+                user: &self.users[user].name,
+                token: token.as_str(),
+                previous_token: None,
+                side: None,
+                symbol: None,
+                shares: None,
+                price: None,
+                reason: Some('O'),
+                timestamp: ts.0,
+            });
+        }
+        self.wake();
+        InboundOutcome::Done
     }
 
     fn symbol(&self, locate: Locate) -> Symbol {
@@ -536,7 +829,7 @@ impl Exchange {
                         self.wake();
                         return InboundOutcome::Done;
                     }
-                    return InboundOutcome::Note(format!("ignored (duplicate token): {e}"));
+                    return self.duplicate_token(user, token);
                 }
             }
         }
@@ -545,7 +838,7 @@ impl Exchange {
 
     fn enter(&mut self, user: usize, m: &ouch::EnterOrder) -> InboundOutcome {
         if !self.users[user].seen.insert(m.token) {
-            return InboundOutcome::Note(format!("duplicate order token {} ignored", m.token));
+            return self.duplicate_token(user, m.token);
         }
         let firm = if m.firm.0 == [b' '; 4] {
             self.users[user].firm
@@ -578,10 +871,7 @@ impl Exchange {
 
     fn replace(&mut self, user: usize, m: &ouch::ReplaceOrder) -> InboundOutcome {
         if !self.users[user].seen.insert(m.replacement_token) {
-            return InboundOutcome::Note(format!(
-                "duplicate replacement token {} ignored",
-                m.replacement_token
-            ));
+            return self.duplicate_token(user, m.replacement_token);
         }
         let existing = self.users[user].live.get(&m.existing_token).copied();
         let old_entry = existing.and_then(|(_, tag)| self.token_of(tag));

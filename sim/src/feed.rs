@@ -26,6 +26,10 @@ pub trait DatagramOut: Send + std::fmt::Debug {
     fn send(&mut self, packet: &[u8]);
     /// Add a destination at run time (tests add their receiver).
     fn add_destination(&mut self, _addr: SocketAddr) {}
+    /// The local address packets leave from, if the output has one.
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
 }
 
 /// Kernel UDP socket to a list of unicast or multicast destinations.
@@ -79,6 +83,9 @@ impl DatagramOut for UdpOut {
         if !self.dests.contains(&addr) {
             self.dests.push(addr);
         }
+    }
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.sock.local_addr().ok()
     }
 }
 
@@ -135,6 +142,9 @@ pub struct FeedPublisher {
     out: Box<dyn DatagramOut>,
     stats: FeedStats,
     ended: bool,
+    /// Store but do not send (a reloaded day: those messages were sent before
+    /// the restart; receivers ask the retransmission server for what they missed).
+    muted: bool,
 }
 
 impl FeedPublisher {
@@ -158,6 +168,7 @@ impl FeedPublisher {
             out,
             stats: FeedStats::default(),
             ended: false,
+            muted: false,
         }
     }
 
@@ -330,6 +341,10 @@ impl FeedPublisher {
     /// Send every stored message not yet sent, in as few packets as the MTU allows.
     /// Returns the number of packets sent.
     pub fn flush(&mut self) -> usize {
+        if self.muted {
+            self.unsent = self.store.next_sequence();
+            return 0;
+        }
         let mut sent = 0;
         while self.unsent < self.store.next_sequence() {
             let count = (self.store.next_sequence() - self.unsent)
@@ -377,6 +392,16 @@ impl FeedPublisher {
             self.out.send(&self.buf[..n]);
             self.stats.heartbeats += 1;
         }
+    }
+
+    /// Muted, [`FeedPublisher::flush`] stores without sending (see `muted`).
+    pub fn set_muted(&mut self, muted: bool) {
+        self.muted = muted;
+    }
+
+    /// The local address the feed is sent from, when it is a kernel socket.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.out.local_addr()
     }
 
     /// Answer a retransmission request: the packets to send back to the requester.

@@ -16,6 +16,8 @@
 //! - [`replay`]: rebuild books from a BinaryFILE or a pcap of MoldUDP64, play it
 //!   out as a live feed (recorded pace, N×, as fast as possible).
 //! - [`config`]: TOML configuration with embedded defaults and validation.
+//! - [`day`]: the venue's day on disk (input journal reloaded on restart), drop
+//!   copy and order log.
 //! - [`simulator`]: [`Simulator`], the whole venue started in-process.
 //! - [`itchgen`]: synthetic ITCH 5.0 session generator (BinaryFILE), the benchmark's mix.
 //! - [`itchjson`]: ITCH 5.0 messages as JSON lines (`eti-sim decode --json`).
@@ -43,12 +45,14 @@
 //! Venue rules the host sees: prices at or above $1 must be whole cents
 //! (`engine.penny_ticks`), Time in Force 0 is IOC, IOC + Minimum Quantity = Shares is
 //! FOK, price `0x7FFFFFFF` is a market order, self-match prevention is by firm
-//! (cancel newest, reason `Q`), duplicate tokens are ignored (a Debug packet says
-//! so), a Cancel for an order that is not live gets Cancel Reject, every user's
+//! (cancel newest, reason `Q`), an order token used before today is rejected
+//! (Rejected, reason `O`, counted in [`Exchange::duplicate_token_rejects`]; the
+//! order it repeats is untouched), a Cancel for an order that is not live gets Cancel Reject, every user's
 //! first sequenced message is System Event `S` (start of day).
 #![deny(missing_debug_implementations)]
 
 pub mod config;
+pub mod day;
 pub mod engine;
 pub mod exchange;
 pub mod feed;
@@ -61,5 +65,5 @@ pub mod simulator;
 
 pub use config::SimConfig;
 pub use engine::{BookSnapshot, Engine, EngineConfig, Event, EventSink};
-pub use exchange::Execution;
+pub use exchange::{Exchange, Execution};
 pub use simulator::{SimError, Simulator};

@@ -12,10 +12,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use eti_sim::config::{SimConfig, DEFAULT_TOML};
 use eti_sim::replay::{self, Pace, ReplayOptions};
+use eti_sim::simulator::VenueFiles;
 use eti_sim::Simulator;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,7 +32,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run the simulated exchange until Ctrl-C (or --seconds).
+    /// Run the simulated exchange until Ctrl-C (or --seconds). Prints one JSON
+    /// line on stdout when listening (`"event":"listening"`: the OUCH,
+    /// retransmission and feed addresses) and one at the end (`"event":"end_of_day"`).
     Serve {
         /// TOML file overriding the embedded defaults (see `eti-sim config`).
         #[arg(long)]
@@ -38,6 +42,19 @@ enum Cmd {
         /// Stop after this many seconds (end of day is published first).
         #[arg(long)]
         seconds: Option<u64>,
+        /// The venue's day file: every input is appended; on start an existing
+        /// day is replayed, so a restarted simulator serves the same day.
+        #[arg(long, value_name = "FILE")]
+        day: Option<PathBuf>,
+        /// Append every user's side of every execution as a JSON line (user,
+        /// token, side, symbol, shares, price with 4 implied decimals,
+        /// match_number), and duplicate-token rejects.
+        #[arg(long, value_name = "FILE")]
+        drop_copy: Option<PathBuf>,
+        /// Append every order token's first use (accepted, replaced, rejected)
+        /// and every duplicate-token reject as JSON lines.
+        #[arg(long, value_name = "FILE")]
+        order_log: Option<PathBuf>,
     },
     /// Play a BinaryFILE ITCH 5.0 file out as a live MoldUDP64 feed.
     Replay {
@@ -92,16 +109,62 @@ enum Cmd {
     Config,
 }
 
-fn main() -> Result<()> {
+/// Colour only on a terminal, and never with `NO_COLOR` set (no-color.org).
+fn colour_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// An error as one line: each cause once (thiserror messages often already
+/// carry their source's text, which anyhow's chain would print again).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let t = cause.to_string();
+        if !line.contains(&t) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&t);
+        }
+    }
+    line
+}
+
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(colour_on_stderr())
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("eti-sim: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
-        Cmd::Serve { config, seconds } => serve(config, seconds),
+        Cmd::Serve {
+            config,
+            seconds,
+            day,
+            drop_copy,
+            order_log,
+        } => serve(
+            config,
+            seconds,
+            &VenueFiles {
+                day,
+                drop_copy,
+                order_log,
+            },
+        ),
         Cmd::Replay {
             file,
             speed,
@@ -144,7 +207,7 @@ fn main() -> Result<()> {
                 "replayed {} messages in {} packets, {} ms",
                 s.messages, s.packets, s.elapsed_ms
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Book { file, symbol, json } => {
             let b = replay::rebuild_file(&file)?;
@@ -179,7 +242,7 @@ fn main() -> Result<()> {
                     bail!("symbol {s} not in {}", file.display());
                 }
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::GenItch {
             out,
@@ -195,48 +258,81 @@ fn main() -> Result<()> {
                 s.bytes,
                 out.display()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Decode { file, json } => {
             let mut out = std::io::stdout().lock();
             eti_sim::itchjson::decode_file(&file, &mut out, json)?;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Config => {
             print!("{DEFAULT_TOML}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn serve(config: Option<PathBuf>, seconds: Option<u64>) -> Result<()> {
+fn serve(config: Option<PathBuf>, seconds: Option<u64>, files: &VenueFiles) -> Result<ExitCode> {
     let cfg = SimConfig::load(config.as_deref())?;
-    let sim = Simulator::start(&cfg)?;
+    let sim = Simulator::start_with_files(&cfg, files)?;
+    let replay = sim.day_replay();
+    let listening = serde_json::json!({
+        "event": "listening",
+        "ouch": sim.ouch_addr().to_string(),
+        "retransmit": sim.retransmit_addr().to_string(),
+        "feed_destinations": cfg.feed.destinations,
+        "feed_source": sim.feed_source_addr().map(|a| a.to_string()),
+        "ouch_session": cfg.ouch.session,
+        "feed_session": cfg.feed.session,
+        "feed_next_sequence": sim.feed_next_sequence(),
+        "day_records_replayed": replay.records,
+        "pid": std::process::id(),
+    });
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{listening}")?;
+        out.flush()?;
+    }
     tracing::info!(
         ouch = %sim.ouch_addr(),
         retransmit = %sim.retransmit_addr(),
         feed = ?cfg.feed.destinations,
         symbols = cfg.symbols.len(),
+        day_records_replayed = replay.records,
         "eti-sim serving"
     );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
-        match seconds {
-            Some(s) => tokio::time::sleep(std::time::Duration::from_secs(s)).await,
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
+    let code = rt.block_on(async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let sleep = async {
+            match seconds {
+                Some(s) => tokio::time::sleep(std::time::Duration::from_secs(s)).await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            _ = sleep => 0u8,
+            _ = tokio::signal::ctrl_c() => 130,
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => 143,
         }
     });
     let st = sim.feed_stats();
-    tracing::info!(
-        messages = st.messages,
-        packets = st.packets,
-        executions = sim.executions().len(),
-        "end of day"
-    );
+    let executions = sim.executions().len();
+    let dups = sim.duplicate_token_rejects();
     sim.stop();
-    Ok(())
+    let end = serde_json::json!({
+        "event": "end_of_day",
+        "stopped_by": match code { 130 => "sigint", 143 => "sigterm", _ => "seconds" },
+        "feed_messages": st.messages,
+        "feed_packets": st.packets,
+        "executions": executions,
+        "duplicate_token_rejects": dups,
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{end}")?;
+    out.flush()?;
+    Ok(ExitCode::from(code))
 }

@@ -206,7 +206,7 @@ async fn connection(
                     let now = sh.now();
                     match session.on_packet(now, &pkt, |_| Err(RejectCode::NOT_AUTHORIZED)) {
                         ServerEvent::UnsequencedData(m) => {
-                            let r = lock(&sh.exchange).handle_inbound(user, m);
+                            let r = lock(&sh.exchange).inbound(user, m);
                             match r {
                                 InboundOutcome::Done => {}
                                 InboundOutcome::Note(t) => {
@@ -271,7 +271,7 @@ async fn connection(
     if sh.cancel_on_disconnect {
         let mut ex = lock(&sh.exchange);
         if ex.users[user].connection == generation {
-            ex.cancel_user(user);
+            ex.disconnect_cancel(user);
         }
     }
     result

@@ -2,6 +2,7 @@
 //! background threads), for `eti-sim serve` and for other crates' tests.
 
 use crate::config::{ConfigError, SimConfig};
+use crate::day::{DayError, DayFile, DayInput, DayRecord, JsonLines};
 use crate::engine::{BookSnapshot, Engine, Locate, TopOfBook, TradingState};
 use crate::exchange::{Exchange, Execution};
 use crate::feed::{DatagramOut, FeedPublisher, FeedStats, UdpOut};
@@ -10,6 +11,7 @@ use crate::ouch_server::{self, OuchShared};
 use eti_core::soupbintcp::Timers;
 use eti_core::Symbol;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -21,7 +23,8 @@ pub enum SimError {
     Config(#[from] ConfigError),
     #[error("engine: {0}")]
     Engine(#[from] crate::engine::EngineError),
-    #[error("{what} {addr}: {source}")]
+    /// `what` is the config key of the address.
+    #[error("cannot bind {what} = {addr}: {source}")]
     Bind {
         what: &'static str,
         addr: SocketAddr,
@@ -31,6 +34,29 @@ pub enum SimError {
     Runtime(std::io::Error),
     #[error("unknown symbol {0}")]
     UnknownSymbol(String),
+    #[error(transparent)]
+    Day(#[from] DayError),
+}
+
+/// Files the venue keeps (all optional; `eti-sim serve --day --drop-copy
+/// --order-log`). See [`crate::day`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VenueFiles {
+    /// The day's input journal: appended to, and replayed on start if it exists.
+    pub day: Option<PathBuf>,
+    /// Every user's side of every execution, one JSON line each.
+    pub drop_copy: Option<PathBuf>,
+    /// Every order token's first use and every duplicate, one JSON line each.
+    pub order_log: Option<PathBuf>,
+}
+
+/// What a start on an existing day file replayed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayReplay {
+    /// Day-file records replayed (0: a new day).
+    pub records: u64,
+    pub inbound_messages: u64,
+    pub flow_steps: u64,
 }
 
 /// A running exchange simulator. Dropping it stops it.
@@ -42,6 +68,7 @@ pub struct Simulator {
     retransmit_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     runtime: Option<tokio::runtime::Runtime>,
+    day_replay: DayReplay,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -64,6 +91,21 @@ impl Simulator {
         cfg: &SimConfig,
         out: Option<Box<dyn DatagramOut>>,
     ) -> Result<Simulator, SimError> {
+        Self::start_full(cfg, out, &VenueFiles::default())
+    }
+
+    /// As [`Simulator::start`], keeping the venue's files: with a day file that
+    /// already holds a day, that day is replayed first (books, executions, feed
+    /// sequence numbers, every user's SoupBinTCP stream) and continues.
+    pub fn start_with_files(cfg: &SimConfig, files: &VenueFiles) -> Result<Simulator, SimError> {
+        Self::start_full(cfg, None, files)
+    }
+
+    fn start_full(
+        cfg: &SimConfig,
+        out: Option<Box<dyn DatagramOut>>,
+        files: &VenueFiles,
+    ) -> Result<Simulator, SimError> {
         let r = cfg.resolve()?;
         let symbols: Vec<Symbol> = r.symbols.iter().map(|(s, _)| *s).collect();
         let engine = Engine::new(cfg.engine_config(), &symbols)?;
@@ -72,7 +114,7 @@ impl Simulator {
             None => Box::new(Self::udp_out(cfg, &r)?),
         };
         let feed = FeedPublisher::new(r.feed_session, cfg.feed.retain_messages, cfg.feed.mtu, out);
-        Self::assemble(cfg, r, engine, feed)
+        Self::assemble(cfg, r, engine, feed, files)
     }
 
     fn udp_out(cfg: &SimConfig, r: &crate::config::Resolved) -> Result<UdpOut, SimError> {
@@ -83,7 +125,7 @@ impl Simulator {
             cfg.feed.multicast_loop,
         )
         .map_err(|source| SimError::Bind {
-            what: "feed socket",
+            what: "feed.bind",
             addr: r.feed_bind,
             source,
         })
@@ -94,26 +136,60 @@ impl Simulator {
         r: crate::config::Resolved,
         engine: Engine,
         feed: FeedPublisher,
+        files: &VenueFiles,
     ) -> Result<Simulator, SimError> {
         let mut exchange = Exchange::new(engine, feed, &r.users);
-        exchange.start_of_day();
-        let flow = if cfg.flow.enabled {
+        if let Some(p) = &files.drop_copy {
+            exchange.set_drop_copy(JsonLines::open(p)?);
+        }
+        if let Some(p) = &files.order_log {
+            exchange.set_order_log(JsonLines::open(p)?);
+        }
+        let (day, body) = match &files.day {
+            Some(p) => {
+                let (d, body) = DayFile::open(p, &cfg.day_fingerprint(), exchange.now().0)?;
+                (Some(d), body)
+            }
+            None => (None, Vec::new()),
+        };
+        let mut flow = if cfg.flow.enabled {
             let refs: Vec<(Locate, eti_core::Price)> = r
                 .symbols
                 .iter()
                 .enumerate()
                 .map(|(i, (_, p))| ((i + 1) as Locate, *p))
                 .collect();
-            let mut f = Flow::new(
+            Some(Flow::new(
                 FlowParams::from_config(&cfg.flow, r.tick),
                 &refs,
                 cfg.flow.seed,
-            );
-            f.seed_book(&mut exchange);
-            Some(Arc::new(Mutex::new(f)))
+            ))
         } else {
             None
         };
+        let mut day_replay = DayReplay::default();
+        if body.is_empty() {
+            if let Some(d) = day {
+                exchange.set_day_file(d);
+            }
+            let (drop_copy_lines, order_log_lines) = exchange.output_lines_at_open();
+            exchange.record(|| DayInput::Start {
+                drop_copy_lines,
+                order_log_lines,
+            })?;
+            exchange.start_of_day();
+            if let Some(f) = &mut flow {
+                f.seed_book(&mut exchange);
+            }
+            exchange.unpin();
+        } else {
+            let path = files.day.clone().unwrap_or_default();
+            day_replay = replay_day(&mut exchange, flow.as_mut(), &body, &path)?;
+            if let Some(d) = day {
+                exchange.set_day_file(d);
+            }
+        }
+        let flow = flow.map(|f| Arc::new(Mutex::new(f)));
         let exchange = Arc::new(Mutex::new(exchange));
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -128,7 +204,7 @@ impl Simulator {
             let _g = runtime.enter();
             let l =
                 std::net::TcpListener::bind(r.ouch_listen).map_err(|source| SimError::Bind {
-                    what: "OUCH listener",
+                    what: "ouch.listen",
                     addr: r.ouch_listen,
                     source,
                 })?;
@@ -140,7 +216,7 @@ impl Simulator {
             let _g = runtime.enter();
             let s = std::net::UdpSocket::bind(r.retransmit_listen).map_err(|source| {
                 SimError::Bind {
-                    what: "retransmission socket",
+                    what: "feed.retransmit_listen",
                     addr: r.retransmit_listen,
                     source,
                 }
@@ -192,7 +268,23 @@ impl Simulator {
             retransmit_addr,
             shutdown,
             runtime: Some(runtime),
+            day_replay,
         })
+    }
+
+    /// What the start replayed from the day file (zeros for a new day).
+    pub fn day_replay(&self) -> DayReplay {
+        self.day_replay
+    }
+
+    /// Orders refused so far because their token had been used before today.
+    pub fn duplicate_token_rejects(&self) -> u64 {
+        lock(&self.exchange).duplicate_token_rejects()
+    }
+
+    /// The local address the feed's UDP packets leave from (kernel socket only).
+    pub fn feed_source_addr(&self) -> Option<SocketAddr> {
+        lock(&self.exchange).feed.local_addr()
     }
 
     /// The OUCH / SoupBinTCP listening address.
@@ -290,7 +382,13 @@ impl Simulator {
             .ok()
             .and_then(|s| ex.engine.locate(&s))
             .ok_or_else(|| SimError::UnknownSymbol(symbol.to_string()))?;
-        ex.set_trading_state(l, state)?;
+        ex.record(|| DayInput::TradingState {
+            locate: l,
+            state: char::from(state.code()),
+        })?;
+        let r = ex.set_trading_state(l, state);
+        ex.unpin();
+        r?;
         Ok(())
     }
 
@@ -300,9 +398,7 @@ impl Simulator {
         if let Some(f) = &self.flow {
             let mut f = lock(f);
             let mut ex = lock(&self.exchange);
-            for _ in 0..n {
-                f.step(&mut *ex);
-            }
+            flow_batch(&mut f, &mut ex, n);
         }
     }
 
@@ -321,7 +417,14 @@ impl Simulator {
         let Some(rt) = self.runtime.take() else {
             return;
         };
-        lock(&self.exchange).end_of_day();
+        {
+            let mut ex = lock(&self.exchange);
+            if let Err(e) = ex.record(|| DayInput::EndOfDay) {
+                tracing::error!(error = %e, "cannot journal end of day");
+            }
+            ex.end_of_day();
+            ex.unpin();
+        }
         let _ = self.shutdown.send(true);
         // give connection tasks a moment to flush End of Session
         std::thread::sleep(Duration::from_millis(50));
@@ -399,12 +502,95 @@ async fn run_flow(
                 if n > 0 {
                     let mut f = lock(&flow);
                     let mut ex = lock(&exchange);
-                    for _ in 0..n {
-                        f.step(&mut *ex);
-                    }
+                    flow_batch(&mut f, &mut ex, n as usize);
                 }
             }
             _ = shutdown.changed() => break,
         }
     }
+}
+
+/// `n` synthetic-flow actions as one journaled operation.
+fn flow_batch(f: &mut Flow, ex: &mut Exchange, n: usize) {
+    if n == 0 {
+        return;
+    }
+    if let Err(e) = ex.record(|| DayInput::FlowSteps { n: n as u32 }) {
+        tracing::error!(error = %e, "cannot journal synthetic flow; skipping it");
+        return;
+    }
+    for _ in 0..n {
+        f.step(ex);
+    }
+    ex.unpin();
+}
+
+/// Rebuild a day from its journal: every input again, at its journaled time,
+/// with the feed muted (those packets went out before the restart).
+fn replay_day(
+    ex: &mut Exchange,
+    mut flow: Option<&mut Flow>,
+    body: &[DayRecord],
+    path: &std::path::Path,
+) -> Result<DayReplay, SimError> {
+    let corrupt = |i: usize, reason: &str| DayError::Corrupt {
+        path: path.display().to_string(),
+        line: i as u64 + 2, // after the header, 1-based
+        reason: reason.to_string(),
+    };
+    let mut st = DayReplay::default();
+    ex.feed.set_muted(true);
+    for (i, rec) in body.iter().enumerate() {
+        ex.pin(eti_core::Timestamp(rec.ts));
+        match &rec.input {
+            DayInput::Start {
+                drop_copy_lines,
+                order_log_lines,
+            } if i == 0 => {
+                ex.resume_outputs(*drop_copy_lines, *order_log_lines);
+                ex.start_of_day();
+                if let Some(f) = flow.as_deref_mut() {
+                    f.seed_book(ex);
+                }
+            }
+            _ if i == 0 => return Err(corrupt(i, "the day does not begin with `start`").into()),
+            DayInput::Inbound { user, msg } => {
+                if *user as usize >= ex.users.len() {
+                    return Err(corrupt(i, "user index beyond ouch.users").into());
+                }
+                st.inbound_messages += 1;
+                let _ = ex.handle_inbound(*user as usize, &msg.0);
+            }
+            DayInput::FlowSteps { n } => {
+                let Some(f) = flow.as_deref_mut() else {
+                    return Err(corrupt(i, "flow steps while flow.enabled is false").into());
+                };
+                st.flow_steps += u64::from(*n);
+                for _ in 0..*n {
+                    f.step(ex);
+                }
+            }
+            DayInput::CancelUser { user } => {
+                if *user as usize >= ex.users.len() {
+                    return Err(corrupt(i, "user index beyond ouch.users").into());
+                }
+                ex.cancel_user(*user as usize);
+            }
+            DayInput::TradingState { locate, state } => {
+                let st = u8::try_from(*state)
+                    .ok()
+                    .and_then(TradingState::from_code)
+                    .ok_or_else(|| corrupt(i, "unknown trading state"))?;
+                ex.set_trading_state(*locate, st)?;
+            }
+            DayInput::Start { .. } => return Err(corrupt(i, "a second `start`").into()),
+            DayInput::Header { .. } => return Err(corrupt(i, "a second header").into()),
+            // DayFile::open refuses an ended day before we get here
+            DayInput::EndOfDay => return Err(corrupt(i, "end of day").into()),
+        }
+        ex.unpin();
+        st.records += 1;
+    }
+    ex.feed.set_muted(false);
+    Ok(st)
 }

@@ -187,9 +187,21 @@ fn rejects_cancel_rejects_and_duplicate_tokens() {
         .to_bytes(),
     );
     assert!(matches!(c.next_ouch(), OutboundMessage::CancelReject(r) if r.token == token("GHOST")));
-    // a token already used today is ignored; the client is told in a Debug packet
+    // a token already used today is rejected (reason O: OUCH 4.2 has no code of
+    // its own for it) and counted; the order it repeats is not touched
+    assert_eq!(s.duplicate_token_rejects(), 0);
     c.enter("X2", Side::Buy, 100, "AAPL", dollars(190), 99_999);
-    assert!(matches!(c.recv(Duration::from_secs(2)), Got::Debug(t) if t.contains("duplicate")));
+    match c.next_ouch() {
+        OutboundMessage::Rejected(r) => {
+            assert_eq!(
+                (r.token, r.reason),
+                (token("X2"), ouch::RejectReason::OTHER)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.duplicate_token_rejects(), 1);
+    assert_eq!(s.top_of_book("AAPL").unwrap().bid_shares, 0);
     // a bad side on Enter Order is rejected on its token, the session lives on
     let mut bad = enter_order("X3", Side::Buy, 100, "AAPL", dollars(190), 99_999).to_bytes();
     bad[ouch::enter_offsets::SIDE] = b'Q';
