@@ -11,7 +11,8 @@
 //! - [`vectors`]: OUCH 4.2 inbound encoders and the random scenario generator.
 //! - [`diff`]: the differential run (golden model vs. rust-hdl simulation).
 //! - [`verilator`]: golden-model vectors replayed on the generated Verilog under Verilator.
-//! - [`synth`]: yosys / nextpnr runner and the `synth.json` report.
+//! - [`synth`]: ECP5 place and route (the Fmax ratchet), iCE40 / xc7 rows, the `synth.json` report.
+//! - [`skip`]: tests that need an outside tool skip with the reason, or fail under CI.
 
 pub mod diff;
 pub mod driver;
@@ -20,6 +21,7 @@ pub mod golden;
 pub mod hash;
 pub mod regmap;
 pub mod rtl;
+pub mod skip;
 pub mod synth;
 pub mod vectors;
 pub mod verilator;

@@ -1,12 +1,15 @@
 //! `eti-hdl`: emit the gate's Verilog, synthesize it, or run the differential test.
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand};
+use eti_hdl::regmap::{Decision, COUNTERS};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
     name = "eti-hdl",
+    version,
     about = "ETI risk gate: Verilog, synthesis, differential test"
 )]
 struct Cli {
@@ -18,51 +21,120 @@ struct Cli {
 enum Cmd {
     /// Write DIR/risk_gate.v (top module `risk_gate`).
     Verilog {
-        #[arg(long)]
+        /// Directory to write risk_gate.v into (created if missing).
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
-    /// Run yosys (synth_ice40, synth_xilinx) and nextpnr-ice40; write DIR/synth.json.
+    /// Place and route the whole gate on ECP5 (yosys synth_ecp5 + nextpnr-ecp5,
+    /// 156.25 MHz); iCE40 / xc7 cell counts as secondary rows; write DIR/synth.json.
     Synth {
-        #[arg(long)]
+        /// Directory for risk_gate.v, the tools' logs and synth.json (created if missing).
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// nextpnr placer seed (the committed baseline uses 1).
+        #[arg(long, default_value_t = eti_hdl::synth::ecp5::SEED)]
+        seed: u64,
+        /// Only the ECP5 flow (skip the iCE40 / xc7 yosys rows).
+        #[arg(long)]
+        ecp5_only: bool,
+        /// Also measure each RTL block's Fmax on an iCE40UP5K (needs nextpnr-ice40 on PATH).
+        #[arg(long)]
+        blocks: bool,
     },
     /// Golden model vs. rust-hdl simulation on a random scenario.
     Diff {
+        /// Orders to push through both implementations.
         #[arg(long, default_value_t = 50_000)]
         orders: u64,
+        /// Scenario seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
     /// Build the Verilator test bench in DIR and replay golden-model vectors.
     Verilator {
-        #[arg(long)]
+        /// Working directory for the Verilog, the test bench build and the vectors.
+        #[arg(long, value_name = "DIR")]
         dir: PathBuf,
+        /// Orders to replay.
         #[arg(long, default_value_t = 1_000_000)]
         orders: u64,
+        /// Scenario seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Write golden-model vectors for the Verilator test bench.
+    /// Write golden-model vectors (DIR/vectors.bin) for the Verilator test bench.
     Vectors {
-        #[arg(long)]
+        /// Directory to write vectors.bin into (created if missing).
+        #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Orders to write.
         #[arg(long, default_value_t = 1_000_000)]
         orders: u64,
+        /// Scenario seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
 }
 
+/// Colour only for a terminal, and never with `NO_COLOR` set (no-color.org).
+fn color_choice() -> ColorChoice {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if no_color || !std::io::stdout().is_terminal() {
+        ColorChoice::Never
+    } else {
+        ColorChoice::Auto
+    }
+}
+
+fn out_dir(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
+}
+
+/// `name count` per reason that occurred, in code order.
+fn named_counters(counters: &[u64]) -> String {
+    let named = counters
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n != 0)
+        .map(|(code, n)| {
+            let name = Decision::from_code(code as u8).map_or_else(
+                || format!("code{code}"),
+                |d| match d {
+                    Decision::Accept => "Accept".to_string(),
+                    Decision::Reject(r) => format!("{r:?}"),
+                },
+            );
+            format!("{name} {n}")
+        })
+        .collect::<Vec<_>>();
+    if named.is_empty() {
+        return "none".to_string();
+    }
+    named.join(", ")
+}
+
 fn main() -> Result<()> {
-    match Cli::parse().cmd {
+    let matches = Cli::command().color(color_choice()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.cmd {
         Cmd::Verilog { out } => {
-            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            out_dir(&out)?;
             let path = out.join("risk_gate.v");
             std::fs::write(&path, eti_hdl::rtl::verilog::risk_gate_verilog())?;
             println!("wrote {}", path.display());
         }
-        Cmd::Synth { out } => {
-            let report = eti_hdl::synth::run(&out)?;
+        Cmd::Synth {
+            out,
+            seed,
+            ecp5_only,
+            blocks,
+        } => {
+            let opts = eti_hdl::synth::Options {
+                seed,
+                secondary: !ecp5_only,
+                blocks,
+            };
+            let report = eti_hdl::synth::run(&out, &opts)?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Cmd::Diff { orders, seed } => {
@@ -72,14 +144,23 @@ fn main() -> Result<()> {
                 "orders compared: {}  accepted: {}  control ops: {}  mismatches: {}",
                 rep.orders, rep.accepted, rep.control_ops, rep.mismatches
             );
-            println!(
-                "latency: {}..={} cycles from last beat to decision; {} cycles simulated in {:.1} s",
-                rep.min_latency,
-                rep.max_latency,
-                rep.cycles,
-                t.elapsed().as_secs_f64()
-            );
-            println!("counters by reason code: {:?}", rep.counters);
+            let decisions: u64 = rep.counters.iter().take(COUNTERS - 1).sum();
+            if rep.orders == 0 || decisions == 0 {
+                println!(
+                    "latency: no decisions; {} cycles simulated in {:.1} s",
+                    rep.cycles,
+                    t.elapsed().as_secs_f64()
+                );
+            } else {
+                println!(
+                    "latency: {}..={} cycles from last beat to decision; {} cycles simulated in {:.1} s",
+                    rep.min_latency,
+                    rep.max_latency,
+                    rep.cycles,
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            println!("decisions by reason: {}", named_counters(&rep.counters));
             for m in &rep.first {
                 println!("MISMATCH {m}");
             }
@@ -91,9 +172,54 @@ fn main() -> Result<()> {
             println!("{}", eti_hdl::verilator::run(&dir, orders, seed)?);
         }
         Cmd::Vectors { out, orders, seed } => {
-            let n = eti_hdl::verilator::write_vectors(&out, seed, orders)?;
-            println!("wrote {} ({n} orders)", out.display());
+            out_dir(&out)?;
+            let path = out.join("vectors.bin");
+            let n = eti_hdl::verilator::write_vectors(&path, seed, orders)?;
+            println!("wrote {} ({n} orders)", path.display());
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every subcommand says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>, seen: &mut usize) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                *seen += 1;
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (subcommand)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing, seen);
+            }
+        }
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        walk(&Cli::command(), "eti-hdl", &mut missing, &mut seen);
+        assert!(seen >= 10, "walked only {seen} arguments");
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn counters_are_printed_with_reason_names() {
+        let mut c = vec![0u64; COUNTERS];
+        c[0] = 5;
+        c[19] = 2;
+        assert_eq!(named_counters(&c), "Accept 5, Throttle 2");
+        assert_eq!(named_counters(&[0; COUNTERS]), "none");
+    }
 }

@@ -1,8 +1,9 @@
-//! Synthesis report: yosys `synth_ice40` and `synth_xilinx` on the whole gate,
-//! nextpnr-ice40 on the smallest iCE40 part whose resources cover the design
-//! (or the reason none does), and nextpnr Fmax per RTL block, each wrapped in a
-//! register harness so its I/O does not need pins. Everything lands in one
-//! directory: `risk_gate.v`, the tools' logs, and `synth.json`.
+//! Synthesis report. Headline: the whole gate placed and routed on an ECP5
+//! LFE5U-85F at 156.25 MHz ([`ecp5`]). Secondary rows: yosys `synth_ice40` and
+//! `synth_xilinx` cell counts on the whole gate, whether any iCE40 would hold it,
+//! and (on request) nextpnr-ice40 Fmax per RTL block, each wrapped in a register
+//! harness so its I/O does not need pins. Everything lands in one directory:
+//! `risk_gate.v`, the tools' logs, and `synth.json`.
 
 use crate::rtl::{
     checks::Checks, decision::Decision, firm::FirmStore, parser::Parser, symbol::SymbolLookup,
@@ -13,6 +14,8 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+
+pub mod ecp5;
 
 /// An iCE40 part nextpnr knows, with its resources.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +80,8 @@ pub fn parse_stat(text: &str) -> BTreeMap<String, u64> {
     let mut in_cells = false;
     for line in text.lines() {
         let t = line.trim();
-        if t.starts_with("Number of cells:") {
+        // old yosys: `Number of cells: N`; new: `N cells` after the wire counts
+        if t.starts_with("Number of cells:") || (t.ends_with(" cells") && !t.contains(':')) {
             in_cells = true;
             cells.clear();
             continue;
@@ -85,11 +89,15 @@ pub fn parse_stat(text: &str) -> BTreeMap<String, u64> {
         if in_cells {
             let mut it = t.split_whitespace();
             match (it.next(), it.next(), it.next()) {
-                (Some(name), Some(n), None) => match n.parse::<u64>() {
-                    Ok(v) => {
-                        cells.insert(name.to_string(), v);
+                // yosys up to 0.4x prints `NAME COUNT`, newer ones `COUNT NAME`
+                (Some(a), Some(b), None) => match (a.parse::<u64>(), b.parse::<u64>()) {
+                    (_, Ok(v)) => {
+                        cells.insert(a.to_string(), v);
                     }
-                    Err(_) => in_cells = false,
+                    (Ok(v), Err(_)) => {
+                        cells.insert(b.to_string(), v);
+                    }
+                    _ => in_cells = false,
                 },
                 _ => in_cells = false,
             }
@@ -243,10 +251,11 @@ fn block_fmax(dir: &Path, name: &str, verilog: &str) -> Result<Value> {
     std::fs::write(dir.join(&vfile), wrapped)?;
     let json_file = format!("block_{name}_ice40.json");
     let script = format!("read_verilog {vfile}; synth_ice40 -dsp -top fmax_harness -json {json_file}; tee -q -o block_{name}_stat.txt stat");
+    let yosys = ecp5::tools()?.yosys();
     if !sh(
         dir,
         &format!("yosys_block_{name}.log"),
-        "yosys",
+        &yosys.to_string_lossy(),
         &["-q", "-p", &script],
     )? {
         return Ok(json!({"error": format!("yosys failed, see yosys_block_{name}.log")}));
@@ -285,178 +294,154 @@ fn block_fmax(dir: &Path, name: &str, verilog: &str) -> Result<Value> {
     )
 }
 
-/// Run the whole flow into `out`; returns (and writes) `synth.json`.
+/// What `eti-hdl synth` runs besides the ECP5 flow.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// nextpnr placer seed for the ECP5 run.
+    pub seed: u64,
+    /// yosys `synth_ice40` / `synth_xilinx` cell counts (secondary rows).
+    pub secondary: bool,
+    /// nextpnr-ice40 Fmax per block in a register harness (needs nextpnr-ice40 on PATH).
+    pub blocks: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: ecp5::SEED,
+            secondary: true,
+            blocks: false,
+        }
+    }
+}
+
+/// Run the flow into `out`; returns (and writes) `out/synth.json`.
+///
+/// The headline figures (top-level keys) are the ECP5 place and route of the
+/// whole gate ([`ecp5::run`]); iCE40 and Xilinx 7 cell counts are secondary rows.
 ///
 /// # Errors
-/// If yosys or nextpnr cannot be run at all, or the whole-design synthesis fails.
-pub fn run(out: &Path) -> Result<Value> {
+/// If the tools cannot be had, or any synthesis / place and route fails.
+pub fn run(out: &Path, opts: &Options) -> Result<Value> {
     std::fs::create_dir_all(out)?;
     let verilog = crate::rtl::verilog::risk_gate_verilog();
     std::fs::write(out.join("risk_gate.v"), &verilog)?;
-
-    // iCE40, with the DSP blocks (SB_MAC16) the UltraPlus parts have.
-    let ok = sh(out, "yosys_ice40.log", "yosys", &[
-        "-p",
-        "read_verilog risk_gate.v; synth_ice40 -dsp -top risk_gate -json risk_gate_ice40.json; tee -q -o ice40_stat.txt stat",
-    ])?;
-    if !ok {
-        bail!(
-            "yosys synth_ice40 failed, see {}",
-            out.join("yosys_ice40.log").display()
-        );
-    }
-    let ice40_cells = parse_stat(&std::fs::read_to_string(out.join("ice40_stat.txt"))?);
-    let ice40 = ice40_summary(&ice40_cells);
-
-    let ok = sh(out, "yosys_xilinx.log", "yosys", &[
-        "-p",
-        "read_verilog risk_gate.v; synth_xilinx -flatten -family xc7 -top risk_gate; tee -q -o xilinx_stat.txt stat",
-    ])?;
-    if !ok {
-        bail!(
-            "yosys synth_xilinx failed, see {}",
-            out.join("yosys_xilinx.log").display()
-        );
-    }
-    let xilinx = xilinx_summary(&parse_stat(&std::fs::read_to_string(
-        out.join("xilinx_stat.txt"),
-    )?));
-
-    // Smallest iCE40 whose logic cells, block RAMs and DSPs cover the design
-    // (without DSPs the four 16×16 multipliers would cost LUTs on top).
-    let luts = ice40["luts"].as_u64().unwrap_or(0);
-    let ffs = ice40["ffs"].as_u64().unwrap_or(0);
-    let brams = ice40["bram"].as_u64().unwrap_or(0);
-    let dsps = ice40["dsp"].as_u64().unwrap_or(0);
-    let lcs = luts.max(ffs);
-    let fits = ICE40_PARTS
-        .iter()
-        .find(|p| p.lcs >= lcs && p.brams >= brams && p.dsps >= dsps);
-    let mut pnr = Map::new();
-    match fits {
-        Some(p) => {
-            let ok = sh(
-                out,
-                "nextpnr_ice40.log",
-                "nextpnr-ice40",
-                &[
-                    p.flag,
-                    "--package",
-                    p.package,
-                    "--json",
-                    "risk_gate_ice40.json",
-                    "--freq",
-                    "50",
-                    "--timing-allow-fail",
-                    "--report",
-                    "nextpnr_report.json",
-                    "--seed",
-                    "1",
-                ],
-            )?;
-            pnr.insert("part".into(), json!(p.name));
-            pnr.insert("placed".into(), json!(ok));
-            pnr.insert(
-                "fmax_mhz".into(),
-                json!(if ok {
-                    nextpnr_fmax(&out.join("nextpnr_report.json"))
-                } else {
-                    None
-                }),
+    let mut report = ecp5::run(out, opts.seed)?;
+    let Some(top) = report.as_object_mut() else {
+        bail!("ECP5 report is not an object");
+    };
+    top.insert("top".into(), json!("risk_gate"));
+    top.insert("fmax_baseline_mhz".into(), json!(ecp5::baseline().ok()));
+    if opts.secondary {
+        let t = ecp5::tools()?;
+        let yosys = t.yosys();
+        let yosys = yosys.to_string_lossy();
+        // iCE40, with the DSP blocks (SB_MAC16) the UltraPlus parts have.
+        let ok = sh(out, "yosys_ice40.log", &yosys, &[
+            "-p",
+            "read_verilog risk_gate.v; synth_ice40 -dsp -top risk_gate; tee -q -o ice40_stat.txt stat",
+        ])?;
+        if !ok {
+            bail!(
+                "yosys synth_ice40 failed, see {}",
+                out.join("yosys_ice40.log").display()
             );
         }
-        None => {
-            let reasons: Vec<String> = ICE40_PARTS
-                .iter()
-                .map(|p| {
-                    let mut why = Vec::new();
-                    if lcs > p.lcs {
-                        why.push(format!("{lcs} logic cells > {}", p.lcs));
-                    }
-                    if brams > p.brams {
-                        why.push(format!("{brams} SB_RAM40_4K > {}", p.brams));
-                    }
-                    if dsps > p.dsps {
-                        why.push(format!("{dsps} SB_MAC16 > {}", p.dsps));
-                    }
-                    format!("{}: {}", p.name, why.join(", "))
-                })
-                .collect();
-            // Let nextpnr say it too, on the largest part, for the record.
-            let p = ICE40_PARTS[2];
-            let _ = sh(
-                out,
-                "nextpnr_ice40.log",
-                "nextpnr-ice40",
-                &[
-                    p.flag,
-                    "--package",
-                    p.package,
-                    "--json",
-                    "risk_gate_ice40.json",
-                    "--freq",
-                    "50",
-                    "--timing-allow-fail",
-                ],
-            )?;
-            pnr.insert("part".into(), Value::Null);
-            pnr.insert("fits".into(), json!(false));
-            pnr.insert("reason".into(), json!(reasons));
-            pnr.insert("fmax_mhz".into(), Value::Null);
+        let ice40 = ice40_summary(&parse_stat(&std::fs::read_to_string(
+            out.join("ice40_stat.txt"),
+        )?));
+        let ok = sh(out, "yosys_xilinx.log", &yosys, &[
+            "-p",
+            "read_verilog risk_gate.v; synth_xilinx -flatten -family xc7 -top risk_gate; tee -q -o xilinx_stat.txt stat",
+        ])?;
+        if !ok {
+            bail!(
+                "yosys synth_xilinx failed, see {}",
+                out.join("yosys_xilinx.log").display()
+            );
         }
+        let xilinx = xilinx_summary(&parse_stat(&std::fs::read_to_string(
+            out.join("xilinx_stat.txt"),
+        )?));
+        top.insert("ice40_fit".into(), ice40_fit(&ice40));
+        top.insert("ice40".into(), ice40);
+        top.insert("xilinx_xc7".into(), xilinx);
     }
-
-    // Fmax per block, each on an iCE40UP5K in a register harness.
-    let mut blocks = Map::new();
-    blocks.insert(
-        "parser".into(),
-        block_fmax(out, "parser", &block_verilog(Parser::default(), "parser"))?,
-    );
-    blocks.insert(
-        "symbol".into(),
-        block_fmax(
-            out,
-            "symbol",
-            &block_verilog(SymbolLookup::default(), "symbol"),
-        )?,
-    );
-    blocks.insert(
-        "checks".into(),
-        block_fmax(out, "checks", &block_verilog(Checks::default(), "checks"))?,
-    );
-    blocks.insert(
-        "decision".into(),
-        block_fmax(
-            out,
-            "decision",
-            &block_verilog(Decision::default(), "decision"),
-        )?,
-    );
-    blocks.insert(
-        "firm".into(),
-        block_fmax(out, "firm", &block_verilog(FirmStore::default(), "firm"))?,
-    );
-    let block_min = blocks
-        .values()
-        .filter_map(|b| b["fmax_mhz"].as_f64())
-        .reduce(f64::min);
-
-    let report = json!({
-        "top": "risk_gate",
-        "latency_cycles": crate::rtl::LATENCY,
-        "ice40": ice40,
-        "xilinx_xc7": xilinx,
-        "nextpnr_ice40": pnr,
-        "part": fits.map(|p| p.name),
-        "fmax_mhz": pnr.get("fmax_mhz").cloned().unwrap_or(Value::Null),
-        "blocks_ice40up5k": blocks,
-        "block_fmax_min_mhz": block_min,
-    });
+    if opts.blocks {
+        let mut blocks = Map::new();
+        blocks.insert(
+            "parser".into(),
+            block_fmax(out, "parser", &block_verilog(Parser::default(), "parser"))?,
+        );
+        blocks.insert(
+            "symbol".into(),
+            block_fmax(
+                out,
+                "symbol",
+                &block_verilog(SymbolLookup::default(), "symbol"),
+            )?,
+        );
+        blocks.insert(
+            "checks".into(),
+            block_fmax(out, "checks", &block_verilog(Checks::default(), "checks"))?,
+        );
+        blocks.insert(
+            "decision".into(),
+            block_fmax(
+                out,
+                "decision",
+                &block_verilog(Decision::default(), "decision"),
+            )?,
+        );
+        blocks.insert(
+            "firm".into(),
+            block_fmax(out, "firm", &block_verilog(FirmStore::default(), "firm"))?,
+        );
+        let block_min = blocks
+            .values()
+            .filter_map(|b| b["fmax_mhz"].as_f64())
+            .reduce(f64::min);
+        top.insert("blocks_ice40up5k".into(), Value::Object(blocks));
+        top.insert("block_fmax_min_mhz".into(), json!(block_min));
+    }
     std::fs::write(
         out.join("synth.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
     Ok(report)
+}
+
+/// The smallest iCE40 whose logic cells, block RAMs and DSPs cover the design,
+/// or why none does.
+fn ice40_fit(ice40: &Value) -> Value {
+    let luts = ice40["luts"].as_u64().unwrap_or(0);
+    let ffs = ice40["ffs"].as_u64().unwrap_or(0);
+    let brams = ice40["bram"].as_u64().unwrap_or(0);
+    let dsps = ice40["dsp"].as_u64().unwrap_or(0);
+    let lcs = luts.max(ffs);
+    if let Some(p) = ICE40_PARTS
+        .iter()
+        .find(|p| p.lcs >= lcs && p.brams >= brams && p.dsps >= dsps)
+    {
+        return json!({"fits": true, "part": p.name});
+    }
+    let reasons: Vec<String> = ICE40_PARTS
+        .iter()
+        .map(|p| {
+            let mut why = Vec::new();
+            if lcs > p.lcs {
+                why.push(format!("{lcs} logic cells > {}", p.lcs));
+            }
+            if brams > p.brams {
+                why.push(format!("{brams} SB_RAM40_4K > {}", p.brams));
+            }
+            if dsps > p.dsps {
+                why.push(format!("{dsps} SB_MAC16 > {}", p.dsps));
+            }
+            format!("{}: {}", p.name, why.join(", "))
+        })
+        .collect();
+    json!({"fits": false, "reason": reasons})
 }
 
 #[cfg(test)]
@@ -470,6 +455,24 @@ mod tests {
         assert_eq!(c.get("SB_LUT4"), Some(&7780));
         assert_eq!(ice40_summary(&c)["ffs"], 4775);
         assert_eq!(c.len(), 4);
+    }
+
+    #[test]
+    fn parses_new_yosys_stat_with_count_first() {
+        let t = "=== risk_gate ===\n\n     7903 wires\n    17154 wire bits\n       24 ports\n    10430 cells\n      179   $scopeinfo\n     1349   CCU2C\n        3   DP16KD\n     3769   LUT4\n        6   MULT18X18D\n     4730   TRELLIS_FF\n\n";
+        let c = parse_stat(t);
+        assert_eq!(c.len(), 6, "{c:?}");
+        let s = ecp5::summary(&c);
+        assert_eq!(
+            (
+                s["luts"].as_u64(),
+                s["ffs"].as_u64(),
+                s["brams"].as_u64(),
+                s["dsps"].as_u64()
+            ),
+            (Some(3769), Some(4730), Some(3), Some(6))
+        );
+        assert_eq!(s["carry"], 1349);
     }
 
     #[test]

