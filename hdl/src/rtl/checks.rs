@@ -1,18 +1,35 @@
-//! Arithmetic checks block: three pipeline stages from the parser's fields (and
-//! the lookups' RAM outputs one cycle later) to one fail flag per reason plus
-//! the values an accept commits. Stage A: field validity and the four 16×16
-//! partial products of shares × price. Stage B: notional, collar products,
-//! position sums, token-bucket refill shift, token order. Stage C: the 64-bit
-//! compares and the bucket clamp.
-//! Every flag is already masked by message kind (Cancel only fails framing and
-//! firm; Replace skips side, capacity and the symbol checks).
+//! Arithmetic checks block: six pipeline stages from the parser's fields to one
+//! fail flag per reason plus the values an accepted order commits, cut so that
+//! no stage holds more than one carry chain behind a register (the gate must
+//! close timing at 156.25 MHz on an ECP5). With `D` the cycle the parser's
+//! `done` is high:
+//!
+//! | stage (registered at the end of) | work |
+//! |---|---|
+//! | A (`D`) | field validity, max shares; order kind and firm |
+//! | B (`D+1`) | kill switches; the four 16×16 partial products of shares × price; the symbol RAM's raw outputs |
+//! | C (`D+2`) | firm state arrives: position and notional partial sums, token compares, elapsed time; symbol key compare, restricted, \|price − ref\|, ref × bps partials |
+//! | E (`D+3`) | notional, position sums, token order, refill shift, \|price − ref\| × 10 000 partials, ref × bps |
+//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp |
+//! | G (`D+5`) | credit, collar and bucket compares; the prioritised fail vector |
+//!
+//! The firm state is read with the address on [`Checks::rd_firm`] in `D+1` and
+//! the commit lands at the end of `D+6`, five cycles later; consecutive orders
+//! are at least six cycles apart (a Replace is six beats), so every order sees
+//! the state its predecessor committed.
+//! Every flag is masked by message kind (Cancel only fails framing and firm;
+//! Replace skips side, capacity and the symbol checks).
 
+use crate::regmap::FIRM_BITS;
 use rust_hdl::prelude::*;
+
+/// Stages from the parser's `done` to the fail vector (A, B, C, E, F, G).
+pub const STAGES: u64 = 6;
 
 #[derive(LogicBlock, Default)]
 pub struct Checks {
     pub clock: Signal<In, Clock>,
-    // cycle 0: parser
+    // cycle D: parser
     pub valid: Signal<In, Bit>,
     pub malformed: Signal<In, Bit>,
     pub unknown: Signal<In, Bit>,
@@ -37,10 +54,14 @@ pub struct Checks {
     pub burst: Signal<In, Bits<16>>,
     pub shift: Signal<In, Bits<5>>,
     pub now: Signal<In, Bits<32>>,
-    // cycle 1: lookups
-    pub sym_known: Signal<In, Bit>,
-    pub sym_restricted: Signal<In, Bit>,
+    // cycle D+1: the symbol RAM's raw outputs for this message's stock
+    pub sym_key: Signal<In, Bits<64>>,
+    /// bit 0 valid, bit 1 restricted.
+    pub sym_flags: Signal<In, Bits<2>>,
     pub sym_reference: Signal<In, Bits<32>>,
+    /// Firm whose state to read (cycle D+1); the state arrives in D+2.
+    pub rd_firm: Signal<Out, Bits<FIRM_BITS>>,
+    // cycle D+2: firm state
     pub credit: Signal<In, Bits<64>>,
     pub max_long: Signal<In, Bits<64>>,
     pub max_short: Signal<In, Bits<64>>,
@@ -53,17 +74,15 @@ pub struct Checks {
     pub throttle: Signal<In, Bits<48>>,
     pub last_token_hi: Signal<In, Bits<64>>,
     pub last_token_lo: Signal<In, Bits<48>>,
-    /// The symbol stage A holds (for the lookup's compare).
-    pub a_symbol_out: Signal<Out, Bits<64>>,
     /// Any stage holds a message.
     pub busy: Signal<Out, Bit>,
-    // cycle 3: stage C
+    // cycle D+6: stage G
     pub c_valid: Signal<Out, Bit>,
     pub c_order: Signal<Out, Bit>,
     pub c_enter_buy: Signal<Out, Bit>,
     pub c_enter_sell: Signal<Out, Bit>,
     pub c_replace: Signal<Out, Bit>,
-    pub c_firm: Signal<Out, Bits<4>>,
+    pub c_firm: Signal<Out, Bits<FIRM_BITS>>,
     /// Bit r-1 set = reason r fails.
     pub fails: Signal<Out, Bits<20>>,
     pub n_open_notional: Signal<Out, Bits<64>>,
@@ -73,122 +92,145 @@ pub struct Checks {
     pub n_throttle: Signal<Out, Bits<48>>,
     pub n_token_hi: Signal<Out, Bits<64>>,
     pub n_token_lo: Signal<Out, Bits<48>>,
-    // stage A
-    a_valid: DFF<Bit>,
-    a_malformed: DFF<Bit>,
-    a_unknown: DFF<Bit>,
-    a_enter: DFF<Bit>,
-    a_replace: DFF<Bit>,
-    a_buy: DFF<Bit>,
-    a_bad_firm: DFF<Bit>,
-    a_firm: DFF<Bits<4>>,
-    a_side_ok: DFF<Bit>,
-    a_tif_ok: DFF<Bit>,
-    a_display_ok: DFF<Bit>,
-    a_capacity_ok: DFF<Bit>,
-    a_shares_ok: DFF<Bit>,
-    a_price_ok: DFF<Bit>,
+    // Each stage carries `m` (bit 0 valid, 1 malformed, 2 unknown, 3 bad firm,
+    // 4 enter, 5 replace, 6 buy), the firm, and `f`: the order checks' fail
+    // bits found so far (bit r-1 = reason r, already masked by kind).
+    a_m: DFF<Bits<8>>,
+    a_firm: DFF<Bits<FIRM_BITS>>,
+    a_f: DFF<Bits<20>>,
     a_shares: DFF<Bits<32>>,
     a_price: DFF<Bits<32>>,
     a_symbol: DFF<Bits<64>>,
     a_token_hi: DFF<Bits<64>>,
     a_token_lo: DFF<Bits<48>>,
-    a_pp_ll: DFF<Bits<32>>,
-    a_pp_lh: DFF<Bits<32>>,
-    a_pp_hl: DFF<Bits<32>>,
-    a_pp_hh: DFF<Bits<32>>,
-    a_max_shares_fail: DFF<Bit>,
-    // stage B
-    b_valid: DFF<Bit>,
-    b_malformed: DFF<Bit>,
-    b_unknown: DFF<Bit>,
-    b_enter: DFF<Bit>,
-    b_replace: DFF<Bit>,
-    b_buy: DFF<Bit>,
-    b_bad_firm: DFF<Bit>,
-    b_firm: DFF<Bits<4>>,
-    b_side_ok: DFF<Bit>,
-    b_tif_ok: DFF<Bit>,
-    b_display_ok: DFF<Bit>,
-    b_capacity_ok: DFF<Bit>,
-    b_shares_ok: DFF<Bit>,
-    b_price_ok: DFF<Bit>,
-    b_global_kill: DFF<Bit>,
-    b_firm_kill: DFF<Bit>,
-    b_known: DFF<Bit>,
-    b_restricted: DFF<Bit>,
-    b_diff10k: DFF<Bits<64>>,
-    b_refbps_lo: DFF<Bits<32>>,
-    b_refbps_hi: DFF<Bits<32>>,
-    b_notional: DFF<Bits<64>>,
-    b_open_notional: DFF<Bits<64>>,
-    b_credit: DFF<Bits<64>>,
-    b_long_need: DFF<Bits<64>>,
-    b_long_cap: DFF<Bits<64>>,
-    b_short_need: DFF<Bits<64>>,
-    b_short_cap: DFF<Bits<64>>,
-    b_max_shares_fail: DFF<Bit>,
-    b_add: DFF<Bits<32>>,
-    b_tokens: DFF<Bits<16>>,
-    b_last: DFF<Bits<32>>,
-    b_token_ok: DFF<Bit>,
+    b_m: DFF<Bits<8>>,
+    b_firm: DFF<Bits<FIRM_BITS>>,
+    b_f: DFF<Bits<20>>,
+    b_shares: DFF<Bits<32>>,
+    b_price: DFF<Bits<32>>,
+    b_symbol: DFF<Bits<64>>,
     b_token_hi: DFF<Bits<64>>,
     b_token_lo: DFF<Bits<48>>,
-    b_new_buy: DFF<Bits<64>>,
-    b_new_sell: DFF<Bits<64>>,
-    b_new_unsided: DFF<Bits<64>>,
-    // stage C
-    c_valid_q: DFF<Bit>,
-    c_order_q: DFF<Bit>,
-    c_enter_buy_q: DFF<Bit>,
-    c_enter_sell_q: DFF<Bit>,
-    c_replace_q: DFF<Bit>,
-    c_firm_q: DFF<Bits<4>>,
-    c_flags: DFF<Bits<20>>,
-    c_open_notional: DFF<Bits<64>>,
+    b_pp_ll: DFF<Bits<32>>,
+    b_pp_lh: DFF<Bits<32>>,
+    b_pp_hl: DFF<Bits<32>>,
+    b_pp_hh: DFF<Bits<32>>,
+    b_key: DFF<Bits<64>>,
+    b_sflags: DFF<Bits<2>>,
+    b_ref: DFF<Bits<32>>,
+    c_m: DFF<Bits<8>>,
+    cs_firm: DFF<Bits<FIRM_BITS>>,
+    c_f: DFF<Bits<20>>,
+    c_token_hi: DFF<Bits<64>>,
+    c_token_lo: DFF<Bits<48>>,
+    c_tok_cmp: DFF<Bits<3>>,
+    c_diff: DFF<Bits<32>>,
+    c_refbps_lo: DFF<Bits<32>>,
+    c_refbps_hi: DFF<Bits<32>>,
+    c_n1: DFF<Bits<64>>,
+    c_n2: DFF<Bits<64>>,
+    c_s1: DFF<Bits<64>>,
+    c_s2: DFF<Bits<64>>,
+    c_s3: DFF<Bits<64>>,
+    c_long_cap: DFF<Bits<64>>,
+    c_short_cap: DFF<Bits<64>>,
     c_new_buy: DFF<Bits<64>>,
     c_new_sell: DFF<Bits<64>>,
     c_new_unsided: DFF<Bits<64>>,
-    c_throttle: DFF<Bits<48>>,
-    c_token_hi: DFF<Bits<64>>,
-    c_token_lo: DFF<Bits<48>>,
+    c_open_notional: DFF<Bits<64>>,
+    c_credit: DFF<Bits<64>>,
+    c_elapsed: DFF<Bits<32>>,
+    c_tokens: DFF<Bits<16>>,
+    c_last: DFF<Bits<32>>,
+    e_m: DFF<Bits<8>>,
+    e_firm: DFF<Bits<FIRM_BITS>>,
+    e_f: DFF<Bits<20>>,
+    e_token_hi: DFF<Bits<64>>,
+    e_token_lo: DFF<Bits<48>>,
+    e_d10_lo: DFF<Bits<32>>,
+    e_d10_hi: DFF<Bits<32>>,
+    e_refbps: DFF<Bits<64>>,
+    e_notional: DFF<Bits<64>>,
+    e_long_need: DFF<Bits<64>>,
+    e_short_need: DFF<Bits<64>>,
+    e_long_cap: DFF<Bits<64>>,
+    e_short_cap: DFF<Bits<64>>,
+    e_new_buy: DFF<Bits<64>>,
+    e_new_sell: DFF<Bits<64>>,
+    e_new_unsided: DFF<Bits<64>>,
+    e_open_notional: DFF<Bits<64>>,
+    e_credit: DFF<Bits<64>>,
+    e_add: DFF<Bits<32>>,
+    e_tokens: DFF<Bits<18>>,
+    e_tokens_m1: DFF<Bits<18>>,
+    e_last: DFF<Bits<32>>,
+    f_m: DFF<Bits<8>>,
+    f_firm: DFF<Bits<FIRM_BITS>>,
+    f_f: DFF<Bits<20>>,
+    f_token_hi: DFF<Bits<64>>,
+    f_token_lo: DFF<Bits<48>>,
+    f_diff10k: DFF<Bits<64>>,
+    f_refbps: DFF<Bits<64>>,
+    f_credit_sum: DFF<Bits<64>>,
+    f_open_notional: DFF<Bits<64>>,
+    f_credit: DFF<Bits<64>>,
+    f_new_buy: DFF<Bits<64>>,
+    f_new_sell: DFF<Bits<64>>,
+    f_new_unsided: DFF<Bits<64>>,
+    f_add_c: DFF<Bits<18>>,
+    f_tokens: DFF<Bits<18>>,
+    f_tokens_m1: DFF<Bits<18>>,
+    f_last: DFF<Bits<32>>,
+    g_m: DFF<Bits<8>>,
+    g_firm: DFF<Bits<FIRM_BITS>>,
+    g_flags: DFF<Bits<20>>,
+    g_token_hi: DFF<Bits<64>>,
+    g_token_lo: DFF<Bits<48>>,
+    g_open_notional: DFF<Bits<64>>,
+    g_new_buy: DFF<Bits<64>>,
+    g_new_sell: DFF<Bits<64>>,
+    g_new_unsided: DFF<Bits<64>>,
+    g_over: DFF<Bit>,
+    g_tok_m1: DFF<Bits<16>>,
+    g_burst_m1: DFF<Bits<16>>,
+    g_last: DFF<Bits<32>>,
     // combinational
-    sh_lo: Signal<Local, Bits<16>>,
-    sh_hi: Signal<Local, Bits<16>>,
-    px_lo: Signal<Local, Bits<16>>,
-    px_hi: Signal<Local, Bits<16>>,
-    ref_lo: Signal<Local, Bits<16>>,
-    ref_hi: Signal<Local, Bits<16>>,
-    diff: Signal<Local, Bits<64>>,
-    shares64: Signal<Local, Bits<64>>,
-    elapsed: Signal<Local, Bits<32>>,
-    add: Signal<Local, Bits<32>>,
-    add_c: Signal<Local, Bits<32>>,
-    burst32: Signal<Local, Bits<32>>,
-    tok_sum: Signal<Local, Bits<32>>,
-    avail16: Signal<Local, Bits<16>>,
-    avail: Signal<Local, Bits<32>>,
-    refbps: Signal<Local, Bits<64>>,
-    credit_sum: Signal<Local, Bits<64>>,
-    order: Signal<Local, Bit>,
-    flags: Signal<Local, Bits<20>>,
-    l3: Signal<Local, Bit>,
-    l4: Signal<Local, Bit>,
+    enter: Signal<Local, Bit>,
+    side_ok: Signal<Local, Bit>,
+    tif_ok: Signal<Local, Bit>,
+    display_ok: Signal<Local, Bit>,
+    capacity_ok: Signal<Local, Bit>,
+    shares_ok: Signal<Local, Bit>,
+    price_ok: Signal<Local, Bit>,
     l5: Signal<Local, Bit>,
     l6: Signal<Local, Bit>,
     l7: Signal<Local, Bit>,
     l8: Signal<Local, Bit>,
     l9: Signal<Local, Bit>,
     l10: Signal<Local, Bit>,
+    l14: Signal<Local, Bit>,
+    b_kill_g: Signal<Local, Bit>,
+    b_kill_f: Signal<Local, Bit>,
     l11: Signal<Local, Bit>,
     l12: Signal<Local, Bit>,
     l13: Signal<Local, Bit>,
-    l14: Signal<Local, Bit>,
     l15: Signal<Local, Bit>,
     l16: Signal<Local, Bit>,
     l17: Signal<Local, Bit>,
     l18: Signal<Local, Bit>,
     l19: Signal<Local, Bit>,
+    shares64_b: Signal<Local, Bits<64>>,
+    ten_k: Signal<Local, Bits<16>>,
+    burst18: Signal<Local, Bits<18>>,
+    tok_sum: Signal<Local, Bits<18>>,
+    over: Signal<Local, Bit>,
+    order: Signal<Local, Bit>,
+    bad_firm: Signal<Local, Bit>,
+    is_buy: Signal<Local, Bit>,
+    tc_hi_gt: Signal<Local, Bit>,
+    tc_hi_eq: Signal<Local, Bit>,
+    tc_lo_gt: Signal<Local, Bit>,
+    tok_m1_sum: Signal<Local, Bits<18>>,
 }
 
 impl Logic for Checks {
@@ -197,102 +239,118 @@ impl Logic for Checks {
         dff_setup!(
             self,
             clock,
-            a_valid,
-            a_malformed,
-            a_unknown,
-            a_enter,
-            a_replace,
-            a_buy,
-            a_bad_firm,
+            a_m,
             a_firm,
-            a_side_ok,
-            a_tif_ok,
-            a_display_ok,
-            a_capacity_ok,
-            a_shares_ok,
-            a_price_ok,
+            a_f,
             a_shares,
             a_price,
             a_symbol,
             a_token_hi,
             a_token_lo,
-            a_pp_ll,
-            a_pp_lh,
-            a_pp_hl,
-            a_pp_hh,
-            a_max_shares_fail,
-            b_valid,
-            b_malformed,
-            b_unknown,
-            b_enter,
-            b_replace,
-            b_buy,
-            b_bad_firm,
+            b_m,
             b_firm,
-            b_side_ok,
-            b_tif_ok,
-            b_display_ok,
-            b_capacity_ok,
-            b_shares_ok,
-            b_price_ok,
-            b_global_kill,
-            b_firm_kill,
-            b_known,
-            b_restricted,
-            b_diff10k,
-            b_refbps_lo,
-            b_refbps_hi,
-            b_notional,
-            b_open_notional,
-            b_credit,
-            b_long_need,
-            b_long_cap,
-            b_short_need,
-            b_short_cap,
-            b_max_shares_fail,
-            b_add,
-            b_tokens,
-            b_last,
-            b_token_ok,
+            b_f,
+            b_shares,
+            b_price,
+            b_symbol,
             b_token_hi,
             b_token_lo,
-            b_new_buy,
-            b_new_sell,
-            b_new_unsided,
-            c_valid_q,
-            c_order_q,
-            c_enter_buy_q,
-            c_enter_sell_q,
-            c_replace_q,
-            c_firm_q,
-            c_flags,
-            c_open_notional,
+            b_pp_ll,
+            b_pp_lh,
+            b_pp_hl,
+            b_pp_hh,
+            b_key,
+            b_sflags,
+            b_ref,
+            c_m,
+            cs_firm,
+            c_f,
+            c_token_hi,
+            c_token_lo,
+            c_tok_cmp,
+            c_diff,
+            c_refbps_lo,
+            c_refbps_hi,
+            c_n1,
+            c_n2,
+            c_s1,
+            c_s2,
+            c_s3,
+            c_long_cap,
+            c_short_cap,
             c_new_buy,
             c_new_sell,
             c_new_unsided,
-            c_throttle,
-            c_token_hi,
-            c_token_lo
+            c_open_notional,
+            c_credit,
+            c_elapsed,
+            c_tokens,
+            c_last,
+            e_m,
+            e_firm,
+            e_f,
+            e_token_hi,
+            e_token_lo,
+            e_d10_lo,
+            e_d10_hi,
+            e_refbps,
+            e_notional,
+            e_long_need,
+            e_short_need,
+            e_long_cap,
+            e_short_cap,
+            e_new_buy,
+            e_new_sell,
+            e_new_unsided,
+            e_open_notional,
+            e_credit,
+            e_add,
+            e_tokens,
+            e_tokens_m1,
+            e_last,
+            f_m,
+            f_firm,
+            f_f,
+            f_token_hi,
+            f_token_lo,
+            f_diff10k,
+            f_refbps,
+            f_credit_sum,
+            f_open_notional,
+            f_credit,
+            f_new_buy,
+            f_new_sell,
+            f_new_unsided,
+            f_add_c,
+            f_tokens,
+            f_tokens_m1,
+            f_last,
+            g_m,
+            g_firm,
+            g_flags,
+            g_token_hi,
+            g_token_lo,
+            g_open_notional,
+            g_new_buy,
+            g_new_sell,
+            g_new_unsided,
+            g_over,
+            g_tok_m1,
+            g_burst_m1,
+            g_last
         );
-        // ---- stage A (inputs: parser fields, cycle 0) ----
-        self.a_valid.d.next = self.valid.val();
-        self.a_malformed.d.next = self.malformed.val();
-        self.a_unknown.d.next = self.unknown.val();
-        self.a_enter.d.next = self.is_enter.val();
-        self.a_replace.d.next = self.is_replace.val();
-        self.a_buy.d.next = self.side.val() == 0x42;
-        self.a_bad_firm.d.next = self.firm.val().get_bits::<4>(4) != 0;
-        self.a_firm.d.next = self.firm.val().get_bits::<4>(0);
+        // ---- stage A (cycle D: parser fields) ----
+        self.enter.next = self.is_enter.val();
         // OUCH 4.2 side B S T E
-        self.a_side_ok.d.next = (self.side.val() == 0x42)
+        self.side_ok.next = (self.side.val() == 0x42)
             | (self.side.val() == 0x53)
             | (self.side.val() == 0x54)
             | (self.side.val() == 0x45);
         // OUCH 4.2 time in force: 0 IOC, seconds up to a day, 99998, 99999
-        self.a_tif_ok.d.next =
+        self.tif_ok.next =
             (self.tif.val() <= 86400) | (self.tif.val() == 99998) | (self.tif.val() == 99999);
         // OUCH 4.2 display A Y N P I M W L O T Q
-        self.a_display_ok.d.next = (self.display.val() == 0x41)
+        self.display_ok.next = (self.display.val() == 0x41)
             | (self.display.val() == 0x59)
             | (self.display.val() == 0x4E)
             | (self.display.val() == 0x50)
@@ -304,198 +362,251 @@ impl Logic for Checks {
             | (self.display.val() == 0x54)
             | (self.display.val() == 0x51);
         // OUCH 4.2 capacity A P R O
-        self.a_capacity_ok.d.next = (self.capacity.val() == 0x41)
+        self.capacity_ok.next = (self.capacity.val() == 0x41)
             | (self.capacity.val() == 0x50)
             | (self.capacity.val() == 0x52)
             | (self.capacity.val() == 0x4F);
-        self.a_shares_ok.d.next = (self.shares.val() != 0) & (self.shares.val() < 1000000);
-        self.a_price_ok.d.next = (self.price.val() != 0) & (self.price.val() <= 0x7735939C);
-        self.a_max_shares_fail.d.next = self.shares.val() > self.max_shares.val();
+        self.shares_ok.next = (self.shares.val() != 0) & (self.shares.val() < 1000000);
+        self.price_ok.next = (self.price.val() != 0) & (self.price.val() <= 0x7735939C);
+        // One-bit locals first: a `!` inside a widening cast would invert the
+        // zero extension in Verilog.
+        self.l5.next = self.enter.val() & !self.side_ok.val();
+        self.l6.next = !self.tif_ok.val();
+        self.l7.next = !self.display_ok.val();
+        self.l8.next = self.enter.val() & !self.capacity_ok.val();
+        self.l9.next = !self.shares_ok.val();
+        self.l10.next = !self.price_ok.val();
+        self.l14.next = self.shares.val() > self.max_shares.val();
+        self.a_f.d.next = (bit_cast::<20, 1>(self.l5.val().into()) << 5)
+            | (bit_cast::<20, 1>(self.l6.val().into()) << 6)
+            | (bit_cast::<20, 1>(self.l7.val().into()) << 7)
+            | (bit_cast::<20, 1>(self.l8.val().into()) << 8)
+            | (bit_cast::<20, 1>(self.l9.val().into()) << 9)
+            | (bit_cast::<20, 1>(self.l10.val().into()) << 10)
+            | (bit_cast::<20, 1>(self.l14.val().into()) << 14);
+        self.bad_firm.next = self.firm.val().get_bits::<4>(4) != 0;
+        self.is_buy.next = self.side.val() == 0x42;
+        self.a_m.d.next = bit_cast::<8, 1>(self.valid.val().into())
+            | (bit_cast::<8, 1>(self.malformed.val().into()) << 1)
+            | (bit_cast::<8, 1>(self.unknown.val().into()) << 2)
+            | (bit_cast::<8, 1>(self.bad_firm.val().into()) << 3)
+            | (bit_cast::<8, 1>(self.is_enter.val().into()) << 4)
+            | (bit_cast::<8, 1>(self.is_replace.val().into()) << 5)
+            | (bit_cast::<8, 1>(self.is_buy.val().into()) << 6);
+        self.a_firm.d.next = self.firm.val().get_bits::<FIRM_BITS>(0);
         self.a_shares.d.next = self.shares.val();
         self.a_price.d.next = self.price.val();
         self.a_symbol.d.next = self.symbol.val();
         self.a_token_hi.d.next = self.token_hi.val();
         self.a_token_lo.d.next = self.token_lo.val();
-        self.sh_lo.next = self.shares.val().get_bits::<16>(0);
-        self.sh_hi.next = self.shares.val().get_bits::<16>(16);
-        self.px_lo.next = self.price.val().get_bits::<16>(0);
-        self.px_hi.next = self.price.val().get_bits::<16>(16);
-        self.a_pp_ll.d.next = self.sh_lo.val() * self.px_lo.val();
-        self.a_pp_lh.d.next = self.sh_lo.val() * self.px_hi.val();
-        self.a_pp_hl.d.next = self.sh_hi.val() * self.px_lo.val();
-        self.a_pp_hh.d.next = self.sh_hi.val() * self.px_hi.val();
-        self.a_symbol_out.next = self.a_symbol.q.val();
 
-        // ---- stage B (inputs: stage A, RAM outputs, cycle 1) ----
-        self.b_valid.d.next = self.a_valid.q.val();
-        self.b_malformed.d.next = self.a_malformed.q.val();
-        self.b_unknown.d.next = self.a_unknown.q.val();
-        self.b_enter.d.next = self.a_enter.q.val();
-        self.b_replace.d.next = self.a_replace.q.val();
-        self.b_buy.d.next = self.a_buy.q.val();
-        self.b_bad_firm.d.next = self.a_bad_firm.q.val();
+        // ---- stage B (cycle D+1: stage A, the symbol RAM's outputs) ----
+        self.rd_firm.next = self.a_firm.q.val();
+        self.b_m.d.next = self.a_m.q.val();
         self.b_firm.d.next = self.a_firm.q.val();
-        self.b_side_ok.d.next = self.a_side_ok.q.val();
-        self.b_tif_ok.d.next = self.a_tif_ok.q.val();
-        self.b_display_ok.d.next = self.a_display_ok.q.val();
-        self.b_capacity_ok.d.next = self.a_capacity_ok.q.val();
-        self.b_shares_ok.d.next = self.a_shares_ok.q.val();
-        self.b_price_ok.d.next = self.a_price_ok.q.val();
-        self.b_max_shares_fail.d.next = self.a_max_shares_fail.q.val();
-        self.b_global_kill.d.next = self.global_kill.val();
-        self.b_firm_kill.d.next = self.firm_kill.val().get_bit(self.a_firm.q.val().index());
-        self.b_known.d.next = self.sym_known.val();
-        self.b_restricted.d.next = self.sym_restricted.val();
-        // collar: |price − ref| × 10 000 against ref × bps (10 000 = 2^13+2^10+2^9+2^8+2^4)
-        if self.a_price.q.val() >= self.sym_reference.val() {
-            self.diff.next = bit_cast::<64, 32>(self.a_price.q.val() - self.sym_reference.val());
-        } else {
-            self.diff.next = bit_cast::<64, 32>(self.sym_reference.val() - self.a_price.q.val());
-        }
-        self.b_diff10k.d.next = (self.diff.val() << 13)
-            + (self.diff.val() << 10)
-            + (self.diff.val() << 9)
-            + (self.diff.val() << 8)
-            + (self.diff.val() << 4);
-        self.ref_lo.next = self.sym_reference.val().get_bits::<16>(0);
-        self.ref_hi.next = self.sym_reference.val().get_bits::<16>(16);
-        self.b_refbps_lo.d.next = self.ref_lo.val() * self.collar_bps.val();
-        self.b_refbps_hi.d.next = self.ref_hi.val() * self.collar_bps.val();
-        // notional = Σ partial products (exact in 64 bits)
-        self.b_notional.d.next = bit_cast::<64, 32>(self.a_pp_ll.q.val())
-            + (bit_cast::<64, 32>(self.a_pp_lh.q.val()) << 16)
-            + (bit_cast::<64, 32>(self.a_pp_hl.q.val()) << 16)
-            + (bit_cast::<64, 32>(self.a_pp_hh.q.val()) << 32);
-        self.b_open_notional.d.next = self.open_notional.val();
-        self.b_credit.d.next = self.credit.val();
-        self.shares64.next = bit_cast::<64, 32>(self.a_shares.q.val());
-        self.b_long_need.d.next =
-            self.bought.val() + self.open_buy.val() + self.open_unsided.val() + self.shares64.val();
-        self.b_long_cap.d.next = self.max_long.val() + self.sold.val();
-        self.b_short_need.d.next =
-            self.sold.val() + self.open_sell.val() + self.open_unsided.val() + self.shares64.val();
-        self.b_short_cap.d.next = self.max_short.val() + self.bought.val();
-        self.b_new_buy.d.next = self.open_buy.val() + self.shares64.val();
-        self.b_new_sell.d.next = self.open_sell.val() + self.shares64.val();
-        self.b_new_unsided.d.next = self.open_unsided.val() + self.shares64.val();
-        // token bucket, refilled lazily: one token per 2^shift of NOW. Stage B
-        // shifts the elapsed time, stage C clamps and adds (one cycle was the
-        // block's critical path).
-        self.elapsed.next = self.now.val() - self.throttle.val().get_bits::<32>(0);
-        self.add.next = self.elapsed.val() >> self.shift.val();
-        self.b_add.d.next = self.add.val();
-        self.b_tokens.d.next = self.throttle.val().get_bits::<16>(32);
-        self.b_last.d.next = self.throttle.val().get_bits::<32>(0);
-        if self.add.val() != 0 {
-            self.b_last.d.next = self.now.val();
-        }
-        self.b_token_ok.d.next = (self.a_token_hi.q.val() > self.last_token_hi.val())
-            | ((self.a_token_hi.q.val() == self.last_token_hi.val())
-                & (self.a_token_lo.q.val() > self.last_token_lo.val()));
+        self.b_kill_g.next = self.global_kill.val();
+        self.b_kill_f.next = self.firm_kill.val().get_bit(self.a_firm.q.val().index());
+        self.b_f.d.next = self.a_f.q.val()
+            | (bit_cast::<20, 1>(self.b_kill_g.val().into()) << 3)
+            | (bit_cast::<20, 1>(self.b_kill_f.val().into()) << 4);
+        self.b_shares.d.next = self.a_shares.q.val();
+        self.b_price.d.next = self.a_price.q.val();
+        self.b_symbol.d.next = self.a_symbol.q.val();
         self.b_token_hi.d.next = self.a_token_hi.q.val();
         self.b_token_lo.d.next = self.a_token_lo.q.val();
+        self.b_pp_ll.d.next =
+            self.a_shares.q.val().get_bits::<16>(0) * self.a_price.q.val().get_bits::<16>(0);
+        self.b_pp_lh.d.next =
+            self.a_shares.q.val().get_bits::<16>(0) * self.a_price.q.val().get_bits::<16>(16);
+        self.b_pp_hl.d.next =
+            self.a_shares.q.val().get_bits::<16>(16) * self.a_price.q.val().get_bits::<16>(0);
+        self.b_pp_hh.d.next =
+            self.a_shares.q.val().get_bits::<16>(16) * self.a_price.q.val().get_bits::<16>(16);
+        // block RAM outputs go straight into registers
+        self.b_key.d.next = self.sym_key.val();
+        self.b_sflags.d.next = self.sym_flags.val();
+        self.b_ref.d.next = self.sym_reference.val();
 
-        // ---- stage C (inputs: stage B, cycle 2) ----
-        self.burst32.next = bit_cast::<32, 16>(self.burst.val());
-        self.add_c.next = self.b_add.q.val();
-        if self.b_add.q.val() > self.burst32.val() {
-            self.add_c.next = self.burst32.val();
+        // ---- stage C (cycle D+2: stage B, firm state) ----
+        self.c_m.d.next = self.b_m.q.val();
+        self.cs_firm.d.next = self.b_firm.q.val();
+        self.l11.next = self.b_m.q.val().get_bit(4)
+            & !(self.b_sflags.q.val().get_bit(0) & (self.b_key.q.val() == self.b_symbol.q.val()));
+        self.l12.next = self.b_m.q.val().get_bit(4) & self.b_sflags.q.val().get_bit(1);
+        self.c_f.d.next = self.b_f.q.val()
+            | (bit_cast::<20, 1>(self.l11.val().into()) << 11)
+            | (bit_cast::<20, 1>(self.l12.val().into()) << 12);
+        // collar: |price − ref| × 10 000 against ref × bps
+        if self.b_price.q.val() >= self.b_ref.q.val() {
+            self.c_diff.d.next = self.b_price.q.val() - self.b_ref.q.val();
+        } else {
+            self.c_diff.d.next = self.b_ref.q.val() - self.b_price.q.val();
         }
-        self.tok_sum.next = bit_cast::<32, 16>(self.b_tokens.q.val()) + self.add_c.val();
-        self.avail.next = self.tok_sum.val();
-        if self.tok_sum.val() > self.burst32.val() {
-            self.avail.next = self.burst32.val();
-        }
-        self.avail16.next = self.avail.val().get_bits::<16>(0);
-        self.refbps.next = bit_cast::<64, 32>(self.b_refbps_lo.q.val())
-            + (bit_cast::<64, 32>(self.b_refbps_hi.q.val()) << 16);
-        self.credit_sum.next = self.b_open_notional.q.val() + self.b_notional.q.val();
-        self.order.next = self.b_enter.q.val() | self.b_replace.q.val();
-        // One-bit locals first: a `!` inside a widening cast would invert the
-        // zero extension in Verilog.
-        self.l3.next = self.b_global_kill.q.val();
-        self.l4.next = self.b_firm_kill.q.val();
-        self.l5.next = self.b_enter.q.val() & !self.b_side_ok.q.val();
-        self.l6.next = !self.b_tif_ok.q.val();
-        self.l7.next = !self.b_display_ok.q.val();
-        self.l8.next = self.b_enter.q.val() & !self.b_capacity_ok.q.val();
-        self.l9.next = !self.b_shares_ok.q.val();
-        self.l10.next = !self.b_price_ok.q.val();
-        self.l11.next = self.b_enter.q.val() & !self.b_known.q.val();
-        self.l12.next = self.b_enter.q.val() & self.b_restricted.q.val();
-        self.l13.next = self.b_enter.q.val()
-            & (self.collar_bps.val() != 0)
-            & (self.b_diff10k.q.val() > self.refbps.val());
-        self.l14.next = self.b_max_shares_fail.q.val();
-        self.l15.next = self.b_notional.q.val() > self.max_notional.val();
-        self.l16.next = (self.credit_sum.val() < self.b_open_notional.q.val())
-            | (self.credit_sum.val() > self.b_credit.q.val());
-        self.l17.next = ((self.b_replace.q.val() | self.b_buy.q.val())
-            & (self.b_long_need.q.val() > self.b_long_cap.q.val()))
-            | ((self.b_replace.q.val() | !self.b_buy.q.val())
-                & (self.b_short_need.q.val() > self.b_short_cap.q.val()));
-        self.l18.next = self.avail16.val() == 0;
-        self.l19.next = !self.b_token_ok.q.val();
-        // bit r-1 = reason r fails (masked by kind); framing first.
-        self.flags.next = 0.into();
-        if self.b_malformed.q.val() {
-            self.flags.next = 1.into();
-        } else if self.b_unknown.q.val() {
-            self.flags.next = 2.into();
-        } else if self.b_bad_firm.q.val() {
-            self.flags.next = 4.into();
-        } else if self.order.val() {
-            self.flags.next = (bit_cast::<20, 1>(self.l3.val().into()) << 3)
-                | (bit_cast::<20, 1>(self.l4.val().into()) << 4)
-                | (bit_cast::<20, 1>(self.l5.val().into()) << 5)
-                | (bit_cast::<20, 1>(self.l6.val().into()) << 6)
-                | (bit_cast::<20, 1>(self.l7.val().into()) << 7)
-                | (bit_cast::<20, 1>(self.l8.val().into()) << 8)
-                | (bit_cast::<20, 1>(self.l9.val().into()) << 9)
-                | (bit_cast::<20, 1>(self.l10.val().into()) << 10)
-                | (bit_cast::<20, 1>(self.l11.val().into()) << 11)
-                | (bit_cast::<20, 1>(self.l12.val().into()) << 12)
-                | (bit_cast::<20, 1>(self.l13.val().into()) << 13)
-                | (bit_cast::<20, 1>(self.l14.val().into()) << 14)
-                | (bit_cast::<20, 1>(self.l15.val().into()) << 15)
-                | (bit_cast::<20, 1>(self.l16.val().into()) << 16)
-                | (bit_cast::<20, 1>(self.l17.val().into()) << 17)
-                | (bit_cast::<20, 1>(self.l18.val().into()) << 18)
-                | (bit_cast::<20, 1>(self.l19.val().into()) << 19);
-        }
-        self.c_valid_q.d.next = self.b_valid.q.val();
-        self.c_order_q.d.next =
-            self.order.val() & !self.b_malformed.q.val() & !self.b_unknown.q.val();
-        self.c_enter_buy_q.d.next = self.b_enter.q.val() & self.b_buy.q.val();
-        self.c_enter_sell_q.d.next = self.b_enter.q.val() & !self.b_buy.q.val();
-        self.c_replace_q.d.next = self.b_replace.q.val();
-        self.c_firm_q.d.next = self.b_firm.q.val();
-        self.c_flags.d.next = self.flags.val();
-        self.c_open_notional.d.next = self.credit_sum.val();
-        self.c_new_buy.d.next = self.b_new_buy.q.val();
-        self.c_new_sell.d.next = self.b_new_sell.q.val();
-        self.c_new_unsided.d.next = self.b_new_unsided.q.val();
-        self.c_throttle.d.next = (bit_cast::<48, 16>(self.avail16.val() - 1) << 32)
-            | bit_cast::<48, 32>(self.b_last.q.val());
+        self.c_refbps_lo.d.next = self.b_ref.q.val().get_bits::<16>(0) * self.collar_bps.val();
+        self.c_refbps_hi.d.next = self.b_ref.q.val().get_bits::<16>(16) * self.collar_bps.val();
+        // notional = Σ partial products (exact in 64 bits), two adds per stage
+        self.c_n1.d.next = bit_cast::<64, 32>(self.b_pp_ll.q.val())
+            + (bit_cast::<64, 32>(self.b_pp_lh.q.val()) << 16);
+        self.c_n2.d.next = (bit_cast::<64, 32>(self.b_pp_hl.q.val()) << 16)
+            + (bit_cast::<64, 32>(self.b_pp_hh.q.val()) << 32);
+        // position: bought + open buys + open unsided + order ≤ max long + sold (and mirrored)
+        self.shares64_b.next = bit_cast::<64, 32>(self.b_shares.q.val());
+        self.c_s1.d.next = self.bought.val() + self.open_buy.val();
+        self.c_s2.d.next = self.open_unsided.val() + self.shares64_b.val();
+        self.c_s3.d.next = self.sold.val() + self.open_sell.val();
+        self.c_long_cap.d.next = self.max_long.val() + self.sold.val();
+        self.c_short_cap.d.next = self.max_short.val() + self.bought.val();
+        self.c_new_buy.d.next = self.open_buy.val() + self.shares64_b.val();
+        self.c_new_sell.d.next = self.open_sell.val() + self.shares64_b.val();
+        self.c_new_unsided.d.next = self.open_unsided.val() + self.shares64_b.val();
+        self.c_open_notional.d.next = self.open_notional.val();
+        self.c_credit.d.next = self.credit.val();
+        // token order: bit 0 hi >, bit 1 hi ==, bit 2 lo >
+        self.tc_hi_gt.next = self.b_token_hi.q.val() > self.last_token_hi.val();
+        self.tc_hi_eq.next = self.b_token_hi.q.val() == self.last_token_hi.val();
+        self.tc_lo_gt.next = self.b_token_lo.q.val() > self.last_token_lo.val();
+        self.c_tok_cmp.d.next = bit_cast::<3, 1>(self.tc_hi_gt.val().into())
+            | (bit_cast::<3, 1>(self.tc_hi_eq.val().into()) << 1)
+            | (bit_cast::<3, 1>(self.tc_lo_gt.val().into()) << 2);
         self.c_token_hi.d.next = self.b_token_hi.q.val();
         self.c_token_lo.d.next = self.b_token_lo.q.val();
+        // token bucket, refilled lazily: one token per 2^shift of NOW
+        self.c_elapsed.d.next = self.now.val() - self.throttle.val().get_bits::<32>(0);
+        self.c_tokens.d.next = self.throttle.val().get_bits::<16>(32);
+        self.c_last.d.next = self.throttle.val().get_bits::<32>(0);
 
-        // ---- outputs (cycle 3) ----
-        self.busy.next = self.a_valid.q.val() | self.b_valid.q.val() | self.c_valid_q.q.val();
-        self.c_valid.next = self.c_valid_q.q.val();
-        self.c_order.next = self.c_order_q.q.val();
-        self.c_enter_buy.next = self.c_enter_buy_q.q.val();
-        self.c_enter_sell.next = self.c_enter_sell_q.q.val();
-        self.c_replace.next = self.c_replace_q.q.val();
-        self.c_firm.next = self.c_firm_q.q.val();
-        self.fails.next = self.c_flags.q.val();
-        self.n_open_notional.next = self.c_open_notional.q.val();
-        self.n_open_buy.next = self.c_new_buy.q.val();
-        self.n_open_sell.next = self.c_new_sell.q.val();
-        self.n_open_unsided.next = self.c_new_unsided.q.val();
-        self.n_throttle.next = self.c_throttle.q.val();
-        self.n_token_hi.next = self.c_token_hi.q.val();
-        self.n_token_lo.next = self.c_token_lo.q.val();
+        // ---- stage E (cycle D+3) ----
+        self.e_m.d.next = self.c_m.q.val();
+        self.e_firm.d.next = self.cs_firm.q.val();
+        self.l19.next = !(self.c_tok_cmp.q.val().get_bit(0)
+            | (self.c_tok_cmp.q.val().get_bit(1) & self.c_tok_cmp.q.val().get_bit(2)));
+        self.e_f.d.next = self.c_f.q.val() | (bit_cast::<20, 1>(self.l19.val().into()) << 19);
+        self.e_token_hi.d.next = self.c_token_hi.q.val();
+        self.e_token_lo.d.next = self.c_token_lo.q.val();
+        self.ten_k.next = 10000.into();
+        self.e_d10_lo.d.next = self.c_diff.q.val().get_bits::<16>(0) * self.ten_k.val();
+        self.e_d10_hi.d.next = self.c_diff.q.val().get_bits::<16>(16) * self.ten_k.val();
+        self.e_refbps.d.next = bit_cast::<64, 32>(self.c_refbps_lo.q.val())
+            + (bit_cast::<64, 32>(self.c_refbps_hi.q.val()) << 16);
+        self.e_notional.d.next = self.c_n1.q.val() + self.c_n2.q.val();
+        self.e_long_need.d.next = self.c_s1.q.val() + self.c_s2.q.val();
+        self.e_short_need.d.next = self.c_s3.q.val() + self.c_s2.q.val();
+        self.e_long_cap.d.next = self.c_long_cap.q.val();
+        self.e_short_cap.d.next = self.c_short_cap.q.val();
+        self.e_new_buy.d.next = self.c_new_buy.q.val();
+        self.e_new_sell.d.next = self.c_new_sell.q.val();
+        self.e_new_unsided.d.next = self.c_new_unsided.q.val();
+        self.e_open_notional.d.next = self.c_open_notional.q.val();
+        self.e_credit.d.next = self.c_credit.q.val();
+        self.e_add.d.next = self.c_elapsed.q.val() >> self.shift.val();
+        self.e_tokens.d.next = bit_cast::<18, 16>(self.c_tokens.q.val());
+        self.e_tokens_m1.d.next = bit_cast::<18, 16>(self.c_tokens.q.val()) - 1;
+        self.e_last.d.next = self.c_last.q.val();
+
+        // ---- stage F (cycle D+4) ----
+        self.f_m.d.next = self.e_m.q.val();
+        self.f_firm.d.next = self.e_firm.q.val();
+        self.l15.next = self.e_notional.q.val() > self.max_notional.val();
+        self.l17.next = ((self.e_m.q.val().get_bit(5) | self.e_m.q.val().get_bit(6))
+            & (self.e_long_need.q.val() > self.e_long_cap.q.val()))
+            | ((self.e_m.q.val().get_bit(5) | !self.e_m.q.val().get_bit(6))
+                & (self.e_short_need.q.val() > self.e_short_cap.q.val()));
+        self.f_f.d.next = self.e_f.q.val()
+            | (bit_cast::<20, 1>(self.l15.val().into()) << 15)
+            | (bit_cast::<20, 1>(self.l17.val().into()) << 17);
+        self.f_token_hi.d.next = self.e_token_hi.q.val();
+        self.f_token_lo.d.next = self.e_token_lo.q.val();
+        self.f_diff10k.d.next = bit_cast::<64, 32>(self.e_d10_lo.q.val())
+            + (bit_cast::<64, 32>(self.e_d10_hi.q.val()) << 16);
+        self.f_refbps.d.next = self.e_refbps.q.val();
+        self.f_credit_sum.d.next = self.e_open_notional.q.val() + self.e_notional.q.val();
+        self.f_open_notional.d.next = self.e_open_notional.q.val();
+        self.f_credit.d.next = self.e_credit.q.val();
+        self.f_new_buy.d.next = self.e_new_buy.q.val();
+        self.f_new_sell.d.next = self.e_new_sell.q.val();
+        self.f_new_unsided.d.next = self.e_new_unsided.q.val();
+        // refill clamped to the burst (fits 16 bits)
+        self.f_add_c.d.next = self.e_add.q.val().get_bits::<18>(0);
+        if self.e_add.q.val() > bit_cast::<32, 16>(self.burst.val()) {
+            self.f_add_c.d.next = bit_cast::<18, 16>(self.burst.val());
+        }
+        self.f_tokens.d.next = self.e_tokens.q.val();
+        self.f_tokens_m1.d.next = self.e_tokens_m1.q.val();
+        self.f_last.d.next = self.e_last.q.val();
+        if self.e_add.q.val() != 0 {
+            self.f_last.d.next = self.now.val();
+        }
+
+        // ---- stage G (cycle D+5): last compares, prioritised fail vector ----
+        self.g_m.d.next = self.f_m.q.val();
+        self.g_firm.d.next = self.f_firm.q.val();
+        self.l13.next = self.f_m.q.val().get_bit(4)
+            & (self.collar_bps.val() != 0)
+            & (self.f_diff10k.q.val() > self.f_refbps.q.val());
+        self.l16.next = (self.f_credit_sum.q.val() < self.f_open_notional.q.val())
+            | (self.f_credit_sum.q.val() > self.f_credit.q.val());
+        // available tokens = min(tokens + refill, burst); none left fails
+        self.burst18.next = bit_cast::<18, 16>(self.burst.val());
+        self.tok_sum.next = self.f_tokens.q.val() + self.f_add_c.q.val();
+        self.over.next = self.tok_sum.val() > self.burst18.val();
+        self.l18.next = self.tok_sum.val() == 0;
+        if self.over.val() {
+            self.l18.next = self.burst.val() == 0;
+        }
+        self.order.next = self.f_m.q.val().get_bit(4) | self.f_m.q.val().get_bit(5);
+        self.g_flags.d.next = 0.into();
+        if self.f_m.q.val().get_bit(1) {
+            self.g_flags.d.next = 1.into();
+        } else if self.f_m.q.val().get_bit(2) {
+            self.g_flags.d.next = 2.into();
+        } else if self.f_m.q.val().get_bit(3) {
+            self.g_flags.d.next = 4.into();
+        } else if self.order.val() {
+            self.g_flags.d.next = self.f_f.q.val()
+                | (bit_cast::<20, 1>(self.l13.val().into()) << 13)
+                | (bit_cast::<20, 1>(self.l16.val().into()) << 16)
+                | (bit_cast::<20, 1>(self.l18.val().into()) << 18);
+        }
+        self.g_token_hi.d.next = self.f_token_hi.q.val();
+        self.g_token_lo.d.next = self.f_token_lo.q.val();
+        self.g_open_notional.d.next = self.f_credit_sum.q.val();
+        self.g_new_buy.d.next = self.f_new_buy.q.val();
+        self.g_new_sell.d.next = self.f_new_sell.q.val();
+        self.g_new_unsided.d.next = self.f_new_unsided.q.val();
+        self.g_over.d.next = self.over.val();
+        self.tok_m1_sum.next = self.f_tokens_m1.q.val() + self.f_add_c.q.val();
+        self.g_tok_m1.d.next = self.tok_m1_sum.val().get_bits::<16>(0);
+        self.g_burst_m1.d.next = self.burst.val() - 1;
+        self.g_last.d.next = self.f_last.q.val();
+
+        // ---- outputs (cycle D+6) ----
+        self.busy.next = self.a_m.q.val().get_bit(0)
+            | self.b_m.q.val().get_bit(0)
+            | self.c_m.q.val().get_bit(0)
+            | self.e_m.q.val().get_bit(0)
+            | self.f_m.q.val().get_bit(0)
+            | self.g_m.q.val().get_bit(0);
+        self.c_valid.next = self.g_m.q.val().get_bit(0);
+        self.c_order.next = (self.g_m.q.val().get_bit(4) | self.g_m.q.val().get_bit(5))
+            & !self.g_m.q.val().get_bit(1)
+            & !self.g_m.q.val().get_bit(2);
+        self.c_enter_buy.next = self.g_m.q.val().get_bit(4) & self.g_m.q.val().get_bit(6);
+        self.c_enter_sell.next = self.g_m.q.val().get_bit(4) & !self.g_m.q.val().get_bit(6);
+        self.c_replace.next = self.g_m.q.val().get_bit(5);
+        self.c_firm.next = self.g_firm.q.val();
+        self.fails.next = self.g_flags.q.val();
+        self.n_open_notional.next = self.g_open_notional.q.val();
+        self.n_open_buy.next = self.g_new_buy.q.val();
+        self.n_open_sell.next = self.g_new_sell.q.val();
+        self.n_open_unsided.next = self.g_new_unsided.q.val();
+        self.n_throttle.next = (bit_cast::<48, 16>(self.g_tok_m1.q.val()) << 32)
+            | bit_cast::<48, 32>(self.g_last.q.val());
+        if self.g_over.q.val() {
+            self.n_throttle.next = (bit_cast::<48, 16>(self.g_burst_m1.q.val()) << 32)
+                | bit_cast::<48, 32>(self.g_last.q.val());
+        }
+        self.n_token_hi.next = self.g_token_hi.q.val();
+        self.n_token_lo.next = self.g_token_lo.q.val();
     }
 }
 
@@ -647,8 +758,15 @@ mod tests {
             c.burst.next = u64::from(gl.burst).into();
             c.shift.next = u64::from(gl.shift).into();
             c.now.next = u64::from(gl.now).into();
-            c.sym_known.next = known;
-            c.sym_restricted.next = restricted;
+            // a miss: the slot holds another key, or is not valid
+            let key = if known || rng.gen() {
+                p.symbol
+            } else {
+                p.symbol ^ 1
+            };
+            let valid = known || key != p.symbol;
+            c.sym_key.next = key.into();
+            c.sym_flags.next = (u64::from(valid) | u64::from(restricted) << 1).into();
             c.sym_reference.next = u64::from(reference).into();
             c.credit.next = credit.into();
             c.max_long.next = u64::from(max_long).into();
@@ -662,8 +780,8 @@ mod tests {
             c.throttle.next = (u64::from(e.tokens) << 32 | u64::from(e.last_refill)).into();
             c.last_token_hi.next = e.last_token_hi.into();
             c.last_token_lo.next = e.last_token_lo.into();
-            // inputs held: after three edges stage C holds this message
-            for _ in 0..3 {
+            // inputs held: after STAGES edges stage G holds this message
+            for _ in 0..STAGES {
                 cycle(&mut c, clk);
             }
             let kill = kill_bits >> firm & 1 == 1;

@@ -31,3 +31,17 @@ pub(crate) mod testbench {
         let _ = simulate(b, 200);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LATENCY;
+
+    #[test]
+    fn verilator_test_bench_expects_the_rtl_latency() {
+        let line = format!("static const int LATENCY = {LATENCY};");
+        assert!(
+            crate::verilator::TESTBENCH.contains(&line),
+            "verilator/tb.cpp must declare `{line}`"
+        );
+    }
+}

@@ -43,7 +43,10 @@ pub struct Parser {
     busy: DFF<Bit>,
     beats: DFF<Bits<4>>,
     bad: DFF<Bit>,
-    msg_type: DFF<Bits<8>>,
+    /// The message's type, decoded at its first beat (O, U, X).
+    type_o: DFF<Bit>,
+    type_u: DFF<Bit>,
+    type_x: DFF<Bit>,
     firm_q: DFF<Bits<8>>,
     done_q: DFF<Bit>,
     malformed_q: DFF<Bit>,
@@ -58,7 +61,6 @@ pub struct Parser {
     start: Signal<Local, Bit>,
     beat_bad: Signal<Local, Bit>,
     nbeats: Signal<Local, Bits<4>>,
-    ntype: Signal<Local, Bits<8>>,
     nbad: Signal<Local, Bit>,
     len_ok: Signal<Local, Bit>,
     t_enter: Signal<Local, Bit>,
@@ -81,7 +83,9 @@ impl Logic for Parser {
             busy,
             beats,
             bad,
-            msg_type,
+            type_o,
+            type_u,
+            type_x,
             firm_q,
             done_q,
             malformed_q,
@@ -100,12 +104,24 @@ impl Logic for Parser {
             | (self.in_len.val() > 8)
             | (!self.in_eop.val() & (self.in_len.val() != 8));
         self.nbeats.next = self.beats.q.val() + 1;
-        self.ntype.next = self.msg_type.q.val();
+        self.t_enter.next = self.type_o.q.val();
+        self.t_replace.next = self.type_u.q.val();
+        self.t_cancel.next = self.type_x.q.val();
         self.nbad.next = self.bad.q.val() | self.beat_bad.val();
+        // OUCH 4.2 lengths: Enter 49 = 6×8+1, Replace 47 = 5×8+7, Cancel 19 = 2×8+3,
+        // checked on the beats already taken (one less than the count with this one);
+        // a message that starts on this beat is one beat long and fits none.
+        self.len_ok.next =
+            (self.type_o.q.val() & (self.beats.q.val() == 6) & (self.in_len.val() == 1))
+                | (self.type_u.q.val() & (self.beats.q.val() == 5) & (self.in_len.val() == 7))
+                | (self.type_x.q.val() & (self.beats.q.val() == 2) & (self.in_len.val() == 3));
         if self.start.val() {
             self.nbeats.next = 1.into();
-            self.ntype.next = self.in_data.val().get_bits::<8>(56);
+            self.t_enter.next = self.in_data.val().get_bits::<8>(56) == 0x4F;
+            self.t_replace.next = self.in_data.val().get_bits::<8>(56) == 0x55;
+            self.t_cancel.next = self.in_data.val().get_bits::<8>(56) == 0x58;
             self.nbad.next = !self.in_sop.val() | self.beat_bad.val();
+            self.len_ok.next = false;
         }
         if self.beats.q.val() == 15 {
             // saturate: any message this long is malformed anyway
@@ -113,14 +129,6 @@ impl Logic for Parser {
                 self.nbeats.next = 15.into();
             }
         }
-        self.t_enter.next = self.ntype.val() == 0x4F;
-        self.t_replace.next = self.ntype.val() == 0x55;
-        self.t_cancel.next = self.ntype.val() == 0x58;
-        // OUCH 4.2 lengths: Enter 49 = 6×8+1, Replace 47 = 5×8+7, Cancel 19 = 2×8+3.
-        self.len_ok.next =
-            (self.t_enter.val() & (self.nbeats.val() == 7) & (self.in_len.val() == 1))
-                | (self.t_replace.val() & (self.nbeats.val() == 6) & (self.in_len.val() == 7))
-                | (self.t_cancel.val() & (self.nbeats.val() == 3) & (self.in_len.val() == 3));
         self.done_q.d.next = false;
         self.malformed_q.d.next = false;
         self.unknown_q.d.next = false;
@@ -131,7 +139,9 @@ impl Logic for Parser {
                 self.malformed_q.d.next = true;
             }
             self.beats.d.next = self.nbeats.val();
-            self.msg_type.d.next = self.ntype.val();
+            self.type_o.d.next = self.t_enter.val();
+            self.type_u.d.next = self.t_replace.val();
+            self.type_x.d.next = self.t_cancel.val();
             self.bad.d.next = self.nbad.val();
             self.busy.d.next = !self.in_eop.val();
             if self.start.val() {
@@ -170,9 +180,9 @@ impl Logic for Parser {
         self.done.next = self.done_q.q.val();
         self.malformed.next = self.malformed_q.q.val();
         self.unknown.next = self.unknown_q.q.val();
-        self.is_enter.next = self.msg_type.q.val() == 0x4F;
-        self.is_replace.next = self.msg_type.q.val() == 0x55;
-        self.is_cancel.next = self.msg_type.q.val() == 0x58;
+        self.is_enter.next = self.type_o.q.val();
+        self.is_replace.next = self.type_u.q.val();
+        self.is_cancel.next = self.type_x.q.val();
         self.firm.next = self.firm_q.q.val();
         // Field extraction (byte b of the message is beat b/8, bits 63-8(b%8)..).
         // Enter: token 1..15, side 15, shares 16..20, stock 20..28, price 28..32,
@@ -187,7 +197,7 @@ impl Logic for Parser {
         self.side.next = self.w1.q.val().get_bits::<8>(0);
         self.symbol.next = self.x_b.val();
         self.capacity.next = self.w5.q.val().get_bits::<8>(48);
-        if self.msg_type.q.val() == 0x55 {
+        if self.type_u.q.val() {
             self.token_hi.next = self.x_c.val();
             self.token_lo.next = self.x_d.val().get_bits::<48>(0);
             self.shares.next = self.x_e.val().get_bits::<32>(0);

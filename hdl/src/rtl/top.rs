@@ -13,8 +13,9 @@ use super::{
 };
 use rust_hdl::prelude::*;
 
-/// Cycles from the last input beat to the decision.
-pub const LATENCY: u64 = 5;
+/// Cycles from the last input beat to the decision: the parser's `done`
+/// register, the checks' stages, the decision register.
+pub const LATENCY: u64 = 2 + super::checks::STAGES;
 /// Cycles from the control access being taken to `ctl_rvalid`.
 pub const CONTROL_LATENCY: u64 = 2;
 
@@ -99,6 +100,21 @@ pub struct RiskGateRtl {
     p5_eop: DFF<Bit>,
     p5_len: DFF<Bits<4>>,
     p5_data: DFF<Bits<64>>,
+    p6_valid: DFF<Bit>,
+    p6_sop: DFF<Bit>,
+    p6_eop: DFF<Bit>,
+    p6_len: DFF<Bits<4>>,
+    p6_data: DFF<Bits<64>>,
+    p7_valid: DFF<Bit>,
+    p7_sop: DFF<Bit>,
+    p7_eop: DFF<Bit>,
+    p7_len: DFF<Bits<4>>,
+    p7_data: DFF<Bits<64>>,
+    p8_valid: DFF<Bit>,
+    p8_sop: DFF<Bit>,
+    p8_eop: DFF<Bit>,
+    p8_len: DFF<Bits<4>>,
+    p8_data: DFF<Bits<64>>,
     // combinational
     take: Signal<Local, Bit>,
     busy: Signal<Local, Bit>,
@@ -168,7 +184,22 @@ impl Logic for RiskGateRtl {
             p5_sop,
             p5_eop,
             p5_len,
-            p5_data
+            p5_data,
+            p6_valid,
+            p6_sop,
+            p6_eop,
+            p6_len,
+            p6_data,
+            p7_valid,
+            p7_sop,
+            p7_eop,
+            p7_len,
+            p7_data,
+            p8_valid,
+            p8_sop,
+            p8_eop,
+            p8_len,
+            p8_data
         );
         self.parser.clock.next = self.clock.val();
         self.symbols.clock.next = self.clock.val();
@@ -198,7 +229,6 @@ impl Logic for RiskGateRtl {
         // ---- symbol lookup ----
         self.symbols.seed.next = self.g_seed.q.val();
         self.symbols.symbol.next = self.parser.symbol.val();
-        self.symbols.symbol_q.next = self.checks.a_symbol_out.val();
 
         // ---- checks ----
         self.checks.valid.next = self.parser.done.val();
@@ -224,8 +254,8 @@ impl Logic for RiskGateRtl {
         self.checks.burst.next = self.g_burst.q.val();
         self.checks.shift.next = self.g_shift.q.val();
         self.checks.now.next = self.g_now.q.val();
-        self.checks.sym_known.next = self.symbols.known.val();
-        self.checks.sym_restricted.next = self.symbols.restricted.val();
+        self.checks.sym_key.next = self.symbols.key.val();
+        self.checks.sym_flags.next = self.symbols.flags_out.val();
         self.checks.sym_reference.next = self.symbols.reference.val();
         self.checks.credit.next = self.firms.credit.val();
         self.checks.max_long.next = self.firms.max_long.val();
@@ -284,7 +314,7 @@ impl Logic for RiskGateRtl {
 
         // ---- firm state ports: the control port owns them while cs != 0 ----
         self.commit.next = self.decision.accept_now.val() & self.checks.c_order.val();
-        self.firms.rd_firm.next = self.parser.firm.val().get_bits::<4>(0);
+        self.firms.rd_firm.next = self.checks.rd_firm.val();
         self.firms.wr_firm.next = self.checks.c_firm.val();
         if self.cs.q.val() != 0 {
             self.firms.rd_firm.next = self.op_firm.val();
@@ -502,10 +532,25 @@ impl Logic for RiskGateRtl {
         self.p5_eop.d.next = self.p4_eop.q.val();
         self.p5_len.d.next = self.p4_len.q.val();
         self.p5_data.d.next = self.p4_data.q.val();
-        self.out_valid.next = self.p5_valid.q.val();
-        self.out_sop.next = self.p5_sop.q.val();
-        self.out_eop.next = self.p5_eop.q.val();
-        self.out_len.next = self.p5_len.q.val();
-        self.out_data.next = self.p5_data.q.val();
+        self.p6_valid.d.next = self.p5_valid.q.val();
+        self.p6_sop.d.next = self.p5_sop.q.val();
+        self.p6_eop.d.next = self.p5_eop.q.val();
+        self.p6_len.d.next = self.p5_len.q.val();
+        self.p6_data.d.next = self.p5_data.q.val();
+        self.p7_valid.d.next = self.p6_valid.q.val();
+        self.p7_sop.d.next = self.p6_sop.q.val();
+        self.p7_eop.d.next = self.p6_eop.q.val();
+        self.p7_len.d.next = self.p6_len.q.val();
+        self.p7_data.d.next = self.p6_data.q.val();
+        self.p8_valid.d.next = self.p7_valid.q.val();
+        self.p8_sop.d.next = self.p7_sop.q.val();
+        self.p8_eop.d.next = self.p7_eop.q.val();
+        self.p8_len.d.next = self.p7_len.q.val();
+        self.p8_data.d.next = self.p7_data.q.val();
+        self.out_valid.next = self.p8_valid.q.val();
+        self.out_sop.next = self.p8_sop.q.val();
+        self.out_eop.next = self.p8_eop.q.val();
+        self.out_len.next = self.p8_len.q.val();
+        self.out_data.next = self.p8_data.q.val();
     }
 }
