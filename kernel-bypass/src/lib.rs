@@ -20,6 +20,7 @@
 //!   (smoltcp over AF_XDP; the XDP program steers its 5-tuple).
 //! - [`cpu`]: pin a busy-polling thread, run it under `SCHED_FIFO`.
 //! - [`netns`]: namespace + veth labs for tests and benchmarks.
+//! - [`impair`]: a lab whose wire drops and reorders frames (netem in user space).
 //! - [`mod@error`]: [`IoError`], the typed error of every call here.
 //!
 //! Receiving (host feed handler):
@@ -44,6 +45,7 @@ pub mod afxdp;
 pub mod cpu;
 pub mod error;
 pub mod frame;
+pub mod impair;
 pub mod io;
 pub mod loader;
 pub mod netns;

@@ -17,7 +17,7 @@ use std::{
 
 use crate::error::IoError;
 
-static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
+pub(crate) static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 
 /// A namespace plus veth pair, removed on drop.
 #[derive(Debug)]
@@ -38,7 +38,7 @@ pub struct VethLab {
     pub inner_mac: [u8; 6],
 }
 
-fn ip(args: &[&str]) -> Result<(), IoError> {
+pub(crate) fn ip(args: &[&str]) -> Result<(), IoError> {
     let out = Command::new("ip")
         .args(args)
         .output()
@@ -53,7 +53,7 @@ fn ip(args: &[&str]) -> Result<(), IoError> {
     Ok(())
 }
 
-fn mac_str(m: &[u8; 6]) -> String {
+pub(crate) fn mac_str(m: &[u8; 6]) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
@@ -63,7 +63,7 @@ fn mac_str(m: &[u8; 6]) -> String {
 /// Deletes namespaces left by labs whose process is gone (a test killed
 /// before its destructors ran). Deleting the namespace removes its veth end,
 /// which takes the outer end with it.
-fn sweep_stale_labs() {
+pub(crate) fn sweep_stale_labs() {
     let Ok(dir) = std::fs::read_dir("/var/run/netns") else {
         return;
     };

@@ -1,0 +1,106 @@
+//! The order path's send stage allocates nothing: after the handshake, 2 000
+//! OUCH-sized sends through smoltcp over AF_XDP, each followed by the poll
+//! that takes the echo in, make no heap allocation on the calling thread
+//! (counting allocator). The first round warms up smoltcp's buffers.
+
+mod common;
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    cell::Cell,
+    io::{Read, Write},
+    net::{SocketAddrV4, TcpListener},
+    time::{Duration, Instant},
+};
+
+use eti_kernel_bypass::{mono_ns, TcpLinkState, XdpTcpConfig, XdpTcpConnection};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; the counter is a
+// const-initialised thread-local Cell, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+/// Sends `n` 49-byte messages, each echoed before the next; panics on a
+/// wrong echo. Returns the allocations counted meanwhile on this thread.
+fn round(c: &mut XdpTcpConnection, n: u32) -> u64 {
+    let mut msg = [b'O'; 49];
+    let mut back = [0u8; 49];
+    let before = allocs();
+    for i in 0..n {
+        msg[1..5].copy_from_slice(&i.to_be_bytes());
+        assert_eq!(c.send(&msg, mono_ns()).unwrap(), 49);
+        let mut got = 0;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while got < 49 {
+            c.poll(mono_ns()).unwrap();
+            got += c.recv(&mut back[got..]).unwrap();
+            assert!(Instant::now() < deadline, "no echo for message {i}");
+        }
+        assert_eq!(back, msg);
+    }
+    allocs() - before
+}
+
+#[test]
+fn send_and_receive_allocate_nothing() {
+    let Some(lab) = common::lab_or_skip("send_and_receive_allocate_nothing", "alc") else {
+        return;
+    };
+    lab.inner_offloads_off().expect("ethtool");
+    let addr = SocketAddrV4::new(lab.inner_ip, 15100);
+    let listener = lab.in_ns(move || TcpListener::bind(addr).unwrap()).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = s.read(&mut buf) {
+            s.write_all(&buf[..n]).unwrap();
+        }
+    });
+    let mut c = XdpTcpConnection::connect(&XdpTcpConfig::new(&lab.outer_if, addr), mono_ns())
+        .expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.state() != TcpLinkState::Established {
+        c.poll(mono_ns()).unwrap();
+        assert!(Instant::now() < deadline, "no handshake");
+    }
+    round(&mut c, 200);
+    // The counter sees this thread's allocations (so a zero below means something).
+    let b = allocs();
+    drop(std::hint::black_box(Vec::<u8>::with_capacity(8)));
+    assert_eq!(allocs(), b + 1);
+    let n = round(&mut c, 2_000);
+    assert_eq!(n, 0, "{n} allocations in 2000 send/poll/recv rounds");
+    c.close(mono_ns());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !server.is_finished() && Instant::now() < deadline {
+        let _ = c.poll(mono_ns());
+    }
+}
