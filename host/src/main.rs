@@ -7,18 +7,31 @@
 //! - `eti run [--config eti.toml] [--journal DIR] [--seconds N]`: connect to
 //!   the venue in config and trade the configured parent orders until Ctrl-C;
 //!   with a journal that holds records, resume where that session stopped.
-//! - `eti audit verify DIR [--public-key FILE]`: check a journal's chain and
-//!   seals; exit 0 printing the record count, non-zero naming the first bad
-//!   segment and record.
+//! - `eti config [--config FILE]`: the embedded defaults, or FILE merged over them.
+//! - `eti audit verify DIR [--public-key HEX|FILE]`: check a journal's chain and
+//!   seals; exit 0 printing the record count, 2 when gap records show events
+//!   lost to a full queue, 1 naming the first bad segment and record (or a
+//!   directory that holds no journal).
 //! - `eti audit export DIR`: the journal as JSON lines on stdout.
+//!
+//! Exit status: 0 done; 1 an error (one line on stderr naming the key or flag,
+//! its value and what is accepted); 2 `eti demo` checks failed; 3 `eti run`
+//! never logged in to the venue; 130 (143) stopped by Ctrl-C (SIGTERM) after
+//! a clean stop: journal sealed, summary printed.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "eti", version, about = "ETI trading host")]
+#[command(
+    name = "eti",
+    version,
+    about = "ETI trading host",
+    after_help = "Exit status: 0 done, 1 error, 2 demo checks failed, 3 never logged in to the venue, 130 stopped by Ctrl-C."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,34 +42,42 @@ enum Command {
     /// Simulator + host on loopback: TWAP/VWAP session, risk drill, summary.
     #[cfg(feature = "demo")]
     Demo {
-        /// Also write the summary as JSON.
-        #[arg(long)]
+        /// Also write the summary as one JSON document to FILE.
+        #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
-        /// Record every packet of the session (feed and order entry) to a pcap file.
-        #[arg(long)]
+        /// Record every packet of the session (feed and order entry) to a pcap FILE.
+        #[arg(long, value_name = "FILE")]
         pcap: Option<PathBuf>,
-        /// Journal the session into this directory.
-        #[arg(long)]
+        /// Journal the session into directory DIR (sealed at the end, also on Ctrl-C).
+        #[arg(long, value_name = "DIR")]
         journal: Option<PathBuf>,
-        /// Risk gate implementation.
+        /// Risk gate implementation: golden (software model) or rtl (rust-hdl simulation).
         #[arg(long, default_value = "golden", value_parser = ["golden", "rtl"])]
         gate: String,
-        /// Length of the algos' window in seconds.
+        /// Length of the algos' window in seconds, 2..=90.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(2..=90))]
         seconds: u64,
     },
     /// Connect to the venue in the config and trade its parent orders.
     Run {
-        /// TOML config; the embedded defaults when absent.
-        #[arg(long)]
+        /// TOML FILE merged over the embedded defaults (it needs only the keys
+        /// it changes; `eti config` prints them); the defaults when absent.
+        #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Stop after this many seconds (default: until Ctrl-C or all parents done).
-        #[arg(long)]
+        /// Stop after this many seconds, 1..=604800 (default: until Ctrl-C or all parents done).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=604_800))]
         seconds: Option<u64>,
-        /// Journal into this directory; records already there are a session
-        /// to resume (tokens, venue sequence, positions, open orders, gate).
-        #[arg(long)]
+        /// Journal into directory DIR (overrides journal.dir); records already
+        /// there are a session to resume (tokens, venue sequence, positions,
+        /// open orders, gate).
+        #[arg(long, value_name = "DIR")]
         journal: Option<PathBuf>,
+    },
+    /// Print the embedded default config (commented), or FILE merged over it.
+    Config {
+        /// Print this TOML FILE merged over the defaults, after every check `eti run` makes.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Journal audit tools.
     Audit {
@@ -69,6 +90,7 @@ enum Command {
 enum AuditCommand {
     /// Verify hash chain, CRCs and Ed25519 seals of a journal directory.
     Verify {
+        /// The journal directory to verify.
         dir: PathBuf,
         /// Public key (hex) the seals must verify under; default DIR/journal.pub,
         /// else the key named in the segment headers.
@@ -76,7 +98,10 @@ enum AuditCommand {
         public_key: Option<PathBuf>,
     },
     /// Write every journal record as a JSON line to stdout.
-    Export { dir: PathBuf },
+    Export {
+        /// The journal directory to export.
+        dir: PathBuf,
+    },
 }
 
 fn audit(cmd: AuditCommand) -> Result<ExitCode> {
@@ -115,7 +140,9 @@ fn demo(
     seconds: u64,
 ) -> Result<ExitCode> {
     use eti_host::app::config::GateKind;
+    use eti_host::app::signals::Interrupt;
     use eti_host::demo::{render, run, DemoOptions};
+    let interrupt = Interrupt::watch("the demo").context("installing the Ctrl-C handler")?;
     let opts = DemoOptions {
         algo_seconds: seconds,
         gate: if gate == "rtl" {
@@ -125,6 +152,7 @@ fn demo(
         },
         pcap,
         journal,
+        interrupt: interrupt.clone(),
         ..DemoOptions::default()
     };
     let out = run(&opts).context("demo session")?;
@@ -132,15 +160,15 @@ fn demo(
     if let Some(path) = report {
         let json = serde_json::to_string_pretty(&out.summary)?;
         std::fs::write(&path, json)
-            .with_context(|| format!("writing report {}", path.display()))?;
+            .with_context(|| format!("--report {}: writing the report", path.display()))?;
         eprintln!("[demo] report written to {}", path.display());
     }
     let ok = out.summary.checks.books_match && out.summary.checks.fills_reconciled;
     out.sim.stop();
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
+    Ok(match interrupt.exit_code() {
+        Some(code) => ExitCode::from(code),
+        None if ok => ExitCode::SUCCESS,
+        None => ExitCode::from(2),
     })
 }
 
@@ -149,20 +177,84 @@ fn run_cmd(
     seconds: Option<u64>,
     journal: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    let _host =
-        eti_host::app::runner::run_journaled(config.as_deref(), seconds, journal.as_deref())?;
+    use eti_host::app::runner::{run, RunOptions};
+    use eti_host::app::signals::Interrupt;
+    let interrupt = Interrupt::watch("the run").context("installing the Ctrl-C handler")?;
+    let out = run(&RunOptions {
+        config,
+        seconds,
+        journal,
+        interrupt: interrupt.clone(),
+    })?;
+    let code = out.exit_code(&interrupt);
+    if code == 3 {
+        eprintln!(
+            "eti: venue.address = \"{}\": {}; is the venue up and the address right?",
+            out.host.venue.address(),
+            out.venue.describe()
+        );
+    }
+    Ok(ExitCode::from(code))
+}
+
+fn config_cmd(config: Option<PathBuf>) -> Result<ExitCode> {
+    use eti_host::app::config::{HostConfig, DEFAULT_TOML};
+    match config {
+        None => print!("{}", DEFAULT_TOML.trim_start()),
+        Some(path) => {
+            let mut c = HostConfig::load(Some(&path))?;
+            c.venue.password = "(hidden)".into();
+            print!("{}", toml::to_string(&c)?);
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn main() -> Result<ExitCode> {
-    let cli = Cli::parse();
+/// Colour only on a terminal, and never with `NO_COLOR` set (no-color.org).
+fn colour(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// An error chain on one line: each cause once (a cause whose text the line
+/// already holds adds nothing).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+fn main() -> ExitCode {
+    let colour_out = colour(std::io::stdout().is_terminal());
+    let colour_err = colour(std::io::stderr().is_terminal());
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command()
+        .color(if colour_out && colour_err {
+            clap::ColorChoice::Auto
+        } else {
+            clap::ColorChoice::Never
+        })
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_err)
         .with_writer(std::io::stderr)
         .try_init();
-    match cli.command {
+    let result = match cli.command {
         Command::Audit { command } => audit(command),
         #[cfg(feature = "demo")]
         Command::Demo {
@@ -177,5 +269,63 @@ fn main() -> Result<ExitCode> {
             seconds,
             journal,
         } => run_cmd(config, seconds, journal),
+        Command::Config { config } => config_cmd(config),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("eti: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every subcommand says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>, seen: &mut usize) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                *seen += 1;
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if help.trim().is_empty() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing, seen);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let (mut missing, mut seen) = (Vec::new(), 0);
+        walk(&cmd, "eti", &mut missing, &mut seen);
+        assert!(seen >= 7, "walked only {seen} arguments");
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+        assert!(cmd.get_version().is_some());
+    }
+
+    #[test]
+    fn error_chain_prints_each_cause_once() {
+        let inner = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e = anyhow::Error::new(inner)
+            .context("feed.listen = \"127.0.0.1:1\": Address already in use");
+        assert_eq!(
+            one_line(&e),
+            "feed.listen = \"127.0.0.1:1\": Address already in use"
+        );
+        let e = anyhow::anyhow!("disk full").context("journal j");
+        assert_eq!(one_line(&e), "journal j: disk full");
     }
 }

@@ -1,16 +1,20 @@
 //! The host's TOML configuration: embedded defaults (every binary runs with no
-//! file), serde parsing that rejects unknown keys, and validation that names the
-//! offending key and the accepted range.
+//! file), a file merged over them key by key, and checks that name the
+//! offending key, its value and what is accepted (unknown keys, wrong types and
+//! out-of-range numbers are caught before serde sees them, so a number too big
+//! for its field reports the key's range, not "expected u16").
 
 use eti_core::{Firm, Price, Side, Symbol};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// The defaults, as a file. `eti run` with no `--config` runs on these.
+/// The defaults, as a file (`eti config` prints it). `eti run` with no
+/// `--config` runs on these.
 pub const DEFAULT_TOML: &str = r#"
-# eti host defaults. Every key may be overridden in a file given with --config.
+# eti host defaults. A file given with --config is merged over these key by key:
+# it needs only the keys it changes (see host/eti.toml).
 
 [feed]
 listen = "127.0.0.1:30001"     # where ITCH/MoldUDP64 datagrams arrive
@@ -56,7 +60,14 @@ listen = "127.0.0.1:9464"      # Prometheus /metrics and /health; "" disables
 
 [hot]
 cpu = -1                       # pin the hot thread to this CPU; -1 = no pinning
-spin = false                   # true: spin when idle (dedicated core); false: yield the CPU
+spin = false                   # true: spin when idle (dedicated core); false: block in poll(2)
+                               # on the feed and venue sockets (wake-up bounded at 1 ms)
+
+[journal]
+dir = ""                       # journal directory; "" = no journal (unless eti run --journal DIR)
+signing_key = ""               # Ed25519 secret key FILE (not the key): mode 0600 or stricter,
+                               # outside the journal directory; "" = generate journal.key in the
+                               # journal directory (warned: fine for tests, not for production)
 
 # Parent orders started at once by `eti run`, e.g.
 # [[orders]]
@@ -75,6 +86,13 @@ spin = false                   # true: spin when idle (dedicated core); false: y
 pub enum ConfigError {
     #[error("config: {0}")]
     Parse(#[from] toml::de::Error),
+    #[error("config key `{key}` is not known; accepted: {accepted}")]
+    Unknown { key: String, accepted: String },
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        source: Box<ConfigError>,
+    },
     #[error("config key `{key}` = {value}: expected {expected}")]
     Invalid {
         key: String,
@@ -164,6 +182,16 @@ pub struct HotSection {
     pub spin: bool,
 }
 
+/// `[journal]`: where `eti run` journals and the key that seals the segments.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    /// "" = no journal unless `--journal DIR`.
+    pub dir: String,
+    /// Path of the Ed25519 secret key file; "" = generated in the journal dir.
+    pub signing_key: String,
+}
+
 /// One parent order in config.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -207,6 +235,7 @@ pub struct HostConfig {
     pub books: BooksSection,
     pub metrics: MetricsSection,
     pub hot: HotSection,
+    pub journal: JournalSection,
     #[serde(default)]
     pub orders: Vec<OrderSection>,
 }
@@ -223,16 +252,50 @@ impl Default for HostConfig {
 
 /// Which gate implementation checks orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum GateKind {
     Golden,
     Rtl,
 }
 
+impl GateKind {
+    /// The name used in config, summaries and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            GateKind::Golden => "golden",
+            GateKind::Rtl => "rtl",
+        }
+    }
+}
+
+impl std::fmt::Display for GateKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Execution algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AlgoKind {
     Twap,
     Vwap,
+}
+
+impl AlgoKind {
+    /// The name used in config, summaries and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlgoKind::Twap => "twap",
+            AlgoKind::Vwap => "vwap",
+        }
+    }
+}
+
+impl std::fmt::Display for AlgoKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A validated parent order.
@@ -263,6 +326,11 @@ pub struct Resolved {
     pub credit: u64,
     pub restricted: Vec<Symbol>,
     pub orders: Vec<ParentSpec>,
+    /// `journal.dir`, when set.
+    pub journal_dir: Option<PathBuf>,
+    /// `journal.signing_key`, when set (checked by [`check_signing_key`]
+    /// when the journal opens).
+    pub signing_key: Option<PathBuf>,
 }
 
 fn addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
@@ -295,17 +363,251 @@ fn money(key: &str, v: &str) -> Result<u64, ConfigError> {
         })
 }
 
-fn range<T: PartialOrd + std::fmt::Display + Copy>(
-    key: &str,
-    v: T,
-    lo: T,
-    hi: T,
-) -> Result<T, ConfigError> {
-    if v < lo || v > hi {
-        Err(invalid(key, v, format!("{lo}..={hi}")))
+/// Every integer key and the values it accepts: one table for the file check
+/// (which runs before serde, so `collar_bps = 70000` reports 0..=10000 rather
+/// than overflowing a u16) and for [`HostConfig::resolve`] (which checks
+/// configs built in code). `orders.*` applies to every `[[orders]]` entry.
+pub const INT_RANGES: &[(&str, i64, i64)] = &[
+    ("feed.retry_ms", 1, 60_000),
+    ("feed.gap_timeout_ms", 10, 600_000),
+    ("venue.heartbeat_ms", 10, 60_000),
+    ("venue.peer_timeout_ms", 100, 600_000),
+    ("venue.reconnect_ms", 1, 60_000),
+    ("venue.connect_timeout_ms", 10, 60_000),
+    ("risk.firm_index", 0, eti_hdl::regmap::FIRMS as i64 - 1),
+    ("risk.max_order_shares", 1, 999_999),
+    ("risk.collar_bps", 0, 10_000),
+    ("risk.throttle_burst", 1, u16::MAX as i64),
+    ("risk.throttle_shift", 0, 31),
+    ("risk.max_long", 0, u32::MAX as i64),
+    ("risk.max_short", 0, u32::MAX as i64),
+    ("books.max_locate", 1, u16::MAX as i64),
+    ("books.orders", 1, 1 << 26),
+    ("books.levels", 1, 1 << 16),
+    ("hot.cpu", -1, 1023),
+    ("orders.shares", 100, 999_999),
+    ("orders.limit_bps", 0, 5_000),
+    ("orders.duration_s", 1, 86_400),
+    ("orders.slices", 1, 10_000),
+    ("orders.participation_pct", 1, 100),
+    ("orders.profile", 0, u32::MAX as i64),
+];
+
+/// The accepted range of an integer key of [`INT_RANGES`] (`orders[3].x` is
+/// looked up as `orders.x`).
+fn int_bounds(key: &str) -> (i64, i64) {
+    let table_key = match key.split_once("].") {
+        Some((head, field)) if head.starts_with("orders[") => format!("orders.{field}"),
+        _ => key.to_string(),
+    };
+    INT_RANGES
+        .iter()
+        .find(|(k, _, _)| *k == table_key)
+        .map_or((i64::MIN, i64::MAX), |&(_, lo, hi)| (lo, hi))
+}
+
+fn range<T: TryInto<i64> + Copy>(key: &str, v: T) -> Result<T, ConfigError> {
+    let (lo, hi) = int_bounds(key);
+    let x: i64 = v.try_into().unwrap_or(i64::MAX);
+    if x < lo || x > hi {
+        Err(invalid(key, x, format!("{lo}..={hi}")))
     } else {
         Ok(v)
     }
+}
+
+/// Keys of one `[[orders]]` entry, with the TOML type each takes.
+const ORDER_KEYS: &[(&str, &str)] = &[
+    ("algo", "string"),
+    ("symbol", "string"),
+    ("side", "string"),
+    ("shares", "integer"),
+    ("limit", "string"),
+    ("limit_bps", "integer"),
+    ("duration_s", "integer"),
+    ("slices", "integer"),
+    ("participation_pct", "integer"),
+    ("profile", "array"),
+];
+
+fn type_name(v: &toml::Value) -> &'static str {
+    v.type_str()
+}
+
+fn article(t: &str) -> &'static str {
+    match t {
+        "integer" => "an integer",
+        "string" => "a string",
+        "boolean" => "true or false",
+        "array" => "an array",
+        "table" => "a table",
+        "float" => "a float",
+        _ => "a datetime",
+    }
+}
+
+/// One value of the file against the type the key takes (and, for integers,
+/// its range).
+fn check_value(key: &str, want: &str, v: &toml::Value) -> Result<(), ConfigError> {
+    if type_name(v) != want {
+        return Err(invalid(key, v, article(want)));
+    }
+    match v {
+        toml::Value::Integer(i) => {
+            range(key, *i)?;
+        }
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let k = format!("{key}[{i}]");
+                match (key.ends_with(".profile"), item) {
+                    (true, toml::Value::Integer(x)) => {
+                        let (lo, hi) = int_bounds(key);
+                        if *x < lo || *x > hi {
+                            return Err(invalid(k, x, format!("{lo}..={hi}")));
+                        }
+                    }
+                    (true, other) => return Err(invalid(k, other, "an integer")),
+                    (false, toml::Value::String(_)) => {}
+                    (false, other) => return Err(invalid(k, other, "a string")),
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Every key of `file` must exist in `defaults` (or be an `[[orders]]`
+/// field) with the same type; integers must be in range.
+fn check_file(defaults: &toml::Table, file: &toml::Table) -> Result<(), ConfigError> {
+    let sections = || {
+        let mut names: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        names.push("[[orders]]");
+        names.join(", ")
+    };
+    for (section, v) in file {
+        if section == "orders" {
+            let toml::Value::Array(entries) = v else {
+                return Err(invalid("orders", v, "[[orders]] tables"));
+            };
+            for (i, e) in entries.iter().enumerate() {
+                let toml::Value::Table(t) = e else {
+                    return Err(invalid(format!("orders[{i}]"), e, "a table"));
+                };
+                for (k, v) in t {
+                    let key = format!("orders[{i}].{k}");
+                    let Some((_, want)) = ORDER_KEYS.iter().find(|(n, _)| n == k) else {
+                        return Err(ConfigError::Unknown {
+                            key,
+                            accepted: ORDER_KEYS
+                                .iter()
+                                .map(|(n, _)| *n)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        });
+                    };
+                    check_value(&key, want, v)?;
+                }
+            }
+            continue;
+        }
+        let Some(toml::Value::Table(d)) = defaults.get(section) else {
+            return Err(ConfigError::Unknown {
+                key: section.clone(),
+                accepted: format!("sections {}", sections()),
+            });
+        };
+        let toml::Value::Table(t) = v else {
+            return Err(invalid(section, v, format!("a [{section}] table")));
+        };
+        for (k, v) in t {
+            let key = format!("{section}.{k}");
+            let Some(dv) = d.get(k) else {
+                return Err(ConfigError::Unknown {
+                    key,
+                    accepted: format!(
+                        "in [{section}]: {}",
+                        d.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            };
+            check_value(&key, type_name(dv), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Overlay `file` onto `base`: tables merge key by key, anything else
+/// (values, the `[[orders]]` array) replaces.
+fn merge(base: &mut toml::Table, file: toml::Table) {
+    for (k, v) in file {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// `journal.signing_key` must name a key file of mode 0600 or stricter that
+/// lives outside the journal directory (a key beside the records it seals
+/// lets whoever can rewrite the records re-seal them).
+pub fn check_signing_key(key: &Path, journal_dir: &Path) -> Result<(), ConfigError> {
+    const KEY: &str = "journal.signing_key";
+    let shown = format!("{:?}", key.display().to_string());
+    let meta = match std::fs::metadata(key) {
+        Ok(m) => m,
+        Err(e) => {
+            let text = key.to_string_lossy();
+            let looks_like_key = text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+            return Err(invalid(
+                KEY,
+                if looks_like_key {
+                    "(64 hex characters)".into()
+                } else {
+                    shown
+                },
+                if looks_like_key {
+                    "the path of a key file, not the key itself".to_string()
+                } else {
+                    format!("a readable key file ({e})")
+                },
+            ));
+        }
+    };
+    if !meta.is_file() {
+        return Err(invalid(
+            KEY,
+            shown,
+            "a regular file (32 raw bytes or 64 hex characters)",
+        ));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(invalid(
+            KEY,
+            format!("{shown} (mode {mode:04o})"),
+            format!(
+                "a file only its owner can read: mode 0600 or stricter (chmod 600 {})",
+                key.display()
+            ),
+        ));
+    }
+    if let (Ok(k), Ok(d)) = (key.canonicalize(), journal_dir.canonicalize()) {
+        if k.starts_with(&d) {
+            return Err(invalid(
+                KEY,
+                shown,
+                format!(
+                    "a file outside the journal directory {} (a key beside the records it seals proves nothing)",
+                    journal_dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl OrderSection {
@@ -328,7 +630,7 @@ impl OrderSection {
             "sell" => Side::Sell,
             o => return Err(invalid(k("side"), format!("{o:?}"), "\"buy\" or \"sell\"")),
         };
-        range(&k("shares"), self.shares, 100, 999_999)?;
+        range(&k("shares"), self.shares)?;
         let limit = if self.limit.is_empty() {
             None
         } else {
@@ -340,10 +642,10 @@ impl OrderSection {
                 )
             })?)
         };
-        range(&k("limit_bps"), self.limit_bps, 0, 5_000)?;
-        range(&k("duration_s"), self.duration_s, 1, 86_400)?;
-        range(&k("slices"), self.slices, 1, 10_000)?;
-        range(&k("participation_pct"), self.participation_pct, 1, 100)?;
+        range(&k("limit_bps"), self.limit_bps)?;
+        range(&k("duration_s"), self.duration_s)?;
+        range(&k("slices"), self.slices)?;
+        range(&k("participation_pct"), self.participation_pct)?;
         if algo == AlgoKind::Vwap {
             if self.profile.len() > 1000 {
                 return Err(invalid(
@@ -376,13 +678,20 @@ impl OrderSection {
 }
 
 impl HostConfig {
+    /// `text` merged over the embedded defaults key by key, checked and
+    /// validated: a file needs only the keys it changes.
     pub fn from_toml(text: &str) -> Result<HostConfig, ConfigError> {
-        let c: HostConfig = toml::from_str(text)?;
+        let mut base: toml::Table = toml::from_str(DEFAULT_TOML)?;
+        let file: toml::Table = toml::from_str(text)?;
+        check_file(&base, &file)?;
+        merge(&mut base, file);
+        let c: HostConfig = toml::Value::Table(base).try_into()?;
         c.resolve()?;
         Ok(c)
     }
 
-    /// The file at `path`, or the embedded defaults.
+    /// The file at `path` merged over the embedded defaults, or the defaults.
+    /// Errors name the file.
     pub fn load(path: Option<&Path>) -> Result<HostConfig, ConfigError> {
         match path {
             None => Ok(HostConfig::default()),
@@ -391,7 +700,10 @@ impl HostConfig {
                     path: p.display().to_string(),
                     source,
                 })?;
-                HostConfig::from_toml(&text)
+                HostConfig::from_toml(&text).map_err(|e| ConfigError::InFile {
+                    path: p.display().to_string(),
+                    source: Box::new(e),
+                })
             }
         }
     }
@@ -414,8 +726,8 @@ impl HostConfig {
                 "\"from_one\" or \"live\"",
             ));
         }
-        range("feed.retry_ms", self.feed.retry_ms, 1, 60_000)?;
-        range("feed.gap_timeout_ms", self.feed.gap_timeout_ms, 10, 600_000)?;
+        range("feed.retry_ms", self.feed.retry_ms)?;
+        range("feed.gap_timeout_ms", self.feed.gap_timeout_ms)?;
         let venue = addr("venue.address", &self.venue.address)?;
         if eti_core::soupbintcp::Username::new(&self.venue.username).is_none() {
             return Err(invalid(
@@ -460,13 +772,8 @@ impl HostConfig {
                 "exactly 3 ASCII letters or digits",
             ));
         }
-        range("venue.heartbeat_ms", self.venue.heartbeat_ms, 10, 60_000)?;
-        range(
-            "venue.peer_timeout_ms",
-            self.venue.peer_timeout_ms,
-            100,
-            600_000,
-        )?;
+        range("venue.heartbeat_ms", self.venue.heartbeat_ms)?;
+        range("venue.peer_timeout_ms", self.venue.peer_timeout_ms)?;
         if self.venue.peer_timeout_ms <= self.venue.heartbeat_ms {
             return Err(invalid(
                 "venue.peer_timeout_ms",
@@ -474,13 +781,8 @@ impl HostConfig {
                 "more than venue.heartbeat_ms",
             ));
         }
-        range("venue.reconnect_ms", self.venue.reconnect_ms, 1, 60_000)?;
-        range(
-            "venue.connect_timeout_ms",
-            self.venue.connect_timeout_ms,
-            10,
-            60_000,
-        )?;
+        range("venue.reconnect_ms", self.venue.reconnect_ms)?;
+        range("venue.connect_timeout_ms", self.venue.connect_timeout_ms)?;
         let gate = match self.risk.gate.as_str() {
             "golden" => GateKind::Golden,
             "rtl" => GateKind::Rtl,
@@ -492,22 +794,12 @@ impl HostConfig {
                 ))
             }
         };
-        range(
-            "risk.firm_index",
-            self.risk.firm_index,
-            0,
-            (eti_hdl::regmap::FIRMS - 1) as u8,
-        )?;
-        range(
-            "risk.max_order_shares",
-            self.risk.max_order_shares,
-            1,
-            999_999,
-        )?;
+        range("risk.firm_index", self.risk.firm_index)?;
+        range("risk.max_order_shares", self.risk.max_order_shares)?;
         let max_order_notional = money("risk.max_order_notional", &self.risk.max_order_notional)?;
-        range("risk.collar_bps", self.risk.collar_bps, 0, 10_000)?;
-        range("risk.throttle_burst", self.risk.throttle_burst, 1, u16::MAX)?;
-        range("risk.throttle_shift", self.risk.throttle_shift, 0, 31)?;
+        range("risk.collar_bps", self.risk.collar_bps)?;
+        range("risk.throttle_burst", self.risk.throttle_burst)?;
+        range("risk.throttle_shift", self.risk.throttle_shift)?;
         let credit = money("risk.credit", &self.risk.credit)?;
         let mut restricted = Vec::new();
         for (i, s) in self.risk.restricted.iter().enumerate() {
@@ -519,19 +811,20 @@ impl HostConfig {
                 )
             })?);
         }
-        range("books.max_locate", self.books.max_locate, 1, u16::MAX)?;
-        range("books.orders", self.books.orders, 1, 1 << 26)?;
-        range("books.levels", self.books.levels, 1, 1 << 16)?;
+        range("books.max_locate", self.books.max_locate)?;
+        range("books.orders", self.books.orders)?;
+        range("books.levels", self.books.levels)?;
         if !self.metrics.listen.is_empty() {
             addr("metrics.listen", &self.metrics.listen)?;
         }
-        range("hot.cpu", self.hot.cpu, -1, 1023)?;
+        range("hot.cpu", self.hot.cpu)?;
         let orders = self
             .orders
             .iter()
             .enumerate()
             .map(|(i, o)| o.resolve(i))
             .collect::<Result<Vec<_>, _>>()?;
+        let path_or_none = |v: &str| (!v.is_empty()).then(|| PathBuf::from(v));
         Ok(Resolved {
             feed_listen,
             retransmit,
@@ -542,6 +835,8 @@ impl HostConfig {
             credit,
             restricted,
             orders,
+            journal_dir: path_or_none(&self.journal.dir),
+            signing_key: path_or_none(&self.journal.signing_key),
         })
     }
 }
@@ -583,6 +878,127 @@ mod tests {
         let e = HostConfig::from_toml("[feed]\nbogus = 1")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bogus") || e.contains("unknown"), "{e}");
+        assert!(e.contains("feed.bogus") && e.contains("retry_ms"), "{e}");
+    }
+
+    #[test]
+    fn partial_files_merge_over_the_defaults() {
+        // only an order: every section comes from the defaults
+        let c = HostConfig::from_toml(
+            "[[orders]]\nalgo = \"vwap\"\nsymbol = \"MSFT\"\nside = \"sell\"\nshares = 300\nduration_s = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.feed, HostConfig::default().feed);
+        assert_eq!(c.orders.len(), 1);
+        assert_eq!(c.resolve().unwrap().orders[0].algo, AlgoKind::Vwap);
+        // one key of one section: the rest of that section keeps its defaults
+        let c = HostConfig::from_toml("[venue]\naddress = \"10.1.2.3:4000\"\n").unwrap();
+        assert_eq!(c.venue.address, "10.1.2.3:4000");
+        assert_eq!(c.venue.username, "ETI001");
+        assert_eq!(c.venue.reconnect_ms, 200);
+        assert_eq!(c.risk, HostConfig::default().risk);
+        // an empty file is the defaults
+        assert_eq!(HostConfig::from_toml("").unwrap(), HostConfig::default());
+    }
+
+    #[test]
+    fn file_errors_name_key_value_and_what_is_accepted() {
+        let e = |t: &str| HostConfig::from_toml(t).unwrap_err().to_string();
+        // out of range for the key, and for its u16 field: the key's range either way
+        let m = e("[risk]\ncollar_bps = 70000");
+        assert!(
+            m.contains("risk.collar_bps") && m.contains("70000") && m.contains("0..=10000"),
+            "{m}"
+        );
+        let m = e("[books]\nmax_locate = -3");
+        assert!(
+            m.contains("books.max_locate") && m.contains("-3") && m.contains("1..=65535"),
+            "{m}"
+        );
+        // wrong type
+        let m = e("[hot]\nspin = \"yes\"");
+        assert!(
+            m.contains("hot.spin") && m.contains("\"yes\"") && m.contains("true or false"),
+            "{m}"
+        );
+        // unknown section and unknown order field
+        let m = e("[jurnal]\ndir = \"x\"");
+        assert!(m.contains("jurnal") && m.contains("journal"), "{m}");
+        let m = e("[[orders]]\nalgo = \"twap\"\nqty = 5");
+        assert!(m.contains("orders[0].qty") && m.contains("shares"), "{m}");
+        let m = e("[[orders]]\nalgo = \"twap\"\nsymbol = \"AAPL\"\nside = \"buy\"\nshares = 100\nduration_s = 5\nprofile = [1, -1]");
+        assert!(
+            m.contains("orders[0].profile[1]") && m.contains("-1"),
+            "{m}"
+        );
+        // a missing order field is still named
+        let m = e("[[orders]]\nalgo = \"twap\"");
+        assert!(m.contains("symbol"), "{m}");
+        // the file's name leads the message when loaded from disk
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("eti.toml");
+        std::fs::write(&p, "[risk]\ncollar_bps = 70000\n").unwrap();
+        let m = HostConfig::load(Some(&p)).unwrap_err().to_string();
+        assert!(
+            m.starts_with(&p.display().to_string()) && m.contains("risk.collar_bps"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn sample_file_in_the_repository_is_valid() {
+        let c = HostConfig::from_toml(include_str!("../../eti.toml")).unwrap();
+        let r = c.resolve().unwrap();
+        assert_eq!(r.orders.len(), 1);
+        assert_eq!(c.risk.collar_bps, 300);
+    }
+
+    #[test]
+    fn journal_section_and_signing_key_checks() {
+        use std::os::unix::fs::PermissionsExt;
+        let c = HostConfig::from_toml("[journal]\ndir = \"/tmp/j\"\nsigning_key = \"/k\"").unwrap();
+        let r = c.resolve().unwrap();
+        assert_eq!(r.journal_dir, Some(PathBuf::from("/tmp/j")));
+        assert_eq!(r.signing_key, Some(PathBuf::from("/k")));
+        assert_eq!(HostConfig::default().resolve().unwrap().signing_key, None);
+
+        let d = tempfile::tempdir().unwrap();
+        let jdir = d.path().join("journal");
+        std::fs::create_dir(&jdir).unwrap();
+        let key = d.path().join("journal.key");
+        std::fs::write(&key, "00".repeat(32)).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let m = check_signing_key(&key, &jdir).unwrap_err().to_string();
+        assert!(
+            m.contains("journal.signing_key") && m.contains("0644") && m.contains("0600"),
+            "{m}"
+        );
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        check_signing_key(&key, &jdir).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
+        check_signing_key(&key, &jdir).unwrap();
+        // inside the journal directory: refused, even through a relative path
+        let inside = jdir.join("my.key");
+        std::fs::write(&inside, "00".repeat(32)).unwrap();
+        std::fs::set_permissions(&inside, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let m = check_signing_key(&jdir.join("../journal/my.key"), &jdir)
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("outside the journal directory"), "{m}");
+        // missing file, and the key pasted where its path belongs
+        let m = check_signing_key(&d.path().join("nope"), &jdir)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("journal.signing_key") && m.contains("nope"),
+            "{m}"
+        );
+        let m = check_signing_key(Path::new(&"ab".repeat(32)), &jdir)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("not the key itself") && !m.contains("abab"),
+            "{m}"
+        );
     }
 }

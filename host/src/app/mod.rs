@@ -1,5 +1,7 @@
-//! Application assembly: configuration (embedded defaults, validation) and
-//! the runner that builds a host from it (`eti run`).
+//! Application assembly: configuration (embedded defaults, partial files
+//! merged over them, validation), the runner that builds a host from it
+//! (`eti run`), and signal handling for the long-running commands.
 
 pub mod config;
 pub mod runner;
+pub mod signals;

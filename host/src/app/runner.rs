@@ -2,8 +2,10 @@
 //! through eti-kernel-bypass), venue client, risk gate, trader. Used by
 //! `eti run`, `eti demo` and the tests.
 
-use crate::app::config::{HostConfig, Resolved};
+use crate::app::config::{check_signing_key, HostConfig, Resolved};
+use crate::app::signals::Interrupt;
 use crate::telemetry::metrics::HostMetrics;
+use crate::telemetry::status::{plural, VenueLink};
 use crate::trading::{Command, FeedIo, Host, SharedStatus, Trader};
 use crate::venue::{VenueClient, VenueConfig};
 use crossbeam_queue::ArrayQueue;
@@ -22,6 +24,13 @@ use thiserror::Error;
 pub enum BuildError {
     #[error("feed: {0}")]
     Feed(#[from] eti_kernel_bypass::IoError),
+    /// A socket the config names could not be opened: the key, its value and why.
+    #[error("{key} = \"{value}\": {source}")]
+    Socket {
+        key: &'static str,
+        value: String,
+        source: eti_kernel_bypass::IoError,
+    },
     #[error("{0} must be an IPv4 address, got {1}")]
     NotV4(&'static str, SocketAddr),
     #[error("risk gate: {0}")]
@@ -67,10 +76,21 @@ pub fn open_feed(cfg: &HostConfig, r: &Resolved) -> Result<(FeedIo, Option<Strin
         path,
         afxdp: AfXdpConfig::receiver(&cfg.feed.interface, &[listen]),
         socket: UdpSocketConfig::receiver(listen),
+    })
+    .map_err(|source| BuildError::Socket {
+        key: "feed.listen",
+        value: cfg.feed.listen.clone(),
+        source,
     })?;
     let retrans = v4("feed.retransmit", r.retransmit)?;
     let bind = SocketAddrV4::new(*listen.ip(), 0);
-    let rt = UdpSocketIo::open(&UdpSocketConfig::sender(bind, retrans))?;
+    let rt = UdpSocketIo::open(&UdpSocketConfig::sender(bind, retrans)).map_err(|source| {
+        BuildError::Socket {
+            key: "feed.retransmit",
+            value: cfg.feed.retransmit.clone(),
+            source,
+        }
+    })?;
     Ok((
         FeedIo {
             feed: opened.io,
@@ -119,6 +139,43 @@ pub fn pin_current_thread(cpu: i32) -> Result<(), String> {
     }
 }
 
+/// What `eti run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// TOML file merged over the embedded defaults; `None`: the defaults.
+    pub config: Option<std::path::PathBuf>,
+    /// Stop after this long (default: until interrupted or all parents done).
+    pub seconds: Option<u64>,
+    /// Journal directory (overrides `journal.dir`).
+    pub journal: Option<std::path::PathBuf>,
+    /// Stops the run when raised (Ctrl-C in `eti run`).
+    pub interrupt: Arc<Interrupt>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub host: Host,
+    /// Stopped by a signal (the exit status is 128 + signal).
+    pub interrupted: bool,
+    /// The venue link at the end; `logins == 0`: never logged in.
+    pub venue: VenueLink,
+    /// The summary lines printed on stdout.
+    pub summary: Vec<String>,
+}
+
+impl RunOutcome {
+    /// `eti run`'s exit status: 128 + signal when interrupted, 3 when the
+    /// venue never accepted a login, else 0.
+    pub fn exit_code(&self, interrupt: &Interrupt) -> u8 {
+        match interrupt.exit_code() {
+            Some(c) if self.interrupted => c,
+            _ if self.venue.logins == 0 => 3,
+            _ => 0,
+        }
+    }
+}
+
 /// `eti run`: load config (or defaults), connect to the venue, start the
 /// configured parents, serve metrics, trade until Ctrl-C, `seconds`, or (with
 /// parents configured) all parents done. Prints a short summary.
@@ -139,17 +196,48 @@ pub fn run_journaled(
     seconds: Option<u64>,
     journal: Option<&std::path::Path>,
 ) -> anyhow::Result<Host> {
+    run(&RunOptions {
+        config: path.map(Into::into),
+        seconds,
+        journal: journal.map(Into::into),
+        interrupt: Interrupt::never(),
+    })
+    .map(|o| o.host)
+}
+
+/// `eti run` with every option: see [`run_from_config`]. Errors name the
+/// config key or flag at fault.
+pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
     use crate::journal::{Journal, JournalConfig};
     use crate::trading::{command_queue, Command};
     use std::sync::atomic::{AtomicBool, Ordering};
-    let cfg = HostConfig::load(path)?;
+    let cfg = HostConfig::load(opts.config.as_deref())?;
     let r = cfg.resolve()?;
-    let journal = match journal {
+    let seconds = opts.seconds;
+    let journal_dir = match (&opts.journal, &r.journal_dir) {
+        (Some(d), _) => Some(d.clone()),
+        (None, d) => d.clone(),
+    };
+    let journal = match &journal_dir {
         None => None,
-        Some(dir) => Some(
-            Journal::open(JournalConfig::new(dir))
-                .map_err(|e| anyhow::anyhow!("journal {}: {e}", dir.display()))?,
-        ),
+        Some(dir) => {
+            let mut jc = JournalConfig::new(dir);
+            if let Some(key) = &r.signing_key {
+                check_signing_key(key, dir)?;
+                jc.signing_key = Some(key.clone());
+            }
+            Some(Journal::open(jc).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} {}: {e}",
+                    if opts.journal.is_some() {
+                        "--journal"
+                    } else {
+                        "journal.dir"
+                    },
+                    dir.display()
+                )
+            })?)
+        }
     };
     let recovered = journal
         .as_ref()
@@ -167,10 +255,9 @@ pub fn run_journaled(
             tradable.push((symbol, limit.unwrap_or(Price(1))));
         }
     }
-    let (feed, fallback) = open_feed(&cfg, &r)?;
-    if let Some(why) = fallback {
-        eprintln!("[eti] {why}");
-    }
+    // (an AF_XDP fallback is logged once by eti-kernel-bypass; the line
+    // below names the path actually in use)
+    let (feed, _fallback) = open_feed(&cfg, &r)?;
     eprintln!(
         "[eti] feed on {} ({}), venue {}",
         r.feed_listen,
@@ -184,8 +271,13 @@ pub fn run_journaled(
         None
     } else {
         let a: SocketAddr = cfg.metrics.listen.parse()?;
-        let s =
-            crate::telemetry::metrics::MetricsServer::start(a, metrics.clone(), status.clone())?;
+        let s = crate::telemetry::metrics::MetricsServer::start(a, metrics.clone(), status.clone())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "metrics.listen = \"{}\": {e} (another port, or \"\" to serve no metrics)",
+                    cfg.metrics.listen
+                )
+            })?;
         eprintln!(
             "[eti] metrics http://{}/metrics, health http://{}/health",
             s.addr, s.addr
@@ -213,37 +305,22 @@ pub fn run_journaled(
     for o in &r.orders {
         let _ = commands.push(Command::StartParent(o.clone()));
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name("eti-signals".into())
-            .spawn(move || {
-                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    rt.block_on(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    });
-                    stop.store(true, Ordering::Relaxed);
-                }
-            })?;
-    }
+    let stop = AtomicBool::new(false);
     let cpu = cfg.hot.cpu;
     let n_parents = r.orders.len() as u64;
     let hot = &mut host;
+    let interrupt = &opts.interrupt;
     std::thread::scope(|s| -> anyhow::Result<()> {
         let h = std::thread::Builder::new()
             .name("eti-hot".into())
             .spawn_scoped(s, || {
                 if let Err(why) = pin_current_thread(cpu) {
-                    tracing::warn!("{why}; running unpinned");
+                    tracing::warn!("hot.cpu = {cpu}: {why}; running unpinned");
                 }
                 hot.run(&stop);
             })?;
         let t0 = std::time::Instant::now();
-        while !stop.load(Ordering::Relaxed) {
+        while !interrupt.requested() {
             std::thread::sleep(Duration::from_millis(50));
             if seconds.is_some_and(|s| t0.elapsed() >= Duration::from_secs(s)) {
                 break;
@@ -259,40 +336,85 @@ pub fn run_journaled(
         let _ = h.join();
         Ok(())
     })?;
-    host_summary(&host);
+    let venue = VenueLink::new(host.venue.state(), &host.venue.stats);
+    let mut summary = host_summary(&host, &venue);
     if let Some((j, _)) = journal {
+        let records = j.handle().metrics().next_seq.saturating_sub(1);
         j.close()
             .map_err(|e| anyhow::anyhow!("journal failed to close: {e}"))?;
+        if let Some(dir) = &journal_dir {
+            summary.push(format!(
+                "journal: {} in {}, sealed; check with: eti audit verify {}",
+                plural(records, "record"),
+                dir.display(),
+                dir.display()
+            ));
+        }
     }
-    Ok(host)
+    for line in &summary {
+        println!("{line}");
+    }
+    Ok(RunOutcome {
+        host,
+        interrupted: interrupt.requested(),
+        venue,
+        summary,
+    })
 }
 
-fn host_summary(host: &Host) {
+/// The summary of a run, one vocabulary with `/health` (venue link) and the
+/// config (algo names).
+fn host_summary(host: &Host, venue: &VenueLink) -> Vec<String> {
     let t = &host.trader;
     let p = t.latency.tick_to_trade_percentiles();
-    println!(
-        "itch messages {}, orders sent {}, fills {} ({} shares), gate rejects {}, venue rejects {}, reconnects {}",
-        t.stats.itch_messages, t.stats.orders_sent, t.stats.fills, t.stats.filled_shares, t.stats.gate_rejects, t.stats.venue_rejects, host.venue.stats.reconnects
-    );
+    let mut out = vec![format!(
+        "itch messages {}, orders sent {}, {} ({} shares), gate rejects {}, venue rejects {}, reconnects {}",
+        t.stats.itch_messages,
+        t.stats.orders_sent,
+        plural(t.stats.fills, "fill"),
+        t.stats.filled_shares,
+        t.stats.gate_rejects,
+        t.stats.venue_rejects,
+        host.venue.stats.reconnects
+    )];
+    out.push(format!(
+        "venue {}: {}",
+        host.venue.address(),
+        venue.describe()
+    ));
     for par in &t.parents {
         let r = par.report();
-        println!(
-            "{:?} {} {} {}: filled {} ({:?}), tracking error mean {:.2}%",
-            r.algo, r.side, r.shares, r.symbol, r.filled, r.state, r.tracking_error_mean_pct
-        );
+        out.push(format!(
+            "{} {} {} {}: filled {} ({}), tracking error mean {:.2}%",
+            r.algo,
+            r.side,
+            r.shares,
+            r.symbol,
+            r.filled,
+            r.state.name(),
+            r.tracking_error_mean_pct
+        ));
     }
     for pos in &t.positions.by_symbol {
-        println!(
+        out.push(format!(
             "{} {} shares, realized {:.2} $",
             pos.symbol,
             pos.shares,
             crate::trading::positions::dollars(pos.realized)
-        );
+        ));
     }
-    println!(
-        "tick-to-trade ns: p50 {} p99 {} p999 {} (n = {})",
-        p.p50, p.p99, p.p999, p.count
-    );
+    out.push(if p.count == 0 {
+        "tick-to-trade: no samples".to_string()
+    } else {
+        format!(
+            "tick-to-trade ns: p50 {} p99 {} p999 {} ({})",
+            p.p50,
+            p.p99,
+            p.p999,
+            plural(p.count, "sample")
+        )
+    });
+    out
 }
 
 #[cfg(test)]

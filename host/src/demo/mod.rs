@@ -7,9 +7,11 @@
 
 use crate::app::config::{AlgoKind, GateKind, HostConfig, ParentSpec};
 use crate::app::runner::build_host;
+use crate::app::signals::Interrupt;
 use crate::risk::reason_name;
 use crate::telemetry::latency::{Percentiles, Stage};
 use crate::telemetry::metrics::{HostMetrics, MetricsServer};
+use crate::telemetry::status::plural;
 use crate::trading::algo::ParentReport;
 use crate::trading::positions::dollars;
 use crate::trading::{command_queue, Command, FeedIo, Host, ManualOrder, SharedStatus};
@@ -49,6 +51,9 @@ pub struct DemoOptions {
     pub pcap: Option<PathBuf>,
     /// Journal the session into this directory.
     pub journal: Option<PathBuf>,
+    /// Raised by Ctrl-C: the script stops early, the session winds down as
+    /// usual (journal sealed, checks, summary).
+    pub interrupt: Arc<Interrupt>,
 }
 
 impl std::fmt::Debug for DemoOptions {
@@ -75,6 +80,7 @@ impl Default for DemoOptions {
             verbose: true,
             pcap: None,
             journal: None,
+            interrupt: Interrupt::never(),
         }
     }
 }
@@ -137,6 +143,8 @@ pub struct Summary {
     pub pcap: Option<String>,
     /// What `--journal` produced.
     pub journal: Option<String>,
+    /// Stopped early by Ctrl-C (or SIGTERM).
+    pub interrupted: bool,
     pub checks: Checks,
 }
 
@@ -172,6 +180,18 @@ fn say(opts: &DemoOptions, msg: &str) {
     if opts.verbose {
         eprintln!("[demo] {msg}");
     }
+}
+
+/// Sleep `d`, or less when the session is interrupted; false if interrupted.
+fn pause(opts: &DemoOptions, d: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < d {
+        if opts.interrupt.requested() {
+            return false;
+        }
+        std::thread::sleep((d - t.elapsed()).min(Duration::from_millis(20)));
+    }
+    !opts.interrupt.requested()
 }
 
 fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -316,7 +336,7 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
     say(
         opts,
         &format!(
-            "host feed on {feed_addr} (UDP socket path), gate: {:?}",
+            "host feed on {feed_addr} (UDP socket path), gate: {}",
             opts.gate
         ),
     );
@@ -473,10 +493,14 @@ fn script(
     commands: &crossbeam_queue::ArrayQueue<Command>,
 ) -> Result<(), DemoError> {
     let ready = wait_until(Duration::from_secs(15), || {
-        status.books_known.load(Ordering::Relaxed) >= 3
-            && status.venue_logged_in.load(Ordering::Relaxed)
-            && status.feed_next.load(Ordering::Relaxed) > 1
+        opts.interrupt.requested()
+            || (status.books_known.load(Ordering::Relaxed) >= 3
+                && status.venue_logged_in.load(Ordering::Relaxed)
+                && status.feed_next.load(Ordering::Relaxed) > 1)
     });
+    if opts.interrupt.requested() {
+        return Ok(());
+    }
     if !ready {
         return Err(DemoError::Other(format!(
             "host not ready after 15 s: books {} venue logged in {} feed next {}",
@@ -499,21 +523,23 @@ fn script(
         say(
             opts,
             &format!(
-                "parent: {:?} {} {:?} {} shares over {} s",
-                p.algo, p.symbol, p.side, p.shares, secs
+                "parent: {} {} {} {} shares over {} s",
+                p.algo,
+                p.symbol,
+                if p.side.is_buy() { "buy" } else { "sell" },
+                p.shares,
+                secs
             ),
         );
         let _ = commands.push(Command::StartParent(p));
     }
     let t0 = Instant::now();
+    // false once interrupted: the rest of the script is skipped
     let at = |s: f64| {
         let d = Duration::from_secs_f64(s);
-        if let Some(w) = d.checked_sub(t0.elapsed()) {
-            std::thread::sleep(w);
-        }
+        pause(opts, d.saturating_sub(t0.elapsed()))
     };
-    if opts.risk_drill {
-        at((secs as f64 * 0.15).max(1.0));
+    if opts.risk_drill && at((secs as f64 * 0.15).max(1.0)) {
         say(opts, "risk drill: fat finger, restricted symbol, unknown symbol, price collar, notional, throttle burst");
         let top = |s: &str| sim.top_of_book(s);
         let mid = |s: &str| {
@@ -552,15 +578,14 @@ fn script(
         at((secs as f64 * 0.15).max(1.0) + 1.0);
         let _ = commands.push(Command::CancelManual);
     }
-    if opts.drop_venue {
-        at(secs as f64 * 0.45);
+    if opts.drop_venue && at(secs as f64 * 0.45) {
         say(opts, "venue drill: dropping the order-entry connection (reconnect with sequence recovery follows)");
         let _ = commands.push(Command::DropVenue);
     }
     // the parents' window, then a grace period for the last children
     let deadline = Duration::from_secs(secs + 10);
     let mut last = Instant::now();
-    while t0.elapsed() < deadline {
+    while t0.elapsed() < deadline && !opts.interrupt.requested() {
         let total = status.parents_total.load(Ordering::Relaxed);
         let done = status.parents_done.load(Ordering::Relaxed);
         if total >= 3 && done == total {
@@ -777,6 +802,7 @@ fn summarize(
         metrics_endpoint: metrics.map(|a| format!("http://{a}/metrics")),
         pcap: None,
         journal: None,
+        interrupted: opts.interrupt.requested(),
         checks,
     }
 }
@@ -791,10 +817,25 @@ pub fn render(s: &Summary) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "ETI demo summary ({:.1} s, risk gate: {:?})",
-        s.duration_s, s.gate
+        "ETI demo summary ({:.1} s, risk gate: {}{})",
+        s.duration_s,
+        s.gate,
+        if s.interrupted {
+            ", stopped early by Ctrl-C"
+        } else {
+            ""
+        }
     );
-    let _ = writeln!(o, "  feed      {} ITCH messages in {} packets; {} gaps, {} messages recovered by {} retransmission requests, {} unrecoverable", s.itch_messages, s.feed_packets, s.feed_gaps, s.feed_recovered_messages, s.feed_retransmit_requests, s.feed_unrecoverable_gaps);
+    let _ = writeln!(
+        o,
+        "  feed      {} in {}; {}, {} recovered by {}, {} unrecoverable",
+        plural(s.itch_messages, "ITCH message"),
+        plural(s.feed_packets, "packet"),
+        plural(s.feed_gaps, "gap"),
+        plural(s.feed_recovered_messages, "message"),
+        plural(s.feed_retransmit_requests, "retransmission request"),
+        s.feed_unrecoverable_gaps
+    );
     let _ = writeln!(
         o,
         "  orders    {} sent, {} cancels, {} fills ({} shares), {} venue rejects",
@@ -826,8 +867,8 @@ pub fn render(s: &Summary) -> String {
     for p in &s.parents {
         let _ = writeln!(
             o,
-            "    {:?} {} {} {}: filled {}/{} ({:?}), {} children, avg {} vs arrival {} ({:+.1} bps), tracking error mean {:.2}% max {:.2}%",
-            p.algo, p.side, p.shares, p.symbol, p.filled, p.shares, p.state, p.children, p.avg_price, p.arrival, p.slippage_bps, p.tracking_error_mean_pct, p.tracking_error_max_pct
+            "    {} {} {} {}: filled {}/{} ({}), {} children, avg {} vs arrival {} ({:+.1} bps), tracking error mean {:.2}% max {:.2}%",
+            p.algo, p.side, p.shares, p.symbol, p.filled, p.shares, p.state.name(), p.children, p.avg_price, p.arrival, p.slippage_bps, p.tracking_error_mean_pct, p.tracking_error_max_pct
         );
     }
     let _ = writeln!(o, "  positions");
@@ -846,18 +887,34 @@ pub fn render(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "  venue     {} reconnects, {} replayed messages skipped as duplicates",
-        s.venue_reconnects, s.venue_duplicates_skipped
+        "  venue     {}, {} skipped as duplicates",
+        plural(s.venue_reconnects, "reconnect"),
+        plural(s.venue_duplicates_skipped, "replayed message")
     );
     let t = &s.tick_to_trade_ns;
-    let _ = writeln!(o, "  tick-to-trade (ITCH packet received → order bytes written), {} samples: p50 {}  p99 {}  p999 {}  max {}", t.count, us(t.p50), us(t.p99), us(t.p999), us(t.max));
+    if t.count == 0 {
+        let _ = writeln!(
+            o,
+            "  tick-to-trade (ITCH packet received → order bytes written): no samples"
+        );
+    } else {
+        let _ = writeln!(o, "  tick-to-trade (ITCH packet received → order bytes written), {}: p50 {}  p99 {}  p999 {}  max {}", plural(t.count, "sample"), us(t.p50), us(t.p99), us(t.p999), us(t.max));
+    }
     let st: Vec<String> = s
         .stages_ns
         .iter()
         .filter(|(_, p)| p.count > 0)
         .map(|(k, p)| format!("{k} {}/{}", p.p50, p.p99))
         .collect();
-    let _ = writeln!(o, "  stages p50/p99 ns: {}", st.join(", "));
+    let _ = writeln!(
+        o,
+        "  stages p50/p99 ns: {}",
+        if st.is_empty() {
+            "no samples".to_string()
+        } else {
+            st.join(", ")
+        }
+    );
     let _ = writeln!(
         o,
         "  checks    books match simulator: {} ({} books){}; fills reconcile with venue executions: {} ({} executions)",

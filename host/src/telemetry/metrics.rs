@@ -224,10 +224,19 @@ pub fn health(status: &SharedStatus) -> (u16, String) {
     let kill = status.kill.load(Ordering::Relaxed);
     let running = status.running.load(Ordering::Relaxed);
     let ok = logged_in && stale == 0 && !kill && running;
+    let link = status.venue_link();
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "degraded" },
         "hot_thread_running": running,
         "venue_logged_in": logged_in,
+        "venue": {
+            "state": link.state.name(),
+            "logins": link.logins,
+            "connect_failures": link.connect_failures,
+            "login_timeouts": link.login_timeouts,
+            "last_error": link.last_error(),
+            "summary": link.describe(),
+        },
         "stale_books": stale,
         "kill_switch": kill,
         "itch_messages": status.itch_messages.load(Ordering::Relaxed),
@@ -362,8 +371,19 @@ mod tests {
             body.contains("eti_risk_rejects_total{reason=\"throttle\"} 1"),
             "{body}"
         );
+        status.publish_venue(&crate::telemetry::status::VenueLink {
+            state: crate::venue::LinkState::Disconnected,
+            logins: 0,
+            connect_failures: 2,
+            login_timeouts: 0,
+            last_os_error: libc::ECONNREFUSED,
+        });
         let (code, body) = http_get(srv.addr, "/health").unwrap();
         assert_eq!(code, 503, "not running, not logged in: {body}");
+        assert!(body.contains("\"state\":\"disconnected\""), "{body}");
+        assert!(body.contains("\"connect_failures\":2"), "{body}");
+        assert!(body.contains("Connection refused"), "{body}");
+        assert!(body.contains("never logged in"), "{body}");
         status.running.store(true, Ordering::Relaxed);
         status.venue_logged_in.store(true, Ordering::Relaxed);
         let (code, body) = http_get(srv.addr, "/health").unwrap();

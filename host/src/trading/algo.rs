@@ -36,6 +36,19 @@ pub enum ParentState {
     Halted,
 }
 
+impl ParentState {
+    /// The name used in summaries and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParentState::Pending => "pending",
+            ParentState::Working => "working",
+            ParentState::Completed => "completed",
+            ParentState::Expired => "expired",
+            ParentState::Halted => "halted",
+        }
+    }
+}
+
 /// What a parent wants to send now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChildRequest {

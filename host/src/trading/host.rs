@@ -193,29 +193,100 @@ impl Host {
         }
     }
 
-    /// Idle policy of [`Host::run`]: spin (a dedicated, pinned core; lowest
-    /// latency) or yield the CPU between empty polls (the default: shared
-    /// machines, CI).
+    /// Idle policy of [`Host::run`] (`hot.spin`): spin (a dedicated, pinned
+    /// core; lowest latency), or block in poll(2) on the feed and venue
+    /// sockets for at most [`IDLE_WAIT_MS`] between empty polls (the default:
+    /// shared machines, CI). A feed path with no pollable descriptor
+    /// (AF_XDP today) yields instead of blocking.
     pub fn set_busy_spin(&mut self, spin: bool) {
         self.spin = spin;
     }
 
-    /// Busy-poll until `stop` is set; final housekeeping before returning.
+    /// Poll until `stop` is set; final housekeeping before returning.
     pub fn run(&mut self, stop: &AtomicBool) {
         self.status.running.store(true, Ordering::Relaxed);
         while !stop.load(Ordering::Relaxed) {
             if self.poll() == 0 {
-                // idle: let the other threads of a shared machine run (a
-                // dedicated, pinned core would spin instead)
                 if self.spin {
                     std::hint::spin_loop();
                 } else {
-                    std::thread::yield_now();
+                    self.idle_wait();
                 }
             }
         }
         let now = mono_ns();
         self.trader.housekeeping(&mut self.venue, now);
         self.status.running.store(false, Ordering::Relaxed);
+    }
+
+    /// Nothing arrived: sleep until a feed or venue socket is readable, at
+    /// most [`IDLE_WAIT_MS`] (timers, commands and reconnects are served
+    /// within that bound). Level-triggered, so a datagram that arrived after
+    /// the empty poll wakes the wait at once.
+    fn idle_wait(&self) {
+        match (
+            self.feed.feed.readiness_fd(),
+            self.feed.retransmit.readiness_fd(),
+        ) {
+            (Some(feed), retransmit) => {
+                wait_readable(
+                    &[Some(feed), retransmit, self.venue.socket_fd()],
+                    IDLE_WAIT_MS,
+                );
+            }
+            (None, _) => std::thread::yield_now(),
+        }
+    }
+}
+
+/// Longest an idle, non-spinning hot thread sleeps before it looks at its
+/// timers and control queue again.
+pub const IDLE_WAIT_MS: i32 = 1;
+
+/// Block until one of `fds` is readable or `timeout_ms` passed; returns how
+/// many are readable (0 on timeout or error: the caller polls anyway).
+pub fn wait_readable(fds: &[Option<std::os::fd::RawFd>], timeout_ms: i32) -> usize {
+    let mut set = [libc::pollfd {
+        fd: -1,
+        events: libc::POLLIN,
+        revents: 0,
+    }; 4];
+    let mut n = 0;
+    for fd in fds.iter().flatten().take(set.len()) {
+        set[n].fd = *fd;
+        n += 1;
+    }
+    // SAFETY: `set` is a live array of `n` <= 4 initialised pollfd structs;
+    // poll(2) reads and writes only those entries for the duration of the call.
+    let rc = unsafe { libc::poll(set.as_mut_ptr(), n as libc::nfds_t, timeout_ms) };
+    usize::try_from(rc).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use super::wait_readable;
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn wait_readable_times_out_then_wakes_on_a_datagram() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fd = Some(rx.as_raw_fd());
+        // nothing sent: times out with nothing readable (after at least the timeout)
+        let t = Instant::now();
+        assert_eq!(wait_readable(&[fd, None], 20), 0);
+        assert!(
+            t.elapsed() >= Duration::from_millis(15),
+            "{:?}",
+            t.elapsed()
+        );
+        // a datagram already queued: readable at once, well before a long timeout
+        tx.send_to(b"x", rx.local_addr().unwrap()).unwrap();
+        let t = Instant::now();
+        assert_eq!(wait_readable(&[None, fd], 10_000), 1);
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        // no descriptors at all: just the timeout
+        assert_eq!(wait_readable(&[None, None], 1), 0);
     }
 }

@@ -614,8 +614,10 @@ impl Trader {
             .store(self.stats.itch_messages, Ordering::Relaxed);
         s.feed_next
             .store(self.receiver.next_sequence(), Ordering::Relaxed);
-        s.venue_logged_in
-            .store(venue.is_logged_in(), Ordering::Relaxed);
+        s.publish_venue(&crate::telemetry::status::VenueLink::new(
+            venue.state(),
+            &venue.stats,
+        ));
         s.stale_books
             .store(self.books.stale_count() as u64, Ordering::Relaxed);
         s.books_known

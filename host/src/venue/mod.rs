@@ -49,6 +49,26 @@ pub enum LinkState {
     Ended,
 }
 
+impl LinkState {
+    /// Every state, in discriminant order (`state as u8` indexes it).
+    pub const ALL: [LinkState; 4] = [
+        LinkState::Disconnected,
+        LinkState::LoginSent,
+        LinkState::LoggedIn,
+        LinkState::Ended,
+    ];
+
+    /// The name used in summaries and `/health`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Disconnected => "disconnected",
+            LinkState::LoginSent => "login_sent",
+            LinkState::LoggedIn => "logged_in",
+            LinkState::Ended => "ended",
+        }
+    }
+}
+
 /// Counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VenueStats {
@@ -60,6 +80,16 @@ pub struct VenueStats {
     pub heartbeats_sent: u64,
     pub bytes_sent: u64,
     pub disconnects: u64,
+    /// Server heartbeats since the last login: the venue went quiet, so any
+    /// replay it owed after that login has been delivered.
+    pub heartbeats_since_login: u64,
+    /// Connect attempts that failed (refused, unreachable, timed out).
+    pub connect_failures: u64,
+    /// Connections the venue accepted but never answered the login on
+    /// within the connect timeout.
+    pub login_timeouts: u64,
+    /// errno of the last failed connect (0: none).
+    pub last_os_error: i32,
 }
 
 /// The client.
@@ -103,6 +133,18 @@ impl VenueClient {
 
     pub fn is_logged_in(&self) -> bool {
         self.state == LinkState::LoggedIn
+    }
+
+    /// The venue's address.
+    pub fn address(&self) -> SocketAddr {
+        self.cfg.address
+    }
+
+    /// The connection's socket, for an idle hot thread to block on
+    /// (poll(2)); `None` while disconnected.
+    pub fn socket_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.stream.as_ref().map(|s| s.as_raw_fd())
     }
 
     /// The session granted at the last login (blank before the first).
@@ -271,12 +313,38 @@ impl VenueClient {
                     .is_none_or(|t| now.saturating_sub(t) >= self.cfg.reconnect_ns);
                 if due {
                     if let Err(e) = self.connect(now) {
+                        // One line per failed attempt: an operator watching a
+                        // host that cannot reach its venue must see why.
+                        self.stats.connect_failures += 1;
+                        self.stats.last_os_error = e.raw_os_error().unwrap_or(0);
+                        tracing::warn!(
+                            "venue {}: connect failed: {e}; next attempt in {} ms (attempt {})",
+                            self.cfg.address,
+                            self.cfg.reconnect_ns / 1_000_000,
+                            self.stats.connect_failures
+                        );
                         self.last_error = Some(format!("connect {}: {e}", self.cfg.address));
                         self.stream = None;
                         self.state = LinkState::Disconnected;
                     }
                 }
                 return;
+            }
+            LinkState::LoginSent => {
+                // a venue that accepts the connection but never answers the
+                // login would otherwise leave every parent pending in silence
+                let waited = self.last_attempt.map_or(0, |t| now.saturating_sub(t));
+                if waited >= self.cfg.connect_timeout.as_nanos() as u64 {
+                    self.stats.login_timeouts += 1;
+                    let why = format!(
+                        "venue {} accepted the connection but did not answer the login within {} ms; next attempt in {} ms",
+                        self.cfg.address,
+                        self.cfg.connect_timeout.as_millis(),
+                        self.cfg.reconnect_ns / 1_000_000
+                    );
+                    self.disconnect(now, &why);
+                    return;
+                }
             }
             _ => {}
         }
@@ -316,6 +384,7 @@ impl VenueClient {
                 match self.session.on_packet(now, &p) {
                     ClientEvent::LoginAccepted(a) => {
                         self.stats.logins += 1;
+                        self.stats.heartbeats_since_login = 0;
                         self.granted_session = a.session;
                         self.state = LinkState::LoggedIn;
                         tracing::info!(
@@ -351,7 +420,8 @@ impl VenueClient {
                         self.state = LinkState::Ended;
                         closed = Some("venue ended the session".into());
                     }
-                    ClientEvent::Debug(_) | ClientEvent::Heartbeat => {}
+                    ClientEvent::Heartbeat => self.stats.heartbeats_since_login += 1,
+                    ClientEvent::Debug(_) => {}
                     ClientEvent::Unexpected { packet_type } => {
                         tracing::warn!(packet_type, "unexpected SoupBinTCP packet");
                     }
