@@ -92,10 +92,11 @@ enum AuditCommand {
     Verify {
         /// The journal directory to verify.
         dir: PathBuf,
-        /// Public key (hex) the seals must verify under; default DIR/journal.pub,
+        /// Public key the seals must verify under: 64 hex characters inline, or
+        /// a file holding them (or the 32 raw bytes); default DIR/journal.pub,
         /// else the key named in the segment headers.
-        #[arg(long)]
-        public_key: Option<PathBuf>,
+        #[arg(long, value_name = "HEX|FILE")]
+        public_key: Option<String>,
     },
     /// Write every journal record as a JSON line to stdout.
     Export {
@@ -105,23 +106,32 @@ enum AuditCommand {
 }
 
 fn audit(cmd: AuditCommand) -> Result<ExitCode> {
-    use eti_host::journal::audit::{export_dir, verify_dir};
+    use eti_host::journal::audit::{export_dir, is_broken_pipe, verify_dir_with_key};
     match cmd {
-        AuditCommand::Verify { dir, public_key } => match verify_dir(&dir, public_key.as_deref()) {
-            Ok(report) => {
-                println!("{report}");
-                Ok(ExitCode::SUCCESS)
+        AuditCommand::Verify { dir, public_key } => {
+            match verify_dir_with_key(&dir, public_key.as_deref()) {
+                // intact but incomplete: events were lost to a full queue
+                Ok(report) if report.gaps > 0 => {
+                    println!("{report}");
+                    Ok(ExitCode::from(2))
+                }
+                Ok(report) => {
+                    println!("{report}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("FAIL {e}");
+                    Ok(ExitCode::from(1))
+                }
             }
-            Err(e) => {
-                eprintln!("FAIL {e}");
-                Ok(ExitCode::from(1))
-            }
-        },
+        }
         AuditCommand::Export { dir } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             match export_dir(&dir, &mut out) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
+                // `export DIR | head`: the reader has what it wanted
+                Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
                 Err(e) => {
                     eprintln!("FAIL {e}");
                     Ok(ExitCode::from(1))

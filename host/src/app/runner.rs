@@ -296,7 +296,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
     host.set_busy_spin(cfg.hot.spin);
     if let Some((j, _)) = &journal {
         if let Some(state) = recovered {
-            let resumed = host.resume(state);
+            let resumed = host.resume(state)?;
             eprintln!("[eti] {resumed}");
             tracing::info!(%resumed, "journal recovered");
         }

@@ -26,6 +26,9 @@ pub struct VerifyReport {
     pub open_tail: bool,
     /// A writer holds the journal open right now.
     pub live: bool,
+    /// Gap records (events lost to a full journal queue) and the events lost.
+    pub gaps: u64,
+    pub gap_events: u64,
 }
 
 impl std::fmt::Display for VerifyReport {
@@ -38,6 +41,13 @@ impl std::fmt::Display for VerifyReport {
         if let Some(k) = self.public_key {
             write!(f, ", key {}", hex(&k))?;
         }
+        if self.gaps > 0 {
+            write!(
+                f,
+                "; GAP: {} gap records, {} events lost to a full journal queue (the kill switch was engaged)",
+                self.gaps, self.gap_events
+            )?;
+        }
         if self.open_tail {
             write!(
                 f,
@@ -46,6 +56,32 @@ impl std::fmt::Display for VerifyReport {
         }
         Ok(())
     }
+}
+
+/// [`verify_dir`] with the `--public-key` argument as given: 64 hex
+/// characters are the key itself, anything else is a file holding it (hex,
+/// or the 32 raw bytes).
+pub fn verify_dir_with_key(
+    dir: &Path,
+    public_key: Option<&str>,
+) -> Result<VerifyReport, JournalError> {
+    let Some(k) = public_key else {
+        return verify_dir(dir, None);
+    };
+    let Some(raw) = super::keys::unhex::<32>(k) else {
+        return verify_dir(dir, Some(Path::new(k)));
+    };
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| JournalError::Key {
+        path: Path::new("--public-key").to_path_buf(),
+        reason: "not an Ed25519 public key".into(),
+    })?;
+    verify_with(dir, Some(key))
+}
+
+/// A write to the output failed because the reader went away (`| head`): the
+/// export stops quietly, it is not an error.
+pub fn is_broken_pipe(e: &JournalError) -> bool {
+    matches!(e, JournalError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Check chain, CRCs, links and seals of the journal in `dir`. The seals must
@@ -63,6 +99,19 @@ pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport,
             }
         }
     };
+    verify_with(dir, trusted)
+}
+
+fn verify_with(
+    dir: &Path,
+    trusted: Option<ed25519_dalek::VerifyingKey>,
+) -> Result<VerifyReport, JournalError> {
+    if !dir.is_dir() {
+        return Err(JournalError::NotAJournal {
+            path: dir.to_path_buf(),
+            reason: "no such directory".into(),
+        });
+    }
     // A live journal's last segment is being appended to: a partially written
     // batch at its end is expected there (and only there), not damage.
     let live = super::reader::is_live(dir);
@@ -70,8 +119,25 @@ pub fn verify_dir(dir: &Path, public_key: Option<&Path>) -> Result<VerifyReport,
         tolerate_torn_tail: live,
         ..ScanOptions::audit(trusted)
     };
-    let scan: ScanSummary = scan_dir(dir, &opts, |_, _| Ok(()))?;
+    let (mut gaps, mut gap_events) = (0u64, 0u64);
+    let scan: ScanSummary = scan_dir(dir, &opts, |_, rec| {
+        if rec.kind == super::event::EventKind::JournalGap as u16 {
+            gaps += 1;
+            if let Ok(Event::JournalGap(g)) = Event::decode(rec.kind, rec.payload) {
+                gap_events = gap_events.saturating_add(g.lost);
+            }
+        }
+        Ok(())
+    })?;
+    if scan.segments.is_empty() {
+        return Err(JournalError::NotAJournal {
+            path: dir.to_path_buf(),
+            reason: "no journal segments (seg-NNNNNNNN.etj): nothing to verify".into(),
+        });
+    }
     Ok(VerifyReport {
+        gaps,
+        gap_events,
         records: scan.records,
         segments: scan.segments.len(),
         sealed_segments: scan.segments.iter().filter(|s| s.seal.is_some()).count(),

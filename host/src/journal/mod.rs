@@ -40,6 +40,7 @@ pub mod reader;
 pub mod recover;
 pub mod ring;
 pub mod time;
+pub mod tokens;
 pub mod writer;
 
 pub use event::{Event, EventKind, LimitKind, VenueStream};
@@ -50,6 +51,7 @@ pub use recover::{
 };
 pub use writer::{
     Durability, FatalError, FatalKind, Journal, JournalConfig, JournalHandle, JournalMetrics,
+    OnFull,
 };
 
 use std::path::{Path, PathBuf};
@@ -99,6 +101,9 @@ pub enum JournalError {
     },
     #[error("bad journal config: {0}")]
     Config(&'static str),
+    /// The directory is not an ETI journal (refused before anything is written).
+    #[error("{path}: {reason}")]
+    NotAJournal { path: PathBuf, reason: String },
     #[error(transparent)]
     Scan(#[from] ScanError),
 }

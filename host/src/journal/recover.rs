@@ -303,22 +303,18 @@ impl RecoveredState {
                 self.parent_fill(&e.exec);
                 self.executed(&e.exec);
             }
-            Event::ParentStarted(e) => {
-                if self.parents.contains_key(&e.parent) {
-                    self.anomalies += 1;
-                } else {
-                    self.parents.insert(
-                        e.parent,
-                        RecoveredParent {
-                            started: e,
-                            filled: 0,
-                            fill_notional: 0,
-                            children: 0,
-                            done: None,
-                        },
-                    );
+            Event::ParentStarted(e) => match self.parents.entry(e.parent) {
+                std::collections::btree_map::Entry::Occupied(_) => self.anomalies += 1,
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(RecoveredParent {
+                        started: e,
+                        filled: 0,
+                        fill_notional: 0,
+                        children: 0,
+                        done: None,
+                    });
                 }
-            }
+            },
             Event::ParentDone(e) => match self.parents.get_mut(&e.parent) {
                 Some(p) => p.done = Some(e.state),
                 None => self.anomalies += 1,

@@ -45,6 +45,18 @@ pub enum Durability {
     IntervalMicros(u64),
 }
 
+/// What the hot thread does when the journal's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFull {
+    /// Wait for the writer (the hot thread stalls; nothing is lost).
+    #[default]
+    Block,
+    /// Engage the kill switch, count what is lost and journal a gap record
+    /// with the count when space returns.
+    KillSwitch,
+}
+
 /// Journal configuration (TOML section `[journal]` of the host config).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -66,6 +78,8 @@ pub struct JournalConfig {
     pub verify_chain_on_open: bool,
     /// Writer sleep when idle, in µs (it spins/yields briefly first).
     pub idle_sleep_us: u64,
+    /// A full queue blocks the hot thread or engages the kill switch.
+    pub on_full: OnFull,
 }
 
 impl Default for JournalConfig {
@@ -79,6 +93,7 @@ impl Default for JournalConfig {
             max_batch_records: 8192,
             verify_chain_on_open: false,
             idle_sleep_us: 50,
+            on_full: OnFull::Block,
         }
     }
 }
@@ -162,6 +177,7 @@ struct Shared {
     /// What the syncer thread must make durable next (side threads only).
     sync: Mutex<SyncTarget>,
     syncer_stop: AtomicBool,
+    on_full: OnFull,
 }
 
 /// The segment being written and the last sequence written into it (or into
@@ -280,6 +296,11 @@ impl JournalHandle {
         }
     }
 
+    /// The configured full-queue policy.
+    pub fn on_full(&self) -> OnFull {
+        self.shared.on_full
+    }
+
     /// True once the writer has stopped on a fatal error.
     #[inline]
     pub fn is_halted(&self) -> bool {
@@ -349,6 +370,41 @@ fn fallocate(file: &File, len: u64) -> std::io::Result<()> {
         Some(libc::EOPNOTSUPP) => file.set_len(len),
         _ => Err(e),
     }
+}
+
+/// A journal directory holds only segments, keys and the lock. Anything else
+/// means the path is wrong: refuse before writing a key or a segment into it.
+pub fn refuse_foreign_dir(dir: &Path) -> Result<(), JournalError> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(JournalError::NotAJournal {
+                path: dir.to_path_buf(),
+                reason: "not a directory".into(),
+            })
+        }
+        Err(e) => return Err(JournalError::io(dir, "read journal dir", e)),
+    };
+    for entry in rd {
+        let entry = entry.map_err(|e| JournalError::io(dir, "read journal dir", e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = super::format::parse_segment_file_name(&name).is_some()
+            || name == super::keys::GENERATED_KEY_FILE
+            || name == super::keys::PUBLIC_KEY_FILE
+            || name == LOCK_FILE
+            || name.ends_with(".tmp");
+        if !ours {
+            return Err(JournalError::NotAJournal {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "holds {name:?}, which is not a journal file: not an ETI journal directory (use an empty or new directory)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -458,6 +514,7 @@ impl Journal {
             ));
         }
         let dir = cfg.dir.clone();
+        refuse_foreign_dir(&dir)?;
         std::fs::create_dir_all(&dir)
             .map_err(|e| JournalError::io(&dir, "create journal dir", e))?;
         let lock = lock_dir(&dir)?;
@@ -532,6 +589,7 @@ impl Journal {
                 written: scan.last_seq,
             }),
             syncer_stop: AtomicBool::new(false),
+            on_full: cfg.on_full,
         });
         let mut w = Writer {
             shared: Arc::clone(&shared),

@@ -82,6 +82,9 @@ pub struct Parent {
     max_child: u32,
     /// Don't send again before this time (after a reject).
     backoff_until: u64,
+    /// Resumed after a restart: the participation base is re-taken from the
+    /// stock's volume at the first decision (this process's feed counts anew).
+    rebase_volume: bool,
 }
 
 /// Summary of a parent, for reports.
@@ -140,7 +143,44 @@ impl Parent {
             te_n: 0,
             max_child,
             backoff_until: 0,
+            rebase_volume: false,
         }
+    }
+
+    /// A parent the journal holds, continued by a restarted host: its
+    /// original window (the journaled wall-clock start mapped onto this
+    /// process's monotonic clock), limit and arrival, what its children
+    /// filled, and `working` shares still open at the venue. A parent whose
+    /// end was journaled stays ended; one whose window passed expires at its
+    /// next decision once nothing is working.
+    pub fn resumed(
+        spec: ParentSpec,
+        locate: u16,
+        rp: &crate::journal::RecoveredParent,
+        working: u32,
+        now_mono: u64,
+        now_unix: u64,
+    ) -> Self {
+        use crate::journal::event::{PARENT_COMPLETED, PARENT_EXPIRED};
+        let s = rp.started;
+        let mut p = Parent::new(spec, locate);
+        let elapsed = now_unix.saturating_sub(s.start_unix_ns);
+        p.start_ns = now_mono.saturating_sub(elapsed).max(1);
+        p.end_ns = p.start_ns + s.duration_ns;
+        p.limit = s.limit;
+        p.arrival = s.arrival;
+        p.filled = rp.filled;
+        p.fill_notional = rp.fill_notional;
+        p.children = rp.children;
+        p.working = working;
+        p.rebase_volume = true;
+        p.state = match rp.done {
+            None => ParentState::Working,
+            Some(PARENT_COMPLETED) => ParentState::Completed,
+            Some(PARENT_EXPIRED) => ParentState::Expired,
+            Some(_) => ParentState::Halted,
+        };
+        p
     }
 
     /// Start the clock at `now` with the book as it is.
@@ -241,6 +281,11 @@ impl Parent {
             }
             ParentState::Working => {}
             _ => return None,
+        }
+        if self.rebase_volume {
+            self.rebase_volume = false;
+            let pct = u64::from(self.spec.participation_pct.max(1));
+            self.volume_at_start = volume.saturating_sub(u64::from(self.filled) * 100 / pct);
         }
         self.sample_tracking(now);
         if now >= self.end_ns {

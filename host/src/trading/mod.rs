@@ -7,9 +7,13 @@
 //! - [`host`]: the [`Host`] (trader + venue + feed sockets + control queue)
 //!   and its loop; [`Command`]s from other threads.
 //! - [`resume`]: continuing a journaled session ([`Host::resume`]).
+//! - [`durable`]: what the hot path journals to survive SIGKILL (parents,
+//!   fills with the venue sequence, token reservations) and the
+//!   reconciliation against the venue's replay after a restart.
 //! - [`algo`], [`orders`], [`positions`]: parents, child orders, positions.
 
 pub mod algo;
+pub mod durable;
 pub mod host;
 pub mod orders;
 pub mod positions;
@@ -18,5 +22,5 @@ pub mod trader;
 
 pub use crate::telemetry::status::SharedStatus;
 pub use host::{command_queue, Command, FeedIo, Host, ManualOrder};
-pub use resume::Resumed;
+pub use resume::{ResumeError, Resumed};
 pub use trader::{EngineStats, FillRecord, Refused, Trader};

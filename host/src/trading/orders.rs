@@ -327,6 +327,15 @@ impl OrderBookkeeping {
         self.counter(t)
     }
 
+    /// Let counters from `first` on be indexed even with no order below
+    /// `next` restored (orders adopted from the venue's replay after a restart
+    /// carry counters between the journal's last token and `next`).
+    pub fn lower_base(&mut self, first: u64) {
+        if self.orders.is_empty() {
+            self.base = self.base.min(first.max(1));
+        }
+    }
+
     /// Continue a journaled session: tokens restart at `next` and the orders
     /// in `open` are tracked again. Kept only if of this prefix, below `next`
     /// and in increasing token order (what [`Self::index_of`] relies on).

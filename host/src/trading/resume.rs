@@ -13,6 +13,20 @@ use eti_core::ouch::{
 use eti_core::Shares;
 use std::sync::atomic::Ordering;
 
+/// A journal this host must not continue.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error("journal {path} at offset {offset}: written by firm {found_firm} with token prefix {found_prefix:?}, this host trades as firm {firm} with prefix {prefix:?}: refusing to trade on another session's journal")]
+    ForeignSession {
+        path: std::path::PathBuf,
+        offset: u64,
+        found_firm: String,
+        found_prefix: String,
+        firm: String,
+        prefix: String,
+    },
+}
+
 /// What [`Host::resume`] took from a recovered journal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Resumed {
@@ -34,6 +48,16 @@ pub struct Resumed {
     pub journal_open_notional: u64,
     /// A kill switch journaled as engaged (stays engaged).
     pub kill: bool,
+    /// Parents continued (with their filled shares) / already ended.
+    pub parents: usize,
+    pub parents_done: usize,
+    /// Token counters reserved by the journal (the new session starts past them).
+    pub tokens_reserved: u64,
+    /// Earlier restarts and reconciliations the journal shows.
+    pub restarts: u64,
+    pub reconciliations: u64,
+    /// Events lost to a full queue in earlier sessions (gap records).
+    pub gap_events: u64,
 }
 
 impl std::fmt::Display for Resumed {
@@ -58,7 +82,20 @@ impl std::fmt::Display for Resumed {
             self.gate.open_notional,
             self.journal_open_notional,
             if self.kill { ", kill switch engaged" } else { "" }
-        )
+        )?;
+        write!(
+            f,
+            "; {} parents continued ({} already ended), tokens reserved through {}, {} earlier restarts, {} reconciliations",
+            self.parents, self.parents_done, self.tokens_reserved, self.restarts, self.reconciliations
+        )?;
+        if self.gap_events > 0 {
+            write!(
+                f,
+                ", {} events LOST to a full journal queue earlier",
+                self.gap_events
+            )?;
+        }
+        write!(f, "; reconciling with the venue's replay before trading")
     }
 }
 
@@ -72,24 +109,48 @@ impl Host {
     /// gate's exposure registers are rebuilt from both; a journaled kill
     /// switch stays engaged. The venue stream is the configured session, or
     /// the only one in the journal when the session is left blank.
-    pub fn resume(&mut self, s: &journal::RecoveredState) -> Resumed {
+    ///
+    /// Crash safety on top: the token counter starts past the greatest
+    /// durable reservation, journaled parents wait to be continued by their
+    /// `StartParent` (same id) with what their children filled, open orders
+    /// go back under their parent, the venue login asks for the sequence after
+    /// the greatest journaled fill, and parents hold until the venue's replay
+    /// is reconciled ([`crate::trading::durable`]). A journal written by
+    /// another firm or token prefix is refused.
+    pub fn resume(&mut self, s: &journal::RecoveredState) -> Result<Resumed, Box<ResumeError>> {
         let t = &mut self.trader;
         let firm = t.firm;
+        if let Some(id) = &s.identity {
+            if id.firm != firm || id.token_prefix != t.token_prefix {
+                let (path, offset) = s.identity_at.clone().unwrap_or_default();
+                return Err(Box::new(ResumeError::ForeignSession {
+                    path,
+                    offset,
+                    found_firm: id.firm.as_str().to_string(),
+                    found_prefix: String::from_utf8_lossy(&id.token_prefix).into_owned(),
+                    firm: firm.as_str().to_string(),
+                    prefix: String::from_utf8_lossy(&t.token_prefix).into_owned(),
+                }));
+            }
+        }
         let mut out = Resumed {
             records: s.records,
             ..Resumed::default()
         };
-        // (a) tokens
-        let next = match s.max_token {
+        // (a) tokens: past every token sent and every durable reservation
+        let sent_max = match s.max_token {
             Some(m) => match t.orders.counter_of(&m) {
-                Some(n) => n + 1,
+                Some(n) => n,
                 None => {
                     tracing::warn!(token = %m, "journal's last token has another prefix; counter not continued");
-                    1
+                    0
                 }
             },
-            None => 1,
+            None => 0,
         };
+        let reserved = s.tokens_reserved.get(&t.token_prefix).copied().unwrap_or(0);
+        out.tokens_reserved = reserved;
+        let next = sent_max.max(reserved) + 1;
         // (e) open orders, in token order (the map's order)
         let mut open: Vec<ChildOrder> = Vec::with_capacity(s.open_orders.len());
         for (token, o) in &s.open_orders {
@@ -97,7 +158,7 @@ impl Host {
                 out.open_orders_skipped += 1;
                 continue;
             }
-            open.push(ChildOrder::resumed(
+            let mut c = ChildOrder::resumed(
                 *token,
                 o.symbol,
                 o.side,
@@ -105,9 +166,14 @@ impl Host {
                 o.price,
                 o.accepted,
                 o.order_ref,
-            ));
+            );
+            c.parent = s.child_parent.get(token).copied();
+            open.push(c);
         }
         out.open_orders = t.orders.restore(next, &open);
+        // an order the venue accepted above the journaled tokens is adopted
+        // during reconciliation: its counter must index
+        t.orders.lower_base(sent_max + 1);
         out.open_orders_skipped += open.len() - out.open_orders;
         out.next_token = t.orders.next_counter();
         // (c) positions
@@ -174,10 +240,32 @@ impl Host {
                 }
             }
         };
+        // a fill journaled after the last sequence record: never again
+        let stream = stream.map(|(session, n)| (session, n.max(s.max_fill_seq + 1)));
         if let Some((session, n)) = stream {
             self.venue.resume_at(session, n);
             out.venue = Some((session, self.venue.next_expected()));
         }
-        out
+        // (f) parents and crash-safety state
+        let t = &mut self.trader;
+        t.safety.resumed_records = s.records;
+        t.safety.resumed_parents = s.parents.clone();
+        out.parents = s.parents.len();
+        out.parents_done = s.parents.values().filter(|p| p.done.is_some()).count();
+        out.restarts = s.restarts;
+        out.reconciliations = s.reconciliations;
+        out.gap_events = s.gap_events;
+        t.safety.tokens = Some(crate::journal::tokens::TokenReserve::new(
+            t.token_prefix,
+            t.orders.next_counter().saturating_sub(1),
+            crate::trading::durable::TOKEN_BLOCK,
+        ));
+        t.safety.reconcile = Some(crate::trading::durable::Reconciliation {
+            from_seq: out.venue.map_or(1, |(_, n)| n),
+            journaled_through: sent_max,
+            started_ns: eti_kernel_bypass::mono_ns(),
+            ..Default::default()
+        });
+        Ok(out)
     }
 }

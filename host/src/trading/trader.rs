@@ -12,7 +12,7 @@
 
 use crate::app::config::{HostConfig, ParentSpec, Resolved};
 use crate::feed::book::{BookCapacity, Books};
-use crate::journal::{self, Event as JEvent, JournalError, JournalHandle, LimitKind};
+use crate::journal::{self, Event as JEvent, JournalHandle, LimitKind};
 use crate::risk::Risk;
 use crate::telemetry::latency::{Stage, StageLatency};
 use crate::telemetry::metrics::HostMetrics;
@@ -98,6 +98,11 @@ pub struct Trader {
     pub(crate) journal: Option<JournalHandle>,
     /// Events the journal could not take (queue full).
     pub journal_dropped: u64,
+    /// Crash safety: token reservation, gap count, reconciliation.
+    pub safety: crate::trading::durable::Safety,
+    pub(crate) token_prefix: [u8; 3],
+    /// SoupBinTCP username, space padded (journaled as who this host is).
+    pub(crate) venue_user: [u8; 6],
 }
 
 /// The journal's stream tag for the OUCH session's sequence numbers.
@@ -123,6 +128,10 @@ impl Trader {
         let mut prefix = [b'E'; 3];
         prefix.copy_from_slice(&cfg.venue.token_prefix.as_bytes()[..3]);
         let symbols: Vec<Symbol> = tradable.iter().map(|(s, _)| *s).collect();
+        let mut venue_user = [b' '; 6];
+        for (d, c) in venue_user.iter_mut().zip(cfg.venue.username.bytes()) {
+            *d = c;
+        }
         Ok(Trader {
             books: Books::new(BookCapacity {
                 max_locate: cfg.books.max_locate,
@@ -151,6 +160,9 @@ impl Trader {
             trigger_rx_ns: 0,
             journal: None,
             journal_dropped: 0,
+            safety: Default::default(),
+            token_prefix: prefix,
+            venue_user,
         })
     }
 
@@ -171,23 +183,14 @@ impl Trader {
                 value,
             }));
         }
+        self.journal_start();
     }
 
     /// Append one event (allocation-free). A halted journal (disk full, I/O
     /// error) engages the kill switch: no trading without a journal.
+    /// A full queue blocks or engages the kill switch (`journal.on_full`).
     pub(crate) fn journal(&mut self, ev: &JEvent) {
-        let Some(j) = &self.journal else { return };
-        match j.append_event(ev) {
-            Ok(_) => {}
-            Err(JournalError::QueueFull) => self.journal_dropped += 1,
-            Err(e) => {
-                if !self.status.kill.load(Ordering::Relaxed) {
-                    tracing::error!(error = %e, "journal stopped: kill switch engaged, trading halted");
-                    self.risk.set_kill(true);
-                    self.status.kill.store(true, Ordering::Relaxed);
-                }
-            }
-        }
+        let _ = self.journal_seq(ev);
     }
 
     /// One feed datagram received at `rx_ns`.
@@ -238,6 +241,9 @@ impl Trader {
     }
 
     fn run_parent(&mut self, venue: &mut VenueClient, i: usize, now: u64) {
+        if self.parents_hold() {
+            return;
+        }
         let p = &mut self.parents[i];
         if p.is_done() {
             return;
@@ -251,11 +257,17 @@ impl Trader {
             p.halt();
             return;
         }
+        let before = p.state;
         let req = p.decide(now, &book.top(), tradable, book.volume);
+        let changed = p.state != before;
+        let (symbol, locate, side) = (p.spec.symbol, p.locate, p.spec.side);
+        if changed {
+            // a start is durable in order before the parent's first child
+            self.journal_parent(i, before);
+        }
         let t1 = mono_ns();
         let Some(c) = req else { return };
         self.latency.record(Stage::Strategy, t1 - t0);
-        let (symbol, locate, side) = (p.spec.symbol, p.locate, p.spec.side);
         match self.send_order(
             venue,
             symbol,
@@ -286,6 +298,10 @@ impl Trader {
         parent: Option<u16>,
     ) -> Result<usize, Refused> {
         if !venue.is_logged_in() {
+            self.stats.refused_not_connected += 1;
+            return Err(Refused::NotConnected);
+        }
+        if !self.token_covered() {
             self.stats.refused_not_connected += 1;
             return Err(Refused::NotConnected);
         }
@@ -339,15 +355,18 @@ impl Trader {
                 m.tick_to_trade.observe(t2t as f64 / 1e9);
             }
         }
-        self.journal(&JEvent::OrderSent(journal::event::OrderSent {
-            token,
-            firm: self.firm,
-            symbol,
-            side,
-            price,
-            shares: Shares(shares),
-            tif,
-        }));
+        self.journal_sent(
+            journal::event::OrderSent {
+                token,
+                firm: self.firm,
+                symbol,
+                side,
+                price,
+                shares: Shares(shares),
+                tif,
+            },
+            parent,
+        );
         let mut o = ChildOrder::new(token, symbol, locate, side, shares, price);
         o.parent = parent;
         o.ioc = tif == 0;
@@ -397,7 +416,7 @@ impl Trader {
         };
         match m {
             Outbound::Accepted(a) => {
-                let Some(i) = self.orders.index_of(&a.token()) else {
+                let Some(i) = self.orders.index_of(&a.token()).or_else(|| self.adopt(&a)) else {
                     self.stats.unknown_tokens += 1;
                     return;
                 };
@@ -503,13 +522,17 @@ impl Trader {
             return;
         }
         let (symbol, side, order_price, parent) = (o.symbol, o.side, o.price, o.parent);
-        self.journal(&JEvent::OrderExecuted(journal::event::OrderExecuted {
-            token,
-            shares: Shares(shares),
-            price,
-            match_number,
-            liquidity,
+        self.journal(&JEvent::Fill(journal::event::Fill {
+            exec: journal::event::OrderExecuted {
+                token,
+                shares: Shares(shares),
+                price,
+                match_number,
+                liquidity,
+            },
+            venue_seq: sequence,
         }));
+        self.note_replay_fill();
         self.positions.fill(&symbol, side, shares, price);
         // the gate reserved at the order's price: release at that price
         self.risk.on_fill(side, shares, order_price);
@@ -561,8 +584,7 @@ impl Trader {
     pub fn start_parent(&mut self, spec: ParentSpec) -> usize {
         let locate = self.books.by_symbol(&spec.symbol).map_or(0, |b| b.locate);
         tracing::info!(algo = ?spec.algo, symbol = %spec.symbol, shares = spec.shares, side = ?spec.side, "parent order");
-        self.parents.push(Parent::new(spec, locate));
-        self.parents.len() - 1
+        self.add_parent(spec, locate)
     }
 
     /// Timers: gap timeout, algos on the clock, marks, metrics.
@@ -596,6 +618,8 @@ impl Trader {
             _ => {}
         }
         let _ = self.join;
+        self.reconcile_tick(venue, now);
+        self.journal_parent_ends();
         for i in 0..self.parents.len() {
             if self.parents[i].locate == 0 {
                 if let Some(b) = self.books.by_symbol(&self.parents[i].spec.symbol) {

@@ -1,0 +1,557 @@
+//! Crash safety of the hot path: what the [`Trader`] journals so that a
+//! SIGKILLed host resumes without trading twice (parents, children with their
+//! parent, fills with the venue sequence, durable token reservations), the
+//! full-queue policy (block, or kill switch plus a gap record), and the
+//! reconciliation against the venue's replay after a restart (adopt what the
+//! venue accepted but the journal missed, declare lost what it never accepted).
+
+use super::trader::Trader;
+use crate::app::config::{AlgoKind, ParentSpec};
+use crate::journal::event::{
+    self as ev, ChildSent, JournalGap, OrderAdopted, OrderLost, OrderSent, ParentDone,
+    ParentStarted, Reconciled, SessionStart,
+};
+use crate::journal::tokens::TokenReserve;
+use crate::journal::{Event as JEvent, JournalError, OnFull, RecoveredParent, Seq};
+use crate::trading::algo::{Parent, ParentState};
+use crate::trading::orders::{ChildOrder, OrderState};
+use crate::venue::VenueClient;
+use eti_core::{OrderToken, Price, Shares};
+use eti_kernel_bypass::mono_ns;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Tokens per durable reservation.
+pub const TOKEN_BLOCK: u64 = 1024;
+/// Longest the hot path waits for a reservation to become durable.
+const RESERVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a restarted host waits for the venue's replay before it declares
+/// reconciliation done anyway (no heartbeat seen).
+const RECONCILE_TIMEOUT_NS: u64 = 10_000_000_000;
+
+/// Reconciliation in progress: the venue's replay after a restart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciliation {
+    /// Venue sequence the login asked for.
+    pub from_seq: u64,
+    /// Counters above this one were never journaled: an Accepted for one of
+    /// them is an order to adopt.
+    pub journaled_through: u64,
+    pub adopted: u32,
+    pub lost: u32,
+    pub fills: u32,
+    pub started_ns: u64,
+}
+
+/// The crash-safety state the trader carries.
+#[derive(Debug, Default)]
+pub struct Safety {
+    pub tokens: Option<TokenReserve>,
+    /// Events not journaled since the last gap record (kill-switch policy).
+    pub lost_events: u64,
+    pub gap_records: u64,
+    /// Some while the venue's replay is being reconciled (parents hold).
+    pub reconcile: Option<Reconciliation>,
+    /// Journaled parents waiting for their `StartParent` (by id).
+    pub resumed_parents: BTreeMap<u16, RecoveredParent>,
+    /// Journal records this host found when it started (0 = new journal).
+    pub resumed_records: u64,
+    /// The end state journaled per parent id (ParentDone written).
+    pub(crate) done_journaled: Vec<bool>,
+    /// The last reconciliation, for the summary.
+    pub last_reconciliation: Option<Reconciliation>,
+}
+
+fn algo_code(a: AlgoKind) -> u8 {
+    match a {
+        AlgoKind::Twap => ev::ALGO_TWAP,
+        AlgoKind::Vwap => ev::ALGO_VWAP,
+    }
+}
+
+fn state_code(s: ParentState) -> Option<u8> {
+    match s {
+        ParentState::Completed => Some(ev::PARENT_COMPLETED),
+        ParentState::Expired => Some(ev::PARENT_EXPIRED),
+        ParentState::Halted => Some(ev::PARENT_HALTED),
+        _ => None,
+    }
+}
+
+impl Trader {
+    /// Append one event under the queue policy; the record's sequence, or
+    /// None when it could not be journaled (kill switch engaged then).
+    pub(crate) fn journal_seq(&mut self, e: &JEvent) -> Option<Seq> {
+        let j = self.journal.as_ref()?;
+        if self.safety.lost_events > 0 {
+            // space came back: say how much was lost before anything else
+            match j.append_event(&JEvent::JournalGap(JournalGap {
+                lost: self.safety.lost_events,
+            })) {
+                Ok(_) => {
+                    tracing::error!(
+                        lost = self.safety.lost_events,
+                        "journal gap recorded; kill switch stays engaged"
+                    );
+                    self.safety.lost_events = 0;
+                    self.safety.gap_records += 1;
+                }
+                Err(_) => {
+                    self.safety.lost_events += 1;
+                    self.journal_dropped += 1;
+                    return None;
+                }
+            }
+        }
+        let mut spins = 0u32;
+        loop {
+            match j.append_event(e) {
+                Ok(s) => return Some(s),
+                Err(JournalError::QueueFull) if j.on_full() == OnFull::Block => {
+                    // back-pressure: the writer drains within a batch
+                    spins += 1;
+                    if spins < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                Err(JournalError::QueueFull) => {
+                    self.journal_dropped += 1;
+                    self.safety.lost_events += 1;
+                    self.engage_kill("journal queue full: events lost, kill switch engaged");
+                    return None;
+                }
+                Err(e) => {
+                    let why = format!("journal stopped ({e}): kill switch engaged, trading halted");
+                    self.engage_kill(&why);
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn engage_kill(&mut self, why: &str) {
+        if !self.status.kill.load(Ordering::Relaxed) {
+            tracing::error!("{why}");
+            self.risk.set_kill(true);
+            self.status.kill.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Who this host is, first record of every start; then a first token
+    /// block reserved and durable before any order can go out.
+    pub(crate) fn journal_start(&mut self) {
+        let prefix = self.token_prefix;
+        self.journal(&JEvent::SessionStart(SessionStart {
+            firm: self.firm,
+            username: self.venue_user,
+            token_prefix: prefix,
+            resumed_records: self.safety.resumed_records,
+            pid: std::process::id(),
+        }));
+        let next = self.orders.next_counter();
+        let mut r = self
+            .safety
+            .tokens
+            .unwrap_or_else(|| TokenReserve::new(prefix, next.saturating_sub(1), TOKEN_BLOCK));
+        if let Some(j) = &self.journal {
+            match r.prime(j, next, RESERVE_TIMEOUT) {
+                // the session start is durable too (it was appended first)
+                Ok(()) => eprintln!(
+                    "[eti] journal: session start durable, order tokens reserved through {}",
+                    r.reserved_through()
+                ),
+                Err(e) => self.engage_kill(&format!("{e}: kill switch engaged")),
+            }
+        }
+        self.safety.tokens = Some(r);
+    }
+
+    /// The token about to be taken is durably reserved (amortised: one
+    /// comparison per order). False: refuse the order.
+    #[inline]
+    pub(crate) fn token_covered(&mut self) -> bool {
+        let (Some(j), Some(r)) = (&self.journal, &mut self.safety.tokens) else {
+            return true;
+        };
+        match r.ensure(j, self.orders.next_counter(), RESERVE_TIMEOUT) {
+            Ok(()) => true,
+            Err(e) => {
+                self.engage_kill(&format!("{e}: kill switch engaged"));
+                false
+            }
+        }
+    }
+
+    /// Journal an order just written to the venue: a parent's child names its
+    /// parent.
+    pub(crate) fn journal_sent(&mut self, order: OrderSent, parent: Option<u16>) {
+        match parent {
+            Some(parent) => self.journal(&JEvent::ChildSent(ChildSent { order, parent })),
+            None => self.journal(&JEvent::OrderSent(order)),
+        }
+    }
+
+    /// A parent may trade only once reconciliation is over.
+    #[inline]
+    pub(crate) fn parents_hold(&self) -> bool {
+        self.safety.reconcile.is_some()
+    }
+
+    /// Journal parent `i`'s start (before its first child) and its end.
+    pub(crate) fn journal_parent(&mut self, i: usize, before: ParentState) {
+        let Some(p) = self.parents.get(i) else { return };
+        let (state, id) = (p.state, i as u16);
+        if before == ParentState::Pending && state != ParentState::Pending && p.start_ns != 0 {
+            let now_mono = mono_ns();
+            let start_unix =
+                crate::journal::time::now_ns().saturating_sub(now_mono.saturating_sub(p.start_ns));
+            let e = ParentStarted {
+                parent: id,
+                algo: algo_code(p.spec.algo),
+                symbol: p.spec.symbol,
+                side: p.spec.side,
+                shares: Shares(p.spec.shares),
+                spec_limit: p.spec.limit.unwrap_or(Price::ZERO),
+                limit_bps: p.spec.limit_bps,
+                duration_ns: p.spec.duration_ns,
+                slices: p.spec.slices,
+                participation_pct: p.spec.participation_pct,
+                start_unix_ns: start_unix,
+                limit: p.limit,
+                arrival: p.arrival,
+            };
+            self.journal(&JEvent::ParentStarted(e));
+        }
+        self.journal_parent_done(i);
+    }
+
+    fn journal_parent_done(&mut self, i: usize) {
+        let Some(p) = self.parents.get(i) else { return };
+        let Some(code) = state_code(p.state) else {
+            return;
+        };
+        if self.safety.done_journaled.len() <= i {
+            self.safety.done_journaled.resize(i + 1, false);
+        }
+        if self.safety.done_journaled[i] {
+            return;
+        }
+        self.safety.done_journaled[i] = true;
+        let filled = Shares(p.filled);
+        self.journal(&JEvent::ParentDone(ParentDone {
+            parent: i as u16,
+            state: code,
+            filled,
+        }));
+    }
+
+    /// Parents that ended outside a decision (halts): journal their end.
+    pub(crate) fn journal_parent_ends(&mut self) {
+        for i in 0..self.parents.len() {
+            self.journal_parent_done(i);
+        }
+    }
+
+    /// Add a parent (the `StartParent` command): a parent the journal holds
+    /// under this id continues where it stopped, inside its original window.
+    pub(crate) fn add_parent(&mut self, spec: ParentSpec, locate: u16) -> usize {
+        let id = self.parents.len();
+        let Some(rp) = self.safety.resumed_parents.remove(&(id as u16)) else {
+            self.parents.push(Parent::new(spec, locate));
+            return id;
+        };
+        let s = rp.started;
+        let same = algo_code(spec.algo) == s.algo
+            && spec.symbol == s.symbol
+            && spec.side == s.side
+            && spec.shares == s.shares.0;
+        let spec = if same {
+            spec
+        } else {
+            tracing::warn!(
+                parent = id,
+                "the configured parent differs from the journaled one: the journal's is continued"
+            );
+            ParentSpec {
+                algo: if s.algo == ev::ALGO_VWAP {
+                    AlgoKind::Vwap
+                } else {
+                    AlgoKind::Twap
+                },
+                symbol: s.symbol,
+                side: s.side,
+                shares: s.shares.0,
+                limit: (s.spec_limit.0 != 0).then_some(s.spec_limit),
+                limit_bps: s.limit_bps,
+                duration_ns: s.duration_ns,
+                slices: s.slices,
+                participation_pct: s.participation_pct,
+                profile: if s.algo == algo_code(spec.algo) {
+                    spec.profile
+                } else {
+                    Vec::new()
+                },
+            }
+        };
+        // working = leaves of its children still open (restored orders)
+        let working: u32 = self
+            .orders
+            .iter()
+            .filter(|o| o.parent == Some(id as u16) && o.state.is_live())
+            .map(|o| o.leaves())
+            .sum();
+        let p = Parent::resumed(
+            spec,
+            locate,
+            &rp,
+            working,
+            mono_ns(),
+            crate::journal::time::now_ns(),
+        );
+        if p.is_done() {
+            if self.safety.done_journaled.len() <= id {
+                self.safety.done_journaled.resize(id + 1, false);
+            }
+            self.safety.done_journaled[id] = rp.done.is_some();
+        }
+        tracing::info!(parent = id, filled = p.filled, working, state = ?p.state, "parent resumed from the journal");
+        self.parents.push(p);
+        id
+    }
+
+    /// An Accepted for a token this host does not know: during
+    /// reconciliation, one of ours above the journaled tokens is an order
+    /// sent just before the crash: adopt it (the venue is the source of truth).
+    pub(crate) fn adopt(&mut self, a: &eti_core::ouch::AcceptedView<'_>) -> Option<usize> {
+        let rc = self.safety.reconcile?;
+        let token = a.token();
+        let n = self.orders.counter_of(&token)?;
+        if n <= rc.journaled_through || n >= self.orders.next_counter() || a.firm() != self.firm {
+            return None;
+        }
+        let (symbol, side, shares, price) = (a.stock(), a.side(), a.shares().0, a.price());
+        let tif = a.time_in_force().0;
+        let parent = self
+            .parents
+            .iter()
+            .position(|p| p.spec.symbol == symbol && p.spec.side == side && !p.is_done())
+            .map(|i| i as u16);
+        let locate = self.books.by_symbol(&symbol).map_or(0, |b| b.locate);
+        let mut o = ChildOrder::new(token, symbol, locate, side, shares, price);
+        o.parent = parent;
+        o.ioc = tif == 0;
+        o.sent_ns = mono_ns();
+        let i = self.orders.insert(o);
+        if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
+            p.on_sent(shares);
+        }
+        self.journal(&JEvent::OrderAdopted(OrderAdopted {
+            order: OrderSent {
+                token,
+                firm: self.firm,
+                symbol,
+                side,
+                price,
+                shares: Shares(shares),
+                tif,
+            },
+            parent: parent.unwrap_or(ev::NO_PARENT),
+        }));
+        if let Some(r) = &mut self.safety.reconcile {
+            r.adopted += 1;
+        }
+        tracing::warn!(%token, %symbol, shares, parent = ?parent, "reconciliation: order accepted by the venue but missing from the journal, adopted");
+        Some(i)
+    }
+
+    /// A fill during reconciliation is counted for the summary.
+    pub(crate) fn note_replay_fill(&mut self) {
+        if let Some(r) = &mut self.safety.reconcile {
+            r.fills += 1;
+        }
+    }
+
+    /// Housekeeping: the replay is over once the venue, logged in, went quiet
+    /// (a server heartbeat after the login); journaled orders it never
+    /// accepted are lost, their shares go back to their parents.
+    pub(crate) fn reconcile_tick(&mut self, venue: &VenueClient, now: u64) {
+        let Some(rc) = self.safety.reconcile else {
+            return;
+        };
+        let quiet = venue.is_logged_in() && venue.stats.heartbeats_since_login > 0;
+        let late = now.saturating_sub(rc.started_ns) >= RECONCILE_TIMEOUT_NS;
+        if !quiet && !late {
+            return;
+        }
+        if late && !quiet {
+            // no replay seen: never guess that an order was lost
+            if venue.is_logged_in() {
+                tracing::warn!("no venue heartbeat since login: reconciliation ends without declaring lost orders");
+            } else {
+                return;
+            }
+        }
+        let mut lost: Vec<(usize, OrderToken)> = Vec::new();
+        if quiet {
+            for (i, o) in self.orders.iter().enumerate() {
+                if o.state == OrderState::PendingNew && o.sent_ns == 0 {
+                    lost.push((i, o.token));
+                }
+            }
+        }
+        let mut rc = rc;
+        for (i, token) in lost {
+            let Some(o) = self.orders.get_mut(i) else {
+                continue;
+            };
+            let leaves = o.leaves();
+            if o.on_rejected().is_err() {
+                continue;
+            }
+            let (side, price, parent) = (o.side, o.price, o.parent);
+            self.journal(&JEvent::OrderLost(OrderLost {
+                token,
+                shares: Shares(leaves),
+            }));
+            self.risk.on_release(side, leaves, price);
+            if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
+                p.on_out(leaves);
+            }
+            rc.lost += 1;
+            tracing::warn!(%token, leaves, "reconciliation: journaled order the venue never accepted, marked lost");
+        }
+        self.journal(&JEvent::Reconciled(Reconciled {
+            adopted: rc.adopted,
+            lost: rc.lost,
+            fills: rc.fills,
+            from_seq: rc.from_seq,
+        }));
+        let line = format!(
+            "[eti] reconciled with the venue's replay from sequence {}: {} orders adopted, {} lost, {} fills replayed; parents resume",
+            rc.from_seq, rc.adopted, rc.lost, rc.fills
+        );
+        eprintln!("{line}");
+        tracing::info!("{line}");
+        self.safety.reconcile = None;
+        self.safety.last_reconciliation = Some(rc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::config::HostConfig;
+    use crate::journal::{recover, Journal, JournalConfig};
+    use crate::telemetry::status::SharedStatus;
+    use eti_core::{Side, Symbol};
+    use std::sync::Arc;
+
+    fn trader() -> Trader {
+        let cfg = HostConfig::default();
+        let r = cfg.resolve().unwrap();
+        Trader::new(
+            &cfg,
+            &r,
+            &[(Symbol::new("AAPL").unwrap(), Price(1_900_000))],
+            None,
+            Arc::new(SharedStatus::default()),
+        )
+        .unwrap()
+    }
+
+    fn sent(n: u64) -> JEvent {
+        JEvent::OrderSent(OrderSent {
+            token: OrderToken::numbered(b"ETI", n),
+            firm: eti_core::Firm::new("ETIA").unwrap(),
+            symbol: Symbol::new("AAPL").unwrap(),
+            side: Side::Buy,
+            price: Price(1_900_000),
+            shares: Shares(100),
+            tif: 0,
+        })
+    }
+
+    /// A writer that cannot keep up (one-record batches, 2-slot queue).
+    fn slow_journal(dir: &std::path::Path, on_full: OnFull) -> Journal {
+        let mut c = JournalConfig::new(dir);
+        c.queue_capacity = 2;
+        c.max_batch_records = 1;
+        c.on_full = on_full;
+        Journal::open(c).unwrap().0
+    }
+
+    #[test]
+    fn full_queue_with_kill_policy_engages_the_kill_switch_and_records_the_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = slow_journal(dir.path(), OnFull::KillSwitch);
+        let mut t = trader();
+        t.set_journal(j.handle());
+        for n in 1..=20_000 {
+            t.journal(&sent(n));
+        }
+        assert!(t.journal_dropped > 0, "the 2-slot queue overflowed");
+        assert!(t.status.kill.load(Ordering::Relaxed), "kill switch engaged");
+        let lost = t.safety.lost_events + t.safety.gap_records; // gap pending or written
+        assert!(lost > 0);
+        // space returns: the next event is preceded by the gap record
+        std::thread::sleep(Duration::from_millis(50));
+        let pending = t.safety.lost_events;
+        t.journal(&sent(20_001));
+        assert_eq!(t.safety.lost_events, 0);
+        j.close().unwrap();
+        let s = recover(dir.path()).unwrap();
+        assert!(s.gaps >= 1);
+        assert_eq!(
+            s.gap_events, t.journal_dropped,
+            "every lost event is counted"
+        );
+        assert!(pending <= t.journal_dropped);
+        let report = crate::journal::audit::verify_dir(dir.path(), None).unwrap();
+        assert_eq!(report.gaps, s.gaps);
+        assert!(report.to_string().contains("GAP"), "{report}");
+    }
+
+    #[test]
+    fn full_queue_with_block_policy_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = slow_journal(dir.path(), OnFull::Block);
+        let mut t = trader();
+        t.set_journal(j.handle());
+        for n in 1..=5_000 {
+            t.journal(&sent(n));
+        }
+        assert_eq!(t.journal_dropped, 0);
+        assert!(!t.status.kill.load(Ordering::Relaxed));
+        j.close().unwrap();
+        let s = recover(dir.path()).unwrap();
+        assert_eq!(s.gaps, 0);
+        assert_eq!(s.open_orders.len(), 5_000, "every order journaled");
+    }
+
+    #[test]
+    fn set_journal_reserves_tokens_durably_before_any_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(JournalConfig::new(dir.path())).unwrap();
+        let mut t = trader();
+        t.set_journal(j.handle());
+        let through = t.safety.tokens.unwrap().reserved_through();
+        assert_eq!(through, TOKEN_BLOCK, "first block reserved");
+        // durable already: a crash now still leaves the reservation
+        let s = recover(dir.path()).unwrap();
+        assert_eq!(s.tokens_reserved[b"ETI"], TOKEN_BLOCK);
+        let id = s.identity.unwrap();
+        assert_eq!(id.token_prefix, *b"ETI");
+        assert_eq!(id.resumed_records, 0);
+        // taking tokens past half the block tops up without waiting
+        for _ in 0..TOKEN_BLOCK / 2 + 1 {
+            assert!(t.token_covered());
+            t.orders.next_token();
+        }
+        assert_eq!(t.safety.tokens.unwrap().waits, 0);
+        assert!(t.safety.tokens.unwrap().appended >= 2);
+        j.close().unwrap();
+    }
+}
