@@ -372,8 +372,10 @@ fn fallocate(file: &File, len: u64) -> std::io::Result<()> {
     }
 }
 
-/// A journal directory holds only segments, keys and the lock. Anything else
-/// means the path is wrong: refuse before writing a key or a segment into it.
+/// A journal directory holds only segments, keys and the lock. A directory
+/// with other files and no journal file at all is the wrong path: refuse it
+/// before writing a key or a segment into it. (Beside segments, a stray file
+/// is the scan's error, [`super::ScanError::Foreign`], naming it.)
 pub fn refuse_foreign_dir(dir: &Path) -> Result<(), JournalError> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -386,25 +388,29 @@ pub fn refuse_foreign_dir(dir: &Path) -> Result<(), JournalError> {
         }
         Err(e) => return Err(JournalError::io(dir, "read journal dir", e)),
     };
+    let (mut ours, mut foreign) = (false, None);
     for entry in rd {
         let entry = entry.map_err(|e| JournalError::io(dir, "read journal dir", e))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let ours = super::format::parse_segment_file_name(&name).is_some()
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if super::format::parse_segment_file_name(&name).is_some()
             || name == super::keys::GENERATED_KEY_FILE
             || name == super::keys::PUBLIC_KEY_FILE
             || name == LOCK_FILE
-            || name.ends_with(".tmp");
-        if !ours {
-            return Err(JournalError::NotAJournal {
-                path: dir.to_path_buf(),
-                reason: format!(
-                    "holds {name:?}, which is not a journal file: not an ETI journal directory (use an empty or new directory)"
-                ),
-            });
+        {
+            ours = true;
+        } else if !name.ends_with(".tmp") && foreign.is_none() {
+            foreign = Some(name);
         }
     }
-    Ok(())
+    match (ours, foreign) {
+        (false, Some(name)) => Err(JournalError::NotAJournal {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "holds {name:?} and no journal file: not an ETI journal directory (use an empty or new directory)"
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
