@@ -132,26 +132,31 @@ fn main() {
                 h.len(),
                 r.cpu_pct
             );
-            rows.push((
+            rows.push(Row {
                 mode,
-                h.value_at_quantile(0.5),
-                h.value_at_quantile(0.99),
-                r.cpu_pct,
-            ));
+                p50: h.value_at_quantile(0.5) as f64,
+                p99: h.value_at_quantile(0.99) as f64,
+                cpu: r.cpu_pct,
+            });
         }
     }
-    let avg = |m: Mode, f: &dyn Fn(&(Mode, u64, u64, f64)) -> f64| {
-        let v: Vec<f64> = rows.iter().filter(|r| r.0 == m).map(f).collect();
+    let avg = |m: Mode, f: fn(&Row) -> f64| {
+        let v: Vec<f64> = rows.iter().filter(|r| r.mode == m).map(f).collect();
         v.iter().sum::<f64>() / v.len() as f64
     };
-    let p50 = |r: &(Mode, u64, u64, f64)| r.1 as f64;
-    let p99 = |r: &(Mode, u64, u64, f64)| r.2 as f64;
-    let cpu = |r: &(Mode, u64, u64, f64)| r.3;
     println!(
         "  poll(2) vs spin: wake latency p50 {:+.1} us, p99 {:+.1} us; CPU {:.1} % vs {:.1} % of a core",
-        (avg(Mode::Poll, &p50) - avg(Mode::Spin, &p50)) / 1000.0,
-        (avg(Mode::Poll, &p99) - avg(Mode::Spin, &p99)) / 1000.0,
-        avg(Mode::Poll, &cpu),
-        avg(Mode::Spin, &cpu)
+        (avg(Mode::Poll, |r| r.p50) - avg(Mode::Spin, |r| r.p50)) / 1000.0,
+        (avg(Mode::Poll, |r| r.p99) - avg(Mode::Spin, |r| r.p99)) / 1000.0,
+        avg(Mode::Poll, |r| r.cpu),
+        avg(Mode::Spin, |r| r.cpu)
     );
+}
+
+/// One mode's figures in one round.
+struct Row {
+    mode: Mode,
+    p50: f64,
+    p99: f64,
+    cpu: f64,
 }

@@ -169,7 +169,7 @@ fn metrics_port_in_use_names_the_key() {
     let d = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let cfg = write_config(d.path(), "127.0.0.1:1", &format!("\n[hot]\nspin = false\n"));
+    let cfg = write_config(d.path(), "127.0.0.1:1", "\n[hot]\nspin = false\n");
     let text_cfg = std::fs::read_to_string(&cfg).unwrap().replace(
         "[metrics]\nlisten = \"\"",
         &format!("[metrics]\nlisten = \"{addr}\""),
