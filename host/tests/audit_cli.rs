@@ -3,6 +3,8 @@
 //! characters) or a file holding it, `verify` on an empty or non-journal
 //! directory fails naming it, `export DIR | head` ends quietly, and a journal
 //! directory that holds anything else is refused before a byte is written.
+//! Bad journals (issue 12): a missing signing key and a journal written by
+//! another firm are refused with the file (and offset) named.
 
 use eti_host::journal::event::{OrderSent, TokensReserved};
 use eti_host::journal::{Event, Journal, JournalConfig, JournalError};
@@ -160,4 +162,101 @@ fn journal_in_a_directory_that_holds_other_files_is_refused_before_writing() {
     let (j, rec) = Journal::open(JournalConfig::new(&fresh)).unwrap();
     assert_eq!(rec.state.records, 0);
     j.close().unwrap();
+}
+
+#[test]
+fn journal_whose_generated_key_is_missing_is_refused_naming_the_key_file() {
+    let d = tempfile::tempdir().unwrap();
+    journal_with(d.path(), 4);
+    let key = d.path().join("journal.key");
+    std::fs::remove_file(&key).unwrap();
+    match Journal::open(JournalConfig::new(d.path())) {
+        Err(e @ JournalError::Key { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("journal.key") && msg.contains("missing"),
+                "{msg}"
+            );
+            assert!(msg.contains("seg-00000000.etj"), "{msg}");
+        }
+        other => panic!("expected a key error, got {other:?}"),
+    }
+    assert!(!key.exists(), "no new key written over the old seals");
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn closed_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn journal_of_another_firm_is_refused_naming_file_and_offset() {
+    let d = tempfile::tempdir().unwrap();
+    let jdir = d.path().join("journal");
+    let write = |name: &str, firm: &str| {
+        let p = d.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "[feed]\nlisten = \"127.0.0.1:{}\"\n[venue]\naddress = \"127.0.0.1:{}\"\nfirm = \"{firm}\"\n[metrics]\nlisten = \"\"\n",
+                free_udp_port(),
+                closed_tcp_port()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let a = write("a.toml", "ETIA");
+    let j = jdir.to_str().unwrap();
+    // firm ETIA's session (no venue: it only journals who it is)
+    let _ = eti(&[
+        "run",
+        "--config",
+        a.to_str().unwrap(),
+        "--journal",
+        j,
+        "--seconds",
+        "1",
+    ]);
+    let s = eti_host::journal::recover(&jdir).unwrap();
+    assert_eq!(
+        s.identity.map(|i| i.firm.as_str().to_string()),
+        Some("ETIA".into())
+    );
+    let records = s.records;
+    let b = write("b.toml", "ETIB");
+    let (code, out, err) = eti(&[
+        "run",
+        "--config",
+        b.to_str().unwrap(),
+        "--journal",
+        j,
+        "--seconds",
+        "1",
+    ]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("refusing to trade"), "{err}");
+    assert!(
+        err.contains("firm ETIA") && err.contains("firm ETIB"),
+        "{err}"
+    );
+    assert!(err.contains("seg-00000000.etj at offset "), "{err}");
+    // nothing traded or journaled as the other firm
+    let s = eti_host::journal::recover(&jdir).unwrap();
+    assert_eq!(
+        s.identity.map(|i| i.firm.as_str().to_string()),
+        Some("ETIA".into())
+    );
+    assert_eq!(s.records, records);
 }

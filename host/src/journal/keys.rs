@@ -125,6 +125,21 @@ pub fn load_or_generate(
         }
         return Ok((read_signing_key(&path)?, KeySource::ExistingGenerated(path)));
     }
+    // Segments without their generated key: the key was lost (or the
+    // directory copied without it). A new key would only fail later against
+    // the old seals; say what is missing instead, before writing anything.
+    if let Ok(segs) = super::reader::list_segments(dir) {
+        if let Some((_, first)) = segs.first() {
+            return Err(key_err(
+                &path,
+                &format!(
+                    "missing, but {} segments (first {}) were sealed with a key: restore the key file or configure journal.signing_key",
+                    segs.len(),
+                    first.display()
+                ),
+            ));
+        }
+    }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     // Write to a temporary name and rename, so a crash never leaves a
     // half-written key that would keep the journal from opening.
