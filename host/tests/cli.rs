@@ -385,3 +385,41 @@ fn version_and_help_for_every_subcommand() {
         );
     }
 }
+
+#[test]
+fn journal_section_opens_the_journal_with_the_configured_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("journal.key");
+    std::fs::write(&key, "2a".repeat(32)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let jdir = d.path().join("journal");
+    let cfg = write_config(
+        d.path(),
+        &format!("127.0.0.1:{}", closed_tcp_port()),
+        &format!(
+            "\n[journal]\ndir = \"{}\"\nsigning_key = \"{}\"\n",
+            jdir.display(),
+            key.display()
+        ),
+    );
+    let out = eti(&["run", "--config", cfg.to_str().unwrap(), "--seconds", "1"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("sealed"), "{stdout}");
+    // the configured key sealed it: none was generated beside the records,
+    // and no advice to configure one was printed
+    assert!(!jdir.join("journal.key").exists());
+    assert!(
+        !stderr.contains("no journal signing key configured"),
+        "{stderr}"
+    );
+    let v = verify(&jdir);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}{}",
+        text(&v.stdout),
+        text(&v.stderr)
+    );
+}
