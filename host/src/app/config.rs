@@ -88,6 +88,8 @@ pub enum ConfigError {
     Parse(#[from] toml::de::Error),
     #[error("config key `{key}` is not known; accepted: {accepted}")]
     Unknown { key: String, accepted: String },
+    #[error("config key `{key}` is missing; every [[orders]] entry needs {required}")]
+    Missing { key: String, required: String },
     #[error("{path}: {source}")]
     InFile {
         path: String,
@@ -416,6 +418,9 @@ fn range<T: TryInto<i64> + Copy>(key: &str, v: T) -> Result<T, ConfigError> {
     }
 }
 
+/// Keys every `[[orders]]` entry must give (the others have defaults).
+const ORDER_REQUIRED: &[&str] = &["algo", "symbol", "side", "shares", "duration_s"];
+
 /// Keys of one `[[orders]]` entry, with the TOML type each takes.
 const ORDER_KEYS: &[(&str, &str)] = &[
     ("algo", "string"),
@@ -507,6 +512,12 @@ fn check_file(defaults: &toml::Table, file: &toml::Table) -> Result<(), ConfigEr
                         });
                     };
                     check_value(&key, want, v)?;
+                }
+                if let Some(missing) = ORDER_REQUIRED.iter().find(|k| !t.contains_key(**k)) {
+                    return Err(ConfigError::Missing {
+                        key: format!("orders[{i}].{missing}"),
+                        required: ORDER_REQUIRED.join(", "),
+                    });
                 }
             }
             continue;
@@ -933,7 +944,11 @@ mod tests {
         );
         // a missing order field is still named
         let m = e("[[orders]]\nalgo = \"twap\"");
-        assert!(m.contains("symbol"), "{m}");
+        assert!(
+            m.contains("orders[0].symbol") && m.contains("missing"),
+            "{m}"
+        );
+        assert_eq!(m.lines().count(), 1, "{m}");
         // the file's name leads the message when loaded from disk
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("eti.toml");
