@@ -423,3 +423,51 @@ fn journal_section_opens_the_journal_with_the_configured_key() {
         text(&v.stderr)
     );
 }
+
+/// Runs `eti ARGS` on a pseudo-terminal through util-linux `script`
+/// (bsdutils, essential in Debian); `None` (with the reason printed) when
+/// `script` is missing, a failure under CI.
+fn on_a_terminal(args: &str, no_color: bool) -> Option<String> {
+    let mut c = Command::new("script");
+    c.args(["-qec", &format!("{ETI} {args}"), "/dev/null"])
+        .env_remove("RUST_LOG");
+    if no_color {
+        c.env("NO_COLOR", "1");
+    } else {
+        c.env_remove("NO_COLOR");
+    }
+    match c.output() {
+        Ok(o) => Some(text(&o.stdout)),
+        Err(e) => {
+            let why = format!("`script` (bsdutils) not runnable: {e}");
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("skipping the terminal half: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn colour_on_a_terminal_only_and_never_with_no_color() {
+    let Some(coloured) = on_a_terminal("run --help", false) else {
+        return;
+    };
+    assert!(
+        coloured.contains('\u{1b}'),
+        "a terminal gets colour:\n{coloured}"
+    );
+    let plain = on_a_terminal("run --help", true).unwrap_or_default();
+    assert!(plain.contains("Usage"), "{plain}");
+    assert!(!plain.contains('\u{1b}'), "NO_COLOR honoured:\n{plain}");
+    // the log lines of a run too
+    let d = tempfile::tempdir().unwrap();
+    let venue = format!("127.0.0.1:{}", closed_tcp_port());
+    let cfg = write_config(d.path(), &venue, "");
+    let args = format!("run --config {} --seconds 1", cfg.display());
+    let coloured = on_a_terminal(&args, false).unwrap_or_default();
+    assert!(coloured.contains("connect failed"), "{coloured}");
+    assert!(coloured.contains('\u{1b}'), "{coloured}");
+    let plain = on_a_terminal(&args, true).unwrap_or_default();
+    assert!(plain.contains("connect failed"), "{plain}");
+    assert!(!plain.contains('\u{1b}'), "NO_COLOR honoured:\n{plain}");
+}
