@@ -169,7 +169,10 @@ impl Host {
         let child = Command::new(eti())
             .args(["run", "--config", cfg.to_str().unwrap()])
             .args(["--journal", journal.to_str().unwrap()])
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("ETI_TEST_HOST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap())
             .spawn()
@@ -541,7 +544,12 @@ fn host_survives_a_sigkilled_simulator_restarted_on_its_day_file() {
         h.stderr()
     );
     let records = check_against_venue(dir, &journal);
-    // one host session throughout: no restart, no reconciliation needed
+    // one host session throughout; each new login was reconciled with the
+    // venue's replay (an order lost in flight would otherwise stay pending)
+    assert!(
+        records.iter().filter(|r| r["kind"] == "reconciled").count() >= venue_kills,
+        "a reconciliation per venue restart"
+    );
     assert_eq!(
         records
             .iter()

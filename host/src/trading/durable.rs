@@ -42,6 +42,9 @@ pub struct Reconciliation {
     pub lost: u32,
     pub fills: u32,
     pub started_ns: u64,
+    /// Orders still unanswered that were written before this instant are
+    /// candidates for "lost" (restored orders carry 0).
+    pub sent_before_ns: u64,
 }
 
 /// The crash-safety state the trader carries.
@@ -61,6 +64,8 @@ pub struct Safety {
     pub(crate) done_journaled: Vec<bool>,
     /// The last reconciliation, for the summary.
     pub last_reconciliation: Option<Reconciliation>,
+    /// Venue logins seen by housekeeping.
+    pub(crate) seen_logins: u64,
 }
 
 fn algo_code(a: AlgoKind) -> u8 {
@@ -378,6 +383,23 @@ impl Trader {
     /// (a server heartbeat after the login); journaled orders it never
     /// accepted are lost, their shares go back to their parents.
     pub(crate) fn reconcile_tick(&mut self, venue: &VenueClient, now: u64) {
+        // a new login after a lost connection (the venue restarted, or the
+        // link dropped): what was written before it and never answered may
+        // not have reached the venue; its replay says which
+        if venue.is_logged_in() && venue.stats.logins > self.safety.seen_logins {
+            let again = self.safety.seen_logins > 0;
+            self.safety.seen_logins = venue.stats.logins;
+            if again && self.safety.reconcile.is_none() {
+                self.safety.reconcile = Some(Reconciliation {
+                    from_seq: venue.next_expected(),
+                    // every token of this process is known: nothing to adopt
+                    journaled_through: u64::MAX,
+                    started_ns: now,
+                    sent_before_ns: venue.stats.last_login_ns,
+                    ..Default::default()
+                });
+            }
+        }
         let Some(rc) = self.safety.reconcile else {
             return;
         };
@@ -397,7 +419,7 @@ impl Trader {
         let mut lost: Vec<(usize, OrderToken)> = Vec::new();
         if quiet {
             for (i, o) in self.orders.iter().enumerate() {
-                if o.state == OrderState::PendingNew && o.sent_ns == 0 {
+                if o.state == OrderState::PendingNew && o.sent_ns < rc.sent_before_ns {
                     lost.push((i, o.token));
                 }
             }

@@ -264,6 +264,8 @@ impl Host {
             from_seq: out.venue.map_or(1, |(_, n)| n),
             journaled_through: sent_max,
             started_ns: eti_kernel_bypass::mono_ns(),
+            // every order now in the table was restored (sent_ns 0)
+            sent_before_ns: 1,
             ..Default::default()
         });
         Ok(out)

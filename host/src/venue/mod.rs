@@ -83,6 +83,9 @@ pub struct VenueStats {
     /// Server heartbeats since the last login: the venue went quiet, so any
     /// replay it owed after that login has been delivered.
     pub heartbeats_since_login: u64,
+    /// Monotonic ns of the last Login Accepted (0: never): orders written
+    /// before it and not in the venue's replay never reached the venue.
+    pub last_login_ns: u64,
     /// Connect attempts that failed (refused, unreachable, timed out).
     pub connect_failures: u64,
     /// Connections the venue accepted but never answered the login on
@@ -385,6 +388,7 @@ impl VenueClient {
                     ClientEvent::LoginAccepted(a) => {
                         self.stats.logins += 1;
                         self.stats.heartbeats_since_login = 0;
+                        self.stats.last_login_ns = now;
                         self.granted_session = a.session;
                         self.state = LinkState::LoggedIn;
                         tracing::info!(
