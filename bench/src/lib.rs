@@ -18,7 +18,13 @@
 //!   vs rust-hdl simulation (cycles and time at the synthesis Fmax), encode.
 //! - [`report`]: the summary types, JSON, HDR logs, Markdown table, plots.
 //! - [`run`]: the `t2t`, `stages` and `all` commands with a progress bar.
+//! - [`matching`]: `eti-bench match`, the simulator's matching engine and
+//!   `Exchange` against `lobster` on recorded command mixes, throughput,
+//!   open-loop latency and steady-state allocations.
+//! - [`alloc_count`]: the counting global allocator behind allocation claims.
 
+pub mod alloc_count;
+pub mod matching;
 pub mod pipeline;
 pub mod report;
 pub mod run;

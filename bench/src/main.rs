@@ -8,13 +8,24 @@
 //! - `stages`: component stages against published peers (itchy, lobster),
 //!   golden model vs rust-hdl gate.
 //! - `all`: both, one report (`--quick`: under two minutes).
+//! - `match`: the simulator's matching engine vs `lobster` (no root).
 //!
 //! The last three write `target/bench-report/` (see `eti_bench::report`).
 
 use clap::{Parser, Subcommand};
-use eti_bench::run::{self, BenchArgs, What};
+use eti_bench::{
+    alloc_count::CountingAlloc,
+    run::{self, BenchArgs, What},
+};
+
+mod matching_cmd;
 
 mod rx;
+
+// Counts heap calls per thread, so `match` can show zero allocations in steady
+// state; forwarding to the system allocator, it costs one thread-local add.
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 /// ETI benchmarks (run as root for the network ones).
 #[derive(Debug, Parser)]
@@ -35,6 +46,9 @@ enum Command {
     Stages(BenchArgs),
     /// `stages` and `t2t` in one run and one report.
     All(BenchArgs),
+    /// Matching engine and Exchange vs lobster: throughput, open-loop
+    /// latency, allocations (no root).
+    Match(matching_cmd::MatchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +57,6 @@ fn main() -> anyhow::Result<()> {
         Command::T2t(args) => run::run(What::T2t, &args),
         Command::Stages(args) => run::run(What::Stages, &args),
         Command::All(args) => run::run(What::All, &args),
+        Command::Match(args) => matching_cmd::run(&args),
     }
 }
