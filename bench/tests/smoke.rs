@@ -5,6 +5,8 @@
 //!
 //! As root it runs over the veth lab (sockets and AF_XDP); without root it
 //! runs over loopback sockets and the summary says why AF_XDP was skipped.
+//! Under CI (`CI` set; CI runs as root) a missing veth lab, AF_XDP or
+//! SCHED_FIFO fails the test with the reason instead.
 
 use std::{path::Path, process::Command};
 
@@ -22,6 +24,16 @@ fn monotonic(p: &Value, what: &str) {
         "{what}: not monotonic {v:?}"
     );
     assert!(g("count") > 0 && g("p50") > 0, "{what}: empty {p}");
+}
+
+/// The team's rule for parts that need root, a netns or XDP: outside CI say
+/// why they are skipped; under CI fail with that reason.
+fn skipped(what: &str, why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} cannot run under CI: {why}"
+    );
+    eprintln!("SKIP {what}: {why}");
 }
 
 fn intervals(path: &Path) -> Vec<String> {
@@ -71,7 +83,7 @@ fn quick_report_is_complete_and_sane() {
     let variants = s["variants"].as_array().expect("variants");
     let afxdp_skipped = s["afxdp_unavailable"].as_str();
     if let Some(why) = afxdp_skipped {
-        eprintln!("AF_XDP variants skipped: {why}");
+        skipped("AF_XDP variants (veth lab in a netns)", why);
     } else {
         assert!(
             variants.iter().any(|v| v["path"] == "afxdp"),
@@ -130,6 +142,12 @@ fn quick_report_is_complete_and_sane() {
             tags.iter().any(|t| t == "t2t") && tags.len() >= 11,
             "{name}: {tags:?}"
         );
+    }
+    if let Some(n) = s["notes"].as_array().and_then(|n| {
+        n.iter()
+            .find(|n| n.to_string().contains("SCHED_FIFO not permitted"))
+    }) {
+        skipped("SCHED_FIFO for the pinned variants", &n.to_string());
     }
     let comps = s["components"].as_array().unwrap();
     assert_eq!(comps.len(), 7);
