@@ -9,11 +9,13 @@
 //! - [`venue`]: SoupBinTCP 3.0 / OUCH 4.2 client with reconnect and sequence recovery.
 //! - [`risk`]: the host's side of the eti-hdl risk gate (limits, registers, rejects).
 //! - [`journal`]: append-only, hash-chained, signed event journal with crash recovery and audit.
+//! - [`control`]: the operator control plane (HTTPS API, roles, secrets, `eti ctl`).
 //! - [`telemetry`]: shared status, Prometheus metrics, `/health`, latency histograms.
 //! - [`demo`] (feature `demo`): `eti demo`, simulator and host on loopback with checks;
 //!   the only module that links eti-sim.
 
 pub mod app;
+pub mod control;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod feed;

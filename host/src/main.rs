@@ -39,6 +39,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Operator control of a running host over its HTTPS API (see eti_host::control).
+    Ctl(eti_host::control::cli::CtlArgs),
     /// Simulator + host on loopback: TWAP/VWAP session, risk drill, summary.
     #[cfg(feature = "demo")]
     Demo {
@@ -265,6 +267,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .try_init();
     let result = match cli.command {
+        Command::Ctl(a) => Ok(eti_host::control::cli::run(&a)),
         Command::Audit { command } => audit(command),
         #[cfg(feature = "demo")]
         Command::Demo {

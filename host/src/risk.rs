@@ -277,6 +277,64 @@ impl Risk {
         let _ = self.driver.set_firm_kill(self.firm, on);
     }
 
+    /// Engage or release the global kill switch (every firm).
+    pub fn set_global_kill(&mut self, on: bool) {
+        let _ = self.driver.set_global_kill(on);
+    }
+
+    /// Throttle as loaded: (burst, shift).
+    pub fn throttle(&self) -> (u16, u8) {
+        self.throttle
+    }
+
+    /// Replace the order, collar, firm and throttle limits at run time (the
+    /// control plane). Called by the hot thread between orders, so the
+    /// register writes are atomic with respect to checks. The restricted list
+    /// is [`Risk::set_restricted`]'s.
+    ///
+    /// # Errors
+    /// A register write failed (the gate's map is broken).
+    pub fn apply_limits(&mut self, l: &Limits, throttle: (u16, u8)) -> Result<(), DriverError> {
+        self.driver
+            .set_order_limits(l.max_order_shares, l.max_order_notional)?;
+        self.driver.set_collar_bps(l.collar_bps)?;
+        self.driver.set_throttle(throttle.0, throttle.1)?;
+        self.driver.set_firm_limits(
+            self.firm,
+            FirmLimitConfig {
+                credit: l.credit,
+                max_long: l.max_long,
+                max_short: l.max_short,
+            },
+        )?;
+        let restricted = std::mem::take(&mut self.limits.restricted);
+        self.limits = Limits {
+            restricted,
+            ..l.clone()
+        };
+        self.throttle = throttle;
+        Ok(())
+    }
+
+    /// Restrict exactly `list` among the symbols loaded in the gate's table
+    /// (a symbol not loaded is already rejected as unknown). Returns the
+    /// symbols of `list` that are not loaded.
+    pub fn set_restricted(&mut self, list: &[Symbol]) -> Vec<Symbol> {
+        for (s, reference) in &self.symbols {
+            let _ = self.driver.set_restricted(&SymbolEntry {
+                stock: s.0,
+                reference: *reference,
+                restricted: list.contains(s),
+            });
+        }
+        let loaded = |s: &Symbol| {
+            self.symbols.iter().any(|(t, _)| t == s) || self.limits.restricted.contains(s)
+        };
+        let missing: Vec<Symbol> = list.iter().filter(|s| !loaded(s)).copied().collect();
+        self.limits.restricted = list.to_vec();
+        missing
+    }
+
     /// Open notional the gate holds for this firm (register read).
     pub fn open_notional(&mut self) -> u64 {
         self.driver

@@ -5,6 +5,8 @@
 //! host books equal the simulator's, every fill reconciles with the
 //! simulator's executions.
 
+pub mod control;
+
 use crate::app::config::{AlgoKind, GateKind, HostConfig, ParentSpec};
 use crate::app::runner::build_host;
 use crate::app::signals::Interrupt;

@@ -3,6 +3,7 @@
 //! until stopped. Control arrives through a bounded lock-free queue
 //! ([`Command`]) and is applied between packets.
 
+use super::control::ControlRequest;
 use super::trader::{Trader, VENUE_PROTOCOL};
 use crate::app::config::ParentSpec;
 use crate::journal::{self, Event as JEvent};
@@ -27,6 +28,9 @@ pub enum Command {
     DropVenue,
     /// Engage or release the firm kill switch in the gate.
     Kill(bool),
+    /// An operator's request from the control plane (journaled, then
+    /// applied; the reply goes back through the request's slot).
+    Control(ControlRequest),
 }
 
 /// An order typed by hand (or a script).
@@ -190,6 +194,7 @@ impl Host {
                 }));
                 tracing::warn!(on, "kill switch");
             }
+            Command::Control(req) => super::control::apply(trader, venue, req),
         }
     }
 

@@ -10,9 +10,11 @@
 //! - [`durable`]: what the hot path journals to survive SIGKILL (parents,
 //!   fills with the venue sequence, token reservations) and the
 //!   reconciliation against the venue's replay after a restart.
+//! - [`control`]: operator requests (control plane) applied between packets.
 //! - [`algo`], [`orders`], [`positions`]: parents, child orders, positions.
 
 pub mod algo;
+pub mod control;
 pub mod durable;
 pub mod host;
 pub mod orders;

@@ -1,0 +1,609 @@
+//! The hot thread's side of the control plane: what an operator may ask of
+//! the running host ([`ControlAction`]), applied by [`apply`] between packets
+//! (so every register write lands between two orders), and what comes back
+//! ([`ControlReply`]) through a one-slot lock-free queue the requester polls.
+//!
+//! Every action that changes something is journaled ([`journal::event::ControlAction`])
+//! before it takes effect. Nothing here runs per market-data message: the
+//! allocations below (snapshots, lists) happen once per control request.
+//! The HTTPS side lives in `crate::control`, which depends on this module,
+//! never the reverse.
+
+use super::orders::OrderState;
+use super::trader::Trader;
+use crate::app::config::ParentSpec;
+use crate::journal::event::{CONTROL_REASON_LEN, CONTROL_USER_LEN};
+use crate::journal::{self, Event as JEvent, LimitKind};
+use crate::risk::{reason_name, Limits};
+use crate::trading::algo::ParentReport;
+use crate::venue::VenueClient;
+use crossbeam_queue::ArrayQueue;
+use eti_core::Symbol;
+use eti_hdl::RejectReason;
+use eti_kernel_bypass::mono_ns;
+use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Control action codes in the journal's `control_action` records. Never renumber.
+pub mod code {
+    pub const KILL: u8 = 1;
+    pub const UNKILL: u8 = 2;
+    pub const LIMIT: u8 = 3;
+    pub const RESTRICT: u8 = 4;
+    pub const UNRESTRICT: u8 = 5;
+    pub const PARENT_START: u8 = 6;
+    pub const PARENT_STOP: u8 = 7;
+}
+
+/// Name of a control action code (export, audit endpoint).
+pub fn action_name(c: u8) -> &'static str {
+    match c {
+        code::KILL => "kill",
+        code::UNKILL => "unkill",
+        code::LIMIT => "limit",
+        code::RESTRICT => "restrict",
+        code::UNRESTRICT => "unrestrict",
+        code::PARENT_START => "parent_start",
+        code::PARENT_STOP => "parent_stop",
+        _ => "unknown",
+    }
+}
+
+/// Throttle `field` code in limit records (the journal's [`LimitKind`] has
+/// no throttle burst/shift of its own).
+pub const FIELD_THROTTLE_BURST: u8 = 101;
+pub const FIELD_THROTTLE_SHIFT: u8 = 102;
+/// `field` code of the short position limit (LimitKind::MaxPosition is the long one).
+pub const FIELD_MAX_SHORT: u8 = 103;
+
+/// Who asks and why, as fixed, space-padded bytes (they travel through the
+/// queue and into the journal without allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub user: [u8; CONTROL_USER_LEN],
+    pub reason: [u8; CONTROL_REASON_LEN],
+}
+
+/// `s` in `N` space-padded bytes, cut at `N`; non-printable bytes become `?`.
+pub fn padded<const N: usize>(s: &str) -> [u8; N] {
+    let mut a = [b' '; N];
+    for (d, b) in a.iter_mut().zip(s.bytes()) {
+        *d = if b.is_ascii_graphic() || b == b' ' {
+            b
+        } else {
+            b'?'
+        };
+    }
+    a
+}
+
+impl Actor {
+    pub fn new(user: &str, reason: &str) -> Actor {
+        Actor {
+            user: padded(user),
+            reason: padded(reason),
+        }
+    }
+}
+
+/// A read-only view the control plane asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Query {
+    Status,
+    Positions,
+    /// Child orders; `open_only` keeps the live ones.
+    Orders {
+        open_only: bool,
+    },
+    Parents,
+    Limits,
+    Rejects,
+}
+
+/// Limits as the control plane reads and writes them (prices and amounts in
+/// 1/10000 dollars, as on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LimitValues {
+    pub max_order_shares: u32,
+    pub max_order_notional: u64,
+    pub collar_bps: u16,
+    pub credit: u64,
+    pub max_long: u32,
+    pub max_short: u32,
+    pub throttle_burst: u16,
+    pub throttle_shift: u8,
+}
+
+impl LimitValues {
+    fn of(l: &Limits, throttle: (u16, u8)) -> LimitValues {
+        LimitValues {
+            max_order_shares: l.max_order_shares,
+            max_order_notional: l.max_order_notional,
+            collar_bps: l.collar_bps,
+            credit: l.credit,
+            max_long: l.max_long,
+            max_short: l.max_short,
+            throttle_burst: throttle.0,
+            throttle_shift: throttle.1,
+        }
+    }
+
+    /// (journal field code, value) of every limit, in a fixed order.
+    pub fn fields(&self) -> [(u8, u64); 8] {
+        [
+            (
+                LimitKind::MaxOrderShares as u8,
+                u64::from(self.max_order_shares),
+            ),
+            (LimitKind::MaxOrderNotional as u8, self.max_order_notional),
+            (LimitKind::CollarBps as u8, u64::from(self.collar_bps)),
+            (LimitKind::CreditLimit as u8, self.credit),
+            (LimitKind::MaxPosition as u8, u64::from(self.max_long)),
+            (FIELD_MAX_SHORT, u64::from(self.max_short)),
+            (FIELD_THROTTLE_BURST, u64::from(self.throttle_burst)),
+            (FIELD_THROTTLE_SHIFT, u64::from(self.throttle_shift)),
+        ]
+    }
+}
+
+/// Partial limit change: `None` keeps the current value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitChange {
+    pub max_order_shares: Option<u32>,
+    pub max_order_notional: Option<u64>,
+    pub collar_bps: Option<u16>,
+    pub credit: Option<u64>,
+    pub max_long: Option<u32>,
+    pub max_short: Option<u32>,
+    pub throttle_burst: Option<u16>,
+    pub throttle_shift: Option<u8>,
+}
+
+impl LimitChange {
+    fn over(&self, v: LimitValues) -> LimitValues {
+        LimitValues {
+            max_order_shares: self.max_order_shares.unwrap_or(v.max_order_shares),
+            max_order_notional: self.max_order_notional.unwrap_or(v.max_order_notional),
+            collar_bps: self.collar_bps.unwrap_or(v.collar_bps),
+            credit: self.credit.unwrap_or(v.credit),
+            max_long: self.max_long.unwrap_or(v.max_long),
+            max_short: self.max_short.unwrap_or(v.max_short),
+            throttle_burst: self.throttle_burst.unwrap_or(v.throttle_burst),
+            throttle_shift: self.throttle_shift.unwrap_or(v.throttle_shift),
+        }
+    }
+}
+
+/// What the control plane asks the hot thread to do.
+#[derive(Debug, Clone)]
+pub enum ControlAction {
+    Query(Query),
+    /// Engage (`engage`) or release the kill switch: this host's firm, or
+    /// every firm (`global`). Engaging also stops every parent and cancels
+    /// every open order at the venue.
+    Kill {
+        global: bool,
+        engage: bool,
+    },
+    SetLimits(LimitChange),
+    /// The restricted list, whole.
+    SetRestricted(Vec<Symbol>),
+    StartParent(ParentSpec),
+    /// Stop a parent (by id) and cancel its open children.
+    StopParent(usize),
+}
+
+/// One request to the hot thread; the reply goes into `reply`.
+#[derive(Debug, Clone)]
+pub struct ControlRequest {
+    pub actor: Actor,
+    pub action: ControlAction,
+    /// Monotonic ns (eti_kernel_bypass::mono_ns) the request arrived.
+    pub received_ns: u64,
+    pub reply: Arc<ArrayQueue<ControlReply>>,
+}
+
+/// A one-slot reply queue for [`ControlRequest::reply`].
+pub fn reply_slot() -> Arc<ArrayQueue<ControlReply>> {
+    Arc::new(ArrayQueue::new(1))
+}
+
+/// Host status for `GET status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub firm: String,
+    pub venue_logged_in: bool,
+    pub venue_reconnects: u64,
+    pub feed_next_sequence: u64,
+    pub books: usize,
+    pub stale_books: usize,
+    pub kill_engaged: bool,
+    pub global_kill_engaged: bool,
+    pub parents: usize,
+    pub parents_done: usize,
+    pub live_orders: usize,
+    pub orders_sent: u64,
+    pub cancels_sent: u64,
+    pub fills: u64,
+    pub filled_shares: u64,
+    pub gate_rejects: u64,
+    pub venue_rejects: u64,
+    pub itch_messages: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PositionView {
+    pub symbol: String,
+    pub shares: i64,
+    pub realized: i64,
+    pub unrealized: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderView {
+    pub token: String,
+    pub parent: Option<u16>,
+    pub symbol: String,
+    pub side: String,
+    pub shares: u32,
+    pub price: String,
+    pub state: OrderState,
+    pub filled: u32,
+    pub leaves: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParentView {
+    pub id: usize,
+    #[serde(flatten)]
+    pub report: ParentReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitsView {
+    pub firm: String,
+    #[serde(flatten)]
+    pub values: LimitValues,
+    pub restricted: Vec<String>,
+}
+
+/// What a kill did, with the times the request-to-last-cancel figure needs.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct KillReport {
+    pub engaged: bool,
+    pub global: bool,
+    pub was_engaged: bool,
+    pub parents_stopped: usize,
+    pub cancels_sent: usize,
+    /// Request received to the last cancel written to the venue (or to the
+    /// switch set, with no open order), ns.
+    pub request_to_last_cancel_ns: u64,
+}
+
+/// The hot thread's answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ControlReply {
+    Status(Box<StatusView>),
+    Positions(Vec<PositionView>),
+    Orders(Vec<OrderView>),
+    Parents(Vec<ParentView>),
+    Limits(Box<LimitsView>),
+    Rejects(std::collections::BTreeMap<String, u64>),
+    Kill(KillReport),
+    LimitsSet {
+        before: LimitValues,
+        after: LimitValues,
+    },
+    RestrictedSet {
+        before: Vec<String>,
+        after: Vec<String>,
+        /// Restricted symbols the gate has not loaded (rejected as unknown anyway).
+        not_loaded: Vec<String>,
+    },
+    ParentStarted {
+        id: usize,
+    },
+    ParentStopped {
+        id: usize,
+        cancels_sent: usize,
+    },
+    /// The request could not be applied (e.g. no such parent); nothing changed.
+    Refused {
+        error: String,
+    },
+}
+
+fn record(
+    trader: &mut Trader,
+    actor: &Actor,
+    action: u8,
+    field: u8,
+    subject: [u8; 8],
+    before: u64,
+    after: u64,
+) {
+    trader.journal(&JEvent::ControlAction(journal::event::ControlAction {
+        user: actor.user,
+        action,
+        field,
+        subject,
+        before,
+        after,
+        reason: actor.reason,
+    }));
+}
+
+fn id_subject(id: usize) -> [u8; 8] {
+    let mut buf = [b' '; 8];
+    let s = id.to_string();
+    for (d, b) in buf.iter_mut().zip(s.bytes()) {
+        *d = b;
+    }
+    buf
+}
+
+/// Apply one control request on the hot thread and post the reply.
+pub fn apply(trader: &mut Trader, venue: &mut VenueClient, req: ControlRequest) {
+    let reply = run(trader, venue, &req);
+    // the requester waits for exactly one reply in a fresh slot: a full slot
+    // means it gave up and went away
+    let _ = req.reply.push(reply);
+}
+
+fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> ControlReply {
+    let actor = &req.actor;
+    match &req.action {
+        ControlAction::Query(q) => query(trader, venue, *q),
+        ControlAction::Kill { global, engage } => {
+            let was = trader.status.kill.load(Ordering::Relaxed);
+            record(
+                trader,
+                actor,
+                if *engage { code::KILL } else { code::UNKILL },
+                u8::from(*global),
+                if *global {
+                    *b"GLOBAL  "
+                } else {
+                    padded(trader.firm.as_str())
+                },
+                u64::from(was),
+                u64::from(*engage),
+            );
+            if *global {
+                trader.risk.set_global_kill(*engage);
+                trader.status.global_kill.store(*engage, Ordering::Relaxed);
+            }
+            if *engage || !*global {
+                // a global release leaves the firm switch as it was
+                trader.risk.set_kill(*engage);
+            }
+            trader.status.kill.store(
+                *engage || trader.status.global_kill.load(Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+            trader.journal(&JEvent::KillSwitch(journal::event::KillSwitch {
+                firm: if *global { None } else { Some(trader.firm) },
+                engaged: *engage,
+                reason: b'C',
+            }));
+            let mut parents_stopped = 0;
+            let mut cancels = 0;
+            let mut last = mono_ns();
+            if *engage {
+                for p in &mut trader.parents {
+                    if !p.is_done() {
+                        p.halt();
+                        parents_stopped += 1;
+                    }
+                }
+                for i in 0..trader.orders.len() {
+                    if trader.cancel_order(venue, i) {
+                        cancels += 1;
+                        last = mono_ns();
+                    }
+                }
+            }
+            tracing::warn!(engage, global, cancels, "kill switch (control plane)");
+            ControlReply::Kill(KillReport {
+                engaged: *engage,
+                global: *global,
+                was_engaged: was,
+                parents_stopped,
+                cancels_sent: cancels,
+                request_to_last_cancel_ns: last.saturating_sub(req.received_ns),
+            })
+        }
+        ControlAction::SetLimits(change) => {
+            let before = LimitValues::of(&trader.risk.limits, trader.risk.throttle());
+            let after = change.over(before);
+            let firm = padded(trader.firm.as_str());
+            for ((field, b), (_, a)) in before.fields().into_iter().zip(after.fields()) {
+                if a != b {
+                    record(trader, actor, code::LIMIT, field, firm, b, a);
+                }
+            }
+            let limits = Limits {
+                max_order_shares: after.max_order_shares,
+                max_order_notional: after.max_order_notional,
+                collar_bps: after.collar_bps,
+                credit: after.credit,
+                max_long: after.max_long,
+                max_short: after.max_short,
+                restricted: Vec::new(),
+            };
+            match trader
+                .risk
+                .apply_limits(&limits, (after.throttle_burst, after.throttle_shift))
+            {
+                Ok(()) => ControlReply::LimitsSet { before, after },
+                Err(e) => ControlReply::Refused {
+                    error: format!("gate register write failed: {e}"),
+                },
+            }
+        }
+        ControlAction::SetRestricted(list) => {
+            let before = trader.risk.limits.restricted.clone();
+            for s in list.iter().filter(|s| !before.contains(s)) {
+                record(trader, actor, code::RESTRICT, 0, s.0, 0, 1);
+            }
+            for s in before.iter().filter(|s| !list.contains(s)) {
+                record(trader, actor, code::UNRESTRICT, 0, s.0, 1, 0);
+            }
+            let missing = trader.risk.set_restricted(list);
+            let names = |v: &[Symbol]| v.iter().map(|s| s.as_str().to_string()).collect();
+            ControlReply::RestrictedSet {
+                before: names(&before),
+                after: names(list),
+                not_loaded: names(&missing),
+            }
+        }
+        ControlAction::StartParent(spec) => {
+            if trader.status.kill.load(Ordering::Relaxed) {
+                return ControlReply::Refused {
+                    error: "kill switch engaged: no new parent".into(),
+                };
+            }
+            let id = trader.parents.len();
+            record(
+                trader,
+                actor,
+                code::PARENT_START,
+                0,
+                id_subject(id),
+                0,
+                u64::from(spec.shares),
+            );
+            let id = trader.start_parent(spec.clone());
+            ControlReply::ParentStarted { id }
+        }
+        ControlAction::StopParent(id) => {
+            let id = *id;
+            let Some(p) = trader.parents.get(id) else {
+                return ControlReply::Refused {
+                    error: format!("no parent {id}"),
+                };
+            };
+            let (filled, done) = (p.filled, p.is_done());
+            record(
+                trader,
+                actor,
+                code::PARENT_STOP,
+                0,
+                id_subject(id),
+                u64::from(!done),
+                u64::from(filled),
+            );
+            if let Some(p) = trader.parents.get_mut(id) {
+                p.halt();
+            }
+            let mut cancels = 0;
+            for i in 0..trader.orders.len() {
+                let mine = trader
+                    .orders
+                    .get(i)
+                    .is_some_and(|o| o.parent == u16::try_from(id).ok());
+                if mine && trader.cancel_order(venue, i) {
+                    cancels += 1;
+                }
+            }
+            ControlReply::ParentStopped {
+                id,
+                cancels_sent: cancels,
+            }
+        }
+    }
+}
+
+fn query(trader: &mut Trader, venue: &VenueClient, q: Query) -> ControlReply {
+    match q {
+        Query::Status => {
+            let s = &trader.stats;
+            ControlReply::Status(Box::new(StatusView {
+                firm: trader.firm.as_str().to_string(),
+                venue_logged_in: venue.is_logged_in(),
+                venue_reconnects: venue.stats.reconnects,
+                feed_next_sequence: trader.receiver.next_sequence(),
+                books: trader.books.iter().count(),
+                stale_books: trader.books.stale_count(),
+                kill_engaged: trader.status.kill.load(Ordering::Relaxed),
+                global_kill_engaged: trader.status.global_kill.load(Ordering::Relaxed),
+                parents: trader.parents.len(),
+                parents_done: trader.parents.iter().filter(|p| p.is_done()).count(),
+                live_orders: trader.orders.iter().filter(|o| o.state.is_live()).count(),
+                orders_sent: s.orders_sent,
+                cancels_sent: s.cancels_sent,
+                fills: s.fills,
+                filled_shares: s.filled_shares,
+                gate_rejects: s.gate_rejects,
+                venue_rejects: s.venue_rejects,
+                itch_messages: s.itch_messages,
+            }))
+        }
+        Query::Positions => ControlReply::Positions(
+            trader
+                .positions
+                .by_symbol
+                .iter()
+                .map(|p| PositionView {
+                    symbol: p.symbol.as_str().to_string(),
+                    shares: p.shares,
+                    realized: p.realized,
+                    unrealized: p.unrealized(),
+                })
+                .collect(),
+        ),
+        Query::Orders { open_only } => ControlReply::Orders(
+            trader
+                .orders
+                .iter()
+                .filter(|o| !open_only || o.state.is_live())
+                .map(|o| OrderView {
+                    token: o.token.as_str().to_string(),
+                    parent: o.parent,
+                    symbol: o.symbol.as_str().to_string(),
+                    side: (o.side.to_byte() as char).to_string(),
+                    shares: o.shares,
+                    price: o.price.to_string(),
+                    state: o.state,
+                    filled: o.filled,
+                    leaves: o.leaves(),
+                })
+                .collect(),
+        ),
+        Query::Parents => ControlReply::Parents(
+            trader
+                .parents
+                .iter()
+                .enumerate()
+                .map(|(id, p)| ParentView {
+                    id,
+                    report: p.report(),
+                })
+                .collect(),
+        ),
+        Query::Limits => ControlReply::Limits(Box::new(LimitsView {
+            firm: trader.firm.as_str().to_string(),
+            values: LimitValues::of(&trader.risk.limits, trader.risk.throttle()),
+            restricted: trader
+                .risk
+                .limits
+                .restricted
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+        })),
+        Query::Rejects => ControlReply::Rejects(
+            RejectReason::ALL
+                .iter()
+                .map(|r| {
+                    (
+                        reason_name(*r).to_string(),
+                        trader.risk.decisions[usize::from(r.code())],
+                    )
+                })
+                .collect(),
+        ),
+    }
+}

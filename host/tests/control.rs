@@ -1,0 +1,611 @@
+//! The control plane against a live host over real TLS on loopback, with
+//! the simulator in process: every role × endpoint cell, missing, wrong,
+//! revoked and expired credentials, plain HTTP; kill (checked on the wire by
+//! a tap between host and venue), four-eyes release; a limit lowered at run
+//! time rejecting the next larger child; bad input refused with nothing
+//! applied; no token or secret in logs, journal, exports or Debug output.
+
+use eti_core::ouch::{self, Inbound};
+use eti_core::soupbintcp::{Framer, Packet};
+use eti_core::{Price, Side, Symbol};
+use eti_host::control::auth::{new_token, token_hash, Role, UserEntry};
+use eti_host::control::client::{read_reply, Client, Reply};
+use eti_host::control::secrets::Secret;
+use eti_host::demo::control::{LiveOptions, LiveSession};
+use eti_host::journal::keys::hex;
+use eti_host::trading::{Command, ManualOrder};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn client(s: &LiveSession, token: Option<Secret>) -> Client {
+    Client::new(&s.control.url(), &s.dir.join("ca.pem"), token, None).unwrap()
+}
+
+fn call(c: &Client, m: &str, path: &str, body: Option<Value>) -> Reply {
+    let b = body.map(|b| b.to_string());
+    c.request(m, path, b.as_deref()).unwrap()
+}
+
+fn ok_json(r: &Reply) -> Value {
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_str(&r.body).unwrap()
+}
+
+/// A user the users file has but that may not log in.
+fn barred(name: &str, revoked: bool, expires_unix: u64) -> (UserEntry, Secret) {
+    let t = new_token();
+    (
+        UserEntry {
+            name: name.into(),
+            role: Role::Admin,
+            token_sha256: hex(&token_hash(t.expose())),
+            cert_sha256: String::new(),
+            revoked,
+            expires_unix,
+        },
+        t,
+    )
+}
+
+/// Captured log output of the whole test process.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+impl Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> LogBuf {
+    let buf = LogBuf::default();
+    let w = buf.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+        .with_writer(move || w.clone())
+        .try_init();
+    buf
+}
+
+#[test]
+fn role_matrix_credentials_and_secrets_over_tls() {
+    let logs = capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (revoked, revoked_tok) = barred("gone", true, 0);
+    let (expired, expired_tok) = barred("old", false, 1);
+    let mut o = LiveOptions::new(dir.path());
+    o.extra_users = vec![revoked, expired];
+    let s = LiveSession::start(&o).unwrap();
+    assert!(s.wait_ready(Duration::from_secs(10)), "host never ready");
+
+    let parent = json!({"algo": "twap", "symbol": "AAPL", "side": "buy", "shares": 300,
+        "duration_s": 30, "slices": 3, "reason": "matrix"});
+    // (method, path, body, permission group)
+    let cells: Vec<(&str, &str, Option<Value>, &str)> = vec![
+        ("GET", "/api/v1/status", None, "read"),
+        ("GET", "/api/v1/positions", None, "read"),
+        ("GET", "/api/v1/orders?state=open", None, "read"),
+        ("GET", "/api/v1/parents", None, "read"),
+        ("GET", "/api/v1/limits", None, "read"),
+        ("GET", "/api/v1/risk/rejects", None, "read"),
+        ("GET", "/api/v1/health", None, "read"),
+        ("GET", "/api/v1/metrics", None, "read"),
+        ("GET", "/api/v1/audit?since=0", None, "audit"),
+        ("GET", "/api/v1/users", None, "users"),
+        (
+            "PUT",
+            "/api/v1/limits",
+            Some(json!({"firm": {"max_long": 150000}, "reason": "matrix"})),
+            "risk",
+        ),
+        (
+            "PUT",
+            "/api/v1/restricted",
+            Some(json!({"symbols": ["TSLA"], "reason": "matrix"})),
+            "risk",
+        ),
+        ("POST", "/api/v1/parents", Some(parent), "parents"),
+        (
+            "DELETE",
+            "/api/v1/parents/0",
+            Some(json!({"reason": "matrix"})),
+            "parents",
+        ),
+        (
+            "POST",
+            "/api/v1/kill",
+            Some(json!({"scope": "firm", "reason": "matrix"})),
+            "risk",
+        ),
+        // the same user cannot release what it engaged: four eyes
+        (
+            "DELETE",
+            "/api/v1/kill",
+            Some(json!({"reason": "matrix"})),
+            "four_eyes",
+        ),
+    ];
+    let allowed = |role: &str, group: &str| -> u16 {
+        let yes = match group {
+            "read" => true,
+            "audit" | "risk" => matches!(role, "risk_officer" | "admin"),
+            "users" => role == "admin",
+            "parents" => matches!(role, "trader" | "admin"),
+            "four_eyes" => false,
+            _ => unreachable!(),
+        };
+        if yes {
+            200
+        } else {
+            403
+        }
+    };
+    let release = client(&s, s.token("risk_officer2"));
+    let mut denied = 0u64;
+    let mut table = String::new();
+    for role in ["viewer", "trader", "risk_officer", "admin"] {
+        let c = client(&s, s.token(role));
+        for (m, path, body, group) in &cells {
+            let r = call(&c, m, path, body.clone());
+            let want = allowed(role, group);
+            table.push_str(&format!("{role:13} {m:6} {path:28} {}\n", r.status));
+            assert_eq!(r.status, want, "{role} {m} {path}: {}", r.body);
+            if want == 403 {
+                denied += 1;
+                let e: Value = serde_json::from_str(&r.body).unwrap();
+                assert!(e["error"].as_str().unwrap().len() > 10, "{}", r.body);
+            }
+        }
+        // a second risk officer releases (four eyes), whoever engaged
+        if matches!(role, "risk_officer" | "admin") {
+            let r = call(
+                &release,
+                "DELETE",
+                "/api/v1/kill",
+                Some(json!({"reason": "release"})),
+            );
+            assert_eq!(r.status, 200, "{}", r.body);
+            let st = ok_json(&call(&c, "GET", "/api/v1/status", None));
+            assert_eq!(st["kill_engaged"], json!(false));
+        }
+    }
+    eprintln!("{table}");
+    // no, wrong, revoked, expired credentials: 401 on every endpoint
+    let wrong = Secret::new("ab".repeat(32));
+    for (who, tok) in [
+        ("none", None),
+        ("wrong", Some(wrong.clone())),
+        ("revoked", Some(revoked_tok.clone())),
+        ("expired", Some(expired_tok.clone())),
+    ] {
+        let c = client(&s, tok);
+        for (m, path, body, _) in &cells {
+            let r = call(&c, m, path, body.clone());
+            assert_eq!(r.status, 401, "{who} {m} {path}: {}", r.body);
+            denied += 1;
+        }
+    }
+    // plain HTTP to the TLS port gets no HTTP answer
+    let mut plain = TcpStream::connect(s.control.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(!got.starts_with(b"HTTP/"), "plain HTTP answered: {got:?}");
+    // a client that does not trust the CA refuses the server
+    let other = tempfile::tempdir().unwrap();
+    eti_host::control::tls::ensure(other.path()).unwrap();
+    let stranger = Client::new(
+        &s.control.url(),
+        &other.path().join("ca.pem"),
+        s.token("admin"),
+        None,
+    )
+    .unwrap();
+    assert!(stranger.request("GET", "/api/v1/status", None).is_err());
+
+    assert_eq!(s.control.stats.denied.load(Ordering::Relaxed), denied);
+    // the audit trail shows the actions and denials, never a token
+    let audit = ok_json(&call(
+        &client(&s, s.token("admin")),
+        "GET",
+        "/api/v1/audit?since=0",
+        None,
+    ));
+    let recs = audit.as_array().unwrap();
+    let n_denied = recs
+        .iter()
+        .filter(|r| r["kind"] == "control_denied")
+        .count() as u64;
+    assert_eq!(n_denied, denied, "every denial journaled");
+    assert!(recs.iter().any(|r| r["kind"] == "control_action"
+        && r["action"] == "kill"
+        && r["user"] == "risk_officer"
+        && r["reason"] == "matrix"));
+    assert!(recs.iter().any(|r| r["action"] == "limit"
+        && r["before"] == json!(200000)
+        && r["after"] == json!(150000)));
+
+    let debug = format!(
+        "{s:?} {:?} {:?}",
+        client(&s, s.token("admin")),
+        s.token("admin")
+    );
+    let users_file = std::fs::read_to_string(dir.path().join("users.toml")).unwrap();
+    let journal_dir = s.journal_dir.clone().unwrap();
+    let tokens: Vec<Secret> = s
+        .tokens
+        .iter()
+        .map(|(_, t)| t.clone())
+        .chain([revoked_tok, expired_tok])
+        .collect();
+    drop(s.stop().unwrap());
+    let mut export = Vec::new();
+    eti_host::journal::audit::export_dir(&journal_dir, &mut export).unwrap();
+    let export = String::from_utf8(export).unwrap();
+    assert!(export.contains("control_denied") && export.contains("control_action"));
+    let mut journal_bytes = Vec::new();
+    for e in std::fs::read_dir(&journal_dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            journal_bytes.extend(std::fs::read(p).unwrap());
+        }
+    }
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("control request denied"), "logs captured");
+    for t in &tokens {
+        let t = t.expose();
+        for (what, text) in [
+            ("logs", &logs),
+            ("export", &export),
+            ("Debug", &debug),
+            ("users file", &users_file),
+            ("audit", &audit.to_string()),
+        ] {
+            assert!(!text.contains(t), "a token appears in {what}");
+        }
+        assert!(
+            !journal_bytes.windows(t.len()).any(|w| w == t.as_bytes()),
+            "a token in the journal"
+        );
+    }
+}
+
+type Wire = Arc<Mutex<Vec<(Instant, char, u32)>>>;
+
+/// A TCP tap between host and venue: forwards both ways and records every
+/// Enter Order ('O', shares) and Cancel Order ('X') the venue receives.
+fn tap(upstream: SocketAddr, seen: Wire) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(client) = c else { continue };
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            let (mut from_host, mut to_venue) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut from_venue, mut to_host) = (server, client);
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut framer = Framer::with_capacity(1024, 1 << 16);
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = from_host.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut off = 0;
+                    while off < n {
+                        off += framer.push(&buf[off..n]);
+                        while let Ok(Some(p)) = framer.next_packet() {
+                            if let Packet::UnsequencedData(m) = p {
+                                let rec = match ouch::decode_inbound(m) {
+                                    Ok(Inbound::EnterOrder(v)) => {
+                                        Some(('O', v.to_message().shares.0))
+                                    }
+                                    Ok(Inbound::CancelOrder(_)) => Some(('X', 0)),
+                                    _ => None,
+                                };
+                                if let Some((k, sh)) = rec {
+                                    seen.lock().unwrap().push((Instant::now(), k, sh));
+                                }
+                            }
+                        }
+                    }
+                    if to_venue.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to_venue.shutdown(Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = from_venue.read(&mut buf) {
+                    if n == 0 || to_host.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to_host.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    addr
+}
+
+fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+#[test]
+fn live_session_limits_kill_and_four_eyes() {
+    let dir = tempfile::tempdir().unwrap();
+    let wire: Wire = Arc::default();
+    let mut o = LiveOptions::new(dir.path());
+    let w = wire.clone();
+    o.venue_via = Some(Arc::new(move |venue| tap(venue, w.clone())));
+    let s = LiveSession::start(&o).unwrap();
+    assert!(s.wait_ready(Duration::from_secs(10)), "host never ready");
+    let ro = client(&s, s.token("risk_officer"));
+    let trader = client(&s, s.token("trader"));
+    let viewer = client(&s, s.token("viewer"));
+
+    // lower max shares to 200: the next child above it is rejected with that reason
+    let rejects = |c: &Client| {
+        ok_json(&call(c, "GET", "/api/v1/risk/rejects", None))["max_shares"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(rejects(&viewer), 0);
+    let r = ok_json(&call(
+        &ro,
+        "PUT",
+        "/api/v1/limits",
+        Some(json!({"firm": {"max_order_shares": 200}, "reason": "lower before news"})),
+    ));
+    assert_eq!(r["before"]["max_order_shares"], json!(5000));
+    assert_eq!(r["after"]["max_order_shares"], json!(200));
+    let t_limit = Instant::now();
+    // 2000 shares in 2 slices: children of 1000+ shares
+    let p = ok_json(&call(
+        &trader,
+        "POST",
+        "/api/v1/parents",
+        Some(json!({
+        "algo": "twap", "symbol": "MSFT", "side": "buy", "shares": 2000,
+        "duration_s": 2, "slices": 2, "limit_bps": 200, "reason": "big child"})),
+    ));
+    let pid = p["id"].as_u64().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || rejects(&viewer) > 0),
+        "no max_shares reject"
+    );
+    let parents = ok_json(&call(&viewer, "GET", "/api/v1/parents", None));
+    assert!(
+        parents[pid as usize]["child_rejects"].as_u64().unwrap() > 0,
+        "{parents}"
+    );
+    let big_after: Vec<u32> = wire
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, k, sh)| *t > t_limit && *k == 'O' && *sh > 200)
+        .map(|x| x.2)
+        .collect();
+    assert!(
+        big_after.is_empty(),
+        "orders above the lowered limit reached the venue: {big_after:?}"
+    );
+    let r = ok_json(&call(
+        &trader,
+        "DELETE",
+        &format!("/api/v1/parents/{pid}"),
+        None,
+    ));
+    assert_eq!(r["id"], json!(pid));
+    ok_json(&call(
+        &ro,
+        "PUT",
+        "/api/v1/limits",
+        Some(json!({"firm": {"max_order_shares": 5000}, "reason": "restore"})),
+    ));
+
+    // resting orders plus a working parent, then kill
+    for (sym, n) in [("AAPL", 3), ("MSFT", 3)] {
+        let top = s.sim.top_of_book(sym).unwrap();
+        for i in 0..n {
+            let price = Price(top.bid_price.0 - 10_000 - i * 100);
+            assert!(s
+                .commands
+                .push(Command::Manual(ManualOrder {
+                    symbol: Symbol::new(sym).unwrap(),
+                    side: Side::Buy,
+                    shares: 100,
+                    price,
+                    tif: 99_999,
+                }))
+                .is_ok());
+        }
+    }
+    ok_json(&call(
+        &trader,
+        "POST",
+        "/api/v1/parents",
+        Some(json!({
+        "algo": "twap", "symbol": "AAPL", "side": "sell", "shares": 5000,
+        "duration_s": 60, "slices": 50, "reason": "working"})),
+    ));
+    let open = |c: &Client| {
+        ok_json(&call(c, "GET", "/api/v1/orders?state=open", None))
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || open(&viewer) >= 6),
+        "orders did not rest"
+    );
+    let open_before = open(&viewer);
+    let cancels_before = wire.lock().unwrap().iter().filter(|x| x.1 == 'X').count();
+    let k = ok_json(&call(
+        &ro,
+        "POST",
+        "/api/v1/kill",
+        Some(json!({"scope": "firm", "reason": "runaway algo"})),
+    ));
+    let t_kill = Instant::now();
+    assert_eq!(k["engaged"], json!(true));
+    assert!(
+        k["cancels_sent"].as_u64().unwrap() as usize >= open_before,
+        "{k}"
+    );
+    assert!(k["parents_stopped"].as_u64().unwrap() >= 1, "{k}");
+    assert!(
+        wait_for(Duration::from_secs(5), || open(&viewer) == 0),
+        "orders still open after kill"
+    );
+    let cancels = wire.lock().unwrap().iter().filter(|x| x.1 == 'X').count() - cancels_before;
+    assert!(
+        cancels >= open_before,
+        "{cancels} cancels on the wire for {open_before} open orders"
+    );
+    // a second of flow later: nothing new reached the venue (manual order included)
+    let _ = s.commands.push(Command::Manual(ManualOrder {
+        symbol: Symbol::new("AAPL").unwrap(),
+        side: Side::Buy,
+        shares: 100,
+        price: Price(1_800_000),
+        tif: 99_999,
+    }));
+    std::thread::sleep(Duration::from_millis(1000));
+    let late: Vec<_> = wire
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, k, _)| *t > t_kill && *k == 'O')
+        .cloned()
+        .collect();
+    assert!(
+        late.is_empty(),
+        "orders reached the venue after the kill: {late:?}"
+    );
+    assert_eq!(
+        ok_json(&call(&viewer, "GET", "/api/v1/status", None))["kill_engaged"],
+        json!(true)
+    );
+    // four eyes: the engaging officer cannot release, a second one can
+    let r = call(
+        &ro,
+        "DELETE",
+        "/api/v1/kill",
+        Some(json!({"reason": "done"})),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("four eyes"), "{}", r.body);
+    let ro2 = client(&s, s.token("risk_officer2"));
+    ok_json(&call(
+        &ro2,
+        "DELETE",
+        "/api/v1/kill",
+        Some(json!({"reason": "reviewed"})),
+    ));
+    assert_eq!(
+        ok_json(&call(&viewer, "GET", "/api/v1/status", None))["kill_engaged"],
+        json!(false)
+    );
+    drop(s.stop().unwrap());
+}
+
+#[test]
+fn bad_input_is_refused_and_nothing_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = LiveOptions::new(dir.path());
+    o.request_timeout = Duration::from_millis(800);
+    let s = LiveSession::start(&o).unwrap();
+    let ro = client(&s, s.token("risk_officer"));
+    let limits = || ok_json(&call(&ro, "GET", "/api/v1/limits", None));
+    let before = limits();
+    let put = |body: &str| ro.request("PUT", "/api/v1/limits", Some(body)).unwrap();
+    for (body, code, needle) in [
+        ("{\"firm\": {\"max_order_shares\": 10", 400, "bad JSON"),
+        ("[1,2]", 400, "bad JSON"),
+        ("{\"firm\": {\"max_order_shares\": 10}, \"reason\": \"x\", \"extra\": 1}", 400, "unknown field"),
+        ("{\"firm\": {\"max_order_sharez\": 10}, \"reason\": \"x\"}", 400, "unknown field"),
+        ("{\"firm\": {\"max_order_shares\": 0}, \"reason\": \"x\"}", 422, "max_order_shares"),
+        ("{\"firm\": {\"collar_bps\": 20000}, \"reason\": \"x\"}", 422, "collar_bps"),
+        ("{\"firm\": {\"throttle_shift\": 40}, \"reason\": \"x\"}", 422, "throttle_shift"),
+        ("{\"firm\": {\"credit\": \"-5\"}, \"reason\": \"x\"}", 422, "credit"),
+        ("{\"firm\": {\"max_order_shares\": 10}, \"reason\": \"\"}", 422, "reason"),
+        ("{\"firm\": {\"max_order_shares\": 10}, \"symbols\": {\"AAPL\": {}}, \"reason\": \"x\"}", 422, "per-symbol"),
+        ("{\"firm\": {\"max_order_shares\": -1}, \"reason\": \"x\"}", 400, "bad JSON"),
+    ] {
+        let r = put(body);
+        assert_eq!(r.status, code, "{body}: {}", r.body);
+        assert!(r.body.contains(needle), "{body}: {}", r.body);
+    }
+    let r = call(
+        &ro,
+        "POST",
+        "/api/v1/kill",
+        Some(json!({"scope": "galaxy", "reason": "x"})),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = call(
+        &client(&s, s.token("trader")),
+        "POST",
+        "/api/v1/parents",
+        Some(
+            json!({"algo": "twap", "symbol": "AAPL", "side": "buy", "shares": 5, "duration_s": 10}),
+        ),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    // a body over the limit: 413
+    let huge = format!("{{\"reason\": \"{}\"}}", "x".repeat(64 * 1024));
+    let r = put(&huge);
+    assert_eq!(r.status, 413, "{}", r.body);
+    // a client that announces a body and stalls: 408 after the deadline
+    let mut c = ro.connect().unwrap();
+    let tok = s.token("risk_officer").unwrap();
+    let head = format!("PUT /api/v1/limits HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 100\r\n\r\n{{\"firm\":", tok.expose());
+    c.write_all(head.as_bytes()).unwrap();
+    c.flush().unwrap();
+    let t0 = Instant::now();
+    let r = read_reply(&mut c).unwrap();
+    assert_eq!(r.status, 408, "{}", r.body);
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // headers that never end: the connection is dropped after the deadline
+    let mut c = ro.connect().unwrap();
+    c.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    c.flush().unwrap();
+    let t0 = Instant::now();
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "slow headers held the connection"
+    );
+    assert_eq!(limits(), before, "nothing applied");
+    let host = s.stop().unwrap();
+    assert_eq!(host.trader.risk.limits.max_order_shares, 5000);
+}
