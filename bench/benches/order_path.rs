@@ -1,0 +1,315 @@
+//! Order path benchmark (hdrhistogram harness): kernel TCP vs smoltcp over
+//! AF_XDP, the same echo server, the same veth, the same run.
+//!
+//! For each order (one 49-byte OUCH 4.2 Enter Order, `EnterOrder::to_bytes`):
+//! - send stage: wall time of handing the bytes to the transport
+//!   (`write(2)` on a non-blocking, TCP_NODELAY kernel socket; or
+//!   `XdpTcpConnection::send`, which queues, builds the segment in a UMEM
+//!   frame and kicks the TX ring), and the calling thread's CPU time for it
+//!   (`CLOCK_THREAD_CPUTIME_ID`, which includes the kernel work done inside
+//!   the system call: on veth the receive side of the peer runs there too);
+//! - round trip: from before the send until the 49 echoed bytes are read back
+//!   by a busy-polling reader (kernel TCP echo server in a namespace behind veth).
+//!
+//! The two paths alternate in blocks of 500 orders so both see the same
+//! machine noise; figures are p50/p99/p99.9 and the ratio kernel/AF_XDP.
+//!
+//! Run (root; creates and removes its own namespace/veth):
+//! `cargo bench -p eti-bench --bench order_path`
+//! Env: `ETI_ORDER_PATH_N` orders per path (default 20000), `ETI_BENCH_PIN=1`
+//! pins the client to the last CPU.
+
+use std::{
+    io::{ErrorKind, Read, Write},
+    net::{SocketAddrV4, TcpListener, TcpStream},
+    time::{Duration, Instant},
+};
+
+use eti_core::ouch::{
+    Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
+};
+use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
+use eti_kernel_bypass::{
+    cpu::pin_current_thread,
+    mono_ns,
+    netns::{lab_unavailable_reason, VethLab},
+    TcpLinkState, XdpTcpConfig, XdpTcpConnection,
+};
+use hdrhistogram::Histogram;
+
+const PORT: u16 = 15200;
+const BLOCK: u64 = 500;
+
+fn order(n: u64) -> [u8; EnterOrder::LEN] {
+    EnterOrder {
+        token: OrderToken::numbered(b"OPB", n),
+        side: if n % 2 == 0 { Side::Buy } else { Side::Sell },
+        shares: Shares(100 + (n % 7) as u32 * 100),
+        stock: Symbol::from_wire(*b"AAPL    "),
+        price: Price(1_500_000 + (n % 50) as u32 * 100),
+        time_in_force: TimeInForce::IOC,
+        firm: Firm::from_wire(*b"ETIA"),
+        display: Display::ANONYMOUS,
+        capacity: Capacity::AGENCY,
+        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
+        minimum_quantity: Shares(0),
+        cross_type: CrossType::NO_CROSS,
+        customer_type: CustomerType::NOT_RETAIL_DESIGNATED,
+    }
+    .to_bytes()
+}
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Latency histograms of one path.
+struct PathFigures {
+    send: Histogram<u64>,
+    /// AF_XDP only: the user-space part of the send stage (smoltcp segment
+    /// into a UMEM frame on the TX ring, no system call).
+    stack: Histogram<u64>,
+    send_cpu: Histogram<u64>,
+    rtt: Histogram<u64>,
+}
+
+impl PathFigures {
+    fn new() -> Self {
+        let h = || Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("histogram bounds");
+        Self {
+            send: h(),
+            stack: h(),
+            send_cpu: h(),
+            rtt: h(),
+        }
+    }
+}
+
+/// What the bench needs from a transport.
+trait Transport {
+    /// Sends `b`; returns the bytes taken and, if the transport can tell,
+    /// the `CLOCK_MONOTONIC` time when the user-space part was done.
+    fn send(&mut self, b: &[u8]) -> (usize, Option<u64>);
+    /// Reads what is there into `buf`, driving the stack if it has to.
+    fn poll_recv(&mut self, buf: &mut [u8]) -> usize;
+}
+
+struct Kernel(TcpStream);
+
+impl Transport for Kernel {
+    fn send(&mut self, b: &[u8]) -> (usize, Option<u64>) {
+        match self.0.write(b) {
+            Ok(n) => (n, None),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => (0, None),
+            Err(e) => panic!("kernel send: {e}"),
+        }
+    }
+    fn poll_recv(&mut self, buf: &mut [u8]) -> usize {
+        match self.0.read(buf) {
+            Ok(0) => panic!("kernel path: server closed"),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+            Err(e) => panic!("kernel recv: {e}"),
+        }
+    }
+}
+
+struct AfXdp(XdpTcpConnection);
+
+impl Transport for AfXdp {
+    fn send(&mut self, b: &[u8]) -> (usize, Option<u64>) {
+        // Exactly what `XdpTcpConnection::send` does, with a stamp between.
+        let n = self.0.send_queued(b, mono_ns()).expect("AF_XDP send");
+        let queued = mono_ns();
+        self.0.flush().expect("AF_XDP kick");
+        (n, Some(queued))
+    }
+    fn poll_recv(&mut self, buf: &mut [u8]) -> usize {
+        self.0.poll(mono_ns()).expect("AF_XDP poll");
+        self.0.recv(buf).expect("AF_XDP recv")
+    }
+}
+
+/// One order: send stage and round trip, recorded into `f`.
+fn one_order(t: &mut dyn Transport, n: u64, f: &mut PathFigures) {
+    let msg = order(n);
+    let c0 = thread_cpu_ns();
+    let t0 = mono_ns();
+    let (sent, queued) = t.send(&msg);
+    let t1 = mono_ns();
+    let c1 = thread_cpu_ns();
+    assert_eq!(sent, msg.len(), "send buffer full in a ping-pong");
+    let mut back = [0u8; EnterOrder::LEN];
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got < back.len() {
+        got += t.poll_recv(&mut back[got..]);
+        if got == 0 && Instant::now() > deadline {
+            panic!("no echo for order {n}");
+        }
+    }
+    let t2 = mono_ns();
+    assert_eq!(back, msg, "echo differs");
+    f.send.record((t1 - t0).max(1)).ok();
+    if let Some(q) = queued {
+        f.stack.record((q - t0).max(1)).ok();
+    }
+    f.send_cpu.record((c1 - c0).max(1)).ok();
+    f.rtt.record((t2 - t0).max(1)).ok();
+}
+
+fn echo_server(listener: TcpListener) {
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            std::thread::spawn(move || {
+                s.set_nodelay(true).ok();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = s.read(&mut buf) {
+                    if s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+fn row(name: &str, h: &Histogram<u64>) -> String {
+    format!(
+        "{name:<24} p50 {:>8.2} µs  p99 {:>8.2} µs  p99.9 {:>8.2} µs  mean {:>8.2} µs",
+        us(h.value_at_quantile(0.5)),
+        us(h.value_at_quantile(0.99)),
+        us(h.value_at_quantile(0.999)),
+        h.mean() / 1000.0
+    )
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` / `cargo bench -- --list`: nothing to list
+    }
+    if let Some(why) = lab_unavailable_reason() {
+        println!("order_path: skipped ({why})");
+        return;
+    }
+    let n: u64 = std::env::var("ETI_ORDER_PATH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let load_start = load_average();
+    let lab = VethLab::create("opb").expect("lab");
+    lab.inner_offloads_off().expect("ethtool");
+    let addr = SocketAddrV4::new(lab.inner_ip, PORT);
+    let listener = lab
+        .in_ns(move || TcpListener::bind(addr).expect("bind"))
+        .expect("netns");
+    echo_server(listener);
+    if std::env::var_os("ETI_BENCH_PIN").is_some() {
+        let last = std::thread::available_parallelism().map_or(1, |p| p.get()) - 1;
+        pin_current_thread(last).expect("pin");
+    }
+
+    let mut xdp = XdpTcpConnection::connect(&XdpTcpConfig::new(&lab.outer_if, addr), mono_ns())
+        .expect("AF_XDP connect");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while xdp.state() != TcpLinkState::Established {
+        xdp.poll(mono_ns()).expect("handshake");
+        assert!(Instant::now() < deadline, "no handshake");
+    }
+    let describe = xdp.describe();
+    let mut xdp = AfXdp(xdp);
+    let k = TcpStream::connect(addr).expect("kernel connect");
+    k.set_nodelay(true).unwrap();
+    k.set_nonblocking(true).unwrap();
+    let mut kernel = Kernel(k);
+
+    // Warm-up, not recorded.
+    let mut scratch = PathFigures::new();
+    for i in 0..1_000 {
+        one_order(&mut kernel, i, &mut scratch);
+        one_order(&mut xdp, i, &mut scratch);
+    }
+    let (mut fk, mut fx) = (PathFigures::new(), PathFigures::new());
+    let syscalls_before = xdp.0.device_stats().tx_syscalls;
+    let mut i = 0;
+    let start = Instant::now();
+    while i < n {
+        let end = (i + BLOCK).min(n);
+        for j in i..end {
+            one_order(&mut kernel, j, &mut fk);
+        }
+        for j in i..end {
+            one_order(&mut xdp, j, &mut fx);
+        }
+        i = end;
+    }
+    let took = start.elapsed();
+    let kicks = xdp.0.device_stats().tx_syscalls - syscalls_before;
+    let load_end = load_average();
+
+    println!("order_path: {n} orders per path, 49-byte OUCH Enter Order, echo server behind veth");
+    println!("afxdp path: {describe}");
+    println!("load average at start {load_start}, at end {load_end}; run took {took:.2?}");
+    println!("{}", row("kernel send", &fk.send));
+    println!("{}", row("afxdp send", &fx.send));
+    println!("{}", row("afxdp send, stack only", &fx.stack));
+    println!("{}", row("kernel send CPU", &fk.send_cpu));
+    println!("{}", row("afxdp send CPU", &fx.send_cpu));
+    println!("{}", row("kernel round trip", &fk.rtt));
+    println!("{}", row("afxdp round trip", &fx.rtt));
+    let ratio = |a: &Histogram<u64>, b: &Histogram<u64>, q: f64| {
+        a.value_at_quantile(q) as f64 / b.value_at_quantile(q).max(1) as f64
+    };
+    for (name, a, b) in [
+        ("send", &fk.send, &fx.send),
+        ("send CPU", &fk.send_cpu, &fx.send_cpu),
+        ("round trip", &fk.rtt, &fx.rtt),
+    ] {
+        println!(
+            "ratio kernel/afxdp {name:<11} p50 {:.2}x  p99 {:.2}x  p99.9 {:.2}x",
+            ratio(a, b, 0.5),
+            ratio(a, b, 0.99),
+            ratio(a, b, 0.999)
+        );
+    }
+    println!(
+        "afxdp sendto kicks per order: {:.3} (copy mode: one per send)",
+        kicks as f64 / n as f64
+    );
+    let q = |h: &Histogram<u64>| {
+        format!(
+            "{{\"p50\":{},\"p99\":{},\"p999\":{},\"mean\":{:.0}}}",
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.mean()
+        )
+    };
+    println!(
+        "{{\"orders\":{n},\"load_start\":\"{load_start}\",\"kernel\":{{\"send_ns\":{},\"send_cpu_ns\":{},\"rtt_ns\":{}}},\"afxdp\":{{\"send_ns\":{},\"stack_ns\":{},\"send_cpu_ns\":{},\"rtt_ns\":{}}}}}",
+        q(&fk.send),
+        q(&fk.send_cpu),
+        q(&fk.rtt),
+        q(&fx.send),
+        q(&fx.stack),
+        q(&fx.send_cpu),
+        q(&fx.rtt)
+    );
+}
