@@ -40,10 +40,17 @@ pub struct VariantReport {
     pub complete: bool,
     /// Samples in the histograms (sent minus warm-up).
     pub measured: u64,
-    /// Tick to trade, coordinated-omission corrected (null if incomplete).
+    /// Tick to trade from each tick's scheduled (due) time: order arrival
+    /// minus due time (null if incomplete).
     pub end_to_end: Option<Pcts>,
-    /// Tick to trade as observed.
+    /// Tick to trade from the actual send stamp.
     pub end_to_end_raw: Option<Pcts>,
+    /// Send stamp minus due time.
+    pub send_lag: Option<Pcts>,
+    /// Ticks that left more than one interval after their due time, and the
+    /// largest lag (ns).
+    pub late_ticks: u64,
+    pub late_max_ns: u64,
     /// Host only: start of decode to `write` returned.
     pub host: Option<Pcts>,
     /// Host stages plus `wire_in` / `wire_out`.
@@ -203,6 +210,7 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
         let mut tags = vec![
             ("t2t".to_string(), m.e2e.clone()),
             ("t2t_raw".to_string(), m.e2e_raw.clone()),
+            ("send_lag".to_string(), m.send_lag.clone()),
             ("host".to_string(), m.host.clone()),
         ];
         for (n, h) in seg.iter().zip(&m.segments) {
@@ -236,6 +244,9 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
         measured: m.e2e_raw.len(),
         end_to_end: complete.then(|| Pcts::of(&m.e2e)),
         end_to_end_raw: complete.then(|| Pcts::of(&m.e2e_raw)),
+        send_lag: complete.then(|| Pcts::of(&m.send_lag)),
+        late_ticks: m.late_sends,
+        late_max_ns: m.late_max_ns,
         host: complete.then(|| Pcts::of(&m.host)),
         stages,
         host_stage_sum_p50: hs50,
@@ -432,19 +443,22 @@ pub fn markdown(s: &Summary) -> String {
         let _ = writeln!(
             o,
             "Exchange-side stamps on one `CLOCK_MONOTONIC`: ITCH packet send → OUCH order arrival. \
-             Fixed-rate load, coordinated-omission corrected (`record_correct`). Times in µs.\n"
+             Fixed-rate open-loop load; latency from each tick's scheduled (due) time, no synthetic samples. Times in µs.\n"
         );
         let _ = writeln!(
             o,
-            "| variant | rate/s | orders | p50 | p90 | p99 | p99.9 | max | host p50 | host stages Σp50 | Σp50 / raw p50 |"
+            "| variant | rate/s | orders | p50 | p90 | p99 | p99.9 | max | ticks > 1 interval late (max lag) | host p50 | host stages Σp50 | Σp50 / raw p50 |"
         );
-        let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            o,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for v in &s.variants {
             match (&v.end_to_end, &v.host) {
                 (Some(e), Some(h)) => {
                     let _ = writeln!(
                         o,
-                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% |",
+                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {:.0}% |",
                         v.name,
                         v.rate_pps,
                         v.received,
@@ -453,6 +467,8 @@ pub fn markdown(s: &Summary) -> String {
                         us(e.p99),
                         us(e.p999),
                         us(e.max),
+                        v.late_ticks,
+                        us(v.late_max_ns),
                         us(h.p50),
                         us(v.host_stage_sum_p50),
                         100.0 * v.host_stage_sum_p50 as f64
@@ -462,7 +478,7 @@ pub fn markdown(s: &Summary) -> String {
                 _ => {
                     let _ = writeln!(
                         o,
-                        "| {} | {} | {} of {} | **lost {}, dup {}: no percentiles** | | | | | | | |",
+                        "| {} | {} | {} of {} | **lost {}, dup {}: no percentiles** | | | | | | | | |",
                         v.name, v.rate_pps, v.received, v.sent, v.lost, v.duplicated
                     );
                 }
@@ -474,8 +490,11 @@ pub fn markdown(s: &Summary) -> String {
         for n in &seg {
             let _ = write!(o, " {n} |");
         }
-        let _ = writeln!(o, " Σ segments p50 | e2e raw p50 |");
-        let _ = writeln!(o, "|---|{}---:|---:|", "---:|".repeat(seg.len()));
+        let _ = writeln!(
+            o,
+            " Σ segments p50 | e2e raw p50 | send lag p50 / p99 | e2e p50 (from due) |"
+        );
+        let _ = writeln!(o, "|---|{}---:|---:|---:|---:|", "---:|".repeat(seg.len()));
         for v in s.variants.iter().filter(|v| v.complete) {
             let _ = write!(o, "| {} |", v.name);
             for n in &seg {
@@ -483,7 +502,17 @@ pub fn markdown(s: &Summary) -> String {
                 let _ = write!(o, " {} / {} |", us(p.p50), us(p.p99));
             }
             let raw = v.end_to_end_raw.map_or(0, |p| p.p50);
-            let _ = writeln!(o, " {} | {} |", us(v.segment_sum_p50), us(raw));
+            let lag = v.send_lag.unwrap_or_default();
+            let due = v.end_to_end.map_or(0, |p| p.p50);
+            let _ = writeln!(
+                o,
+                " {} | {} | {} / {} | {} |",
+                us(v.segment_sum_p50),
+                us(raw),
+                us(lag.p50),
+                us(lag.p99),
+                us(due)
+            );
         }
         for v in s.variants.iter().filter(|v| v.gate_cycles.is_some()) {
             if let (Some(c), Some(t), Some(p)) = (
@@ -625,7 +654,7 @@ pub fn write(dir: &Path, s: &Summary, logs: &Logs) -> anyhow::Result<Vec<PathBuf
     write_hdr_logs(dir, logs)?;
     files.push(dir.join("hdr"));
     let budget_us = s.budget_ns as f64 / 1e3;
-    let title = "tick to trade, percentile distribution (CO-corrected)";
+    let title = "tick to trade from the due time, percentile distribution";
     let png = dir.join("t2t.png");
     draw(
         BitMapBackend::new(&png, (1024, 640)).into_drawing_area(),
