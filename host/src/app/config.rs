@@ -36,6 +36,8 @@ heartbeat_ms = 1000
 peer_timeout_ms = 15000
 reconnect_ms = 200
 connect_timeout_ms = 2000
+path = "kernel"                # kernel | afxdp | auto (smoltcp over AF_XDP, kernel TCP fallback)
+interface = "lo"               # AF_XDP interface towards the venue (afxdp, auto)
 
 [risk]
 gate = "golden"                # golden (software model) | rtl (rust-hdl simulation)
@@ -68,6 +70,11 @@ dir = ""                       # journal directory; "" = no journal (unless eti 
 signing_key = ""               # Ed25519 secret key FILE (not the key): mode 0600 or stricter,
                                # outside the journal directory; "" = generate journal.key in the
                                # journal directory (warned: fine for tests, not for production)
+
+[control]
+listen = ""                    # operator HTTPS API (eti ctl), e.g. "127.0.0.1:9443"; "" = off
+tls_dir = "eti-control-tls"    # CA + server certificate and keys; generated on first start
+users_file = ""                # users, roles, token SHA-256s: a FILE of mode 0600 (needed with listen)
 
 # Parent orders started at once by `eti run`, e.g.
 # [[orders]]
@@ -145,6 +152,10 @@ pub struct VenueSection {
     pub peer_timeout_ms: u64,
     pub reconnect_ms: u64,
     pub connect_timeout_ms: u64,
+    /// kernel | afxdp | auto: what carries the session (see venue::transport).
+    pub path: String,
+    /// Interface of the AF_XDP order path.
+    pub interface: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -194,6 +205,18 @@ pub struct JournalSection {
     pub signing_key: String,
 }
 
+/// `[control]`: the operator control plane (see `crate::control`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// "" = no control API.
+    pub listen: String,
+    /// Where the CA and server certificate live (generated when absent).
+    pub tls_dir: String,
+    /// The users file (mode 0600).
+    pub users_file: String,
+}
+
 /// One parent order in config.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -238,6 +261,7 @@ pub struct HostConfig {
     pub metrics: MetricsSection,
     pub hot: HotSection,
     pub journal: JournalSection,
+    pub control: ControlSection,
     #[serde(default)]
     pub orders: Vec<OrderSection>,
 }
@@ -719,6 +743,20 @@ impl HostConfig {
         }
     }
 
+    /// The venue session's transport (`venue.path` on `venue.interface`).
+    ///
+    /// # Errors
+    /// `venue.path` is not kernel, afxdp or auto.
+    pub fn venue_path(&self) -> Result<crate::venue::VenuePath, ConfigError> {
+        crate::venue::VenuePath::new(&self.venue.path, &self.venue.interface).map_err(|_| {
+            invalid(
+                "venue.path",
+                format!("{:?}", self.venue.path),
+                "\"kernel\", \"afxdp\" or \"auto\"",
+            )
+        })
+    }
+
     /// Check every value; the error names the key and the accepted range.
     pub fn resolve(&self) -> Result<Resolved, ConfigError> {
         let feed_listen = addr("feed.listen", &self.feed.listen)?;
@@ -728,6 +766,13 @@ impl HostConfig {
                 "feed.path",
                 format!("{:?}", self.feed.path),
                 "\"socket\", \"afxdp\" or \"auto\"",
+            ));
+        }
+        if !matches!(self.venue.path.as_str(), "kernel" | "afxdp" | "auto") {
+            return Err(invalid(
+                "venue.path",
+                format!("{:?}", self.venue.path),
+                "\"kernel\", \"afxdp\" or \"auto\"",
             ));
         }
         if !matches!(self.feed.join.as_str(), "from_one" | "live") {
@@ -864,6 +909,21 @@ mod tests {
         assert_eq!(r.max_order_notional, 1_000_000 * 10_000);
         assert_eq!(r.credit, 20_000_000 * 10_000);
         assert_eq!(r.restricted, vec![Symbol::new("TSLA").unwrap()]);
+    }
+
+    #[test]
+    fn venue_path_is_checked() {
+        use crate::venue::VenuePath;
+        assert_eq!(
+            HostConfig::default().venue_path().unwrap(),
+            VenuePath::Kernel
+        );
+        let c = HostConfig::from_toml("[venue]\npath = \"auto\"\ninterface = \"eth1\"\n").unwrap();
+        assert_eq!(c.venue_path().unwrap(), VenuePath::Auto("eth1".into()));
+        let e = HostConfig::from_toml("[venue]\npath = \"dpdk\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("venue.path") && e.contains("afxdp"), "{e}");
     }
 
     #[test]

@@ -13,10 +13,13 @@ use eti_core::soupbintcp::{
     ClientAction, ClientEvent, ClientSession, ClientState, Framer, Packet, Password, Timers,
     Username,
 };
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::ErrorKind;
+use std::net::SocketAddr;
 use std::time::Duration;
 use thiserror::Error;
+
+pub mod transport;
+pub use transport::{Transport, VenuePath};
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum VenueError {
@@ -99,7 +102,11 @@ pub struct VenueStats {
 #[derive(Debug)]
 pub struct VenueClient {
     cfg: VenueConfig,
-    stream: Option<TcpStream>,
+    stream: Option<Box<dyn Transport>>,
+    /// Kernel TCP or smoltcp over AF_XDP (`venue.path`).
+    path: VenuePath,
+    /// Why the last connect used the kernel although `auto` asked for AF_XDP.
+    pub path_fallback: Option<String>,
     framer: Framer,
     session: ClientSession,
     pending: Vec<u8>,
@@ -119,6 +126,8 @@ impl VenueClient {
             granted_session: cfg.session,
             cfg,
             stream: None,
+            path: VenuePath::Kernel,
+            path_fallback: None,
             framer: Framer::with_capacity(1024, 1 << 16),
             session: ClientSession::new(now, timers),
             pending: Vec::with_capacity(1 << 16),
@@ -146,8 +155,17 @@ impl VenueClient {
     /// The connection's socket, for an idle hot thread to block on
     /// (poll(2)); `None` while disconnected.
     pub fn socket_fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        self.stream.as_ref().map(|s| s.as_raw_fd())
+        self.stream.as_ref().and_then(|s| s.raw_fd())
+    }
+
+    /// Which transport the next connect uses (`venue.path`; default kernel TCP).
+    pub fn set_path(&mut self, path: VenuePath) {
+        self.path = path;
+    }
+
+    /// One line for logs: the transport in use, if connected.
+    pub fn describe_transport(&self) -> Option<String> {
+        self.stream.as_ref().map(|s| s.describe())
     }
 
     /// The session granted at the last login (blank before the first).
@@ -169,9 +187,9 @@ impl VenueClient {
     /// the socket is non-blocking afterwards).
     pub fn connect(&mut self, now: u64) -> std::io::Result<()> {
         self.last_attempt = Some(now);
-        let s = TcpStream::connect_timeout(&self.cfg.address, self.cfg.connect_timeout)?;
-        s.set_nodelay(true)?;
-        s.set_nonblocking(true)?;
+        let (s, fallback) =
+            transport::connect(&self.path, self.cfg.address, self.cfg.connect_timeout)?;
+        self.path_fallback = fallback;
         self.stats.connects += 1;
         if self.stats.connects > 1 {
             self.stats.reconnects += 1;
@@ -350,6 +368,13 @@ impl VenueClient {
                 }
             }
             _ => {}
+        }
+        if let Some(s) = self.stream.as_mut() {
+            // A user-space TCP receives, acknowledges and retransmits here.
+            if let Err(e) = s.poll(now) {
+                self.disconnect(now, &format!("transport: {e}"));
+                return;
+            }
         }
         if let Err(e) = self.flush() {
             self.disconnect(now, &format!("write: {e}"));

@@ -150,6 +150,14 @@ pub struct XdpTcpConnection {
     stats: TcpStats,
 }
 
+impl std::os::fd::AsRawFd for XdpTcpConnection {
+    /// The AF_XDP socket: readable when frames arrive (an idle thread can
+    /// poll(2) on it).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(self.device.socket())
+    }
+}
+
 impl std::fmt::Debug for XdpTcpConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("XdpTcpConnection")
