@@ -130,6 +130,8 @@ pub struct Summary {
     pub variants: Vec<VariantReport>,
     pub sweep: Option<Sweep>,
     pub components: Vec<ComponentReport>,
+    /// `eti-bench match` run as part of `stages` / `all` (null with `--no-match`).
+    pub matching: Option<crate::matching::MatchReport>,
     pub peers_considered: Vec<(String, String)>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
@@ -152,6 +154,7 @@ impl Summary {
             variants: Vec::new(),
             sweep: None,
             components: Vec::new(),
+            matching: None,
             peers_considered: PEERS_CONSIDERED
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -637,6 +640,9 @@ pub fn markdown(s: &Summary) -> String {
         for n in &v.notes {
             let _ = writeln!(o, "- `{}`: {n}", v.name);
         }
+    }
+    if let Some(m) = &s.matching {
+        let _ = writeln!(o, "\n{}", crate::matching::markdown(m));
     }
     o
 }

@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Offered rates of the sweep, comma separated, ascending.
     #[arg(long, value_delimiter = ',')]
     pub rates: Option<Vec<u64>>,
+    /// Leave out the matching-engine benchmark (`eti-bench match`) that
+    /// `stages` and `all` include.
+    #[arg(long)]
+    pub no_match: bool,
     /// Skip the offered-rate sweep.
     #[arg(long)]
     pub no_sweep: bool,
@@ -277,6 +281,11 @@ pub fn run(what: What, a: &BenchArgs) -> anyhow::Result<()> {
         bar.set_message("component stages and peers");
         let cs = stages::run(sizes, &fmax, &tick)?;
         s.components = report::component_reports(&cs, &mut logs);
+        if !a.no_match {
+            bar.set_message("matching engine vs lobster");
+            let sizes = crate::matching::MatchSizes::new(a.quick);
+            s.matching = Some(crate::matching::run(sizes, !a.no_rt, &|_| {})?);
+        }
     }
 
     let mut failures = Vec::new();
@@ -302,7 +311,7 @@ pub fn run(what: What, a: &BenchArgs) -> anyhow::Result<()> {
             };
             let mut sw = Sweep {
                 variant: format!(
-                    "{}-golden-{}",
+                    "pipeline-{}-golden-{}",
                     path.name(),
                     if rt { "pinned" } else { "pinned-nort" }
                 ),

@@ -61,6 +61,8 @@ fn quick_report_is_complete_and_sane() {
             "5000,20000",
             "--rtl-rate",
             "100",
+            // covered by tests/matching.rs; keeps this test to seconds
+            "--no-match",
             "--out",
         ])
         .arg(dir.path())
