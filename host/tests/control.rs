@@ -609,3 +609,62 @@ fn bad_input_is_refused_and_nothing_applied() {
     let host = s.stop().unwrap();
     assert_eq!(host.trader.risk.limits.max_order_shares, 5000);
 }
+
+#[test]
+fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = LiveSession::start(&LiveOptions::new(dir.path())).unwrap();
+    let url = std::fs::read_to_string(dir.path().join("url")).unwrap();
+    let ctl = |user: &str, args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eti"))
+            .arg("ctl")
+            .args(["--url", url.trim(), "--ca"])
+            .arg(dir.path().join("ca.pem"))
+            .arg("--token-file")
+            .arg(dir.path().join(format!("{user}.token")))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = ctl("viewer", &["limits", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["max_order_shares"], json!(5000));
+    let (code, _, err) = ctl("viewer", &["kill", "--reason", "try"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("403") && err.contains("role does not allow"),
+        "{err}"
+    );
+    let (code, out, err) = ctl(
+        "risk_officer",
+        &[
+            "limits-set",
+            "--set",
+            "max_order_shares=300",
+            "--reason",
+            "cli",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("300"), "{out}");
+    let (code, _, err) = ctl(
+        "risk_officer",
+        &["limits-set", "--set", "collar_bps=0", "--reason", "cli"],
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("422") && err.contains("collar_bps"), "{err}");
+    // a token file others may read is refused before any request
+    use std::os::unix::fs::PermissionsExt;
+    let t = dir.path().join("admin.token");
+    std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = ctl("admin", &["status"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("chmod 600"), "{err}");
+    drop(s.stop().unwrap());
+}

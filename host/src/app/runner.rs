@@ -302,6 +302,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
         }
         host.trader.set_journal(j.handle());
     }
+    let _control = start_control(&cfg, &host, &commands, &status, &journal, &journal_dir)?;
     for o in &r.orders {
         let _ = commands.push(Command::StartParent(o.clone()));
     }
@@ -415,6 +416,48 @@ fn host_summary(host: &Host, venue: &VenueLink) -> Vec<String> {
         )
     });
     out
+}
+
+/// The control API of `eti run` when `control.listen` is set.
+fn start_control<J>(
+    cfg: &HostConfig,
+    host: &Host,
+    commands: &Arc<ArrayQueue<Command>>,
+    status: &Arc<SharedStatus>,
+    journal: &Option<(crate::journal::Journal, J)>,
+    journal_dir: &Option<std::path::PathBuf>,
+) -> anyhow::Result<Option<crate::control::ControlServer>> {
+    let c = &cfg.control;
+    if c.listen.is_empty() {
+        return Ok(None);
+    }
+    let listen: SocketAddr = c.listen.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "control.listen = {:?}: expected an IP:port socket address",
+            c.listen
+        )
+    })?;
+    if c.users_file.is_empty() {
+        anyhow::bail!(
+            "control.users_file = \"\": required when control.listen is set (a mode 0600 file of users and token hashes)"
+        );
+    }
+    let mut cc = crate::control::ControlConfig::new(
+        listen,
+        c.tls_dir.clone().into(),
+        c.users_file.clone().into(),
+    );
+    cc.journal_dir = journal_dir.clone();
+    let s = crate::control::ControlServer::start(
+        cc,
+        commands.clone(),
+        status.clone(),
+        journal.as_ref().map(|(j, _)| j.handle()),
+        host.trader.metrics().cloned(),
+    )
+    .map_err(|e| anyhow::anyhow!("control API: {e}"))?;
+    eprintln!("[eti] control API {} (CA {}/ca.pem)", s.url(), c.tls_dir);
+    Ok(Some(s))
 }
 
 #[cfg(test)]
