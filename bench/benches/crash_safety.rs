@@ -11,7 +11,9 @@
 //!
 //! Run: `cargo bench -p eti-bench --bench crash_safety`
 //! Env: `ETI_BENCH_DIR` (default the system temp dir), `ETI_BENCH_RECORDS`
-//! (default 1_000_000), `ETI_BENCH_ORDERS` (default 2_000_000).
+//! (default 1_000_000), `ETI_BENCH_ORDERS` (default 2_000_000);
+//! `ETI_BENCH_HOST_JOURNAL=DIR` only writes a journal of `ETI_BENCH_RECORDS`
+//! records that `eti run --journal DIR` resumes (to time a whole restart).
 
 use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use eti_host::journal::event::{ChildSent, Fill, OrderAccepted, OrderExecuted, OrderSent};
@@ -194,7 +196,52 @@ fn restart(records: u64) {
     }
 }
 
+/// A journal `eti run --journal DIR` can resume (firm ETIA, token prefix
+/// ETI, no venue sequence): `records` alternating Enter Order / venue reject,
+/// so nothing stays open. For timing a whole restart by hand.
+fn host_journal(dir: &std::path::Path, records: u64) {
+    use eti_host::journal::event::OrderRejected;
+    let (j, _) = Journal::open(JournalConfig::new(dir)).unwrap();
+    let h = j.handle();
+    let firm = Firm::new("ETIA").unwrap();
+    let sym = Symbol::new("AAPL").unwrap();
+    for n in 0..records {
+        let token = OrderToken::numbered(b"ETI", n / 2 + 1);
+        let ev = if n % 2 == 0 {
+            Event::OrderSent(OrderSent {
+                token,
+                firm,
+                symbol: sym,
+                side: Side::Buy,
+                price: Price(1_900_000),
+                shares: Shares(100),
+                tif: 0,
+            })
+        } else {
+            Event::OrderRejected(OrderRejected {
+                token,
+                reason: b'Z',
+            })
+        };
+        while h.append_event(&ev).is_err() {
+            std::thread::yield_now();
+        }
+    }
+    j.close().unwrap();
+    println!(
+        "wrote a resumable host journal of {records} records to {}",
+        dir.display()
+    );
+}
+
 fn main() {
+    if let Ok(d) = std::env::var("ETI_BENCH_HOST_JOURNAL") {
+        host_journal(
+            std::path::Path::new(&d),
+            env_u64("ETI_BENCH_RECORDS", 1_000_000),
+        );
+        return;
+    }
     // criterion-style filter arguments are ignored; `--bench` is passed by cargo
     let orders = env_u64("ETI_BENCH_ORDERS", 2_000_000);
     let records = env_u64("ETI_BENCH_RECORDS", 1_000_000);
