@@ -59,6 +59,10 @@ enum Command {
         /// Length of the algos' window in seconds, 2..=90.
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(2..=90))]
         seconds: u64,
+        /// Serve the control API during the session; DIR gets url, ca.pem and
+        /// viewer/trader/risk_officer/admin/risk_officer2 token files.
+        #[arg(long, value_name = "DIR")]
+        control_dir: Option<PathBuf>,
     },
     /// Connect to the venue in the config and trade its parent orders.
     Run {
@@ -150,6 +154,7 @@ fn demo(
     journal: Option<PathBuf>,
     gate: &str,
     seconds: u64,
+    control_dir: Option<PathBuf>,
 ) -> Result<ExitCode> {
     use eti_host::app::config::GateKind;
     use eti_host::app::signals::Interrupt;
@@ -164,6 +169,7 @@ fn demo(
         },
         pcap,
         journal,
+        control_dir,
         interrupt: interrupt.clone(),
         ..DemoOptions::default()
     };
@@ -276,7 +282,8 @@ fn main() -> ExitCode {
             journal,
             gate,
             seconds,
-        } => demo(report, pcap, journal, &gate, seconds),
+            control_dir,
+        } => demo(report, pcap, journal, &gate, seconds, control_dir),
         Command::Run {
             config,
             seconds,

@@ -668,3 +668,52 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
     assert!(err.contains("chmod 600"), "{err}");
     drop(s.stop().unwrap());
 }
+
+#[test]
+fn demo_with_control_dir_serves_the_api_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cdir = dir.path().join("ctl");
+    let opts = eti_host::demo::DemoOptions {
+        algo_seconds: 2,
+        verbose: false,
+        pcap: None,
+        control_dir: Some(cdir.clone()),
+        ..eti_host::demo::DemoOptions::default()
+    };
+    let driver = {
+        let cdir = cdir.clone();
+        std::thread::spawn(move || {
+            assert!(
+                wait_for(Duration::from_secs(20), || cdir.join("url").exists()),
+                "no url file"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+            let url = std::fs::read_to_string(cdir.join("url")).unwrap();
+            let tok = |u: &str| {
+                eti_host::control::secrets::read_secret_file(&cdir.join(format!("{u}.token"))).ok()
+            };
+            let viewer =
+                Client::new(url.trim(), &cdir.join("ca.pem"), tok("viewer"), None).unwrap();
+            let st = ok_json(&call(&viewer, "GET", "/api/v1/status", None));
+            assert_eq!(st["firm"], json!("ETIA"));
+            let r = call(
+                &viewer,
+                "POST",
+                "/api/v1/kill",
+                Some(json!({"scope": "firm", "reason": "x"})),
+            );
+            assert_eq!(r.status, 403);
+            for role in ["trader", "risk_officer", "admin", "risk_officer2"] {
+                assert!(tok(role).is_some(), "{role}.token");
+            }
+        })
+    };
+    let out = eti_host::demo::run(&opts).unwrap();
+    driver.join().unwrap();
+    let c = out.summary.control.expect("control summary");
+    assert!(c.requests >= 2 && c.denied >= 1, "{c:?}");
+    let v = serde_json::to_value(&out.summary).unwrap();
+    assert_eq!(v["control"]["denied"], json!(c.denied));
+    assert!(eti_host::demo::render(&out.summary).contains("control"));
+    out.sim.stop();
+}

@@ -127,6 +127,59 @@ pub fn write_users(
     Ok(tokens)
 }
 
+/// The control API on an ephemeral loopback port for a demo session:
+/// writes `dir/url`, `dir/ca.pem`, `dir/users.toml` and one token file per
+/// user of [`SESSION_USERS`] (plus `extra` users, without token files).
+///
+/// # Errors
+/// Writing the files, starting the server, as text.
+pub fn serve(
+    dir: &Path,
+    extra: &[UserEntry],
+    request_timeout: Duration,
+    commands: &Arc<ArrayQueue<Command>>,
+    status: &Arc<SharedStatus>,
+    journal: Option<crate::journal::JournalHandle>,
+    journal_dir: Option<PathBuf>,
+) -> Result<(ControlServer, Vec<(String, Secret)>), String> {
+    std::fs::create_dir_all(dir).map_err(|x| format!("control dir {}: {x}", dir.display()))?;
+    let tokens = write_users(dir, &SESSION_USERS, extra).map_err(|x| format!("users: {x}"))?;
+    let mut ccfg = ControlConfig::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        dir.join("tls"),
+        dir.join("users.toml"),
+    );
+    ccfg.journal_dir = journal_dir;
+    ccfg.request_timeout = request_timeout;
+    let control = ControlServer::start(ccfg, commands.clone(), status.clone(), journal, None)
+        .map_err(|x| format!("control API: {x}"))?;
+    std::fs::write(dir.join("url"), format!("{}\n", control.url()))
+        .map_err(|x| format!("url file: {x}"))?;
+    std::fs::copy(dir.join("tls").join("ca.pem"), dir.join("ca.pem"))
+        .map_err(|x| format!("ca.pem: {x}"))?;
+    Ok((control, tokens))
+}
+
+/// `control` in the demo summary and report.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ControlSummary {
+    pub requests: u64,
+    pub denied: u64,
+    /// Request to last cancel on the wire of the last kill, ms (none: no kill).
+    pub kill_engaged_ms: Option<f64>,
+}
+
+/// What the control plane did in a session.
+pub fn summary(c: &ControlServer) -> ControlSummary {
+    let st = &c.stats;
+    ControlSummary {
+        requests: st.requests.load(Ordering::Relaxed),
+        denied: st.denied.load(Ordering::Relaxed),
+        kill_engaged_ms: (st.kills.load(Ordering::Relaxed) > 0)
+            .then(|| st.last_kill_ns.load(Ordering::Relaxed) as f64 / 1e6),
+    }
+}
+
 impl LiveSession {
     /// Start simulator, host, hot thread, flow and control API.
     ///
@@ -194,27 +247,15 @@ impl LiveSession {
         } else {
             (None, None)
         };
-        let tokens =
-            write_users(&o.dir, &SESSION_USERS, &o.extra_users).map_err(|x| e("users")(&x))?;
-        let mut ccfg = ControlConfig::new(
-            "127.0.0.1:0".parse().map_err(|x| e("listen")(&x))?,
-            o.dir.join("tls"),
-            o.dir.join("users.toml"),
-        );
-        ccfg.journal_dir = journal_dir.clone();
-        ccfg.request_timeout = o.request_timeout;
-        let control = ControlServer::start(
-            ccfg,
-            commands.clone(),
-            status.clone(),
+        let (control, tokens) = serve(
+            &o.dir,
+            &o.extra_users,
+            o.request_timeout,
+            &commands,
+            &status,
             journal.as_ref().map(|j| j.handle()),
-            None,
-        )
-        .map_err(|x| e("control API")(&x))?;
-        std::fs::write(o.dir.join("url"), format!("{}\n", control.url()))
-            .map_err(|x| e("url file")(&x))?;
-        std::fs::copy(o.dir.join("tls").join("ca.pem"), o.dir.join("ca.pem"))
-            .map_err(|x| e("ca.pem")(&x))?;
+            journal_dir.clone(),
+        )?;
         let stop_host = Arc::new(AtomicBool::new(false));
         let stop_flow = Arc::new(AtomicBool::new(false));
         let hot = {

@@ -53,6 +53,8 @@ pub struct DemoOptions {
     pub pcap: Option<PathBuf>,
     /// Journal the session into this directory.
     pub journal: Option<PathBuf>,
+    /// Serve the control API; url, ca.pem and one token per role go here.
+    pub control_dir: Option<PathBuf>,
     /// Raised by Ctrl-C: the script stops early, the session winds down as
     /// usual (journal sealed, checks, summary).
     pub interrupt: Arc<Interrupt>,
@@ -82,6 +84,7 @@ impl Default for DemoOptions {
             verbose: true,
             pcap: None,
             journal: None,
+            control_dir: None,
             interrupt: Interrupt::never(),
         }
     }
@@ -145,6 +148,8 @@ pub struct Summary {
     pub pcap: Option<String>,
     /// What `--journal` produced.
     pub journal: Option<String>,
+    /// The control API's activity (`--control-dir`).
+    pub control: Option<control::ControlSummary>,
     /// Stopped early by Ctrl-C (or SIGTERM).
     pub interrupted: bool,
     pub checks: Checks,
@@ -400,6 +405,30 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
             Some((j, dir.clone()))
         }
     };
+    let control_server = match &opts.control_dir {
+        None => None,
+        Some(dir) => {
+            let (c, _) = control::serve(
+                dir,
+                &[],
+                Duration::from_secs(5),
+                &commands,
+                &status,
+                journal.as_ref().map(|(j, _)| j.handle()),
+                opts.journal.clone(),
+            )
+            .map_err(DemoError::Other)?;
+            say(
+                opts,
+                &format!(
+                    "control API {} (eti ctl --url $(cat {d}/url) --ca {d}/ca.pem --token-file {d}/risk_officer.token status)",
+                    c.url(),
+                    d = dir.display()
+                ),
+            );
+            Some(c)
+        }
+    };
     let stop_host = AtomicBool::new(false);
     let stop_flow = AtomicBool::new(false);
     let flow_rate = opts.flow_rate;
@@ -483,6 +512,7 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
     );
     summary.pcap = pcap_note;
     summary.journal = journal_note;
+    summary.control = control_server.as_ref().map(control::summary);
     drop(server);
     Ok(Outcome { summary, host, sim })
 }
@@ -804,6 +834,7 @@ fn summarize(
         metrics_endpoint: metrics.map(|a| format!("http://{a}/metrics")),
         pcap: None,
         journal: None,
+        control: None,
         interrupted: opts.interrupt.requested(),
         checks,
     }
@@ -931,6 +962,16 @@ pub fn render(s: &Summary) -> String {
     }
     if let Some(j) = &s.journal {
         let _ = writeln!(o, "  journal   {j}");
+    }
+    if let Some(c) = &s.control {
+        let kill = c.kill_engaged_ms.map_or("no kill".to_string(), |ms| {
+            format!("last kill {ms:.2} ms to the last cancel")
+        });
+        let _ = writeln!(
+            o,
+            "  control   {} requests, {} denied, {kill}",
+            c.requests, c.denied
+        );
     }
     if !s.checks.fill_mismatches.is_empty() {
         let _ = writeln!(
