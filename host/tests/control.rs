@@ -717,3 +717,12 @@ fn demo_with_control_dir_serves_the_api_and_reports_it() {
     assert!(eti_host::demo::render(&out.summary).contains("control"));
     out.sim.stop();
 }
+
+#[test]
+fn venue_password_never_in_debug_output() {
+    let mut cfg = eti_host::app::config::HostConfig::default();
+    cfg.venue.password = "Zq9secretX".into();
+    let d = format!("{cfg:?} {:?}", cfg.venue);
+    assert!(!d.contains("Zq9secretX"), "{d}");
+    assert!(d.contains("<redacted>"));
+}

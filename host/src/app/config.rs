@@ -28,7 +28,8 @@ gap_timeout_ms = 3000          # a gap still open after this is unrecoverable: b
 [venue]
 address = "127.0.0.1:30003"    # SoupBinTCP 3.0 / OUCH 4.2
 username = "ETI001"
-password = "eti"
+password = "eti"               # simulator default only; production: password_file or ETI_VENUE_PASSWORD
+password_file = ""             # venue password from a FILE of mode 0600 (env ETI_VENUE_PASSWORD wins)
 session = ""                   # blank: the venue's current session
 firm = "ETIA"
 token_prefix = "ETI"           # order tokens are PREFIX + 11-digit counter
@@ -139,12 +140,16 @@ pub struct FeedSection {
     pub gap_timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VenueSection {
     pub address: String,
     pub username: String,
+    /// Inline password (the simulator's default); `password_file` or the
+    /// environment's `ETI_VENUE_PASSWORD` take precedence. Never printed.
     pub password: String,
+    /// Path of a 0600 file holding the venue password; "" = none.
+    pub password_file: String,
     pub session: String,
     pub firm: String,
     pub token_prefix: String,
@@ -156,6 +161,20 @@ pub struct VenueSection {
     pub path: String,
     /// Interface of the AF_XDP order path.
     pub interface: String,
+}
+
+impl std::fmt::Debug for VenueSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VenueSection")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("password_file", &self.password_file)
+            .field("session", &self.session)
+            .field("firm", &self.firm)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

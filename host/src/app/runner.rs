@@ -51,7 +51,12 @@ pub fn venue_config(cfg: &HostConfig, r: &Resolved) -> VenueConfig {
     VenueConfig {
         address: r.venue,
         username: Username::new(&cfg.venue.username).unwrap_or(Username([b' '; 6])),
-        password: Password::new(&cfg.venue.password).unwrap_or(Password([b' '; 10])),
+        password: crate::control::secrets::venue_password(&cfg.venue.password_file)
+            .ok()
+            .flatten()
+            .and_then(|p| Password::new(p.expose()))
+            .or_else(|| Password::new(&cfg.venue.password))
+            .unwrap_or(Password([b' '; 10])),
         session: if cfg.venue.session.is_empty() {
             Session::BLANK
         } else {
@@ -213,6 +218,9 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let cfg = HostConfig::load(opts.config.as_deref())?;
     let r = cfg.resolve()?;
+    // a password file others may read is refused before anything connects
+    crate::control::secrets::venue_password(&cfg.venue.password_file)
+        .map_err(|e| anyhow::anyhow!("venue.password_file: {e}"))?;
     let seconds = opts.seconds;
     let journal_dir = match (&opts.journal, &r.journal_dir) {
         (Some(d), _) => Some(d.clone()),

@@ -126,6 +126,25 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Environment variable that carries the venue password (wins over the file).
+pub const VENUE_PASSWORD_ENV: &str = "ETI_VENUE_PASSWORD";
+
+/// The venue password from `ETI_VENUE_PASSWORD`, else from `file` (0600;
+/// "" = no file); `None` when neither is given (the config's inline value,
+/// meant for the simulator, then applies).
+///
+/// # Errors
+/// The file is readable by others, unreadable or empty.
+pub fn venue_password(file: &str) -> Result<Option<Secret>, SecretError> {
+    if let Ok(s) = secret_from_env(VENUE_PASSWORD_ENV) {
+        return Ok(Some(s));
+    }
+    if file.is_empty() {
+        return Ok(None);
+    }
+    read_secret_file(Path::new(file)).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +171,14 @@ mod tests {
             read_secret_file(&d.path().join("empty")),
             Err(SecretError::Empty(_))
         ));
+        // the venue password: from the file when no environment variable is set
+        if std::env::var(VENUE_PASSWORD_ENV).is_err() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let v = venue_password(p.to_str().unwrap()).unwrap().unwrap();
+            assert_eq!(v.expose(), "hunter2-secret");
+            assert!(venue_password("").unwrap().is_none());
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).unwrap();
+            assert!(venue_password(p.to_str().unwrap()).is_err());
+        }
     }
 }
