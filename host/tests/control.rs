@@ -726,3 +726,53 @@ fn venue_password_never_in_debug_output() {
     assert!(!d.contains("Zq9secretX"), "{d}");
     assert!(d.contains("<redacted>"));
 }
+
+#[test]
+fn client_certificate_identifies_a_user() {
+    use eti_host::control::secrets::write_private;
+    use eti_host::control::tls;
+    let dir = tempfile::tempdir().unwrap();
+    let tls_dir = dir.path().join("tls");
+    assert!(tls::ensure(&tls_dir).unwrap(), "first start generates");
+    assert!(!tls::ensure(&tls_dir).unwrap(), "second start reuses");
+    let (cert, key, fp) = tls::issue_client_cert(&tls_dir, "desk-7").unwrap();
+    std::fs::write(dir.path().join("desk.pem"), cert).unwrap();
+    write_private(&dir.path().join("desk.key"), key.as_bytes()).unwrap();
+    let mut o = LiveOptions::new(dir.path());
+    o.extra_users = vec![UserEntry {
+        name: "desk7".into(),
+        role: Role::Trader,
+        token_sha256: String::new(),
+        cert_sha256: hex(&fp),
+        revoked: false,
+        expires_unix: 0,
+    }];
+    let s = LiveSession::start(&o).unwrap();
+    let ca = dir.path().join("ca.pem");
+    let (c, k) = (dir.path().join("desk.pem"), dir.path().join("desk.key"));
+    let by_cert = Client::new(&s.control.url(), &ca, None, Some((&c, &k))).unwrap();
+    let st = ok_json(&call(&by_cert, "GET", "/api/v1/status", None));
+    assert_eq!(st["firm"], json!("ETIA"));
+    let r = call(
+        &by_cert,
+        "POST",
+        "/api/v1/kill",
+        Some(json!({"scope": "firm", "reason": "x"})),
+    );
+    assert_eq!(r.status, 403, "a trader's certificate: {}", r.body);
+    // a certificate from another CA does not get through the handshake
+    let other = tempfile::tempdir().unwrap();
+    tls::ensure(other.path()).unwrap();
+    let (cert, key, _) = tls::issue_client_cert(other.path(), "intruder").unwrap();
+    std::fs::write(other.path().join("x.pem"), cert).unwrap();
+    write_private(&other.path().join("x.key"), key.as_bytes()).unwrap();
+    let stranger = Client::new(
+        &s.control.url(),
+        &ca,
+        None,
+        Some((&other.path().join("x.pem"), &other.path().join("x.key"))),
+    )
+    .unwrap();
+    assert!(stranger.request("GET", "/api/v1/status", None).is_err());
+    drop(s.stop().unwrap());
+}
