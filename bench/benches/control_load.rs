@@ -35,10 +35,10 @@ fn session(rps: u64, seconds: u64) -> (u64, u64, u64, u64, f64) {
     let done = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
     let mut load = Vec::new();
-    if rps > 0 {
+    if let Some(ns) = 2_000_000_000u64.checked_div(rps) {
         for _ in 0..2 {
             let (stop, done, cl) = (stop.clone(), done.clone(), c("viewer"));
-            let per = Duration::from_nanos(2_000_000_000 / rps);
+            let per = Duration::from_nanos(ns);
             load.push(std::thread::spawn(move || {
                 let mut next = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
