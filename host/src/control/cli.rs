@@ -24,6 +24,7 @@ pub struct CtlArgs {
     /// Client certificate and key (PEM) instead of / besides the token.
     #[arg(long, requires = "key")]
     pub cert: Option<PathBuf>,
+    /// Private key (PEM, mode 0600) of --cert.
     #[arg(long, requires = "cert")]
     pub key: Option<PathBuf>,
     /// Print the server's JSON as is.
@@ -35,69 +36,93 @@ pub struct CtlArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
+    /// Session, venue, feed, kill state and counters.
     Status,
+    /// Positions and P&L by symbol.
     Positions,
     /// Open orders (--all: every order).
     Orders {
+        /// Every order, not only the open ones.
         #[arg(long)]
         all: bool,
     },
+    /// Parent orders and their progress.
     Parents,
+    /// Risk limits and the restricted list.
     Limits,
+    /// Risk gate rejects by reason.
     Rejects,
     /// Engage the kill switch: cancels every open order, stops every parent.
     Kill {
+        /// firm (this host's firm) or global (every firm).
         #[arg(long, default_value = "firm", value_parser = ["firm", "global"])]
         scope: String,
+        /// Why (journaled).
         #[arg(long)]
         reason: String,
     },
     /// Release the kill switch (a different user than the one who engaged it).
     Unkill {
+        /// firm (this host's firm) or global (every firm).
         #[arg(long, default_value = "firm", value_parser = ["firm", "global"])]
         scope: String,
+        /// Why (journaled).
         #[arg(long)]
         reason: String,
     },
     /// Change firm limits, e.g. --set max_order_shares=200 --set credit=1000000.00
     LimitsSet {
+        /// A limit: max_order_shares, max_order_notional (dollars), collar_bps,
+        /// credit (dollars), max_long, max_short, throttle_burst, throttle_shift.
         #[arg(long = "set", value_name = "KEY=VALUE", required = true)]
         set: Vec<String>,
+        /// Why (journaled).
         #[arg(long)]
         reason: String,
     },
     /// Replace the restricted list.
     Restrict {
+        /// The symbols restricted from now on (none: clear the list).
         symbols: Vec<String>,
+        /// Why (journaled).
         #[arg(long)]
         reason: String,
     },
     /// Start a parent order.
     ParentStart {
+        /// Execution algorithm.
         #[arg(long, value_parser = ["twap", "vwap"])]
         algo: String,
+        /// Stock symbol, e.g. AAPL.
         #[arg(long)]
         symbol: String,
+        /// Side of the parent.
         #[arg(long, value_parser = ["buy", "sell"])]
         side: String,
+        /// Shares, 100..=999999.
         #[arg(long)]
         shares: u32,
+        /// Length of the schedule in seconds.
         #[arg(long)]
         duration_s: u64,
         /// Limit price in dollars (default: arrival ± limit_bps).
         #[arg(long)]
         limit: Option<String>,
+        /// Why (journaled).
         #[arg(long, default_value = "parent start")]
         reason: String,
     },
     /// Stop a parent order (and cancel its open children).
     ParentStop {
+        /// The parent's id (as `parents` lists it).
         id: usize,
+        /// Why (journaled).
         #[arg(long, default_value = "parent stop")]
         reason: String,
     },
     /// Control records of the journal from SEQ on.
     Audit {
+        /// First journal sequence number to show.
         #[arg(long, default_value_t = 0)]
         since: u64,
     },
