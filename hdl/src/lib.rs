@@ -12,6 +12,7 @@
 //! - [`diff`]: the differential run (golden model vs. rust-hdl simulation).
 //! - [`verilator`]: golden-model vectors replayed on the generated Verilog under Verilator.
 //! - [`synth`]: ECP5 place and route (the Fmax ratchet), iCE40 / xc7 rows, the `synth.json` report.
+//! - [`scenario`]: JSON-lines scenarios through golden model and RTL side by side (`eti-hdl scenario`).
 //! - [`skip`]: tests that need an outside tool skip with the reason, or fail under CI.
 
 pub mod diff;
@@ -21,6 +22,7 @@ pub mod golden;
 pub mod hash;
 pub mod regmap;
 pub mod rtl;
+pub mod scenario;
 pub mod skip;
 pub mod synth;
 pub mod vectors;

@@ -62,6 +62,15 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Run a JSON-lines scenario (operations documented in hdl/README.md) through
+    /// the golden model and the RTL; exit 1 on any disagreement, 2 on a bad file.
+    Scenario {
+        /// The scenario file, one JSON operation per line.
+        file: PathBuf,
+        /// One JSON object per message: {"index","golden","rtl","cycles"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write golden-model vectors (DIR/vectors.bin) for the Verilator test bench.
     Vectors {
         /// Directory to write vectors.bin into (created if missing).
@@ -170,6 +179,49 @@ fn main() -> Result<()> {
         }
         Cmd::Verilator { dir, orders, seed } => {
             println!("{}", eti_hdl::verilator::run(&dir, orders, seed)?);
+        }
+        Cmd::Scenario { file, json } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let rep = match eti_hdl::scenario::parse(&text).and_then(|l| eti_hdl::scenario::run(&l))
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("eti-hdl scenario: {}: {e}", file.display());
+                    std::process::exit(2);
+                }
+            };
+            for o in &rep.outcomes {
+                if json {
+                    println!("{}", o.to_json());
+                } else {
+                    println!(
+                        "message {} (line {}): golden {} rtl {} cycles {}{}",
+                        o.index,
+                        o.line,
+                        eti_hdl::scenario::name(Some(o.golden)),
+                        eti_hdl::scenario::name(o.rtl),
+                        o.cycles.map_or("-".to_string(), |c| c.to_string()),
+                        if o.agrees() { "" } else { "  DISAGREE" }
+                    );
+                }
+            }
+            for c in &rep.control {
+                let line = serde_json::json!({"line": c.line, "control": c.what, "golden": c.golden, "rtl": c.rtl});
+                if json {
+                    println!("{line}");
+                } else {
+                    println!(
+                        "line {}: {} golden {} rtl {}  DISAGREE",
+                        c.line, c.what, c.golden, c.rtl
+                    );
+                }
+            }
+            let n = rep.disagreements();
+            eprintln!("{} messages, {} disagreements", rep.outcomes.len(), n);
+            if n != 0 {
+                std::process::exit(1);
+            }
         }
         Cmd::Vectors { out, orders, seed } => {
             out_dir(&out)?;
