@@ -367,8 +367,8 @@ impl SimConfig {
         for (i, d) in f.destinations.iter().enumerate() {
             feed_destinations.push(addr(&format!("feed.destinations[{i}]"), d)?);
         }
-        if !(128..=65_507).contains(&f.mtu) {
-            return Err(invalid("feed.mtu", f.mtu, "128..=65507 bytes"));
+        if !crate::feed::MTU_RANGE.contains(&f.mtu) {
+            return Err(invalid("feed.mtu", f.mtu, crate::feed::MTU_RANGE_TEXT));
         }
         if !(10..=60_000).contains(&f.heartbeat_ms) {
             return Err(invalid("feed.heartbeat_ms", f.heartbeat_ms, "10..=60000"));

@@ -20,6 +20,14 @@ use eti_core::{Side, Symbol, Timestamp};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
+/// UDP payload bytes per MoldUDP64 packet the simulator accepts (`feed.mtu`,
+/// `eti-sim replay --mtu`): below 128 a packet holds too few messages to be a
+/// feed; 65507 is the largest UDP payload over IPv4.
+pub const MTU_RANGE: std::ops::RangeInclusive<usize> = 128..=65_507;
+
+/// `MTU_RANGE` as text for error messages.
+pub const MTU_RANGE_TEXT: &str = "128..=65507 bytes";
+
 /// Where MoldUDP64 packets go. One call per packet; implementations must not
 /// block for long (the engine's lock is held).
 pub trait DatagramOut: Send + std::fmt::Debug {

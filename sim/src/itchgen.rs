@@ -24,7 +24,15 @@
 //! into deletes so memory stays bounded for any message count. The session
 //! closes with System Events `M`, `E`, `C`.
 //!
-//! Output is a pure function of `(messages, seed)`.
+//! Every book stays uncrossed, as on a real venue: an add whose price reaches
+//! the other side (the mid drifts, so this happens) trades instead, as `E`
+//! executions of the resting orders in price-time priority at their prices; a
+//! remainder that no longer crosses rests (an `A`), otherwise it is dropped
+//! (immediate or cancel). A replace never moves an order through the other side.
+//!
+//! A session has exactly the number of messages asked for, provided it is at
+//! least [`min_messages`] (the opening and closing events); fewer give that
+//! minimum. Output is a pure function of `(messages, seed)`.
 
 use eti_core::binfile::BinFileWriter;
 use eti_core::itch::{
@@ -35,7 +43,7 @@ use eti_core::itch::{
 use eti_core::{Firm, Price, Shares, Side, Symbol, Timestamp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io::{self, Write};
 
 /// Live orders kept at most; past this adds become deletes.
@@ -92,12 +100,36 @@ enum Phase {
     Done,
 }
 
+/// The smallest session: System Events O, S, Q, a Stock Directory and a Stock
+/// Trading Action per symbol, System Events M, E, C.
+pub fn min_messages() -> u64 {
+    ItchGenerator::prologue_len(UNIVERSE.len()) + 3
+}
+
+/// One side of one symbol's book: (priority key, reference), best first. The
+/// key is the price for asks and `u32::MAX - price` for bids, so the first
+/// entry is the best price and, within it, the oldest reference (references
+/// only grow, and a replace gets a new one, losing its place as on NASDAQ).
+type SideBook = BTreeSet<(u32, u64)>;
+
+fn priority_key(side: Side, price: u32) -> u32 {
+    if side.is_buy() {
+        u32::MAX - price
+    } else {
+        price
+    }
+}
+
 /// The session as an iterator of owned messages (see the module doc).
 #[derive(Debug)]
 pub struct ItchGenerator {
     rng: ChaCha8Rng,
     symbols: Vec<(Symbol, u32)>,
     live: Vec<LiveOrder>,
+    /// Reference → index in `live`.
+    index: HashMap<u64, usize>,
+    /// Per symbol (locate - 1): bids, asks.
+    books: Vec<[SideBook; 2]>,
     queue: VecDeque<OwnedMessage>,
     phase: Phase,
     body_left: u64,
@@ -119,6 +151,8 @@ impl ItchGenerator {
             rng: ChaCha8Rng::seed_from_u64(seed),
             symbols,
             live: Vec::with_capacity(MAX_LIVE_ORDERS + 1),
+            index: HashMap::with_capacity(MAX_LIVE_ORDERS + 1),
+            books: vec![[SideBook::new(), SideBook::new()]; UNIVERSE.len()],
             queue: VecDeque::new(),
             phase: Phase::Prologue,
             body_left: messages.saturating_sub(fixed),
@@ -222,7 +256,48 @@ impl ItchGenerator {
         self.rng.gen_range(0..self.live.len())
     }
 
-    fn add(&mut self, ts: Timestamp, with_mpid: bool) -> OwnedMessage {
+    fn side_book(&mut self, locate: u16, side: Side) -> &mut SideBook {
+        &mut self.books[usize::from(locate) - 1][usize::from(!side.is_buy())]
+    }
+
+    fn insert_live(&mut self, o: LiveOrder) {
+        self.index.insert(o.reference, self.live.len());
+        self.live.push(o);
+        self.side_book(o.locate, o.side)
+            .insert((priority_key(o.side, o.price), o.reference));
+    }
+
+    fn remove_live(&mut self, i: usize) -> LiveOrder {
+        let o = self.live.swap_remove(i);
+        self.index.remove(&o.reference);
+        if let Some(moved) = self.live.get(i) {
+            self.index.insert(moved.reference, i);
+        }
+        self.side_book(o.locate, o.side)
+            .remove(&(priority_key(o.side, o.price), o.reference));
+        o
+    }
+
+    /// The best resting order on `side` of symbol `locate`: (price, index).
+    fn best(&self, locate: u16, side: Side) -> Option<(u32, usize)> {
+        let (key, r) = *self.books[usize::from(locate) - 1][usize::from(!side.is_buy())].first()?;
+        let price = if side.is_buy() { u32::MAX - key } else { key };
+        Some((price, *self.index.get(&r)?))
+    }
+
+    /// Whether an order on `side` at `price` would trade with the other side.
+    fn crosses(&self, locate: u16, side: Side, price: u32) -> bool {
+        match self.best(locate, side.opposite()) {
+            Some((p, _)) if side.is_buy() => price >= p,
+            Some((p, _)) => price <= p,
+            None => false,
+        }
+    }
+
+    /// A new order: it rests (one `A`/`F`), or, if its price reaches the other
+    /// side, it trades first (`E` per resting order it meets, within `budget`
+    /// messages) and rests only what is left once it no longer crosses.
+    fn add(&mut self, ts: Timestamp, with_mpid: bool, budget: u64) {
         let sym = self.rng.gen_range(0..self.symbols.len());
         self.drift_mid(sym);
         let side = if self.rng.gen_bool(0.5) {
@@ -230,16 +305,69 @@ impl ItchGenerator {
         } else {
             Side::Sell
         };
+        let locate = sym as u16 + 1;
+        let price = self.passive_price(sym, side);
+        let mut shares = self.lot();
+        let mut budget = budget;
+        while shares > 0 && budget > 0 && self.crosses(locate, side, price) {
+            let Some((_, i)) = self.best(locate, side.opposite()) else {
+                break;
+            };
+            let m = self.execute_at(ts, i, shares);
+            shares -= m.1;
+            self.queue.push_back(m.0);
+            budget -= 1;
+        }
+        if shares == 0 || budget == 0 || self.crosses(locate, side, price) {
+            // filled, or the rest is dropped (immediate or cancel)
+            return;
+        }
+        let m = self.rest(ts, with_mpid, locate, side, shares, price);
+        self.queue.push_back(m);
+    }
+
+    /// Execute up to `want` shares of live order `i` at its price: (`E`, shares).
+    fn execute_at(&mut self, ts: Timestamp, i: usize, want: u32) -> (OwnedMessage, u32) {
+        let o = self.live[i];
+        let qty = want.min(o.shares);
+        if qty == o.shares {
+            self.remove_live(i);
+        } else {
+            self.live[i].shares -= qty;
+        }
+        let match_number = self.next_match;
+        self.next_match += 1;
+        let m = OrderExecutedMsg {
+            stock_locate: o.locate,
+            tracking_number: 0,
+            timestamp: ts,
+            order_reference_number: o.reference,
+            executed_shares: Shares(qty),
+            match_number,
+        }
+        .into();
+        (m, qty)
+    }
+
+    fn rest(
+        &mut self,
+        ts: Timestamp,
+        with_mpid: bool,
+        locate: u16,
+        side: Side,
+        shares: u32,
+        price: u32,
+    ) -> OwnedMessage {
         let o = LiveOrder {
             reference: self.next_ref,
-            locate: sym as u16 + 1,
+            locate,
             side,
-            shares: self.lot(),
-            price: self.passive_price(sym, side),
+            shares,
+            price,
         };
         self.next_ref += 1;
-        self.live.push(o);
-        let stock = self.symbols[sym].0;
+        self.insert_live(o);
+        let stock = self.symbols[usize::from(locate) - 1].0;
         if with_mpid {
             let mpid = MPIDS[self.rng.gen_range(0..MPIDS.len())];
             AddOrderMpidMsg {
@@ -271,7 +399,7 @@ impl ItchGenerator {
 
     fn delete(&mut self, ts: Timestamp) -> OwnedMessage {
         let i = self.pick_live();
-        let o = self.live.swap_remove(i);
+        let o = self.remove_live(i);
         OrderDeleteMsg {
             stock_locate: o.locate,
             tracking_number: 0,
@@ -288,7 +416,7 @@ impl ItchGenerator {
         let lot = self.lot();
         let qty = lot.min(o.shares);
         if qty == o.shares {
-            self.live.swap_remove(i);
+            self.remove_live(i);
         } else {
             self.live[i].shares -= qty;
         }
@@ -352,14 +480,24 @@ impl ItchGenerator {
         let i = self.pick_live();
         let o = self.live[i];
         let sym = o.locate as usize - 1;
+        let mut price = self.passive_price(sym, o.side);
+        if self.crosses(o.locate, o.side, price) {
+            // one tick inside the other side's best, never through it
+            price = match self.best(o.locate, o.side.opposite()) {
+                Some((p, _)) if o.side.is_buy() && p > TICK => p - TICK,
+                Some((p, _)) if !o.side.is_buy() => p + TICK,
+                _ => o.price,
+            };
+        }
         let n = LiveOrder {
             reference: self.next_ref,
             shares: self.lot(),
-            price: self.passive_price(sym, o.side),
+            price,
             ..o
         };
         self.next_ref += 1;
-        self.live[i] = n;
+        self.remove_live(i);
+        self.insert_live(n);
         OrderReplaceMsg {
             stock_locate: o.locate,
             tracking_number: 0,
@@ -396,17 +534,19 @@ impl ItchGenerator {
         .into()
     }
 
-    fn body_message(&mut self) -> OwnedMessage {
+    /// One body event into the queue: one message, or for a crossing add up
+    /// to `budget` (at least one).
+    fn body_event(&mut self, budget: u64) {
         self.ts += self.rng.gen_range(100..4_000);
         let ts = Timestamp(self.ts);
         let roll = self.rng.gen_range(0..1000u32);
         let full = self.live.len() >= MAX_LIVE_ORDERS;
         if self.live.is_empty() {
-            return self.add(ts, roll % 9 == 0);
+            return self.add(ts, roll % 9 == 0, budget);
         }
-        match roll {
-            0..=399 if !full => self.add(ts, false),
-            400..=449 if !full => self.add(ts, true),
+        let m = match roll {
+            0..=399 if !full => return self.add(ts, false, budget),
+            400..=449 if !full => return self.add(ts, true, budget),
             0..=449 => self.delete(ts),
             450..=549 => self.execute(ts, false),
             550..=569 => self.execute(ts, true),
@@ -414,7 +554,8 @@ impl ItchGenerator {
             670..=899 => self.delete(ts),
             900..=979 => self.replace(ts),
             _ => self.trade(ts),
-        }
+        };
+        self.queue.push_back(m);
     }
 
     /// Orders currently on the book.
@@ -434,8 +575,10 @@ impl Iterator for ItchGenerator {
             match self.phase {
                 Phase::Prologue => self.phase = Phase::Body,
                 Phase::Body if self.body_left > 0 => {
-                    self.body_left -= 1;
-                    return Some(self.body_message());
+                    // an add that trades and then rests the rest gives
+                    // several messages; they never exceed what is left
+                    self.body_event(self.body_left);
+                    self.body_left -= (self.queue.len() as u64).min(self.body_left);
                 }
                 Phase::Body => {
                     self.fill_epilogue();
@@ -451,13 +594,30 @@ impl Iterator for ItchGenerator {
 /// Write a session of `messages` messages as a BinaryFILE to `out` (wrap files in
 /// a `BufWriter`). Deterministic in `(messages, seed)`.
 pub fn generate(out: impl Write, messages: u64, seed: u64) -> io::Result<GenSummary> {
+    generate_with_progress(out, messages, seed, &mut |_| {})
+}
+
+/// As [`generate`], calling `progress` with the messages written so far every
+/// 65536 messages and at the end.
+pub fn generate_with_progress(
+    out: impl Write,
+    messages: u64,
+    seed: u64,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<GenSummary> {
     let mut w = BinFileWriter::new(out);
     let mut gen = ItchGenerator::new(messages, seed);
     let mut counts = [0u64; 256];
+    let mut n = 0u64;
     for m in gen.by_ref() {
         w.write_itch(&m)?;
         counts[m.msg_type() as usize] += 1;
+        n += 1;
+        if n % 65_536 == 0 {
+            progress(n);
+        }
     }
+    progress(n);
     w.flush()?;
     Ok(GenSummary {
         messages: w.messages_written(),
@@ -576,6 +736,56 @@ mod tests {
         if *left == 0 {
             book.remove(&r);
         }
+    }
+
+    /// The reproduction (`gen-itch --messages 200000 --seed 3` showed
+    /// "AAPL bid 190.0000 x 600 ask 189.8900"), checked after every message.
+    #[test]
+    fn books_never_cross_and_crossing_adds_trade() {
+        let n = 200_000;
+        let v = generate_vec(n, 3);
+        let mut book = crate::replay::FeedBook::new();
+        let mut count = 0u64;
+        let mut executions_after_add = 0u64;
+        let mut last_type = 0u8;
+        for f in Frames::new(&v) {
+            let bytes = f.unwrap().bytes;
+            let m = decode(bytes).unwrap();
+            book.apply(&m);
+            count += 1;
+            let t = bytes[0];
+            if t == b'E' && matches!(last_type, b'E' | b'A' | b'F') {
+                executions_after_add += 1;
+            }
+            last_type = t;
+            if matches!(t, b'A' | b'F' | b'U') {
+                for l in book.lines() {
+                    assert!(
+                        l.best_bid_price == 0
+                            || l.best_ask_price == 0
+                            || l.best_bid_price < l.best_ask_price,
+                        "message {count}: {l:?}"
+                    );
+                }
+            }
+        }
+        assert_eq!(count, n);
+        assert_eq!(book.anomalies, crate::replay::FeedAnomalies::default());
+        assert!(
+            executions_after_add > 100,
+            "crossing adds became executions"
+        );
+    }
+
+    #[test]
+    fn exactly_the_messages_asked_for() {
+        for n in [min_messages(), min_messages() + 1, 1_000, 12_345, 60_001] {
+            for seed in [1, 3, 9] {
+                let v = generate_vec(n, seed);
+                assert_eq!(Frames::new(&v).count() as u64, n, "n {n} seed {seed}");
+            }
+        }
+        assert_eq!(min_messages(), 22);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `eti-sim`: the exchange simulator's command line.
 //!
-//! - `eti-sim serve [--config sim.toml]`: run the venue (OUCH TCP 30003, ITCH
-//!   MoldUDP64 feed to UDP 30001, retransmission UDP 30002 by default).
-//! - `eti-sim replay FILE [--speed N | --max]`: play a BinaryFILE as a live feed.
+//! - `eti-sim serve [--config sim.toml] [--day F] [--drop-copy F] [--order-log F]`:
+//!   run the venue (OUCH TCP 30003, ITCH MoldUDP64 feed to UDP 30001,
+//!   retransmission UDP 30002 by default); JSON lines on stdout at start and end.
+//! - `eti-sim replay FILE [--speed N | --max] [--max-gap-ms MS]`: play a
+//!   BinaryFILE or pcap as a live feed (default: recorded pace, silences cut to 1 s).
 //! - `eti-sim book FILE [--symbol AAPL] [--json]`: rebuild books from a file.
 //! - `eti-sim gen-itch --out FILE --messages N --seed S`: synthetic ITCH session.
 //! - `eti-sim decode FILE [--json]`: print a BinaryFILE's messages.
@@ -14,10 +16,13 @@ use eti_sim::config::{SimConfig, DEFAULT_TOML};
 use eti_sim::replay::{self, Pace, ReplayOptions};
 use eti_sim::simulator::VenueFiles;
 use eti_sim::Simulator;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -56,52 +61,75 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         order_log: Option<PathBuf>,
     },
-    /// Play a BinaryFILE ITCH 5.0 file out as a live MoldUDP64 feed.
+    /// Play an ITCH 5.0 file out as a live MoldUDP64 feed, with a
+    /// retransmission server. Paced by the recorded timestamps (silences cut
+    /// to --max-gap-ms) unless --speed or --max; shows progress on a terminal;
+    /// Ctrl-C stops cleanly (summary, exit 130).
     Replay {
+        /// NASDAQ BinaryFILE, or a pcap of MoldUDP64 datagrams.
         file: PathBuf,
-        /// N times the recorded pace (default: recorded pace).
-        #[arg(long, conflicts_with = "max")]
+        /// N times the recorded pace (a factor above 0; default 1).
+        #[arg(long, value_name = "N", conflicts_with = "max")]
         speed: Option<f64>,
-        /// As fast as possible.
+        /// As fast as possible (no pacing; a slow receiver may drop packets).
         #[arg(long)]
         max: bool,
-        /// Destination(s), unicast or multicast.
-        #[arg(long = "dest", default_value = "127.0.0.1:30001")]
+        /// Longest wait between two messages, in ms after the pace factor;
+        /// longer recorded silences are cut to it (0 keeps them all).
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        max_gap_ms: u64,
+        /// Destination IP:port, unicast or multicast (repeat for several).
+        #[arg(
+            long = "dest",
+            value_name = "IP:PORT",
+            default_value = "127.0.0.1:30001"
+        )]
         dest: Vec<SocketAddr>,
-        #[arg(long, default_value = "0.0.0.0:0")]
+        /// Local IP:port the feed is sent from.
+        #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:0")]
         bind: SocketAddr,
-        /// Retransmission server address ("off" to disable).
-        #[arg(long, default_value = "127.0.0.1:30002")]
+        /// Retransmission server IP:port ("off" to run without one).
+        #[arg(long, value_name = "IP:PORT|off", default_value = "127.0.0.1:30002")]
         retransmit: String,
+        /// MoldUDP64 session name (1..=10 printable ASCII characters).
         #[arg(long, default_value = "ETIREPLAY")]
         session: String,
-        #[arg(long, default_value_t = 1400)]
+        /// UDP payload bytes per MoldUDP64 packet (128..=65507, as feed.mtu).
+        #[arg(long, value_name = "BYTES", default_value_t = 1400)]
         mtu: usize,
         /// Keep answering retransmission requests this long after the end.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
         linger_ms: u64,
     },
-    /// Rebuild the books of a BinaryFILE and print top of book per symbol.
+    /// Rebuild the books of an ITCH 5.0 file and print top of book per symbol.
     Book {
+        /// NASDAQ BinaryFILE, or a pcap of MoldUDP64 datagrams.
         file: PathBuf,
+        /// Only this symbol (e.g. AAPL); an error if the file does not have it.
         #[arg(long)]
         symbol: Option<String>,
-        /// One JSON object per line per symbol.
+        /// One JSON object per line per symbol (integer prices, 4 implied decimals).
         #[arg(long)]
         json: bool,
     },
-    /// Write a synthetic ITCH 5.0 session as a BinaryFILE.
+    /// Write a synthetic ITCH 5.0 session (books never crossed) as a BinaryFILE.
     GenItch {
-        #[arg(long)]
+        /// The BinaryFILE to write (created or truncated).
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        #[arg(long)]
+        /// Messages in the session, exactly (at least 22: the opening and
+        /// closing events of its 8 symbols).
+        #[arg(long, value_name = "N")]
         messages: u64,
+        /// Random seed: the same seed and count give the same bytes.
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Print a BinaryFILE's messages (summary, or JSON lines with --json).
+    /// Print a BinaryFILE's messages (counts by type, or JSON lines with --json).
     Decode {
+        /// NASDAQ BinaryFILE.
         file: PathBuf,
+        /// One JSON object per message, fields by their spec names.
         #[arg(long)]
         json: bool,
     },
@@ -169,6 +197,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             speed,
             max,
+            max_gap_ms,
             dest,
             bind,
             retransmit,
@@ -178,36 +207,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let pace = match (max, speed) {
                 (true, _) => Pace::Max,
-                (false, Some(x)) if x > 0.0 => Pace::Speed(x),
-                (false, Some(x)) => bail!("--speed must be above 0, got {x}"),
+                (false, Some(x)) => Pace::Speed(x),
                 (false, None) => Pace::Recorded,
             };
             let retransmit_listen = if retransmit == "off" {
                 None
             } else {
-                Some(
-                    retransmit
-                        .parse()
-                        .with_context(|| format!("--retransmit {retransmit:?}"))?,
-                )
+                Some(retransmit.parse().map_err(|_| {
+                    anyhow::anyhow!("--retransmit {retransmit:?}: expected IP:port or \"off\"")
+                })?)
             };
             let opts = ReplayOptions {
                 pace,
+                max_gap: (max_gap_ms > 0).then(|| std::time::Duration::from_millis(max_gap_ms)),
                 destinations: dest,
                 bind,
-                session: eti_core::moldudp64::Session::new(&session)
-                    .context("--session: 1..=10 printable characters")?,
+                session: eti_core::moldudp64::Session::new(&session).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--session {session:?}: expected 1..=10 printable ASCII characters"
+                    )
+                })?,
                 mtu,
                 retransmit_listen,
                 multicast_ttl: 1,
                 linger: std::time::Duration::from_millis(linger_ms),
             };
-            let s = replay::replay_file(&file, &opts)?;
-            eprintln!(
-                "replayed {} messages in {} packets, {} ms",
-                s.messages, s.packets, s.elapsed_ms
-            );
-            Ok(ExitCode::SUCCESS)
+            opts.validate()?;
+            replay_cli(&file, &opts)
         }
         Cmd::Book { file, symbol, json } => {
             let b = replay::rebuild_file(&file)?;
@@ -239,7 +265,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.flush()?;
             if let Some(s) = symbol {
                 if !found {
-                    bail!("symbol {s} not in {}", file.display());
+                    let have: Vec<String> = b.lines().into_iter().map(|l| l.symbol).collect();
+                    bail!(
+                        "--symbol {s}: not in {}; it has {}",
+                        file.display(),
+                        have.join(", ")
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -249,9 +280,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             messages,
             seed,
         } => {
+            let min = eti_sim::itchgen::min_messages();
+            if messages < min {
+                bail!(
+                    "--messages {messages}: a session needs at least {min} (System Events \
+                     O, S, Q, M, E, C and a Stock Directory and Stock Trading Action \
+                     for each of its 8 symbols)"
+                );
+            }
             let f = std::fs::File::create(&out)
-                .with_context(|| format!("creating {}", out.display()))?;
-            let s = eti_sim::itchgen::generate(std::io::BufWriter::new(f), messages, seed)?;
+                .with_context(|| format!("--out {}: cannot create", out.display()))?;
+            let bar = progress_bar(messages, "messages");
+            let s = eti_sim::itchgen::generate_with_progress(
+                std::io::BufWriter::new(f),
+                messages,
+                seed,
+                &mut |n| bar.set_position(n),
+            )
+            .with_context(|| format!("--out {}: writing", out.display()))?;
+            bar.finish_and_clear();
             eprintln!(
                 "wrote {} messages, {} bytes to {}",
                 s.messages,
@@ -270,6 +317,82 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal; plain
+/// characters (no colour).
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    let template = format!("{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{msg}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Set `flag` on SIGINT. The handler is installed before this returns, so a
+/// Ctrl-C at any later instant is seen.
+fn stop_on_ctrl_c(flag: Arc<AtomicBool>) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut sigint = {
+        let _g = rt.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?
+    };
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            if sigint.recv().await.is_some() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        })
+    });
+    Ok(())
+}
+
+fn replay_cli(file: &std::path::Path, opts: &ReplayOptions) -> Result<ExitCode> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot open {}", file.display()))?
+        .len();
+    let pcap = replay::input_kind(file)? == replay::InputKind::Pcap;
+    eprintln!("{}", opts.pace_note());
+    let stop = Arc::new(AtomicBool::new(false));
+    stop_on_ctrl_c(stop.clone())?;
+    // progress by input bytes (a pcap's datagram overhead is not counted)
+    let bar = progress_bar(size, "bytes");
+    let s = replay::replay_file_until(file, opts, &stop, &mut |s| {
+        if !pcap {
+            bar.set_position(s.bytes);
+        }
+        bar.set_message(format!("{} messages, {} packets", s.messages, s.packets));
+    })?;
+    bar.finish_and_clear();
+    let cut = if s.skipped_ms > 0 {
+        format!(", {} ms of recorded silence cut", s.skipped_ms)
+    } else {
+        String::new()
+    };
+    if s.interrupted {
+        eprintln!(
+            "interrupted: replayed {} messages ({} of {} bytes of {}) in {} packets, {} ms{cut}",
+            s.messages,
+            s.bytes,
+            size,
+            file.display(),
+            s.packets,
+            s.elapsed_ms
+        );
+        return Ok(ExitCode::from(130));
+    }
+    eprintln!(
+        "replayed {} messages in {} packets, {} ms{cut}",
+        s.messages, s.packets, s.elapsed_ms
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(config: Option<PathBuf>, seconds: Option<u64>, files: &VenueFiles) -> Result<ExitCode> {
@@ -335,4 +458,40 @@ fn serve(config: Option<PathBuf>, seconds: Option<u64>, files: &VenueFiles) -> R
     writeln!(out, "{end}")?;
     out.flush()?;
     Ok(ExitCode::from(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of every subcommand says what it is for.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "eti-sim", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:?}");
+        // the walk sees the arguments it must check
+        let replay = cmd.find_subcommand("replay").unwrap();
+        assert!(replay.get_arguments().any(|a| a.get_id() == "mtu"));
+    }
 }

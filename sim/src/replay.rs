@@ -19,7 +19,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -41,6 +43,20 @@ pub enum ReplayError {
     Pcap(#[from] eti_kernel_bypass::IoError),
     #[error("pcap datagram {datagram}: {source}")]
     Datagram { datagram: u64, source: CodecError },
+    /// A replay option out of range; `option` is its `eti-sim replay` flag.
+    #[error("{option} {value}: expected {expected}")]
+    Invalid {
+        option: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// `option` is the `eti-sim replay` flag that gave the address.
+    #[error("cannot bind {option} {addr}: {source}")]
+    Bind {
+        option: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// The two file formats the simulator reads.
@@ -97,6 +113,18 @@ pub fn for_each_message(
     path: &Path,
     mut f: impl FnMut(u64, &Message<'_>),
 ) -> Result<InputStats, ReplayError> {
+    for_each_message_until(path, |ts, m, _| {
+        f(ts, m);
+        ControlFlow::Continue(())
+    })
+}
+
+/// As [`for_each_message`], with the input bytes each message took (frame or
+/// datagram share; they sum to the bytes read) and a way to stop early.
+pub fn for_each_message_until(
+    path: &Path,
+    mut f: impl FnMut(u64, &Message<'_>, u64) -> ControlFlow<()>,
+) -> Result<InputStats, ReplayError> {
     let mut st = InputStats::default();
     match input_kind(path)? {
         InputKind::BinaryFile => {
@@ -111,7 +139,9 @@ pub fn for_each_message(
                     source: e.shifted(frame.message_offset() as usize),
                 })?;
                 st.messages += 1;
-                f(m.timestamp().0, &m);
+                if f(m.timestamp().0, &m, frame.bytes.len() as u64 + 2).is_break() {
+                    break;
+                }
             }
         }
         InputKind::Pcap => {
@@ -144,7 +174,9 @@ pub fn for_each_message(
                     let m = itch::decode(m)
                         .map_err(|source| ReplayError::Datagram { datagram, source })?;
                     st.messages += 1;
-                    f(p.ts_ns, &m);
+                    if f(p.ts_ns, &m, m.wire_len() as u64 + 2).is_break() {
+                        return Ok(st);
+                    }
                 }
             }
         }
@@ -449,7 +481,7 @@ pub fn rebuild(r: impl Read) -> Result<FeedBook, ReplayError> {
 /// How fast to replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pace {
-    /// As recorded (ITCH timestamps).
+    /// As recorded (ITCH timestamps, or capture times for a pcap).
     Recorded,
     /// `n` times faster than recorded.
     Speed(f64),
@@ -457,12 +489,33 @@ pub enum Pace {
     Max,
 }
 
+impl Pace {
+    /// The factor on recorded time, if any.
+    fn factor(self) -> Option<f64> {
+        match self {
+            Pace::Recorded => Some(1.0),
+            Pace::Speed(x) => Some(x),
+            Pace::Max => None,
+        }
+    }
+}
+
+/// The default longest wait between two messages: a recorded session is
+/// played at its own pace, but the hours a file spends silent (a NASDAQ day
+/// opens at 03:00 and trades from 09:30) pass in a second each instead of
+/// hours with no packet.
+pub const DEFAULT_MAX_GAP: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
     pub pace: Pace,
+    /// Waits longer than this (after the pace factor) are cut to it; `None`
+    /// keeps every silence as recorded.
+    pub max_gap: Option<Duration>,
     pub destinations: Vec<SocketAddr>,
     pub bind: SocketAddr,
     pub session: Session,
+    /// UDP payload bytes per packet, in [`crate::feed::MTU_RANGE`].
     pub mtu: usize,
     pub retransmit_listen: Option<SocketAddr>,
     pub multicast_ttl: u32,
@@ -470,16 +523,82 @@ pub struct ReplayOptions {
     pub linger: Duration,
 }
 
+impl ReplayOptions {
+    /// One line saying how the replay is paced (printed by `eti-sim replay`).
+    pub fn pace_note(&self) -> String {
+        let gap = match self.max_gap {
+            Some(g) => format!(
+                "; silences longer than {} ms cut to {} ms (--max-gap-ms)",
+                g.as_millis(),
+                g.as_millis()
+            ),
+            None => "; silences kept as recorded".to_string(),
+        };
+        match self.pace {
+            Pace::Max => "pace: as fast as possible (--max)".to_string(),
+            Pace::Recorded => format!("pace: recorded timestamps at 1x{gap}"),
+            Pace::Speed(x) => format!("pace: recorded timestamps at {x}x (--speed){gap}"),
+        }
+    }
+
+    /// Check the values the CLI cannot type-check; errors name the flag.
+    pub fn validate(&self) -> Result<(), ReplayError> {
+        if !crate::feed::MTU_RANGE.contains(&self.mtu) {
+            return Err(ReplayError::Invalid {
+                option: "--mtu",
+                value: self.mtu.to_string(),
+                expected: crate::feed::MTU_RANGE_TEXT,
+            });
+        }
+        if let Pace::Speed(x) = self.pace {
+            if !(x.is_finite() && x > 0.0) {
+                return Err(ReplayError::Invalid {
+                    option: "--speed",
+                    value: x.to_string(),
+                    expected: "a factor above 0 (e.g. 10 for ten times the recorded pace)",
+                });
+            }
+        }
+        if self.destinations.is_empty() {
+            return Err(ReplayError::Invalid {
+                option: "--dest",
+                value: "(none)".into(),
+                expected: "at least one IP:port",
+            });
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ReplaySummary {
     pub messages: u64,
     pub packets: u64,
     pub elapsed_ms: u64,
+    /// Input bytes consumed (frames with their length prefixes).
+    pub bytes: u64,
+    /// Silence skipped by `max_gap`, in recorded milliseconds.
+    pub skipped_ms: u64,
+    /// Stopped before the end of the file (see [`replay_file_until`]).
+    pub interrupted: bool,
 }
 
-/// Play a BinaryFILE out as MoldUDP64. Messages whose scheduled time has come
-/// share packets; a packet goes out as soon as the next message is not due yet.
+/// Play a BinaryFILE (or a pcap of MoldUDP64) out as MoldUDP64. Messages whose
+/// scheduled time has come share packets; a packet goes out as soon as the
+/// next message is not due yet.
 pub fn replay_file(path: &Path, opts: &ReplayOptions) -> Result<ReplaySummary, ReplayError> {
+    replay_file_until(path, opts, &AtomicBool::new(false), &mut |_| {})
+}
+
+/// As [`replay_file`], stopping cleanly (what was read is sent, no linger)
+/// once `stop` is set, and calling `progress` about every 10 ms of work.
+pub fn replay_file_until(
+    path: &Path,
+    opts: &ReplayOptions,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(&ReplaySummary),
+) -> Result<ReplaySummary, ReplayError> {
+    opts.validate()?;
     // fail on an unreadable file before binding anything
     input_kind(path)?;
     let out = UdpOut::bind(
@@ -488,25 +607,33 @@ pub fn replay_file(path: &Path, opts: &ReplayOptions) -> Result<ReplaySummary, R
         opts.multicast_ttl,
         true,
     )
-    .map_err(ReplayError::Net)?;
+    .map_err(|source| ReplayError::Bind {
+        option: "--bind",
+        addr: opts.bind,
+        source,
+    })?;
     let feed = Arc::new(Mutex::new(FeedPublisher::new(
         opts.session,
         1 << 22,
         opts.mtu,
         Box::new(out),
     )));
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server_stop = Arc::new(AtomicBool::new(false));
     let retrans = match opts.retransmit_listen {
         None => None,
         Some(a) => {
-            let sock = std::net::UdpSocket::bind(a).map_err(ReplayError::Net)?;
+            let sock = std::net::UdpSocket::bind(a).map_err(|source| ReplayError::Bind {
+                option: "--retransmit",
+                addr: a,
+                source,
+            })?;
             sock.set_read_timeout(Some(Duration::from_millis(100)))
                 .map_err(ReplayError::Net)?;
             let feed = feed.clone();
-            let stop = stop.clone();
+            let server_stop = server_stop.clone();
             Some(std::thread::spawn(move || {
                 let mut buf = [0u8; 512];
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                while !server_stop.load(Ordering::Relaxed) {
                     if let Ok((n, peer)) = sock.recv_from(&mut buf) {
                         let packets = match feed.lock() {
                             Ok(mut f) => f.answer(&buf[..n], 256),
@@ -521,51 +648,86 @@ pub fn replay_file(path: &Path, opts: &ReplayOptions) -> Result<ReplaySummary, R
         }
     };
     let start = Instant::now();
-    let mut first_ts: Option<u64> = None;
+    let mut last_progress = start;
+    let mut prev_ts: Option<u64> = None;
+    // recorded time elapsed so far, with cut silences left out
+    let mut played_ns: u64 = 0;
+    let mut skipped_ns: u64 = 0;
     let mut summary = ReplaySummary::default();
     let mut pending = 0usize;
-    let result = for_each_message(path, |ts, m| {
-        let base = *first_ts.get_or_insert(ts);
-        let due = match opts.pace {
-            Pace::Max => None,
-            Pace::Recorded => Some(Duration::from_nanos(ts.saturating_sub(base))),
-            Pace::Speed(x) => Some(Duration::from_nanos(
-                (ts.saturating_sub(base) as f64 / x.max(1e-9)) as u64,
-            )),
-        };
-        if let Some(due) = due {
-            let now = start.elapsed();
-            if due > now {
+    let result = for_each_message_until(path, |ts, m, bytes| {
+        if stop.load(Ordering::Relaxed) {
+            return ControlFlow::Break(());
+        }
+        if let (Some(factor), Some(prev)) = (opts.pace.factor(), prev_ts) {
+            let mut gap = ts.saturating_sub(prev);
+            if let Some(max) = opts.max_gap {
+                let max_recorded = (max.as_nanos() as f64 * factor) as u64;
+                if gap > max_recorded {
+                    skipped_ns += gap - max_recorded;
+                    gap = max_recorded;
+                }
+            }
+            played_ns += gap;
+            let due = Duration::from_nanos((played_ns as f64 / factor) as u64);
+            if due > start.elapsed() {
                 if pending > 0 {
                     summary.packets += flush(&feed) as u64;
                     pending = 0;
                 }
-                std::thread::sleep(due - now);
+                // sleep in slices so a stop request is seen within 50 ms
+                loop {
+                    let now = start.elapsed();
+                    if due <= now {
+                        break;
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        return ControlFlow::Break(());
+                    }
+                    std::thread::sleep((due - now).min(Duration::from_millis(50)));
+                    if last_progress.elapsed() >= Duration::from_millis(100) {
+                        last_progress = Instant::now();
+                        progress(&summary);
+                    }
+                }
             }
         }
+        prev_ts = Some(ts);
         if let Ok(mut f) = feed.lock() {
             f.publish(&m.to_owned_msg());
         }
         pending += 1;
         summary.messages += 1;
+        summary.bytes += bytes;
         if pending >= 64 {
             summary.packets += flush(&feed) as u64;
             pending = 0;
         }
+        if summary.messages % 1024 == 0 && last_progress.elapsed() >= Duration::from_millis(10) {
+            last_progress = Instant::now();
+            progress(&summary);
+        }
+        ControlFlow::Continue(())
     });
     summary.packets += flush(&feed) as u64;
     if let Ok(mut f) = feed.lock() {
         f.heartbeat();
     }
-    if retrans.is_some() {
+    summary.interrupted = stop.load(Ordering::Relaxed);
+    if retrans.is_some() && !summary.interrupted {
         // leave time for late retransmission requests
-        std::thread::sleep(opts.linger);
+        let until = Instant::now() + opts.linger;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep((until - Instant::now()).min(Duration::from_millis(50)));
+        }
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    server_stop.store(true, Ordering::Relaxed);
     if let Some(t) = retrans {
         let _ = t.join();
     }
+    summary.skipped_ms = skipped_ns / 1_000_000;
     summary.elapsed_ms = start.elapsed().as_millis() as u64;
+    progress(&summary);
     result.map(|_| summary)
 }
 

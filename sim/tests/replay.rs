@@ -19,6 +19,7 @@ fn session_file(messages: u64, seed: u64) -> tempfile::NamedTempFile {
 fn opts(pace: Pace, dest: std::net::SocketAddr) -> ReplayOptions {
     ReplayOptions {
         pace,
+        max_gap: None,
         destinations: vec![dest],
         bind: "127.0.0.1:0".parse().unwrap(),
         session: Session::new("REPLAYTEST").unwrap(),
@@ -183,4 +184,66 @@ fn pcap_of_moldudp64_rebuilds_like_the_binaryfile() {
         replay::rebuild_file(pcap.path()).unwrap().lines(),
         want.lines()
     );
+}
+
+#[test]
+fn long_silences_are_cut_to_max_gap_and_stop_is_prompt() {
+    // a generated day: 03:00 opening, 04:00 system hours, 09:30 trading,
+    // 16:00, 20:00 and 20:05 closing events: five silences of minutes to hours
+    let file = session_file(200, 4);
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut o = opts(Pace::Recorded, sink.local_addr().unwrap());
+    o.max_gap = Some(Duration::from_millis(60));
+    let s = replay::replay_file(file.path(), &o).unwrap();
+    assert_eq!(s.messages, 200);
+    assert!(!s.interrupted);
+    assert!(
+        (5 * 60..3_000).contains(&s.elapsed_ms),
+        "five silences of 60 ms: {} ms",
+        s.elapsed_ms
+    );
+    assert!(s.skipped_ms > 16 * 3_600 * 1_000, "{s:?}");
+    assert!(o.pace_note().contains("60 ms"), "{}", o.pace_note());
+
+    // stopped from another thread in the middle of a long wait
+    o.max_gap = None;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let st = stop.clone();
+    let t0 = std::time::Instant::now();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        st.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let mut calls = 0;
+    let s = replay::replay_file_until(file.path(), &o, &stop, &mut |_| calls += 1).unwrap();
+    stopper.join().unwrap();
+    assert!(s.interrupted);
+    assert!(s.messages > 0 && s.messages < 200, "{s:?}");
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert!(calls > 0, "progress was reported");
+}
+
+#[test]
+fn options_out_of_range_name_their_flag() {
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let file = session_file(100, 1);
+    for (mtu, pace, flag) in [
+        (20, Pace::Max, "--mtu"),
+        (127, Pace::Max, "--mtu"),
+        (65_508, Pace::Max, "--mtu"),
+        (1400, Pace::Speed(0.0), "--speed"),
+        (1400, Pace::Speed(f64::NAN), "--speed"),
+    ] {
+        let mut o = opts(pace, sink.local_addr().unwrap());
+        o.mtu = mtu;
+        let e = replay::replay_file(file.path(), &o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(flag) && e.contains("expected"), "{e}");
+    }
+    for mtu in [128, 65_507] {
+        let mut o = opts(Pace::Max, sink.local_addr().unwrap());
+        o.mtu = mtu;
+        assert_eq!(replay::replay_file(file.path(), &o).unwrap().messages, 100);
+    }
 }
