@@ -71,6 +71,8 @@ dir = ""                       # journal directory; "" = no journal (unless eti 
 signing_key = ""               # Ed25519 secret key FILE (not the key): mode 0600 or stricter,
                                # outside the journal directory; "" = generate journal.key in the
                                # journal directory (warned: fine for tests, not for production)
+on_full = "block"              # journal queue full: block (hot thread waits, nothing lost) |
+                               # kill_switch (engage the gate's kill switch, journal a gap record)
 
 [control]
 listen = ""                    # operator HTTPS API (eti ctl), e.g. "127.0.0.1:9443"; "" = off
@@ -222,6 +224,9 @@ pub struct JournalSection {
     pub dir: String,
     /// Path of the Ed25519 secret key file; "" = generated in the journal dir.
     pub signing_key: String,
+    /// "block" | "kill_switch": what the hot thread does when the journal's
+    /// queue is full.
+    pub on_full: String,
 }
 
 /// `[control]`: the operator control plane (see `crate::control`).
@@ -376,6 +381,8 @@ pub struct Resolved {
     /// `journal.signing_key`, when set (checked by [`check_signing_key`]
     /// when the journal opens).
     pub signing_key: Option<PathBuf>,
+    /// `journal.on_full`.
+    pub journal_on_full: crate::journal::OnFull,
 }
 
 fn addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
@@ -858,6 +865,17 @@ impl HostConfig {
         }
         range("venue.reconnect_ms", self.venue.reconnect_ms)?;
         range("venue.connect_timeout_ms", self.venue.connect_timeout_ms)?;
+        let journal_on_full = match self.journal.on_full.as_str() {
+            "block" => crate::journal::OnFull::Block,
+            "kill_switch" => crate::journal::OnFull::KillSwitch,
+            o => {
+                return Err(invalid(
+                    "journal.on_full",
+                    format!("{o:?}"),
+                    "\"block\" or \"kill_switch\"",
+                ))
+            }
+        };
         let gate = match self.risk.gate.as_str() {
             "golden" => GateKind::Golden,
             "rtl" => GateKind::Rtl,
@@ -912,6 +930,7 @@ impl HostConfig {
             orders,
             journal_dir: path_or_none(&self.journal.dir),
             signing_key: path_or_none(&self.journal.signing_key),
+            journal_on_full,
         })
     }
 }
@@ -1053,6 +1072,19 @@ mod tests {
         let c = HostConfig::from_toml("[journal]\ndir = \"/tmp/j\"\nsigning_key = \"/k\"").unwrap();
         let r = c.resolve().unwrap();
         assert_eq!(r.journal_dir, Some(PathBuf::from("/tmp/j")));
+        assert_eq!(r.journal_on_full, crate::journal::OnFull::Block);
+        let c = HostConfig::from_toml("[journal]\non_full = \"kill_switch\"").unwrap();
+        assert_eq!(
+            c.resolve().unwrap().journal_on_full,
+            crate::journal::OnFull::KillSwitch
+        );
+        let m = HostConfig::from_toml("[journal]\non_full = \"drop\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("journal.on_full") && m.contains("drop") && m.contains("kill_switch"),
+            "{m}"
+        );
         assert_eq!(r.signing_key, Some(PathBuf::from("/k")));
         assert_eq!(HostConfig::default().resolve().unwrap().signing_key, None);
 

@@ -230,6 +230,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
         None => None,
         Some(dir) => {
             let mut jc = JournalConfig::new(dir);
+            jc.on_full = r.journal_on_full;
             if let Some(key) = &r.signing_key {
                 check_signing_key(key, dir)?;
                 jc.signing_key = Some(key.clone());
