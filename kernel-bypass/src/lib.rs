@@ -62,6 +62,6 @@ pub use io::{
 };
 pub use loader::{AttachedMode, XdpCounters, XdpMode, XdpSteer};
 pub use pcap_io::{LiveCapture, Pace, PcapRecorder, PcapReplay, Recording, ReplayPacket};
-pub use tcp::{TcpLinkState, TcpStats, XdpTcpConfig, XdpTcpConnection};
+pub use tcp::{preflight, PathUnavailable, TcpLinkState, TcpStats, XdpTcpConfig, XdpTcpConnection};
 pub use udp::{UdpSocketConfig, UdpSocketIo};
 pub use xsk::BindMode;

@@ -280,6 +280,16 @@ fn refused_connection_and_other_traffic_stay_with_the_kernel() {
         x.passed >= 3,
         "kernel connection's segments not passed: {x:?}"
     );
+    // The path's preflight passes on the lab's end and leaves no program behind
+    // once it returns (the connection above holds its own until dropped).
+    drop(c);
+    assert!(
+        !lab.outer_has_xdp().unwrap(),
+        "connection left XDP attached"
+    );
+    let link = eti_kernel_bypass::preflight(&lab.outer_if).expect("preflight on the lab");
+    assert_eq!(link.addr, lab.outer_ip);
+    assert!(!lab.outer_has_xdp().unwrap(), "preflight left XDP attached");
     // The unknown interface and a missing neighbour are config errors.
     let bad = XdpTcpConfig::new("kbnosuchif0", SocketAddrV4::new(lab.inner_ip, PORT));
     assert!(matches!(

@@ -44,6 +44,41 @@ use crate::{
     xsk::{BindMode, XskConfig, XskSocket},
 };
 
+/// Why the AF_XDP order path cannot open on an interface, found before any
+/// connection is attempted ([`preflight`]): a configuration that names this
+/// path must fail at start with this reason, not retry forever.
+#[derive(Debug, thiserror::Error)]
+pub enum PathUnavailable {
+    /// The interface is missing from this namespace or has no IPv4 address.
+    #[error("interface: {0}")]
+    Interface(IoError),
+    /// Not running as root: XDP and AF_XDP need CAP_NET_ADMIN and CAP_BPF.
+    #[error("not root (effective uid {0}): XDP and AF_XDP need CAP_NET_ADMIN and CAP_BPF")]
+    NotRoot(u32),
+    /// The kernel refused the XDP program on the interface.
+    #[error("XDP attach failed: {0}")]
+    XdpAttach(IoError),
+}
+
+/// Checks, in this order, that `ifname` exists with an IPv4 address, that
+/// the process is root, and that the XDP program attaches to the interface
+/// (it is detached again at once). Opening the AF_XDP socket is left to the
+/// connection: a socket closed a moment before keeps the queue busy for a
+/// while, which would only delay the real one.
+///
+/// # Errors
+/// The first check that fails, as a [`PathUnavailable`].
+pub fn preflight(ifname: &str) -> Result<LinkInfo, PathUnavailable> {
+    let link = link_info(ifname).map_err(PathUnavailable::Interface)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        return Err(PathUnavailable::NotRoot(euid));
+    }
+    XdpSteer::attach(ifname, XdpMode::Auto).map_err(PathUnavailable::XdpAttach)?;
+    Ok(link)
+}
+
 /// How to open an [`XdpTcpConnection`].
 #[derive(Clone, Debug)]
 pub struct XdpTcpConfig {
@@ -501,5 +536,21 @@ impl XdpTcpConnection {
                 .map_or_else(|| "-".to_string(), |l| l.to_string()),
             self.remote
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The interface is checked before privileges, so this holds for any user.
+    #[test]
+    fn preflight_names_a_missing_interface_first() {
+        let e = preflight("kbnosuchif0").unwrap_err();
+        assert!(
+            matches!(e, PathUnavailable::Interface(IoError::Config(_))),
+            "{e}"
+        );
+        assert!(e.to_string().contains("kbnosuchif0"), "{e}");
     }
 }
