@@ -7,6 +7,7 @@
 //! - [`feed`]: order-by-order books from ITCH 5.0.
 //! - [`trading`]: the hot loop ([`Host`], [`Trader`]), algos, orders, positions, resume.
 //! - [`venue`]: SoupBinTCP 3.0 / OUCH 4.2 client with reconnect and sequence recovery.
+//! - [`routing`]: consolidated top of book over venues, smart order router.
 //! - [`risk`]: the host's side of the eti-hdl risk gate (limits, registers, rejects).
 //! - [`journal`]: append-only, hash-chained, signed event journal with crash recovery and audit.
 //! - [`control`]: the operator control plane (HTTPS API, roles, secrets, `eti ctl`).
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod feed;
 pub mod journal;
 pub mod risk;
+pub mod routing;
 pub mod telemetry;
 pub mod trading;
 pub mod venue;
