@@ -72,7 +72,47 @@ max_shares = 500             # order sizes are uniform in [round_lot, max_shares
 round_lot = 100
 aggressive_pct = 10          # share of actions that cross the spread (IOC)
 cancel_pct = 40              # share of actions that cancel a resting order
+
+# The venues `eti-sim serve --venues N` runs (the first N; a single venue is the
+# first). Fees are integers in hundredths of a cent per share ($0.0001, the unit
+# of a price on the wire); positive = the member pays, negative = the venue pays.
+# maker_fee applies to the resting side (liquidity flag A), taker_fee to the side
+# that removed liquidity (flag R): a maker rebate is a negative maker_fee.
+# latency_us delays every inbound OUCH message before matching (ack and fills
+# come that much later). size_pct scales the synthetic flow's order sizes,
+# spread_ticks moves its quotes that many ticks further from the reference.
+# Venue i > 0 listens on the ports above + 10 x i (ouch 30013, feed 30011,
+# retransmission 30012 for the second venue; port 0 stays ephemeral) and its
+# SoupBinTCP and MoldUDP64 sessions are its name, unless its entry sets
+# ouch_listen, retransmit_listen, feed_destinations or session.
+
+[[venues]]
+name = "ETIX"                # maker-taker: deep, tight, no added latency
+maker_fee = -20              # $0.0020 rebate per share added
+taker_fee = 30               # $0.0030 per share removed
+latency_us = 0
+size_pct = 100
+spread_ticks = 0
+
+[[venues]]
+name = "ETIY"                # inverted: thin, pays takers
+maker_fee = 10               # $0.0010 per share added
+taker_fee = -5               # $0.0005 rebate per share removed
+latency_us = 200
+size_pct = 50
+spread_ticks = 0
+
+[[venues]]
+name = "ETIZ"                # cheap, far: large size, wider quotes
+maker_fee = 0
+taker_fee = 10               # $0.0010 per share removed
+latency_us = 500
+size_pct = 200
+spread_ticks = 1
 "#;
+
+/// Port step between consecutive venues of one run (`--venues N`).
+pub const VENUE_PORT_STEP: u16 = 10;
 
 /// A configuration value out of range, named by its key.
 #[derive(Debug, Error)]
@@ -171,6 +211,64 @@ pub struct FlowConfig {
     pub cancel_pct: u32,
 }
 
+/// One venue of a run: its name, fee schedule, added latency and the shape of
+/// its synthetic liquidity (the `[[venues]]` entries; see [`DEFAULT_TOML`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    /// 1..=10 of A-Z 0-9 (it is also the default session name).
+    pub name: String,
+    /// Per share added (liquidity flag A), in $0.0001; negative is a rebate.
+    pub maker_fee: i32,
+    /// Per share removed (liquidity flag R), in $0.0001; negative is a rebate.
+    pub taker_fee: i32,
+    /// Added to every inbound OUCH message before it reaches the matching engine.
+    pub latency_us: u64,
+    /// The synthetic flow's order sizes, in % of `flow.max_shares`.
+    pub size_pct: u32,
+    /// Extra ticks between the flow's reference price and its quotes.
+    pub spread_ticks: u32,
+    /// Overrides the derived `ouch.listen` (venue i: port + 10 x i).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ouch_listen: Option<String>,
+    /// Overrides the derived `feed.retransmit_listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retransmit_listen: Option<String>,
+    /// Overrides the derived `feed.destinations`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_destinations: Option<Vec<String>>,
+    /// Overrides the SoupBinTCP and MoldUDP64 session names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+}
+
+/// A venue's published fee schedule, in $0.0001 per share (the price unit);
+/// positive = the member pays, negative = the venue pays (a rebate).
+///
+/// OUCH 4.2 carries no fee: its Executed message (type E: Timestamp, Order
+/// Token, Executed Shares, Execution Price, Liquidity Flag, Match Number) has
+/// only the liquidity flag. The member applies the published schedule to the
+/// flag, as [`FeeSchedule::fee`] does; the venue's drop copy carries the result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeSchedule {
+    pub maker_fee: i32,
+    pub taker_fee: i32,
+}
+
+impl FeeSchedule {
+    /// The fee for one execution, in $0.0001 (positive: the member pays):
+    /// `maker_fee` x shares when it added liquidity (flag A), `taker_fee` x
+    /// shares when it removed it (flag R).
+    pub fn fee(&self, added_liquidity: bool, shares: u32) -> i64 {
+        let per_share = if added_liquidity {
+            self.maker_fee
+        } else {
+            self.taker_fee
+        };
+        i64::from(per_share) * i64::from(shares)
+    }
+}
+
 /// The whole configuration. Obtain it with [`SimConfig::default`] (the embedded
 /// defaults), [`SimConfig::from_toml`] or [`SimConfig::load`]; all of them
 /// validate. Then adjust fields in code if needed (tests use
@@ -183,6 +281,8 @@ pub struct SimConfig {
     pub feed: FeedConfig,
     pub symbols: Vec<SymbolConfig>,
     pub flow: FlowConfig,
+    /// At least one; a single venue runs the first.
+    pub venues: Vec<VenueConfig>,
 }
 
 impl Default for SimConfig {
@@ -207,6 +307,8 @@ pub(crate) struct Resolved {
     pub ouch_session: eti_core::moldudp64::Session,
     pub feed_session: eti_core::moldudp64::Session,
     pub tick: Price,
+    /// The first `[[venues]]` entry: this simulator's venue.
+    pub venue: VenueConfig,
 }
 
 impl SimConfig {
@@ -280,7 +382,103 @@ impl SimConfig {
             "symbols": self.symbols,
             // the flow's rate is timing, not state: its actions are journaled
             "flow": FlowConfig { orders_per_sec: 0, ..self.flow.clone() },
+            // fees (drop copy) and liquidity (flow); latency and addresses are timing
+            "venue": self.venues.first().map(|v| serde_json::json!({
+                "name": v.name,
+                "maker_fee": v.maker_fee,
+                "taker_fee": v.taker_fee,
+                "size_pct": v.size_pct,
+                "spread_ticks": v.spread_ticks,
+            })),
         })
+    }
+
+    /// The configuration of venue `index` of a multi-venue run, as a
+    /// single-venue configuration (its `venues` holds only that entry): ports
+    /// moved by `index` x [`VENUE_PORT_STEP`] (port 0 stays ephemeral) and
+    /// sessions named after the venue, unless the entry overrides them. Venue 0
+    /// keeps this configuration's addresses and sessions.
+    pub fn for_venue(&self, index: usize) -> Result<SimConfig, ConfigError> {
+        let v = self.venues.get(index).cloned().ok_or_else(|| {
+            invalid(
+                "venues",
+                self.venues.len(),
+                "as many [[venues]] entries as venues to run",
+            )
+        })?;
+        let step = u16::try_from(index)
+            .ok()
+            .and_then(|i| i.checked_mul(VENUE_PORT_STEP));
+        let shift = |key: &str, a: &str| -> Result<String, ConfigError> {
+            let mut addr: SocketAddr = a
+                .parse()
+                .map_err(|_| invalid(key, format!("{a:?}"), "an IP:port socket address"))?;
+            if addr.port() != 0 {
+                let p = step
+                    .and_then(|s| addr.port().checked_add(s))
+                    .ok_or_else(|| {
+                        invalid(
+                            format!("venues[{index}]"),
+                            a,
+                            "a base port that leaves room for 10 x the venue's index",
+                        )
+                    })?;
+                addr.set_port(p);
+            }
+            Ok(addr.to_string())
+        };
+        let mut c = self.clone();
+        if index > 0 {
+            c.ouch.listen = match &v.ouch_listen {
+                Some(a) => a.clone(),
+                None => shift("ouch.listen", &self.ouch.listen)?,
+            };
+            c.feed.retransmit_listen = match &v.retransmit_listen {
+                Some(a) => a.clone(),
+                None => shift("feed.retransmit_listen", &self.feed.retransmit_listen)?,
+            };
+            c.feed.destinations = match &v.feed_destinations {
+                Some(d) => d.clone(),
+                None => self
+                    .feed
+                    .destinations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| shift(&format!("feed.destinations[{i}]"), d))
+                    .collect::<Result<_, _>>()?,
+            };
+            c.feed.bind = shift("feed.bind", &self.feed.bind)?;
+            let session = v.session.clone().unwrap_or_else(|| v.name.clone());
+            c.ouch.session = session.clone();
+            c.feed.session = session;
+        } else {
+            if let Some(a) = &v.ouch_listen {
+                c.ouch.listen = a.clone();
+            }
+            if let Some(a) = &v.retransmit_listen {
+                c.feed.retransmit_listen = a.clone();
+            }
+            if let Some(d) = &v.feed_destinations {
+                c.feed.destinations = d.clone();
+            }
+            if let Some(s) = &v.session {
+                c.ouch.session = s.clone();
+                c.feed.session = s.clone();
+            }
+        }
+        c.venues = vec![v];
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The first venue's fee schedule (this simulator's).
+    pub fn fees(&self) -> FeeSchedule {
+        self.venues
+            .first()
+            .map_or(FeeSchedule::default(), |v| FeeSchedule {
+                maker_fee: v.maker_fee,
+                taker_fee: v.taker_fee,
+            })
     }
 
     /// Check every value; the error names the key and the accepted range.
@@ -472,6 +670,64 @@ impl SimConfig {
                 "with flow.cancel_pct, at most 100 in total",
             ));
         }
+        if self.venues.is_empty() || self.venues.len() > 100 {
+            return Err(invalid(
+                "venues",
+                self.venues.len(),
+                "1..=100 [[venues]] entries",
+            ));
+        }
+        for (i, v) in self.venues.iter().enumerate() {
+            let key = |k: &str| format!("venues[{i}].{k}");
+            let name_ok = (1..=10).contains(&v.name.len())
+                && v.name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !name_ok {
+                return Err(invalid(
+                    key("name"),
+                    format!("{:?}", v.name),
+                    "1..=10 of A-Z 0-9",
+                ));
+            }
+            if self.venues[..i].iter().any(|w| w.name == v.name) {
+                return Err(invalid(
+                    key("name"),
+                    &v.name,
+                    "a name not used by another venue",
+                ));
+            }
+            for (k, fee) in [("maker_fee", v.maker_fee), ("taker_fee", v.taker_fee)] {
+                if !(-1000..=1000).contains(&fee) {
+                    return Err(invalid(
+                        key(k),
+                        fee,
+                        "-1000..=1000 hundredths of a cent per share ($0.10)",
+                    ));
+                }
+            }
+            if v.latency_us > 1_000_000 {
+                return Err(invalid(key("latency_us"), v.latency_us, "0..=1000000"));
+            }
+            if !(10..=1000).contains(&v.size_pct) {
+                return Err(invalid(key("size_pct"), v.size_pct, "10..=1000"));
+            }
+            if v.spread_ticks > 100 {
+                return Err(invalid(key("spread_ticks"), v.spread_ticks, "0..=100"));
+            }
+            if let Some(a) = &v.ouch_listen {
+                addr(&key("ouch_listen"), a)?;
+            }
+            if let Some(a) = &v.retransmit_listen {
+                addr(&key("retransmit_listen"), a)?;
+            }
+            for (j, d) in v.feed_destinations.iter().flatten().enumerate() {
+                addr(&format!("venues[{i}].feed_destinations[{j}]"), d)?;
+            }
+            if let Some(x) = &v.session {
+                session(&key("session"), x)?;
+            }
+        }
         for (_, p) in &symbols {
             if u64::from(p.0) <= u64::from(tick.0) * u64::from(fl.depth_levels) {
                 return Err(invalid(
@@ -491,6 +747,7 @@ impl SimConfig {
             ouch_session,
             feed_session,
             tick,
+            venue: self.venues[0].clone(),
         })
     }
 }

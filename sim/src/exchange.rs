@@ -8,6 +8,7 @@
 //! venue's sequence of events total and deterministic; network writes happen
 //! outside it, so a slow client never stalls the others.
 
+use crate::config::FeeSchedule;
 use crate::day::{DayError, DayFile, DayInput, DayRecord, JsonLines};
 use crate::engine::{
     CancelReason, Engine, EngineError, Event, EventSink, Locate, NewOrder, RejectReason,
@@ -105,6 +106,9 @@ pub struct ExecutionSide {
     pub side: Side,
     #[serde(serialize_with = "ser_display")]
     pub firm: Firm,
+    /// This side's fee under the venue's schedule, in $0.0001 (positive: the
+    /// member pays; negative: a rebate). See [`crate::config::FeeSchedule`].
+    pub fee: i64,
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -161,6 +165,9 @@ pub struct Exchange {
     drop_copy: Option<JsonLines>,
     order_log: Option<JsonLines>,
     duplicate_token_rejects: u64,
+    /// The venue's name (drop copy `venue`) and published fee schedule.
+    venue: Arc<str>,
+    fees: FeeSchedule,
 }
 
 /// A drop-copy line: one user's side of one execution (`kind` = `execution`).
@@ -178,6 +185,11 @@ struct DropCopyLine<'a> {
     /// `added` (was resting) or `removed` (took liquidity).
     liquidity: &'static str,
     timestamp: u64,
+    /// The venue's name.
+    venue: &'a str,
+    /// The venue's fee for this side, in $0.0001 (positive: the member pays;
+    /// negative: a rebate): the schedule applied to `liquidity` and `shares`.
+    fee: i64,
 }
 
 /// An order-log line: each order token's first use (`accepted`, `replaced`,
@@ -245,7 +257,23 @@ impl Exchange {
             drop_copy: None,
             order_log: None,
             duplicate_token_rejects: 0,
+            venue: Arc::from("ETIX"),
+            fees: FeeSchedule::default(),
         }
+    }
+
+    /// Name the venue and publish its fee schedule (drop copy, executions).
+    pub fn set_venue(&mut self, name: &str, fees: FeeSchedule) {
+        self.venue = Arc::from(name);
+        self.fees = fees;
+    }
+
+    pub fn venue_name(&self) -> &str {
+        &self.venue
+    }
+
+    pub fn fees(&self) -> FeeSchedule {
+        self.fees
     }
 
     /// Size the day's tables up front, as a venue does at start of day, so
@@ -613,12 +641,14 @@ impl Exchange {
                                     "removed"
                                 },
                                 timestamp: ts.0,
+                                venue: &self.venue,
+                                fee: self.fees.fee(flag == LiquidityFlag::ADDED, shares.0),
                             });
                         }
                     }
                 }
                 if self.record_executions {
-                    let side = |x: &crate::engine::Party| {
+                    let side = |x: &crate::engine::Party, added: bool| {
                         let t = self.token_of(x.tag);
                         ExecutionSide {
                             user: t.map(|t| self.users[t.user as usize].shared_name.clone()),
@@ -626,6 +656,7 @@ impl Exchange {
                             order_ref: x.order_ref,
                             side: x.side,
                             firm: x.firm,
+                            fee: self.fees.fee(added, shares.0),
                         }
                     };
                     let rec = Execution {
@@ -634,8 +665,8 @@ impl Exchange {
                         symbol: self.symbol(locate),
                         price,
                         shares,
-                        resting: side(&resting),
-                        aggressor: side(&aggressor),
+                        resting: side(&resting, true),
+                        aggressor: side(&aggressor, false),
                     };
                     self.executions.push(rec);
                 }

@@ -8,6 +8,14 @@
 //! (trades). The book is seeded with `depth_levels` levels per side at start.
 //! Everything comes from one ChaCha8 stream: the same seed and the same venue
 //! responses give the same orders.
+//!
+//! Several venues ([`Flow::with_shared_walk`]): the reference prices follow a
+//! walk of their own, drawn from a second stream seeded the same on every venue,
+//! so after the same number of actions every venue has the same reference; each
+//! venue's orders come from its own stream and its own liquidity shape (order
+//! sizes in % of `max_shares`, quotes `spread_ticks` further out). Books then
+//! differ by venue around one price, and each venue's best bid or offer is
+//! sometimes better than another's.
 
 use crate::config::FlowConfig;
 use crate::engine::{Locate, NewOrder, TIF_IOC, TIF_SYSTEM_HOURS};
@@ -28,6 +36,10 @@ pub struct FlowParams {
     pub round_lot: u32,
     pub aggressive_pct: u32,
     pub cancel_pct: u32,
+    /// Order sizes in % of `max_shares` (100: as configured).
+    pub size_pct: u32,
+    /// Extra ticks between the reference and every quote and take (0: none).
+    pub spread_ticks: u32,
 }
 
 impl FlowParams {
@@ -43,6 +55,17 @@ impl FlowParams {
             round_lot: c.round_lot.max(1),
             aggressive_pct: c.aggressive_pct,
             cancel_pct: c.cancel_pct,
+            size_pct: 100,
+            spread_ticks: 0,
+        }
+    }
+
+    /// With a venue's liquidity shape (`[[venues]]` size_pct, spread_ticks).
+    pub fn for_venue(self, v: &crate::config::VenueConfig) -> FlowParams {
+        FlowParams {
+            size_pct: v.size_pct.max(1),
+            spread_ticks: v.spread_ticks,
+            ..self
         }
     }
 }
@@ -73,6 +96,9 @@ pub struct Flow {
     firms: Vec<Firm>,
     actions: u64,
     stats: FlowStats,
+    /// The reference walk's own stream, shared by several venues (None: the
+    /// walk draws from `rng`, as a single venue always has).
+    walk: Option<ChaCha8Rng>,
 }
 
 impl Flow {
@@ -94,6 +120,21 @@ impl Flow {
             firms,
             actions: 0,
             stats: FlowStats::default(),
+            walk: None,
+        }
+    }
+
+    /// A venue's flow in a multi-venue run: orders from `seed`, reference
+    /// prices from `walk_seed` (give every venue the same `walk_seed`).
+    pub fn with_shared_walk(
+        p: FlowParams,
+        symbols: &[(Locate, Price)],
+        seed: u64,
+        walk_seed: u64,
+    ) -> Flow {
+        Flow {
+            walk: Some(ChaCha8Rng::seed_from_u64(walk_seed)),
+            ..Flow::new(p, symbols, seed)
         }
     }
 
@@ -110,7 +151,9 @@ impl Flow {
     }
 
     fn shares(&mut self) -> u32 {
-        let lots = (self.p.max_shares / self.p.round_lot).max(1);
+        // below OUCH's 1,000,000-share limit whatever size_pct says
+        let max = (u64::from(self.p.max_shares) * u64::from(self.p.size_pct) / 100).min(999_999);
+        let lots = (max as u32 / self.p.round_lot).max(1);
         self.rng.gen_range(1..=lots) * self.p.round_lot
     }
 
@@ -132,7 +175,7 @@ impl Flow {
 
     fn post(&mut self, venue: &mut impl Venue, si: usize, side: Side, ticks_away: u32) {
         let s = &self.symbols[si];
-        let off = ticks_away * self.p.tick;
+        let off = (ticks_away + self.p.spread_ticks) * self.p.tick;
         let price = if side.is_buy() {
             s.reference.saturating_sub(off).max(self.p.tick)
         } else {
@@ -166,8 +209,14 @@ impl Flow {
         let si = self.rng.gen_range(0..self.symbols.len());
         if self.actions % u64::from(self.p.move_every) == 0 && self.p.volatility_ticks > 0 {
             let v = self.p.volatility_ticks as i64;
-            let step = self.rng.gen_range(-v..=v) * i64::from(self.p.tick);
-            let s = &mut self.symbols[si];
+            let (moved, step) = match &mut self.walk {
+                Some(w) => (
+                    w.gen_range(0..self.symbols.len()),
+                    w.gen_range(-v..=v) * i64::from(self.p.tick),
+                ),
+                None => (si, self.rng.gen_range(-v..=v) * i64::from(self.p.tick)),
+            };
+            let s = &mut self.symbols[moved];
             let floor = i64::from((self.p.depth_levels + 2) * self.p.tick);
             let next =
                 (i64::from(s.reference) + step).clamp(floor, i64::from(Price::OUCH_MAX.0 / 2));
@@ -182,8 +231,9 @@ impl Flow {
         let crowded = self.symbols[si].resting.len() as u64 > u64::from(self.p.depth_levels) * 8;
         if roll < self.p.aggressive_pct {
             let s = &self.symbols[si];
-            // through the reference by up to two ticks: takes the top of book
-            let through = self.rng.gen_range(0..=2) * self.p.tick;
+            // through the reference by up to two ticks (and the venue's extra
+            // spread): takes the top of book
+            let through = (self.rng.gen_range(0..=2) + self.p.spread_ticks) * self.p.tick;
             let price = if side.is_buy() {
                 s.reference.saturating_add(through)
             } else {
@@ -239,6 +289,8 @@ mod tests {
             round_lot: 100,
             aggressive_pct: 15,
             cancel_pct: 35,
+            size_pct: 100,
+            spread_ticks: 0,
         }
     }
 

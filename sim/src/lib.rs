@@ -19,6 +19,8 @@
 //! - [`day`]: the venue's day on disk (input journal reloaded on restart), drop
 //!   copy and order log.
 //! - [`simulator`]: [`Simulator`], the whole venue started in-process.
+//! - [`venues`]: [`Venues`], several venues in one process (`serve --venues N`),
+//!   each with its own engine, feed, ports, fee schedule and latency.
 //! - [`itchgen`]: synthetic ITCH 5.0 session generator (BinaryFILE), the benchmark's mix.
 //! - [`itchjson`]: ITCH 5.0 messages as JSON lines (`eti-sim decode --json`).
 //!
@@ -62,8 +64,10 @@ pub mod itchjson;
 pub mod ouch_server;
 pub mod replay;
 pub mod simulator;
+pub mod venues;
 
-pub use config::SimConfig;
+pub use config::{FeeSchedule, SimConfig, VenueConfig};
 pub use engine::{BookSnapshot, Engine, EngineConfig, Event, EventSink};
 pub use exchange::{Exchange, Execution};
-pub use simulator::{SimError, Simulator};
+pub use simulator::{SimError, Simulator, VenueInfo};
+pub use venues::Venues;

@@ -7,12 +7,20 @@
 //! gets everything from N on, then the live stream. A second login for a user
 //! takes the session over (the older connection is closed): a client that lost
 //! its connection can come back at once without waiting for the dead-peer timer.
+//!
+//! A venue's added latency (`[[venues]] latency_us`) holds every inbound OUCH
+//! message that long after it was read before the matching engine sees it, as
+//! distance to a farther venue would: acks and fills come that much later, and
+//! the book may have moved in between. Messages keep their order; reading goes
+//! on while earlier ones wait. Messages still waiting when the client goes away
+//! are applied at once (they were on the wire); at end of day they are dropped.
 
 use crate::exchange::{Exchange, InboundOutcome};
 use eti_core::moldudp64::Session;
 use eti_core::soupbintcp::{
     Framer, LoginRequest, Packet, RejectCode, ServerAction, ServerEvent, ServerSession, Timers,
 };
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,6 +36,8 @@ pub struct OuchShared {
     pub timers: Timers,
     pub cancel_on_disconnect: bool,
     pub epoch: Instant,
+    /// Added to every inbound message before matching (zero: none).
+    pub latency: Duration,
 }
 
 impl OuchShared {
@@ -79,6 +89,31 @@ fn packet_bytes(p: &Packet<'_>, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + p.encoded_len(), 0);
     let _ = p.encode(&mut out[start..]);
+}
+
+/// Hand one inbound OUCH message to the exchange; a note goes back as a Debug
+/// packet. `Err(reason)` closes the session.
+async fn deliver(
+    sh: &OuchShared,
+    user: usize,
+    msg: &[u8],
+    session: &mut ServerSession,
+    wr: &mut OwnedWriteHalf,
+    out: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let r = lock(&sh.exchange).inbound(user, msg);
+    match r {
+        InboundOutcome::Done => Ok(()),
+        InboundOutcome::Note(t) => {
+            out.clear();
+            packet_bytes(&Packet::Debug(t.as_bytes()), out);
+            send(wr, out, timeout).await.map_err(|e| e.to_string())?;
+            session.on_sent(sh.now());
+            Ok(())
+        }
+        InboundOutcome::Fatal(t) => Err(t),
+    }
 }
 
 async fn connection(
@@ -154,6 +189,9 @@ async fn connection(
     };
 
     // ---- logged in
+    // inbound messages waiting out the venue's latency, with their due time
+    let mut delayed: VecDeque<(tokio::time::Instant, Vec<u8>)> = VecDeque::new();
+    let mut ended = false;
     let result: std::io::Result<()> = loop {
         // Send whatever is sequenced and not sent yet (replay, then live).
         out.clear();
@@ -189,7 +227,29 @@ async fn connection(
         }
         let deadline = session.next_deadline();
         let wait = Duration::from_nanos(deadline.saturating_sub(sh.now()));
+        let next_due = delayed
+            .front()
+            .map_or_else(tokio::time::Instant::now, |d| d.0);
         tokio::select! {
+            _ = tokio::time::sleep_until(next_due), if !delayed.is_empty() => {
+                let now = tokio::time::Instant::now();
+                let mut close = None;
+                while delayed.front().is_some_and(|d| d.0 <= now) {
+                    let Some((_, m)) = delayed.pop_front() else { break };
+                    if let Err(reason) =
+                        deliver(&sh, user, &m, &mut session, &mut wr, &mut out, timeout).await
+                    {
+                        close = Some(reason);
+                        break;
+                    }
+                }
+                if let Some(reason) = close {
+                    out.clear();
+                    packet_bytes(&Packet::Debug(reason.as_bytes()), &mut out);
+                    let _ = send(&mut wr, &out, timeout).await;
+                    break Ok(());
+                }
+            }
             r = rd.read(framer.spare_mut()) => {
                 let n = match r { Ok(n) => n, Err(e) => break Err(e) };
                 if n == 0 {
@@ -206,16 +266,13 @@ async fn connection(
                     let now = sh.now();
                     match session.on_packet(now, &pkt, |_| Err(RejectCode::NOT_AUTHORIZED)) {
                         ServerEvent::UnsequencedData(m) => {
-                            let r = lock(&sh.exchange).inbound(user, m);
-                            match r {
-                                InboundOutcome::Done => {}
-                                InboundOutcome::Note(t) => {
-                                    out.clear();
-                                    packet_bytes(&Packet::Debug(t.as_bytes()), &mut out);
-                                    if let Err(e) = send(&mut wr, &out, timeout).await { close = Some(e.to_string()); break; }
-                                    session.on_sent(sh.now());
-                                }
-                                InboundOutcome::Fatal(t) => { close = Some(t); break; }
+                            if !sh.latency.is_zero() {
+                                delayed.push_back((tokio::time::Instant::now() + sh.latency, m.to_vec()));
+                            } else if let Err(reason) =
+                                deliver(&sh, user, m, &mut session, &mut wr, &mut out, timeout).await
+                            {
+                                close = Some(reason);
+                                break;
                             }
                         }
                         ServerEvent::Heartbeat | ServerEvent::Debug(_) => {}
@@ -252,6 +309,7 @@ async fn connection(
                 }
             }
             _ = shutdown.changed() => {
+                ended = true;
                 // flush the end-of-day messages, then End of Session
                 out.clear();
                 {
@@ -268,6 +326,13 @@ async fn connection(
         }
     };
     let _ = wr.shutdown().await;
+    if !ended {
+        // on the wire before the client went: they reach the engine
+        let mut ex = lock(&sh.exchange);
+        for (_, m) in delayed.drain(..) {
+            let _ = ex.inbound(user, &m);
+        }
+    }
     if sh.cancel_on_disconnect {
         let mut ex = lock(&sh.exchange);
         if ex.users[user].connection == generation {

@@ -1,7 +1,7 @@
 //! [`Simulator`]: the whole venue started in-process (its own tokio runtime on
 //! background threads), for `eti-sim serve` and for other crates' tests.
 
-use crate::config::{ConfigError, SimConfig};
+use crate::config::{ConfigError, FeeSchedule, SimConfig};
 use crate::day::{DayError, DayFile, DayInput, DayRecord, JsonLines};
 use crate::engine::{BookSnapshot, Engine, Locate, TopOfBook, TradingState};
 use crate::exchange::{Exchange, Execution};
@@ -59,9 +59,30 @@ pub struct DayReplay {
     pub flow_steps: u64,
 }
 
-/// A running exchange simulator. Dropping it stops it.
+/// Who a running venue is and where it listens: what a host needs to connect
+/// to it (one OUCH session, one feed handler and its gap recovery per venue).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VenueInfo {
+    pub name: String,
+    /// SoupBinTCP 3.0 / OUCH 4.2 listening address.
+    pub ouch_addr: SocketAddr,
+    /// MoldUDP64 retransmission server.
+    pub retransmit_addr: SocketAddr,
+    /// Where the ITCH feed goes, as configured (see
+    /// [`Simulator::add_feed_destination`] for more).
+    pub feed_destinations: Vec<SocketAddr>,
+    pub ouch_session: String,
+    pub feed_session: String,
+    /// The published schedule, in $0.0001 per share (positive: the member pays).
+    pub fees: FeeSchedule,
+    /// Added to every inbound OUCH message before matching.
+    pub latency_us: u64,
+}
+
+/// A running exchange simulator (one venue). Dropping it stops it.
 #[derive(Debug)]
 pub struct Simulator {
+    info: VenueInfo,
     exchange: Arc<Mutex<Exchange>>,
     flow: Option<Arc<Mutex<Flow>>>,
     ouch_addr: SocketAddr,
@@ -91,20 +112,24 @@ impl Simulator {
         cfg: &SimConfig,
         out: Option<Box<dyn DatagramOut>>,
     ) -> Result<Simulator, SimError> {
-        Self::start_full(cfg, out, &VenueFiles::default())
+        Self::start_venue(cfg, out, &VenueFiles::default(), None)
     }
 
     /// As [`Simulator::start`], keeping the venue's files: with a day file that
     /// already holds a day, that day is replayed first (books, executions, feed
     /// sequence numbers, every user's SoupBinTCP stream) and continues.
     pub fn start_with_files(cfg: &SimConfig, files: &VenueFiles) -> Result<Simulator, SimError> {
-        Self::start_full(cfg, None, files)
+        Self::start_venue(cfg, None, files, None)
     }
 
-    fn start_full(
+    /// The venue of `cfg.venues[0]`. `walk_seed`: the synthetic flow's
+    /// reference prices follow a walk shared with the other venues of a
+    /// multi-venue run (None: a single venue's flow, as always).
+    pub(crate) fn start_venue(
         cfg: &SimConfig,
         out: Option<Box<dyn DatagramOut>>,
         files: &VenueFiles,
+        walk_seed: Option<u64>,
     ) -> Result<Simulator, SimError> {
         let r = cfg.resolve()?;
         let symbols: Vec<Symbol> = r.symbols.iter().map(|(s, _)| *s).collect();
@@ -114,7 +139,7 @@ impl Simulator {
             None => Box::new(Self::udp_out(cfg, &r)?),
         };
         let feed = FeedPublisher::new(r.feed_session, cfg.feed.retain_messages, cfg.feed.mtu, out);
-        Self::assemble(cfg, r, engine, feed, files)
+        Self::assemble(cfg, r, engine, feed, files, walk_seed)
     }
 
     fn udp_out(cfg: &SimConfig, r: &crate::config::Resolved) -> Result<UdpOut, SimError> {
@@ -137,8 +162,11 @@ impl Simulator {
         engine: Engine,
         feed: FeedPublisher,
         files: &VenueFiles,
+        walk_seed: Option<u64>,
     ) -> Result<Simulator, SimError> {
+        let fees = cfg.fees();
         let mut exchange = Exchange::new(engine, feed, &r.users);
+        exchange.set_venue(&r.venue.name, fees);
         if let Some(p) = &files.drop_copy {
             exchange.set_drop_copy(JsonLines::open(p)?);
         }
@@ -147,7 +175,9 @@ impl Simulator {
         }
         let (day, body) = match &files.day {
             Some(p) => {
-                let (d, body) = DayFile::open(p, &cfg.day_fingerprint(), exchange.now().0)?;
+                let mut fingerprint = cfg.day_fingerprint();
+                fingerprint["shared_walk_seed"] = serde_json::json!(walk_seed);
+                let (d, body) = DayFile::open(p, &fingerprint, exchange.now().0)?;
                 (Some(d), body)
             }
             None => (None, Vec::new()),
@@ -159,11 +189,11 @@ impl Simulator {
                 .enumerate()
                 .map(|(i, (_, p))| ((i + 1) as Locate, *p))
                 .collect();
-            Some(Flow::new(
-                FlowParams::from_config(&cfg.flow, r.tick),
-                &refs,
-                cfg.flow.seed,
-            ))
+            let params = FlowParams::from_config(&cfg.flow, r.tick).for_venue(&r.venue);
+            Some(match walk_seed {
+                None => Flow::new(params, &refs, cfg.flow.seed),
+                Some(w) => Flow::with_shared_walk(params, &refs, cfg.flow.seed, w),
+            })
         } else {
             None
         };
@@ -235,6 +265,7 @@ impl Simulator {
             },
             cancel_on_disconnect: cfg.ouch.cancel_on_disconnect,
             epoch: Instant::now(),
+            latency: Duration::from_micros(r.venue.latency_us),
         });
         runtime.spawn(ouch_server::serve(
             ouch_listener,
@@ -261,7 +292,18 @@ impl Simulator {
                 ));
             }
         }
+        let info = VenueInfo {
+            name: r.venue.name.clone(),
+            ouch_addr,
+            retransmit_addr,
+            feed_destinations: r.feed_destinations.clone(),
+            ouch_session: cfg.ouch.session.clone(),
+            feed_session: cfg.feed.session.clone(),
+            fees,
+            latency_us: r.venue.latency_us,
+        };
         Ok(Simulator {
+            info,
             exchange,
             flow,
             ouch_addr,
@@ -270,6 +312,11 @@ impl Simulator {
             runtime: Some(runtime),
             day_replay,
         })
+    }
+
+    /// The venue's name, addresses, sessions, fees and latency.
+    pub fn venue(&self) -> &VenueInfo {
+        &self.info
     }
 
     /// What the start replayed from the day file (zeros for a new day).
