@@ -95,6 +95,10 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Verify hash chain, CRCs and Ed25519 seals of a journal directory.
+    ///
+    /// Exit status: 0 intact; 1 broken (tampered, truncated, wrong key, not a
+    /// journal); 2 intact but with gaps (events lost to a full journal queue
+    /// under `journal.on_full = "kill_switch"`, each gap listed).
     Verify {
         /// The journal directory to verify.
         dir: PathBuf,

@@ -185,9 +185,6 @@ impl Risk {
         net_position: i64,
         open: impl IntoIterator<Item = &'a [u8]>,
     ) -> RestoredRegisters {
-        let (burst, shift) = self.throttle;
-        let _ = self.driver.set_collar_bps(0);
-        let _ = self.driver.set_throttle(u16::MAX, shift);
         let _ = self.driver.clear_firm(self.firm);
         let mut left = net_position.unsigned_abs();
         while left > 0 {
@@ -197,6 +194,21 @@ impl Risk {
                 .post_fill(self.firm, Bucket::None, net_position > 0, n, 0);
             left -= u64::from(n);
         }
+        self.reserve_open(open)
+    }
+
+    /// Reserve the exposure of orders that are already open at the venue
+    /// (recovered from the journal, or adopted from the venue's replay after
+    /// a crash) by passing their Enter Order bytes through the gate with the
+    /// collar and throttle lifted (they passed both when sent). A refused
+    /// order is counted, not reserved. Host-side decision counts are untouched.
+    pub fn reserve_open<'a>(
+        &mut self,
+        open: impl IntoIterator<Item = &'a [u8]>,
+    ) -> RestoredRegisters {
+        let (burst, shift) = self.throttle;
+        let _ = self.driver.set_collar_bps(0);
+        let _ = self.driver.set_throttle(u16::MAX, shift);
         let mut out = RestoredRegisters::default();
         for msg in open {
             if self.driver.gate().check(self.firm, msg).is_accept() {

@@ -72,6 +72,9 @@ fn algo_code(a: AlgoKind) -> u8 {
     match a {
         AlgoKind::Twap => ev::ALGO_TWAP,
         AlgoKind::Vwap => ev::ALGO_VWAP,
+        AlgoKind::Taker => ev::ALGO_TAKER,
+        AlgoKind::Is => ev::ALGO_IS,
+        AlgoKind::Pov => ev::ALGO_POV,
     }
 }
 
@@ -281,10 +284,12 @@ impl Trader {
                 "the configured parent differs from the journaled one: the journal's is continued"
             );
             ParentSpec {
-                algo: if s.algo == ev::ALGO_VWAP {
-                    AlgoKind::Vwap
-                } else {
-                    AlgoKind::Twap
+                algo: match s.algo {
+                    ev::ALGO_VWAP => AlgoKind::Vwap,
+                    ev::ALGO_TAKER => AlgoKind::Taker,
+                    ev::ALGO_IS => AlgoKind::Is,
+                    ev::ALGO_POV => AlgoKind::Pov,
+                    _ => AlgoKind::Twap,
                 },
                 symbol: s.symbol,
                 side: s.side,
@@ -294,6 +299,13 @@ impl Trader {
                 duration_ns: s.duration_ns,
                 slices: s.slices,
                 participation_pct: s.participation_pct,
+                // the journal holds neither the profile nor the IS/POV
+                // parameters: the configured ones when the algo is the same
+                params: if s.algo == algo_code(spec.algo) {
+                    spec.params
+                } else {
+                    crate::app::config::AlgoParams::default()
+                },
                 profile: if s.algo == algo_code(spec.algo) {
                     spec.profile
                 } else {
@@ -349,6 +361,13 @@ impl Trader {
         o.parent = parent;
         o.ioc = tif == 0;
         o.sent_ns = mono_ns();
+        // the gate reserves its exposure as if it had seen it sent (it did,
+        // in the process that crashed); the replayed fills then release it
+        let msg = reentry_message(&o, shares, self.firm);
+        let r = self.risk.reserve_open([&msg[..]]);
+        if r.refused > 0 {
+            tracing::warn!(%token, "reconciliation: the gate refused the adopted order's exposure (counted, not reserved)");
+        }
         let i = self.orders.insert(o);
         if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
             p.on_sent(shares);
@@ -496,6 +515,62 @@ mod tests {
         })
     }
 
+    /// An order the venue accepted but the journal never saw is adopted
+    /// during reconciliation, and the gate reserves its exposure, so that its
+    /// replayed fills and any later cancel release exactly what was reserved.
+    #[test]
+    fn adopted_order_reserves_its_exposure_in_the_gate() {
+        use eti_core::ouch::{
+            Accepted, AcceptedView, BboWeight, Capacity, CrossType, Display, IntermarketSweep,
+            OrderState as VenueState, TimeInForce,
+        };
+        use eti_core::Timestamp;
+        let mut t = trader();
+        // tokens 1..=3 were handed out before the crash, only 1 journaled
+        for _ in 0..3 {
+            t.orders.next_token();
+        }
+        t.safety.reconcile = Some(Reconciliation {
+            journaled_through: 1,
+            ..Default::default()
+        });
+        let before = t.risk.open_notional();
+        let prefix = t.token_prefix;
+        let accepted = |n: u64, firm: &str| Accepted {
+            timestamp: Timestamp(1),
+            token: OrderToken::numbered(&prefix, n),
+            side: Side::Buy,
+            shares: Shares(300),
+            stock: Symbol::new("AAPL").unwrap(),
+            price: Price(1_900_000),
+            time_in_force: TimeInForce(99_999),
+            firm: eti_core::Firm::new(firm).unwrap(),
+            display: Display::ANONYMOUS,
+            order_reference_number: 7,
+            capacity: Capacity::AGENCY,
+            intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
+            minimum_quantity: Shares(0),
+            cross_type: CrossType::NO_CROSS,
+            order_state: VenueState::LIVE,
+            bbo_weight: BboWeight::UNSPECIFIED,
+        }
+        .to_bytes();
+        // journaled already, another firm's, and never handed out: not adopted
+        for (n, firm) in [(1, "ETIA"), (2, "ZZZZ"), (9, "ETIA")] {
+            let m = accepted(n, firm);
+            assert!(t.adopt(&AcceptedView::new(&m).unwrap()).is_none(), "{n} {firm}");
+        }
+        assert_eq!(t.risk.open_notional(), before);
+        let m = accepted(3, "ETIA");
+        let i = t.adopt(&AcceptedView::new(&m).unwrap()).expect("adopted");
+        assert_eq!(t.orders.get(i).unwrap().shares, 300);
+        assert_eq!(t.safety.reconcile.unwrap().adopted, 1);
+        // 300 shares at $190.0000 reserved (notional in the gate's units)
+        let reserved = t.risk.open_notional() - before;
+        assert!(reserved > 0, "the adopted order's exposure is reserved");
+        assert_eq!(reserved % 300, 0, "{reserved}");
+    }
+
     /// A writer that cannot keep up (one-record batches, 2-slot queue).
     fn slow_journal(dir: &std::path::Path, on_full: OnFull) -> Journal {
         let mut c = JournalConfig::new(dir);
@@ -576,4 +651,30 @@ mod tests {
         assert!(t.safety.tokens.unwrap().appended >= 2);
         j.close().unwrap();
     }
+}
+
+/// The OUCH 4.2 Enter Order ('O', 49 bytes) that re-presents an order already
+/// open at the venue to the gate, so that the gate reserves its exposure:
+/// `shares` is what is still open. Time in force 99,999 (market hours) since
+/// an IOC is never open across a restart.
+pub(crate) fn reentry_message(o: &ChildOrder, shares: u32, firm: eti_core::Firm) -> [u8; 49] {
+    use eti_core::ouch::{
+        Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
+    };
+    EnterOrder {
+        token: o.token,
+        side: o.side,
+        shares: Shares(shares),
+        stock: o.symbol,
+        price: o.price,
+        time_in_force: TimeInForce(99_999),
+        firm,
+        display: Display::ANONYMOUS,
+        capacity: Capacity::AGENCY,
+        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
+        minimum_quantity: Shares(0),
+        cross_type: CrossType::NO_CROSS,
+        customer_type: CustomerType::DEFAULT,
+    }
+    .to_bytes()
 }

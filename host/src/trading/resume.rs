@@ -7,10 +7,6 @@ use crate::journal::{self};
 use crate::risk::RestoredRegisters;
 use crate::trading::orders::ChildOrder;
 use eti_core::moldudp64::Session;
-use eti_core::ouch::{
-    Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
-};
-use eti_core::Shares;
 use std::sync::atomic::Ordering;
 
 /// A journal this host must not continue.
@@ -189,24 +185,7 @@ impl Host {
         let msgs: Vec<_> = t
             .orders
             .iter()
-            .map(|o| {
-                EnterOrder {
-                    token: o.token,
-                    side: o.side,
-                    shares: Shares(o.leaves()),
-                    stock: o.symbol,
-                    price: o.price,
-                    time_in_force: TimeInForce(99_999),
-                    firm,
-                    display: Display::ANONYMOUS,
-                    capacity: Capacity::AGENCY,
-                    intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-                    minimum_quantity: Shares(0),
-                    cross_type: CrossType::NO_CROSS,
-                    customer_type: CustomerType::DEFAULT,
-                }
-                .to_bytes()
-            })
+            .map(|o| super::durable::reentry_message(o, o.leaves(), firm))
             .collect();
         out.gate = t.risk.restore(net, msgs.iter().map(|m| &m[..]));
         if let Some(e) = s.exposure.get(&firm) {
