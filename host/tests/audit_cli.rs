@@ -235,6 +235,18 @@ fn journal_of_another_firm_is_refused_naming_file_and_offset() {
         Some("ETIA".into())
     );
     let records = s.records;
+    let listing = |d: &std::path::Path| {
+        let mut v: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), e.metadata().unwrap().len())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let files_before = listing(&jdir);
     let b = write("b.toml", "ETIB");
     let (code, out, err) = eti(&[
         "run",
@@ -259,4 +271,6 @@ fn journal_of_another_firm_is_refused_naming_file_and_offset() {
         Some("ETIA".into())
     );
     assert_eq!(s.records, records);
+    // refused before anything was written: no new segment, seal or key file
+    assert_eq!(listing(&jdir), files_before);
 }

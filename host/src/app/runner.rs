@@ -231,6 +231,11 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
         Some(dir) => {
             let mut jc = JournalConfig::new(dir);
             jc.on_full = r.journal_on_full;
+            let mut prefix = [b' '; 3];
+            for (d, s) in prefix.iter_mut().zip(cfg.venue.token_prefix.bytes()) {
+                *d = s;
+            }
+            jc.expect_identity = Some((r.firm, prefix));
             if let Some(key) = &r.signing_key {
                 check_signing_key(key, dir)?;
                 jc.signing_key = Some(key.clone());

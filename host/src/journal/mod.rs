@@ -104,6 +104,17 @@ pub enum JournalError {
     /// The directory is not an ETI journal (refused before anything is written).
     #[error("{path}: {reason}")]
     NotAJournal { path: PathBuf, reason: String },
+    /// The journal was written by another firm or token prefix (refused
+    /// before anything is written into it).
+    #[error("journal {path} at offset {offset}: written by firm {found_firm} with token prefix {found_prefix:?}, this host trades as firm {firm} with prefix {prefix:?}: refusing to trade on another session's journal")]
+    ForeignSession {
+        path: PathBuf,
+        offset: u64,
+        found_firm: String,
+        found_prefix: String,
+        firm: String,
+        prefix: String,
+    },
     #[error(transparent)]
     Scan(#[from] ScanError),
 }

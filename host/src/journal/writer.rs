@@ -80,6 +80,11 @@ pub struct JournalConfig {
     pub idle_sleep_us: u64,
     /// A full queue blocks the hot thread or engages the kill switch.
     pub on_full: OnFull,
+    /// The firm and order-token prefix of the host that opens the journal:
+    /// a journal whose first session was another's is refused before
+    /// anything (seal, public key, new segment) is written into it.
+    #[serde(skip)]
+    pub expect_identity: Option<(eti_core::Firm, [u8; 3])>,
 }
 
 impl Default for JournalConfig {
@@ -94,6 +99,7 @@ impl Default for JournalConfig {
             verify_chain_on_open: false,
             idle_sleep_us: 50,
             on_full: OnFull::Block,
+            expect_identity: None,
         }
     }
 }
@@ -524,6 +530,22 @@ impl Journal {
         std::fs::create_dir_all(&dir)
             .map_err(|e| JournalError::io(&dir, "create journal dir", e))?;
         let lock = lock_dir(&dir)?;
+        // read-only first: nothing is written into a journal this host refuses
+        let recovery = recover_with(&dir, cfg.verify_chain_on_open)?;
+        if let (Some((firm, prefix)), Some(id)) = (&cfg.expect_identity, &recovery.state.identity)
+        {
+            if id.firm != *firm || id.token_prefix != *prefix {
+                let (path, offset) = recovery.state.identity_at.clone().unwrap_or_default();
+                return Err(JournalError::ForeignSession {
+                    path,
+                    offset,
+                    found_firm: id.firm.as_str().to_string(),
+                    found_prefix: String::from_utf8_lossy(&id.token_prefix).into_owned(),
+                    firm: firm.as_str().to_string(),
+                    prefix: String::from_utf8_lossy(prefix).into_owned(),
+                });
+            }
+        }
         let (key, key_source) = load_or_generate(&dir, cfg.signing_key.as_deref())?;
         let public_key = key.verifying_key().to_bytes();
         if let KeySource::Generated(p) = &key_source {
@@ -533,7 +555,6 @@ impl Journal {
                 "no journal signing key configured: generated one (mode 0600); configure journal.signing_key in production"
             );
         }
-        let recovery = recover_with(&dir, cfg.verify_chain_on_open)?;
         let scan = &recovery.scan;
         if let Some(pk) = scan.pubkey {
             if pk != public_key {
