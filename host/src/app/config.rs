@@ -81,14 +81,16 @@ users_file = ""                # users, roles, token SHA-256s: a FILE of mode 06
 
 # Parent orders started at once by `eti run`, e.g.
 # [[orders]]
-# algo = "twap"                # twap | vwap
+# algo = "twap"                # twap | vwap | is | pov | taker (IOC at the far touch when at or through limit)
 # symbol = "AAPL"
 # side = "buy"
 # shares = 5000
 # limit = "191.00"
 # duration_s = 60
 # slices = 30
-# participation_pct = 25
+# participation_pct = 25       # cap (twap, vwap, is); the target rate (pov)
+# is: risk_aversion = 20, volatility_bps = 100, volume_pct = 10, impact_bps = 50
+# pov: min_pct = 10, max_pct = 50 (min_pct <= participation_pct <= max_pct)
 "#;
 
 /// A bad configuration, naming its key.
@@ -274,6 +276,42 @@ fn default_participation() -> u32 {
     25
 }
 
+    /// IS: risk aversion λ' (dimensionless; 0 = straight line).
+    #[serde(default = "default_risk_aversion")]
+    pub risk_aversion: u32,
+    /// IS: the stock's volatility over the window, bps.
+    #[serde(default = "default_volatility_bps")]
+    pub volatility_bps: u32,
+    /// IS: the order's size, % of the stock's expected volume in the window.
+    #[serde(default = "default_volume_pct")]
+    pub volume_pct: u32,
+    /// IS: temporary impact of trading at 100 % of volume, bps.
+    #[serde(default = "default_impact_bps")]
+    pub impact_bps: u32,
+    /// POV: participation band around `participation_pct`.
+    #[serde(default = "default_min_pct")]
+    pub min_pct: u32,
+    #[serde(default = "default_max_pct")]
+    pub max_pct: u32,
+}
+
+fn default_risk_aversion() -> u32 {
+    AlgoParams::default().risk_aversion
+}
+fn default_volatility_bps() -> u32 {
+    AlgoParams::default().volatility_bps
+}
+fn default_volume_pct() -> u32 {
+    AlgoParams::default().volume_pct
+}
+fn default_impact_bps() -> u32 {
+    AlgoParams::default().impact_bps
+}
+fn default_min_pct() -> u32 {
+    AlgoParams::default().min_pct
+}
+fn default_max_pct() -> u32 {
+    AlgoParams::default().max_pct
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -302,6 +340,10 @@ impl Default for HostConfig {
 
 /// Which gate implementation checks orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    /// Several venues (`[[venues]]`, see [`crate::routing::config`]); empty:
+    /// the one `[venue]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub venues: Vec<crate::routing::config::VenueEntry>,
 #[serde(rename_all = "lowercase")]
 pub enum GateKind {
     Golden,
@@ -344,6 +386,12 @@ impl AlgoKind {
 
 impl std::fmt::Display for AlgoKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    /// Implementation Shortfall (Almgren–Chriss trajectory).
+    Is,
+    /// Percentage of volume.
+    Pov,
+    /// Takes the far touch (IOC) whenever it is at or through the limit.
+    Taker,
         f.write_str(self.name())
     }
 }
@@ -352,6 +400,9 @@ impl std::fmt::Display for AlgoKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParentSpec {
     pub algo: AlgoKind,
+            AlgoKind::Is => "is",
+            AlgoKind::Pov => "pov",
+            AlgoKind::Taker => "taker",
     pub symbol: Symbol,
     pub side: Side,
     pub shares: u32,
@@ -376,6 +427,37 @@ pub struct Resolved {
     pub credit: u64,
     pub restricted: Vec<Symbol>,
     pub orders: Vec<ParentSpec>,
+    /// Parameters of IS and POV (ignored by the others).
+    pub params: AlgoParams,
+}
+
+/// Parameters of the IS and POV algos (see `trading::algos`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlgoParams {
+    /// IS: risk aversion λ' = λ · arrival notional (dimensionless).
+    pub risk_aversion: u32,
+    /// IS: the stock's volatility over the window, bps.
+    pub volatility_bps: u32,
+    /// IS: the order's size, % of the stock's expected volume in the window.
+    pub volume_pct: u32,
+    /// IS: temporary impact of trading at 100 % of volume, bps.
+    pub impact_bps: u32,
+    /// POV: lowest and highest participation before it catches up / holds back.
+    pub min_pct: u32,
+    pub max_pct: u32,
+}
+
+impl Default for AlgoParams {
+    fn default() -> Self {
+        AlgoParams {
+            risk_aversion: 20,
+            volatility_bps: 100,
+            volume_pct: 10,
+            impact_bps: 50,
+            min_pct: 10,
+            max_pct: 50,
+        }
+    }
     /// `journal.dir`, when set.
     pub journal_dir: Option<PathBuf>,
     /// `journal.signing_key`, when set (checked by [`check_signing_key`]
@@ -390,6 +472,9 @@ fn addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
         .map_err(|_| invalid(key, format!("{v:?}"), "an IP:port socket address"))
 }
 
+    /// The venues (one without `[[venues]]`); the first is `venue`,
+    /// `feed_listen` and `retransmit` above.
+    pub venues: Vec<crate::routing::config::ResolvedVenue>,
 fn money(key: &str, v: &str) -> Result<u64, ConfigError> {
     Price::parse_decimal(v)
         .map(|p| u64::from(p.0))
@@ -457,6 +542,12 @@ fn int_bounds(key: &str) -> (i64, i64) {
         .find(|(k, _, _)| *k == table_key)
         .map_or((i64::MIN, i64::MAX), |&(_, lo, hi)| (lo, hi))
 }
+    ("orders.risk_aversion", 0, 1_000_000),
+    ("orders.volatility_bps", 1, 10_000),
+    ("orders.volume_pct", 1, 100),
+    ("orders.impact_bps", 1, 10_000),
+    ("orders.min_pct", 0, 100),
+    ("orders.max_pct", 1, 100),
 
 fn range<T: TryInto<i64> + Copy>(key: &str, v: T) -> Result<T, ConfigError> {
     let (lo, hi) = int_bounds(key);
@@ -497,6 +588,12 @@ fn article(t: &str) -> &'static str {
         "array" => "an array",
         "table" => "a table",
         "float" => "a float",
+    ("risk_aversion", "integer"),
+    ("volatility_bps", "integer"),
+    ("volume_pct", "integer"),
+    ("impact_bps", "integer"),
+    ("min_pct", "integer"),
+    ("max_pct", "integer"),
         _ => "a datetime",
     }
 }
@@ -552,9 +649,14 @@ fn check_file(defaults: &toml::Table, file: &toml::Table) -> Result<(), ConfigEr
                 for (k, v) in t {
                     let key = format!("orders[{i}].{k}");
                     let Some((_, want)) = ORDER_KEYS.iter().find(|(n, _)| n == k) else {
+        names.push("[[venues]]");
                         return Err(ConfigError::Unknown {
                             key,
                             accepted: ORDER_KEYS
+        if section == "venues" {
+            crate::routing::config::check_entries(v)?;
+            continue;
+        }
                                 .iter()
                                 .map(|(n, _)| *n)
                                 .collect::<Vec<_>>()
@@ -677,7 +779,16 @@ impl OrderSection {
         let algo = match self.algo.as_str() {
             "twap" => AlgoKind::Twap,
             "vwap" => AlgoKind::Vwap,
-            o => return Err(invalid(k("algo"), format!("{o:?}"), "\"twap\" or \"vwap\"")),
+            "is" => AlgoKind::Is,
+            "pov" => AlgoKind::Pov,
+            "taker" => AlgoKind::Taker,
+            o => {
+                return Err(invalid(
+                    k("algo"),
+                    format!("{o:?}"),
+                    "\"twap\", \"vwap\", \"is\", \"pov\" or \"taker\"",
+                ))
+            }
         };
         let symbol = Symbol::new(&self.symbol).map_err(|_| {
             invalid(
@@ -721,6 +832,19 @@ impl OrderSection {
                     "all zero",
                     "at least one positive weight",
                 ));
+        let params = self.params(i)?;
+        if algo == AlgoKind::Pov
+            && !(params.min_pct..=params.max_pct).contains(&self.participation_pct)
+        {
+            return Err(invalid(
+                k("participation_pct"),
+                self.participation_pct,
+                format!(
+                    "a POV target inside its band min_pct..=max_pct ({}..={})",
+                    params.min_pct, params.max_pct
+                ),
+            ));
+        }
             }
         }
         Ok(ParentSpec {
@@ -748,6 +872,20 @@ impl HostConfig {
         merge(&mut base, file);
         let c: HostConfig = toml::Value::Table(base).try_into()?;
         c.resolve()?;
+            params,
+        })
+    }
+
+    /// The IS / POV parameters, each range-checked under its key.
+    fn params(&self, i: usize) -> Result<AlgoParams, ConfigError> {
+        let k = |f: &str| format!("orders[{i}].{f}");
+        Ok(AlgoParams {
+            risk_aversion: range(&k("risk_aversion"), self.risk_aversion)?,
+            volatility_bps: range(&k("volatility_bps"), self.volatility_bps)?,
+            volume_pct: range(&k("volume_pct"), self.volume_pct)?,
+            impact_bps: range(&k("impact_bps"), self.impact_bps)?,
+            min_pct: range(&k("min_pct"), self.min_pct)?,
+            max_pct: range(&k("max_pct"), self.max_pct)?,
         Ok(c)
     }
 
@@ -939,10 +1077,16 @@ impl HostConfig {
 mod tests {
     use super::*;
 
+        let venues = crate::routing::config::resolve(self)?;
+        let (feed_listen, retransmit, venue) = match venues.first() {
+            Some(v) if !self.venues.is_empty() => (v.feed_listen, v.retransmit, v.address),
+            _ => (feed_listen, retransmit, venue),
+        };
     #[test]
     fn defaults_parse_and_validate() {
         let c = HostConfig::default();
         let r = c.resolve().unwrap();
+            venues,
         assert_eq!(r.gate, GateKind::Golden);
         assert_eq!(r.max_order_notional, 1_000_000 * 10_000);
         assert_eq!(r.credit, 20_000_000 * 10_000);
@@ -1128,3 +1272,67 @@ mod tests {
         );
     }
 }
+
+    #[test]
+    fn is_and_pov_orders_with_their_parameters() {
+        let order = |algo: &str, extra: &str| {
+            format!("[[orders]]\nalgo = \"{algo}\"\nsymbol = \"AAPL\"\nside = \"buy\"\nshares = 1000\nduration_s = 30\n{extra}")
+        };
+        let c = HostConfig::from_toml(&order(
+            "is",
+            "risk_aversion = 70\nvolatility_bps = 250\nvolume_pct = 5\nimpact_bps = 30\n",
+        ))
+        .unwrap();
+        let o = &c.resolve().unwrap().orders[0];
+        assert_eq!((o.algo, o.algo.name()), (AlgoKind::Is, "is"));
+        assert_eq!(
+            o.params,
+            AlgoParams {
+                risk_aversion: 70,
+                volatility_bps: 250,
+                volume_pct: 5,
+                impact_bps: 30,
+                ..AlgoParams::default()
+            }
+        );
+        let c = HostConfig::from_toml(&order(
+            "pov",
+            "participation_pct = 15\nmin_pct = 8\nmax_pct = 22\n",
+        ))
+        .unwrap();
+        let o = &c.resolve().unwrap().orders[0];
+        assert_eq!((o.algo.name(), o.participation_pct), ("pov", 15));
+        assert_eq!((o.params.min_pct, o.params.max_pct), (8, 22));
+        let e = |t: String| HostConfig::from_toml(&t).unwrap_err().to_string();
+        let m = e(order("is", "volatility_bps = 0\n"));
+        assert!(
+            m.contains("orders[0].volatility_bps") && m.contains("1..=10000"),
+            "{m}"
+        );
+        let m = e(order("is", "risk_aversion = 2000000\n"));
+        assert!(
+            m.contains("orders[0].risk_aversion") && m.contains("0..=1000000"),
+            "{m}"
+        );
+        let m = e(order("pov", "volume_pct = 101\n"));
+        assert!(
+            m.contains("orders[0].volume_pct") && m.contains("1..=100"),
+            "{m}"
+        );
+        // the target must sit inside its band
+        let m = e(order(
+            "pov",
+            "participation_pct = 40\nmin_pct = 10\nmax_pct = 30\n",
+        ));
+        assert!(
+            m.contains("orders[0].participation_pct") && m.contains("40") && m.contains("10..=30"),
+            "{m}"
+        );
+        let m = e(order("pov", "min_pct = \"low\"\n"));
+        assert!(
+            m.contains("orders[0].min_pct") && m.contains("an integer"),
+            "{m}"
+        );
+        let m = e(order("iss", ""));
+        assert!(m.contains("\"is\"") && m.contains("\"pov\""), "{m}");
+    }

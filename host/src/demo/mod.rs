@@ -265,6 +265,7 @@ fn parent(
         slices,
         participation_pct: 30,
         profile: Vec::new(),
+        params: Default::default(),
     }
 }
 

@@ -221,7 +221,13 @@ pub fn event_json(ev: &Event) -> Value {
         }
         Event::ParentStarted(e) => json!({
             "parent": e.parent,
-            "algo": if e.algo == super::event::ALGO_VWAP { "vwap" } else { "twap" },
+            "algo": match e.algo {
+                super::event::ALGO_VWAP => "vwap",
+                super::event::ALGO_TAKER => "taker",
+                super::event::ALGO_IS => "is",
+                super::event::ALGO_POV => "pov",
+                _ => "twap",
+            },
             "symbol": e.symbol.as_str(), "side": side(e.side), "shares": e.shares.0,
             "spec_limit": (e.spec_limit.0 != 0).then(|| e.spec_limit.to_string()),
             "limit_bps": e.limit_bps, "duration_ns": e.duration_ns, "slices": e.slices,

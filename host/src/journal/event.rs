@@ -325,13 +325,16 @@ pub struct Fill {
 /// Algo codes in [`ParentStarted`].
 pub const ALGO_TWAP: u8 = b'T';
 pub const ALGO_VWAP: u8 = b'V';
+pub const ALGO_TAKER: u8 = b'K';
+pub const ALGO_IS: u8 = b'I';
+pub const ALGO_POV: u8 = b'P';
 
 /// A parent order started working: its spec and the window it keeps across
 /// restarts (wall clock, since a restarted process has another monotonic clock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParentStarted {
     pub parent: u16,
-    /// [`ALGO_TWAP`] or [`ALGO_VWAP`].
+    /// [`ALGO_TWAP`], [`ALGO_VWAP`] or [`ALGO_TAKER`].
     pub algo: u8,
     pub symbol: Symbol,
     pub side: Side,
@@ -884,7 +887,7 @@ impl Event {
             EventKind::ParentStarted => {
                 let parent = r.u16();
                 let algo = r.u8();
-                if algo != ALGO_TWAP && algo != ALGO_VWAP {
+                if ![ALGO_TWAP, ALGO_VWAP, ALGO_TAKER, ALGO_IS, ALGO_POV].contains(&algo) {
                     return Err(bad("algo"));
                 }
                 Event::ParentStarted(ParentStarted {

@@ -1,9 +1,13 @@
-//! Execution algorithms: TWAP and VWAP slice a parent order into child limit
-//! orders over a time window.
+//! Execution algorithms: TWAP, VWAP, IS and POV slice a parent order into
+//! child limit orders over a time window (the taker has no schedule).
 //!
-//! Both follow a target curve `target(t)` (shares that should be done by `t`):
-//! TWAP steps evenly through `slices` equal slices; VWAP follows a volume
-//! profile (relative weights of equal time buckets, linear inside a bucket).
+//! TWAP, VWAP and IS follow a target curve `target(t)` (shares that should be
+//! done by `t`): TWAP steps evenly through `slices` equal slices; VWAP follows a
+//! volume profile (relative weights of equal time buckets, linear inside a
+//! bucket); IS follows the Almgren–Chriss trajectory over `slices` buckets
+//! (computed once at creation, [`super::algos::schedule`]), linear inside a
+//! bucket. POV has no clock: it keeps its fills at `participation_pct` of the
+//! stock's printed volume inside a min/max band ([`super::algos::pov`]).
 //! On every market-data update of its stock (and on a timer), a parent whose
 //! filled-plus-working shares lag the target by at least a round lot sends one
 //! IOC child, priced at the far touch but never through its limit, sized to the
@@ -85,6 +89,8 @@ pub struct Parent {
     /// Resumed after a restart: the participation base is re-taken from the
     /// stock's volume at the first decision (this process's feed counts anew).
     rebase_volume: bool,
+    /// POV: the stock's printed volume since start at the last decision.
+    pov_volume: u64,
 }
 
 /// Summary of a parent, for reports.
@@ -111,16 +117,26 @@ pub struct ParentReport {
 impl Parent {
     pub fn new(spec: ParentSpec, locate: u16) -> Self {
         let weights: Vec<u32> = match spec.algo {
-            AlgoKind::Twap => vec![1; spec.slices.max(1) as usize],
+            AlgoKind::Twap | AlgoKind::Taker | AlgoKind::Pov => {
+                vec![1; spec.slices.max(1) as usize]
+            }
             AlgoKind::Vwap if spec.profile.is_empty() => DEFAULT_PROFILE.to_vec(),
             AlgoKind::Vwap => spec.profile.clone(),
+            AlgoKind::Is => Vec::new(),
         };
-        let mut cum = Vec::with_capacity(weights.len());
-        let mut acc = 0u64;
-        for w in weights {
-            acc += u64::from(w);
-            cum.push(acc);
-        }
+        let cum = if spec.algo == AlgoKind::Is {
+            // floats once, here, when the parent is created; the hot path
+            // reads the integer table
+            super::algos::schedule::is_cumulative(&spec.params, spec.slices)
+        } else {
+            let mut cum = Vec::with_capacity(weights.len());
+            let mut acc = 0u64;
+            for w in weights {
+                acc += u64::from(w);
+                cum.push(acc);
+            }
+            cum
+        };
         let slices = spec.slices.max(1);
         let max_child = (spec.shares.div_ceil(slices) * 2).max(ROUND_LOT);
         Parent {
@@ -144,6 +160,7 @@ impl Parent {
             max_child,
             backoff_until: 0,
             rebase_volume: false,
+            pov_volume: 0,
         }
     }
 
@@ -185,7 +202,17 @@ impl Parent {
 
     /// Start the clock at `now` with the book as it is.
     pub fn start(&mut self, now: u64, top: &TopOfBook, volume: u64) -> bool {
-        let Some(mid) = top.mid() else { return false };
+        let mid = match (top.mid(), self.spec.algo) {
+            (Some(m), _) => m,
+            // a taker may start on a one-sided book (offers only)
+            (None, AlgoKind::Taker) => {
+                match super::algos::taker::arrival_without_mid(self.spec.side, top) {
+                    Some(p) => p,
+                    None => return false,
+                }
+            }
+            (None, _) => return false,
+        };
         self.arrival = mid;
         self.limit = match self.spec.limit {
             Some(p) => p,
@@ -212,6 +239,15 @@ impl Parent {
         if self.state == ParentState::Pending || now < self.start_ns {
             return 0;
         }
+        if self.spec.algo == AlgoKind::Taker {
+            // no schedule: what it has done is on target
+            return self.filled;
+        }
+        if self.spec.algo == AlgoKind::Pov {
+            // the target rate of what has printed (our own fills included)
+            let t = self.pov_volume * u64::from(self.spec.participation_pct) / 100;
+            return t.min(u64::from(self.spec.shares)) as u32;
+        }
         if now >= self.end_ns {
             return self.spec.shares;
         }
@@ -224,9 +260,9 @@ impl Parent {
         let before = if b == 0 { 0 } else { self.cum[b - 1] };
         let frac_w = match self.spec.algo {
             // TWAP: a slice's shares are due at the slice's start (step curve)
-            AlgoKind::Twap => u128::from(self.cum[b.min(self.cum.len() - 1)]),
-            // VWAP: linear inside the bucket
-            AlgoKind::Vwap => {
+            AlgoKind::Twap | AlgoKind::Taker => u128::from(self.cum[b.min(self.cum.len() - 1)]),
+            // VWAP and IS: linear inside the bucket
+            AlgoKind::Vwap | AlgoKind::Is | AlgoKind::Pov => {
                 let b_start = span as u128 * b as u128 / u128::from(n);
                 let b_len = (span as u128 / u128::from(n)).max(1);
                 let inside = (el as u128).saturating_sub(b_start).min(b_len);
@@ -235,8 +271,10 @@ impl Parent {
             }
         };
         let denom = match self.spec.algo {
-            AlgoKind::Twap => u128::from(total),
-            AlgoKind::Vwap => u128::from(total) * (span as u128 / u128::from(n)).max(1),
+            AlgoKind::Twap | AlgoKind::Taker => u128::from(total),
+            AlgoKind::Vwap | AlgoKind::Is | AlgoKind::Pov => {
+                u128::from(total) * (span as u128 / u128::from(n)).max(1)
+            }
         };
         (u128::from(self.spec.shares) * frac_w / denom).min(u128::from(self.spec.shares)) as u32
     }
@@ -287,6 +325,7 @@ impl Parent {
             let pct = u64::from(self.spec.participation_pct.max(1));
             self.volume_at_start = volume.saturating_sub(u64::from(self.filled) * 100 / pct);
         }
+        self.pov_volume = volume.saturating_sub(self.volume_at_start);
         self.sample_tracking(now);
         if now >= self.end_ns {
             if self.working == 0 {
@@ -304,9 +343,47 @@ impl Parent {
             }
             return None;
         }
+        if self.spec.algo == AlgoKind::Taker {
+            if !tradable || now < self.backoff_until {
+                return None;
+            }
+            let budget = self.remaining().saturating_sub(self.working);
+            return super::algos::taker::take(self.spec.side, self.limit, top, budget);
+        }
         if !tradable || self.working > 0 || now < self.backoff_until {
             return None;
         }
+        let q = if self.spec.algo == AlgoKind::Pov {
+            let band = super::algos::pov::Band {
+                target_pct: self.spec.participation_pct,
+                min_pct: self.spec.params.min_pct,
+                max_pct: self.spec.params.max_pct,
+            };
+            super::algos::pov::child_shares(
+                &band,
+                self.pov_volume,
+                self.filled,
+                self.working,
+                self.remaining(),
+                self.max_child,
+            )
+        } else {
+            self.scheduled_child(now, volume)
+        };
+        if q == 0 {
+            return None;
+        }
+        // price at the far touch, never through the limit
+        let price = match self.spec.side {
+            Side::Buy => top.ask.map(|a| a.price)?.min(self.limit),
+            _ => top.bid.map(|b| b.price)?.max(self.limit),
+        };
+        Some(ChildRequest { shares: q, price })
+    }
+
+    /// TWAP, VWAP, IS: the lag behind the schedule, capped by the
+    /// participation rate and the per-child maximum (0 = nothing now).
+    fn scheduled_child(&self, now: u64, volume: u64) -> u32 {
         // in the last 2 % of the window everything left is due: a linear
         // curve would otherwise leave less than a lot unsent at the end
         let final_stretch = (self.end_ns - self.start_ns) / 50;
@@ -319,7 +396,7 @@ impl Parent {
         if lag < ROUND_LOT
             && !(target == self.spec.shares && lag > 0 && self.remaining() < ROUND_LOT)
         {
-            return None;
+            return 0;
         }
         // participation cap: our fills stay within pct of printed volume
         let traded = volume.saturating_sub(self.volume_at_start);
@@ -339,18 +416,7 @@ impl Parent {
             // the odd lot left at the end
             q = u64::from(self.remaining());
         }
-        if q == 0 {
-            return None;
-        }
-        // price at the far touch, never through the limit
-        let price = match self.spec.side {
-            Side::Buy => top.ask.map(|a| a.price)?.min(self.limit),
-            _ => top.bid.map(|b| b.price)?.max(self.limit),
-        };
-        Some(ChildRequest {
-            shares: q as u32,
-            price,
-        })
+        q as u32
     }
 
     /// A child was sent for `shares`.
@@ -448,6 +514,7 @@ mod tests {
             slices,
             participation_pct: 50,
             profile,
+            params: crate::app::config::AlgoParams::default(),
         }
     }
 
@@ -540,5 +607,210 @@ mod tests {
         p.on_sent(c.shares);
         p.on_out(c.shares);
         assert!(p.decide(4, &book, false, 100_000).is_none());
+    }
+
+    fn is_spec(risk_aversion: u32, shares: u32, slices: u32) -> ParentSpec {
+        let mut s = spec(AlgoKind::Is, shares, slices, vec![]);
+        s.params.risk_aversion = risk_aversion;
+        s.params.volatility_bps = 200;
+        s.params.volume_pct = 10;
+        s.params.impact_bps = 100;
+        s
+    }
+
+    /// κT = 2 (see `algos::schedule`): at the bucket ends the target is
+    /// X − x(t) of the closed form, x/X = sinh(2(1 − t/T)) / sinh 2 from
+    /// tabulated sinh (0.587086, 0.324027, 0.143677), linear inside a bucket.
+    #[test]
+    fn is_target_follows_the_closed_form_schedule() {
+        let mut p = Parent::new(is_spec(10, 10_000, 4), 1);
+        assert!(p.start(0, &top(1_000_000, 1_000_100), 0));
+        let close = |got: u32, want: f64| (f64::from(got) - want).abs() <= 1.0;
+        assert!(
+            close(p.target(2_500_000_000), 4_129.14),
+            "{}",
+            p.target(2_500_000_000)
+        );
+        assert!(
+            close(p.target(5_000_000_000), 6_759.73),
+            "{}",
+            p.target(5_000_000_000)
+        );
+        assert!(
+            close(p.target(7_500_000_000), 8_563.23),
+            "{}",
+            p.target(7_500_000_000)
+        );
+        assert_eq!(p.target(10_000_000_000), 10_000);
+        // halfway through the first bucket: half of its shares
+        assert!(
+            close(p.target(1_250_000_000), 2_064.57),
+            "{}",
+            p.target(1_250_000_000)
+        );
+    }
+
+    /// An urgent IS parent is ahead of a TWAP one a quarter into the window
+    /// and still completes on the same simulated session.
+    #[test]
+    fn is_session_front_loads_and_completes() {
+        let run = |s: ParentSpec| {
+            let mut p = Parent::new(s, 1);
+            let book = top(1_000_000, 1_000_100);
+            let (mut volume, mut now, mut at_quarter) = (0u64, 0u64, 0u32);
+            while now <= 10_500_000_000 && !p.is_done() {
+                volume += 400;
+                if let Some(c) = p.decide(now, &book, true, volume) {
+                    p.on_sent(c.shares);
+                    p.on_fill(c.shares, c.price);
+                }
+                if now == 2_500_000_000 {
+                    at_quarter = p.filled;
+                }
+                now += 10_000_000;
+            }
+            (p.state, p.filled, at_quarter)
+        };
+        let (is_state, is_filled, is_q) = run(is_spec(100, 8_000, 20));
+        let (tw_state, _, tw_q) = run(spec(AlgoKind::Twap, 8_000, 20, vec![]));
+        assert_eq!(is_state, ParentState::Completed);
+        assert_eq!(tw_state, ParentState::Completed);
+        assert_eq!(is_filled, 8_000);
+        assert!(is_q > tw_q + 1_000, "IS {is_q} vs TWAP {tw_q} at a quarter");
+    }
+
+    /// POV over a session whose volume rate changes (quiet, busy, quiet) and
+    /// whose children fill partly or not at all: once 20 000 shares have
+    /// printed, participation stays inside its band at every tick, and ends
+    /// near its target.
+    #[test]
+    fn pov_participation_stays_in_band_over_a_session() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+        let mut s = spec(AlgoKind::Pov, 200_000, 20, vec![]);
+        s.participation_pct = 20;
+        s.params.min_pct = 15;
+        s.params.max_pct = 25;
+        s.duration_ns = 60_000_000_000;
+        let mut p = Parent::new(s, 1);
+        let book = top(1_000_000, 1_000_100);
+        let (mut volume, mut now, mut checked) = (0u64, 0u64, 0u32);
+        while now < 59_000_000_000 {
+            let rate = if (20_000_000_000..40_000_000_000).contains(&now) {
+                400
+            } else {
+                60
+            };
+            volume += rng.gen_range(0..=rate);
+            if let Some(c) = p.decide(now, &book, true, volume) {
+                p.on_sent(c.shares);
+                // the IOC fills all, part or none of it; our prints are volume
+                let got = match rng.gen_range(0..10) {
+                    0 => 0,
+                    1..=2 => c.shares / 2,
+                    _ => c.shares,
+                };
+                if got > 0 {
+                    p.on_fill(got, c.price);
+                    volume += u64::from(got);
+                }
+                p.on_out(c.shares - got);
+            }
+            let printed = volume - p.volume_at_start;
+            if printed >= 20_000 {
+                let pct = u64::from(p.filled) * 100;
+                assert!(
+                    pct <= printed * 25,
+                    "over max at {now}: {} of {printed}",
+                    p.filled
+                );
+                assert!(
+                    pct >= printed * 15,
+                    "under min at {now}: {} of {printed}",
+                    p.filled
+                );
+                checked += 1;
+            }
+            now += 10_000_000;
+        }
+        assert!(checked > 4_000, "{checked}");
+        let printed = volume - p.volume_at_start;
+        let pct = f64::from(p.filled) * 100.0 / printed as f64;
+        assert!((18.0..=20.0).contains(&pct), "ended at {pct:.2} %");
+        assert_eq!(
+            p.state,
+            ParentState::Working,
+            "200 000 shares is more than 20 % of the day"
+        );
+    }
+
+    /// POV never exceeds its max rate, even from the first print (no lot to
+    /// get going, unlike the schedule algos).
+    #[test]
+    fn pov_waits_for_volume() {
+        let mut s = spec(AlgoKind::Pov, 5_000, 20, vec![]);
+        s.participation_pct = 20;
+        s.params.min_pct = 10;
+        s.params.max_pct = 30;
+        let mut p = Parent::new(s, 1);
+        let book = top(1_000_000, 1_000_100);
+        assert!(p.decide(1, &book, true, 0).is_none());
+        assert!(
+            p.decide(2, &book, true, 200).is_none(),
+            "200 printed: 50 due"
+        );
+        let c = p.decide(3, &book, true, 1_000).unwrap();
+        assert_eq!(c.shares, 200, "(200 − 0)/0.8 = 250, one child of 200");
+        assert_eq!(c.price, Price(1_000_100));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Whatever the market does (volume, partial fills, refusals), a
+        /// parent never has more filled plus working than its size, and no
+        /// child would take it past it.
+        #[test]
+        fn parents_never_exceed_their_size(
+            algo in 0usize..5,
+            shares in 100u32..20_000,
+            slices in 1u32..40,
+            steps in proptest::collection::vec((0u64..3_000, 0u32..=100, 0u8..10), 1..300),
+        ) {
+            let kinds = [AlgoKind::Twap, AlgoKind::Vwap, AlgoKind::Is, AlgoKind::Pov, AlgoKind::Taker];
+            let mut s = spec(kinds[algo], shares, slices, vec![]);
+            s.params.risk_aversion = 500;
+            let mut p = Parent::new(s, 1);
+            let book = top(1_000_000, 1_000_100);
+            let (mut volume, mut now) = (0u64, 0u64);
+            let mut open: Vec<u32> = Vec::new();
+            for (dv, fill_pct, what) in steps {
+                volume += dv;
+                now += 40_000_000;
+                if let Some(c) = p.decide(now, &book, true, volume) {
+                    proptest::prop_assert!(c.shares > 0);
+                    proptest::prop_assert!(
+                        p.filled + p.working + c.shares <= shares,
+                        "child {} on {} filled + {} working of {shares}", c.shares, p.filled, p.working
+                    );
+                    if what == 0 {
+                        p.on_child_refused(now);
+                    } else {
+                        p.on_sent(c.shares);
+                        open.push(c.shares);
+                    }
+                }
+                // the venue answers some of the open children
+                if what % 2 == 1 {
+                    if let Some(leaves) = open.pop() {
+                        let got = leaves * fill_pct / 100;
+                        if got > 0 {
+                            p.on_fill(got, Price(1_000_100));
+                        }
+                        p.on_out(leaves - got);
+                    }
+                }
+                proptest::prop_assert!(p.filled + p.working <= shares);
+            }
+        }
     }
 }

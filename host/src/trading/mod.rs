@@ -16,6 +16,7 @@
 pub mod algo;
 pub mod control;
 pub mod durable;
+pub mod algos;
 pub mod host;
 pub mod orders;
 pub mod positions;

@@ -856,3 +856,4 @@ mod tests {
             .is_err());
     }
 }
+            params: Default::default(),
