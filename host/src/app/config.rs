@@ -264,18 +264,6 @@ pub struct OrderSection {
     /// VWAP volume profile: relative weights of equal time buckets.
     #[serde(default)]
     pub profile: Vec<u32>,
-}
-
-fn default_limit_bps() -> u32 {
-    100
-}
-fn default_slices() -> u32 {
-    20
-}
-fn default_participation() -> u32 {
-    25
-}
-
     /// IS: risk aversion λ' (dimensionless; 0 = straight line).
     #[serde(default = "default_risk_aversion")]
     pub risk_aversion: u32,
@@ -312,6 +300,18 @@ fn default_min_pct() -> u32 {
 }
 fn default_max_pct() -> u32 {
     AlgoParams::default().max_pct
+}
+
+fn default_limit_bps() -> u32 {
+    100
+}
+fn default_slices() -> u32 {
+    20
+}
+fn default_participation() -> u32 {
+    25
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -326,6 +326,10 @@ pub struct HostConfig {
     pub control: ControlSection,
     #[serde(default)]
     pub orders: Vec<OrderSection>,
+    /// Several venues (`[[venues]]`, see [`crate::routing::config`]); empty:
+    /// the one `[venue]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub venues: Vec<crate::routing::config::VenueEntry>,
 }
 
 impl Default for HostConfig {
@@ -340,10 +344,6 @@ impl Default for HostConfig {
 
 /// Which gate implementation checks orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-    /// Several venues (`[[venues]]`, see [`crate::routing::config`]); empty:
-    /// the one `[venue]`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub venues: Vec<crate::routing::config::VenueEntry>,
 #[serde(rename_all = "lowercase")]
 pub enum GateKind {
     Golden,
@@ -372,6 +372,12 @@ impl std::fmt::Display for GateKind {
 pub enum AlgoKind {
     Twap,
     Vwap,
+    /// Implementation Shortfall (Almgren–Chriss trajectory).
+    Is,
+    /// Percentage of volume.
+    Pov,
+    /// Takes the far touch (IOC) whenever it is at or through the limit.
+    Taker,
 }
 
 impl AlgoKind {
@@ -380,18 +386,15 @@ impl AlgoKind {
         match self {
             AlgoKind::Twap => "twap",
             AlgoKind::Vwap => "vwap",
+            AlgoKind::Is => "is",
+            AlgoKind::Pov => "pov",
+            AlgoKind::Taker => "taker",
         }
     }
 }
 
 impl std::fmt::Display for AlgoKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    /// Implementation Shortfall (Almgren–Chriss trajectory).
-    Is,
-    /// Percentage of volume.
-    Pov,
-    /// Takes the far touch (IOC) whenever it is at or through the limit.
-    Taker,
         f.write_str(self.name())
     }
 }
@@ -400,9 +403,6 @@ impl std::fmt::Display for AlgoKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParentSpec {
     pub algo: AlgoKind,
-            AlgoKind::Is => "is",
-            AlgoKind::Pov => "pov",
-            AlgoKind::Taker => "taker",
     pub symbol: Symbol,
     pub side: Side,
     pub shares: u32,
@@ -413,20 +413,6 @@ pub struct ParentSpec {
     pub slices: u32,
     pub participation_pct: u32,
     pub profile: Vec<u32>,
-}
-
-/// Typed, validated view of the configuration.
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    pub feed_listen: SocketAddr,
-    pub retransmit: SocketAddr,
-    pub venue: SocketAddr,
-    pub firm: Firm,
-    pub gate: GateKind,
-    pub max_order_notional: u64,
-    pub credit: u64,
-    pub restricted: Vec<Symbol>,
-    pub orders: Vec<ParentSpec>,
     /// Parameters of IS and POV (ignored by the others).
     pub params: AlgoParams,
 }
@@ -458,6 +444,23 @@ impl Default for AlgoParams {
             max_pct: 50,
         }
     }
+}
+
+/// Typed, validated view of the configuration.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub feed_listen: SocketAddr,
+    pub retransmit: SocketAddr,
+    pub venue: SocketAddr,
+    pub firm: Firm,
+    pub gate: GateKind,
+    pub max_order_notional: u64,
+    pub credit: u64,
+    pub restricted: Vec<Symbol>,
+    pub orders: Vec<ParentSpec>,
+    /// The venues (one without `[[venues]]`); the first is `venue`,
+    /// `feed_listen` and `retransmit` above.
+    pub venues: Vec<crate::routing::config::ResolvedVenue>,
     /// `journal.dir`, when set.
     pub journal_dir: Option<PathBuf>,
     /// `journal.signing_key`, when set (checked by [`check_signing_key`]
@@ -472,9 +475,6 @@ fn addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
         .map_err(|_| invalid(key, format!("{v:?}"), "an IP:port socket address"))
 }
 
-    /// The venues (one without `[[venues]]`); the first is `venue`,
-    /// `feed_listen` and `retransmit` above.
-    pub venues: Vec<crate::routing::config::ResolvedVenue>,
 fn money(key: &str, v: &str) -> Result<u64, ConfigError> {
     Price::parse_decimal(v)
         .map(|p| u64::from(p.0))
@@ -528,6 +528,12 @@ pub const INT_RANGES: &[(&str, i64, i64)] = &[
     ("orders.slices", 1, 10_000),
     ("orders.participation_pct", 1, 100),
     ("orders.profile", 0, u32::MAX as i64),
+    ("orders.risk_aversion", 0, 1_000_000),
+    ("orders.volatility_bps", 1, 10_000),
+    ("orders.volume_pct", 1, 100),
+    ("orders.impact_bps", 1, 10_000),
+    ("orders.min_pct", 0, 100),
+    ("orders.max_pct", 1, 100),
 ];
 
 /// The accepted range of an integer key of [`INT_RANGES`] (`orders[3].x` is
@@ -542,12 +548,6 @@ fn int_bounds(key: &str) -> (i64, i64) {
         .find(|(k, _, _)| *k == table_key)
         .map_or((i64::MIN, i64::MAX), |&(_, lo, hi)| (lo, hi))
 }
-    ("orders.risk_aversion", 0, 1_000_000),
-    ("orders.volatility_bps", 1, 10_000),
-    ("orders.volume_pct", 1, 100),
-    ("orders.impact_bps", 1, 10_000),
-    ("orders.min_pct", 0, 100),
-    ("orders.max_pct", 1, 100),
 
 fn range<T: TryInto<i64> + Copy>(key: &str, v: T) -> Result<T, ConfigError> {
     let (lo, hi) = int_bounds(key);
@@ -574,6 +574,12 @@ const ORDER_KEYS: &[(&str, &str)] = &[
     ("slices", "integer"),
     ("participation_pct", "integer"),
     ("profile", "array"),
+    ("risk_aversion", "integer"),
+    ("volatility_bps", "integer"),
+    ("volume_pct", "integer"),
+    ("impact_bps", "integer"),
+    ("min_pct", "integer"),
+    ("max_pct", "integer"),
 ];
 
 fn type_name(v: &toml::Value) -> &'static str {
@@ -588,12 +594,6 @@ fn article(t: &str) -> &'static str {
         "array" => "an array",
         "table" => "a table",
         "float" => "a float",
-    ("risk_aversion", "integer"),
-    ("volatility_bps", "integer"),
-    ("volume_pct", "integer"),
-    ("impact_bps", "integer"),
-    ("min_pct", "integer"),
-    ("max_pct", "integer"),
         _ => "a datetime",
     }
 }
@@ -635,9 +635,14 @@ fn check_file(defaults: &toml::Table, file: &toml::Table) -> Result<(), ConfigEr
     let sections = || {
         let mut names: Vec<&str> = defaults.keys().map(String::as_str).collect();
         names.push("[[orders]]");
+        names.push("[[venues]]");
         names.join(", ")
     };
     for (section, v) in file {
+        if section == "venues" {
+            crate::routing::config::check_entries(v)?;
+            continue;
+        }
         if section == "orders" {
             let toml::Value::Array(entries) = v else {
                 return Err(invalid("orders", v, "[[orders]] tables"));
@@ -649,14 +654,9 @@ fn check_file(defaults: &toml::Table, file: &toml::Table) -> Result<(), ConfigEr
                 for (k, v) in t {
                     let key = format!("orders[{i}].{k}");
                     let Some((_, want)) = ORDER_KEYS.iter().find(|(n, _)| n == k) else {
-        names.push("[[venues]]");
                         return Err(ConfigError::Unknown {
                             key,
                             accepted: ORDER_KEYS
-        if section == "venues" {
-            crate::routing::config::check_entries(v)?;
-            continue;
-        }
                                 .iter()
                                 .map(|(n, _)| *n)
                                 .collect::<Vec<_>>()
@@ -818,6 +818,19 @@ impl OrderSection {
         range(&k("duration_s"), self.duration_s)?;
         range(&k("slices"), self.slices)?;
         range(&k("participation_pct"), self.participation_pct)?;
+        let params = self.params(i)?;
+        if algo == AlgoKind::Pov
+            && !(params.min_pct..=params.max_pct).contains(&self.participation_pct)
+        {
+            return Err(invalid(
+                k("participation_pct"),
+                self.participation_pct,
+                format!(
+                    "a POV target inside its band min_pct..=max_pct ({}..={})",
+                    params.min_pct, params.max_pct
+                ),
+            ));
+        }
         if algo == AlgoKind::Vwap {
             if self.profile.len() > 1000 {
                 return Err(invalid(
@@ -832,19 +845,6 @@ impl OrderSection {
                     "all zero",
                     "at least one positive weight",
                 ));
-        let params = self.params(i)?;
-        if algo == AlgoKind::Pov
-            && !(params.min_pct..=params.max_pct).contains(&self.participation_pct)
-        {
-            return Err(invalid(
-                k("participation_pct"),
-                self.participation_pct,
-                format!(
-                    "a POV target inside its band min_pct..=max_pct ({}..={})",
-                    params.min_pct, params.max_pct
-                ),
-            ));
-        }
             }
         }
         Ok(ParentSpec {
@@ -858,20 +858,6 @@ impl OrderSection {
             slices: self.slices,
             participation_pct: self.participation_pct,
             profile: self.profile.clone(),
-        })
-    }
-}
-
-impl HostConfig {
-    /// `text` merged over the embedded defaults key by key, checked and
-    /// validated: a file needs only the keys it changes.
-    pub fn from_toml(text: &str) -> Result<HostConfig, ConfigError> {
-        let mut base: toml::Table = toml::from_str(DEFAULT_TOML)?;
-        let file: toml::Table = toml::from_str(text)?;
-        check_file(&base, &file)?;
-        merge(&mut base, file);
-        let c: HostConfig = toml::Value::Table(base).try_into()?;
-        c.resolve()?;
             params,
         })
     }
@@ -886,6 +872,20 @@ impl HostConfig {
             impact_bps: range(&k("impact_bps"), self.impact_bps)?,
             min_pct: range(&k("min_pct"), self.min_pct)?,
             max_pct: range(&k("max_pct"), self.max_pct)?,
+        })
+    }
+}
+
+impl HostConfig {
+    /// `text` merged over the embedded defaults key by key, checked and
+    /// validated: a file needs only the keys it changes.
+    pub fn from_toml(text: &str) -> Result<HostConfig, ConfigError> {
+        let mut base: toml::Table = toml::from_str(DEFAULT_TOML)?;
+        let file: toml::Table = toml::from_str(text)?;
+        check_file(&base, &file)?;
+        merge(&mut base, file);
+        let c: HostConfig = toml::Value::Table(base).try_into()?;
+        c.resolve()?;
         Ok(c)
     }
 
@@ -1056,10 +1056,16 @@ impl HostConfig {
             .map(|(i, o)| o.resolve(i))
             .collect::<Result<Vec<_>, _>>()?;
         let path_or_none = |v: &str| (!v.is_empty()).then(|| PathBuf::from(v));
+        let venues = crate::routing::config::resolve(self)?;
+        let (feed_listen, retransmit, venue) = match venues.first() {
+            Some(v) if !self.venues.is_empty() => (v.feed_listen, v.retransmit, v.address),
+            _ => (feed_listen, retransmit, venue),
+        };
         Ok(Resolved {
             feed_listen,
             retransmit,
             venue,
+            venues,
             firm,
             gate,
             max_order_notional,
@@ -1077,16 +1083,10 @@ impl HostConfig {
 mod tests {
     use super::*;
 
-        let venues = crate::routing::config::resolve(self)?;
-        let (feed_listen, retransmit, venue) = match venues.first() {
-            Some(v) if !self.venues.is_empty() => (v.feed_listen, v.retransmit, v.address),
-            _ => (feed_listen, retransmit, venue),
-        };
     #[test]
     fn defaults_parse_and_validate() {
         let c = HostConfig::default();
         let r = c.resolve().unwrap();
-            venues,
         assert_eq!(r.gate, GateKind::Golden);
         assert_eq!(r.max_order_notional, 1_000_000 * 10_000);
         assert_eq!(r.credit, 20_000_000 * 10_000);
@@ -1271,7 +1271,6 @@ mod tests {
             "{m}"
         );
     }
-}
 
     #[test]
     fn is_and_pov_orders_with_their_parameters() {
@@ -1336,3 +1335,4 @@ mod tests {
         let m = e(order("iss", ""));
         assert!(m.contains("\"is\"") && m.contains("\"pov\""), "{m}");
     }
+}
