@@ -14,9 +14,9 @@
 //! - [`algo`], [`orders`], [`positions`]: parents, child orders, positions.
 
 pub mod algo;
+pub mod algos;
 pub mod control;
 pub mod durable;
-pub mod algos;
 pub mod host;
 pub mod orders;
 pub mod positions;

@@ -828,6 +828,7 @@ mod tests {
             slices: 10,
             participation_pct: 50,
             profile: Vec::new(),
+            params: Default::default(),
         });
         t.on_packet(&mut v, &packet(5, &[add(9, 1_000_000)]), 20);
         assert!(t.receiver.gap().is_some());
@@ -856,4 +857,3 @@ mod tests {
             .is_err());
     }
 }
-            params: Default::default(),
