@@ -662,6 +662,17 @@ pub fn write(dir: &Path, s: &Summary, logs: &Logs) -> anyhow::Result<Vec<PathBuf
     let budget_us = s.budget_ns as f64 / 1e3;
     let title = "tick to trade from the due time, percentile distribution";
     let png = dir.join("t2t.png");
+    let svg = dir.join("t2t.svg");
+    if logs.curves.is_empty() {
+        // no tick-to-trade run (`stages`): no empty plot, and none left over
+        // from an earlier run to be read as this one's
+        let _ = std::fs::remove_file(&png);
+        let _ = std::fs::remove_file(&svg);
+        let md = dir.join("report.md");
+        std::fs::write(&md, markdown(s))?;
+        files.push(md);
+        return Ok(files);
+    }
     draw(
         BitMapBackend::new(&png, (1024, 640)).into_drawing_area(),
         &logs.curves,
@@ -669,7 +680,6 @@ pub fn write(dir: &Path, s: &Summary, logs: &Logs) -> anyhow::Result<Vec<PathBuf
         title,
     )?;
     files.push(png);
-    let svg = dir.join("t2t.svg");
     draw(
         SVGBackend::new(&svg, (1024, 640)).into_drawing_area(),
         &logs.curves,
