@@ -143,12 +143,27 @@ fn main() -> Result<()> {
                 secondary: !ecp5_only,
                 blocks,
             };
-            let report = eti_hdl::synth::run(&out, &opts)?;
+            // yosys + nextpnr take minutes: a spinner on a terminal (stderr), nothing otherwise
+            let bar = indicatif::ProgressBar::new_spinner().with_message(
+                "yosys synth_ecp5 + nextpnr-ecp5 place and route (about 4 minutes here)",
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            let report = eti_hdl::synth::run(&out, &opts);
+            bar.finish_and_clear();
+            let report = report?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Cmd::Diff { orders, seed } => {
             let t = std::time::Instant::now();
-            let rep = eti_hdl::diff::run(seed, orders, |n| eprintln!("... {n} orders"));
+            // progress on a terminal (stderr), nothing when piped
+            let bar = indicatif::ProgressBar::new(orders).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} orders through golden model and RTL ({eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let rep = eti_hdl::diff::run(seed, orders, |n| bar.set_position(n));
+            bar.finish_and_clear();
             println!(
                 "orders compared: {}  accepted: {}  control ops: {}  mismatches: {}",
                 rep.orders, rep.accepted, rep.control_ops, rep.mismatches
