@@ -13,6 +13,9 @@ pub enum Kind {
     Enter,
     Replace,
     Cancel,
+    /// OUCH 4.2 Modify Order (`M`): side change or size reduction; like a
+    /// Cancel it only reduces risk, so it passes framing, firm and throttle only.
+    Modify,
 }
 
 /// The fields the checks need, as the parser block latches them.
@@ -53,7 +56,7 @@ pub mod offsets {
 /// The parser block: framing, type and field extraction.
 pub mod parser {
     use super::{offsets::*, Kind, Parsed};
-    use crate::regmap::{RejectReason, CANCEL_LEN, ENTER_LEN, REPLACE_LEN};
+    use crate::regmap::{RejectReason, CANCEL_LEN, ENTER_LEN, MODIFY_LEN, REPLACE_LEN};
 
     fn be(msg: &[u8], at: usize, n: usize) -> u64 {
         msg[at..at + n]
@@ -71,6 +74,7 @@ pub mod parser {
             Some(b'O') => (Kind::Enter, ENTER_LEN),
             Some(b'U') => (Kind::Replace, REPLACE_LEN),
             Some(b'X') => (Kind::Cancel, CANCEL_LEN),
+            Some(b'M') => (Kind::Modify, MODIFY_LEN),
             Some(_) => return Err(RejectReason::UnknownType),
         };
         if msg.len() != len {
@@ -106,7 +110,7 @@ pub mod parser {
                 p.tif = be(msg, REPLACE_TIF, 4) as u32;
                 p.display = msg[REPLACE_DISPLAY];
             }
-            Kind::Cancel => {}
+            Kind::Cancel | Kind::Modify => {}
         }
         Ok(p)
     }
@@ -355,21 +359,22 @@ impl GoldenModel {
         }
     }
 
-    /// The checks in order; `Ok` carries what an accept commits.
-    fn decide(&self, firm: u8, msg: &[u8]) -> Result<(Parsed, usize, u64), RejectReason> {
+    /// The checks after framing and the firm, in order; `Ok` carries the
+    /// notional an accept commits. Reads the bucket before this message's take.
+    fn decide(&self, p: &Parsed, f: usize) -> Result<u64, RejectReason> {
         use checks::*;
         use RejectReason as R;
-        let p = parser::parse(msg)?;
-        let f = usize::from(firm);
-        if f >= FIRMS {
-            return Err(R::BadFirm);
-        }
-        if p.kind == Kind::Cancel {
-            return Ok((p, f, 0));
-        }
         let g = &self.globals;
         let lim = &self.firms.limits[f];
         let e = &self.firms.exposure[f];
+        if matches!(p.kind, Kind::Cancel | Kind::Modify) {
+            // they reduce risk: kill switches and limits do not apply, the
+            // message-rate limit does
+            if tokens_available(e, g) == 0 {
+                return Err(R::Throttle);
+            }
+            return Ok(0);
+        }
         let enter = p.kind == Kind::Enter;
         if g.kill {
             return Err(R::GlobalKill);
@@ -410,37 +415,44 @@ impl GoldenModel {
         if p.shares > g.max_shares {
             return Err(R::MaxShares);
         }
-        let n = notional(&p);
+        let n = notional(p);
         if n > g.max_notional {
             return Err(R::MaxNotional);
         }
         if credit_fails(e.open_notional, n, lim.credit) {
             return Err(R::Credit);
         }
-        if position_fails(&p, e, lim.max_long, lim.max_short) {
+        if position_fails(p, e, lim.max_long, lim.max_short) {
             return Err(R::PositionLimit);
         }
         if tokens_available(e, g) == 0 {
             return Err(R::Throttle);
         }
-        if !token_increases(&p, e) {
+        if !token_increases(p, e) {
             return Err(R::TokenNotIncreasing);
         }
-        Ok((p, f, n))
+        Ok(n)
     }
 
-    /// Commit an accepted Enter or Replace to its firm's state.
-    fn commit(&mut self, p: &Parsed, f: usize, notional: u64) {
-        if p.kind == Kind::Cancel {
-            return;
-        }
+    /// The throttle block: every framed message of a known firm refills the
+    /// bucket lazily and takes a token if one is left (venues count every
+    /// inbound message against their rate limits, whatever happens to it).
+    fn take_token(&mut self, f: usize) {
         let g = self.globals;
         let e = &mut self.firms.exposure[f];
         let avail = checks::tokens_available(e, &g);
         if checks::refill_happened(e, &g) {
             e.last_refill = g.now;
         }
-        e.tokens = avail - 1;
+        e.tokens = avail.saturating_sub(1);
+    }
+
+    /// Commit an accepted Enter or Replace to its firm's exposure.
+    fn commit(&mut self, p: &Parsed, f: usize, notional: u64) {
+        if matches!(p.kind, Kind::Cancel | Kind::Modify) {
+            return;
+        }
+        let e = &mut self.firms.exposure[f];
         e.open_notional = e.open_notional.wrapping_add(notional);
         let sh = u64::from(p.shares);
         match (p.kind, p.side) {
@@ -483,12 +495,21 @@ impl GoldenModel {
 
 impl RiskGate for GoldenModel {
     fn check(&mut self, firm: u8, msg: &[u8]) -> Decision {
-        let d = match self.decide(firm, msg) {
-            Ok((p, f, n)) => {
-                self.commit(&p, f, n);
-                Decision::Accept
-            }
+        let f = usize::from(firm);
+        let d = match parser::parse(msg) {
             Err(r) => Decision::Reject(r),
+            Ok(_) if f >= FIRMS => Decision::Reject(RejectReason::BadFirm),
+            Ok(p) => {
+                let verdict = self.decide(&p, f);
+                self.take_token(f);
+                match verdict {
+                    Ok(n) => {
+                        self.commit(&p, f, n);
+                        Decision::Accept
+                    }
+                    Err(r) => Decision::Reject(r),
+                }
+            }
         };
         self.counters.count(d.code());
         d

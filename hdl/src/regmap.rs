@@ -34,7 +34,10 @@
 //!
 //! Exposure: an accepted Enter reserves its shares in the buy or sell bucket, an
 //! accepted Replace (which carries no side or symbol in OUCH 4.2) in the unsided
-//! bucket; both reserve their notional. The host posts fills and cancels through
+//! bucket; both reserve their notional. Every message that passes framing and
+//! the firm check (Enter, Replace, Cancel, Modify, whatever its decision) takes
+//! one token from its firm's bucket if one is left; one that finds the bucket
+//! empty takes none and, if nothing earlier failed, is rejected `Throttle`. The host posts fills and cancels through
 //! `EXP_*`, releasing (saturating at zero) and, for fills, moving the position.
 
 /// Number of firms (sessions' accounts) the gate holds state for.
@@ -72,6 +75,7 @@ pub const COUNTER: u16 = 0x4000;
 pub const ENTER_LEN: usize = 49;
 pub const REPLACE_LEN: usize = 47;
 pub const CANCEL_LEN: usize = 19;
+pub const MODIFY_LEN: usize = 20;
 /// OUCH 4.2: shares must be below 1,000,000.
 pub const OUCH_SHARES_LIMIT: u32 = 1_000_000;
 /// OUCH 4.2: price at most $199,999.9900.
@@ -85,7 +89,7 @@ pub const OUCH_MAX_PRICE: u32 = 0x7735_939C;
 pub enum RejectReason {
     /// Framing: wrong length for the type, empty, bad byte count, missing start.
     Malformed = 1,
-    /// First byte is not `O`, `U` or `X`.
+    /// First byte is not `O`, `U`, `X` or `M`.
     UnknownType = 2,
     /// Session firm index outside the table.
     BadFirm = 3,

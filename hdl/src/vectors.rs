@@ -71,6 +71,16 @@ pub fn cancel(token: &[u8; 14], shares: u32) -> [u8; 19] {
     m
 }
 
+/// OUCH 4.2 Modify Order (type `M`, 20 bytes).
+pub fn modify(token: &[u8; 14], side: u8, shares: u32) -> [u8; 20] {
+    let mut m = [0u8; 20];
+    m[0] = b'M';
+    m[1..15].copy_from_slice(token);
+    m[15] = side;
+    m[16..20].copy_from_slice(&shares.to_be_bytes());
+    m
+}
+
 /// A 14-character token from a number (zero-padded digits sort like numbers).
 pub fn token(n: u64) -> [u8; 14] {
     let mut t = [b'0'; 14];
@@ -352,10 +362,15 @@ impl Scenario {
                 self.pick(b"AYNPIMWLOTQ")
             };
             Op::order(firm, &replace(&old, &tok, shares, price, tif, display))
-        } else if kind < 95 {
+        } else if kind < 92 {
             let tok = token(self.next_token[usize::from(firm) % FIRMS]);
             let sh = self.rng.gen_range(0..1000);
             Op::order(firm, &cancel(&tok, sh))
+        } else if kind < 95 {
+            let tok = token(self.next_token[usize::from(firm) % FIRMS]);
+            let sh = self.rng.gen_range(0..1000);
+            let side = self.pick(b"BSTE");
+            Op::order(firm, &modify(&tok, side, sh))
         } else {
             // bad input: truncated, too long, empty, unknown type, garbage
             let mut bytes = [0u8; MAX_MSG];

@@ -7,7 +7,7 @@ use eti_hdl::driver::{FirmLimitConfig, SymbolEntry};
 use eti_hdl::gate::{Bucket, RegisterError};
 use eti_hdl::regmap::{self, Decision, RejectReason as R};
 use eti_hdl::rtl::sim::{beats, Beat};
-use eti_hdl::vectors::{cancel, enter, replace, stock, token};
+use eti_hdl::vectors::{cancel, enter, modify, replace, stock, token};
 use eti_hdl::{GateDriver, GoldenModel, RiskGate, SimulatedGate};
 
 const PX: u32 = 1_000_000; // $100.0000
@@ -16,7 +16,7 @@ fn configure<G: RiskGate>(g: G) -> GateDriver<G> {
     let mut d = GateDriver::new(g);
     d.set_order_limits(10_000, 500_000_000_000).expect("limits");
     d.set_collar_bps(500).expect("collar");
-    d.set_throttle(3, 4).expect("throttle");
+    d.set_throttle(1_000, 4).expect("throttle");
     d.set_now(1_000).expect("now");
     let syms = [
         SymbolEntry {
@@ -132,9 +132,16 @@ fn script<G: RiskGate>(d: &mut GateDriver<G>) -> Vec<Decision> {
         .expect("limits");
     expect(d, 0, &buy(3, 101, PX), X(R::MaxNotional));
     d.set_order_limits(10_000, 500_000_000_000).expect("limits");
-    // throttle: burst 3, two used; refill one per 16 units of NOW
+    // throttle: burst 3, one token per 16 units of NOW; every message takes
+    // one, whatever its type and decision
+    d.set_throttle(3, 4).expect("throttle");
     expect(d, 0, &buy(3, 100, PX), A);
+    expect(d, 0, &buy(4, 10_001, PX), X(R::MaxShares));
+    expect(d, 0, &cancel(&token(3), 0), A);
     expect(d, 0, &buy(4, 100, PX), X(R::Throttle));
+    expect(d, 0, &cancel(&token(3), 0), X(R::Throttle));
+    expect(d, 0, &modify(&token(3), b'S', 50), X(R::Throttle));
+    expect(d, 1, &modify(&token(3), b'S', 50), A); // the other firm's bucket
     d.set_now(1_016).expect("now");
     expect(d, 0, &buy(4, 100, PX), A);
     d.set_now(2_000).expect("now");
@@ -287,5 +294,72 @@ fn rtl_recovers_from_broken_framing_at_line_rate() {
             .read_register(regmap::FIRM_OPEN_NOTIONAL)
             .expect("read"),
         200 * u64::from(PX)
+    );
+}
+
+/// Cancels and Modifies are three beats, closer together than the firm state's
+/// read-to-commit distance: back to back on one firm, each must still see the
+/// bucket its predecessor left, including the refill stamped by the first
+/// message after a `NOW` write (the next one's refill is then zero).
+#[test]
+fn back_to_back_short_messages_share_one_bucket_at_line_rate() {
+    let mut m = configure(GoldenModel::new());
+    let mut s = configure(SimulatedGate::new());
+    for d in [m.gate() as &mut dyn RiskGate, s.gate()] {
+        d.write_register(regmap::THROTTLE_BURST, 5).expect("burst");
+        d.write_register(regmap::THROTTLE_SHIFT, 0).expect("shift");
+    }
+    let c = cancel(&token(7), 0);
+    let x = modify(&token(7), b'S', 10);
+    let b = buy(8, 100, PX);
+    // firm 0: full bucket (5) → five pass, the rest throttled; firm 1 interleaved
+    let runs: [Vec<(u8, &[u8])>; 3] = [
+        vec![
+            (0, &c),
+            (0, &x),
+            (1, &c),
+            (0, &c),
+            (0, &c),
+            (0, &x),
+            (0, &c),
+            (1, &x),
+            (0, &x),
+        ],
+        // NOW + 2: the first message refills two, the next ones must not refill again
+        vec![(0, &c), (0, &x), (0, &c), (0, &b), (1, &c)],
+        // NOW + 1 and a burst of 1: one token for the first, none for the second
+        vec![(0, &x), (0, &c), (0, &b)],
+    ];
+    let mut now = 1_000;
+    for (k, run) in runs.iter().enumerate() {
+        if k == 1 {
+            now += 2;
+        }
+        if k == 2 {
+            now += 1;
+            for d in [m.gate() as &mut dyn RiskGate, s.gate()] {
+                d.write_register(regmap::THROTTLE_BURST, 1).expect("burst");
+            }
+        }
+        m.set_now(now).expect("now");
+        s.set_now(now).expect("now");
+        let want: Vec<Decision> = run.iter().map(|(f, msg)| m.gate().check(*f, msg)).collect();
+        let mut out = Vec::new();
+        s.gate().stream_messages(run, &mut out);
+        let got: Vec<Decision> = out.iter().map(|t| t.decision).collect();
+        assert_eq!(got, want, "run {k}");
+        assert!(out.iter().all(|t| t.latency == eti_hdl::rtl::LATENCY));
+        if k == 0 {
+            let t = Decision::Reject(R::Throttle);
+            assert_eq!(want.iter().filter(|d| **d == t).count(), 2, "{want:?}");
+        }
+        if k == 1 {
+            let t = Decision::Reject(R::Throttle);
+            assert_eq!(want[..3].iter().filter(|d| **d == t).count(), 1, "{want:?}");
+        }
+    }
+    assert_eq!(
+        m.gate().counters().expect("c"),
+        s.gate().counters().expect("c")
     );
 }

@@ -8,17 +8,21 @@
 //! |---|---|
 //! | A (`D`) | field validity, max shares; order kind and firm |
 //! | B (`D+1`) | kill switches; the four 16×16 partial products of shares × price; the symbol RAM's raw outputs |
-//! | C (`D+2`) | firm state arrives: position and notional partial sums, token compares, elapsed time; symbol key compare, restricted, \|price − ref\|, ref × bps partials |
+//! | C (`D+2`) | firm state arrives: position and notional partial sums, token compares, elapsed time since the bucket's refill; symbol key compare, restricted, \|price − ref\|, ref × bps partials |
 //! | E (`D+3`) | notional, position sums, token order, refill shift, \|price − ref\| × 10 000 partials, ref × bps |
-//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp |
-//! | G (`D+5`) | credit, collar and bucket compares; the prioritised fail vector |
+//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp (zero if the firm's refill was stamped since) |
+//! | G (`D+5`) | the bucket's tokens arrive: bucket sum and compare; credit and collar compares; the prioritised fail vector |
 //!
 //! The firm state is read with the address on [`Checks::rd_firm`] in `D+1` and
 //! the commit lands at the end of `D+6`, five cycles later; consecutive orders
 //! are at least six cycles apart (a Replace is six beats), so every order sees
-//! the state its predecessor committed.
-//! Every flag is masked by message kind (Cancel only fails framing and firm;
-//! Replace skips side, capacity and the symbol checks).
+//! the state its predecessor committed. The token bucket counts every message
+//! (Cancel and Modify too, three beats): its tokens are read in `D+4` and
+//! written at the end of `D+6`, inside the three-cycle gap; its refill time,
+//! read in `D+1`, may be older than a predecessor's stamp, which the firm
+//! store's `stamped` bit (read in `D+4`) tells, and then the refill is zero.
+//! Every flag is masked by message kind (Cancel and Modify only fail framing,
+//! firm and throttle; Replace skips side, capacity and the symbol checks).
 
 use crate::regmap::FIRM_BITS;
 use rust_hdl::prelude::*;
@@ -71,7 +75,14 @@ pub struct Checks {
     pub open_unsided: Signal<In, Bits<64>>,
     pub bought: Signal<In, Bits<64>>,
     pub sold: Signal<In, Bits<64>>,
-    pub throttle: Signal<In, Bits<48>>,
+    /// `NOW` of the bucket's last refill.
+    pub last: Signal<In, Bits<32>>,
+    /// Firm whose bucket to read (cycle D+4); its tokens arrive in D+5.
+    pub rd_bucket: Signal<Out, Bits<FIRM_BITS>>,
+    /// D+4: the firm's refill time was set to `NOW` since `NOW` was written.
+    pub stamped: Signal<In, Bit>,
+    /// D+5: the firm's tokens.
+    pub tokens: Signal<In, Bits<16>>,
     pub last_token_hi: Signal<In, Bits<64>>,
     pub last_token_lo: Signal<In, Bits<48>>,
     /// Any stage holds a message.
@@ -83,13 +94,17 @@ pub struct Checks {
     pub c_enter_sell: Signal<Out, Bit>,
     pub c_replace: Signal<Out, Bit>,
     pub c_firm: Signal<Out, Bits<FIRM_BITS>>,
+    /// A framed message of a known firm: it updates the bucket.
+    pub c_count: Signal<Out, Bit>,
+    /// ... and its refill happened: the bucket's refill time becomes `NOW`.
+    pub c_stamp: Signal<Out, Bit>,
     /// Bit r-1 set = reason r fails.
     pub fails: Signal<Out, Bits<20>>,
     pub n_open_notional: Signal<Out, Bits<64>>,
     pub n_open_buy: Signal<Out, Bits<64>>,
     pub n_open_sell: Signal<Out, Bits<64>>,
     pub n_open_unsided: Signal<Out, Bits<64>>,
-    pub n_throttle: Signal<Out, Bits<48>>,
+    pub n_tokens: Signal<Out, Bits<16>>,
     pub n_token_hi: Signal<Out, Bits<64>>,
     pub n_token_lo: Signal<Out, Bits<48>>,
     // Each stage carries `m` (bit 0 valid, 1 malformed, 2 unknown, 3 bad firm,
@@ -140,8 +155,6 @@ pub struct Checks {
     c_open_notional: DFF<Bits<64>>,
     c_credit: DFF<Bits<64>>,
     c_elapsed: DFF<Bits<32>>,
-    c_tokens: DFF<Bits<16>>,
-    c_last: DFF<Bits<32>>,
     e_m: DFF<Bits<8>>,
     e_firm: DFF<Bits<FIRM_BITS>>,
     e_f: DFF<Bits<20>>,
@@ -161,9 +174,6 @@ pub struct Checks {
     e_open_notional: DFF<Bits<64>>,
     e_credit: DFF<Bits<64>>,
     e_add: DFF<Bits<32>>,
-    e_tokens: DFF<Bits<18>>,
-    e_tokens_m1: DFF<Bits<18>>,
-    e_last: DFF<Bits<32>>,
     f_m: DFF<Bits<8>>,
     f_firm: DFF<Bits<FIRM_BITS>>,
     f_f: DFF<Bits<20>>,
@@ -178,9 +188,8 @@ pub struct Checks {
     f_new_sell: DFF<Bits<64>>,
     f_new_unsided: DFF<Bits<64>>,
     f_add_c: DFF<Bits<18>>,
-    f_tokens: DFF<Bits<18>>,
-    f_tokens_m1: DFF<Bits<18>>,
-    f_last: DFF<Bits<32>>,
+    f_add_c_m1: DFF<Bits<18>>,
+    f_stamp: DFF<Bit>,
     g_m: DFF<Bits<8>>,
     g_firm: DFF<Bits<FIRM_BITS>>,
     g_flags: DFF<Bits<20>>,
@@ -193,7 +202,8 @@ pub struct Checks {
     g_over: DFF<Bit>,
     g_tok_m1: DFF<Bits<16>>,
     g_burst_m1: DFF<Bits<16>>,
-    g_last: DFF<Bits<32>>,
+    g_thr_fail: DFF<Bit>,
+    g_stamp: DFF<Bit>,
     // combinational
     enter: Signal<Local, Bit>,
     side_ok: Signal<Local, Bit>,
@@ -231,6 +241,10 @@ pub struct Checks {
     tc_hi_eq: Signal<Local, Bit>,
     tc_lo_gt: Signal<Local, Bit>,
     tok_m1_sum: Signal<Local, Bits<18>>,
+    tokens18: Signal<Local, Bits<18>>,
+    counted: Signal<Local, Bit>,
+    add_clamped: Signal<Local, Bits<18>>,
+    add_clamped_m1: Signal<Local, Bits<18>>,
 }
 
 impl Logic for Checks {
@@ -284,8 +298,6 @@ impl Logic for Checks {
             c_open_notional,
             c_credit,
             c_elapsed,
-            c_tokens,
-            c_last,
             e_m,
             e_firm,
             e_f,
@@ -305,9 +317,6 @@ impl Logic for Checks {
             e_open_notional,
             e_credit,
             e_add,
-            e_tokens,
-            e_tokens_m1,
-            e_last,
             f_m,
             f_firm,
             f_f,
@@ -322,9 +331,8 @@ impl Logic for Checks {
             f_new_sell,
             f_new_unsided,
             f_add_c,
-            f_tokens,
-            f_tokens_m1,
-            f_last,
+            f_add_c_m1,
+            f_stamp,
             g_m,
             g_firm,
             g_flags,
@@ -337,7 +345,8 @@ impl Logic for Checks {
             g_over,
             g_tok_m1,
             g_burst_m1,
-            g_last
+            g_thr_fail,
+            g_stamp
         );
         // ---- stage A (cycle D: parser fields) ----
         self.enter.next = self.is_enter.val();
@@ -471,9 +480,7 @@ impl Logic for Checks {
         self.c_token_hi.d.next = self.b_token_hi.q.val();
         self.c_token_lo.d.next = self.b_token_lo.q.val();
         // token bucket, refilled lazily: one token per 2^shift of NOW
-        self.c_elapsed.d.next = self.now.val() - self.throttle.val().get_bits::<32>(0);
-        self.c_tokens.d.next = self.throttle.val().get_bits::<16>(32);
-        self.c_last.d.next = self.throttle.val().get_bits::<32>(0);
+        self.c_elapsed.d.next = self.now.val() - self.last.val();
 
         // ---- stage E (cycle D+3) ----
         self.e_m.d.next = self.c_m.q.val();
@@ -499,9 +506,6 @@ impl Logic for Checks {
         self.e_open_notional.d.next = self.c_open_notional.q.val();
         self.e_credit.d.next = self.c_credit.q.val();
         self.e_add.d.next = self.c_elapsed.q.val() >> self.shift.val();
-        self.e_tokens.d.next = bit_cast::<18, 16>(self.c_tokens.q.val());
-        self.e_tokens_m1.d.next = bit_cast::<18, 16>(self.c_tokens.q.val()) - 1;
-        self.e_last.d.next = self.c_last.q.val();
 
         // ---- stage F (cycle D+4) ----
         self.f_m.d.next = self.e_m.q.val();
@@ -525,16 +529,21 @@ impl Logic for Checks {
         self.f_new_buy.d.next = self.e_new_buy.q.val();
         self.f_new_sell.d.next = self.e_new_sell.q.val();
         self.f_new_unsided.d.next = self.e_new_unsided.q.val();
-        // refill clamped to the burst (fits 16 bits)
-        self.f_add_c.d.next = self.e_add.q.val().get_bits::<18>(0);
+        // refill clamped to the burst (fits 16 bits), and the same minus one;
+        // zero if a predecessor of this firm already refilled at this `NOW`
+        self.rd_bucket.next = self.e_firm.q.val();
+        self.add_clamped.next = self.e_add.q.val().get_bits::<18>(0);
+        self.add_clamped_m1.next = self.e_add.q.val().get_bits::<18>(0) - 1;
         if self.e_add.q.val() > bit_cast::<32, 16>(self.burst.val()) {
-            self.f_add_c.d.next = bit_cast::<18, 16>(self.burst.val());
+            self.add_clamped.next = bit_cast::<18, 16>(self.burst.val());
+            self.add_clamped_m1.next = bit_cast::<18, 16>(self.burst.val()) - 1;
         }
-        self.f_tokens.d.next = self.e_tokens.q.val();
-        self.f_tokens_m1.d.next = self.e_tokens_m1.q.val();
-        self.f_last.d.next = self.e_last.q.val();
-        if self.e_add.q.val() != 0 {
-            self.f_last.d.next = self.now.val();
+        self.f_add_c.d.next = self.add_clamped.val();
+        self.f_add_c_m1.d.next = self.add_clamped_m1.val();
+        self.f_stamp.d.next = (self.e_add.q.val() != 0) & !self.stamped.val();
+        if self.stamped.val() {
+            self.f_add_c.d.next = 0.into();
+            self.f_add_c_m1.d.next = 0x3FFFF.into();
         }
 
         // ---- stage G (cycle D+5): last compares, prioritised fail vector ----
@@ -547,7 +556,8 @@ impl Logic for Checks {
             | (self.f_credit_sum.q.val() > self.f_credit.q.val());
         // available tokens = min(tokens + refill, burst); none left fails
         self.burst18.next = bit_cast::<18, 16>(self.burst.val());
-        self.tok_sum.next = self.f_tokens.q.val() + self.f_add_c.q.val();
+        self.tokens18.next = bit_cast::<18, 16>(self.tokens.val());
+        self.tok_sum.next = self.tokens18.val() + self.f_add_c.q.val();
         self.over.next = self.tok_sum.val() > self.burst18.val();
         self.l18.next = self.tok_sum.val() == 0;
         if self.over.val() {
@@ -566,6 +576,9 @@ impl Logic for Checks {
                 | (bit_cast::<20, 1>(self.l13.val().into()) << 13)
                 | (bit_cast::<20, 1>(self.l16.val().into()) << 16)
                 | (bit_cast::<20, 1>(self.l18.val().into()) << 18);
+        } else {
+            // Cancel, Modify: only the message-rate limit applies
+            self.g_flags.d.next = bit_cast::<20, 1>(self.l18.val().into()) << 18;
         }
         self.g_token_hi.d.next = self.f_token_hi.q.val();
         self.g_token_lo.d.next = self.f_token_lo.q.val();
@@ -574,10 +587,11 @@ impl Logic for Checks {
         self.g_new_sell.d.next = self.f_new_sell.q.val();
         self.g_new_unsided.d.next = self.f_new_unsided.q.val();
         self.g_over.d.next = self.over.val();
-        self.tok_m1_sum.next = self.f_tokens_m1.q.val() + self.f_add_c.q.val();
+        self.tok_m1_sum.next = self.tokens18.val() + self.f_add_c_m1.q.val();
         self.g_tok_m1.d.next = self.tok_m1_sum.val().get_bits::<16>(0);
         self.g_burst_m1.d.next = self.burst.val() - 1;
-        self.g_last.d.next = self.f_last.q.val();
+        self.g_thr_fail.d.next = self.l18.val();
+        self.g_stamp.d.next = self.f_stamp.q.val();
 
         // ---- outputs (cycle D+6) ----
         self.busy.next = self.a_m.q.val().get_bit(0)
@@ -594,16 +608,24 @@ impl Logic for Checks {
         self.c_enter_sell.next = self.g_m.q.val().get_bit(4) & !self.g_m.q.val().get_bit(6);
         self.c_replace.next = self.g_m.q.val().get_bit(5);
         self.c_firm.next = self.g_firm.q.val();
+        self.counted.next = self.g_m.q.val().get_bit(0)
+            & !self.g_m.q.val().get_bit(1)
+            & !self.g_m.q.val().get_bit(2)
+            & !self.g_m.q.val().get_bit(3);
+        self.c_count.next = self.counted.val();
+        self.c_stamp.next = self.counted.val() & self.g_stamp.q.val();
         self.fails.next = self.g_flags.q.val();
         self.n_open_notional.next = self.g_open_notional.q.val();
         self.n_open_buy.next = self.g_new_buy.q.val();
         self.n_open_sell.next = self.g_new_sell.q.val();
         self.n_open_unsided.next = self.g_new_unsided.q.val();
-        self.n_throttle.next = (bit_cast::<48, 16>(self.g_tok_m1.q.val()) << 32)
-            | bit_cast::<48, 32>(self.g_last.q.val());
+        // tokens left: min(tokens + refill, burst) − 1, or 0 if there were none
+        self.n_tokens.next = self.g_tok_m1.q.val();
         if self.g_over.q.val() {
-            self.n_throttle.next = (bit_cast::<48, 16>(self.g_burst_m1.q.val()) << 32)
-                | bit_cast::<48, 32>(self.g_last.q.val());
+            self.n_tokens.next = self.g_burst_m1.q.val();
+        }
+        if self.g_thr_fail.q.val() {
+            self.n_tokens.next = 0.into();
         }
         self.n_token_hi.next = self.g_token_hi.q.val();
         self.n_token_lo.next = self.g_token_lo.q.val();
@@ -637,6 +659,9 @@ mod tests {
     ) -> u64 {
         let enter = p.kind == Kind::Enter;
         let n = g::notional(p);
+        if matches!(p.kind, Kind::Cancel | Kind::Modify) {
+            return u64::from(g::tokens_available(e, gl) == 0) << 18;
+        }
         let bits = [
             (3, gl.kill),
             (4, kill),
@@ -668,10 +693,10 @@ mod tests {
         let mut c = Checks::default();
         c.connect_all();
         for _ in 0..400 {
-            let kind = if rng.gen() {
-                Kind::Enter
-            } else {
-                Kind::Replace
+            let kind = match rng.gen_range(0..5) {
+                0 | 1 => Kind::Enter,
+                2 | 3 => Kind::Replace,
+                _ => Kind::Cancel,
             };
             let near = |rng: &mut rand_chacha::ChaCha8Rng, v: u64| -> u64 {
                 v.wrapping_add(rng.gen_range(0..3)).wrapping_sub(1)
@@ -777,7 +802,9 @@ mod tests {
             c.open_unsided.next = e.open_unsided.into();
             c.bought.next = e.bought.into();
             c.sold.next = e.sold.into();
-            c.throttle.next = (u64::from(e.tokens) << 32 | u64::from(e.last_refill)).into();
+            c.last.next = u64::from(e.last_refill).into();
+            c.tokens.next = u64::from(e.tokens).into();
+            c.stamped.next = false;
             c.last_token_hi.next = e.last_token_hi.into();
             c.last_token_lo.next = e.last_token_lo.into();
             // inputs held: after STAGES edges stage G holds this message
@@ -799,17 +826,29 @@ mod tests {
                 e.open_unsided + u64::from(p.shares)
             );
             let avail = g::tokens_available(&e, &gl);
-            if avail > 0 {
-                let last = if g::refill_happened(&e, &gl) {
-                    gl.now
-                } else {
-                    e.last_refill
-                };
-                assert_eq!(
-                    c.n_throttle.val().to_u64(),
-                    u64::from(avail - 1) << 32 | u64::from(last)
-                );
+            assert!(c.c_count.val());
+            assert_eq!(
+                c.n_tokens.val().to_u64(),
+                u64::from(avail.saturating_sub(1)),
+                "{p:?} {e:?} {gl:?}"
+            );
+            assert_eq!(c.c_stamp.val(), g::refill_happened(&e, &gl));
+            // a predecessor stamped this firm at this NOW: no refill
+            c.stamped.next = true;
+            for _ in 0..STAGES {
+                cycle(&mut c, clk);
             }
+            let fresh = FirmExposure {
+                last_refill: gl.now,
+                ..e
+            };
+            let avail = g::tokens_available(&fresh, &gl);
+            assert_eq!(
+                c.n_tokens.val().to_u64(),
+                u64::from(avail.saturating_sub(1)),
+                "stamped: {p:?} {e:?} {gl:?}"
+            );
+            assert!(!c.c_stamp.val());
         }
     }
 }

@@ -1,9 +1,14 @@
 //! Firm state block: the per-firm limits and exposure in block RAM, addressed by
 //! the firm index. One read port (the pipeline or the control port) and one
 //! write port with an enable per field, so an accepted order writes only what
-//! it changes.
+//! it changes. The token bucket's tokens live in their own small RAM with a
+//! second read port (`rd_bucket`), read three stages later than the rest so the
+//! bucket's read-modify-write loop is shorter than the gap between two messages
+//! (three beats), and `stamped` remembers per firm that its refill time was set
+//! to `NOW` since `NOW` was last written (so a refill computed from an older
+//! read of `last` is known to be zero).
 
-use crate::regmap::FIRM_BITS;
+use crate::regmap::{FIRMS, FIRM_BITS};
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock, Default)]
@@ -23,16 +28,23 @@ pub struct FirmStore {
     pub wr_open_unsided: Signal<In, Bit>,
     pub wr_bought: Signal<In, Bit>,
     pub wr_sold: Signal<In, Bit>,
-    pub wr_throttle: Signal<In, Bit>,
+    pub wr_tokens: Signal<In, Bit>,
+    pub wr_last: Signal<In, Bit>,
     pub wr_token: Signal<In, Bit>,
+    /// Set `stamped[wr_firm]`.
+    pub stamp: Signal<In, Bit>,
+    /// Clear every `stamped` bit (`NOW` written).
+    pub unstamp_all: Signal<In, Bit>,
+    pub rd_bucket: Signal<In, Bits<FIRM_BITS>>,
     pub d_open_notional: Signal<In, Bits<64>>,
     pub d_open_buy: Signal<In, Bits<64>>,
     pub d_open_sell: Signal<In, Bits<64>>,
     pub d_open_unsided: Signal<In, Bits<64>>,
     pub d_bought: Signal<In, Bits<64>>,
     pub d_sold: Signal<In, Bits<64>>,
-    /// tokens in bits 47:32, last refill `NOW` in 31:0
-    pub d_throttle: Signal<In, Bits<48>>,
+    pub d_tokens: Signal<In, Bits<16>>,
+    /// `NOW` of the bucket's last refill.
+    pub d_last: Signal<In, Bits<32>>,
     pub d_token_hi: Signal<In, Bits<64>>,
     pub d_token_lo: Signal<In, Bits<48>>,
     pub credit: Signal<Out, Bits<64>>,
@@ -44,7 +56,11 @@ pub struct FirmStore {
     pub open_unsided: Signal<Out, Bits<64>>,
     pub bought: Signal<Out, Bits<64>>,
     pub sold: Signal<Out, Bits<64>>,
-    pub throttle: Signal<Out, Bits<48>>,
+    pub last: Signal<Out, Bits<32>>,
+    /// Tokens of firm `rd_bucket` (one cycle after the address).
+    pub tokens: Signal<Out, Bits<16>>,
+    /// `stamped[rd_bucket]`, combinational.
+    pub stamped: Signal<Out, Bit>,
     pub token_hi: Signal<Out, Bits<64>>,
     pub token_lo: Signal<Out, Bits<48>>,
     m_credit: RAM<Bits<64>, FIRM_BITS>,
@@ -56,7 +72,9 @@ pub struct FirmStore {
     m_open_unsided: RAM<Bits<64>, FIRM_BITS>,
     m_bought: RAM<Bits<64>, FIRM_BITS>,
     m_sold: RAM<Bits<64>, FIRM_BITS>,
-    m_throttle: RAM<Bits<48>, FIRM_BITS>,
+    m_last: RAM<Bits<32>, FIRM_BITS>,
+    m_tokens: RAM<Bits<16>, FIRM_BITS>,
+    stamped_q: DFF<Bits<FIRMS>>,
     m_token_hi: RAM<Bits<64>, FIRM_BITS>,
     m_token_lo: RAM<Bits<48>, FIRM_BITS>,
 }
@@ -82,8 +100,11 @@ impl Logic for FirmStore {
         self.m_bought.write_clock.next = self.clock.val();
         self.m_sold.read_clock.next = self.clock.val();
         self.m_sold.write_clock.next = self.clock.val();
-        self.m_throttle.read_clock.next = self.clock.val();
-        self.m_throttle.write_clock.next = self.clock.val();
+        self.m_last.read_clock.next = self.clock.val();
+        self.m_last.write_clock.next = self.clock.val();
+        self.m_tokens.read_clock.next = self.clock.val();
+        self.m_tokens.write_clock.next = self.clock.val();
+        dff_setup!(self, clock, stamped_q);
         self.m_token_hi.read_clock.next = self.clock.val();
         self.m_token_hi.write_clock.next = self.clock.val();
         self.m_token_lo.read_clock.next = self.clock.val();
@@ -98,7 +119,8 @@ impl Logic for FirmStore {
         self.m_open_unsided.read_address.next = self.rd_firm.val();
         self.m_bought.read_address.next = self.rd_firm.val();
         self.m_sold.read_address.next = self.rd_firm.val();
-        self.m_throttle.read_address.next = self.rd_firm.val();
+        self.m_last.read_address.next = self.rd_firm.val();
+        self.m_tokens.read_address.next = self.rd_bucket.val();
         self.m_token_hi.read_address.next = self.rd_firm.val();
         self.m_token_lo.read_address.next = self.rd_firm.val();
 
@@ -111,7 +133,8 @@ impl Logic for FirmStore {
         self.m_open_unsided.write_address.next = self.wr_firm.val();
         self.m_bought.write_address.next = self.wr_firm.val();
         self.m_sold.write_address.next = self.wr_firm.val();
-        self.m_throttle.write_address.next = self.wr_firm.val();
+        self.m_last.write_address.next = self.wr_firm.val();
+        self.m_tokens.write_address.next = self.wr_firm.val();
         self.m_token_hi.write_address.next = self.wr_firm.val();
         self.m_token_lo.write_address.next = self.wr_firm.val();
 
@@ -124,7 +147,8 @@ impl Logic for FirmStore {
         self.m_open_unsided.write_data.next = self.d_open_unsided.val();
         self.m_bought.write_data.next = self.d_bought.val();
         self.m_sold.write_data.next = self.d_sold.val();
-        self.m_throttle.write_data.next = self.d_throttle.val();
+        self.m_last.write_data.next = self.d_last.val();
+        self.m_tokens.write_data.next = self.d_tokens.val();
         self.m_token_hi.write_data.next = self.d_token_hi.val();
         self.m_token_lo.write_data.next = self.d_token_lo.val();
 
@@ -137,7 +161,18 @@ impl Logic for FirmStore {
         self.m_open_unsided.write_enable.next = self.wr_open_unsided.val();
         self.m_bought.write_enable.next = self.wr_bought.val();
         self.m_sold.write_enable.next = self.wr_sold.val();
-        self.m_throttle.write_enable.next = self.wr_throttle.val();
+        self.m_last.write_enable.next = self.wr_last.val();
+        self.m_tokens.write_enable.next = self.wr_tokens.val();
+        if self.stamp.val() {
+            self.stamped_q.d.next = self
+                .stamped_q
+                .q
+                .val()
+                .replace_bit(self.wr_firm.val().index(), true);
+        }
+        if self.unstamp_all.val() {
+            self.stamped_q.d.next = 0.into();
+        }
         self.m_token_hi.write_enable.next = self.wr_token.val();
         self.m_token_lo.write_enable.next = self.wr_token.val();
 
@@ -150,7 +185,9 @@ impl Logic for FirmStore {
         self.open_unsided.next = self.m_open_unsided.read_data.val();
         self.bought.next = self.m_bought.read_data.val();
         self.sold.next = self.m_sold.read_data.val();
-        self.throttle.next = self.m_throttle.read_data.val();
+        self.last.next = self.m_last.read_data.val();
+        self.tokens.next = self.m_tokens.read_data.val();
+        self.stamped.next = self.stamped_q.q.val().get_bit(self.rd_bucket.val().index());
         self.token_hi.next = self.m_token_hi.read_data.val();
         self.token_lo.next = self.m_token_lo.read_data.val();
     }

@@ -30,6 +30,7 @@ pub struct Parser {
     pub is_enter: Signal<Out, Bit>,
     pub is_replace: Signal<Out, Bit>,
     pub is_cancel: Signal<Out, Bit>,
+    pub is_modify: Signal<Out, Bit>,
     pub firm: Signal<Out, Bits<8>>,
     pub token_hi: Signal<Out, Bits<64>>,
     pub token_lo: Signal<Out, Bits<48>>,
@@ -43,10 +44,11 @@ pub struct Parser {
     busy: DFF<Bit>,
     beats: DFF<Bits<4>>,
     bad: DFF<Bit>,
-    /// The message's type, decoded at its first beat (O, U, X).
+    /// The message's type, decoded at its first beat (O, U, X, M).
     type_o: DFF<Bit>,
     type_u: DFF<Bit>,
     type_x: DFF<Bit>,
+    type_m: DFF<Bit>,
     firm_q: DFF<Bits<8>>,
     done_q: DFF<Bit>,
     malformed_q: DFF<Bit>,
@@ -66,6 +68,7 @@ pub struct Parser {
     t_enter: Signal<Local, Bit>,
     t_replace: Signal<Local, Bit>,
     t_cancel: Signal<Local, Bit>,
+    t_modify: Signal<Local, Bit>,
     x_a: Signal<Local, Bits<64>>,
     x_b: Signal<Local, Bits<64>>,
     x_c: Signal<Local, Bits<64>>,
@@ -86,6 +89,7 @@ impl Logic for Parser {
             type_o,
             type_u,
             type_x,
+            type_m,
             firm_q,
             done_q,
             malformed_q,
@@ -107,19 +111,23 @@ impl Logic for Parser {
         self.t_enter.next = self.type_o.q.val();
         self.t_replace.next = self.type_u.q.val();
         self.t_cancel.next = self.type_x.q.val();
+        self.t_modify.next = self.type_m.q.val();
         self.nbad.next = self.bad.q.val() | self.beat_bad.val();
         // OUCH 4.2 lengths: Enter 49 = 6×8+1, Replace 47 = 5×8+7, Cancel 19 = 2×8+3,
+        // Modify 20 = 2×8+4,
         // checked on the beats already taken (one less than the count with this one);
         // a message that starts on this beat is one beat long and fits none.
         self.len_ok.next =
             (self.type_o.q.val() & (self.beats.q.val() == 6) & (self.in_len.val() == 1))
                 | (self.type_u.q.val() & (self.beats.q.val() == 5) & (self.in_len.val() == 7))
-                | (self.type_x.q.val() & (self.beats.q.val() == 2) & (self.in_len.val() == 3));
+                | (self.type_x.q.val() & (self.beats.q.val() == 2) & (self.in_len.val() == 3))
+                | (self.type_m.q.val() & (self.beats.q.val() == 2) & (self.in_len.val() == 4));
         if self.start.val() {
             self.nbeats.next = 1.into();
             self.t_enter.next = self.in_data.val().get_bits::<8>(56) == 0x4F;
             self.t_replace.next = self.in_data.val().get_bits::<8>(56) == 0x55;
             self.t_cancel.next = self.in_data.val().get_bits::<8>(56) == 0x58;
+            self.t_modify.next = self.in_data.val().get_bits::<8>(56) == 0x4D;
             self.nbad.next = !self.in_sop.val() | self.beat_bad.val();
             self.len_ok.next = false;
         }
@@ -142,6 +150,7 @@ impl Logic for Parser {
             self.type_o.d.next = self.t_enter.val();
             self.type_u.d.next = self.t_replace.val();
             self.type_x.d.next = self.t_cancel.val();
+            self.type_m.d.next = self.t_modify.val();
             self.bad.d.next = self.nbad.val();
             self.busy.d.next = !self.in_eop.val();
             if self.start.val() {
@@ -169,7 +178,11 @@ impl Logic for Parser {
                 self.done_q.d.next = true;
                 if self.nbad.val() {
                     self.malformed_q.d.next = true;
-                } else if !(self.t_enter.val() | self.t_replace.val() | self.t_cancel.val()) {
+                } else if !(self.t_enter.val()
+                    | self.t_replace.val()
+                    | self.t_cancel.val()
+                    | self.t_modify.val())
+                {
                     self.unknown_q.d.next = true;
                 } else if !self.len_ok.val() {
                     self.malformed_q.d.next = true;
@@ -183,6 +196,7 @@ impl Logic for Parser {
         self.is_enter.next = self.type_o.q.val();
         self.is_replace.next = self.type_u.q.val();
         self.is_cancel.next = self.type_x.q.val();
+        self.is_modify.next = self.type_m.q.val();
         self.firm.next = self.firm_q.q.val();
         // Field extraction (byte b of the message is beat b/8, bits 63-8(b%8)..).
         // Enter: token 1..15, side 15, shares 16..20, stock 20..28, price 28..32,
@@ -221,7 +235,7 @@ mod tests {
     use crate::golden::{parser::parse, Kind};
     use crate::rtl::sim::{beats, Beat};
     use crate::rtl::testbench::cycle;
-    use crate::vectors::{cancel, enter, replace, stock, token};
+    use crate::vectors::{cancel, enter, modify, replace, stock, token};
 
     fn clk(p: &mut Parser) -> &mut Signal<In, Clock> {
         &mut p.clock
@@ -258,9 +272,10 @@ mod tests {
         assert_eq!(p.is_enter.val(), g.kind == Kind::Enter);
         assert_eq!(p.is_replace.val(), g.kind == Kind::Replace);
         assert_eq!(p.is_cancel.val(), g.kind == Kind::Cancel);
+        assert_eq!(p.is_modify.val(), g.kind == Kind::Modify);
         assert_eq!(p.token_hi.val().to_u64(), g.token_hi);
         assert_eq!(p.token_lo.val().to_u64(), g.token_lo);
-        if g.kind != Kind::Cancel {
+        if !matches!(g.kind, Kind::Cancel | Kind::Modify) {
             assert_eq!(p.shares.val().to_u64(), u64::from(g.shares));
             assert_eq!(p.price.val().to_u64(), u64::from(g.price));
             assert_eq!(p.tif.val().to_u64(), u64::from(g.tif));
@@ -276,7 +291,7 @@ mod tests {
     #[test]
     fn extracts_the_same_fields_as_the_golden_parser() {
         let mut p = new();
-        let msgs: [&[u8]; 3] = [
+        let msgs: [&[u8]; 4] = [
             &enter(
                 &token(123_456_789),
                 b'S',
@@ -296,6 +311,7 @@ mod tests {
                 b'N',
             ),
             &cancel(&token(77), 12),
+            &modify(&token(78), b'T', 40),
         ];
         for (k, m) in msgs.iter().enumerate() {
             let mut bs = Vec::new();

@@ -266,7 +266,10 @@ impl Logic for RiskGateRtl {
         self.checks.open_unsided.next = self.firms.open_unsided.val();
         self.checks.bought.next = self.firms.bought.val();
         self.checks.sold.next = self.firms.sold.val();
-        self.checks.throttle.next = self.firms.throttle.val();
+        self.checks.last.next = self.firms.last.val();
+        self.checks.stamped.next = self.firms.stamped.val();
+        self.checks.tokens.next = self.firms.tokens.val();
+        self.firms.rd_bucket.next = self.checks.rd_bucket.val();
         self.checks.last_token_hi.next = self.firms.token_hi.val();
         self.checks.last_token_lo.next = self.firms.token_lo.val();
 
@@ -330,7 +333,11 @@ impl Logic for RiskGateRtl {
         self.firms.wr_open_unsided.next = self.commit.val() & self.checks.c_replace.val();
         self.firms.wr_bought.next = false;
         self.firms.wr_sold.next = false;
-        self.firms.wr_throttle.next = self.commit.val();
+        // every framed message of a known firm updates its bucket
+        self.firms.wr_tokens.next = self.checks.c_count.val();
+        self.firms.wr_last.next = self.checks.c_stamp.val();
+        self.firms.stamp.next = self.checks.c_stamp.val();
+        self.firms.unstamp_all.next = self.doit.val() & (self.op_addr.q.val() == 7); // NOW
         self.firms.wr_token.next = self.commit.val();
         self.firms.d_open_notional.next = self.checks.n_open_notional.val();
         self.firms.d_open_buy.next = self.checks.n_open_buy.val();
@@ -338,7 +345,8 @@ impl Logic for RiskGateRtl {
         self.firms.d_open_unsided.next = self.checks.n_open_unsided.val();
         self.firms.d_bought.next = 0.into();
         self.firms.d_sold.next = 0.into();
-        self.firms.d_throttle.next = self.checks.n_throttle.val();
+        self.firms.d_tokens.next = self.checks.n_tokens.val();
+        self.firms.d_last.next = self.g_now.q.val();
         self.firms.d_token_hi.next = self.checks.n_token_hi.val();
         self.firms.d_token_lo.next = self.checks.n_token_lo.val();
 
@@ -422,7 +430,8 @@ impl Logic for RiskGateRtl {
                         self.firms.wr_open_unsided.next = true;
                         self.firms.wr_bought.next = true;
                         self.firms.wr_sold.next = true;
-                        self.firms.wr_throttle.next = true;
+                        self.firms.wr_tokens.next = true;
+                        self.firms.wr_last.next = true;
                         self.firms.wr_token.next = true;
                         self.firms.d_open_notional.next = 0.into();
                         self.firms.d_open_buy.next = 0.into();
@@ -430,9 +439,7 @@ impl Logic for RiskGateRtl {
                         self.firms.d_open_unsided.next = 0.into();
                         self.firms.d_bought.next = 0.into();
                         self.firms.d_sold.next = 0.into();
-                        self.firms.d_throttle.next = (bit_cast::<48, 16>(self.g_burst.q.val())
-                            << 32)
-                            | bit_cast::<48, 32>(self.g_now.q.val());
+                        self.firms.d_tokens.next = self.g_burst.q.val();
                         self.firms.d_token_hi.next = 0.into();
                         self.firms.d_token_lo.next = 0.into();
                     }
