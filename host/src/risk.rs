@@ -92,6 +92,8 @@ pub struct Risk {
     pub limits: Limits,
     /// Throttle as configured (burst, shift), restored after [`Risk::restore`].
     throttle: (u16, u8),
+    /// Firm slots of the other venue sessions ([`Risk::add_slot`]).
+    venue_slots: Vec<u8>,
 }
 
 /// What [`Risk::restore`] put back into the gate.
@@ -170,6 +172,7 @@ impl Risk {
                 restricted: r.restricted.clone(),
             },
             throttle: (cfg.risk.throttle_burst, cfg.risk.throttle_shift),
+            venue_slots: Vec::new(),
         })
     }
 
@@ -284,9 +287,65 @@ impl Risk {
         );
     }
 
+    /// Give another venue session its own firm slot in the gate: the same
+    /// limits as this host's firm, kill released, exposure cleared. Every
+    /// child to that venue is then checked (and its fills and releases
+    /// posted) on `slot` ([`Self::check_on`], [`Self::on_fill_on`],
+    /// [`Self::on_release_on`]).
+    pub fn add_slot(&mut self, slot: u8) -> Result<(), DriverError> {
+        let l = &self.limits;
+        self.driver.set_firm_limits(
+            slot,
+            FirmLimitConfig {
+                credit: l.credit,
+                max_long: l.max_long,
+                max_short: l.max_short,
+            },
+        )?;
+        self.driver.set_firm_kill(slot, false)?;
+        self.driver.clear_firm(slot)?;
+        if !self.venue_slots.contains(&slot) {
+            self.venue_slots.push(slot);
+        }
+        Ok(())
+    }
+
+    /// [`Self::check`] on another venue's firm slot.
+    pub fn check_on(&mut self, slot: u8, now_ns: u64, msg: &[u8]) -> Decision {
+        let us = (now_ns.saturating_sub(self.epoch_ns) / 1_000) as u32;
+        let _ = self.driver.set_now(us);
+        let d = self.driver.gate().check(slot, msg);
+        self.decisions[usize::from(d.code())] += 1;
+        d
+    }
+
+    /// [`Self::on_fill`] on another venue's firm slot.
+    pub fn on_fill_on(&mut self, slot: u8, side: Side, shares: u32, order_price: Price) {
+        let _ = self.driver.post_fill(
+            slot,
+            Self::bucket(side),
+            side.is_buy(),
+            shares,
+            order_price.notional(eti_core::Shares(shares)),
+        );
+    }
+
+    /// [`Self::on_release`] on another venue's firm slot.
+    pub fn on_release_on(&mut self, slot: u8, side: Side, shares: u32, order_price: Price) {
+        let _ = self.driver.post_release(
+            slot,
+            Self::bucket(side),
+            shares,
+            order_price.notional(eti_core::Shares(shares)),
+        );
+    }
+
     /// Engage or release the kill switch for this host's firm.
     pub fn set_kill(&mut self, on: bool) {
         let _ = self.driver.set_firm_kill(self.firm, on);
+        for &slot in &self.venue_slots {
+            let _ = self.driver.set_firm_kill(slot, on);
+        }
     }
 
     /// Engage or release the global kill switch (every firm).

@@ -75,7 +75,20 @@ pub fn venue_config(cfg: &HostConfig, r: &Resolved) -> VenueConfig {
 /// retransmission socket towards `feed.retransmit`. Returns the sockets and,
 /// when AF_XDP was wanted but not used, why.
 pub fn open_feed(cfg: &HostConfig, r: &Resolved) -> Result<(FeedIo, Option<String>), BuildError> {
-    let listen = v4("feed.listen", r.feed_listen)?;
+    open_feed_at(
+        cfg,
+        ("feed.listen", r.feed_listen),
+        ("feed.retransmit", r.retransmit),
+    )
+}
+
+/// [`open_feed`] on the given addresses (`(key, address)`: errors name the key).
+pub fn open_feed_at(
+    cfg: &HostConfig,
+    (listen_key, listen): (&'static str, SocketAddr),
+    (retransmit_key, retransmit): (&'static str, SocketAddr),
+) -> Result<(FeedIo, Option<String>), BuildError> {
+    let listen = v4(listen_key, listen)?;
     let path: PathChoice = cfg.feed.path.parse()?;
     let opened = open(&PacketIoConfig {
         path,
@@ -83,16 +96,16 @@ pub fn open_feed(cfg: &HostConfig, r: &Resolved) -> Result<(FeedIo, Option<Strin
         socket: UdpSocketConfig::receiver(listen),
     })
     .map_err(|source| BuildError::Socket {
-        key: "feed.listen",
-        value: cfg.feed.listen.clone(),
+        key: listen_key,
+        value: listen.to_string(),
         source,
     })?;
-    let retrans = v4("feed.retransmit", r.retransmit)?;
+    let retrans = v4(retransmit_key, retransmit)?;
     let bind = SocketAddrV4::new(*listen.ip(), 0);
     let rt = UdpSocketIo::open(&UdpSocketConfig::sender(bind, retrans)).map_err(|source| {
         BuildError::Socket {
-            key: "feed.retransmit",
-            value: cfg.feed.retransmit.clone(),
+            key: retransmit_key,
+            value: retransmit.to_string(),
             source,
         }
     })?;
@@ -106,7 +119,8 @@ pub fn open_feed(cfg: &HostConfig, r: &Resolved) -> Result<(FeedIo, Option<Strin
 }
 
 /// Build the host (risk gate loaded, venue client ready to connect on the
-/// first poll).
+/// first poll). `feed` is venue 0's; with several `[[venues]]` the others'
+/// feed sockets are opened here from their `feed_listen` / `retransmit`.
 pub fn build_host(
     cfg: &HostConfig,
     r: &Resolved,
@@ -116,9 +130,70 @@ pub fn build_host(
     status: Arc<SharedStatus>,
     commands: Arc<ArrayQueue<Command>>,
 ) -> Result<Host, BuildError> {
-    let trader = Trader::new(cfg, r, tradable, metrics, status)?;
+    let mut feeds = Vec::with_capacity(r.venues.len().max(1));
+    feeds.push(feed);
+    for v in r.venues.iter().skip(1) {
+        let (f, _) = open_feed_at(
+            cfg,
+            ("venues[].feed_listen", v.feed_listen),
+            ("venues[].retransmit", v.retransmit),
+        )?;
+        feeds.push(f);
+    }
+    build_host_with_feeds(cfg, r, tradable, feeds, metrics, status, commands)
+}
+
+/// [`build_host`] with every venue's feed sockets given, in venue order
+/// (the demo opens its own ephemeral ones).
+pub fn build_host_with_feeds(
+    cfg: &HostConfig,
+    r: &Resolved,
+    tradable: &[(Symbol, Price)],
+    feeds: Vec<FeedIo>,
+    metrics: Option<HostMetrics>,
+    status: Arc<SharedStatus>,
+    commands: Arc<ArrayQueue<Command>>,
+) -> Result<Host, BuildError> {
+    let mut trader = Trader::new(cfg, r, tradable, metrics, status)?;
     let venue = VenueClient::new(venue_config(cfg, r), mono_ns());
-    Ok(Host::new(trader, venue, feed, commands))
+    let mut feeds = feeds.into_iter();
+    let feed = feeds.next().ok_or_else(|| {
+        BuildError::Config(crate::app::config::ConfigError::Invalid {
+            key: "feed".into(),
+            value: "no feed sockets".into(),
+            expected: "one feed per venue".into(),
+        })
+    })?;
+    let extra_feeds: Vec<FeedIo> = feeds.collect();
+    if r.venues.len() > 1 {
+        if extra_feeds.len() + 1 != r.venues.len() {
+            return Err(BuildError::Config(
+                crate::app::config::ConfigError::Invalid {
+                    key: "venues".into(),
+                    value: format!(
+                        "{} feeds for {} venues",
+                        extra_feeds.len() + 1,
+                        r.venues.len()
+                    ),
+                    expected: "one feed per venue".into(),
+                },
+            ));
+        }
+        // venues 1..: their own sessions (kernel TCP)
+        let clients = r.venues[1..]
+            .iter()
+            .map(|v| {
+                let mut vc = venue_config(cfg, r);
+                vc.address = v.address;
+                vc.session = Session::new(&v.session).unwrap_or(Session::BLANK);
+                VenueClient::new(vc, mono_ns())
+            })
+            .collect();
+        trader.enable_routing(cfg, &r.venues, clients)?;
+    }
+    let mut host = Host::new(trader, venue, feed, commands);
+    host.extra_feeds = extra_feeds;
+    Ok(host)
 }
 
 /// Pin the calling thread to `cpu` (best effort; returns why not).
@@ -257,6 +332,15 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
         .as_ref()
         .map(|(_, rec)| &rec.state)
         .filter(|s| s.records > 0);
+    if recovered.is_some() && r.venues.len() > 1 {
+        // the journal's order records do not yet say which venue an order
+        // went to: resuming could cancel or reconcile on the wrong session
+        anyhow::bail!(
+            "cannot resume a journal with {} venues ([[venues]]): resume supports one venue so far; \
+             restart on a new journal directory, or with the one [venue]",
+            r.venues.len()
+        );
+    }
     // the gate's symbol table: the configured parents' stocks and those of
     // orders still open from a journaled session (reference prices follow
     // the book before each check)
@@ -278,6 +362,12 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
         feed.feed.describe(),
         r.venue
     );
+    for v in r.venues.iter().skip(1) {
+        eprintln!(
+            "[eti] venue {}: feed on {}, orders to {}",
+            v.name, v.feed_listen, v.address
+        );
+    }
     let status = Arc::new(SharedStatus::default());
     let commands = command_queue(1024);
     let metrics = HostMetrics::new().map_err(|e| anyhow::anyhow!("metrics: {e}"))?;

@@ -1,6 +1,7 @@
 //! Routing over several venues: the consolidated top of book and the smart
 //! order router every algo child goes through.
 //!
+//! - [`config`]: the `[[venues]]` list (addresses, feeds, gate slots, fees, latency).
 //! - [`consolidated`]: per-venue protected quotes, the consolidated best bid
 //!   and offer over the fresh ones, the order-protection (trade-through) check.
 //! - [`router`]: splits a child over venues by price, displayed size, net
@@ -8,6 +9,7 @@
 //!
 //! Pure and allocation-free: fixed arrays of [`MAX_VENUES`] entries.
 
+pub mod config;
 pub mod consolidated;
 pub mod router;
 

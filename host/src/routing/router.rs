@@ -25,28 +25,30 @@
 use super::consolidated::{better, ConsolidatedTop, VenueId, VenueMask, MAX_VENUES};
 use eti_core::{Price, Side};
 
-/// What trading on a venue costs: fees in price units (1/10 000 dollar) per
-/// share, positive = we pay. `take_fee` is the net fee for removing
-/// liquidity (fee charged minus any rebate an inverted venue pays the
-/// taker, so it may be negative); `make_rebate` what the venue pays for
-/// adding liquidity. `latency_ns`: order entry latency to the venue.
+/// What trading on a venue costs, in price units ($0.0001) per share,
+/// positive = we pay (the venues' published schedule): `take_fee` for
+/// removing liquidity (negative on an inverted venue, which pays the taker),
+/// `make_fee` for adding it (negative = a rebate). The router ranks
+/// marketable children by `take_fee`, the net fee they pay.
+/// `latency_ns`: order entry latency to the venue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VenueCosts {
     pub take_fee: i32,
-    pub make_rebate: i32,
+    pub make_fee: i32,
     pub latency_ns: u32,
 }
 
 impl VenueCosts {
-    /// Net fee of one execution: taker fee when we removed liquidity,
-    /// minus the rebate when we added it (OUCH liquidity flag `A`).
+    /// Net fee of one execution (positive = we pay): the take fee when we
+    /// removed liquidity, the make fee (a rebate if negative) when we added
+    /// it (OUCH liquidity flag `A`).
     pub fn fee(&self, shares: u32, added_liquidity: bool) -> i64 {
         let per = if added_liquidity {
-            -i64::from(self.make_rebate)
+            self.make_fee
         } else {
-            i64::from(self.take_fee)
+            self.take_fee
         };
-        per * i64::from(shares)
+        i64::from(per) * i64::from(shares)
     }
 }
 

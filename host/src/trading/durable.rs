@@ -438,7 +438,11 @@ impl Trader {
         let mut lost: Vec<(usize, OrderToken)> = Vec::new();
         if quiet {
             for (i, o) in self.orders.iter().enumerate() {
-                if o.state == OrderState::PendingNew && o.sent_ns < rc.sent_before_ns {
+                // venue 0's replay speaks for venue 0's orders only
+                if o.state == OrderState::PendingNew
+                    && o.venue == 0
+                    && o.sent_ns < rc.sent_before_ns
+                {
                     lost.push((i, o.token));
                 }
             }

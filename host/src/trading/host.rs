@@ -67,6 +67,9 @@ pub struct Host {
     pub feed: FeedIo,
     pub commands: Arc<ArrayQueue<Command>>,
     pub status: Arc<SharedStatus>,
+    /// Feed sockets of venues 1.. (`extra_feeds[k]` is venue `k + 1`; see
+    /// [`Trader::enable_routing`]).
+    pub extra_feeds: Vec<FeedIo>,
     last_housekeeping: u64,
     spin: bool,
 }
@@ -103,6 +106,7 @@ impl Host {
             feed,
             commands,
             status,
+            extra_feeds: Vec::new(),
             last_housekeeping: 0,
             spin: false,
         }
@@ -116,6 +120,7 @@ impl Host {
             feed,
             commands,
             last_housekeeping,
+            extra_feeds,
             ..
         } = self;
         let mut n = feed
@@ -147,6 +152,24 @@ impl Host {
                 next_seq: seq + 1,
             }));
         });
+        for (k, f) in extra_feeds.iter_mut().enumerate() {
+            let v = k + 1;
+            n += f
+                .feed
+                .recv_batch(&mut |p, ts| trader.on_venue_packet(venue, v, p, ts))
+                .unwrap_or(0);
+            n += f
+                .retransmit
+                .recv_batch(&mut |p, ts| trader.on_venue_packet(venue, v, p, ts))
+                .unwrap_or(0);
+            if let Some(req) = trader.venue_retransmit_request(v, now) {
+                if let Err(e) = f.retransmit.send(&req.to_bytes()) {
+                    tracing::warn!(venue = v, error = %e, "retransmission request not sent");
+                }
+            }
+        }
+        trader.poll_venue_sessions(now);
+        trader.drain_reroutes(venue);
         while let Some(c) = commands.pop() {
             Self::command(trader, venue, c);
         }
@@ -229,24 +252,42 @@ impl Host {
     /// within that bound). Level-triggered, so a datagram that arrived after
     /// the empty poll wakes the wait at once.
     fn idle_wait(&self) {
-        match (
-            self.feed.feed.readiness_fd(),
-            self.feed.retransmit.readiness_fd(),
-        ) {
-            (Some(feed), retransmit) => {
-                wait_readable(
-                    &[Some(feed), retransmit, self.venue.socket_fd()],
-                    IDLE_WAIT_MS,
-                );
+        let mut fds = [None; MAX_WAIT_FDS];
+        fds[0] = self.venue.socket_fd();
+        let mut n = 1;
+        let feeds = std::iter::once(&self.feed).chain(self.extra_feeds.iter());
+        for f in feeds {
+            // a feed path with no pollable descriptor (AF_XDP): yield
+            let Some(fd) = f.feed.readiness_fd() else {
+                std::thread::yield_now();
+                return;
+            };
+            for fd in [Some(fd), f.retransmit.readiness_fd()] {
+                if n < MAX_WAIT_FDS {
+                    fds[n] = fd;
+                    n += 1;
+                }
             }
-            (None, _) => std::thread::yield_now(),
         }
+        if let Some(rt) = &self.trader.routing {
+            for c in &rt.clients {
+                if n < MAX_WAIT_FDS {
+                    fds[n] = c.socket_fd();
+                    n += 1;
+                }
+            }
+        }
+        wait_readable(&fds[..n], IDLE_WAIT_MS);
     }
 }
 
 /// Longest an idle, non-spinning hot thread sleeps before it looks at its
 /// timers and control queue again.
 pub const IDLE_WAIT_MS: i32 = 1;
+
+/// Descriptors an idle wait watches at most: per venue a feed, a
+/// retransmission socket and a session.
+const MAX_WAIT_FDS: usize = 3 * crate::routing::MAX_VENUES;
 
 /// Block until one of `fds` is readable or `timeout_ms` passed; returns how
 /// many are readable (0 on timeout or error: the caller polls anyway).
@@ -255,13 +296,13 @@ pub fn wait_readable(fds: &[Option<std::os::fd::RawFd>], timeout_ms: i32) -> usi
         fd: -1,
         events: libc::POLLIN,
         revents: 0,
-    }; 4];
+    }; MAX_WAIT_FDS];
     let mut n = 0;
     for fd in fds.iter().flatten().take(set.len()) {
         set[n].fd = *fd;
         n += 1;
     }
-    // SAFETY: `set` is a live array of `n` <= 4 initialised pollfd structs;
+    // SAFETY: `set` is a live array of `n` <= MAX_WAIT_FDS initialised pollfd structs;
     // poll(2) reads and writes only those entries for the duration of the call.
     let rc = unsafe { libc::poll(set.as_mut_ptr(), n as libc::nfds_t, timeout_ms) };
     usize::try_from(rc).unwrap_or(0)

@@ -6,6 +6,8 @@
 //! - [`trader`]: the [`Trader`], everything the hot path owns but the links.
 //! - [`host`]: the [`Host`] (trader + venue + feed sockets + control queue)
 //!   and its loop; [`Command`]s from other threads.
+//! - [`multi`]: venues 1.. of a multi-venue host (feeds, books, sessions),
+//!   the consolidated book and the router on the hot path.
 //! - [`resume`]: continuing a journaled session ([`Host::resume`]).
 //! - [`durable`]: what the hot path journals to survive SIGKILL (parents,
 //!   fills with the venue sequence, token reservations) and the
@@ -18,6 +20,7 @@ pub mod algos;
 pub mod control;
 pub mod durable;
 pub mod host;
+pub mod multi;
 pub mod orders;
 pub mod positions;
 pub mod resume;

@@ -86,6 +86,9 @@ pub struct ChildOrder {
     pub venue_ref: u64,
     /// Monotonic ns the bytes were written to the socket.
     pub sent_ns: u64,
+    /// The venue it went to (index in the host's venue list; 0 = the first
+    /// or only venue).
+    pub venue: u8,
 }
 
 impl ChildOrder {
@@ -112,6 +115,7 @@ impl ChildOrder {
             fill_notional: 0,
             venue_ref: 0,
             sent_ns: 0,
+            venue: 0,
         }
     }
 

@@ -14,6 +14,7 @@ use crate::app::config::{HostConfig, ParentSpec, Resolved};
 use crate::feed::book::{BookCapacity, Books};
 use crate::journal::{self, Event as JEvent, JournalHandle, LimitKind};
 use crate::risk::Risk;
+use crate::routing::MAX_VENUES;
 use crate::telemetry::latency::{Stage, StageLatency};
 use crate::telemetry::metrics::HostMetrics;
 use crate::telemetry::status::SharedStatus;
@@ -103,6 +104,18 @@ pub struct Trader {
     pub(crate) token_prefix: [u8; 3],
     /// SoupBinTCP username, space padded (journaled as who this host is).
     pub(crate) venue_user: [u8; 6],
+    /// Venues 1.., the consolidated book and the router (`None`: one venue).
+    pub routing: Option<Box<crate::trading::multi::Routing>>,
+    /// Orders, fills, shares and fees per venue (index = venue).
+    pub venue_counters: [crate::trading::multi::VenueCounters; MAX_VENUES],
+    /// The gate's firm slot of each venue's session.
+    pub(crate) venue_slots: [u8; MAX_VENUES],
+    pub(crate) venue_costs: [crate::routing::VenueCosts; MAX_VENUES],
+    /// IOC remainders to route again at the end of the poll: (order, shares).
+    pub(crate) reroutes: Vec<(usize, u32)>,
+    /// Several venues: [`Self::routing`] is set (it is taken out while
+    /// the other venues' sessions are polled, this stays).
+    pub(crate) multi_venue: bool,
 }
 
 /// The journal's stream tag for the OUCH session's sequence numbers.
@@ -163,6 +176,12 @@ impl Trader {
             safety: Default::default(),
             token_prefix: prefix,
             venue_user,
+            routing: None,
+            venue_counters: Default::default(),
+            venue_slots: [cfg.risk.firm_index; MAX_VENUES],
+            venue_costs: Default::default(),
+            reroutes: Vec::new(),
+            multi_venue: false,
         })
     }
 
@@ -242,6 +261,11 @@ impl Trader {
 
     fn run_parent(&mut self, venue: &mut VenueClient, i: usize, now: u64) {
         if self.parents_hold() {
+        if let Some(mut rt) = self.routing.take() {
+            self.route_parent(&mut rt, venue, i, now);
+            self.routing = Some(rt);
+            return;
+        }
             return;
         }
         let p = &mut self.parents[i];
@@ -298,6 +322,25 @@ impl Trader {
         parent: Option<u16>,
     ) -> Result<usize, Refused> {
         if !venue.is_logged_in() {
+        self.send_on(venue, 0, symbol, locate, side, shares, price, tif, parent)
+    }
+
+    /// [`Self::send_order`] to venue `v` over its session `venue`, checked
+    /// by the gate on that venue's firm slot.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_on(
+        &mut self,
+        venue: &mut VenueClient,
+        v: u8,
+        symbol: Symbol,
+        locate: u16,
+        side: Side,
+        shares: u32,
+        price: Price,
+        tif: u32,
+        parent: Option<u16>,
+    ) -> Result<usize, Refused> {
+        let slot = self.venue_slots[usize::from(v) % MAX_VENUES];
             self.stats.refused_not_connected += 1;
             return Err(Refused::NotConnected);
         }
@@ -325,10 +368,16 @@ impl Trader {
         let bytes = msg.to_bytes();
         let t1 = mono_ns();
         // keep the collar's reference at the current mid before the check
-        if let Some(mid) = self.books.book(locate).and_then(|b| b.top().mid()) {
+        // (venue 0's book; the router sets the consolidated mid for others)
+        if let Some(mid) = self
+            .books
+            .book(locate)
+            .filter(|_| v == 0)
+            .and_then(|b| b.top().mid())
+        {
             self.risk.update_reference(&symbol, mid);
         }
-        let d = self.risk.check(t1, &bytes);
+        let d = self.risk.check_on(slot, t1, &bytes);
         let t2 = mono_ns();
         self.latency.record(Stage::Encode, t1 - t0);
         self.latency.record(Stage::RiskGate, t2 - t1);
@@ -342,7 +391,7 @@ impl Trader {
         }
         if venue.send(t2, &bytes).is_err() {
             // accepted by the gate but never reached the venue: release
-            self.risk.on_release(side, shares, price);
+            self.risk.on_release_on(slot, side, shares, price);
             self.stats.refused_not_connected += 1;
             return Err(Refused::NotConnected);
         }
@@ -372,6 +421,8 @@ impl Trader {
         o.ioc = tif == 0;
         o.sent_ns = t3;
         self.stats.orders_sent += 1;
+        o.venue = v;
+        self.venue_counters[usize::from(v) % MAX_VENUES].orders += 1;
         if let Some(m) = &self.metrics {
             m.orders_sent.inc();
         }
@@ -392,11 +443,26 @@ impl Trader {
             shares: Shares(0),
         }
         .to_bytes();
-        if !self.risk.check(mono_ns(), &bytes).is_accept() {
+        let v = usize::from(o.venue) % MAX_VENUES;
+        if !self
+            .risk
+            .check_on(self.venue_slots[v], mono_ns(), &bytes)
+            .is_accept()
+        {
             return false;
         }
         let token = o.token;
-        if venue.send(mono_ns(), &bytes).is_ok() {
+        // an order on another venue is cancelled over that venue's session
+        let mut rt = if v == 0 { None } else { self.routing.take() };
+        let link = match rt.as_mut().and_then(|r| r.clients.get_mut(v - 1)) {
+            Some(c) => c,
+            None => venue,
+        };
+        let ok = link.send(mono_ns(), &bytes).is_ok();
+        if rt.is_some() {
+            self.routing = rt;
+        }
+        if ok {
             self.stats.cancels_sent += 1;
             self.journal(&JEvent::CancelSent(journal::event::CancelSent {
                 token,
@@ -433,13 +499,14 @@ impl Trader {
                 let trimmed = before - o.leaves();
                 let (side, price, parent) = (o.side, o.price, o.parent);
                 self.journal(&JEvent::OrderAccepted(journal::event::OrderAccepted {
+                let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
                     token: a.token(),
                     order_ref: a.order_reference_number(),
                     shares: a.shares(),
                     price: a.price(),
                 }));
                 if trimmed > 0 {
-                    self.risk.on_release(side, trimmed, price);
+                    self.risk.on_release_on(slot, side, trimmed, price);
                     if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                         p.on_out(trimmed);
                     }
@@ -482,12 +549,13 @@ impl Trader {
                 }
                 let (side, price, parent) = (o.side, o.price, o.parent);
                 self.stats.venue_rejects += 1;
+                let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
                 self.journal(&JEvent::OrderRejected(journal::event::OrderRejected {
                     token: r.token(),
                     reason: r.reason().0,
                 }));
                 tracing::info!(token = %r.token(), reason = r.reason().0 as char as u32, "venue rejected order");
-                self.risk.on_release(side, leaves, price);
+                self.risk.on_release_on(slot, side, leaves, price);
                 if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                     p.on_out(leaves);
                     p.on_child_refused(mono_ns());
@@ -523,6 +591,11 @@ impl Trader {
         }
         let (symbol, side, order_price, parent) = (o.symbol, o.side, o.price, o.parent);
         self.journal(&JEvent::Fill(journal::event::Fill {
+        let v = usize::from(o.venue) % MAX_VENUES;
+        let c = &mut self.venue_counters[v];
+        c.fills += 1;
+        c.shares += u64::from(shares);
+        c.fees += self.venue_costs[v].fee(shares, liquidity == b'A');
             exec: journal::event::OrderExecuted {
                 token,
                 shares: Shares(shares),
@@ -535,7 +608,8 @@ impl Trader {
         self.note_replay_fill();
         self.positions.fill(&symbol, side, shares, price);
         // the gate reserved at the order's price: release at that price
-        self.risk.on_fill(side, shares, order_price);
+        self.risk
+            .on_fill_on(self.venue_slots[v], side, shares, order_price);
         if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
             p.on_fill(shares, price);
         }
@@ -568,13 +642,25 @@ impl Trader {
             self.stats.illegal_transitions += 1;
             return;
         };
-        let (side, price, parent) = (o.side, o.price, o.parent);
+        let (side, price, parent, ioc) = (o.side, o.price, o.parent, o.ioc);
+        let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
         self.journal(&JEvent::OrderCanceled(journal::event::OrderCanceled {
             token,
             decrement: Shares(d),
             reason,
         }));
-        self.risk.on_release(side, d, price);
+        self.risk.on_release_on(slot, side, d, price);
+        // with several venues, an algo IOC's unfilled rest is routed again
+        // at the end of the poll (the parent keeps it working until then)
+        if self.multi_venue
+            && ioc
+            && parent.is_some()
+            && d > 0
+            && self.reroutes.len() < self.reroutes.capacity()
+        {
+            self.reroutes.push((i, d));
+            return;
+        }
         if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
             p.on_out(d);
         }
@@ -603,8 +689,12 @@ impl Trader {
                     books = n,
                     "unrecoverable feed gap: books marked stale, trading halted on them"
                 );
-                for p in &mut self.parents {
-                    p.halt();
+                // with several venues this venue drops out of routing;
+                // alone, trading stops
+                if self.routing.is_none() {
+                    for p in &mut self.parents {
+                        p.halt();
+                    }
                 }
                 let cfg = self.receiver.config();
                 let stats_before = self.receiver.stats();
@@ -619,6 +709,7 @@ impl Trader {
         }
         let _ = self.join;
         self.reconcile_tick(venue, now);
+        self.routing_housekeeping(now);
         self.journal_parent_ends();
         for i in 0..self.parents.len() {
             if self.parents[i].locate == 0 {

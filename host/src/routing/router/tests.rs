@@ -27,7 +27,7 @@ fn costs(fees: &[i32]) -> Vec<VenueCosts> {
         .enumerate()
         .map(|(i, &f)| VenueCosts {
             take_fee: f,
-            make_rebate: 20,
+            make_fee: -20,
             latency_ns: 10_000 * (i as u32 + 1),
         })
         .collect()
@@ -162,7 +162,7 @@ fn an_ioc_remainder_is_routed_again_elsewhere() {
 fn fees_of_executions() {
     let c = VenueCosts {
         take_fee: 30,
-        make_rebate: 20,
+        make_fee: -20,
         latency_ns: 0,
     };
     assert_eq!(c.fee(100, false), 3000);
