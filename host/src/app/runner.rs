@@ -37,6 +37,9 @@ pub enum BuildError {
     Gate(#[from] eti_hdl::driver::DriverError),
     #[error("config: {0}")]
     Config(#[from] crate::app::config::ConfigError),
+    /// `venue.path = "afxdp"` cannot run here (keys, value and reason named).
+    #[error(transparent)]
+    VenuePath(#[from] crate::venue::VenuePathError),
 }
 
 fn v4(what: &'static str, a: SocketAddr) -> Result<SocketAddrV4, BuildError> {
@@ -155,7 +158,11 @@ pub fn build_host_with_feeds(
     commands: Arc<ArrayQueue<Command>>,
 ) -> Result<Host, BuildError> {
     let mut trader = Trader::new(cfg, r, tradable, metrics, status)?;
-    let venue = VenueClient::new(venue_config(cfg, r), mono_ns());
+    let mut venue = VenueClient::new(venue_config(cfg, r), mono_ns());
+    // `venue.path`: decided here, once (an `auto` fallback is logged once).
+    let (path, fallback) = cfg.venue_path()?.resolve()?;
+    venue.set_path(path);
+    venue.path_fallback = fallback;
     let mut feeds = feeds.into_iter();
     let feed = feeds.next().ok_or_else(|| {
         BuildError::Config(crate::app::config::ConfigError::Invalid {
@@ -398,6 +405,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
         commands.clone(),
     )?;
     host.set_busy_spin(cfg.hot.spin);
+    eprintln!("[eti] venue order path: {}", host.venue.path().describe());
     if let Some((j, _)) = &journal {
         if let Some(state) = recovered {
             let resumed = host.resume(state)?;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub mod transport;
-pub use transport::{Transport, VenuePath};
+pub use transport::{Transport, VenuePath, VenuePathError};
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum VenueError {
@@ -163,6 +163,11 @@ impl VenueClient {
         self.path = path;
     }
 
+    /// Which transport the next connect uses.
+    pub fn path(&self) -> &VenuePath {
+        &self.path
+    }
+
     /// One line for logs: the transport in use, if connected.
     pub fn describe_transport(&self) -> Option<String> {
         self.stream.as_ref().map(|s| s.describe())
@@ -189,7 +194,13 @@ impl VenueClient {
         self.last_attempt = Some(now);
         let (s, fallback) =
             transport::connect(&self.path, self.cfg.address, self.cfg.connect_timeout)?;
-        self.path_fallback = fallback;
+        if fallback.is_some() {
+            // `auto` gave up on AF_XDP (logged by transport::connect): stay on
+            // the kernel from now on instead of retrying and logging it again
+            // on every reconnect.
+            self.path = VenuePath::Kernel;
+            self.path_fallback = fallback;
+        }
         self.stats.connects += 1;
         if self.stats.connects > 1 {
             self.stats.reconnects += 1;

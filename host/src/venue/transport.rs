@@ -12,7 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use eti_kernel_bypass::{mono_ns, IoError, TcpLinkState, XdpTcpConfig, XdpTcpConnection};
+use eti_kernel_bypass::{
+    mono_ns, preflight, IoError, PathUnavailable, TcpLinkState, XdpTcpConfig, XdpTcpConnection,
+};
+use thiserror::Error;
 
 /// A connected, non-blocking byte stream to the venue, driven by the hot
 /// thread's poll loop.
@@ -67,6 +70,60 @@ impl FromStr for VenuePath {
     fn from_str(s: &str) -> Result<Self, String> {
         let (p, i) = s.split_once(':').unwrap_or((s, ""));
         VenuePath::new(p, i)
+    }
+}
+
+/// `venue.path = "afxdp"` cannot run here: the key, its value and why.
+#[derive(Debug, Error)]
+#[error(
+    "venue.path = \"afxdp\" on venue.interface = \"{interface}\": {reason} \
+     (venue.path = \"kernel\" uses the kernel's TCP, \"auto\" falls back to it)"
+)]
+pub struct VenuePathError {
+    /// `venue.interface`.
+    pub interface: String,
+    /// What the preflight found.
+    #[source]
+    pub reason: PathUnavailable,
+}
+
+impl VenuePath {
+    /// What a host should use, decided once at start: `kernel` as is;
+    /// `afxdp` if the interface exists, the process is root and the XDP
+    /// program attaches there, else an error naming the keys; `auto` the same
+    /// checks, falling back to `kernel` with the reason (logged here, once,
+    /// and returned).
+    ///
+    /// # Errors
+    /// [`VenuePathError`] for `afxdp` when a check fails.
+    pub fn resolve(self) -> Result<(VenuePath, Option<String>), VenuePathError> {
+        match self {
+            VenuePath::Kernel => Ok((VenuePath::Kernel, None)),
+            VenuePath::AfXdp(interface) => match preflight(&interface) {
+                Ok(_) => Ok((VenuePath::AfXdp(interface), None)),
+                Err(reason) => Err(VenuePathError { interface, reason }),
+            },
+            VenuePath::Auto(interface) => match preflight(&interface) {
+                Ok(_) => Ok((VenuePath::Auto(interface), None)),
+                Err(reason) => {
+                    let why = format!(
+                        "venue.path = \"auto\": AF_XDP order path on venue.interface = \
+                         \"{interface}\" unavailable ({reason}); using kernel TCP"
+                    );
+                    tracing::warn!("{why}");
+                    Ok((VenuePath::Kernel, Some(why)))
+                }
+            },
+        }
+    }
+
+    /// One word for logs and summaries.
+    pub fn describe(&self) -> String {
+        match self {
+            VenuePath::Kernel => "kernel TCP".into(),
+            VenuePath::AfXdp(i) => format!("smoltcp over AF_XDP on {i}"),
+            VenuePath::Auto(i) => format!("smoltcp over AF_XDP on {i} (kernel TCP fallback)"),
+        }
     }
 }
 
@@ -214,6 +271,33 @@ mod tests {
             VenuePath::Auto("eth2".into())
         );
         assert!(VenuePath::new("dpdk", "eth1").unwrap_err().contains("dpdk"));
+    }
+
+    /// Decided at start: `afxdp` on a missing interface is an error naming
+    /// both keys and the value; `auto` becomes `kernel` with the reason.
+    #[test]
+    fn resolve_names_the_keys_or_falls_back_once() {
+        assert_eq!(
+            VenuePath::Kernel.resolve().unwrap(),
+            (VenuePath::Kernel, None)
+        );
+        let e = VenuePath::AfXdp("kbnosuchif0".into())
+            .resolve()
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("venue.path = \"afxdp\"")
+                && text.contains("venue.interface = \"kbnosuchif0\""),
+            "{text}"
+        );
+        assert!(matches!(e.reason, PathUnavailable::Interface(_)), "{e:?}");
+        let (p, why) = VenuePath::Auto("kbnosuchif0".into()).resolve().unwrap();
+        assert_eq!(p, VenuePath::Kernel);
+        let why = why.expect("a reason");
+        assert!(
+            why.contains("kbnosuchif0") && why.contains("kernel TCP"),
+            "{why}"
+        );
     }
 
     /// `auto` on an interface that does not exist falls back to the kernel,
