@@ -79,6 +79,10 @@ listen = ""                    # operator HTTPS API (eti ctl), e.g. "127.0.0.1:9
 tls_dir = "eti-control-tls"    # CA + server certificate and keys; generated on first start
 users_file = ""                # users, roles, token SHA-256s: a FILE of mode 0600 (needed with listen)
 
+[tracing]
+otlp_endpoint = ""             # OpenTelemetry spans (control requests, parent orders: start, children,
+                               # fills, done) over OTLP/HTTP, e.g. "http://127.0.0.1:4318"; "" = off
+
 # Parent orders started at once by `eti run`, e.g.
 # [[orders]]
 # algo = "twap"                # twap | vwap | is | pov | taker (IOC at the far touch when at or through limit)
@@ -243,6 +247,14 @@ pub struct ControlSection {
     pub users_file: String,
 }
 
+/// `[tracing]`: OpenTelemetry spans (see `crate::telemetry::tracing`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TracingSection {
+    /// "" = off; else `http://HOST:PORT[/PATH]` of an OTLP/HTTP collector.
+    pub otlp_endpoint: String,
+}
+
 /// One parent order in config.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -324,6 +336,8 @@ pub struct HostConfig {
     pub hot: HotSection,
     pub journal: JournalSection,
     pub control: ControlSection,
+    #[serde(default)]
+    pub tracing: TracingSection,
     #[serde(default)]
     pub orders: Vec<OrderSection>,
     /// Several venues (`[[venues]]`, see [`crate::routing::config`]); empty:
@@ -1000,6 +1014,13 @@ impl HostConfig {
                 self.venue.peer_timeout_ms,
                 "more than venue.heartbeat_ms",
             ));
+        }
+        if !self.tracing.otlp_endpoint.is_empty() {
+            if let Err(crate::telemetry::tracing::TracingError::Endpoint { value, why }) =
+                crate::telemetry::tracing::parse_endpoint(&self.tracing.otlp_endpoint)
+            {
+                return Err(invalid("tracing.otlp_endpoint", format!("{value:?}"), why));
+            }
         }
         range("venue.reconnect_ms", self.venue.reconnect_ms)?;
         range("venue.connect_timeout_ms", self.venue.connect_timeout_ms)?;

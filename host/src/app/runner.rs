@@ -414,6 +414,11 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
         }
         host.trader.set_journal(j.handle());
     }
+    let _tracing = crate::telemetry::tracing::Tracing::from_endpoint(
+        &cfg.tracing.otlp_endpoint,
+        &status,
+        crate::trading::control::action_name,
+    )?;
     let _control = start_control(&cfg, &host, &commands, &status, &journal, &journal_dir)?;
     for o in &r.orders {
         let _ = commands.push(Command::StartParent(o.clone()));

@@ -10,6 +10,7 @@ use super::ControlConfig;
 use crate::journal::event::{ControlDenied, CONTROL_ENDPOINT_LEN};
 use crate::journal::{Event as JEvent, JournalHandle};
 use crate::telemetry::metrics::HostMetrics;
+use crate::telemetry::pii::pseudonym;
 use crate::telemetry::status::SharedStatus;
 use crate::trading::control::{padded, reply_slot, ControlAction, ControlReply, ControlRequest};
 use crate::trading::Command;
@@ -262,7 +263,8 @@ impl Shared {
         if let Some(c) = self.stats.denied_by_reason.get(d.reason as usize) {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        tracing::warn!(user = d.user.as_deref().unwrap_or("-"), endpoint, reason = ?d.reason, "control request denied");
+        // user names are personal data: logs carry pseudonyms
+        tracing::warn!(user = %d.user.as_deref().map_or_else(|| "-".to_string(), pseudonym), endpoint, reason = ?d.reason, "control request denied");
         if let Some(j) = &self.journal {
             let _ = j.append_event(&JEvent::ControlDenied(ControlDenied {
                 user: padded(d.user.as_deref().unwrap_or("")),
@@ -289,6 +291,7 @@ impl Shared {
             action,
             received_ns,
             reply: slot.clone(),
+            trace_id: TRACE_ID.try_with(|id| *id).unwrap_or(0),
         };
         if self.commands.push(Command::Control(req)).is_err() {
             return Err(ApiError::Busy);
@@ -312,11 +315,48 @@ impl Shared {
     }
 }
 
+tokio::task_local! {
+    /// The OpenTelemetry id of the request this task serves (0: untraced).
+    static TRACE_ID: u64;
+}
+
+/// Serve one request; with tracing on, its span (and the control actions
+/// the hot thread applied for it) goes to the tracing queue.
 async fn handle(
     State(sh): State<Arc<Shared>>,
     Extension(conn): Extension<Conn>,
     req: Request,
 ) -> Response {
+    use crate::telemetry::tracing as otel;
+    let trace_id = otel::request_id(&sh.status);
+    if trace_id == 0 {
+        return serve_request(&sh, conn, req).await.0;
+    }
+    let start_unix_ns = crate::journal::time::now_ns();
+    let endpoint = format!("{} {}", req.method(), req.uri().path());
+    let (resp, who) = TRACE_ID
+        .scope(trace_id, serve_request(&sh, conn, req))
+        .await;
+    otel::request(
+        &sh.status,
+        otel::RequestSpan {
+            id: trace_id,
+            start_unix_ns,
+            end_unix_ns: crate::journal::time::now_ns(),
+            endpoint: padded(&endpoint),
+            user: padded(who.as_ref().map_or("", |p| p.name.as_str())),
+            role: who.as_ref().map_or("", |p| p.role.name()),
+            status: resp.status().as_u16(),
+        },
+    );
+    resp
+}
+
+async fn serve_request(
+    sh: &Arc<Shared>,
+    conn: Conn,
+    req: Request,
+) -> (Response, Option<Principal>) {
     let received_ns = mono_ns();
     sh.stats.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
@@ -334,13 +374,13 @@ async fn handle(
         now_unix,
     ) {
         Ok(p) => p,
-        Err(d) => return sh.deny(&endpoint_name, &d).into_response(),
+        Err(d) => return (sh.deny(&endpoint_name, &d).into_response(), None),
     };
     let ep = match Endpoint::route(&parts.method, parts.uri.path(), parts.uri.query()) {
         Ok(e) => e,
         Err(e) => {
             sh.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-            return e.into_response();
+            return (e.into_response(), Some(who));
         }
     };
     if !who.role.allows(ep.permission()) {
@@ -348,16 +388,16 @@ async fn handle(
             reason: DenyReason::Forbidden,
             user: Some(who.name.clone()),
         };
-        return sh.deny(&endpoint_name, &d).into_response();
+        return (sh.deny(&endpoint_name, &d).into_response(), Some(who));
     }
     let bytes = match read_body(body, sh.cfg.max_body, sh.cfg.request_timeout).await {
         Ok(b) => b,
         Err(e) => {
             sh.stats.bad_requests.fetch_add(1, Ordering::Relaxed);
-            return e.into_response();
+            return (e.into_response(), Some(who));
         }
     };
-    match api::execute(&sh, &who, ep, &bytes, received_ns, &endpoint_name).await {
+    let resp = match api::execute(sh, &who, ep, &bytes, received_ns, &endpoint_name).await {
         Ok(v) => json_response(StatusCode::OK, v),
         Err(e) => {
             if e.status() < 500 && !matches!(e, ApiError::Denied(_)) {
@@ -365,7 +405,8 @@ async fn handle(
             }
             e.into_response()
         }
-    }
+    };
+    (resp, Some(who))
 }
 
 /// The body, at most `limit` bytes, within `deadline`.

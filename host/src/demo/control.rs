@@ -11,6 +11,7 @@ use crate::control::secrets::{write_private, Secret};
 use crate::control::{ControlConfig, ControlServer};
 use crate::journal::keys::hex;
 use crate::journal::{Journal, JournalConfig};
+use crate::telemetry::tracing::Tracing;
 use crate::trading::{command_queue, Command, FeedIo, Host, SharedStatus};
 use crossbeam_queue::ArrayQueue;
 use eti_core::{Price, Symbol};
@@ -47,6 +48,8 @@ pub struct LiveOptions {
     pub extra_users: Vec<UserEntry>,
     /// The control API's client deadline (handshake, headers, body).
     pub request_timeout: Duration,
+    /// Export OpenTelemetry spans to this OTLP/HTTP endpoint.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl std::fmt::Debug for LiveOptions {
@@ -67,6 +70,7 @@ impl LiveOptions {
             journal: true,
             extra_users: Vec::new(),
             request_timeout: Duration::from_secs(5),
+            otlp_endpoint: None,
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct LiveSession {
     /// Tokens by user name.
     pub tokens: Vec<(String, Secret)>,
     pub journal_dir: Option<PathBuf>,
+    /// OpenTelemetry export, when [`LiveOptions::otlp_endpoint`] was set.
+    pub tracing: Option<Tracing>,
     stop_host: Arc<AtomicBool>,
     stop_flow: Arc<AtomicBool>,
     hot: Option<std::thread::JoinHandle<Host>>,
@@ -224,6 +230,11 @@ impl LiveSession {
             .map_err(|x| e("retransmission socket")(&x))?;
         sim.add_feed_destination(feed_addr);
         let status = Arc::new(SharedStatus::default());
+        let tracing = match &o.otlp_endpoint {
+            Some(ep) => Tracing::from_endpoint(ep, &status, crate::trading::control::action_name)
+                .map_err(|x| e("tracing")(&x))?,
+            None => None,
+        };
         let commands = command_queue(1024);
         let mut host = build_host(
             &cfg,
@@ -293,6 +304,7 @@ impl LiveSession {
             dir: o.dir.clone(),
             tokens,
             journal_dir,
+            tracing,
             stop_host,
             stop_flow,
             hot: Some(hot),

@@ -28,6 +28,9 @@ pub struct SharedStatus {
     /// The global kill switch (every firm) is engaged (control plane).
     pub global_kill: AtomicBool,
     pub running: AtomicBool,
+    /// OpenTelemetry's event queue, set once when tracing is on
+    /// ([`super::tracing::Tracing::start`]); unset, tracing costs one load.
+    pub trace: std::sync::OnceLock<std::sync::Arc<super::tracing::Sink>>,
 }
 
 /// The venue link as the summary and `/health` report it (one vocabulary).

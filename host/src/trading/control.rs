@@ -202,6 +202,8 @@ pub struct ControlRequest {
     /// Monotonic ns (eti_kernel_bypass::mono_ns) the request arrived.
     pub received_ns: u64,
     pub reply: Arc<ArrayQueue<ControlReply>>,
+    /// The request's id for OpenTelemetry (`crate::telemetry::tracing`; 0 = untraced).
+    pub trace_id: u64,
 }
 
 /// A one-slot reply queue for [`ControlRequest::reply`].
@@ -346,7 +348,10 @@ fn id_subject(id: usize) -> [u8; 8] {
 
 /// Apply one control request on the hot thread and post the reply.
 pub fn apply(trader: &mut Trader, venue: &mut VenueClient, req: ControlRequest) {
+    // the actions journaled in between belong to this request's span
+    crate::telemetry::tracing::applying(&trader.status, req.trace_id, true);
     let reply = run(trader, venue, &req);
+    crate::telemetry::tracing::applying(&trader.status, req.trace_id, false);
     // the requester waits for exactly one reply in a fresh slot: a full slot
     // means it gave up and went away
     let _ = req.reply.push(reply);

@@ -260,12 +260,12 @@ impl Trader {
     }
 
     fn run_parent(&mut self, venue: &mut VenueClient, i: usize, now: u64) {
-        if self.parents_hold() {
         if let Some(mut rt) = self.routing.take() {
             self.route_parent(&mut rt, venue, i, now);
             self.routing = Some(rt);
             return;
         }
+        if self.parents_hold() {
             return;
         }
         let p = &mut self.parents[i];
@@ -321,7 +321,6 @@ impl Trader {
         tif: u32,
         parent: Option<u16>,
     ) -> Result<usize, Refused> {
-        if !venue.is_logged_in() {
         self.send_on(venue, 0, symbol, locate, side, shares, price, tif, parent)
     }
 
@@ -341,6 +340,7 @@ impl Trader {
         parent: Option<u16>,
     ) -> Result<usize, Refused> {
         let slot = self.venue_slots[usize::from(v) % MAX_VENUES];
+        if !venue.is_logged_in() {
             self.stats.refused_not_connected += 1;
             return Err(Refused::NotConnected);
         }
@@ -420,9 +420,9 @@ impl Trader {
         o.parent = parent;
         o.ioc = tif == 0;
         o.sent_ns = t3;
-        self.stats.orders_sent += 1;
         o.venue = v;
         self.venue_counters[usize::from(v) % MAX_VENUES].orders += 1;
+        self.stats.orders_sent += 1;
         if let Some(m) = &self.metrics {
             m.orders_sent.inc();
         }
@@ -498,8 +498,8 @@ impl Trader {
                 }
                 let trimmed = before - o.leaves();
                 let (side, price, parent) = (o.side, o.price, o.parent);
-                self.journal(&JEvent::OrderAccepted(journal::event::OrderAccepted {
                 let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
+                self.journal(&JEvent::OrderAccepted(journal::event::OrderAccepted {
                     token: a.token(),
                     order_ref: a.order_reference_number(),
                     shares: a.shares(),
@@ -548,8 +548,8 @@ impl Trader {
                     return;
                 }
                 let (side, price, parent) = (o.side, o.price, o.parent);
-                self.stats.venue_rejects += 1;
                 let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
+                self.stats.venue_rejects += 1;
                 self.journal(&JEvent::OrderRejected(journal::event::OrderRejected {
                     token: r.token(),
                     reason: r.reason().0,
@@ -590,12 +590,12 @@ impl Trader {
             return;
         }
         let (symbol, side, order_price, parent) = (o.symbol, o.side, o.price, o.parent);
-        self.journal(&JEvent::Fill(journal::event::Fill {
         let v = usize::from(o.venue) % MAX_VENUES;
         let c = &mut self.venue_counters[v];
         c.fills += 1;
         c.shares += u64::from(shares);
         c.fees += self.venue_costs[v].fee(shares, liquidity == b'A');
+        self.journal(&JEvent::Fill(journal::event::Fill {
             exec: journal::event::OrderExecuted {
                 token,
                 shares: Shares(shares),
@@ -708,8 +708,8 @@ impl Trader {
             _ => {}
         }
         let _ = self.join;
-        self.reconcile_tick(venue, now);
         self.routing_housekeeping(now);
+        self.reconcile_tick(venue, now);
         self.journal_parent_ends();
         for i in 0..self.parents.len() {
             if self.parents[i].locate == 0 {
