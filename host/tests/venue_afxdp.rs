@@ -394,3 +394,47 @@ fn soupbintcp_over_afxdp_through_loss_reorder_and_reset() {
     proxy.join().unwrap();
     sim.stop();
 }
+
+/// `eti run` with `venue.path = "afxdp"` on an interface that does not exist
+/// stops at start with one line naming both keys and the value (no retries);
+/// `auto` on the same interface runs on kernel TCP and says why once.
+#[test]
+fn eti_run_refuses_an_afxdp_path_that_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |path: &str| {
+        let file = dir.path().join(format!("{path}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                "[feed]\nlisten = \"127.0.0.1:0\"\n[venue]\npath = \"{path}\"\n\
+                 interface = \"kbnosuchif0\"\naddress = \"127.0.0.1:1\"\n[metrics]\nlisten = \"\"\n"
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_eti"))
+            .args(["run", "--seconds", "1", "--config"])
+            .arg(&file)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run eti");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run("afxdp");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("venue.path = \"afxdp\" on venue.interface = \"kbnosuchif0\""),
+        "{err}"
+    );
+    assert!(!err.contains("connect failed"), "tried to connect: {err}");
+    let (_, err) = run("auto");
+    assert_eq!(
+        err.matches("AF_XDP order path on venue.interface = \"kbnosuchif0\" unavailable")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("venue order path: kernel TCP"), "{err}");
+}
