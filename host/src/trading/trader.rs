@@ -209,6 +209,7 @@ impl Trader {
     /// error) engages the kill switch: no trading without a journal.
     /// A full queue blocks or engages the kill switch (`journal.on_full`).
     pub(crate) fn journal(&mut self, ev: &JEvent) {
+        crate::telemetry::tracing::observe(&self.status, ev);
         let _ = self.journal_seq(ev);
     }
 
