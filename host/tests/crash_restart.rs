@@ -69,6 +69,8 @@ impl Sim {
         let mut child = Command::new(eti_sim())
             .args([
                 "serve",
+                "--venues",
+                "1",
                 "--config",
                 &f("sim.toml"),
                 "--day",

@@ -1,8 +1,10 @@
 //! `eti-sim`: the exchange simulator's command line.
 //!
-//! - `eti-sim serve [--config sim.toml] [--day F] [--drop-copy F] [--order-log F]`:
-//!   run the venue (OUCH TCP 30003, ITCH MoldUDP64 feed to UDP 30001,
-//!   retransmission UDP 30002 by default); JSON lines on stdout at start and end.
+//! - `eti-sim serve [--venues N] [--config sim.toml] [--day F] [--drop-copy F]
+//!   [--order-log F] [--maker-fee V=N] [--taker-fee V=N] [--latency-us V=US]`:
+//!   run N venues (default 3: ETIX on OUCH TCP 30003, ITCH MoldUDP64 feed to UDP
+//!   30001, retransmission UDP 30002; ETIY and ETIZ on those ports + 10 and + 20);
+//!   JSON lines on stdout at start and end.
 //! - `eti-sim replay FILE [--speed N | --max] [--max-gap-ms MS]`: play a
 //!   BinaryFILE or pcap as a live feed (default: recorded pace, silences cut to 1 s).
 //! - `eti-sim book FILE [--symbol AAPL] [--json]`: rebuild books from a file.
@@ -15,7 +17,7 @@ use clap::{Parser, Subcommand};
 use eti_sim::config::{SimConfig, DEFAULT_TOML};
 use eti_sim::replay::{self, Pace, ReplayOptions};
 use eti_sim::simulator::VenueFiles;
-use eti_sim::Simulator;
+use eti_sim::Venues;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -37,13 +39,32 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run the simulated exchange until Ctrl-C (or --seconds). Prints one JSON
-    /// line on stdout when listening (`"event":"listening"`: the OUCH,
-    /// retransmission and feed addresses) and one at the end (`"event":"end_of_day"`).
+    /// Run the simulated venues until Ctrl-C (or --seconds). Prints one JSON
+    /// line on stdout when listening (`"event":"listening"`: the first venue's
+    /// OUCH, retransmission and feed addresses at the top level, every venue's in
+    /// `venues`) and one at the end (`"event":"end_of_day"`).
     Serve {
         /// TOML file overriding the embedded defaults (see `eti-sim config`).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Venues to run: the first N `[[venues]]` entries (ETIX, ETIY, ETIZ by
+        /// default), each with its own engine, feed, ports, fees and latency.
+        /// With more than one, --day, --drop-copy and --order-log files get the
+        /// venue's name before their extension (drop.ETIY.jsonl).
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        venues: usize,
+        /// A venue's fee per share added (liquidity flag A), in $0.0001, negative
+        /// for a rebate: `ETIY=10` (repeat per venue; overrides the config).
+        #[arg(long, value_name = "VENUE=N", allow_hyphen_values = true)]
+        maker_fee: Vec<String>,
+        /// A venue's fee per share removed (liquidity flag R), in $0.0001,
+        /// negative for a rebate: `ETIX=30` (repeat per venue).
+        #[arg(long, value_name = "VENUE=N", allow_hyphen_values = true)]
+        taker_fee: Vec<String>,
+        /// A venue's added latency before matching, in microseconds: `ETIZ=500`
+        /// (repeat per venue).
+        #[arg(long, value_name = "VENUE=US")]
+        latency_us: Vec<String>,
         /// Stop after this many seconds (end of day is published first).
         #[arg(long)]
         seconds: Option<u64>,
@@ -180,19 +201,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Serve {
             config,
+            venues,
+            maker_fee,
+            taker_fee,
+            latency_us,
             seconds,
             day,
             drop_copy,
             order_log,
-        } => serve(
-            config,
-            seconds,
-            &VenueFiles {
-                day,
-                drop_copy,
-                order_log,
-            },
-        ),
+        } => {
+            let mut cfg = SimConfig::load(config.as_deref())?;
+            apply_venue_flags(&mut cfg, "--maker-fee", &maker_fee, |v, x| v.maker_fee = x)?;
+            apply_venue_flags(&mut cfg, "--taker-fee", &taker_fee, |v, x| v.taker_fee = x)?;
+            apply_venue_flags(&mut cfg, "--latency-us", &latency_us, |v, x: u64| {
+                v.latency_us = x
+            })?;
+            cfg.validate()?;
+            if venues == 0 || venues > cfg.venues.len() {
+                let names: Vec<&str> = cfg.venues.iter().map(|v| v.name.as_str()).collect();
+                bail!(
+                    "--venues {venues}: expected 1..={} (the configuration's [[venues]]: {})",
+                    cfg.venues.len(),
+                    names.join(", ")
+                );
+            }
+            serve(
+                &cfg,
+                venues,
+                seconds,
+                &VenueFiles {
+                    day,
+                    drop_copy,
+                    order_log,
+                },
+            )
+        }
         Cmd::Replay {
             file,
             speed,
@@ -395,20 +438,84 @@ fn replay_cli(file: &std::path::Path, opts: &ReplayOptions) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(config: Option<PathBuf>, seconds: Option<u64>, files: &VenueFiles) -> Result<ExitCode> {
-    let cfg = SimConfig::load(config.as_deref())?;
-    let sim = Simulator::start_with_files(&cfg, files)?;
-    let replay = sim.day_replay();
+/// Apply `VENUE=VALUE` flags to the named `[[venues]]` entries.
+fn apply_venue_flags<T: std::str::FromStr>(
+    cfg: &mut SimConfig,
+    flag: &str,
+    values: &[String],
+    set: impl Fn(&mut eti_sim::VenueConfig, T),
+) -> Result<()> {
+    for text in values {
+        let Some((name, value)) = text.split_once('=') else {
+            bail!("{flag} {text:?}: expected VENUE=VALUE, e.g. ETIY=10");
+        };
+        let Ok(x) = value.trim().parse::<T>() else {
+            bail!("{flag} {text:?}: {value:?} is not an integer in range");
+        };
+        let Some(v) = cfg.venues.iter_mut().find(|v| v.name == name.trim()) else {
+            let names: Vec<&str> = cfg.venues.iter().map(|v| v.name.as_str()).collect();
+            bail!(
+                "{flag} {text:?}: no venue {name:?} (the venues are {})",
+                names.join(", ")
+            );
+        };
+        set(v, x);
+    }
+    Ok(())
+}
+
+fn serve(cfg: &SimConfig, n: usize, seconds: Option<u64>, files: &VenueFiles) -> Result<ExitCode> {
+    let venues = Venues::start_with_files(cfg, n, files)?;
+    let per_venue: Vec<serde_json::Value> = venues
+        .iter()
+        .enumerate()
+        .map(|(i, sim)| {
+            let v = sim.venue();
+            let file = |p: &Option<PathBuf>| {
+                p.as_deref().map(|p| {
+                    if n == 1 {
+                        p.display().to_string()
+                    } else {
+                        eti_sim::venues::venue_file(p, &v.name)
+                            .display()
+                            .to_string()
+                    }
+                })
+            };
+            serde_json::json!({
+                "index": i,
+                "name": v.name,
+                "ouch": v.ouch_addr.to_string(),
+                "retransmit": v.retransmit_addr.to_string(),
+                "feed_destinations": v.feed_destinations.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "feed_source": sim.feed_source_addr().map(|a| a.to_string()),
+                "ouch_session": v.ouch_session,
+                "feed_session": v.feed_session,
+                "feed_next_sequence": sim.feed_next_sequence(),
+                "day_records_replayed": sim.day_replay().records,
+                "maker_fee": v.fees.maker_fee,
+                "taker_fee": v.fees.taker_fee,
+                "latency_us": v.latency_us,
+                "day": file(&files.day),
+                "drop_copy": file(&files.drop_copy),
+                "order_log": file(&files.order_log),
+            })
+        })
+        .collect();
+    let Some(first) = venues.get(0) else {
+        bail!("no venue started");
+    };
     let listening = serde_json::json!({
         "event": "listening",
-        "ouch": sim.ouch_addr().to_string(),
-        "retransmit": sim.retransmit_addr().to_string(),
-        "feed_destinations": cfg.feed.destinations,
-        "feed_source": sim.feed_source_addr().map(|a| a.to_string()),
-        "ouch_session": cfg.ouch.session,
-        "feed_session": cfg.feed.session,
-        "feed_next_sequence": sim.feed_next_sequence(),
-        "day_records_replayed": replay.records,
+        "ouch": first.ouch_addr().to_string(),
+        "retransmit": first.retransmit_addr().to_string(),
+        "feed_destinations": first.venue().feed_destinations.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "feed_source": first.feed_source_addr().map(|a| a.to_string()),
+        "ouch_session": first.venue().ouch_session,
+        "feed_session": first.venue().feed_session,
+        "feed_next_sequence": first.feed_next_sequence(),
+        "day_records_replayed": first.day_replay().records,
+        "venues": per_venue,
         "pid": std::process::id(),
     });
     {
@@ -416,14 +523,21 @@ fn serve(config: Option<PathBuf>, seconds: Option<u64>, files: &VenueFiles) -> R
         writeln!(out, "{listening}")?;
         out.flush()?;
     }
-    tracing::info!(
-        ouch = %sim.ouch_addr(),
-        retransmit = %sim.retransmit_addr(),
-        feed = ?cfg.feed.destinations,
-        symbols = cfg.symbols.len(),
-        day_records_replayed = replay.records,
-        "eti-sim serving"
-    );
+    for sim in venues.iter() {
+        let v = sim.venue();
+        tracing::info!(
+            venue = %v.name,
+            ouch = %v.ouch_addr,
+            retransmit = %v.retransmit_addr,
+            feed = ?v.feed_destinations,
+            maker_fee = v.fees.maker_fee,
+            taker_fee = v.fees.taker_fee,
+            latency_us = v.latency_us,
+            symbols = cfg.symbols.len(),
+            day_records_replayed = sim.day_replay().records,
+            "eti-sim serving"
+        );
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -442,17 +556,33 @@ fn serve(config: Option<PathBuf>, seconds: Option<u64>, files: &VenueFiles) -> R
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => 143,
         }
     });
-    let st = sim.feed_stats();
-    let executions = sim.executions().len();
-    let dups = sim.duplicate_token_rejects();
-    sim.stop();
+    let mut totals = (0u64, 0u64, 0usize, 0u64);
+    let mut ends = Vec::with_capacity(n);
+    for sim in venues.iter() {
+        let st = sim.feed_stats();
+        let executions = sim.executions().len();
+        let dups = sim.duplicate_token_rejects();
+        totals.0 += st.messages;
+        totals.1 += st.packets;
+        totals.2 += executions;
+        totals.3 += dups;
+        ends.push(serde_json::json!({
+            "name": sim.venue().name,
+            "feed_messages": st.messages,
+            "feed_packets": st.packets,
+            "executions": executions,
+            "duplicate_token_rejects": dups,
+        }));
+    }
+    venues.stop();
     let end = serde_json::json!({
         "event": "end_of_day",
         "stopped_by": match code { 130 => "sigint", 143 => "sigterm", _ => "seconds" },
-        "feed_messages": st.messages,
-        "feed_packets": st.packets,
-        "executions": executions,
-        "duplicate_token_rejects": dups,
+        "feed_messages": totals.0,
+        "feed_packets": totals.1,
+        "executions": totals.2,
+        "duplicate_token_rejects": totals.3,
+        "venues": ends,
     });
     let mut out = std::io::stdout().lock();
     writeln!(out, "{end}")?;

@@ -36,6 +36,12 @@ pub enum SimError {
     UnknownSymbol(String),
     #[error(transparent)]
     Day(#[from] DayError),
+    /// One venue of several could not start.
+    #[error("venue {venue}: {source}")]
+    Venue {
+        venue: String,
+        source: Box<SimError>,
+    },
 }
 
 /// Files the venue keeps (all optional; `eti-sim serve --day --drop-copy

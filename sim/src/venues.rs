@@ -72,7 +72,12 @@ impl Venues {
         }
         let mut venues = Vec::with_capacity(n);
         for i in 0..n {
-            let mut c = cfg.for_venue(i)?;
+            let venue = cfg.venues[i].name.clone();
+            let named = |e: SimError| SimError::Venue {
+                venue: venue.clone(),
+                source: Box::new(e),
+            };
+            let mut c = cfg.for_venue(i).map_err(|e| named(e.into()))?;
             c.flow.seed = venue_flow_seed(cfg.flow.seed, i);
             let name = &c.venues[0].name;
             let each = |p: &Option<PathBuf>| p.as_deref().map(|p| venue_file(p, name));
@@ -82,7 +87,7 @@ impl Venues {
                 order_log: each(&files.order_log),
             };
             // a venue that cannot start stops the ones already running (drop)
-            venues.push(Simulator::start_venue(&c, None, &f, Some(cfg.flow.seed))?);
+            venues.push(Simulator::start_venue(&c, None, &f, Some(cfg.flow.seed)).map_err(named)?);
         }
         Ok(Venues { venues })
     }

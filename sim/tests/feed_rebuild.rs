@@ -14,7 +14,7 @@ use eti_sim::replay::FeedBook;
 use eti_sim::{BookSnapshot, SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Levels best first, each with its orders (reference number, shares) in priority.
 type Shape = (Vec<(u32, Vec<(u64, u32)>)>, Vec<(u32, Vec<(u64, u32)>)>);
@@ -31,54 +31,6 @@ fn shape(b: &BookSnapshot) -> Shape {
             .collect()
     };
     (side(&b.bids), side(&b.asks))
-}
-
-/// Receive packets until `want_next` messages are in hand, asking the
-/// retransmission server for whatever is missing.
-fn collect(rx: &UdpSocket, sim: &Simulator, want_next: u64) -> BTreeMap<u64, Vec<u8>> {
-    let mut msgs: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-    let mut buf = vec![0u8; 65_536];
-    let req_sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    req_sock
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    rx.set_read_timeout(Some(Duration::from_millis(20)))
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut session = None;
-    while (msgs.len() as u64) < want_next - 1 {
-        assert!(
-            Instant::now() < deadline,
-            "feed incomplete: {} of {}",
-            msgs.len(),
-            want_next - 1
-        );
-        let mut took = false;
-        for sock in [rx, &req_sock] {
-            while let Ok(n) = sock.recv(&mut buf) {
-                took = true;
-                let p = PacketView::new(&buf[..n]).expect("valid MoldUDP64 packet");
-                session = Some(p.session());
-                for (seq, m) in (p.sequence()..).zip(p.messages()) {
-                    msgs.insert(seq, m.expect("message block").to_vec());
-                }
-            }
-        }
-        if !took {
-            // first gap: request it (the live socket may have dropped packets)
-            let first_missing = (1..want_next).find(|s| !msgs.contains_key(s)).unwrap();
-            let req = Request {
-                session: session
-                    .unwrap_or(eti_core::moldudp64::Session::new("ETISIM0001").unwrap()),
-                sequence: first_missing,
-                count: 500,
-            };
-            req_sock
-                .send_to(&req.to_bytes(), sim.retransmit_addr())
-                .unwrap();
-        }
-    }
-    msgs
 }
 
 #[test]
@@ -134,7 +86,12 @@ fn published_itch_rebuilds_the_engine_books_exactly() {
 
     let (books, next) = sim.snapshots_at_sequence();
     assert!(next > 5_000, "the flow published {next} messages");
-    let msgs = collect(&rx, &sim, next);
+    let msgs = common::collect_feed(
+        &rx,
+        sim.retransmit_addr(),
+        eti_core::moldudp64::Session::new("ETISIM0001").unwrap(),
+        next,
+    );
 
     // the retransmission server answers with the same bytes as the live feed
     let req_sock = UdpSocket::bind("127.0.0.1:0").unwrap();

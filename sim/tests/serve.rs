@@ -24,8 +24,15 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path, extra: &[&str]) -> Serve {
+        // one venue unless the test asks for more (as before --venues existed)
+        let one = if extra.contains(&"--venues") {
+            &[][..]
+        } else {
+            &["--venues", "1"][..]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_eti-sim"))
             .arg("serve")
+            .args(one)
             .args(["--config", dir.join("sim.toml").to_str().unwrap()])
             .args(extra)
             .env("RUST_LOG", "warn")
@@ -251,7 +258,7 @@ fn day_survives_kill_drop_copy_and_order_log_hold_everything_once() {
 
     // the day has ended: a start on it says so and names the file
     let out = Command::new(env!("CARGO_BIN_EXE_eti-sim"))
-        .arg("serve")
+        .args(["serve", "--venues", "1"])
         .args(["--config", dir.path().join("sim.toml").to_str().unwrap()])
         .args(args)
         .output()
@@ -289,4 +296,129 @@ fn address_in_use_names_the_key_and_the_address_once() {
     );
     assert_eq!(err.matches("in use").count(), 1, "said once: {err}");
     assert!(!err.contains("Caused by"), "{err}");
+}
+
+#[test]
+fn three_venues_serve_their_own_ports_fees_and_files_and_survive_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), 0);
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let (day, drop_copy, order_log) = (p("day.jsonl"), p("drop.jsonl"), p("orders.jsonl"));
+    let args = [
+        "--venues",
+        "3",
+        "--day",
+        &day,
+        "--drop-copy",
+        &drop_copy,
+        "--order-log",
+        &order_log,
+        "--taker-fee",
+        "ETIY=-7",
+        "--latency-us",
+        "ETIZ=1000",
+    ];
+    let s = Serve::start(dir.path(), &args);
+    let v = s.listening["venues"].as_array().unwrap().clone();
+    let names: Vec<&str> = v.iter().map(|x| x["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ETIX", "ETIY", "ETIZ"]);
+    assert_eq!(
+        s.listening["ouch"], v[0]["ouch"],
+        "top level: the first venue"
+    );
+    let mut ports: Vec<&str> = v
+        .iter()
+        .flat_map(|x| {
+            [
+                x["ouch"].as_str().unwrap(),
+                x["retransmit"].as_str().unwrap(),
+            ]
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 6, "{v:?}");
+    assert_eq!(v[1]["taker_fee"], -7);
+    assert_eq!(v[1]["feed_session"], "ETIY");
+    assert_eq!(v[2]["latency_us"], 1000);
+    assert!(v[1]["drop_copy"]
+        .as_str()
+        .unwrap()
+        .ends_with("drop.ETIY.jsonl"));
+
+    // ETI002 takes the flow's offer on ETIY only
+    let etiy: SocketAddr = v[1]["ouch"].as_str().unwrap().parse().unwrap();
+    let (mut c, _) = Client::login(etiy, "ETI002", "eti", 0).unwrap();
+    c.enter("Y1", Side::Buy, 300, "AAPL", dollars(195), 0);
+    let stream = drain(&mut c, Duration::from_millis(300));
+    let got = fills(&stream);
+    assert!(!got.is_empty(), "the IOC trades against the seeded offers");
+    let bought: u64 = got.iter().map(|f| f.1).sum();
+    drop(s); // SIGKILL
+
+    let lines = |f: &str| json_lines(&dir.path().join(f));
+    let dc = lines("drop.ETIY.jsonl");
+    assert_eq!(dc.len(), got.len(), "{dc:?}");
+    for (l, f) in dc.iter().zip(&got) {
+        assert_eq!(
+            (&l["venue"], &l["user"], &l["liquidity"]),
+            (
+                &Value::from("ETIY"),
+                &Value::from("ETI002"),
+                &Value::from("removed")
+            )
+        );
+        assert_eq!(l["fee"], -7 * f.1 as i64, "{l}");
+    }
+    assert!(lines("drop.ETIX.jsonl").is_empty() && lines("drop.ETIZ.jsonl").is_empty());
+    assert!(!dir.path().join("drop.jsonl").exists());
+    assert_eq!(lines("orders.ETIY.jsonl").len(), 1);
+
+    // every venue comes back on its own day file; nothing is written twice
+    let s = Serve::start(dir.path(), &args);
+    for x in s.listening["venues"].as_array().unwrap() {
+        assert!(x["day_records_replayed"].as_u64().unwrap() > 0, "{x}");
+    }
+    // ephemeral ports: the restarted venue listens elsewhere
+    let etiy: SocketAddr = s.listening["venues"][1]["ouch"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (mut c, _) = Client::login(etiy, "ETI002", "eti", 1).unwrap();
+    let again = drain(&mut c, Duration::from_millis(300));
+    assert_eq!(fills(&again), got, "the same fills replayed");
+    let (code, end) = s.interrupt();
+    assert_eq!(code, 130);
+    let ends = end["venues"].as_array().unwrap();
+    assert_eq!(ends.len(), 3);
+    assert_eq!(ends[1]["executions"].as_u64().unwrap(), got.len() as u64);
+    assert_eq!(end["executions"].as_u64().unwrap(), got.len() as u64);
+    assert_eq!(lines("drop.ETIY.jsonl").len(), got.len());
+    assert!(bought > 0 && bought <= 300);
+}
+
+#[test]
+fn venue_flags_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path(), 0);
+    for (args, says) in [
+        (&["--venues", "4"][..], "expected 1..=3"),
+        (&["--venues", "0"][..], "expected 1..=3"),
+        (&["--maker-fee", "NOPE=1"][..], "no venue \"NOPE\""),
+        (&["--taker-fee", "ETIX"][..], "VENUE=VALUE"),
+        (&["--latency-us", "ETIZ=-1"][..], "not an integer"),
+        (&["--taker-fee", "ETIY=5000"][..], "venues[1].taker_fee"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_eti-sim"))
+            .arg("serve")
+            .args(["--config", dir.path().join("sim.toml").to_str().unwrap()])
+            .args(["--seconds", "0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }

@@ -174,3 +174,54 @@ pub fn enter_order(
 pub fn dollars(d: u32) -> Price {
     Price(d * 10_000)
 }
+
+/// Receive a feed's MoldUDP64 packets on `rx` until messages 1..`want_next` are
+/// all in hand, asking the retransmission server at `retransmit` for whatever
+/// the live socket missed. Every packet must belong to `session`.
+pub fn collect_feed(
+    rx: &std::net::UdpSocket,
+    retransmit: SocketAddr,
+    session: Session,
+    want_next: u64,
+) -> std::collections::BTreeMap<u64, Vec<u8>> {
+    use eti_core::moldudp64::{PacketView, Request};
+    let mut msgs = std::collections::BTreeMap::new();
+    let mut buf = vec![0u8; 65_536];
+    let req_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    req_sock
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    rx.set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while (msgs.len() as u64) < want_next - 1 {
+        assert!(
+            Instant::now() < deadline,
+            "feed incomplete: {} of {}",
+            msgs.len(),
+            want_next - 1
+        );
+        let mut took = false;
+        for sock in [rx, &req_sock] {
+            while let Ok(n) = sock.recv(&mut buf) {
+                took = true;
+                let p = PacketView::new(&buf[..n]).expect("valid MoldUDP64 packet");
+                assert_eq!(p.session(), session, "a packet of another session");
+                for (seq, m) in (p.sequence()..).zip(p.messages()) {
+                    msgs.insert(seq, m.expect("message block").to_vec());
+                }
+            }
+        }
+        if !took {
+            // first gap: request it (the live socket may have dropped packets)
+            let first_missing = (1..want_next).find(|s| !msgs.contains_key(s)).unwrap();
+            let req = Request {
+                session,
+                sequence: first_missing,
+                count: 500,
+            };
+            req_sock.send_to(&req.to_bytes(), retransmit).unwrap();
+        }
+    }
+    msgs
+}
