@@ -3,6 +3,8 @@
 //! through the pre-trade risk gate and writes it to the venue; side threads
 //! serve metrics and journal events.
 //!
+//! - [`analysis`]: offline: volume profiles from ITCH history (`eti profile`),
+//!   transaction-cost analysis of a journal (`eti tca`).
 //! - [`app`]: configuration with embedded defaults, and the runner (`eti run`).
 //! - [`feed`]: order-by-order books from ITCH 5.0.
 //! - [`trading`]: the hot loop ([`Host`], [`Trader`]), algos, orders, positions, resume.
@@ -15,6 +17,7 @@
 //! - [`demo`] (feature `demo`): `eti demo`, simulator and host on loopback with checks;
 //!   the only module that links eti-sim.
 
+pub mod analysis;
 pub mod app;
 pub mod control;
 #[cfg(feature = "demo")]

@@ -85,6 +85,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Per-symbol intraday volume curves from an ITCH 5.0 BinaryFILE (a VWAP order's profile_file).
+    Profile(eti_host::analysis::profile::ProfileArgs),
     /// Journal audit tools.
     Audit {
         #[command(subcommand)]
@@ -279,6 +281,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ctl(a) => Ok(eti_host::control::cli::run(&a)),
         Command::Audit { command } => audit(command),
+        Command::Profile(a) => Ok(eti_host::analysis::profile::run(&a)),
         #[cfg(feature = "demo")]
         Command::Demo {
             report,

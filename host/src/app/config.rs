@@ -276,6 +276,10 @@ pub struct OrderSection {
     /// VWAP volume profile: relative weights of equal time buckets.
     #[serde(default)]
     pub profile: Vec<u32>,
+    /// VWAP: the order's symbol's curve from this `eti profile` file
+    /// (instead of `profile`; "" = `profile`, or the embedded default).
+    #[serde(default)]
+    pub profile_file: String,
     /// IS: risk aversion λ' (dimensionless; 0 = straight line).
     #[serde(default = "default_risk_aversion")]
     pub risk_aversion: u32,
@@ -588,6 +592,7 @@ const ORDER_KEYS: &[(&str, &str)] = &[
     ("slices", "integer"),
     ("participation_pct", "integer"),
     ("profile", "array"),
+    ("profile_file", "string"),
     ("risk_aversion", "integer"),
     ("volatility_bps", "integer"),
     ("volume_pct", "integer"),
@@ -845,6 +850,10 @@ impl OrderSection {
                 ),
             ));
         }
+        let mut profile = self.profile.clone();
+        if !self.profile_file.is_empty() {
+            profile = self.profile_from_file(i, algo, &symbol)?;
+        }
         if algo == AlgoKind::Vwap {
             if self.profile.len() > 1000 {
                 return Err(invalid(
@@ -871,8 +880,43 @@ impl OrderSection {
             duration_ns: self.duration_s * 1_000_000_000,
             slices: self.slices,
             participation_pct: self.participation_pct,
-            profile: self.profile.clone(),
+            profile,
             params,
+        })
+    }
+
+    /// `profile_file`: the symbol's curve from an `eti profile` file.
+    fn profile_from_file(
+        &self,
+        i: usize,
+        algo: AlgoKind,
+        symbol: &Symbol,
+    ) -> Result<Vec<u32>, ConfigError> {
+        let key = format!("orders[{i}].profile_file");
+        let shown = format!("{:?}", self.profile_file);
+        if algo != AlgoKind::Vwap {
+            return Err(invalid(key, shown, "a profile only for algo = \"vwap\""));
+        }
+        if !self.profile.is_empty() {
+            return Err(invalid(
+                key,
+                shown,
+                "either profile or profile_file, not both",
+            ));
+        }
+        let p = crate::analysis::profile::Profiles::load(Path::new(&self.profile_file))
+            .map_err(|e| invalid(&key, &shown, format!("a readable `eti profile` file ({e})")))?;
+        p.weights(symbol.as_str()).ok_or_else(|| {
+            let have: Vec<&str> = p.volume.keys().map(String::as_str).collect();
+            invalid(
+                &key,
+                &shown,
+                format!(
+                    "a file with a curve for {} (it has {})",
+                    symbol.as_str(),
+                    have.join(", ")
+                ),
+            )
         })
     }
 
