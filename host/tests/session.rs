@@ -82,6 +82,9 @@ fn session(
         verbose: false,
         venue_via: Some(Arc::new(move |venue| start_tap(venue, s2.clone()))),
         journal,
+        // the tap sees one venue's order entry: the single-venue host
+        // (several venues: tests/multi_venue.rs)
+        venues: 1,
         ..DemoOptions::default()
     };
     let out = run(&opts).expect("demo session runs");

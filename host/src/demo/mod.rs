@@ -1,14 +1,15 @@
 //! `eti demo`: the exchange simulator and the host on loopback in one process,
-//! a short trading session (TWAP and VWAP parents against synthetic flow, a
-//! risk drill the gate must reject, a dropped venue connection the host must
-//! recover from), then a summary with the checks that make it trustworthy:
-//! host books equal the simulator's, every fill reconciles with the
-//! simulator's executions.
+//! a short trading session (three venues by default, TWAP, VWAP, IS and POV
+//! parents against synthetic flow, every child through the smart order
+//! router, a risk drill the gate must reject, a dropped venue connection the
+//! host must recover from), then a summary with the checks that make it
+//! trustworthy: each venue's host books equal that simulator venue's, every
+//! fill reconciles with its venue's executions, venue by venue.
 
 pub mod control;
 
 use crate::app::config::{AlgoKind, GateKind, HostConfig, ParentSpec};
-use crate::app::runner::build_host;
+use crate::app::runner::build_host_with_feeds;
 use crate::app::signals::Interrupt;
 use crate::risk::reason_name;
 use crate::telemetry::latency::{Percentiles, Stage};
@@ -58,6 +59,8 @@ pub struct DemoOptions {
     /// Raised by Ctrl-C: the script stops early, the session winds down as
     /// usual (journal sealed, checks, summary).
     pub interrupt: Arc<Interrupt>,
+    /// Simulator venues (ETIX, ETIY, ETIZ, ...); 1 = the single-venue host.
+    pub venues: usize,
 }
 
 impl std::fmt::Debug for DemoOptions {
@@ -86,6 +89,7 @@ impl Default for DemoOptions {
             journal: None,
             control_dir: None,
             interrupt: Interrupt::never(),
+            venues: 3,
         }
     }
 }
@@ -112,6 +116,29 @@ pub struct Checks {
     pub fills_reconciled: bool,
     pub venue_executions: usize,
     pub fill_mismatches: Vec<String>,
+}
+
+/// One venue's share of the session (`fees` in dollars, positive = paid:
+/// taker fees minus maker rebates at the venue's published schedule).
+#[derive(Debug, Clone, Serialize)]
+pub struct VenueReport {
+    pub name: String,
+    pub orders: u64,
+    pub fills: u64,
+    pub shares: u64,
+    pub fees: f64,
+}
+
+/// What the smart order router did: children sent through it, decisions
+/// split over more than one venue, children stopped at send time because
+/// they would have traded through a better displayed price (must be 0).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct RoutingReport {
+    pub children: u64,
+    pub split_orders: u64,
+    pub trade_throughs: u64,
+    pub reroutes: u64,
+    pub unrouted_shares: u64,
 }
 
 /// The session summary (`--report` writes it as JSON).
@@ -152,6 +179,9 @@ pub struct Summary {
     pub control: Option<control::ControlSummary>,
     /// Stopped early by Ctrl-C (or SIGTERM).
     pub interrupted: bool,
+    /// Per venue, in venue order.
+    pub venues: Vec<VenueReport>,
+    pub routing: RoutingReport,
     pub checks: Checks,
 }
 
@@ -159,7 +189,10 @@ pub struct Summary {
 pub struct Outcome {
     pub summary: Summary,
     pub host: Host,
+    /// Venue 0's simulator.
     pub sim: Simulator,
+    /// The other venues' simulators (venue 1 first).
+    pub others: Vec<Simulator>,
 }
 
 impl std::fmt::Debug for Outcome {
@@ -269,11 +302,67 @@ fn parent(
     }
 }
 
+/// The `[[venues]]` entry of a simulator venue: its name, fees and latency
+/// as it publishes them; orders to `address`, its feed on `feed_listen`.
+fn venue_entry(
+    sim: &Simulator,
+    address: SocketAddr,
+    feed_listen: SocketAddr,
+) -> crate::routing::config::VenueEntry {
+    let v = sim.venue();
+    crate::routing::config::VenueEntry {
+        name: v.name.clone(),
+        address: address.to_string(),
+        feed_listen: feed_listen.to_string(),
+        retransmit: v.retransmit_addr.to_string(),
+        take_fee: v.fees.taker_fee,
+        make_fee: v.fees.maker_fee,
+        latency_us: u32::try_from(v.latency_us).unwrap_or(u32::MAX),
+        firm_index: None,
+        session: String::new(),
+    }
+}
+
+/// A feed socket (ephemeral loopback port) and a retransmission socket
+/// towards `sim`'s server; returns them and the feed's address.
+fn venue_feed(sim: &Simulator) -> Result<(FeedIo, SocketAddr), DemoError> {
+    let feed = UdpSocketIo::open(&UdpSocketConfig::receiver(SocketAddrV4::new(
+        [127, 0, 0, 1].into(),
+        0,
+    )))?;
+    let addr = feed.local_addr()?;
+    let retrans = match sim.retransmit_addr() {
+        SocketAddr::V4(a) => a,
+        a => {
+            return Err(DemoError::Other(format!(
+                "retransmission address {a} is not IPv4"
+            )))
+        }
+    };
+    let rt = UdpSocketIo::open(&UdpSocketConfig::sender(
+        SocketAddrV4::new([127, 0, 0, 1].into(), 0),
+        retrans,
+    ))?;
+    Ok((
+        FeedIo {
+            feed: Box::new(feed),
+            retransmit: Box::new(rt),
+        },
+        addr,
+    ))
+}
+
 /// Run one demo session to completion.
 pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
     let started = Instant::now();
     let scfg = sim_config(opts);
-    let sim = Simulator::start(&scfg)?;
+    let mut sims = eti_sim::venues::Venues::start(&scfg, opts.venues.max(1))?
+        .into_vec()
+        .into_iter();
+    let sim = sims
+        .next()
+        .ok_or_else(|| DemoError::Other("no simulator venue started".into()))?;
+    let others: Vec<Simulator> = sims.collect();
     say(
         opts,
         &format!(
@@ -286,10 +375,7 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
         Some(f) => f(sim.ouch_addr()),
         None => sim.ouch_addr(),
     };
-    let cfg = host_config(opts, &sim, venue_addr);
-    let r = cfg
-        .resolve()
-        .map_err(crate::app::runner::BuildError::from)?;
+    let mut cfg = host_config(opts, &sim, venue_addr);
     let tradable: Vec<(Symbol, Price)> = scfg
         .symbols
         .iter()
@@ -341,6 +427,32 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
         retrans,
     ))?;
     sim.add_feed_destination(feed_addr);
+    let mut feeds = vec![FeedIo {
+        feed: Box::new(feed),
+        retransmit: Box::new(rt),
+    }];
+    if !others.is_empty() {
+        let mut entries = vec![venue_entry(&sim, venue_addr, feed_addr)];
+        for o in &others {
+            let (f, addr) = venue_feed(o)?;
+            o.add_feed_destination(addr);
+            entries.push(venue_entry(o, o.ouch_addr(), addr));
+            feeds.push(f);
+        }
+        for e in &entries {
+            say(
+                opts,
+                &format!(
+                    "venue {}: orders {}, feed on {}, take fee {} make fee {} ($0.0001/share)",
+                    e.name, e.address, e.feed_listen, e.take_fee, e.make_fee
+                ),
+            );
+        }
+        cfg.venues = entries;
+    }
+    let r = cfg
+        .resolve()
+        .map_err(crate::app::runner::BuildError::from)?;
     say(
         opts,
         &format!(
@@ -375,14 +487,11 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
             ),
         );
     }
-    let mut host = build_host(
+    let mut host = build_host_with_feeds(
         &cfg,
         &r,
         &tradable,
-        FeedIo {
-            feed: Box::new(feed),
-            retransmit: Box::new(rt),
-        },
+        feeds,
         metrics,
         status.clone(),
         commands.clone(),
@@ -450,6 +559,9 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
                     let n = owed / 1000;
                     owed %= 1000;
                     sim.flow_steps(n as usize);
+                    for o in &others {
+                        o.flow_steps(n as usize);
+                    }
                     std::thread::sleep(Duration::from_millis(5));
                 }
             })
@@ -479,6 +591,24 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
         let _ = hot.join();
         res
     });
+    // the other venues' feeds: catch up on this thread (their progress
+    // is not in the shared status)
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(3) {
+        let behind = others.iter().enumerate().any(|(k, o)| {
+            host.trader
+                .routing
+                .as_ref()
+                .and_then(|r| r.feeds.get(k))
+                .is_some_and(|f| f.receiver.next_sequence() < o.feed_next_sequence())
+        });
+        if !behind {
+            break;
+        }
+        if host.poll() == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
     let journal_note = match journal {
         None => None,
         Some((j, dir)) => {
@@ -503,7 +633,10 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
         });
     }
     script_result?;
-    let checks = check(&host, &sim, "ETI001");
+    let mut checks = check(&host, &sim, "ETI001");
+    for (k, o) in others.iter().enumerate() {
+        merge_checks(&mut checks, check_venue(&host, k + 1, o, "ETI001"));
+    }
     let mut summary = summarize(
         &host,
         opts,
@@ -515,7 +648,12 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
     summary.journal = journal_note;
     summary.control = control_server.as_ref().map(control::summary);
     drop(server);
-    Ok(Outcome { summary, host, sim })
+    Ok(Outcome {
+        summary,
+        host,
+        sim,
+        others,
+    })
 }
 
 /// The session script run by the demo's main thread.
@@ -550,8 +688,10 @@ fn script(
     let parents = [
         parent(AlgoKind::Twap, "AAPL", Side::Buy, 6000, secs, 20),
         parent(AlgoKind::Vwap, "MSFT", Side::Sell, 5000, secs, 20),
-        parent(AlgoKind::Twap, "SPY", Side::Sell, 3000, secs, 15),
+        parent(AlgoKind::Is, "SPY", Side::Sell, 3000, secs, 15),
+        parent(AlgoKind::Pov, "AAPL", Side::Sell, 2000, secs, 20),
     ];
+    let n_parents = parents.len() as u64;
     for p in parents {
         say(
             opts,
@@ -621,7 +761,7 @@ fn script(
     while t0.elapsed() < deadline && !opts.interrupt.requested() {
         let total = status.parents_total.load(Ordering::Relaxed);
         let done = status.parents_done.load(Ordering::Relaxed);
-        if total >= 3 && done == total {
+        if total >= n_parents && done == total {
             break;
         }
         if last.elapsed() >= Duration::from_secs(5) {
@@ -643,22 +783,57 @@ fn script(
 /// A level with its orders (reference, shares) sorted by reference.
 type LevelWithOrders = (Price, u64, Vec<(u64, u32)>);
 
-/// Compare the host's books and fills with the simulator's.
+/// Compare the host's books and fills with the simulator's (venue 0).
 pub fn check(host: &Host, sim: &Simulator, user: &str) -> Checks {
+    check_venue(host, 0, sim, user)
+}
+
+/// Add one venue's checks to the others'.
+pub fn merge_checks(all: &mut Checks, v: Checks) {
+    all.books_match &= v.books_match;
+    all.books_compared += v.books_compared;
+    all.book_mismatches.extend(v.book_mismatches);
+    all.fills_reconciled &= v.fills_reconciled;
+    all.venue_executions += v.venue_executions;
+    all.fill_mismatches.extend(v.fill_mismatches);
+}
+
+/// Compare venue `v`'s books in the host with simulator venue `sim`'s, and
+/// the host's fills of orders sent to `v` with `sim`'s executions of `user`.
+pub fn check_venue(host: &Host, v: usize, sim: &Simulator, user: &str) -> Checks {
     let t = &host.trader;
+    let name = sim.venue().name.clone();
     let (snaps, next) = sim.snapshots_at_sequence();
     let mut book_mismatches = Vec::new();
-    if t.receiver.next_sequence() != next {
+    let (books, host_next) = match (t.venue_books(v), v) {
+        (Some(b), 0) => (b, t.receiver.next_sequence()),
+        (Some(b), _) => (
+            b,
+            t.routing
+                .as_ref()
+                .and_then(|r| r.feeds.get(v - 1))
+                .map_or(0, |f| f.receiver.next_sequence()),
+        ),
+        (None, _) => {
+            return Checks {
+                books_match: false,
+                books_compared: 0,
+                book_mismatches: vec![format!("{name}: the host has no venue {v}")],
+                fills_reconciled: false,
+                venue_executions: 0,
+                fill_mismatches: Vec::new(),
+            }
+        }
+    };
+    if host_next != next {
         book_mismatches.push(format!(
-            "host at feed sequence {}, simulator at {}",
-            t.receiver.next_sequence(),
-            next
+            "{name}: host at feed sequence {host_next}, simulator at {next}"
         ));
     }
     let mut compared = 0;
     for s in &snaps {
-        let Some(b) = t.books.by_symbol(&s.symbol) else {
-            book_mismatches.push(format!("{}: no host book", s.symbol));
+        let Some(b) = books.by_symbol(&s.symbol) else {
+            book_mismatches.push(format!("{name} {}: no host book", s.symbol));
             continue;
         };
         compared += 1;
@@ -676,13 +851,7 @@ pub fn check(host: &Host, sim: &Simulator, user: &str) -> Checks {
         let host_side = |side: Side, levels: &[crate::feed::book::Level]| -> Vec<LevelWithOrders> {
             levels
                 .iter()
-                .map(|l| {
-                    (
-                        l.price,
-                        l.shares,
-                        t.books.orders_at(b.locate, side, l.price),
-                    )
-                })
+                .map(|l| (l.price, l.shares, books.orders_at(b.locate, side, l.price)))
                 .collect()
         };
         let (hb, ha) = (
@@ -692,7 +861,7 @@ pub fn check(host: &Host, sim: &Simulator, user: &str) -> Checks {
         let (sb, sa) = (sim_side(&s.bids), sim_side(&s.asks));
         if hb != sb {
             book_mismatches.push(format!(
-                "{} bids differ: host {} levels, sim {} levels; first host {:?} sim {:?}",
+                "{name} {} bids differ: host {} levels, sim {} levels; first host {:?} sim {:?}",
                 s.symbol,
                 hb.len(),
                 sb.len(),
@@ -702,7 +871,7 @@ pub fn check(host: &Host, sim: &Simulator, user: &str) -> Checks {
         }
         if ha != sa {
             book_mismatches.push(format!(
-                "{} asks differ: host {} levels, sim {} levels; first host {:?} sim {:?}",
+                "{name} {} asks differ: host {} levels, sim {} levels; first host {:?} sim {:?}",
                 s.symbol,
                 ha.len(),
                 sa.len(),
@@ -725,15 +894,22 @@ pub fn check(host: &Host, sim: &Simulator, user: &str) -> Checks {
         }
     }
     venue_fills.sort_by_key(|f| (f.0, f.1));
+    let on_v = |tok: &eti_core::OrderToken| {
+        t.orders
+            .index_of(tok)
+            .and_then(|i| t.orders.get(i))
+            .map_or(v == 0, |o| usize::from(o.venue) == v)
+    };
     let mut host_fills: Vec<(u64, eti_core::OrderToken, u32, Price)> = t
         .fills
         .iter()
+        .filter(|f| on_v(&f.token))
         .map(|f| (f.match_number, f.token, f.shares, f.price))
         .collect();
     host_fills.sort_by_key(|f| (f.0, f.1));
     if venue_fills != host_fills {
         fill_mismatches.push(format!(
-            "venue has {} executions for {user}, host has {} fills",
+            "{name} has {} executions for {user}, host has {} fills there",
             venue_fills.len(),
             host_fills.len()
         ));
@@ -837,8 +1013,42 @@ fn summarize(
         journal: None,
         control: None,
         interrupted: opts.interrupt.requested(),
+        venues: venue_reports(t),
+        routing: t
+            .routing
+            .as_ref()
+            .map(|r| {
+                let st = r.stats();
+                RoutingReport {
+                    children: r.children,
+                    split_orders: st.split_orders,
+                    trade_throughs: r.trade_throughs,
+                    reroutes: st.reroutes,
+                    unrouted_shares: st.unrouted_shares,
+                }
+            })
+            .unwrap_or_default(),
         checks,
     }
+}
+
+/// Per-venue orders, fills, shares and fees.
+fn venue_reports(t: &crate::trading::Trader) -> Vec<VenueReport> {
+    let names: Vec<String> = match &t.routing {
+        Some(r) => r.names.clone(),
+        None => vec!["VENUE".into()],
+    };
+    names
+        .into_iter()
+        .zip(t.venue_counters.iter())
+        .map(|(name, c)| VenueReport {
+            name,
+            orders: c.orders,
+            fills: c.fills,
+            shares: c.shares,
+            fees: c.fees as f64 / 10_000.0,
+        })
+        .collect()
 }
 
 fn us(ns: u64) -> String {
@@ -949,6 +1159,20 @@ pub fn render(s: &Summary) -> String {
             st.join(", ")
         }
     );
+    for v in &s.venues {
+        let _ = writeln!(
+            o,
+            "  venue     {}: {} orders, {} fills, {} shares, fees ${:.2}",
+            v.name, v.orders, v.fills, v.shares, v.fees
+        );
+    }
+    if s.venues.len() > 1 {
+        let _ = writeln!(
+            o,
+            "  routing   {} children, {} split over venues, {} IOC remainders rerouted, {} trade-throughs",
+            s.routing.children, s.routing.split_orders, s.routing.reroutes, s.routing.trade_throughs
+        );
+    }
     let _ = writeln!(
         o,
         "  checks    books match simulator: {} ({} books){}; fills reconcile with venue executions: {} ({} executions)",
