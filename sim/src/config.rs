@@ -839,4 +839,67 @@ mod tests {
             .to_string();
         assert!(err.contains("mut"), "unknown keys are named: {err}");
     }
+
+    #[test]
+    fn venue_i_moves_ports_by_ten_i_and_is_named_after_itself() {
+        let c = SimConfig::default();
+        let names: Vec<&str> = c.venues.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["ETIX", "ETIY", "ETIZ"]);
+        let x = c.for_venue(0).unwrap();
+        assert_eq!(
+            (x.ouch.listen.as_str(), x.feed.session.as_str()),
+            ("127.0.0.1:30003", "ETISIM0001")
+        );
+        assert_eq!(x.venues.len(), 1);
+        let z = c.for_venue(2).unwrap();
+        assert_eq!(z.ouch.listen, "127.0.0.1:30023");
+        assert_eq!(z.feed.retransmit_listen, "127.0.0.1:30022");
+        assert_eq!(z.feed.destinations, ["127.0.0.1:30021"]);
+        assert_eq!(z.feed.bind, "0.0.0.0:0", "port 0 stays ephemeral");
+        assert_eq!(
+            (z.ouch.session.as_str(), z.feed.session.as_str()),
+            ("ETIZ", "ETIZ")
+        );
+        assert_eq!(
+            z.fees(),
+            FeeSchedule {
+                maker_fee: 0,
+                taker_fee: 10
+            }
+        );
+        // an entry's own addresses and session win
+        let mut c2 = c.clone();
+        c2.venues[1].ouch_listen = Some("127.0.0.1:4000".into());
+        c2.venues[1].session = Some("YSESSION".into());
+        let y = c2.for_venue(1).unwrap();
+        assert_eq!(y.ouch.listen, "127.0.0.1:4000");
+        assert_eq!(y.feed.retransmit_listen, "127.0.0.1:30012");
+        assert_eq!(y.feed.session, "YSESSION");
+        // no room above the base port, no such venue: errors naming the key
+        let mut c3 = c.clone();
+        c3.ouch.listen = "127.0.0.1:65530".into();
+        let e = c3.for_venue(1).unwrap_err().to_string();
+        assert!(e.contains("venues[1]"), "{e}");
+        let e = c.for_venue(3).unwrap_err().to_string();
+        assert!(e.contains("venues"), "{e}");
+    }
+
+    #[test]
+    fn fees_follow_the_liquidity_flag_and_bad_venues_are_named() {
+        let f = FeeSchedule {
+            maker_fee: -20,
+            taker_fee: 30,
+        };
+        assert_eq!(f.fee(true, 300), -6_000);
+        assert_eq!(f.fee(false, 300), 9_000);
+        for (text, key) in [
+            ("[[venues]]\nname = \"etix\"\nmaker_fee = 0\ntaker_fee = 0\nlatency_us = 0\nsize_pct = 100\nspread_ticks = 0\n", "venues[0].name"),
+            ("[[venues]]\nname = \"A\"\nmaker_fee = 0\ntaker_fee = 2000\nlatency_us = 0\nsize_pct = 100\nspread_ticks = 0\n", "venues[0].taker_fee"),
+            ("[[venues]]\nname = \"A\"\nmaker_fee = 0\ntaker_fee = 0\nlatency_us = 0\nsize_pct = 5\nspread_ticks = 0\n", "venues[0].size_pct"),
+            ("venues = []\n", "venues"),
+        ] {
+            let e = SimConfig::from_toml(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text:?} gave {e}");
+        }
+    }
 }

@@ -353,4 +353,72 @@ mod tests {
         }
         assert_eq!(stats.rejects, 0);
     }
+
+    fn venue_run(seed: u64, size_pct: u32, spread_ticks: u32) -> (Flow, EngineVenue<Vec<Event>>) {
+        let engine = Engine::new(
+            EngineConfig {
+                max_orders: 1 << 14,
+                ..EngineConfig::default()
+            },
+            &[Symbol::new("AAPL").unwrap(), Symbol::new("MSFT").unwrap()],
+        )
+        .unwrap();
+        let mut v = EngineVenue {
+            engine,
+            sink: Vec::new(),
+        };
+        let p = FlowParams {
+            size_pct,
+            spread_ticks,
+            ..params()
+        };
+        let mut f =
+            Flow::with_shared_walk(p, &[(1, Price(1_000_000)), (2, Price(500_000))], seed, 99);
+        f.seed_book(&mut v);
+        for _ in 0..4000 {
+            f.step(&mut v);
+        }
+        (f, v)
+    }
+
+    #[test]
+    fn venues_share_the_reference_walk_but_not_their_orders_or_shape() {
+        let (fa, va) = venue_run(1, 100, 0);
+        let (fb, vb) = venue_run(2, 300, 2);
+        assert_eq!(fa.references(), fb.references(), "one reference price");
+        assert_ne!(
+            fa.references(),
+            [(1, Price(1_000_000)), (2, Price(500_000))],
+            "the walk moved"
+        );
+        assert_ne!(va.sink, vb.sink, "each venue its own orders");
+        let biggest = |v: &EngineVenue<Vec<Event>>| {
+            v.sink
+                .iter()
+                .filter_map(|e| match e {
+                    Event::BookAdd { shares, .. } => Some(shares.0),
+                    _ => None,
+                })
+                .max()
+                .unwrap()
+        };
+        assert_eq!(biggest(&va), 500, "max_shares at 100%");
+        assert!(
+            biggest(&vb) > 500 && biggest(&vb) <= 1500,
+            "{}",
+            biggest(&vb)
+        );
+        // quotes at least 1 + spread_ticks ticks from the reference at start
+        let first_bid = |v: &EngineVenue<Vec<Event>>| {
+            v.sink
+                .iter()
+                .find_map(|e| match e {
+                    Event::BookAdd { price, .. } => Some(price.0),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        assert_eq!(first_bid(&va), 1_000_000 - 100);
+        assert_eq!(first_bid(&vb), 1_000_000 - 300);
+    }
 }

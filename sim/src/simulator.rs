@@ -128,15 +128,17 @@ impl Simulator {
         Self::start_venue(cfg, None, files, None)
     }
 
-    /// The venue of `cfg.venues[0]`. `walk_seed`: the synthetic flow's
-    /// reference prices follow a walk shared with the other venues of a
-    /// multi-venue run (None: a single venue's flow, as always).
+    /// The venue of `cfg.venues[0]` (with that entry's address and session
+    /// overrides). `walk_seed`: the synthetic flow's reference prices follow a
+    /// walk shared with the other venues of a multi-venue run (None: a single
+    /// venue's flow, as always).
     pub(crate) fn start_venue(
         cfg: &SimConfig,
         out: Option<Box<dyn DatagramOut>>,
         files: &VenueFiles,
         walk_seed: Option<u64>,
     ) -> Result<Simulator, SimError> {
+        let cfg = &cfg.for_venue(0)?;
         let r = cfg.resolve()?;
         let symbols: Vec<Symbol> = r.symbols.iter().map(|(s, _)| *s).collect();
         let engine = Engine::new(cfg.engine_config(), &symbols)?;
