@@ -114,6 +114,11 @@ enum AuditCommand {
     Export {
         /// The journal directory to export.
         dir: PathBuf,
+        /// Export for someone of this role: viewer and trader have no
+        /// clearance for personal data and get pseudonyms for user names and
+        /// account ids; risk_officer and admin (and no flag) see them.
+        #[arg(long, value_name = "ROLE", value_parser = ["viewer", "trader", "risk_officer", "admin"])]
+        for_role: Option<String>,
     },
 }
 
@@ -137,10 +142,20 @@ fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                 }
             }
         }
-        AuditCommand::Export { dir } => {
+        AuditCommand::Export { dir, for_role } => {
+            use eti_host::control::auth::Role;
             let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            match export_dir(&dir, &mut out) {
+            let buf = std::io::BufWriter::new(stdout.lock());
+            let mask = for_role
+                .as_deref()
+                .and_then(Role::parse)
+                .is_some_and(|r| !r.pii_clearance());
+            let mut out: Box<dyn std::io::Write> = if mask {
+                Box::new(eti_host::control::export::MaskedExport::new(buf))
+            } else {
+                Box::new(buf)
+            };
+            match export_dir(&dir, &mut *out) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 // `export DIR | head`: the reader has what it wanted
                 Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),

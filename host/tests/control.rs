@@ -64,14 +64,20 @@ impl Write for LogBuf {
     }
 }
 
+/// The process's one subscriber (tests run in parallel in one process):
+/// every test reads the same buffer.
 fn capture_logs() -> LogBuf {
-    let buf = LogBuf::default();
-    let w = buf.clone();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-        .with_writer(move || w.clone())
-        .try_init();
-    buf
+    static BUF: std::sync::OnceLock<LogBuf> = std::sync::OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf = LogBuf::default();
+        let w = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_writer(move || w.clone())
+            .try_init();
+        buf
+    })
+    .clone()
 }
 
 #[test]
@@ -99,6 +105,18 @@ fn role_matrix_credentials_and_secrets_over_tls() {
         ("GET", "/api/v1/metrics", None, "read"),
         ("GET", "/api/v1/audit?since=0", None, "audit"),
         ("GET", "/api/v1/users", None, "users"),
+        (
+            "POST",
+            "/api/v1/users",
+            Some(json!({"name": "matrix1", "role": "viewer", "reason": "matrix"})),
+            "users",
+        ),
+        (
+            "DELETE",
+            "/api/v1/users/matrix1",
+            Some(json!({"reason": "matrix"})),
+            "users",
+        ),
         (
             "PUT",
             "/api/v1/limits",
@@ -695,7 +713,11 @@ fn demo_with_control_dir_serves_the_api_and_reports_it() {
             let viewer =
                 Client::new(url.trim(), &cdir.join("ca.pem"), tok("viewer"), None).unwrap();
             let st = ok_json(&call(&viewer, "GET", "/api/v1/status", None));
-            assert_eq!(st["firm"], json!("ETIA"));
+            // a viewer has no clearance for account ids
+            assert_eq!(
+                st["firm"],
+                json!(eti_host::telemetry::pii::pseudonym("ETIA"))
+            );
             let r = call(
                 &viewer,
                 "POST",
@@ -752,7 +774,11 @@ fn client_certificate_identifies_a_user() {
     let (c, k) = (dir.path().join("desk.pem"), dir.path().join("desk.key"));
     let by_cert = Client::new(&s.control.url(), &ca, None, Some((&c, &k))).unwrap();
     let st = ok_json(&call(&by_cert, "GET", "/api/v1/status", None));
-    assert_eq!(st["firm"], json!("ETIA"));
+    // a trader has no clearance for account ids
+    assert_eq!(
+        st["firm"],
+        json!(eti_host::telemetry::pii::pseudonym("ETIA"))
+    );
     let r = call(
         &by_cert,
         "POST",
@@ -775,4 +801,264 @@ fn client_certificate_identifies_a_user() {
     .unwrap();
     assert!(stranger.request("GET", "/api/v1/status", None).is_err());
     drop(s.stop().unwrap());
+}
+
+/// Users added and revoked by an admin at run time (token shown once,
+/// stored as a hash; revoked and expired users get 401 everywhere); personal
+/// data masked for roles without clearance in API answers and in
+/// `eti audit export --for-role`.
+#[test]
+fn users_at_run_time_and_personal_data_masking() {
+    let logs = capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let s = LiveSession::start(&LiveOptions::new(dir.path())).unwrap();
+    assert!(s.wait_ready(Duration::from_secs(10)), "host never ready");
+    let admin = client(&s, s.token("admin"));
+    let ro = client(&s, s.token("risk_officer"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+
+    // add: the token comes once, the file keeps only its hash, mode 0600
+    let added = ok_json(&call(
+        &admin,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"name": "carol.jones", "role": "trader", "reason": "new desk"})),
+    ));
+    assert_eq!(added["role"], "trader");
+    let carol_tok = Secret::new(added["token"].as_str().unwrap().to_string());
+    assert_eq!(carol_tok.expose().len(), 64, "256 bits as hex");
+    let users_path = dir.path().join("users.toml");
+    let users_file = std::fs::read_to_string(&users_path).unwrap();
+    assert!(users_file.contains("carol.jones"));
+    assert!(users_file.contains(&hex(&token_hash(carol_tok.expose()))));
+    assert!(!users_file.contains(carol_tok.expose()));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&users_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let carol = client(&s, Some(carol_tok.clone()));
+    ok_json(&call(&carol, "GET", "/api/v1/status", None));
+    // a trader: parents yes, users no
+    assert_eq!(call(&carol, "GET", "/api/v1/users", None).status, 403);
+    // refused: a name taken, a bad role, a past expiry, a non-admin adding
+    for (who, body, want) in [
+        (
+            &admin,
+            json!({"name": "carol.jones", "role": "viewer", "reason": "again"}),
+            409,
+        ),
+        (
+            &admin,
+            json!({"name": "dave", "role": "boss", "reason": "x"}),
+            400,
+        ),
+        (
+            &admin,
+            json!({"name": "dave", "role": "viewer", "expires_unix": 5, "reason": "x"}),
+            422,
+        ),
+        (
+            &admin,
+            json!({"name": "da ve", "role": "viewer", "reason": "x"}),
+            422,
+        ),
+        (&admin, json!({"name": "dave", "role": "viewer"}), 400),
+        (
+            &ro,
+            json!({"name": "dave", "role": "viewer", "reason": "x"}),
+            403,
+        ),
+    ] {
+        let r = call(who, "POST", "/api/v1/users", Some(body.clone()));
+        assert_eq!(r.status, want, "{body}: {}", r.body);
+    }
+    // an expiring user: in now, 401 once the time has passed
+    let brief = ok_json(&call(
+        &admin,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"name": "brief", "role": "viewer", "expires_unix": now + 2, "reason": "temp"})),
+    ));
+    let brief = client(
+        &s,
+        Some(Secret::new(brief["token"].as_str().unwrap().to_string())),
+    );
+    ok_json(&call(&brief, "GET", "/api/v1/status", None));
+    // revoke: carol is out at once, on every endpoint
+    assert_eq!(
+        call(
+            &admin,
+            "DELETE",
+            "/api/v1/users/admin",
+            Some(json!({"reason": "oops"}))
+        )
+        .status,
+        409,
+        "an admin cannot revoke itself"
+    );
+    assert_eq!(
+        call(
+            &admin,
+            "DELETE",
+            "/api/v1/users/nobody",
+            Some(json!({"reason": "x"}))
+        )
+        .status,
+        404
+    );
+    ok_json(&call(
+        &admin,
+        "DELETE",
+        "/api/v1/users/carol.jones",
+        Some(json!({"reason": "left the desk"})),
+    ));
+    assert_eq!(
+        call(
+            &admin,
+            "DELETE",
+            "/api/v1/users/carol.jones",
+            Some(json!({"reason": "x"}))
+        )
+        .status,
+        409,
+        "already revoked"
+    );
+    for (m, path) in [
+        ("GET", "/api/v1/status"),
+        ("GET", "/api/v1/parents"),
+        ("POST", "/api/v1/parents"),
+        ("DELETE", "/api/v1/parents/0"),
+    ] {
+        assert_eq!(
+            call(&carol, m, path, None).status,
+            401,
+            "revoked: {m} {path}"
+        );
+    }
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        < now + 2
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        call(&brief, "GET", "/api/v1/status", None).status,
+        401,
+        "expired"
+    );
+    let list = ok_json(&call(&admin, "GET", "/api/v1/users", None));
+    let entry = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == n)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(entry("carol.jones")["revoked"], json!(true));
+    assert_eq!(entry("brief")["expired"], json!(true));
+    assert!(!list
+        .to_string()
+        .contains(&hex(&token_hash(carol_tok.expose()))));
+
+    // personal data: the viewer and the trader see pseudonyms, the risk
+    // officer and the admin names
+    ok_json(&call(
+        &ro,
+        "POST",
+        "/api/v1/kill",
+        Some(json!({"scope": "firm", "reason": "pii check"})),
+    ));
+    let pseudo = eti_host::telemetry::pii::pseudonym;
+    for (user, cleared) in [
+        ("viewer", false),
+        ("trader", false),
+        ("risk_officer", true),
+        ("admin", true),
+    ] {
+        let c = client(&s, s.token(user));
+        let st = ok_json(&call(&c, "GET", "/api/v1/status", None));
+        let lim = ok_json(&call(&c, "GET", "/api/v1/limits", None));
+        if cleared {
+            assert_eq!(st["firm"], "ETIA", "{user}");
+            assert_eq!(st["kill_engaged_by"], "risk_officer", "{user}");
+            assert_eq!(lim["firm"], "ETIA", "{user}");
+        } else {
+            assert_eq!(st["firm"], json!(pseudo("ETIA")), "{user}");
+            assert_eq!(
+                st["kill_engaged_by"],
+                json!(pseudo("risk_officer")),
+                "{user}"
+            );
+            assert_eq!(lim["firm"], json!(pseudo("ETIA")), "{user}");
+            assert_eq!(st["kill_engaged"], json!(true), "the rest unchanged");
+        }
+    }
+    ok_json(&call(
+        &client(&s, s.token("risk_officer2")),
+        "DELETE",
+        "/api/v1/kill",
+        Some(json!({"reason": "pii check done"})),
+    ));
+    // the audit trail (cleared roles) names who added and revoked whom
+    let audit = ok_json(&call(&ro, "GET", "/api/v1/audit?since=0", None));
+    let recs = audit.as_array().unwrap();
+    assert!(recs.iter().any(|r| r["action"] == "user_add"
+        && r["user"] == "admin"
+        && r["subject"] == "carol.jo"
+        && r["field"] == json!(2)));
+    assert!(recs.iter().any(|r| r["action"] == "user_revoke"
+        && r["subject"] == "carol.jo"
+        && r["reason"] == "left the desk"));
+    let journal_dir = s.journal_dir.clone().unwrap();
+    drop(s.stop().unwrap());
+
+    // eti audit export --for-role: masked for viewer/trader, not for the others
+    let export = |role: Option<&str>| -> String {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_eti"));
+        cmd.args(["audit", "export"]).arg(&journal_dir);
+        if let Some(r) = role {
+            cmd.args(["--for-role", r]);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let full = export(None);
+    let cleared = export(Some("risk_officer"));
+    assert_eq!(full, cleared);
+    for role in ["viewer", "trader"] {
+        let masked = export(Some(role));
+        assert_eq!(masked.lines().count(), full.lines().count());
+        for name in ["\"admin\"", "\"risk_officer\"", "\"ETIA\"", "\"ETI001\""] {
+            assert!(full.contains(name), "{name} in the full export");
+            assert!(!masked.contains(name), "{name} in the export for {role}");
+        }
+        // another process: other pseudonyms, but the same name gets the same one
+        let kill_users: std::collections::BTreeSet<String> = masked
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|r| r["kind"] == "control_action" && r["event"]["action"] == json!(1))
+            .map(|r| r["event"]["user"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(kill_users.len(), 1, "{kill_users:?}");
+        assert!(kill_users.iter().all(|u| u.starts_with("pii:")));
+    }
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_eti"))
+        .args(["audit", "export", "--for-role", "boss"])
+        .arg(&journal_dir)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    // logs carry pseudonyms, never a user's name or a token
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logs.contains("control user added") && logs.contains("control request denied"));
+    assert!(!logs.contains("carol.jones"), "a user name in the logs");
+    assert!(!logs.contains(carol_tok.expose()), "a token in the logs");
 }

@@ -76,6 +76,8 @@ pub enum Endpoint {
     Metrics,
     Audit { since: u64 },
     Users,
+    AddUser,
+    RevokeUser(String),
     Kill,
     Unkill,
     Limits,
@@ -126,6 +128,7 @@ impl Endpoint {
             "risk/rejects" => get(Endpoint::Get(Query::Rejects)),
             "health" => get(Endpoint::Health),
             "metrics" => get(Endpoint::Metrics),
+            "users" if m == Method::POST => Ok(Endpoint::AddUser),
             "users" => get(Endpoint::Users),
             "audit" => {
                 let since = match param("since") {
@@ -141,13 +144,16 @@ impl Endpoint {
             "kill" => Err(ApiError::Method(m.to_string())),
             "restricted" if m == Method::PUT => Ok(Endpoint::Restricted),
             "restricted" => Err(ApiError::Method(m.to_string())),
-            _ => match rest.strip_prefix("parents/") {
-                Some(id) if m == Method::DELETE => id
+            _ => match (rest.strip_prefix("parents/"), rest.strip_prefix("users/")) {
+                (Some(id), _) if m == Method::DELETE => id
                     .parse()
                     .map(Endpoint::StopParent)
                     .map_err(|_| invalid("id", format!("{id:?}: expected a parent id"))),
-                Some(_) => Err(ApiError::Method(m.to_string())),
-                None => Err(ApiError::NotFound(path.to_string())),
+                (_, Some(name)) if m == Method::DELETE && !name.is_empty() => {
+                    Ok(Endpoint::RevokeUser(name.to_string()))
+                }
+                (Some(_), _) | (_, Some(_)) => Err(ApiError::Method(m.to_string())),
+                (None, None) => Err(ApiError::NotFound(path.to_string())),
             },
         }
     }
@@ -156,7 +162,7 @@ impl Endpoint {
         match self {
             Endpoint::Get(_) | Endpoint::Health | Endpoint::Metrics => Permission::Read,
             Endpoint::Audit { .. } => Permission::Audit,
-            Endpoint::Users => Permission::Users,
+            Endpoint::Users | Endpoint::AddUser | Endpoint::RevokeUser(_) => Permission::Users,
             Endpoint::Kill | Endpoint::Unkill => Permission::Kill,
             Endpoint::Limits => Permission::Limits,
             Endpoint::Restricted => Permission::Restricted,
@@ -198,8 +204,11 @@ struct FirmLimitsBody {
 #[serde(deny_unknown_fields)]
 struct LimitsBody {
     firm: Option<FirmLimitsBody>,
-    /// Per-symbol limits: the gate has no per-symbol registers, so any
-    /// entry is refused (the restricted list is `PUT restricted`).
+    /// Per-symbol limits: the gate's register map (eti_hdl::regmap) holds
+    /// per symbol only a valid bit, a restricted bit and a reference price;
+    /// every size, notional, collar, credit, position and throttle limit is
+    /// global or per firm. So any entry is refused with 422 (the restricted
+    /// list is `PUT restricted`).
     #[serde(default)]
     symbols: serde_json::Map<String, Value>,
     reason: String,
@@ -347,10 +356,14 @@ pub(crate) async fn execute(
     match ep {
         Endpoint::Get(q) => {
             no_body(bytes)?;
-            reply_json(
+            let mut v = reply_json(
                 sh.ask(who, "", ControlAction::Query(q), received_ns)
                     .await?,
-            )
+            )?;
+            if q == Query::Status {
+                v["kill_engaged_by"] = json!(lock(&sh.kill_engaged_by).clone());
+            }
+            Ok(v)
         }
         Endpoint::Health => {
             no_body(bytes)?;
@@ -365,11 +378,17 @@ pub(crate) async fn execute(
         }
         Endpoint::Users => {
             no_body(bytes)?;
-            let users = sh.users_now();
-            Ok(json!(users
-                .entries()
-                .map(|u| json!({ "name": u.name, "role": u.role.name(), "revoked": u.revoked, "expires_unix": u.expires_unix }))
-                .collect::<Vec<_>>()))
+            Ok(super::users::list(sh))
+        }
+        Endpoint::AddUser => {
+            let b: super::users::AddUserBody = body(bytes)?;
+            let why = reason(&b.reason)?.to_string();
+            super::users::add(sh, who, b, &why)
+        }
+        Endpoint::RevokeUser(name) => {
+            let b: ReasonBody = body(bytes)?;
+            let why = reason(&b.reason)?;
+            super::users::revoke(sh, who, &name, why)
         }
         Endpoint::Audit { since } => {
             no_body(bytes)?;
@@ -453,7 +472,7 @@ pub(crate) async fn execute(
             if let Some(k) = b.symbols.keys().next() {
                 return Err(invalid(
                     &format!("symbols.{k}"),
-                    "the risk gate has no per-symbol limit registers; use firm limits or PUT restricted",
+                    "the risk gate has no per-symbol limit registers (its symbol table holds only valid, restricted and the reference price): set firm limits, or PUT restricted to stop the symbol",
                 ));
             }
             let why = reason(&b.reason)?;

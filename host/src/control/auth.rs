@@ -66,6 +66,21 @@ impl Role {
     }
 }
 
+impl Role {
+    /// May see personal data (user names, account ids) in API answers and
+    /// exports: the risk officer (who answers for every control action) and
+    /// the admin (who manages the users). Viewers and traders see pseudonyms
+    /// (`crate::telemetry::pii`).
+    pub const fn pii_clearance(self) -> bool {
+        matches!(self, Role::RiskOfficer | Role::Admin)
+    }
+
+    /// The role named `s` (`viewer`, `trader`, `risk_officer`, `admin`).
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.name() == s)
+    }
+}
+
 /// What an endpoint needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {

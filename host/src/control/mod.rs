@@ -10,6 +10,8 @@
 //!   client certificates.
 //! - [`secrets`]: secrets from 0600 files or the environment; redacted, zeroized.
 //! - [`tls`]: certificates (generation, loading), rustls configs.
+//! - [`users`]: users added and revoked at run time (admin).
+//! - [`export`]: the audit export masked for roles without clearance.
 //! - [`client`], [`cli`]: `eti ctl`, a blocking HTTPS client of the same API.
 //!
 //! `/metrics` and `/health` stay on the plain metrics listener (loopback by
@@ -21,9 +23,11 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod export;
 pub mod secrets;
 pub mod server;
 pub mod tls;
+pub mod users;
 
 pub use server::{ControlServer, ControlStats};
 

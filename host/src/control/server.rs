@@ -235,7 +235,27 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The OpenTelemetry id of the request being served on this task (0: none).
+pub(crate) fn trace_id() -> u64 {
+    TRACE_ID.try_with(|id| *id).unwrap_or(0)
+}
+
 impl Shared {
+    /// The users cache, locked (user changes hold it across file writes).
+    pub(crate) fn lock_users(&self) -> std::sync::MutexGuard<'_, (Users, Option<SystemTime>)> {
+        match self.users.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The users file's modification time now.
+    pub(crate) fn users_mtime(&self) -> Option<SystemTime> {
+        std::fs::metadata(&self.cfg.users_file)
+            .and_then(|m| m.modified())
+            .ok()
+    }
+
     pub(crate) fn users_now(&self) -> Users {
         let mut g = match self.users.lock() {
             Ok(g) => g,
@@ -291,7 +311,7 @@ impl Shared {
             action,
             received_ns,
             reply: slot.clone(),
-            trace_id: TRACE_ID.try_with(|id| *id).unwrap_or(0),
+            trace_id: trace_id(),
         };
         if self.commands.push(Command::Control(req)).is_err() {
             return Err(ApiError::Busy);
@@ -398,7 +418,13 @@ async fn serve_request(
         }
     };
     let resp = match api::execute(sh, &who, ep, &bytes, received_ns, &endpoint_name).await {
-        Ok(v) => json_response(StatusCode::OK, v),
+        Ok(mut v) => {
+            // user names and account ids only for roles with clearance
+            if !who.role.pii_clearance() {
+                crate::telemetry::pii::mask_json(&mut v);
+            }
+            json_response(StatusCode::OK, v)
+        }
         Err(e) => {
             if e.status() < 500 && !matches!(e, ApiError::Denied(_)) {
                 sh.stats.bad_requests.fetch_add(1, Ordering::Relaxed);

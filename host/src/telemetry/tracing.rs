@@ -171,6 +171,8 @@ enum What {
     /// control actions in between belong to it.
     ApplyBegin(u64),
     ApplyEnd(u64),
+    /// A control action applied off the hot thread for request `id`.
+    Action(u64, ev::ControlAction),
     Request(RequestSpan),
 }
 
@@ -256,6 +258,14 @@ pub fn request_id(status: &SharedStatus) -> u64 {
         .trace
         .get()
         .map_or(0, |s| s.next_request.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Control plane: an action it applied itself (not through the hot thread)
+/// for request `id`.
+pub fn action(status: &SharedStatus, id: u64, a: &ev::ControlAction) {
+    if let Some(s) = status.trace.get() {
+        s.push(What::Action(id, *a));
+    }
 }
 
 /// Control plane: a request finished (`r.id` may be 0: a request that never
@@ -504,6 +514,17 @@ impl<'a> Builder<'a> {
                         }
                         self.applied.insert(id, actions);
                     }
+                }
+            }
+            What::Action(id, a) => {
+                if id == 0 {
+                    let s = self.action_span(t.unix_ns, &a, &Context::new());
+                    self.end(s, t.unix_ns);
+                } else {
+                    if self.applied.len() >= 1024 {
+                        self.applied.clear();
+                    }
+                    self.applied.entry(id).or_default().push((t.unix_ns, a));
                 }
             }
             What::Request(r) => self.request(r),

@@ -34,6 +34,9 @@ pub mod code {
     pub const UNRESTRICT: u8 = 5;
     pub const PARENT_START: u8 = 6;
     pub const PARENT_STOP: u8 = 7;
+    /// A user added at run time (`field` = role 1-4, `subject` = name cut to 8 bytes).
+    pub const USER_ADD: u8 = 8;
+    pub const USER_REVOKE: u8 = 9;
 }
 
 /// Name of a control action code (export, audit endpoint).
@@ -46,6 +49,8 @@ pub fn action_name(c: u8) -> &'static str {
         code::UNRESTRICT => "unrestrict",
         code::PARENT_START => "parent_start",
         code::PARENT_STOP => "parent_stop",
+        code::USER_ADD => "user_add",
+        code::USER_REVOKE => "user_revoke",
         _ => "unknown",
     }
 }
