@@ -13,6 +13,9 @@
 //!   sends ITCH at a fixed rate over a veth pair and stamps the OUCH orders
 //!   that come back; variants (sockets / AF_XDP, golden / rust-hdl gate,
 //!   pinned / unpinned) and the offered-rate sweep.
+//! - [`host_loop`]: tick to trade through `eti_host`'s own engine loop
+//!   (`Host::poll`, built from `HostConfig` with a `taker` parent, journal and
+//!   metrics), venue session over kernel TCP or smoltcp on AF_XDP.
 //! - [`stages`]: component stages in process on generated ITCH: decode vs the
 //!   `itchy` crate, book update vs the `lobster` crate, risk gate golden model
 //!   vs rust-hdl simulation (cycles and time at the synthesis Fmax), encode.
@@ -24,6 +27,7 @@
 //! - [`alloc_count`]: the counting global allocator behind allocation claims.
 
 pub mod alloc_count;
+pub mod host_loop;
 pub mod matching;
 pub mod pipeline;
 pub mod report;

@@ -75,6 +75,10 @@ impl FeedPath {
 pub struct Variant {
     pub path: FeedPath,
     pub gate: GateKind,
+    /// `Some(order path)`: `eti_host`'s own engine loop with its venue
+    /// session over that path ([`crate::host_loop`]); `None`: the pipeline
+    /// composed of the host's pieces ([`crate::pipeline`]).
+    pub host: Option<crate::host_loop::OrderPath>,
     /// Exchange thread on CPU 0, host thread on the last CPU.
     pub pinned: bool,
     /// Pinned threads also run under SCHED_FIFO (dedicated cores).
@@ -88,14 +92,18 @@ pub struct Variant {
 }
 
 impl Variant {
-    /// Stable name used in files and tables.
-    /// `<host loop>-<receive path>-<gate>-<scheduling>`; the host loop is
-    /// `pipeline` (eti-bench's composition of the host's pieces, see
-    /// [`crate::pipeline`]), not `eti_host`'s own engine loop.
+    /// Stable name used in files and tables:
+    /// `host-<feed path>-<order path>-<gate>-<scheduling>` for `eti_host`'s
+    /// own engine loop (order path `ktcp` kernel TCP, `xdptcp` smoltcp on
+    /// AF_XDP), `pipeline-<feed path>-<gate>-<scheduling>` for eti-bench's
+    /// composition of the host's pieces ([`crate::pipeline`]).
     pub fn name(&self) -> String {
+        let lp = match self.host {
+            Some(o) => format!("host-{}-{}", self.path.name(), o.name()),
+            None => format!("pipeline-{}", self.path.name()),
+        };
         format!(
-            "pipeline-{}-{}-{}",
-            self.path.name(),
+            "{lp}-{}-{}",
             self.gate.name(),
             match (self.pinned, self.rt) {
                 (true, true) => "pinned",
@@ -583,6 +591,7 @@ mod tests {
         let v = Variant {
             path: FeedPath::Socket,
             gate: GateKind::Golden,
+            host: None,
             pinned: false,
             rt: false,
             rate: 2_000,

@@ -91,6 +91,8 @@ pub struct Parent {
     rebase_volume: bool,
     /// POV: the stock's printed volume since start at the last decision.
     pov_volume: u64,
+    /// Taker: the far-touch level its last child was sized from.
+    taker_last: Option<crate::feed::book::Level>,
 }
 
 /// Summary of a parent, for reports.
@@ -161,6 +163,7 @@ impl Parent {
             backoff_until: 0,
             rebase_volume: false,
             pov_volume: 0,
+            taker_last: None,
         }
     }
 
@@ -348,7 +351,13 @@ impl Parent {
                 return None;
             }
             let budget = self.remaining().saturating_sub(self.working);
-            return super::algos::taker::take(self.spec.side, self.limit, top, budget);
+            return super::algos::taker::take(
+                self.spec.side,
+                self.limit,
+                top,
+                budget,
+                &mut self.taker_last,
+            );
         }
         if !tradable || self.working > 0 || now < self.backoff_until {
             return None;

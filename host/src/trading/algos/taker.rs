@@ -9,25 +9,47 @@
 //! take more than the parent's size). Odd lots are taken as displayed: a
 //! taker lifts what is there. The child is priced at the touch, not at the
 //! limit, so it takes that level only and never sweeps deeper.
+//!
+//! The same displayed level is taken once: decisions also run on the host's
+//! timer, and an IOC that came back unfilled while the book still shows the
+//! level means the quote is stale, not that it is there to take again. Any
+//! change of the level (price, size, order count, or the side emptying)
+//! makes it new.
 
-use crate::feed::book::TopOfBook;
+use crate::feed::book::{Level, TopOfBook};
 use crate::trading::algo::ChildRequest;
 use eti_core::{Price, Side};
 
 /// The IOC child a taker sends for `top`, if any. `budget` is the parent's
-/// shares not yet filled nor working.
-pub fn take(side: Side, limit: Price, top: &TopOfBook, budget: u32) -> Option<ChildRequest> {
-    if budget == 0 {
+/// shares not yet filled nor working; `last` is the level the previous
+/// child was sized from (updated here).
+pub fn take(
+    side: Side,
+    limit: Price,
+    top: &TopOfBook,
+    budget: u32,
+    last: &mut Option<Level>,
+) -> Option<ChildRequest> {
+    let touch = if side.is_buy() { top.ask } else { top.bid };
+    if touch != *last {
+        // the level changed (or went): whatever is there now is new
+        *last = None;
+    }
+    if budget == 0 || last.is_some() {
         return None;
     }
     let level = if side.is_buy() {
-        top.ask.filter(|a| a.price <= limit)?
+        touch.filter(|a| a.price <= limit)?
     } else {
-        top.bid.filter(|b| b.price >= limit)?
+        touch.filter(|b| b.price >= limit)?
     };
     // at most `budget` (a u32), so the narrowing cannot truncate
     let shares = level.shares.min(u64::from(budget)) as u32;
-    (shares > 0).then_some(ChildRequest {
+    if shares == 0 {
+        return None;
+    }
+    *last = Some(level);
+    Some(ChildRequest {
         shares,
         price: level.price,
     })
@@ -86,12 +108,24 @@ mod tests {
         let l = Price(1_000_000);
         // above the limit: nothing
         assert_eq!(
-            take(Side::Buy, l, &top(None, Some((1_000_100, 300))), 500),
+            take(
+                Side::Buy,
+                l,
+                &top(None, Some((1_000_100, 300))),
+                500,
+                &mut None
+            ),
             None
         );
         // at the limit: the displayed size, at the offer
         assert_eq!(
-            take(Side::Buy, l, &top(None, Some((1_000_000, 300))), 500),
+            take(
+                Side::Buy,
+                l,
+                &top(None, Some((1_000_000, 300))),
+                500,
+                &mut None
+            ),
             Some(ChildRequest {
                 shares: 300,
                 price: Price(1_000_000)
@@ -103,7 +137,8 @@ mod tests {
                 Side::Buy,
                 l,
                 &top(Some((990_000, 100)), Some((999_900, 700))),
-                450
+                450,
+                &mut None
             ),
             Some(ChildRequest {
                 shares: 450,
@@ -112,11 +147,17 @@ mod tests {
         );
         // nothing offered, or nothing left to buy
         assert_eq!(
-            take(Side::Buy, l, &top(Some((990_000, 100)), None), 500),
+            take(
+                Side::Buy,
+                l,
+                &top(Some((990_000, 100)), None),
+                500,
+                &mut None
+            ),
             None
         );
         assert_eq!(
-            take(Side::Buy, l, &top(None, Some((990_000, 100))), 0),
+            take(Side::Buy, l, &top(None, Some((990_000, 100))), 0, &mut None),
             None
         );
     }
@@ -125,7 +166,13 @@ mod tests {
     fn sells_into_the_bid_at_or_above_the_limit() {
         let l = Price(1_000_000);
         assert_eq!(
-            take(Side::Sell, l, &top(Some((999_900, 200)), None), 500),
+            take(
+                Side::Sell,
+                l,
+                &top(Some((999_900, 200)), None),
+                500,
+                &mut None
+            ),
             None
         );
         assert_eq!(
@@ -133,13 +180,40 @@ mod tests {
                 Side::Sell,
                 l,
                 &top(Some((1_000_200, 200)), Some((1_000_300, 9))),
-                500
+                500,
+                &mut None
             ),
             Some(ChildRequest {
                 shares: 200,
                 price: Price(1_000_200)
             })
         );
+    }
+
+    /// Timer decisions see the same book again: the level already tried is
+    /// not taken twice; a changed level, or one that went and came back, is.
+    #[test]
+    fn a_level_is_taken_once() {
+        let l = Price(1_000_000);
+        let mut last = None;
+        let t = top(None, Some((999_900, 200)));
+        assert_eq!(take(Side::Buy, l, &t, 500, &mut last).unwrap().shares, 200);
+        assert_eq!(take(Side::Buy, l, &t, 500, &mut last), None, "same level");
+        let more = top(None, Some((999_900, 300)));
+        assert_eq!(
+            take(Side::Buy, l, &more, 500, &mut last).unwrap().shares,
+            300
+        );
+        assert_eq!(take(Side::Buy, l, &top(None, None), 500, &mut last), None);
+        assert_eq!(
+            take(Side::Buy, l, &more, 500, &mut last).unwrap().shares,
+            300,
+            "re-quoted"
+        );
+        // a level above the limit is not remembered as tried
+        let high = top(None, Some((1_000_100, 300)));
+        assert_eq!(take(Side::Buy, l, &high, 500, &mut last), None);
+        assert_eq!(last, None);
     }
 
     #[test]
@@ -193,7 +267,10 @@ mod tests {
         assert!(p.decide(1, &bid, true, 0).is_some());
         p.on_child_refused(1);
         assert_eq!(p.decide(2, &bid, true, 0), None, "backing off");
-        assert!(p.decide(1 + 50_000_000, &bid, true, 0).is_some());
+        // the same level after the back-off: already tried, not taken again
+        assert_eq!(p.decide(1 + 50_000_000, &bid, true, 0), None);
+        let bid = top(Some((1_000_000, 300)), None);
+        assert_eq!(p.decide(2 + 50_000_000, &bid, true, 0).unwrap().shares, 300);
         // past the window with nothing working: expired
         assert_eq!(p.decide(20_000_000_000, &bid, true, 0), None);
         assert_eq!(p.state, ParentState::Expired);

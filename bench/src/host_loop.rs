@@ -1,0 +1,857 @@
+//! Tick to trade through `eti_host`'s own engine loop (`Host::poll`, the loop
+//! `eti run` runs), configured through `HostConfig` with a `taker` parent,
+//! against an exchange thread in a network namespace behind veth.
+//!
+//! The host is built the way `eti run` builds it (`app::runner::open_feed`,
+//! `build_host`): the feed path named in config (AF_XDP or UDP socket) with
+//! its MoldUDP64 receiver, ITCH decode, books, algo dispatch, the eti-hdl
+//! risk gate, the SoupBinTCP/OUCH venue client over `venue.path` (kernel TCP
+//! or smoltcp on AF_XDP), the order table, positions, Prometheus handles and
+//! a journal (hash-chained, signed, one batch per fsync) in a scratch
+//! directory. The bench's host thread calls `Host::poll` in a loop, as
+//! `Host::run` does with `hot.spin = true`.
+//!
+//! The exchange side is one thread: it accepts the venue session (SoupBinTCP
+//! login), sends the day's prologue (stock directory, a resting bid, an ask
+//! above the taker's limit), then one MoldUDP64 packet per tick at a fixed
+//! rate: [Order Delete of the previous ask, Add Order of a new ask at or below
+//! the limit]. The taker lifts it with an IOC Enter Order; the exchange stamps
+//! its arrival and answers Accepted + Canceled (an IOC that found nothing, so
+//! exposure and the parent's working shares return), as a venue would.
+//!
+//! Which tick an order answers: tick `i`'s ask is priced `LIMIT - (i mod
+//! 64)` cents, the taker prices at the ask, and orders arrive in tick order,
+//! so the order's price and the last matched tick give `i` (a lost order
+//! does not shift the rest; a duplicate shifts what follows past the end and
+//! is reported as foreign, which fails the run).
+//!
+//! Per tick, on one clock: exchange send stamp, host receive stamp (the feed
+//! path's own stamp, kept by a `PacketIo` wrapper), the order's `sent_ns`
+//! from the host's order table (the venue `send` returned), arrival.
+//! `wire_in` + `host` + `wire_out` is exactly the raw sample. The six host
+//! stages come from the host's own `StageLatency` (reset after the poll that
+//! brought the last warm-up tick, so a batch that also brought measured ticks
+//! leaves those few out); decode and book update count per ITCH message (two
+//! per tick), the others per order.
+
+use std::{
+    io::{ErrorKind, Read, Write},
+    net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket},
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use anyhow::{anyhow, bail, Context};
+use eti_core::{
+    itch::{self, OwnedMessage},
+    moldudp64::{PacketBuilder, Session},
+    ouch::{self, Accepted, BboWeight, CancelReason, Canceled, EnterOrder, OrderState},
+    soupbintcp::{Framer, LoginAccepted, Packet},
+    Price, Shares, Side, Timestamp,
+};
+use eti_host::{
+    app::{config::HostConfig, runner},
+    journal::{Journal, JournalConfig},
+    telemetry::metrics::HostMetrics,
+    trading::{command_queue, SharedStatus},
+    Stage,
+};
+use eti_kernel_bypass::{netns::VethLab, IoError, PacketIo, PathKind, PathStats};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::{
+    pipeline::{GateKind, LOCATE},
+    t2t::{FeedPath, Lab, Measured, Variant},
+    util::{hist, mono_ns, online_cpus, pin_current, set_fifo},
+};
+
+/// The venue session's transport in the host (`venue.path`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderPath {
+    /// The kernel's TCP.
+    KernelTcp,
+    /// smoltcp over AF_XDP (its own XDP program on the order lab's interface).
+    XdpTcp,
+}
+
+impl OrderPath {
+    pub const fn name(self) -> &'static str {
+        match self {
+            OrderPath::KernelTcp => "ktcp",
+            OrderPath::XdpTcp => "xdptcp",
+        }
+    }
+}
+
+/// The taker's limit: $100.00.
+pub const LIMIT: Price = Price(1_000_000);
+/// Ask prices cycle through this many cents at and below the limit.
+const PRICE_CYCLE: u64 = 64;
+/// Shares of every ask (and of every IOC the taker sends).
+const ASK_SHARES: u32 = 100;
+/// Reference of the resting bid and of the prologue's ask.
+const BID_REF: u64 = 1 << 40;
+const FIRST_ASK_REF: u64 = 1;
+/// MoldUDP64 sequence of tick 0 (the prologue packet carries 1..=3).
+const FIRST_TICK_SEQ: u64 = 4;
+
+fn ask_price(i: u64) -> Price {
+    Price(LIMIT.0 - 100 * (i % PRICE_CYCLE) as u32)
+}
+
+/// Tick index of MoldUDP64 sequence `seq`, if it starts a tick packet.
+fn tick_of_sequence(seq: u64) -> Option<u64> {
+    let d = seq.checked_sub(FIRST_TICK_SEQ)?;
+    (d % 2 == 0).then_some(d / 2)
+}
+
+/// The smallest tick after `last` (or from 0) whose ask has this price.
+fn tick_of_price(price: Price, last: Option<u64>) -> Option<u64> {
+    let off = LIMIT.0.checked_sub(price.0)?;
+    if off % 100 != 0 || u64::from(off / 100) >= PRICE_CYCLE {
+        return None;
+    }
+    let r = u64::from(off / 100);
+    let from = last.map_or(0, |l| l + 1);
+    Some(from + (r + PRICE_CYCLE - from % PRICE_CYCLE) % PRICE_CYCLE)
+}
+
+fn add(reference: u64, side: Side, price: Price, ts: u64) -> OwnedMessage {
+    OwnedMessage::AddOrder(itch::AddOrderMsg {
+        stock_locate: LOCATE,
+        tracking_number: 0,
+        timestamp: Timestamp(ts),
+        order_reference_number: reference,
+        buy_sell_indicator: side,
+        shares: Shares(ASK_SHARES),
+        stock: crate::pipeline::symbol(),
+        price,
+    })
+}
+
+fn build(buf: &mut [u8], session: Session, seq: u64, msgs: &[OwnedMessage]) -> usize {
+    let Ok(mut b) = PacketBuilder::new(buf, session, seq, 1400) else {
+        return 0;
+    };
+    for m in msgs {
+        if let Ok((a, n)) = m.to_array() {
+            let _ = b.push(&a[..n]);
+        }
+    }
+    b.finish().len()
+}
+
+/// Sequence 1..=3: the stock directory, a resting bid below every ask, and
+/// an ask above the limit (nothing to take yet).
+fn prologue(buf: &mut [u8], session: Session) -> usize {
+    let dir = OwnedMessage::from(itch::StockDirectoryMsg::common_stock(
+        LOCATE,
+        Timestamp(0),
+        crate::pipeline::symbol(),
+    ));
+    let bid = add(BID_REF, Side::Buy, Price(LIMIT.0 - 100 * 70), 0);
+    let ask = add(FIRST_ASK_REF, Side::Sell, Price(LIMIT.0 + 100), 0);
+    build(buf, session, 1, &[dir, bid, ask])
+}
+
+/// Tick `i`: delete the previous ask, add ask `i` at or below the limit.
+fn tick(buf: &mut [u8], session: Session, i: u64) -> usize {
+    let del = OwnedMessage::OrderDelete(itch::OrderDeleteMsg {
+        stock_locate: LOCATE,
+        tracking_number: 0,
+        timestamp: Timestamp(i + 1),
+        order_reference_number: FIRST_ASK_REF + i,
+    });
+    let a = add(FIRST_ASK_REF + i + 1, Side::Sell, ask_price(i), i + 1);
+    build(buf, session, FIRST_TICK_SEQ + 2 * i, &[del, a])
+}
+
+/// The feed path as the host opened it, keeping each tick's receive stamp
+/// (the path's own) in a preallocated table: one relaxed store per packet.
+struct StampingIo {
+    inner: Box<dyn PacketIo>,
+    rx: Arc<Vec<AtomicU64>>,
+    seen: Arc<AtomicU64>,
+}
+
+impl PacketIo for StampingIo {
+    fn recv_batch(&mut self, f: &mut dyn FnMut(&[u8], u64)) -> Result<usize, IoError> {
+        let (rx, seen) = (&self.rx, &self.seen);
+        self.inner.recv_batch(&mut |p: &[u8], ts: u64| {
+            let seq = p
+                .get(10..18)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            if let Some(i) = tick_of_sequence(seq) {
+                if let Some(slot) = rx.get(i as usize) {
+                    slot.store(ts, Ordering::Relaxed);
+                    seen.store(i + 1, Ordering::Relaxed);
+                }
+            }
+            f(p, ts)
+        })
+    }
+    fn send(&mut self, payload: &[u8]) -> Result<(), IoError> {
+        self.inner.send(payload)
+    }
+    fn kind(&self) -> PathKind {
+        self.inner.kind()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn stats(&self) -> PathStats {
+        self.inner.stats()
+    }
+    fn readiness_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.inner.readiness_fd()
+    }
+}
+
+/// The exchange's end of the venue session: SoupBinTCP login, orders
+/// stamped on arrival and answered Accepted + Canceled.
+struct VenueSide {
+    sock: TcpStream,
+    framer: Framer,
+    session: Session,
+    next_seq: u64,
+    logged_in: bool,
+    out: Vec<u8>,
+    last_tick: Option<u64>,
+    received: u64,
+    duplicated: u64,
+    foreign: u64,
+}
+
+impl VenueSide {
+    fn queue_sequenced(&mut self, msg: &[u8]) {
+        let len = (msg.len() + 1) as u16;
+        self.out.extend_from_slice(&len.to_be_bytes());
+        self.out.push(b'S');
+        self.out.extend_from_slice(msg);
+        self.next_seq += 1;
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        while !self.out.is_empty() {
+            match self.sock.write(&self.out) {
+                Ok(n) => {
+                    self.out.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e).context("answering the host"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Read what is there; returns orders seen.
+    fn poll(&mut self, arrive: &mut [u64], tokens: &mut [[u8; 14]]) -> anyhow::Result<usize> {
+        self.flush()?;
+        let spare = self.framer.spare_mut();
+        let k = match self.sock.read(spare) {
+            Ok(0) => bail!("venue session closed by the host"),
+            Ok(k) => k,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(0),
+            Err(e) => return Err(e).context("reading the venue session"),
+        };
+        let now = mono_ns();
+        self.framer.commit(k);
+        let mut orders = 0;
+        let mut replies: Vec<([u8; Accepted::LEN], [u8; Canceled::LEN])> = Vec::new();
+        let mut login = None;
+        loop {
+            let p = match self.framer.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => bail!("bad SoupBinTCP from the host: {e}"),
+            };
+            match p {
+                Packet::LoginRequest(_) => login = Some(()),
+                Packet::UnsequencedData(m) => {
+                    orders += 1;
+                    let Ok(ouch::InboundMessage::EnterOrder(o)) = ouch::InboundMessage::decode(m)
+                    else {
+                        self.foreign += 1;
+                        continue;
+                    };
+                    match tick_of_price(o.price, self.last_tick) {
+                        Some(i) if (i as usize) < arrive.len() => {
+                            self.last_tick = Some(i);
+                            let slot = &mut arrive[i as usize];
+                            if *slot == 0 {
+                                *slot = now;
+                                tokens[i as usize] = *o.token.as_bytes();
+                                self.received += 1;
+                            } else {
+                                self.duplicated += 1;
+                            }
+                        }
+                        _ => self.foreign += 1,
+                    }
+                    replies.push(answer(&o, i_ref(self.next_seq)));
+                }
+                _ => {}
+            }
+        }
+        if login.is_some() {
+            let mut buf = [0u8; 64];
+            let n = Packet::LoginAccepted(LoginAccepted {
+                session: self.session,
+                sequence: self.next_seq,
+            })
+            .encode(&mut buf)
+            .map_err(|e| anyhow!("encoding Login Accepted: {e}"))?;
+            self.out.extend_from_slice(&buf[..n]);
+            self.logged_in = true;
+        }
+        for (a, c) in &replies {
+            self.queue_sequenced(a);
+            self.queue_sequenced(c);
+        }
+        self.flush()?;
+        Ok(orders)
+    }
+}
+
+fn i_ref(seq: u64) -> u64 {
+    seq + 1_000_000
+}
+
+/// Accepted + Canceled (IOC, nothing to match against) for an Enter Order.
+fn answer(o: &EnterOrder, venue_ref: u64) -> ([u8; Accepted::LEN], [u8; Canceled::LEN]) {
+    let ts = Timestamp(mono_ns() % 86_400_000_000_000);
+    let a = Accepted {
+        timestamp: ts,
+        token: o.token,
+        side: o.side,
+        shares: o.shares,
+        stock: o.stock,
+        price: o.price,
+        time_in_force: o.time_in_force,
+        firm: o.firm,
+        display: o.display,
+        order_reference_number: venue_ref,
+        capacity: o.capacity,
+        intermarket_sweep: o.intermarket_sweep,
+        minimum_quantity: o.minimum_quantity,
+        cross_type: o.cross_type,
+        order_state: OrderState::LIVE,
+        bbo_weight: BboWeight::W0,
+    }
+    .to_bytes();
+    let c = Canceled {
+        timestamp: ts,
+        token: o.token,
+        decrement_shares: o.shares,
+        reason: CancelReason::IMMEDIATE_OR_CANCEL,
+    }
+    .to_bytes();
+    (a, c)
+}
+
+static RUN: AtomicU16 = AtomicU16::new(0);
+
+/// The host's config for one variant: feed and venue where the lab put
+/// them, the taker parent, limits opened so that the gate checks every
+/// order but refuses none (one IOC per tick at up to 200k ticks/s).
+#[allow(clippy::too_many_arguments)]
+fn host_config(
+    v: &Variant,
+    orders: OrderPath,
+    feed: SocketAddrV4,
+    feed_if: &str,
+    retransmit: SocketAddrV4,
+    venue: SocketAddrV4,
+    venue_if: &str,
+) -> anyhow::Result<HostConfig> {
+    let text = format!(
+        r#"[feed]
+listen = "{feed}"
+retransmit = "{retransmit}"
+path = "{fpath}"
+interface = "{feed_if}"
+gap_timeout_ms = 600000
+
+[venue]
+address = "{venue}"
+heartbeat_ms = 1000
+peer_timeout_ms = 600000
+reconnect_ms = 20
+connect_timeout_ms = 2000
+path = "{vpath}"
+interface = "{venue_if}"
+
+[risk]
+gate = "{gate}"
+max_order_shares = 999999
+max_order_notional = "100000000.00"
+collar_bps = 500
+throttle_burst = 65535
+throttle_shift = 0
+credit = "1000000000.00"
+max_long = 4000000000
+max_short = 4000000000
+restricted = []
+
+[metrics]
+listen = ""
+
+[hot]
+spin = true
+
+[[orders]]
+algo = "taker"
+symbol = "{sym}"
+side = "buy"
+shares = 999999
+limit = "{LIMIT}"
+duration_s = 86400
+"#,
+        fpath = v.path.name(),
+        vpath = match orders {
+            OrderPath::KernelTcp => "kernel",
+            OrderPath::XdpTcp => "afxdp",
+        },
+        gate = v.gate.name(),
+        sym = crate::pipeline::symbol().as_str(),
+    );
+    HostConfig::from_toml(&text).map_err(|e| anyhow!("bench host config: {e}"))
+}
+
+/// Run one variant through the host loop. `order_lab` carries the venue
+/// session (its own veth pair: smoltcp's XDP program and the feed's cannot
+/// share an interface); `None` puts it on the feed lab (loopback runs).
+///
+/// # Errors
+/// Set-up failures (sockets, AF_XDP, journal, config); an incomplete run is
+/// returned as measured (the caller refuses to report it).
+pub fn run_variant(
+    lab: &Lab,
+    order_lab: Option<&VethLab>,
+    v: &Variant,
+    orders: OrderPath,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<Measured> {
+    if v.rate == 0 || v.packets == 0 {
+        bail!("rate and packets must be positive");
+    }
+    if v.gate != GateKind::Golden {
+        bail!("the host-loop variants run the golden-model gate (the rust-hdl gate is measured through the pipeline)");
+    }
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
+    let feed_port = 29_000 + run % 1000;
+    let rt_port = 30_000 + run % 1000;
+    let oe_port = 31_000 + run % 1000;
+    let (host_ip, exch_ip, feed_if) = match lab {
+        Lab::Veth(l) => (l.outer_ip, l.inner_ip, l.outer_if.clone()),
+        Lab::Loopback { .. } => (Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, "lo".to_string()),
+    };
+    let (oe_ip, oe_if) = match order_lab {
+        Some(o) => (o.inner_ip, o.outer_if.clone()),
+        None => (exch_ip, feed_if.clone()),
+    };
+    if orders == OrderPath::XdpTcp && order_lab.is_none() {
+        bail!("the AF_XDP order path needs its own veth lab");
+    }
+    let flow = SocketAddrV4::new(host_ip, feed_port);
+    let open_feed_side = move || -> std::io::Result<(UdpSocket, UdpSocket)> {
+        let u = UdpSocket::bind(SocketAddrV4::new(exch_ip, 0))?;
+        u.connect(flow)?;
+        let r = UdpSocket::bind(SocketAddrV4::new(exch_ip, rt_port))?;
+        Ok((u, r))
+    };
+    let open_venue = move || TcpListener::bind(SocketAddrV4::new(oe_ip, oe_port));
+    let (udp, _retransmit_sink) = match lab {
+        Lab::Veth(l) => l.in_ns(open_feed_side)??,
+        Lab::Loopback { .. } => open_feed_side()?,
+    };
+    let listener = match order_lab {
+        Some(o) => {
+            if orders == OrderPath::XdpTcp {
+                o.inner_offloads_off()
+                    .map_err(|e| anyhow!("order lab: turning the namespace's offloads off: {e}"))?;
+            }
+            o.in_ns(open_venue)??
+        }
+        None => open_venue()?,
+    };
+    listener.set_nonblocking(true)?;
+
+    let cfg = host_config(
+        v,
+        orders,
+        flow,
+        &feed_if,
+        SocketAddrV4::new(exch_ip, rt_port),
+        SocketAddrV4::new(oe_ip, oe_port),
+        &oe_if,
+    )?;
+    let r = cfg
+        .resolve()
+        .map_err(|e| anyhow!("bench host config: {e}"))?;
+    let (mut feed, fallback) =
+        runner::open_feed(&cfg, &r).map_err(|e| anyhow!("{} feed path: {e}", v.path.name()))?;
+    if let Some(why) = fallback {
+        bail!("the host fell back from AF_XDP: {why}");
+    }
+    let n = v.packets as usize;
+    let rx_ts: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let seen = Arc::new(AtomicU64::new(0));
+    let receiver = feed.feed.describe();
+    feed.feed = Box::new(StampingIo {
+        inner: feed.feed,
+        rx: rx_ts.clone(),
+        seen: seen.clone(),
+    });
+    let status = Arc::new(SharedStatus::default());
+    let metrics = HostMetrics::new().map_err(|e| anyhow!("metrics: {e}"))?;
+    let tradable: Vec<_> = r.orders.iter().map(|o| (o.symbol, LIMIT)).collect();
+    let mut host = runner::build_host(
+        &cfg,
+        &r,
+        &tradable,
+        feed,
+        Some(metrics),
+        status,
+        command_queue(64),
+    )
+    .map_err(|e| anyhow!("building the host: {e}"))?;
+    host.venue
+        .set_path(cfg.venue_path().map_err(|e| anyhow!("{e}"))?);
+    let jdir = scratch_dir(run)?;
+    let mut jc = JournalConfig::new(&jdir);
+    // a whole run's records fit: the writer thread may get little CPU while
+    // two SCHED_FIFO threads spin on a 2-core machine
+    jc.queue_capacity = 1 << 19;
+    let (journal, _) =
+        Journal::open(jc).map_err(|e| anyhow!("journal in {}: {e}", jdir.display()))?;
+    host.trader.set_journal(journal.handle());
+    for spec in &r.orders {
+        host.trader.start_parent(spec.clone());
+    }
+
+    let mut send_ts = vec![0u64; n];
+    let mut due_ts = vec![0u64; n];
+    let mut arrive_ts = vec![0u64; n];
+    let mut tokens = vec![[0u8; 14]; n];
+    let interval = (1_000_000_000 / v.rate).max(1);
+    let stop = AtomicBool::new(false);
+    let cpus = online_cpus();
+    let mut late_sends = 0u64;
+    let mut late_max_ns = 0u64;
+    let mut notes = Vec::new();
+    let session = Session::new("ETIHOST").unwrap_or(Session([b' '; 10]));
+    let warmup = v.warmup;
+    let started = mono_ns();
+    let mut venue_side: Option<VenueSide> = None;
+
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let hostt = s.spawn(|| -> anyhow::Result<()> {
+            if v.pinned {
+                pin_current(cpus.saturating_sub(1)).context("pinning the host thread")?;
+                if v.rt {
+                    set_fifo(10).context("SCHED_FIFO for the host thread")?;
+                }
+            }
+            let mut reset = warmup == 0;
+            loop {
+                let got = host.poll();
+                if !reset && seen.load(Ordering::Relaxed) >= warmup {
+                    // the warm-up ticks are in: measure the stages from here
+                    host.trader.latency.reset();
+                    reset = true;
+                }
+                if got == 0 && stop.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+            }
+        });
+        let exchange = s.spawn(|| -> anyhow::Result<()> {
+            if v.pinned {
+                pin_current(0).context("pinning the exchange thread")?;
+                if v.rt {
+                    set_fifo(10).context("SCHED_FIFO for the exchange thread")?;
+                }
+            }
+            // the host connects on its first poll and logs in
+            let deadline = mono_ns() + 5_000_000_000;
+            let sock = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        if mono_ns() > deadline {
+                            bail!("the host did not connect to the venue within 5 s");
+                        }
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    Err(e) => return Err(e).context("accepting the venue session"),
+                }
+            };
+            sock.set_nodelay(true)?;
+            sock.set_nonblocking(true)?;
+            let vs = venue_side.insert(VenueSide {
+                sock,
+                framer: Framer::with_capacity(1024, 1 << 16),
+                session,
+                next_seq: 1,
+                logged_in: false,
+                out: Vec::with_capacity(1 << 20),
+                last_tick: None,
+                received: 0,
+                duplicated: 0,
+                foreign: 0,
+            });
+            while !vs.logged_in {
+                vs.poll(&mut arrive_ts, &mut tokens)?;
+                if mono_ns() > deadline {
+                    bail!("the host did not log in within 5 s");
+                }
+            }
+            let mut pkt = [0u8; 256];
+            let len = prologue(&mut pkt, session);
+            udp.send(&pkt[..len]).context("sending the prologue")?;
+            // let the login answer and the prologue reach the host
+            let start = mono_ns() + 20_000_000;
+            while mono_ns() < start {
+                vs.poll(&mut arrive_ts, &mut tokens)?;
+            }
+            for (i, (slot, due_slot)) in send_ts.iter_mut().zip(due_ts.iter_mut()).enumerate() {
+                let due = start + i as u64 * interval;
+                *due_slot = due;
+                while mono_ns() < due {
+                    vs.poll(&mut arrive_ts, &mut tokens)?;
+                }
+                let len = tick(&mut pkt, session, i as u64);
+                let t = mono_ns();
+                loop {
+                    match udp.send(&pkt[..len]) {
+                        Ok(_) => break,
+                        Err(e)
+                            if e.kind() == ErrorKind::WouldBlock
+                                || e.raw_os_error() == Some(libc::ENOBUFS) =>
+                        {
+                            std::hint::spin_loop()
+                        }
+                        Err(e) => return Err(e).context("sending a tick"),
+                    }
+                }
+                *slot = t;
+                if t > due + interval {
+                    late_sends += 1;
+                }
+                late_max_ns = late_max_ns.max(t.saturating_sub(due));
+                if i % 1024 == 1023 {
+                    progress(1024);
+                }
+            }
+            progress(n as u64 % 1024);
+            // Drain: whatever has not come back within 500 ms without a new
+            // tick's order is lost (other orders do not extend the wait).
+            let mut last = mono_ns();
+            let mut got = vs.received;
+            while vs.received < n as u64 {
+                vs.poll(&mut arrive_ts, &mut tokens)?;
+                if vs.received > got {
+                    got = vs.received;
+                    last = mono_ns();
+                } else if mono_ns() - last > 500_000_000 {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let ex = exchange
+            .join()
+            .map_err(|_| anyhow!("exchange thread panicked"));
+        stop.store(true, Ordering::Release);
+        let ho = hostt.join().map_err(|_| anyhow!("host thread panicked"));
+        ex??;
+        ho??;
+        Ok(())
+    })?;
+    let elapsed_s = (mono_ns() - started) as f64 / 1e9;
+    let vs = venue_side.ok_or_else(|| anyhow!("no venue session"))?;
+    let transport = host.venue.describe_transport().unwrap_or_default();
+    if late_sends > 0 {
+        notes.push(format!(
+            "{late_sends} ticks left more than one interval late, the latest by {:.1} µs (their latency counts from the due time)",
+            late_max_ns as f64 / 1e3
+        ));
+    }
+    notes.push(format!(
+        "eti_host Host::poll loop: feed {receiver}; venue {transport}; journal {} records dropped {}",
+        host.trader.stats.orders_sent,
+        host.trader.journal_dropped
+    ));
+
+    // per tick: send → host receive → order sent → arrival
+    let mut e2e = hist();
+    let mut e2e_raw = hist();
+    let mut send_lag = hist();
+    let mut hostd = hist();
+    let mut segments: Vec<Histogram<u64>> =
+        crate::t2t::segment_names().iter().map(|_| hist()).collect();
+    for i in (warmup as usize).min(n)..n {
+        let (due, s, a) = (due_ts[i], send_ts[i], arrive_ts[i]);
+        if a == 0 || s == 0 {
+            continue;
+        }
+        e2e.saturating_record(a.saturating_sub(due).max(1));
+        e2e_raw.saturating_record(a.saturating_sub(s).max(1));
+        send_lag.saturating_record(s.saturating_sub(due).max(1));
+        let rx = rx_ts[i].load(Ordering::Relaxed);
+        let sent = eti_core::OrderToken::from_wire(tokens[i]);
+        let sent_ns = host
+            .trader
+            .orders
+            .index_of(&sent)
+            .and_then(|k| host.trader.orders.get(k))
+            .map_or(0, |o| o.sent_ns);
+        if rx != 0 && sent_ns != 0 {
+            let _ = segments[0].record(rx.saturating_sub(s).max(1));
+            let _ = segments[7].record(a.saturating_sub(sent_ns).max(1));
+            let _ = hostd.record(sent_ns.saturating_sub(rx).max(1));
+        }
+    }
+    // the host's own stage histograms, in the report's order
+    for (k, name) in crate::pipeline::HOST_STAGES.iter().enumerate() {
+        if let Some(st) = Stage::ALL.iter().find(|st| st.name() == *name) {
+            segments[k + 1] = host.trader.latency.stage(*st).clone();
+        }
+    }
+    let stats = host.trader.stats;
+    drop(host);
+    let _ = journal.close();
+    let _ = std::fs::remove_dir_all(&jdir);
+    Ok(Measured {
+        variant: v.clone(),
+        sent: n as u64,
+        received: vs.received,
+        lost: n as u64 - vs.received,
+        duplicated: vs.duplicated,
+        foreign: vs.foreign,
+        host_orders: stats.orders_sent,
+        host_rejects: stats.gate_rejects,
+        host_bad: stats.malformed_packets + stats.decode_errors,
+        host_untriggered: 0,
+        late_sends,
+        late_max_ns,
+        e2e,
+        e2e_raw,
+        send_lag,
+        segments,
+        host: hostd,
+        cycles: None,
+        projected: None,
+        receiver,
+        elapsed_s,
+        notes,
+    })
+}
+
+fn scratch_dir(run: u16) -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("eti-bench-journal-{}-{run}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+    Ok(d)
+}
+
+/// Whether `path` is usable for the feed in this lab.
+pub fn feed_ok(lab: &Lab, path: FeedPath) -> bool {
+    path == FeedPath::Socket || lab.afxdp_unavailable().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eti_core::moldudp64::PacketView;
+
+    #[test]
+    fn ticks_map_back_from_sequence_and_price() {
+        for i in [0u64, 1, 63, 64, 65, 1000] {
+            assert_eq!(tick_of_sequence(FIRST_TICK_SEQ + 2 * i), Some(i));
+            assert_eq!(tick_of_price(ask_price(i), i.checked_sub(1)), Some(i));
+        }
+        assert_eq!(tick_of_sequence(1), None, "the prologue");
+        assert_eq!(tick_of_sequence(FIRST_TICK_SEQ + 1), None);
+        // one lost order: the next still maps to its own tick
+        assert_eq!(tick_of_price(ask_price(12), Some(10)), Some(12));
+        // a duplicate of tick 10 lands a whole cycle later
+        assert_eq!(
+            tick_of_price(ask_price(10), Some(10)),
+            Some(10 + PRICE_CYCLE)
+        );
+        assert_eq!(
+            tick_of_price(Price(LIMIT.0 + 100), None),
+            None,
+            "above the limit"
+        );
+        assert_eq!(
+            tick_of_price(Price(LIMIT.0 - 50), None),
+            None,
+            "not a cent step"
+        );
+    }
+
+    #[test]
+    fn packets_carry_what_the_taker_needs() {
+        let s = Session::new("X").unwrap();
+        let mut buf = [0u8; 256];
+        let n = prologue(&mut buf, s);
+        let pv = PacketView::new(&buf[..n]).unwrap();
+        assert_eq!((pv.sequence(), pv.count()), (1, 3));
+        let n = tick(&mut buf, s, 5);
+        let pv = PacketView::new(&buf[..n]).unwrap();
+        assert_eq!(tick_of_sequence(pv.sequence()), Some(5));
+        let kinds: Vec<u8> = pv.messages().map(|m| m.unwrap()[0]).collect();
+        assert_eq!(kinds, vec![b'D', b'A']);
+    }
+
+    /// Loopback, no privileges: the real host loop answers every tick with
+    /// one order, and the segments telescope to the raw sample.
+    #[test]
+    fn loopback_host_loop_run_is_complete() {
+        let lab = Lab::Loopback {
+            why: "unit test".into(),
+        };
+        let v = Variant {
+            path: FeedPath::Socket,
+            gate: GateKind::Golden,
+            host: Some(OrderPath::KernelTcp),
+            pinned: false,
+            rt: false,
+            rate: 2_000,
+            packets: 400,
+            warmup: 10,
+        };
+        let m = run_variant(&lab, None, &v, OrderPath::KernelTcp, &|_| {}).unwrap();
+        assert!(m.complete(), "{}", m.loss_message());
+        assert_eq!(m.host_orders, 400, "one order per tick, none other");
+        assert_eq!(m.e2e.len(), 390);
+        assert_eq!(m.segments[0].len(), 390, "wire_in per tick");
+        assert_eq!(m.segments[7].len(), 390, "wire_out per tick");
+        assert_eq!(m.host.len(), 390);
+        let sum = m.segments[0].mean() + m.host.mean() + m.segments[7].mean();
+        assert!(
+            (m.e2e_raw.mean() - sum).abs() <= 0.01 * sum + 50.0,
+            "{} vs {sum}",
+            m.e2e_raw.mean()
+        );
+        // per order: strategy, gate, encode, send; per ITCH message: decode, book
+        // (reset after the poll that brought the last warm-up tick: a batch
+        // that also brought measured ticks leaves those out)
+        let send = m.segments[6].len();
+        assert!((390 - 32..=400).contains(&send), "{send}");
+        let decode = m.segments[1].len();
+        assert!((2 * (390 - 32)..=800).contains(&decode), "{decode}");
+    }
+}
