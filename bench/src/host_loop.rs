@@ -98,6 +98,10 @@ const ASK_SHARES: u32 = 100;
 /// Reference of the resting bid and of the prologue's ask.
 const BID_REF: u64 = 1 << 40;
 const FIRST_ASK_REF: u64 = 1;
+/// The exchange thread sleeps between ticks only when the next is further
+/// away than this, and wakes this much before it is due.
+const SLEEP_MIN_NS: u64 = 80_000;
+const WAKE_EARLY_NS: u64 = 50_000;
 /// MoldUDP64 sequence of tick 0 (the prologue packet carries 1..=3).
 const FIRST_TICK_SEQ: u64 = 4;
 
@@ -627,8 +631,21 @@ pub fn run_variant(
             for (i, (slot, due_slot)) in send_ts.iter_mut().zip(due_ts.iter_mut()).enumerate() {
                 let due = start + i as u64 * interval;
                 *due_slot = due;
-                while mono_ns() < due {
+                loop {
                     vs.poll(&mut arrive_ts, &mut tokens)?;
+                    let now = mono_ns();
+                    if now >= due {
+                        break;
+                    }
+                    // Nothing outstanding (every tick sent so far has its
+                    // order) and the next tick far away: sleep, waking
+                    // early, so that the host's journal threads get this
+                    // CPU (on 2 cores the two spinning SCHED_FIFO threads
+                    // leave them none, and the hot thread would wait for
+                    // its token reservations to be durable).
+                    if vs.received >= i as u64 && due - now > SLEEP_MIN_NS {
+                        std::thread::sleep(Duration::from_nanos(due - now - WAKE_EARLY_NS));
+                    }
                 }
                 let len = tick(&mut pkt, session, i as u64);
                 let t = mono_ns();
