@@ -14,10 +14,24 @@
 //! The two paths alternate in blocks of 500 orders so both see the same
 //! machine noise; figures are p50/p99/p99.9 and the ratio kernel/AF_XDP.
 //!
-//! Run (root; creates and removes its own namespace/veth):
+//! CPU per order: `getrusage(RUSAGE_THREAD)` user and system time of the
+//! client thread around each path's blocks, divided by the orders (the client
+//! busy-polls for the echo, so this is CPU per round trip including the spin;
+//! the system part is what the kernel did on the client's behalf).
+//!
+//! Under loss: a second lab whose wire (eti_kernel_bypass::impair; no netem on
+//! this kernel) drops 1% of frames in each direction, both paths alternating
+//! in blocks of 100 orders: round trip p50/p99/p99.9/max, kernel
+//! retransmissions (`TCP_INFO` `tcpi_total_retrans`), AF_XDP frames sent per
+//! order (smoltcp counts no retransmissions; compare with the same figure of
+//! the loss-free run: the order, and the ACK of its echo unless the next
+//! order carries it).
+//!
+//! Run (root; creates and removes its own namespaces/veths):
 //! `cargo bench -p eti-bench --bench order_path`
-//! Env: `ETI_ORDER_PATH_N` orders per path (default 20000), `ETI_BENCH_PIN=1`
-//! pins the client to the last CPU.
+//! Env: `ETI_ORDER_PATH_N` orders per path (default 20000),
+//! `ETI_ORDER_PATH_LOSS_N` orders per path under loss (default 2000; 0: skip),
+//! `ETI_BENCH_PIN=1` pins the client to the last CPU.
 
 use std::{
     io::{ErrorKind, Read, Write},
@@ -31,11 +45,13 @@ use eti_core::ouch::{
 use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use eti_kernel_bypass::{
     cpu::pin_current_thread,
+    impair::{ImpairedLab, Impairment},
     mono_ns,
     netns::{lab_unavailable_reason, VethLab},
     TcpLinkState, XdpTcpConfig, XdpTcpConnection,
 };
 use hdrhistogram::Histogram;
+use std::os::fd::AsRawFd;
 
 const PORT: u16 = 15200;
 const BLOCK: u64 = 500;
@@ -69,6 +85,36 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// (user, system) CPU time of the calling thread, ns.
+fn thread_rusage_ns() -> (u64, u64) {
+    // SAFETY: rusage is plain integers (all-zero is valid); getrusage writes
+    // one rusage into it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a live rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    (ns(ru.ru_utime), ns(ru.ru_stime))
+}
+
+/// Segments the kernel retransmitted on `s` (TCP_INFO).
+fn kernel_retransmits(s: &TcpStream) -> u64 {
+    // SAFETY: tcp_info is plain integers (all-zero is valid).
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info`.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "TCP_INFO");
+    u64::from(info.tcpi_total_retrans)
+}
+
 /// Latency histograms of one path.
 struct PathFigures {
     send: Histogram<u64>,
@@ -77,6 +123,8 @@ struct PathFigures {
     stack: Histogram<u64>,
     send_cpu: Histogram<u64>,
     rtt: Histogram<u64>,
+    /// (user, system) ns of the client thread over this path's blocks.
+    rusage: (u64, u64),
 }
 
 impl PathFigures {
@@ -87,6 +135,7 @@ impl PathFigures {
             stack: h(),
             send_cpu: h(),
             rtt: h(),
+            rusage: (0, 0),
         }
     }
 }
@@ -162,6 +211,17 @@ fn one_order(t: &mut dyn Transport, n: u64, f: &mut PathFigures) {
     }
     f.send_cpu.record((c1 - c0).max(1)).ok();
     f.rtt.record((t2 - t0).max(1)).ok();
+}
+
+/// Orders `range` on `t`, adding the thread's CPU time to `f.rusage`.
+fn block(t: &mut dyn Transport, range: std::ops::Range<u64>, f: &mut PathFigures) {
+    let (u0, s0) = thread_rusage_ns();
+    for j in range {
+        one_order(t, j, f);
+    }
+    let (u1, s1) = thread_rusage_ns();
+    f.rusage.0 += u1 - u0;
+    f.rusage.1 += s1 - s0;
 }
 
 fn echo_server(listener: TcpListener) {
@@ -248,20 +308,18 @@ fn main() {
     }
     let (mut fk, mut fx) = (PathFigures::new(), PathFigures::new());
     let syscalls_before = xdp.0.device_stats().tx_syscalls;
+    let frames_before = xdp.0.device_stats().tx_packets;
     let mut i = 0;
     let start = Instant::now();
     while i < n {
         let end = (i + BLOCK).min(n);
-        for j in i..end {
-            one_order(&mut kernel, j, &mut fk);
-        }
-        for j in i..end {
-            one_order(&mut xdp, j, &mut fx);
-        }
+        block(&mut kernel, i..end, &mut fk);
+        block(&mut xdp, i..end, &mut fx);
         i = end;
     }
     let took = start.elapsed();
     let kicks = xdp.0.device_stats().tx_syscalls - syscalls_before;
+    let frames = xdp.0.device_stats().tx_packets - frames_before;
     let load_end = load_average();
 
     println!("order_path: {n} orders per path, 49-byte OUCH Enter Order, echo server behind veth");
@@ -290,9 +348,17 @@ fn main() {
         );
     }
     println!(
-        "afxdp sendto kicks per order: {:.3} (copy mode: one per send)",
-        kicks as f64 / n as f64
+        "afxdp sendto kicks per order: {:.3} (copy mode: one per send), frames sent per order {:.3}",
+        kicks as f64 / n as f64,
+        frames as f64 / n as f64
     );
+    for (name, f) in [("kernel", &fk), ("afxdp", &fx)] {
+        println!(
+            "{name:<6} CPU per order (getrusage, busy-polling client): user {:.2} µs  system {:.2} µs",
+            us(f.rusage.0) / n as f64,
+            us(f.rusage.1) / n as f64
+        );
+    }
     let q = |h: &Histogram<u64>| {
         format!(
             "{{\"p50\":{},\"p99\":{},\"p999\":{},\"mean\":{:.0}}}",
@@ -311,5 +377,74 @@ fn main() {
         q(&fx.stack),
         q(&fx.send_cpu),
         q(&fx.rtt)
+    );
+    drop((xdp, kernel));
+    drop(lab);
+    let loss_n: u64 = std::env::var("ETI_ORDER_PATH_LOSS_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    if loss_n > 0 {
+        under_loss(loss_n);
+    }
+}
+
+/// Both paths through a wire dropping 1% of frames each way.
+fn under_loss(n: u64) {
+    const LOSS_BLOCK: u64 = 100;
+    let imp = ImpairedLab::create("opl", Impairment::percent(1.0, 0.0, 0x0de7_0001))
+        .expect("impaired lab");
+    let lab = &imp.lab;
+    lab.outer_offloads_off().expect("ethtool");
+    let addr = SocketAddrV4::new(lab.inner_ip, PORT);
+    let listener = lab
+        .in_ns(move || TcpListener::bind(addr).expect("bind"))
+        .expect("netns");
+    echo_server(listener);
+    let mut xdp = XdpTcpConnection::connect(&XdpTcpConfig::new(&lab.outer_if, addr), mono_ns())
+        .expect("AF_XDP connect");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while xdp.state() != TcpLinkState::Established {
+        xdp.poll(mono_ns()).expect("handshake");
+        assert!(Instant::now() < deadline, "no handshake under loss");
+    }
+    let mut xdp = AfXdp(xdp);
+    let k = TcpStream::connect(addr).expect("kernel connect");
+    k.set_nodelay(true).unwrap();
+    k.set_nonblocking(true).unwrap();
+    let mut kernel = Kernel(k);
+    let (mut fk, mut fx) = (PathFigures::new(), PathFigures::new());
+    let retrans0 = kernel_retransmits(&kernel.0);
+    let tx0 = xdp.0.device_stats().tx_packets;
+    let start = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let end = (i + LOSS_BLOCK).min(n);
+        block(&mut kernel, i..end, &mut fk);
+        block(&mut xdp, i..end, &mut fx);
+        i = end;
+    }
+    let took = start.elapsed();
+    let retrans = kernel_retransmits(&kernel.0) - retrans0;
+    let tx = xdp.0.device_stats().tx_packets - tx0;
+    let dropped = imp
+        .counters
+        .dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "under 1% loss each way: {n} orders per path, wire dropped {dropped} frames, run took {took:.2?}, load {}",
+        load_average()
+    );
+    println!("{}", row("kernel round trip", &fk.rtt));
+    println!("{}", row("afxdp round trip", &fx.rtt));
+    println!(
+        "max round trip: kernel {:.2} ms, afxdp {:.2} ms",
+        fk.rtt.max() as f64 / 1e6,
+        fx.rtt.max() as f64 / 1e6
+    );
+    println!(
+        "kernel retransmitted segments {retrans} ({:.2}% of orders); afxdp frames sent per order {:.3}",
+        100.0 * retrans as f64 / n as f64,
+        tx as f64 / n as f64
     );
 }

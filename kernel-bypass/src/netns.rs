@@ -249,6 +249,17 @@ impl VethLab {
         ethtool_off(Some(&self.ns), &self.inner_if)
     }
 
+    /// As [`VethLab::inner_offloads_off`], on the outer end: needed when the
+    /// kernel's TCP on this side talks through an [`crate::impair::ImpairedLab`]
+    /// wire, whose AF_PACKET bridge forwards the partial checksums of
+    /// offloaded segments as they are (the far end would drop them).
+    ///
+    /// # Errors
+    /// As [`VethLab::inner_offloads_off`].
+    pub fn outer_offloads_off(&self) -> Result<(), IoError> {
+        ethtool_off(None, &self.outer_if)
+    }
+
     /// Whether `ip link show` reports an XDP program on the outer end.
     ///
     /// # Errors
