@@ -87,6 +87,8 @@ enum Command {
     },
     /// Per-symbol intraday volume curves from an ITCH 5.0 BinaryFILE (a VWAP order's profile_file).
     Profile(eti_host::analysis::profile::ProfileArgs),
+    /// Transaction-cost analysis of a journal's parents: tca.json, tca.md, tca.png, tca.svg.
+    Tca(eti_host::analysis::tca::TcaArgs),
     /// Journal audit tools.
     Audit {
         #[command(subcommand)]
@@ -297,6 +299,7 @@ fn main() -> ExitCode {
         Command::Ctl(a) => Ok(eti_host::control::cli::run(&a)),
         Command::Audit { command } => audit(command),
         Command::Profile(a) => Ok(eti_host::analysis::profile::run(&a)),
+        Command::Tca(a) => Ok(eti_host::analysis::tca::run(&a)),
         #[cfg(feature = "demo")]
         Command::Demo {
             report,

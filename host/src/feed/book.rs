@@ -139,6 +139,9 @@ pub struct OrderBook {
     pub stale: bool,
     /// Shares executed (all printable executions and trades) since start.
     pub volume: u64,
+    /// Notional of those prints (price units × shares; an execution whose
+    /// price is unknown adds none): the interval VWAP of the TCA.
+    pub notional: u64,
     pub last_trade: Option<Price>,
     /// Resting orders.
     pub orders: u32,
@@ -175,6 +178,7 @@ impl OrderBook {
             state: FeedTradingState::Trading,
             stale: false,
             volume: 0,
+            notional: 0,
             last_trade: None,
             orders: 0,
             updates: 0,
@@ -422,6 +426,7 @@ impl Books {
         if let Some(Some(b)) = self.books.get_mut(usize::from(locate)) {
             b.volume += u64::from(shares);
             if let Some(p) = price {
+                b.notional += u64::from(p.0) * u64::from(shares);
                 b.last_trade = Some(p);
             }
         }
@@ -637,6 +642,7 @@ mod tests {
             }
         );
         assert_eq!(bk.volume, 100);
+        assert_eq!(bk.notional, 100 * 1_000_000, "at the order's price");
         assert_eq!(bk.last_trade, Some(Price(1_000_000)));
         // partial cancel then the rest executes: the order leaves the level
         apply(
@@ -674,6 +680,7 @@ mod tests {
             }
         );
         assert_eq!(bk.volume, 100, "non-printable execution is not volume");
+        assert_eq!(bk.notional, 100 * 1_000_000);
         assert!(b.order(1).is_none());
         apply(
             &mut b,

@@ -266,6 +266,12 @@ pub fn event_json(ev: &Event) -> Value {
         Event::Reconciled(e) => json!({
             "adopted": e.adopted, "lost": e.lost, "fills": e.fills, "from_seq": e.from_seq,
         }),
+        Event::MarketSample(e) => json!({
+            "symbol": e.symbol.as_str(), "venues": e.venues,
+            "bid": (e.bid.0 != 0).then(|| e.bid.to_string()),
+            "ask": (e.ask.0 != 0).then(|| e.ask.to_string()),
+            "volume": e.volume, "notional": e.notional,
+        }),
     }
 }
 

@@ -48,10 +48,15 @@ pub enum EventKind {
     OrderLost = 40,
     /// Reconciliation finished: what it changed.
     Reconciled = 41,
+    /// Top of book and printed volume of a traded symbol, sampled at a low
+    /// fixed rate off the per-message path (transaction-cost analysis:
+    /// markouts, interval VWAP, participation). Added in format version 1
+    /// without changing any other kind.
+    MarketSample = 42,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::OrderSent,
         EventKind::OrderAccepted,
         EventKind::OrderRejected,
@@ -76,6 +81,7 @@ impl EventKind {
         EventKind::OrderAdopted,
         EventKind::OrderLost,
         EventKind::Reconciled,
+        EventKind::MarketSample,
     ];
 
     pub fn from_code(c: u16) -> Option<EventKind> {
@@ -109,6 +115,7 @@ impl EventKind {
             EventKind::OrderAdopted => "order_adopted",
             EventKind::OrderLost => "order_lost",
             EventKind::Reconciled => "reconciled",
+            EventKind::MarketSample => "market_sample",
         }
     }
 }
@@ -423,6 +430,21 @@ pub struct Reconciled {
     pub from_seq: u64,
 }
 
+/// A traded symbol's market, consolidated over the venues that quote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarketSample {
+    pub symbol: Symbol,
+    /// Venues whose books went into the sample.
+    pub venues: u8,
+    /// Best bid and offer (`Price(0)`: none).
+    pub bid: Price,
+    pub ask: Price,
+    /// Shares printed since the host's feed started, and their notional
+    /// (price units × shares): interval VWAP = Δnotional / Δvolume.
+    pub volume: u64,
+    pub notional: u64,
+}
+
 /// One journaled state change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -450,6 +472,7 @@ pub enum Event {
     OrderAdopted(OrderAdopted),
     OrderLost(OrderLost),
     Reconciled(Reconciled),
+    MarketSample(MarketSample),
 }
 
 /// Largest encoded event payload.
@@ -597,6 +620,7 @@ impl Event {
             Event::OrderAdopted(_) => EventKind::OrderAdopted,
             Event::OrderLost(_) => EventKind::OrderLost,
             Event::Reconciled(_) => EventKind::Reconciled,
+            Event::MarketSample(_) => EventKind::MarketSample,
         }
     }
 
@@ -627,6 +651,7 @@ impl Event {
             EventKind::OrderAdopted => Self::payload_len(EventKind::OrderSent) + 2,
             EventKind::OrderLost => 14 + 4,
             EventKind::Reconciled => 4 + 4 + 4 + 8,
+            EventKind::MarketSample => 8 + 1 + 4 + 4 + 8 + 8,
         }
     }
 
@@ -764,6 +789,14 @@ impl Event {
                 w.u32(e.lost);
                 w.u32(e.fills);
                 w.u64(e.from_seq);
+            }
+            Event::MarketSample(e) => {
+                w.put(e.symbol.as_bytes());
+                w.u8(e.venues);
+                w.u32(e.bid.0);
+                w.u32(e.ask.0);
+                w.u64(e.volume);
+                w.u64(e.notional);
             }
         }
         w.n
@@ -944,6 +977,14 @@ impl Event {
                 fills: r.u32(),
                 from_seq: r.u64(),
             }),
+            EventKind::MarketSample => Event::MarketSample(MarketSample {
+                symbol: r.symbol(),
+                venues: r.u8(),
+                bid: Price(r.u32()),
+                ask: Price(r.u32()),
+                volume: r.u64(),
+                notional: r.u64(),
+            }),
         })
     }
 }
@@ -1122,6 +1163,14 @@ pub(crate) mod tests {
                 lost: 2,
                 fills: 3,
                 from_seq: 40,
+            }),
+            Event::MarketSample(MarketSample {
+                symbol: sym,
+                venues: 3,
+                bid: Price(1_899_900),
+                ask: Price(1_900_100),
+                volume: 12_345_678,
+                notional: 23_456_789_012_345,
             }),
         ]
     }

@@ -343,6 +343,8 @@ impl RecoveredState {
                 self.set_order(e.token, None);
             }
             Event::Reconciled(_) => self.reconciliations += 1,
+            // market data for reports, no trading state
+            Event::MarketSample(_) => {}
             // operator actions change state through the events they cause
             Event::ControlAction(_) | Event::ControlDenied(_) => {}
         }

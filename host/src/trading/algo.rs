@@ -93,6 +93,9 @@ pub struct Parent {
     pov_volume: u64,
     /// Taker: the far-touch level its last child was sized from.
     taker_last: Option<crate::feed::book::Level>,
+    /// TCA market samples: next due, and last (0 = still working).
+    pub(crate) sample_next_ns: u64,
+    pub(crate) sample_until_ns: u64,
 }
 
 /// Summary of a parent, for reports.
@@ -163,6 +166,8 @@ impl Parent {
             backoff_until: 0,
             rebase_volume: false,
             pov_volume: 0,
+            sample_next_ns: 0,
+            sample_until_ns: 0,
             taker_last: None,
         }
     }

@@ -712,6 +712,7 @@ impl Trader {
         self.routing_housekeeping(now);
         self.reconcile_tick(venue, now);
         self.journal_parent_ends();
+        self.sample_markets(now);
         for i in 0..self.parents.len() {
             if self.parents[i].locate == 0 {
                 if let Some(b) = self.books.by_symbol(&self.parents[i].spec.symbol) {

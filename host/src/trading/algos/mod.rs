@@ -5,7 +5,10 @@
 //!   computed once when the parent is created.
 //! - [`pov`]: percentage of volume: the shares that keep a parent inside its
 //!   participation band given the printed volume.
+//! - [`tca_samples`]: the traded symbols' market, journaled at 10/s per parent
+//!   for `eti tca` (markouts, interval VWAP, participation).
 
 pub mod pov;
 pub mod schedule;
 pub mod taker;
+pub mod tca_samples;
