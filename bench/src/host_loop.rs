@@ -532,13 +532,20 @@ pub fn run_variant(
     host.venue
         .set_path(cfg.venue_path().map_err(|e| anyhow!("{e}"))?);
     let jdir = scratch_dir(run)?;
-    let mut jc = JournalConfig::new(&jdir);
-    // a whole run's records fit: the writer thread may get little CPU while
-    // two SCHED_FIFO threads spin on a 2-core machine
-    jc.queue_capacity = 1 << 19;
-    let (journal, _) =
-        Journal::open(jc).map_err(|e| anyhow!("journal in {}: {e}", jdir.display()))?;
-    host.trader.set_journal(journal.handle());
+    // ETI_BENCH_NO_JOURNAL=1: a diagnostic run without the journal (what it
+    // costs); the report says so in the variant's notes
+    let journal = if std::env::var_os("ETI_BENCH_NO_JOURNAL").is_some() {
+        None
+    } else {
+        let mut jc = JournalConfig::new(&jdir);
+        // a whole run's records fit: the writer thread may get little CPU
+        // while two SCHED_FIFO threads spin on a 2-core machine
+        jc.queue_capacity = 1 << 19;
+        let (journal, _) =
+            Journal::open(jc).map_err(|e| anyhow!("journal in {}: {e}", jdir.display()))?;
+        host.trader.set_journal(journal.handle());
+        Some(journal)
+    };
     for spec in &r.orders {
         host.trader.start_parent(spec.clone());
     }
@@ -705,9 +712,15 @@ pub fn run_variant(
         ));
     }
     notes.push(format!(
-        "eti_host Host::poll loop: feed {receiver}; venue {transport}; journal {} records dropped {}",
-        host.trader.stats.orders_sent,
-        host.trader.journal_dropped
+        "eti_host Host::poll loop: feed {receiver}; venue {transport}; {}",
+        if journal.is_some() {
+            format!(
+                "journal on ({} events dropped)",
+                host.trader.journal_dropped
+            )
+        } else {
+            "journal OFF (ETI_BENCH_NO_JOURNAL)".to_string()
+        }
     ));
 
     // per tick: send → host receive → order sent → arrival
@@ -747,7 +760,9 @@ pub fn run_variant(
     }
     let stats = host.trader.stats;
     drop(host);
-    let _ = journal.close();
+    if let Some(j) = journal {
+        let _ = j.close();
+    }
     let _ = std::fs::remove_dir_all(&jdir);
     Ok(Measured {
         variant: v.clone(),
