@@ -539,4 +539,35 @@ mod tests {
             "{m}"
         );
     }
+
+    /// A session from the simulator's generator: every share the host's own
+    /// books count as printed lands in exactly one bucket of its symbol.
+    #[test]
+    fn generated_session_volume_matches_the_books() {
+        use crate::feed::book::{BookCapacity, Books};
+        let bytes = eti_sim::itchgen::generate_vec(20_000, 14);
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), &bytes).unwrap();
+        let (p, st) = build(f.path(), 10, Session::Auto).unwrap();
+        assert_eq!((st.outside, st.unknown_locate), (0, 0));
+        let mut books = Books::new(BookCapacity {
+            max_locate: 1024,
+            orders: 1 << 16,
+            levels: 1024,
+        });
+        for fr in eti_core::binfile::Frames::new(&bytes) {
+            books.apply(&itch::decode(fr.unwrap().bytes).unwrap());
+        }
+        let mut traded = 0;
+        for b in books.iter() {
+            let got: u64 = p
+                .volume
+                .get(b.symbol.as_str())
+                .map_or(0, |v| v.iter().sum());
+            assert_eq!(got, b.volume, "{}", b.symbol.as_str());
+            traded += usize::from(b.volume > 0);
+        }
+        assert_eq!(traded, p.volume.len());
+        assert!(traded >= 3, "{traded} symbols traded");
+    }
 }
