@@ -6,9 +6,11 @@
 use crate::gate::RiskGate;
 use crate::golden::GoldenModel;
 use crate::regmap::{Decision, COUNTERS};
-use crate::rtl::sim::{beats, Beat, SimulatedGate};
+use crate::rtl::sim::{beats, Beat, SimulatedGate, Step};
 use crate::rtl::LATENCY;
-use crate::vectors::{Op, Scenario};
+use crate::vectors::{cancel, enter, replace, stock, token, Op, Scenario, Stress};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// What a differential run found.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +18,12 @@ pub struct DiffReport {
     pub orders: u64,
     pub accepted: u64,
     pub control_ops: u64,
+    /// Control accesses requested while a message was still arriving.
+    pub in_flight: u64,
+    /// Messages truncated by the next start of message.
+    pub truncated: u64,
+    /// Messages with idle input cycles between their beats.
+    pub gaps: u64,
     pub mismatches: u64,
     /// First few mismatches, described.
     pub first: Vec<String>,
@@ -35,26 +43,31 @@ impl DiffReport {
     }
 }
 
-fn flush(
-    batch: &mut Vec<(u8, Beat)>,
-    expect: &mut Vec<Decision>,
-    sim: &mut SimulatedGate,
-    rep: &mut DiffReport,
-    out: &mut Vec<crate::rtl::sim::Timed>,
-) {
-    if expect.is_empty() {
+/// What one batch expects of the RTL: decisions and control answers.
+#[derive(Default)]
+struct Batch {
+    steps: Vec<Step>,
+    decisions: Vec<Decision>,
+    answers: Vec<(bool, u64)>,
+    /// Index in `steps` of the last message's first beat and its beat count.
+    last_msg: Option<(usize, usize)>,
+}
+
+fn flush(b: &mut Batch, sim: &mut SimulatedGate, rep: &mut DiffReport) {
+    if b.steps.is_empty() {
         return;
     }
-    out.clear();
-    sim.stream(batch, out);
-    if out.len() != expect.len() {
+    let mut out = Vec::with_capacity(b.decisions.len());
+    let mut answers = Vec::with_capacity(b.answers.len());
+    sim.run_steps(&b.steps, &mut out, &mut answers);
+    if out.len() != b.decisions.len() {
         rep.note(format!(
             "batch of {} messages gave {} decisions",
-            expect.len(),
+            b.decisions.len(),
             out.len()
         ));
     }
-    for (i, (e, got)) in expect.iter().zip(out.iter()).enumerate() {
+    for (i, (e, got)) in b.decisions.iter().zip(out.iter()).enumerate() {
         if *e != got.decision {
             rep.note(format!(
                 "order {} of batch: model {:?}, rtl {:?}",
@@ -65,62 +78,134 @@ fn flush(
             rep.note(format!("latency {} != {}", got.latency, LATENCY));
         }
     }
-    batch.clear();
-    expect.clear();
+    if answers != b.answers {
+        rep.note(format!(
+            "control answers (err, data): model {:?}, rtl {:?}",
+            b.answers, answers
+        ));
+    }
+    b.steps.clear();
+    b.decisions.clear();
+    b.answers.clear();
+    b.last_msg = None;
+}
+
+fn push_beats(b: &mut Batch, firm: u8, beats: &[Beat]) {
+    b.steps
+        .extend(beats.iter().map(|beat| Step::Beat { firm, beat: *beat }));
 }
 
 /// Run `orders` orders of scenario `seed` through both implementations.
-pub fn run(seed: u64, orders: u64, mut progress: impl FnMut(u64)) -> DiffReport {
+/// Besides the scenario's messages, the stream carries what only a stream can:
+/// idle cycles inside messages, messages truncated by the next start of
+/// message (the model sees a framing error: an empty message), and control
+/// accesses requested while a message is still arriving.
+pub fn run(seed: u64, orders: u64, progress: impl FnMut(u64)) -> DiffReport {
+    run_ops(seed, Scenario::new(seed, orders), progress)
+}
+
+/// The stress profile ([`Stress`]): every message reject reason provoked
+/// about equally often, through the same stream as [`run`].
+pub fn run_stress(seed: u64, orders: u64, progress: impl FnMut(u64)) -> DiffReport {
+    run_ops(seed, Stress::new(seed, orders), progress)
+}
+
+fn run_ops(seed: u64, ops: impl Iterator<Item = Op>, mut progress: impl FnMut(u64)) -> DiffReport {
     let mut model = GoldenModel::new();
     let mut sim = SimulatedGate::new();
     let mut rep = DiffReport::default();
-    let mut batch: Vec<(u8, Beat)> = Vec::new();
-    let mut expect: Vec<Decision> = Vec::new();
-    let mut out = Vec::new();
+    let mut b = Batch::default();
     let mut tmp = Vec::new();
-    for op in Scenario::new(seed, orders) {
+    let mut frag = Vec::new();
+    // a separate stream of choices, so the scenario itself stays as it was
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x57_2E_A4);
+    let fragments: [&[u8]; 3] = [
+        &enter(&token(1), b'B', 100, &stock("AAPL"), 10_000, 0, b'Y', b'A'),
+        &replace(&token(1), &token(2), 100, 10_000, 0, b'Y'),
+        &cancel(&token(1), 0),
+    ];
+    for op in ops {
         match op {
             Op::Order { firm, len, bytes } => {
                 let msg = &bytes[..usize::from(len)];
+                tmp.clear();
+                beats(msg, &mut tmp);
+                // truncated: the first beats of another message, then this one
+                // (needs two beats or more here: see the README's known limits)
+                if tmp.len() >= 2 && rng.gen_range(0..25) == 0 {
+                    frag.clear();
+                    beats(fragments[rng.gen_range(0..fragments.len())], &mut frag);
+                    let k = rng.gen_range(1..frag.len());
+                    push_beats(&mut b, firm, &frag[..k]);
+                    b.decisions.push(model.check(firm, &[]));
+                    rep.truncated += 1;
+                }
                 let d = model.check(firm, msg);
                 if d.is_accept() {
                     rep.accepted += 1;
                 }
-                expect.push(d);
-                tmp.clear();
-                beats(msg, &mut tmp);
-                batch.extend(tmp.iter().map(|b| (firm, *b)));
+                b.decisions.push(d);
+                b.last_msg = Some((b.steps.len(), tmp.len()));
+                if tmp.len() >= 2 && rng.gen_range(0..25) == 0 {
+                    // idle input cycles inside the message
+                    let at = rng.gen_range(1..tmp.len());
+                    push_beats(&mut b, firm, &tmp[..at]);
+                    b.steps.push(Step::Idle(rng.gen_range(1..12)));
+                    push_beats(&mut b, firm, &tmp[at..]);
+                    rep.gaps += 1;
+                } else {
+                    push_beats(&mut b, firm, &tmp);
+                }
                 rep.orders += 1;
                 if rep.orders % 10_000 == 0 {
                     progress(rep.orders);
                 }
-                if expect.len() >= 256 {
-                    flush(&mut batch, &mut expect, &mut sim, &mut rep, &mut out);
+                if b.decisions.len() >= 256 {
+                    flush(&mut b, &mut sim, &mut rep);
                 }
             }
-            Op::Write { addr, value } => {
-                flush(&mut batch, &mut expect, &mut sim, &mut rep, &mut out);
+            Op::Write { .. } | Op::Read { .. } => {
                 rep.control_ops += 1;
-                let m = model.write_register(addr, value);
-                let s = sim.write_register(addr, value);
-                if m != s {
-                    rep.note(format!(
-                        "write {addr:#06x}={value:#x}: model {m:?}, rtl {s:?}"
-                    ));
+                let (step, answer) = match op {
+                    Op::Write { addr, value } => (
+                        Step::Control {
+                            write: true,
+                            addr,
+                            value,
+                        },
+                        model.write_register(addr, value).map(|()| 0),
+                    ),
+                    Op::Read { addr } => (
+                        Step::Control {
+                            write: false,
+                            addr,
+                            value: 0,
+                        },
+                        model.read_register(addr),
+                    ),
+                    Op::Order { .. } => continue,
+                };
+                b.answers.push(match answer {
+                    Ok(v) => (false, v),
+                    Err(_) => (true, 0),
+                });
+                // half of them requested while the last message is still
+                // arriving (after its first beat): the gate must still apply
+                // them after that message and before the next
+                match b.last_msg {
+                    Some((first, n))
+                        if n >= 2 && first + 1 < b.steps.len() && rng.gen::<bool>() =>
+                    {
+                        b.steps.insert(first + 1, step);
+                        rep.in_flight += 1;
+                    }
+                    _ => b.steps.push(step),
                 }
-            }
-            Op::Read { addr } => {
-                flush(&mut batch, &mut expect, &mut sim, &mut rep, &mut out);
-                rep.control_ops += 1;
-                let m = model.read_register(addr);
-                let s = sim.read_register(addr);
-                if m != s {
-                    rep.note(format!("read {addr:#06x}: model {m:?}, rtl {s:?}"));
-                }
+                b.last_msg = None;
             }
         }
     }
-    flush(&mut batch, &mut expect, &mut sim, &mut rep, &mut out);
+    flush(&mut b, &mut sim, &mut rep);
     match (model.counters(), sim.counters()) {
         (Ok(m), Ok(s)) => {
             for i in 0..COUNTERS {

@@ -541,3 +541,170 @@ impl Iterator for Scenario {
         Some(self.order())
     }
 }
+
+/// The stress profile: the same setup as [`Scenario`], then messages built to
+/// hit each decision (accept and every message reject reason) about equally
+/// often, with the register writes that provoke the state-dependent ones (kill
+/// switches, credit, position, throttle) around them. The golden model decides
+/// what each one really gets; the differential test checks every reason is at
+/// least 1% of all decisions.
+#[derive(Debug)]
+pub struct Stress {
+    base: Scenario,
+    queue: Vec<Op>,
+    token: [u64; FIRMS],
+    now: u32,
+    /// Firm of the last message aimed at an accept.
+    last_good: u8,
+}
+
+impl Stress {
+    pub fn new(seed: u64, orders: u64) -> Stress {
+        let mut base = Scenario::new(seed, orders);
+        // plenty of tokens, refilled one per unit of NOW, so only the
+        // provoked throttles fail
+        base.setup.insert(
+            0,
+            Op::Write {
+                addr: regmap::THROTTLE_SHIFT,
+                value: 0,
+            },
+        );
+        base.setup.insert(
+            0,
+            Op::Write {
+                addr: regmap::THROTTLE_BURST,
+                value: 1_000,
+            },
+        );
+        Stress {
+            base,
+            queue: Vec::new(),
+            token: [1; FIRMS],
+            now: 0,
+            last_good: 0,
+        }
+    }
+
+    fn good(&mut self, firm: u8) -> [u8; 49] {
+        let f = usize::from(firm) % FIRMS;
+        self.token[f] += 1;
+        let s = self.base.rng.gen_range(0..SYMBOL_COUNT);
+        let s = if s % 13 == 7 { s + 1 } else { s };
+        let r = self.base.refs[s];
+        let side = self.base.pick(b"BSTE");
+        enter(
+            &token(self.token[f]),
+            side,
+            self.base.rng.gen_range(1..200),
+            &Scenario::name(s),
+            r,
+            0,
+            b'Y',
+            b'A',
+        )
+    }
+
+    /// Queue (in reverse) the ops for one message aimed at `target`.
+    fn plan(&mut self, target: u8) {
+        use regmap::*;
+        // an old token needs a firm whose last token is a real one
+        let firm = if target == 20 {
+            self.last_good
+        } else {
+            self.base.rng.gen_range(0..FIRMS as u8)
+        };
+        let f16 = u16::from(firm);
+        let mut m = self.good(firm);
+        let w = |addr: u16, value: u64| Op::Write { addr, value };
+        let set = |m: &mut [u8; 49], at: usize, b: &[u8]| m[at..at + b.len()].copy_from_slice(b);
+        let mut before = Vec::new();
+        let mut after = Vec::new();
+        let mut msg: Vec<u8> = m.to_vec(); // for the framing targets
+        let mut msg_firm = firm;
+        match target {
+            1 => msg.truncate(self.base.rng.gen_range(1..48)),
+            2 => msg[0] = b'Q',
+            3 => msg_firm = self.base.rng.gen_range(FIRMS as u8..=255),
+            4 => {
+                before.push(w(GLOBAL_KILL, 1));
+                after.push(w(GLOBAL_KILL, 0));
+            }
+            5 => {
+                before.push(w(FIRM_KILL + f16, 1));
+                after.push(w(FIRM_KILL + f16, 0));
+            }
+            6 => m[15] = b'X',
+            7 => set(&mut m, 32, &86_401u32.to_be_bytes()),
+            8 => m[40] = b'Z',
+            9 => m[41] = b'Z',
+            10 => set(&mut m, 16, &0u32.to_be_bytes()),
+            11 => set(&mut m, 28, &0u32.to_be_bytes()),
+            12 => set(&mut m, 20, &stock("NOPE")),
+            13 => set(&mut m, 20, &Scenario::name(7)),
+            14 => {
+                let p = self.base.refs[0] * 2;
+                set(&mut m, 20, &Scenario::name(0));
+                set(&mut m, 28, &p.to_be_bytes());
+            }
+            15 => set(&mut m, 16, &(self.base.max_shares + 1).to_be_bytes()),
+            16 => {
+                before.push(w(MAX_NOTIONAL, 1));
+                after.push(w(MAX_NOTIONAL, 40_000_000_000));
+            }
+            17 => {
+                before.push(w(FIRM_CREDIT + f16, 1));
+                after.push(w(FIRM_CREDIT + f16, 300_000_000_000));
+            }
+            18 => {
+                before.push(w(FIRM_MAX_LONG + f16, 0));
+                before.push(w(FIRM_MAX_SHORT + f16, 0));
+                after.push(w(FIRM_MAX_LONG + f16, 150_000));
+                after.push(w(FIRM_MAX_SHORT + f16, 150_000));
+            }
+            19 => {
+                before.push(w(THROTTLE_BURST, 0));
+                after.push(w(THROTTLE_BURST, 1_000));
+            }
+            // below every digit token: fails once the firm has an accept
+            20 => set(&mut m, 1, &[b' '; 14]),
+            _ => {}
+        }
+        if target > 2 {
+            msg = m.to_vec();
+        }
+        // the clock moves: buckets refill
+        self.now = self.now.wrapping_add(20);
+        let mut ops = vec![w(NOW, u64::from(self.now))];
+        ops.extend(before);
+        ops.push(Op::order(msg_firm, &msg));
+        ops.extend(after);
+        // exposure flows back now and then, so credit and position stay open
+        if target == 0 {
+            self.last_good = firm;
+        } else if self.base.rng.gen_range(0..4) == 0 {
+            ops.push(w(FIRM_CLEAR + f16, 0));
+        }
+        ops.reverse();
+        self.queue = ops;
+    }
+}
+
+impl Iterator for Stress {
+    type Item = Op;
+    fn next(&mut self) -> Option<Op> {
+        if let Some(op) = self.base.setup.pop() {
+            return Some(op);
+        }
+        if let Some(op) = self.queue.pop() {
+            return Some(op);
+        }
+        if self.base.orders_left == 0 {
+            return None;
+        }
+        self.base.orders_left -= 1;
+        let target = self.base.rng.gen_range(0..21u8);
+        self.plan(target);
+        self.queue.pop()
+    }
+}

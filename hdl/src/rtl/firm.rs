@@ -31,8 +31,10 @@ pub struct FirmStore {
     pub wr_tokens: Signal<In, Bit>,
     pub wr_last: Signal<In, Bit>,
     pub wr_token: Signal<In, Bit>,
-    /// Set `stamped[wr_firm]`.
+    /// Set `stamped[stamp_firm]` (the pipeline's commit; its own address
+    /// input keeps the control port's decode off this path).
     pub stamp: Signal<In, Bit>,
+    pub stamp_firm: Signal<In, Bits<FIRM_BITS>>,
     /// Clear every `stamped` bit (`NOW` written).
     pub unstamp_all: Signal<In, Bit>,
     pub rd_bucket: Signal<In, Bits<FIRM_BITS>>,
@@ -168,7 +170,7 @@ impl Logic for FirmStore {
                 .stamped_q
                 .q
                 .val()
-                .replace_bit(self.wr_firm.val().index(), true);
+                .replace_bit(self.stamp_firm.val().index(), true);
         }
         if self.unstamp_all.val() {
             self.stamped_q.d.next = 0.into();

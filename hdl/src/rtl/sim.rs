@@ -42,6 +42,17 @@ impl Default for SimulatedGate {
     }
 }
 
+/// One step of a mixed stream for [`SimulatedGate::run_steps`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A beat of a message from a session of `firm`.
+    Beat { firm: u8, beat: Beat },
+    /// The input idles (valid low) for this many cycles.
+    Idle(u8),
+    /// A control access, requested from here on.
+    Control { write: bool, addr: u16, value: u64 },
+}
+
 /// One 64-bit beat of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Beat {
@@ -178,6 +189,106 @@ impl SimulatedGate {
         }
     }
 
+    /// Drive a mixed stream: beats back to back as the gate takes them, idle
+    /// input cycles, and control accesses requested while the beats around
+    /// them keep flowing (the gate takes an access once the message in flight
+    /// has ended and its pipeline is empty, so it applies in program order).
+    /// Decisions go to `out`, control answers `(err, data)` to `answers`.
+    pub fn run_steps(
+        &mut self,
+        steps: &[Step],
+        out: &mut Vec<Timed>,
+        answers: &mut Vec<(bool, u64)>,
+    ) {
+        let mut i = 0;
+        let mut ctl: Option<(bool, u16, u64)> = None;
+        let mut awaiting = 0u32;
+        let mut idle_left = 0u32;
+        let mut in_message = false;
+        // a stuck gate must not hang the caller: far more than any stream needs
+        let mut budget = 64 + 64 * steps.len() as u64;
+        while (i < steps.len() || ctl.is_some() || awaiting > 0) && budget > 0 {
+            budget -= 1;
+            // idle cycles are the input's: they run while an access waits
+            while idle_left == 0 {
+                match steps.get(i) {
+                    Some(Step::Control { write, addr, value }) if ctl.is_none() => {
+                        ctl = Some((*write, *addr, *value));
+                        i += 1;
+                    }
+                    Some(Step::Idle(n)) => {
+                        idle_left = u32::from(*n);
+                        i += 1;
+                    }
+                    _ => break,
+                }
+            }
+            let beat = match steps.get(i) {
+                Some(Step::Beat { firm, beat }) if idle_left == 0 => Some((*firm, *beat)),
+                _ => None,
+            };
+            {
+                let u = &mut self.uut;
+                match beat {
+                    Some((firm, b)) => {
+                        u.in_valid.next = true;
+                        u.in_sop.next = b.sop;
+                        u.in_eop.next = b.eop;
+                        u.in_len.next = u64::from(b.len).into();
+                        u.in_data.next = b.data.into();
+                        u.in_firm.next = u64::from(firm).into();
+                    }
+                    None => u.in_valid.next = false,
+                }
+                match ctl {
+                    Some((write, addr, value)) => {
+                        u.ctl_valid.next = true;
+                        u.ctl_write.next = write;
+                        u.ctl_addr.next = u64::from(addr).into();
+                        u.ctl_wdata.next = value.into();
+                    }
+                    None => u.ctl_valid.next = false,
+                }
+            }
+            self.settle();
+            let beat_taken = beat.is_some() && self.uut.in_ready.val();
+            let ctl_taken = ctl.is_some() && self.uut.ctl_ready.val();
+            if let Some(t) = self.edge() {
+                out.push(t);
+            }
+            if let (true, Some((_, b))) = (beat_taken, beat) {
+                i += 1;
+                // a start of message inside one ends it (truncated): its
+                // decision is timed from this beat, like a last beat's
+                if b.sop && in_message {
+                    self.pending.push_back(self.cycle - 1);
+                }
+                if b.eop {
+                    self.pending.push_back(self.cycle - 1);
+                }
+                in_message = !b.eop;
+            }
+            if ctl_taken {
+                ctl = None;
+                awaiting += 1;
+            }
+            if idle_left > 0 && beat.is_none() {
+                idle_left -= 1;
+            }
+            if self.uut.ctl_rvalid.val() && awaiting > 0 {
+                awaiting -= 1;
+                answers.push((self.uut.ctl_err.val(), self.uut.ctl_rdata.val().to_u64()));
+            }
+        }
+        self.idle_inputs();
+        self.settle();
+        for _ in 0..LATENCY + 2 {
+            if let Some(t) = self.edge() {
+                out.push(t);
+            }
+        }
+    }
+
     /// Stream whole messages back to back.
     pub fn stream_messages(&mut self, msgs: &[(u8, &[u8])], out: &mut Vec<Timed>) {
         let mut v = Vec::new();
@@ -248,5 +359,49 @@ impl RiskGate for SimulatedGate {
                 .unwrap_or(RegisterError::Unknown(addr)));
         }
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regmap;
+    use crate::vectors::{cancel, token};
+
+    #[test]
+    fn run_steps_applies_control_in_program_order() {
+        let mut g = SimulatedGate::new();
+        let mut bs = Vec::new();
+        beats(&cancel(&token(1), 0), &mut bs);
+        let mut steps: Vec<Step> = bs
+            .iter()
+            .map(|b| Step::Beat { firm: 0, beat: *b })
+            .collect();
+        steps.insert(
+            1,
+            Step::Control {
+                write: true,
+                addr: regmap::MAX_SHARES,
+                value: 77,
+            },
+        );
+        steps.push(Step::Control {
+            write: true,
+            addr: regmap::MAX_NOTIONAL,
+            value: 5,
+        });
+        steps.push(Step::Control {
+            write: false,
+            addr: regmap::MAX_SHARES,
+            value: 0,
+        });
+        let (mut out, mut answers) = (Vec::new(), Vec::new());
+        let c0 = g.cycles;
+        g.run_steps(&steps, &mut out, &mut answers);
+        eprintln!("{} cycles, {out:?} {answers:?}", g.cycles - c0);
+        assert_eq!(answers, vec![(false, 0), (false, 0), (false, 77)]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].latency, LATENCY);
+        assert!(g.cycles - c0 < 40, "{} cycles", g.cycles - c0);
     }
 }

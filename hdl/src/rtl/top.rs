@@ -11,6 +11,7 @@
 use super::{
     checks::Checks, decision::Decision, firm::FirmStore, parser::Parser, symbol::SymbolLookup,
 };
+use crate::regmap::FIRM_BITS;
 use rust_hdl::prelude::*;
 
 /// Cycles from the last input beat to the decision: the parser's `done`
@@ -71,6 +72,9 @@ pub struct RiskGateRtl {
     op_write: DFF<Bit>,
     op_addr: DFF<Bits<16>>,
     op_data: DFF<Bits<64>>,
+    /// The access's decode, registered in cs 1 for use in cs 2 (timing).
+    err_q: DFF<Bit>,
+    op_firm_q: DFF<Bits<FIRM_BITS>>,
     resp_valid: DFF<Bit>,
     resp_err: DFF<Bit>,
     resp_data: DFF<Bits<64>>,
@@ -157,6 +161,8 @@ impl Logic for RiskGateRtl {
             op_write,
             op_addr,
             op_data,
+            err_q,
+            op_firm_q,
             resp_valid,
             resp_err,
             resp_data,
@@ -313,7 +319,9 @@ impl Logic for RiskGateRtl {
         } else {
             self.err.next = !(self.global_rw.val() | self.firm_rw.val() | self.read_only.val());
         }
-        self.doit.next = (self.cs.q.val() == 2) & self.op_write.q.val() & !self.err.val();
+        self.err_q.d.next = self.err.val();
+        self.op_firm_q.d.next = self.op_firm.val();
+        self.doit.next = (self.cs.q.val() == 2) & self.op_write.q.val() & !self.err_q.q.val();
 
         // ---- firm state ports: the control port owns them while cs != 0 ----
         self.commit.next = self.decision.accept_now.val() & self.checks.c_order.val();
@@ -321,7 +329,7 @@ impl Logic for RiskGateRtl {
         self.firms.wr_firm.next = self.checks.c_firm.val();
         if self.cs.q.val() != 0 {
             self.firms.rd_firm.next = self.op_firm.val();
-            self.firms.wr_firm.next = self.op_firm.val();
+            self.firms.wr_firm.next = self.op_firm_q.q.val();
         }
         self.firms.wr_credit.next = false;
         self.firms.wr_long.next = false;
@@ -337,7 +345,10 @@ impl Logic for RiskGateRtl {
         self.firms.wr_tokens.next = self.checks.c_count.val();
         self.firms.wr_last.next = self.checks.c_stamp.val();
         self.firms.stamp.next = self.checks.c_stamp.val();
-        self.firms.unstamp_all.next = self.doit.val() & (self.op_addr.q.val() == 7); // NOW
+        // NOW (0x0007) is written in cs 2 whatever else: clear the stamps from cs 1
+        self.firms.unstamp_all.next =
+            (self.cs.q.val() == 1) & self.op_write.q.val() & (self.op_addr.q.val() == 7);
+        self.firms.stamp_firm.next = self.checks.c_firm.val();
         self.firms.wr_token.next = self.commit.val();
         self.firms.d_open_notional.next = self.checks.n_open_notional.val();
         self.firms.d_open_buy.next = self.checks.n_open_buy.val();
@@ -405,7 +416,7 @@ impl Logic for RiskGateRtl {
                 _ => {
                     if self.hi.val() == 0x10 {
                         self.g_firm_kill.d.next = self.g_firm_kill.q.val().replace_bit(
-                            self.op_firm.val().index(),
+                            self.op_firm_q.q.val().index(),
                             self.op_data.q.val().get_bit(0),
                         );
                     }
@@ -467,7 +478,7 @@ impl Logic for RiskGateRtl {
                         self.g_firm_kill
                             .q
                             .val()
-                            .get_bit(self.op_firm.val().index())
+                            .get_bit(self.op_firm_q.q.val().index())
                             .into(),
                     );
                 }
@@ -503,9 +514,9 @@ impl Logic for RiskGateRtl {
         if self.cs.q.val() == 2 {
             self.cs.d.next = 0.into();
             self.resp_valid.d.next = true;
-            self.resp_err.d.next = self.err.val();
+            self.resp_err.d.next = self.err_q.q.val();
             self.resp_data.d.next = 0.into();
-            if !self.op_write.q.val() & !self.err.val() {
+            if !self.op_write.q.val() & !self.err_q.q.val() {
                 self.resp_data.d.next = self.rdata.val();
             }
         }
