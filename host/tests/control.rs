@@ -677,6 +677,24 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
     );
     assert_eq!(code, Some(1));
     assert!(err.contains("422") && err.contains("collar_bps"), "{err}");
+    // users through the CLI: add prints the token once, revoke, list
+    let (code, out, err) = ctl(
+        "admin",
+        &[
+            "user-add", "erin", "--role", "viewer", "--reason", "cli", "--json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let added: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(added["token"].as_str().map(str::len), Some(64), "{out}");
+    let (code, _, err) = ctl("trader", &["user-revoke", "erin", "--reason", "cli"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("403"), "{err}");
+    let (code, _, err) = ctl("admin", &["user-revoke", "erin", "--reason", "cli"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = ctl("admin", &["users", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"erin\"") && !out.contains(added["token"].as_str().unwrap()));
     // a token file others may read is refused before any request
     use std::os::unix::fs::PermissionsExt;
     let t = dir.path().join("admin.token");

@@ -120,6 +120,30 @@ pub enum CtlCommand {
         #[arg(long, default_value = "parent stop")]
         reason: String,
     },
+    /// Users, roles and their state (admin).
+    Users,
+    /// Add a user (admin); prints its token once: keep it in a 0600 file.
+    UserAdd {
+        /// 1-32 printable ASCII characters, never used before.
+        name: String,
+        /// The user's role.
+        #[arg(long, value_parser = ["viewer", "trader", "risk_officer", "admin"])]
+        role: String,
+        /// Unix seconds after which the user can no longer log in (0: never).
+        #[arg(long, default_value_t = 0)]
+        expires_unix: u64,
+        /// Why (journaled).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Revoke a user (admin; not oneself): its token stops working at once.
+    UserRevoke {
+        /// The user's name.
+        name: String,
+        /// Why (journaled).
+        #[arg(long)]
+        reason: String,
+    },
     /// Control records of the journal from SEQ on.
     Audit {
         /// First journal sequence number to show.
@@ -204,6 +228,24 @@ pub fn request_of(c: &CtlCommand) -> Result<(&'static str, String, Option<Value>
             Some(json!({ "reason": reason })),
         ),
         CtlCommand::Audit { since } => ("GET", format!("/api/v1/audit?since={since}"), None),
+        CtlCommand::Users => ("GET", "/api/v1/users".into(), None),
+        CtlCommand::UserAdd {
+            name,
+            role,
+            expires_unix,
+            reason,
+        } => (
+            "POST",
+            "/api/v1/users".into(),
+            Some(
+                json!({ "name": name, "role": role, "expires_unix": expires_unix, "reason": reason }),
+            ),
+        ),
+        CtlCommand::UserRevoke { name, reason } => (
+            "DELETE",
+            format!("/api/v1/users/{name}"),
+            Some(json!({ "reason": reason })),
+        ),
     })
 }
 
