@@ -106,17 +106,22 @@ pub enum JournalError {
     NotAJournal { path: PathBuf, reason: String },
     /// The journal was written by another firm or token prefix (refused
     /// before anything is written into it).
-    #[error("journal {path} at offset {offset}: written by firm {found_firm} with token prefix {found_prefix:?}, this host trades as firm {firm} with prefix {prefix:?}: refusing to trade on another session's journal")]
-    ForeignSession {
-        path: PathBuf,
-        offset: u64,
-        found_firm: String,
-        found_prefix: String,
-        firm: String,
-        prefix: String,
-    },
+    #[error(transparent)]
+    ForeignSession(Box<ForeignSession>),
     #[error(transparent)]
     Scan(#[from] ScanError),
+}
+
+/// Who wrote a journal, against who opens it ([`JournalError::ForeignSession`]).
+#[derive(Debug, thiserror::Error)]
+#[error("journal {path} at offset {offset}: written by firm {found_firm} with token prefix {found_prefix:?}, this host trades as firm {firm} with prefix {prefix:?}: refusing to trade on another session's journal")]
+pub struct ForeignSession {
+    pub path: PathBuf,
+    pub offset: u64,
+    pub found_firm: String,
+    pub found_prefix: String,
+    pub firm: String,
+    pub prefix: String,
 }
 
 impl JournalError {

@@ -532,18 +532,19 @@ impl Journal {
         let lock = lock_dir(&dir)?;
         // read-only first: nothing is written into a journal this host refuses
         let recovery = recover_with(&dir, cfg.verify_chain_on_open)?;
-        if let (Some((firm, prefix)), Some(id)) = (&cfg.expect_identity, &recovery.state.identity)
-        {
+        if let (Some((firm, prefix)), Some(id)) = (&cfg.expect_identity, &recovery.state.identity) {
             if id.firm != *firm || id.token_prefix != *prefix {
                 let (path, offset) = recovery.state.identity_at.clone().unwrap_or_default();
-                return Err(JournalError::ForeignSession {
-                    path,
-                    offset,
-                    found_firm: id.firm.as_str().to_string(),
-                    found_prefix: String::from_utf8_lossy(&id.token_prefix).into_owned(),
-                    firm: firm.as_str().to_string(),
-                    prefix: String::from_utf8_lossy(prefix).into_owned(),
-                });
+                return Err(JournalError::ForeignSession(Box::new(
+                    super::ForeignSession {
+                        path,
+                        offset,
+                        found_firm: id.firm.as_str().to_string(),
+                        found_prefix: String::from_utf8_lossy(&id.token_prefix).into_owned(),
+                        firm: firm.as_str().to_string(),
+                        prefix: String::from_utf8_lossy(prefix).into_owned(),
+                    },
+                )));
             }
         }
         let (key, key_source) = load_or_generate(&dir, cfg.signing_key.as_deref())?;
