@@ -177,7 +177,8 @@ fn tca_figures_agree_with_an_independent_recomputation_from_the_raw_journal() {
         };
         let start = st["start_unix_ns"].as_u64().unwrap();
         let end = ends[&id];
-        let (s0, s1) = (at(start), at(end));
+        let from = |t: u64| sm.iter().find(|x| x.0 >= t).or(sm.last()).copied().unwrap();
+        let (s0, s1) = (at(start), from(end));
         if s1.1 > s0.1 {
             let vwap = ((s1.2 - s0.2) / (s1.1 - s0.1)).floor();
             close(

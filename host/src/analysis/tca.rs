@@ -11,7 +11,8 @@
 //! A arrival mid, P1 mid when the first child was sent, Pe mid at the end):
 //! - arrival slippage = s·(N − A·F) / (A·F), bps (positive = cost);
 //! - interval-VWAP slippage = s·(N/F − VWAP) / VWAP, VWAP = Δnotional/Δvolume
-//!   of the market over the parent's window (our prints included);
+//!   of the market over the parent's window (our prints included): from the
+//!   last sample at or before its start to the first at or after its end;
 //! - IS decomposition (Perold), amounts and bps of A·X: delay s·(P1 − A)·F,
 //!   execution s·(N − P1·F), opportunity s·(Pe − A)·(X − F), fees;
 //! - participation F / Δvolume, fill rate F / X;
@@ -273,6 +274,12 @@ fn sample_at(v: &[(u64, MarketSample)], t: u64) -> Option<&MarketSample> {
     }
 }
 
+/// The first sample at or after `t`, else the last one.
+fn sample_from(v: &[(u64, MarketSample)], t: u64) -> Option<&MarketSample> {
+    let i = v.partition_point(|(ts, _)| *ts < t);
+    v.get(i).or(v.last()).map(|x| &x.1)
+}
+
 /// The first sample at or after `t` with a mid.
 fn mid_after(v: &[(u64, MarketSample)], t: u64) -> Option<u64> {
     let i = v.partition_point(|(ts, _)| *ts < t);
@@ -321,7 +328,9 @@ pub fn analyse(d: &JournalData, fees: Fees, journal: &str) -> TcaReport {
         let last_fill = p.fills.iter().map(|f| f.ts_ns).max().unwrap_or(start);
         let end = p.end_ns.unwrap_or(last_fill).max(start);
         // market over the window
-        let (v0, v1) = (sample_at(samples, start), sample_at(samples, end));
+        // from the last sample at or before the start to the first at or
+        // after the end (the host samples as a parent ends)
+        let (v0, v1) = (sample_at(samples, start), sample_from(samples, end));
         let (dv, dn) = match (v0, v1) {
             (Some(a0), Some(a1)) if a1.volume > a0.volume => (
                 Some(i128::from(a1.volume - a0.volume)),
