@@ -166,14 +166,16 @@ fn quick_report_is_complete_and_sane() {
             match st {
                 // the host loop's own stage histograms, reset after the
                 // poll that brought the last warm-up tick (a batch that also
-                // brought measured ticks leaves those out): decode and book
-                // update per ITCH message, two per tick
+                // brought measured ticks leaves those out: an unpinned host
+                // descheduled for a few ms takes dozens of ticks in one
+                // batch): decode and book update per ITCH message, two per
+                // tick; a quarter of the ticks is the most a batch may hide
                 "decode" | "book_update" if host_loop => assert!(
-                    (2 * measured.saturating_sub(32)..=2 * measured + 20).contains(&count),
+                    (2 * measured * 3 / 4..=2 * measured + 20).contains(&count),
                     "{name}/{st}: {count} for {measured} ticks"
                 ),
                 "strategy" | "risk_gate" | "encode" | "send" if host_loop => assert!(
-                    (measured.saturating_sub(32)..=measured + 10).contains(&count),
+                    (measured * 3 / 4..=measured + 10).contains(&count),
                     "{name}/{st}: {count} for {measured} ticks"
                 ),
                 _ => assert_eq!(count, measured, "{name}/{st}"),
