@@ -17,7 +17,8 @@ use rust_hdl::prelude::*;
 /// Cycles from the last input beat to the decision: the parser's `done`
 /// register, the checks' stages, the decision register.
 pub const LATENCY: u64 = 2 + super::checks::STAGES;
-/// Cycles from the control access being taken to `ctl_rvalid`.
+/// Cycles from the control access being taken to `ctl_rvalid` (the port is
+/// busy one cycle more: an exposure update is written in the cycle after).
 pub const CONTROL_LATENCY: u64 = 2;
 
 #[derive(LogicBlock, Default)]
@@ -75,6 +76,16 @@ pub struct RiskGateRtl {
     /// The access's decode, registered in cs 1 for use in cs 2 (timing).
     err_q: DFF<Bit>,
     op_firm_q: DFF<Bits<FIRM_BITS>>,
+    // exposure update, computed in cs 2 and written in cs 3
+    x_exp: DFF<Bit>,
+    x_on: DFF<Bits<64>>,
+    x_ob: DFF<Bits<64>>,
+    x_os: DFF<Bits<64>>,
+    x_ou: DFF<Bits<64>>,
+    x_bo: DFF<Bits<64>>,
+    x_so: DFF<Bits<64>>,
+    x_bucket: DFF<Bits<2>>,
+    x_fill: DFF<Bits<2>>,
     resp_valid: DFF<Bit>,
     resp_err: DFF<Bit>,
     resp_data: DFF<Bits<64>>,
@@ -163,6 +174,15 @@ impl Logic for RiskGateRtl {
             op_data,
             err_q,
             op_firm_q,
+            x_exp,
+            x_on,
+            x_ob,
+            x_os,
+            x_ou,
+            x_bo,
+            x_so,
+            x_bucket,
+            x_fill,
             resp_valid,
             resp_err,
             resp_data,
@@ -370,6 +390,7 @@ impl Logic for RiskGateRtl {
         self.symbols.wr_ref_only.next = self.doit.val() & (self.op_addr.q.val() == 0x3002);
 
         self.sh64.next = bit_cast::<64, 32>(self.g_exp_shares.q.val());
+        self.x_exp.d.next = false;
         if self.doit.val() {
             match self.op_addr.q.val().index() {
                 0 => self.g_kill.d.next = self.op_data.q.val().get_bit(0),
@@ -384,34 +405,30 @@ impl Logic for RiskGateRtl {
                 8193 => self.g_exp_notional.d.next = self.op_data.q.val(),
                 12288 => self.g_sym_key.d.next = self.op_data.q.val(),
                 8194 => {
-                    // exposure update: release (saturating) and move the position
-                    self.firms.wr_open_notional.next = true;
+                    // exposure update: release (saturating) and move the
+                    // position, computed here and written in cs 3 (timing)
+                    self.x_exp.d.next = true;
+                    self.x_on.d.next = 0.into();
                     if self.firms.open_notional.val() >= self.g_exp_notional.q.val() {
-                        self.firms.d_open_notional.next =
+                        self.x_on.d.next =
                             self.firms.open_notional.val() - self.g_exp_notional.q.val();
-                    } else {
-                        self.firms.d_open_notional.next = 0.into();
                     }
-                    self.firms.d_open_buy.next = 0.into();
-                    self.firms.d_open_sell.next = 0.into();
-                    self.firms.d_open_unsided.next = 0.into();
+                    self.x_ob.d.next = 0.into();
+                    self.x_os.d.next = 0.into();
+                    self.x_ou.d.next = 0.into();
                     if self.firms.open_buy.val() >= self.sh64.val() {
-                        self.firms.d_open_buy.next = self.firms.open_buy.val() - self.sh64.val();
+                        self.x_ob.d.next = self.firms.open_buy.val() - self.sh64.val();
                     }
                     if self.firms.open_sell.val() >= self.sh64.val() {
-                        self.firms.d_open_sell.next = self.firms.open_sell.val() - self.sh64.val();
+                        self.x_os.d.next = self.firms.open_sell.val() - self.sh64.val();
                     }
                     if self.firms.open_unsided.val() >= self.sh64.val() {
-                        self.firms.d_open_unsided.next =
-                            self.firms.open_unsided.val() - self.sh64.val();
+                        self.x_ou.d.next = self.firms.open_unsided.val() - self.sh64.val();
                     }
-                    self.firms.wr_open_buy.next = self.op_data.q.val().get_bits::<2>(8) == 0;
-                    self.firms.wr_open_sell.next = self.op_data.q.val().get_bits::<2>(8) == 1;
-                    self.firms.wr_open_unsided.next = self.op_data.q.val().get_bits::<2>(8) == 2;
-                    self.firms.d_bought.next = self.firms.bought.val() + self.sh64.val();
-                    self.firms.d_sold.next = self.firms.sold.val() + self.sh64.val();
-                    self.firms.wr_bought.next = self.op_data.q.val().get_bits::<2>(10) == 1;
-                    self.firms.wr_sold.next = self.op_data.q.val().get_bits::<2>(10) == 2;
+                    self.x_bo.d.next = self.firms.bought.val() + self.sh64.val();
+                    self.x_so.d.next = self.firms.sold.val() + self.sh64.val();
+                    self.x_bucket.d.next = self.op_data.q.val().get_bits::<2>(8);
+                    self.x_fill.d.next = self.op_data.q.val().get_bits::<2>(10);
                 }
                 _ => {
                     if self.hi.val() == 0x10 {
@@ -456,6 +473,22 @@ impl Logic for RiskGateRtl {
                     }
                 }
             }
+        }
+
+        // ---- exposure update computed in cs 2, written in cs 3 ----
+        if self.x_exp.q.val() {
+            self.firms.wr_open_notional.next = true;
+            self.firms.d_open_notional.next = self.x_on.q.val();
+            self.firms.d_open_buy.next = self.x_ob.q.val();
+            self.firms.d_open_sell.next = self.x_os.q.val();
+            self.firms.d_open_unsided.next = self.x_ou.q.val();
+            self.firms.wr_open_buy.next = self.x_bucket.q.val() == 0;
+            self.firms.wr_open_sell.next = self.x_bucket.q.val() == 1;
+            self.firms.wr_open_unsided.next = self.x_bucket.q.val() == 2;
+            self.firms.d_bought.next = self.x_bo.q.val();
+            self.firms.d_sold.next = self.x_so.q.val();
+            self.firms.wr_bought.next = self.x_fill.q.val() == 1;
+            self.firms.wr_sold.next = self.x_fill.q.val() == 2;
         }
 
         // ---- control read data ----
@@ -511,8 +544,11 @@ impl Logic for RiskGateRtl {
         if self.cs.q.val() == 1 {
             self.cs.d.next = 2.into();
         }
-        if self.cs.q.val() == 2 {
+        if self.cs.q.val() == 3 {
             self.cs.d.next = 0.into();
+        }
+        if self.cs.q.val() == 2 {
+            self.cs.d.next = 3.into();
             self.resp_valid.d.next = true;
             self.resp_err.d.next = self.err_q.q.val();
             self.resp_data.d.next = 0.into();
