@@ -145,6 +145,14 @@ fn read_prints(path: &Path) -> Result<FileScan, ProfileError> {
         path: path.to_path_buf(),
         source,
     })?;
+    // a full NASDAQ day is gigabytes: progress by bytes on a terminal
+    // (stderr), nothing when piped
+    let bar = indicatif::ProgressBar::new(f.metadata().map_or(0, |m| m.len())).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} of ITCH read ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let mut r = BinFileReader::new(std::io::BufReader::new(f));
     let mut prints = Vec::new();
     let mut names = BTreeMap::new();
@@ -161,6 +169,9 @@ fn read_prints(path: &Path) -> Result<FileScan, ProfileError> {
             }
         };
         messages += 1;
+        if messages % 65_536 == 0 {
+            bar.set_position(frame.message_offset());
+        }
         let m = itch::decode(frame.bytes).map_err(|e| ProfileError::Message {
             path: path.to_path_buf(),
             offset: frame.message_offset(),
@@ -181,6 +192,7 @@ fn read_prints(path: &Path) -> Result<FileScan, ProfileError> {
             _ => {}
         }
     }
+    bar.finish_and_clear();
     Ok((prints, names, messages))
 }
 
