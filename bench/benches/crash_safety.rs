@@ -68,7 +68,7 @@ fn tokens(orders: u64) {
     let (j, _) = Journal::open(JournalConfig::new(dir.path().join("j"))).unwrap();
     let h = j.handle();
     let mut sink = 0u64;
-    let mut r = TokenReserve::new(*b"BEN", 0, 1024);
+    let mut r = TokenReserve::new(*b"BEN", 0, eti_host::trading::durable::TOKEN_BLOCK);
     r.prime(&h, 1, Duration::from_secs(5)).unwrap();
     let mut with = OrderBookkeeping::new(*b"BEN", 1, 0);
     let mut without = OrderBookkeeping::new(*b"BEN", 1, 0);
