@@ -865,8 +865,21 @@ mod tests {
             packets: 400,
             warmup: 10,
         };
-        let m = run_variant(&lab, None, &v, OrderPath::KernelTcp, &|_| {}).unwrap();
-        assert!(m.complete(), "{}", m.loss_message());
+        // The run is real UDP on loopback with an unpinned host thread while
+        // the crate's other tests use both cores: a thread kept off the CPU
+        // can lose a few ticks (the bench exchange serves no retransmission).
+        // A lost tick is reported and the run repeated, at most three times;
+        // everything below is asserted on a complete run.
+        let mut tries = 0;
+        let m = loop {
+            tries += 1;
+            let m = run_variant(&lab, None, &v, OrderPath::KernelTcp, &|_| {}).unwrap();
+            if m.complete() || tries == 3 {
+                break m;
+            }
+            eprintln!("run {tries} incomplete, repeated: {}", m.loss_message());
+        };
+        assert!(m.complete(), "{} (after {tries} runs)", m.loss_message());
         assert_eq!(m.host_orders, 400, "one order per tick, none other");
         assert_eq!(m.e2e.len(), 390);
         assert_eq!(m.segments[0].len(), 390, "wire_in per tick");
@@ -881,9 +894,10 @@ mod tests {
         // per order: strategy, gate, encode, send; per ITCH message: decode, book
         // (reset after the poll that brought the last warm-up tick: a batch
         // that also brought measured ticks leaves those out)
+        // (at most a quarter of the ticks in that batch, as in tests/smoke.rs)
         let send = m.segments[6].len();
-        assert!((390 - 32..=400).contains(&send), "{send}");
+        assert!((390 * 3 / 4..=400).contains(&send), "{send}");
         let decode = m.segments[1].len();
-        assert!((2 * (390 - 32)..=800).contains(&decode), "{decode}");
+        assert!((2 * 390 * 3 / 4..=800).contains(&decode), "{decode}");
     }
 }
