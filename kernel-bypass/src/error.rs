@@ -47,6 +47,14 @@ pub enum IoError {
     /// A TCP operation on a connection that is not established (yet).
     #[error("not connected")]
     NotConnected,
+    /// A [`crate::port::SharedPort`] was borrowed while already borrowed
+    /// (re-entrant use on one thread, or two threads at once): refused, never
+    /// waited for.
+    #[error("the shared AF_XDP port is in use by another call")]
+    PortBusy,
+    /// A [`crate::port::SharedPort`] already has this kind of user.
+    #[error("the shared AF_XDP port already has {0}")]
+    PortClaimed(&'static str),
     /// pcap capture/replay failure.
     #[error("pcap: {0}")]
     Pcap(String),

@@ -94,6 +94,13 @@ pub trait PacketIo: Send {
     fn readiness_fd(&self) -> Option<std::os::fd::RawFd> {
         None
     }
+
+    /// The AF_XDP port this path shares with an order session, if it is the
+    /// feed receiver of a [`crate::port::SharedPort`]: the venue transport
+    /// then connects on the same port ([`crate::XdpTcpConnection::connect_on`]).
+    fn shared_port(&self) -> Option<crate::port::SharedPort> {
+        None
+    }
 }
 
 /// Which path to open.

@@ -16,6 +16,8 @@
 //! - [`xsk`]: the raw AF_XDP socket (UMEM, fill/completion/RX/TX rings).
 //! - [`frame`]: bounds-checked Ethernet/IPv4/UDP parse and build.
 //! - [`pcap_io`]: capture to savefiles, replay of savefiles as UDP payloads.
+//! - [`port`]: [`SharedPort`], one XDP program + AF_XDP socket carrying the
+//!   feed ([`SharedFeed`]) and the order session's TCP on one interface.
 //! - [`tcp`]: [`XdpTcpConnection`], the order session's TCP in user space
 //!   (smoltcp over AF_XDP; the XDP program steers its 5-tuple).
 //! - [`cpu`]: pin a busy-polling thread, run it under `SCHED_FIFO`.
@@ -50,6 +52,7 @@ pub mod io;
 pub mod loader;
 pub mod netns;
 pub mod pcap_io;
+pub mod port;
 pub mod tcp;
 pub mod udp;
 pub mod xsk;
@@ -62,6 +65,7 @@ pub use io::{
 };
 pub use loader::{AttachedMode, XdpCounters, XdpMode, XdpSteer};
 pub use pcap_io::{LiveCapture, Pace, PcapRecorder, PcapReplay, Recording, ReplayPacket};
+pub use port::{PortStats, SharedFeed, SharedPort, SharedPortConfig};
 pub use tcp::{preflight, PathUnavailable, TcpLinkState, TcpStats, XdpTcpConfig, XdpTcpConnection};
 pub use udp::{UdpSocketConfig, UdpSocketIo};
 pub use xsk::BindMode;

@@ -1,14 +1,21 @@
-//! [`XskDevice`]: a `smoltcp` [`Device`] over an [`XskSocket`], one IP packet
-//! per UMEM frame. smoltcp runs with `Medium::Ip`: this device adds the
-//! Ethernet header on transmit (our MAC, the next hop's MAC that the kernel
-//! resolved) and strips it on receive, so ARP stays entirely with the kernel.
+//! [`XskDevice`]: a `smoltcp` [`Device`] over the AF_XDP socket of a
+//! [`crate::SharedPort`], one IP packet per UMEM frame. smoltcp runs with
+//! `Medium::Ip`: this device adds the Ethernet header on transmit (our MAC,
+//! the next hop's MAC that the kernel resolved) and strips it on receive, so
+//! ARP stays entirely with the kernel.
+//!
+//! The device is a view made for one call into smoltcp: it borrows the port
+//! (socket and park rings) and the connection's [`DeviceLink`] (header, MTU,
+//! counters) for that call only, so a feed receiver on the same port can use
+//! the socket between calls. It takes TCP frames only; UDP frames it meets on
+//! the RX ring are parked for the feed.
 //!
 //! Receive is zero-copy: the token hands smoltcp the frame where the kernel
-//! wrote it in the UMEM and the frame goes back to the fill ring at the next
-//! `receive`. Transmit writes straight into a UMEM frame; queued frames leave
-//! on [`XskDevice::kick`] (one `sendto` in copy mode, none in zero-copy mode
-//! unless the driver asks for a wakeup). Nothing here allocates after
-//! [`XskDevice::new`].
+//! wrote it in the UMEM, and the frame goes back to the fill ring at the next
+//! `receive` or when the view drops. Transmit writes straight into a UMEM
+//! frame; queued frames leave on [`XskDevice::kick`] (one `sendto` in copy
+//! mode, none in zero-copy mode unless the driver asks for a wakeup). Nothing
+//! here allocates after [`DeviceLink::new`].
 
 use smoltcp::{
     phy::{self, Device, DeviceCapabilities, Medium},
@@ -18,6 +25,7 @@ use smoltcp::{
 use crate::{
     error::IoError,
     frame::ETH_HLEN,
+    port::PortCore,
     xsk::{XskSocket, FRAME_SIZE},
 };
 
@@ -43,15 +51,13 @@ pub struct DeviceStats {
     pub tx_syscalls: u64,
 }
 
-/// A smoltcp device on an AF_XDP socket.
+/// What a connection keeps between calls: the Ethernet header it writes, the
+/// MTU, scratch space and counters.
 #[derive(Debug)]
-pub struct XskDevice {
-    sock: XskSocket,
+pub(crate) struct DeviceLink {
     /// Ethernet header of every transmitted frame: next hop, us, IPv4.
     eth: [u8; ETH_HLEN],
     mtu: usize,
-    /// The RX frame lent to smoltcp by the last `receive`, recycled at the next.
-    lent: Option<libc::xdp_desc>,
     /// Where smoltcp writes a packet when no UMEM frame is free.
     scratch: Box<[u8]>,
     stats: DeviceStats,
@@ -60,14 +66,13 @@ pub struct XskDevice {
     resets: u64,
 }
 
-impl XskDevice {
-    /// Wraps `sock`; frames go to `next_hop_mac` from `own_mac`; `mtu` is the
-    /// interface's IP MTU (smoltcp derives its MSS from it).
+impl DeviceLink {
+    /// Frames go to `next_hop_mac` from `own_mac`; `mtu` is the interface's
+    /// IP MTU (smoltcp derives its MSS from it).
     ///
     /// # Errors
     /// [`IoError::Config`] if an MTU-sized frame does not fit a UMEM frame.
-    pub fn new(
-        sock: XskSocket,
+    pub(crate) fn new(
         own_mac: [u8; 6],
         next_hop_mac: [u8; 6],
         mtu: usize,
@@ -83,14 +88,39 @@ impl XskDevice {
         eth[6..12].copy_from_slice(&own_mac);
         eth[12..14].copy_from_slice(&ETHERTYPE_IPV4);
         Ok(Self {
-            sock,
             eth,
             mtu,
-            lent: None,
             scratch: vec![0u8; FRAME_SIZE as usize].into_boxed_slice(),
             stats: DeviceStats::default(),
             resets: 0,
         })
+    }
+
+    /// Counters so far.
+    pub(crate) fn stats(&self) -> DeviceStats {
+        DeviceStats {
+            rx_resets: self.resets,
+            ..self.stats
+        }
+    }
+}
+
+/// A smoltcp device on a borrowed port, for the length of one call.
+pub struct XskDevice<'a> {
+    core: &'a mut PortCore,
+    link: &'a mut DeviceLink,
+    /// The RX frame lent to smoltcp by the last `receive`, recycled at the
+    /// next one or when the view drops.
+    lent: Option<libc::xdp_desc>,
+}
+
+impl<'a> XskDevice<'a> {
+    pub(crate) fn new(core: &'a mut PortCore, link: &'a mut DeviceLink) -> Self {
+        Self {
+            core,
+            link,
+            lent: None,
+        }
     }
 
     /// Pushes queued frames to the kernel. Returns whether a system call was
@@ -99,39 +129,26 @@ impl XskDevice {
     /// # Errors
     /// [`IoError::Sys`] if `sendto` fails.
     pub fn kick(&mut self) -> Result<bool, IoError> {
-        let called = self.sock.kick()?;
+        let called = self.core.sock.kick()?;
         if called {
-            self.stats.tx_syscalls += 1;
+            self.link.stats.tx_syscalls += 1;
         }
         Ok(called)
     }
 
     /// Frames queued and not yet taken by the kernel.
     pub fn tx_pending(&self) -> u32 {
-        self.sock.tx_pending()
-    }
-
-    /// Counters so far.
-    pub fn stats(&self) -> DeviceStats {
-        DeviceStats {
-            rx_resets: self.resets,
-            ..self.stats
-        }
-    }
-
-    /// The socket underneath (for registering it with the XDP program).
-    pub fn socket(&self) -> &XskSocket {
-        &self.sock
+        self.core.sock.tx_pending()
     }
 
     fn recycle_lent(&mut self) {
         if let Some(d) = self.lent.take() {
-            self.sock.rx_recycle(&d);
+            self.core.recycle(&d);
         }
     }
 }
 
-impl Drop for XskDevice {
+impl Drop for XskDevice<'_> {
     fn drop(&mut self) {
         self.recycle_lent();
     }
@@ -150,11 +167,12 @@ impl phy::RxToken for XskRxToken<'_> {
         F: FnOnce(&[u8]) -> R,
     {
         // SAFETY: `packet`/`len` lie inside the UMEM (bounds-checked by
-        // `XskSocket::rx_frame`), which lives as long as the device. The
-        // frame was taken off the RX ring and is recycled only by the next
-        // `XskDevice::receive`, which needs `&mut XskDevice`, impossible while
-        // this token (borrowing the device for 'a) exists; the kernel does
-        // not write a frame that is on neither the fill nor the RX ring.
+        // `XskSocket::rx_frame`), which lives as long as the port the device
+        // borrows. The frame was taken off the RX ring (or a park ring) and is
+        // recycled only by the next `XskDevice::receive` or the device's drop,
+        // both needing the device mutably, impossible while this token
+        // (borrowing the device for 'a) exists; the kernel does not write a
+        // frame that is on neither the fill nor the RX ring.
         let packet = unsafe { std::slice::from_raw_parts(self.packet, self.len) };
         if is_tcp_reset(packet) {
             *self.resets += 1;
@@ -218,7 +236,7 @@ impl phy::TxToken for XskTxToken<'_> {
     }
 }
 
-impl Device for XskDevice {
+impl Device for XskDevice<'_> {
     type RxToken<'a>
         = XskRxToken<'a>
     where
@@ -231,30 +249,30 @@ impl Device for XskDevice {
     fn receive(&mut self, _timestamp: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         self.recycle_lent();
         loop {
-            let d = self.sock.rx_take()?;
-            let Some((base, len)) = self.sock.rx_frame(&d) else {
-                self.stats.rx_malformed += 1;
-                self.sock.rx_recycle(&d);
+            let d = self.core.next_tcp()?;
+            let Some((base, len)) = self.core.sock.rx_frame(&d) else {
+                self.link.stats.rx_malformed += 1;
+                self.core.recycle(&d);
                 continue;
             };
             // SAFETY: base/len were bounds-checked against the UMEM by
             // rx_frame; the frame is ours until recycled (see XskRxToken).
             let frame = unsafe { std::slice::from_raw_parts(base, len) };
             if len <= ETH_HLEN || frame[12..14] != ETHERTYPE_IPV4 {
-                self.stats.rx_malformed += 1;
-                self.sock.rx_recycle(&d);
+                self.link.stats.rx_malformed += 1;
+                self.core.recycle(&d);
                 continue;
             }
             self.lent = Some(d);
-            self.stats.rx_packets += 1;
-            let Self {
-                sock,
+            self.link.stats.rx_packets += 1;
+            let DeviceLink {
                 eth,
                 scratch,
                 stats,
                 resets,
                 ..
-            } = self;
+            } = &mut *self.link;
+            let sock = &mut self.core.sock;
             let rx = XskRxToken {
                 // SAFETY: ETH_HLEN < len, inside the frame checked above.
                 packet: unsafe { base.add(ETH_HLEN) },
@@ -272,23 +290,23 @@ impl Device for XskDevice {
     }
 
     fn transmit(&mut self, _timestamp: Instant) -> Option<Self::TxToken<'_>> {
-        if !self.sock.tx_has_room() {
+        if !self.core.sock.tx_has_room() {
             // Let the kernel drain the ring; smoltcp retries on the next poll.
             let _ = self.kick();
             return None;
         }
         Some(XskTxToken {
-            sock: &mut self.sock,
-            eth: &self.eth,
-            scratch: &mut self.scratch,
-            stats: &mut self.stats,
+            sock: &mut self.core.sock,
+            eth: &self.link.eth,
+            scratch: &mut self.link.scratch,
+            stats: &mut self.link.stats,
         })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ip;
-        caps.max_transmission_unit = self.mtu;
+        caps.max_transmission_unit = self.link.mtu;
         caps.max_burst_size = None;
         caps
     }

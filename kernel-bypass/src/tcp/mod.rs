@@ -35,13 +35,15 @@ use smoltcp::{
     wire::{HardwareAddress, IpAddress, IpCidr},
 };
 
+use device::DeviceLink;
 pub use device::{DeviceStats, XskDevice};
 pub use link::{link_info, LinkInfo, PortReservation};
 
 use crate::{
     error::IoError,
     loader::{XdpMode, XdpSteer},
-    xsk::{BindMode, XskConfig, XskSocket},
+    port::{SharedPort, SharedPortConfig},
+    xsk::BindMode,
 };
 
 /// Why the AF_XDP order path cannot open on an interface, found before any
@@ -167,13 +169,14 @@ pub struct TcpStats {
 
 /// One TCP connection through smoltcp over AF_XDP.
 pub struct XdpTcpConnection {
-    // Declared first so it drops first: detach before the socket closes.
-    steer: XdpSteer,
-    device: XskDevice,
+    /// The XDP program and AF_XDP socket: this connection's own, or shared
+    /// with a feed receiver ([`XdpTcpConnection::connect_on`]).
+    port: SharedPort,
+    link: DeviceLink,
     iface: Interface,
     sockets: SocketSet<'static>,
     handle: SocketHandle,
-    port: Option<PortReservation>,
+    local_port: Option<PortReservation>,
     local_ip: std::net::Ipv4Addr,
     remote: SocketAddrV4,
     mtu: usize,
@@ -189,7 +192,7 @@ impl std::os::fd::AsRawFd for XdpTcpConnection {
     /// The AF_XDP socket: readable when frames arrive (an idle thread can
     /// poll(2) on it).
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(self.device.socket())
+        self.port.raw_fd()
     }
 }
 
@@ -200,6 +203,14 @@ impl std::fmt::Debug for XdpTcpConnection {
             .field("state", &self.state)
             .field("stats", &self.stats)
             .finish()
+    }
+}
+
+/// The next hop's MAC: configured, or from the kernel's neighbour table.
+fn next_hop(cfg: &XdpTcpConfig) -> Result<[u8; 6], IoError> {
+    match cfg.next_hop_mac {
+        Some(m) => Ok(m),
+        None => link::resolve_neighbour(*cfg.remote.ip(), &cfg.ifname, cfg.neighbour_wait),
     }
 }
 
@@ -222,24 +233,59 @@ impl XdpTcpConnection {
     /// errors of [`XdpSteer::attach`] and [`XskSocket::open`].
     pub fn connect(cfg: &XdpTcpConfig, now_ns: u64) -> Result<Self, IoError> {
         let link = link_info(&cfg.ifname)?;
-        let local_ip = cfg.local_ip.unwrap_or(link.addr);
-        let next_hop_mac = match cfg.next_hop_mac {
-            Some(m) => m,
-            None => link::resolve_neighbour(*cfg.remote.ip(), &cfg.ifname, cfg.neighbour_wait)?,
-        };
-        let mut steer = XdpSteer::attach(&cfg.ifname, cfg.xdp_mode)?;
-        let sock = XskSocket::open(&XskConfig {
+        let next_hop_mac = next_hop(cfg)?;
+        let port = SharedPort::open(&SharedPortConfig {
             ifname: cfg.ifname.clone(),
             queue: cfg.queue,
             ring_size: cfg.ring_size,
+            xdp_mode: cfg.xdp_mode,
             bind: cfg.bind,
         })?;
-        steer.register_socket(cfg.queue, &sock)?;
-        let mut device = XskDevice::new(sock, link.mac, next_hop_mac, link.mtu)?;
+        Self::open_on(port, link, next_hop_mac, cfg, now_ns)
+    }
 
+    /// As [`XdpTcpConnection::connect`], on a port the feed receiver shares
+    /// ([`SharedPort::feed`]): one XDP program and one AF_XDP socket carry
+    /// both. `cfg.ifname` must be the port's interface; its queue, ring, XDP
+    /// and bind settings are the port's.
+    ///
+    /// # Errors
+    /// As [`XdpTcpConnection::connect`]; [`IoError::Config`] for another
+    /// interface, [`IoError::PortClaimed`] if the port already carries a
+    /// TCP connection, [`IoError::PortBusy`] if it is borrowed.
+    pub fn connect_on(port: &SharedPort, cfg: &XdpTcpConfig, now_ns: u64) -> Result<Self, IoError> {
+        if port.ifname() != cfg.ifname {
+            return Err(IoError::Config(format!(
+                "the shared port is on {}, the connection wants {}",
+                port.ifname(),
+                cfg.ifname
+            )));
+        }
+        let link = link_info(&cfg.ifname)?;
+        let next_hop_mac = next_hop(cfg)?;
+        Self::open_on(port.clone(), link, next_hop_mac, cfg, now_ns)
+    }
+
+    fn open_on(
+        port: SharedPort,
+        link: LinkInfo,
+        next_hop_mac: [u8; 6],
+        cfg: &XdpTcpConfig,
+        now_ns: u64,
+    ) -> Result<Self, IoError> {
+        let local_ip = cfg.local_ip.unwrap_or(link.addr);
+        let mut dev_link = DeviceLink::new(link.mac, next_hop_mac, link.mtu)?;
+        let mut core = port.borrow()?;
+        // Released by the connection's Drop (or below if it is never built).
+        core.claim_tcp()?;
         let mut config = Config::new(HardwareAddress::Ip);
         config.random_seed = crate::io::mono_ns() ^ u64::from(std::process::id()) << 32;
-        let mut iface = Interface::new(config, &mut device, smol_now(now_ns));
+        let mut iface = Interface::new(
+            config,
+            &mut XskDevice::new(&mut core, &mut dev_link),
+            smol_now(now_ns),
+        );
+        drop(core);
         let prefix = if local_ip == link.addr {
             link.prefix
         } else {
@@ -253,7 +299,12 @@ impl XdpTcpConnection {
         iface
             .routes_mut()
             .add_default_ipv4_route(*cfg.remote.ip())
-            .map_err(|_| IoError::Config("smoltcp route table full".into()))?;
+            .map_err(|_| {
+                if let Ok(mut core) = port.borrow() {
+                    core.release_tcp();
+                }
+                IoError::Config("smoltcp route table full".into())
+            })?;
 
         let mut socket = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0u8; cfg.buffer]),
@@ -269,12 +320,12 @@ impl XdpTcpConnection {
         let mut sockets = SocketSet::new(vec![SocketStorage::EMPTY]);
         let handle = sockets.add(socket);
         let mut conn = Self {
-            steer,
-            device,
+            port,
+            link: dev_link,
             iface,
             sockets,
             handle,
-            port: None,
+            local_port: None,
             local_ip,
             remote: cfg.remote,
             mtu: link.mtu,
@@ -288,14 +339,31 @@ impl XdpTcpConnection {
         Ok(conn)
     }
 
+    /// Runs `f` with smoltcp's interface, a device borrowing the port for
+    /// this call only, and the socket set.
+    ///
+    /// # Errors
+    /// [`IoError::PortBusy`] if the port is borrowed already.
+    fn drive<R>(
+        &mut self,
+        f: impl FnOnce(&mut Interface, &mut XskDevice<'_>, &mut SocketSet<'static>) -> R,
+    ) -> Result<R, IoError> {
+        let mut core = self.port.borrow()?;
+        let mut dev = XskDevice::new(&mut core, &mut self.link);
+        Ok(f(&mut self.iface, &mut dev, &mut self.sockets))
+    }
+
     /// A fresh local port, its 5-tuple in the XDP program, and a SYN.
     fn start(&mut self, now_ns: u64) -> Result<(), IoError> {
         let port = PortReservation::bind(SocketAddrV4::new(self.local_ip, 0))?;
         let local = port.addr();
-        self.steer.add_tcp_session(local, self.remote)?;
-        if let Some(old) = self.port.replace(port) {
-            // The old tuple's late segments go to the kernel, which resets them.
-            let _ = self.steer.remove_tcp_session(old.addr(), self.remote);
+        {
+            let mut core = self.port.borrow()?;
+            core.steer.add_tcp_session(local, self.remote)?;
+            if let Some(old) = self.local_port.replace(port) {
+                // The old tuple's late segments go to the kernel, which resets them.
+                let _ = core.steer.remove_tcp_session(old.addr(), self.remote);
+            }
         }
         let remote = (IpAddress::Ipv4(*self.remote.ip()), self.remote.port());
         let socket = self.sockets.get_mut::<tcp::Socket>(self.handle);
@@ -304,7 +372,7 @@ impl XdpTcpConnection {
             .map_err(|e| IoError::Config(format!("smoltcp connect to {}: {e}", self.remote)))?;
         self.state = TcpLinkState::Connecting;
         self.loss = None;
-        self.resets_before = self.device.stats().rx_resets;
+        self.resets_before = self.link.stats().rx_resets;
         self.poll(now_ns)
     }
 
@@ -315,9 +383,11 @@ impl XdpTcpConnection {
     /// As [`XdpTcpConnection::connect`].
     pub fn reconnect(&mut self, now_ns: u64) -> Result<(), IoError> {
         self.sockets.get_mut::<tcp::Socket>(self.handle).abort();
-        self.iface
-            .poll_egress(smol_now(now_ns), &mut self.device, &mut self.sockets);
-        self.device.kick()?;
+        let now = smol_now(now_ns);
+        self.drive(|iface, dev, sockets| {
+            iface.poll_egress(now, dev, sockets);
+            dev.kick()
+        })??;
         self.stats.reconnects += 1;
         self.start(now_ns)
     }
@@ -333,23 +403,22 @@ impl XdpTcpConnection {
     /// [`IoError::Sys`] if the transmit kick fails.
     pub fn poll(&mut self, now_ns: u64) -> Result<(), IoError> {
         let now = smol_now(now_ns);
-        let mut received = false;
-        while self
-            .iface
-            .poll_ingress_single(now, &mut self.device, &mut self.sockets)
-            != PollIngressSingleResult::None
-        {
-            received = true;
-        }
-        // What just arrived goes to the caller first; the ACK it calls for
-        // (and any retransmission) leaves on the next poll, a few hundred
-        // nanoseconds later in a busy loop, so the kick's system call is not
-        // between the venue's message and the code that reacts to it.
-        if !received || self.egress_owed {
-            self.iface
-                .poll_egress(now, &mut self.device, &mut self.sockets);
-            self.device.kick()?;
-        }
+        let owed = self.egress_owed;
+        let received = self.drive(|iface, dev, sockets| {
+            let mut received = false;
+            while iface.poll_ingress_single(now, dev, sockets) != PollIngressSingleResult::None {
+                received = true;
+            }
+            // What just arrived goes to the caller first; the ACK it calls for
+            // (and any retransmission) leaves on the next poll, a few hundred
+            // nanoseconds later in a busy loop, so the kick's system call is
+            // not between the venue's message and the code that reacts to it.
+            if !received || owed {
+                iface.poll_egress(now, dev, sockets);
+                dev.kick()?;
+            }
+            Ok::<bool, IoError>(received)
+        })??;
         self.egress_owed = received;
         self.update_state();
         self.loss_error()
@@ -357,7 +426,7 @@ impl XdpTcpConnection {
 
     fn update_state(&mut self) {
         let socket = self.sockets.get::<tcp::Socket>(self.handle);
-        let resets = self.device.stats().rx_resets > self.resets_before;
+        let resets = self.link.stats().rx_resets > self.resets_before;
         match (self.state, socket.state()) {
             (TcpLinkState::Connecting, tcp::State::Established) => {
                 self.state = TcpLinkState::Established;
@@ -426,8 +495,8 @@ impl XdpTcpConnection {
             .send_slice(data)
             .map_err(|_| IoError::NotConnected)?;
         self.stats.bytes_sent += n as u64;
-        self.iface
-            .poll_egress(smol_now(now_ns), &mut self.device, &mut self.sockets);
+        let now = smol_now(now_ns);
+        self.drive(|iface, dev, sockets| iface.poll_egress(now, dev, sockets))?;
         Ok(n)
     }
 
@@ -437,7 +506,7 @@ impl XdpTcpConnection {
     /// # Errors
     /// [`IoError::Sys`] if the kick fails.
     pub fn flush(&mut self) -> Result<(), IoError> {
-        self.device.kick().map(|_| ())
+        self.drive(|_, dev, _| dev.kick())?.map(|_| ())
     }
 
     /// Copies received bytes into `buf`; `Ok(0)` when nothing is there yet.
@@ -465,9 +534,11 @@ impl XdpTcpConnection {
     pub fn close(&mut self, now_ns: u64) {
         self.sockets.get_mut::<tcp::Socket>(self.handle).close();
         self.state = TcpLinkState::Closed;
-        self.iface
-            .poll_egress(smol_now(now_ns), &mut self.device, &mut self.sockets);
-        let _ = self.device.kick();
+        let now = smol_now(now_ns);
+        let _ = self.drive(|iface, dev, sockets| {
+            iface.poll_egress(now, dev, sockets);
+            dev.kick()
+        });
     }
 
     /// When `poll` next has timer work (retransmission, keepalive), in
@@ -485,7 +556,7 @@ impl XdpTcpConnection {
 
     /// Our address and port (changes on reconnect).
     pub fn local(&self) -> Option<SocketAddrV4> {
-        self.port.as_ref().map(PortReservation::addr)
+        self.local_port.as_ref().map(PortReservation::addr)
     }
 
     /// The venue's address and port.
@@ -510,7 +581,7 @@ impl XdpTcpConnection {
 
     /// Frame counters of the AF_XDP device (RSTs seen, `sendto` kicks).
     pub fn device_stats(&self) -> DeviceStats {
-        self.device.stats()
+        self.link.stats()
     }
 
     /// The XDP program's counters.
@@ -518,24 +589,37 @@ impl XdpTcpConnection {
     /// # Errors
     /// [`IoError::Xdp`] if the map cannot be read.
     pub fn xdp_counters(&self) -> Result<crate::XdpCounters, IoError> {
-        self.steer.counters()
+        self.port.xdp_counters()
     }
 
     /// One line for logs.
     pub fn describe(&self) -> String {
-        let copy = if self.device.socket().is_zero_copy() {
+        let copy = if self.port.is_zero_copy() {
             "zero-copy"
         } else {
             "copy mode"
         };
         format!(
             "smoltcp over AF_XDP on {} ({copy}, XDP {:?}) {} -> {}",
-            self.steer.ifname(),
-            self.steer.mode(),
+            self.port.ifname(),
+            self.port.mode(),
             self.local()
                 .map_or_else(|| "-".to_string(), |l| l.to_string()),
             self.remote
         )
+    }
+}
+
+impl Drop for XdpTcpConnection {
+    /// Stops steering the session and frees the port for another connection
+    /// (a feed receiver on the same port keeps running).
+    fn drop(&mut self) {
+        if let Ok(mut core) = self.port.borrow() {
+            if let Some(p) = &self.local_port {
+                let _ = core.steer.remove_tcp_session(p.addr(), self.remote);
+            }
+            core.release_tcp();
+        }
     }
 }
 
