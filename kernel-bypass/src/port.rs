@@ -23,6 +23,12 @@
 //!   second thread) is refused with [`IoError::PortBusy`], so no lock and no
 //!   wait is ever on the hot path. The port is `Send`, so the host can move the
 //!   feed receiver and the venue transport, boxed separately, to its hot thread.
+//! - The feed does not hold the port while its callback runs: the host sends
+//!   the order a tick calls for from inside that callback, through the same
+//!   port. [`SharedFeed`] takes a batch of UDP descriptors off the rings under
+//!   one borrow, releases it, hands the payloads over (the frames are on no
+//!   ring meanwhile, so neither the kernel nor the TCP side touches them), and
+//!   recycles them under a second borrow: two atomic exchanges per batch.
 //! - One feed receiver and one TCP connection per port at a time (claimed when
 //!   opened, released on drop): a second TCP connection would see the first
 //!   one's segments, which smoltcp would answer with resets.
@@ -374,6 +380,9 @@ impl DerefMut for PortGuard<'_> {
 #[derive(Clone)]
 pub struct SharedPort {
     core: Arc<TryCell<PortCore>>,
+    /// The UMEM (address with exposed provenance, length), for frames the
+    /// feed holds while the port is not borrowed.
+    umem: (usize, usize),
     ifname: String,
     queue: u32,
     fd: RawFd,
@@ -410,6 +419,7 @@ impl SharedPort {
         // Every receive frame could be parked at once: no park overflows.
         let frames = cfg.ring_size as usize;
         Ok(Self {
+            umem: sock.umem_span(),
             fd: sock.as_raw_fd(),
             zero_copy: sock.is_zero_copy(),
             mode: steer.mode(),
@@ -459,12 +469,39 @@ impl SharedPort {
             added.push(*f);
         }
         drop(core);
+        let empty = libc::xdp_desc {
+            addr: 0,
+            len: 0,
+            options: 0,
+        };
         Ok(SharedFeed {
             port: self.clone(),
             flows: added,
-            batch: batch.max(1),
+            taken: vec![empty; batch.max(1) as usize].into_boxed_slice(),
+            n_taken: 0,
             stats: PathStats::default(),
         })
+    }
+
+    /// The frame of a descriptor the feed took off the rings, read while the
+    /// port is not borrowed; `None` if it lies outside the UMEM.
+    fn taken_frame(&self, d: &libc::xdp_desc) -> Option<&[u8]> {
+        let (base, umem_len) = self.umem;
+        let start = usize::try_from(d.addr).ok()?;
+        let end = start.checked_add(d.len as usize)?;
+        if end > umem_len {
+            return None;
+        }
+        let p = std::ptr::with_exposed_provenance::<u8>(base.checked_add(start)?);
+        // SAFETY: [start, end) lies inside the UMEM mapping (checked above),
+        // whose provenance `umem_span` exposed; the mapping lives as long as
+        // the PortCore, which `self.core` (an Arc) keeps alive for the
+        // returned borrow of `self`. The frame was taken off the RX ring (or
+        // a park ring) by the feed and is on no ring until the feed recycles
+        // it after its last use of this slice: the kernel does not write it,
+        // the TCP side never sees it, and nothing makes a `&mut` to it (the
+        // UMEM is reached only through raw pointers).
+        Some(unsafe { std::slice::from_raw_parts(p, d.len as usize) })
     }
 
     /// Interface the port is on.
@@ -534,39 +571,60 @@ impl SharedPort {
 pub struct SharedFeed {
     port: SharedPort,
     flows: Vec<SocketAddrV4>,
-    batch: u32,
+    /// Descriptors taken for the batch being delivered (capacity: the batch).
+    taken: Box<[libc::xdp_desc]>,
+    /// How many of `taken` are still to be recycled.
+    n_taken: usize,
     stats: PathStats,
 }
 
 impl SharedFeed {
     /// Receives one batch with a statically dispatched callback (the hot
-    /// path's variant of [`PacketIo::recv_batch`]).
+    /// path's variant of [`PacketIo::recv_batch`]). The port is free while
+    /// `f` runs: `f` may send on the order session sharing it.
     ///
     /// # Errors
     /// [`IoError::PortBusy`] if called while the port is borrowed (from
     /// inside the order session's call, or another thread).
     pub fn recv_with(&mut self, mut f: impl FnMut(&[u8], u64)) -> Result<usize, IoError> {
-        let mut core = self.port.borrow()?;
-        let mut ts = 0u64;
-        let mut n = 0u32;
-        while n < self.batch {
-            let Some(d) = core.next_udp() else {
-                break;
-            };
-            n += 1;
-            if ts == 0 {
-                ts = mono_ns();
+        {
+            let mut core = self.port.borrow()?;
+            // Frames of a batch whose recycling found the port busy.
+            for d in &self.taken[..self.n_taken] {
+                core.recycle(d);
             }
-            match core.frame(&d).and_then(frame::parse_udp) {
+            self.n_taken = 0;
+            while self.n_taken < self.taken.len() {
+                let Some(d) = core.next_udp() else {
+                    break;
+                };
+                self.taken[self.n_taken] = d;
+                self.n_taken += 1;
+            }
+        }
+        let n = self.n_taken;
+        if n == 0 {
+            return Ok(0);
+        }
+        let ts = mono_ns();
+        for d in &self.taken[..n] {
+            match self.port.taken_frame(d).and_then(frame::parse_udp) {
                 Some(v) => {
                     self.stats.received += 1;
                     f(v.payload, ts);
                 }
                 None => self.stats.malformed += 1,
             }
-            core.recycle(&d);
         }
-        Ok(n as usize)
+        // Busy only if `f` left a borrow behind on another thread: then the
+        // next call recycles them.
+        if let Ok(mut core) = self.port.borrow() {
+            for d in &self.taken[..n] {
+                core.recycle(d);
+            }
+            self.n_taken = 0;
+        }
+        Ok(n)
     }
 
     /// The port underneath.
@@ -578,6 +636,9 @@ impl SharedFeed {
 impl Drop for SharedFeed {
     fn drop(&mut self) {
         if let Ok(mut core) = self.port.borrow() {
+            for d in &self.taken[..self.n_taken] {
+                core.recycle(d);
+            }
             for f in &self.flows {
                 let _ = core.steer.remove_flow(*f);
             }

@@ -569,6 +569,12 @@ impl XskSocket {
         ))
     }
 
+    /// Where the UMEM is: its base address (provenance exposed, see
+    /// `std::ptr::with_exposed_provenance`) and its length in bytes.
+    pub(crate) fn umem_span(&self) -> (usize, usize) {
+        (self.umem.base.expose_provenance(), self.umem.len)
+    }
+
     /// Gives a frame taken with [`XskSocket::rx_take`] back to the kernel.
     pub(crate) fn rx_recycle(&mut self, d: &libc::xdp_desc) {
         // The fill ring holds every RX frame, so there is always room for one

@@ -236,7 +236,7 @@ fn feed_and_order_session_share_one_afxdp_socket() {
     // Phase 2, under load: a sender thread in bursts of up to 512 datagrams
     // (never more than 2048 unread, half the receive frames, so the kernel
     // cannot run out of fill-ring frames whatever the scheduler does) while
-    // orders flow both ways.
+    // orders, sent as the feed's callback sees ticks, flow both ways.
     const FEED_N: u64 = 30_000;
     const ORDERS: u64 = 6_000;
     let delivered = Arc::new(AtomicU64::new(next_feed - 1));
@@ -279,13 +279,25 @@ fn feed_and_order_session_share_one_afxdp_socket() {
                 c.device_stats()
             );
         }
-        if off < out.len() {
-            // One to three orders per round, as a strategy would send them.
-            let end = (off + 49 * (1 + off % 3)).min(out.len());
+        // Tick to trade: every fifth datagram sends an order from inside the
+        // feed's callback, through the same port the feed is reading.
+        feed.recv_with(|p, _| {
+            let s = mold_seq(p).unwrap_or(u64::MAX);
+            seqs.push(s);
+            if s % 5 == 0 && off < out.len() {
+                let end = (off + 49).min(out.len());
+                off += c
+                    .send(&out[off..end], mono_ns())
+                    .expect("send from the feed callback");
+            }
+        })
+        .expect("feed recv");
+        delivered.store(seqs.len() as u64, Ordering::Release);
+        if (seqs.len() as u64) == feed_end - 1 && off < out.len() {
+            // The feed is over: the rest (orders a full window refused).
+            let end = (off + 49 * 3).min(out.len());
             off += c.send(&out[off..end], mono_ns()).expect("send");
         }
-        drain_feed(&mut feed, &mut seqs);
-        delivered.store(seqs.len() as u64, Ordering::Release);
         c.poll(mono_ns()).expect("poll");
         drain_tcp(&mut c, &mut got_tcp);
     }
