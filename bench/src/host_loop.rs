@@ -25,14 +25,19 @@
 //! does not shift the rest; a duplicate shifts what follows past the end and
 //! is reported as foreign, which fails the run).
 //!
-//! Per tick, on one clock: exchange send stamp, host receive stamp (the feed
-//! path's own stamp, kept by a `PacketIo` wrapper), the order's `sent_ns`
-//! from the host's order table (the venue `send` returned), arrival.
-//! `wire_in` + `host` + `wire_out` is exactly the raw sample. The six host
-//! stages come from the host's own `StageLatency` (reset after the poll that
-//! brought the last warm-up tick, so a batch that also brought measured ticks
-//! leaves those few out); decode and book update count per ITCH message (two
-//! per tick), the others per order.
+//! Per tick, on one clock (`CLOCK_MONOTONIC`), in path order: the due time;
+//! the exchange's stamps before and after its `send`; the hot loop entering
+//! the feed poll that brought the tick, the feed path's own receive stamp and
+//! the call of the host's packet handler (a `PacketIo` wrapper around the
+//! feed the host opened: one clock read per poll and one per tick packet);
+//! the time the host recorded into each of its six stages while it handled
+//! that packet (its own `StageLatency` records, summed into shared
+//! `StageTotals` read before and after the handler: no clock read); the
+//! order's `sent_ns` from the host's order table (the venue `send`
+//! returned); arrival. The segments between them
+//! ([`crate::t2t::HOST_LOOP_SEGMENTS`]) add up to the tick's end to end from
+//! its due time; the one remainder, `host_other` (handler time outside the
+//! six stage spans), is reported and not counted as covered.
 
 use std::{
     io::{ErrorKind, Read, Write},
@@ -56,9 +61,8 @@ use eti_core::{
 use eti_host::{
     app::{config::HostConfig, runner},
     journal::{Journal, JournalConfig},
-    telemetry::metrics::HostMetrics,
+    telemetry::{latency::StageTotals, metrics::HostMetrics},
     trading::{command_queue, SharedStatus},
-    Stage,
 };
 use eti_kernel_bypass::{netns::VethLab, IoError, PacketIo, PathKind, PathStats};
 use hdrhistogram::Histogram;
@@ -176,29 +180,93 @@ fn tick(buf: &mut [u8], session: Session, i: u64) -> usize {
     build(buf, session, FIRST_TICK_SEQ + 2 * i, &[del, a])
 }
 
-/// The feed path as the host opened it, keeping each tick's receive stamp
-/// (the path's own) in a preallocated table: one relaxed store per packet.
+/// Per-tick stamps the feed wrapper takes on the host thread (read after
+/// the run), one slot per tick, preallocated.
+struct TickTrace {
+    /// The feed path's own receive stamp (after `recvmmsg` returned, or the
+    /// first AF_XDP frame of the batch was taken off the ring).
+    rx: Vec<AtomicU64>,
+    /// When the hot loop entered the feed poll that brought the tick.
+    poll: Vec<AtomicU64>,
+    /// When the host's packet handler was called with the tick.
+    turn: Vec<AtomicU64>,
+    /// Time the host recorded into each of its six stages while it handled
+    /// the tick's packet ([`eti_host::Stage::ALL`] order), from the shared totals.
+    stages: Vec<[AtomicU64; 6]>,
+    /// Ticks handed to the host so far (highest index + 1).
+    seen: AtomicU64,
+}
+
+impl TickTrace {
+    fn new(n: usize) -> TickTrace {
+        let v = || (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        TickTrace {
+            rx: v(),
+            poll: v(),
+            turn: v(),
+            stages: (0..n)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+            seen: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The feed path as the host opened it, stamping each tick on its way into
+/// the host: the loop's entry into the feed poll (one clock read per poll),
+/// the handler's call (one per packet), and the host's stage totals before
+/// and after the handler (no clock read). Bench-only: `eti run` does not
+/// wrap its feed. Between polls it also records the loop's period (the
+/// rest of `Host::poll`) once the warm-up ticks are in.
 struct StampingIo {
     inner: Box<dyn PacketIo>,
-    rx: Arc<Vec<AtomicU64>>,
-    seen: Arc<AtomicU64>,
+    trace: Arc<TickTrace>,
+    totals: Arc<StageTotals>,
+    warmup: u64,
+    last_poll: u64,
+    period: Histogram<u64>,
+    /// Where the loop period goes when the wrapper is dropped with the host.
+    period_out: Arc<std::sync::Mutex<Option<Histogram<u64>>>>,
+}
+
+impl Drop for StampingIo {
+    fn drop(&mut self) {
+        if let Ok(mut o) = self.period_out.lock() {
+            *o = Some(std::mem::replace(&mut self.period, hist()));
+        }
+    }
 }
 
 impl PacketIo for StampingIo {
     fn recv_batch(&mut self, f: &mut dyn FnMut(&[u8], u64)) -> Result<usize, IoError> {
-        let (rx, seen) = (&self.rx, &self.seen);
+        let enter = mono_ns();
+        let (tr, totals) = (&self.trace, &self.totals);
+        if self.last_poll != 0 && tr.seen.load(Ordering::Relaxed) >= self.warmup {
+            self.period
+                .saturating_record(enter.saturating_sub(self.last_poll).max(1));
+        }
+        self.last_poll = enter;
         self.inner.recv_batch(&mut |p: &[u8], ts: u64| {
             let seq = p
                 .get(10..18)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map_or(0, u64::from_be_bytes);
-            if let Some(i) = tick_of_sequence(seq) {
-                if let Some(slot) = rx.get(i as usize) {
-                    slot.store(ts, Ordering::Relaxed);
-                    seen.store(i + 1, Ordering::Relaxed);
-                }
+            let slot = tick_of_sequence(seq).filter(|&i| (i as usize) < tr.rx.len());
+            let Some(i) = slot else {
+                return f(p, ts);
+            };
+            let k = i as usize;
+            let before = totals.ns();
+            let turn = mono_ns();
+            f(p, ts);
+            let after = totals.ns();
+            tr.rx[k].store(ts, Ordering::Relaxed);
+            tr.poll[k].store(enter, Ordering::Relaxed);
+            tr.turn[k].store(turn, Ordering::Relaxed);
+            for (d, (a, b)) in tr.stages[k].iter().zip(after.iter().zip(before)) {
+                d.store(a.wrapping_sub(b), Ordering::Relaxed);
             }
-            f(p, ts)
+            tr.seen.fetch_max(i + 1, Ordering::Relaxed);
         })
     }
     fn send(&mut self, payload: &[u8]) -> Result<(), IoError> {
@@ -215,6 +283,83 @@ impl PacketIo for StampingIo {
     }
     fn readiness_fd(&self) -> Option<std::os::fd::RawFd> {
         self.inner.readiness_fd()
+    }
+}
+
+/// Stamps of one tick, in path order, on one clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct TickStamps {
+    due: u64,
+    /// Exchange: before `send`, and when `send` returned.
+    send: u64,
+    send_ret: u64,
+    /// Host: feed poll entered, path's receive stamp, handler called.
+    poll: u64,
+    rx: u64,
+    turn: u64,
+    /// The host's six stages for this tick ([`eti_host::Stage::ALL`] order).
+    stages: [u64; 6],
+    /// Host: the venue `send` returned (the order table's `sent_ns`).
+    sent: u64,
+    /// Exchange: the order read.
+    arrive: u64,
+}
+
+impl TickStamps {
+    /// The tick's [`HOST_LOOP_SEGMENTS`] and whether its order arrived
+    /// before the host's `send` returned; `None` when a stamp is missing or
+    /// out of order.
+    ///
+    /// Where two sides overlap, the path ends at the first of the two
+    /// stamps, which keeps the segments monotonic and adding up to the
+    /// tick's end to end:
+    /// - the host may take the packet off its ring before the exchange's
+    ///   `send` call returns (the call goes on with the rest of the
+    ///   softirq's work): `tick_send` ends at whichever comes first, and the
+    ///   poll's entry is clamped between that and the receive stamp (a poll
+    ///   entered before the tick was there waited for nothing but its own
+    ///   receive call);
+    /// - the exchange may read the order before the host's `send` returns
+    ///   (on veth the sender's call runs the peer's receive path, and the
+    ///   polling exchange thread reads on the other CPU): the `send` stage
+    ///   counts until the arrival, `wire_out` is 0, and the rest of the call
+    ///   is off the tick's path.
+    fn segments(&self) -> Option<([u64; 13], bool)> {
+        let t = self;
+        let ok = [t.send, t.send_ret, t.poll, t.rx, t.turn, t.sent, t.arrive]
+            .iter()
+            .all(|&x| x != 0);
+        if !ok || t.due > t.send || t.send > t.rx || t.rx > t.turn {
+            return None;
+        }
+        if t.turn > t.sent || t.turn > t.arrive {
+            return None;
+        }
+        let p1 = t.send_ret.clamp(t.send, t.rx);
+        let p2 = t.poll.clamp(p1, t.rx);
+        let stages: u64 = t.stages.iter().sum();
+        let handler = t.sent - t.turn;
+        if stages > handler {
+            // stage time recorded outside this tick's handler span
+            return None;
+        }
+        let over = t.sent.saturating_sub(t.arrive);
+        let send_stage = 5;
+        if over > t.stages[send_stage] {
+            // arrived before the send call began: not this tick's order
+            return None;
+        }
+        let mut s = [0u64; 13];
+        s[0] = t.send - t.due;
+        s[1] = p1 - t.send;
+        s[2] = p2 - p1;
+        s[3] = t.rx - p2;
+        s[4] = t.turn - t.rx;
+        s[5..11].copy_from_slice(&t.stages);
+        s[5 + send_stage] -= over;
+        s[11] = handler - stages;
+        s[12] = t.arrive.saturating_sub(t.sent);
+        Some((s, over > 0))
     }
 }
 
@@ -508,13 +653,18 @@ pub fn run_variant(
         bail!("the host fell back from AF_XDP: {why}");
     }
     let n = v.packets as usize;
-    let rx_ts: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
-    let seen = Arc::new(AtomicU64::new(0));
+    let trace = Arc::new(TickTrace::new(n));
+    let totals = Arc::new(StageTotals::default());
+    let period_out = Arc::new(std::sync::Mutex::new(None));
     let receiver = feed.feed.describe();
     feed.feed = Box::new(StampingIo {
         inner: feed.feed,
-        rx: rx_ts.clone(),
-        seen: seen.clone(),
+        trace: trace.clone(),
+        totals: totals.clone(),
+        warmup: v.warmup,
+        last_poll: 0,
+        period: hist(),
+        period_out: period_out.clone(),
     });
     let status = Arc::new(SharedStatus::default());
     let metrics = HostMetrics::new().map_err(|e| anyhow!("metrics: {e}"))?;
@@ -531,6 +681,7 @@ pub fn run_variant(
     .map_err(|e| anyhow!("building the host: {e}"))?;
     host.venue
         .set_path(cfg.venue_path().map_err(|e| anyhow!("{e}"))?);
+    host.trader.latency.set_totals(Some(totals));
     let jdir = scratch_dir(run)?;
     // ETI_BENCH_NO_JOURNAL=1: a diagnostic run without the journal (what it
     // costs); the report says so in the variant's notes
@@ -551,6 +702,7 @@ pub fn run_variant(
     }
 
     let mut send_ts = vec![0u64; n];
+    let mut send_ret_ts = vec![0u64; n];
     let mut due_ts = vec![0u64; n];
     let mut arrive_ts = vec![0u64; n];
     let mut tokens = vec![[0u8; 14]; n];
@@ -576,7 +728,7 @@ pub fn run_variant(
             let mut reset = warmup == 0;
             loop {
                 let got = host.poll();
-                if !reset && seen.load(Ordering::Relaxed) >= warmup {
+                if !reset && trace.seen.load(Ordering::Relaxed) >= warmup {
                     // the warm-up ticks are in: measure the stages from here
                     host.trader.latency.reset();
                     reset = true;
@@ -635,7 +787,11 @@ pub fn run_variant(
             while mono_ns() < start {
                 vs.poll(&mut arrive_ts, &mut tokens)?;
             }
-            for (i, (slot, due_slot)) in send_ts.iter_mut().zip(due_ts.iter_mut()).enumerate() {
+            let slots = send_ts
+                .iter_mut()
+                .zip(send_ret_ts.iter_mut())
+                .zip(due_ts.iter_mut());
+            for (i, ((slot, ret_slot), due_slot)) in slots.enumerate() {
                 let due = start + i as u64 * interval;
                 *due_slot = due;
                 loop {
@@ -668,6 +824,7 @@ pub fn run_variant(
                         Err(e) => return Err(e).context("sending a tick"),
                     }
                 }
+                *ret_slot = mono_ns();
                 *slot = t;
                 if t > due + interval {
                     late_sends += 1;
@@ -723,13 +880,12 @@ pub fn run_variant(
         }
     ));
 
-    // per tick: send → host receive → order sent → arrival
+    // per tick: due → send → host receive → order sent → arrival
     let mut e2e = hist();
     let mut e2e_raw = hist();
     let mut send_lag = hist();
     let mut hostd = hist();
-    let mut segments: Vec<Histogram<u64>> =
-        crate::t2t::segment_names().iter().map(|_| hist()).collect();
+    let mut bd = crate::t2t::Breakdown::new(&crate::t2t::HOST_LOOP_SEGMENTS);
     for i in (warmup as usize).min(n)..n {
         let (due, s, a) = (due_ts[i], send_ts[i], arrive_ts[i]);
         if a == 0 || s == 0 {
@@ -738,7 +894,6 @@ pub fn run_variant(
         e2e.saturating_record(a.saturating_sub(due).max(1));
         e2e_raw.saturating_record(a.saturating_sub(s).max(1));
         send_lag.saturating_record(s.saturating_sub(due).max(1));
-        let rx = rx_ts[i].load(Ordering::Relaxed);
         let sent = eti_core::OrderToken::from_wire(tokens[i]);
         let sent_ns = host
             .trader
@@ -746,20 +901,30 @@ pub fn run_variant(
             .index_of(&sent)
             .and_then(|k| host.trader.orders.get(k))
             .map_or(0, |o| o.sent_ns);
-        if rx != 0 && sent_ns != 0 {
-            let _ = segments[0].record(rx.saturating_sub(s).max(1));
-            let _ = segments[7].record(a.saturating_sub(sent_ns).max(1));
-            let _ = hostd.record(sent_ns.saturating_sub(rx).max(1));
+        let ld = |v: &[AtomicU64]| v[i].load(Ordering::Relaxed);
+        let t = TickStamps {
+            due,
+            send: s,
+            send_ret: send_ret_ts[i],
+            poll: ld(&trace.poll),
+            rx: ld(&trace.rx),
+            turn: ld(&trace.turn),
+            stages: std::array::from_fn(|k| trace.stages[i][k].load(Ordering::Relaxed)),
+            sent: sent_ns,
+            arrive: a,
+        };
+        match t.segments() {
+            Some((seg, overlap)) => {
+                bd.tick(&seg, a - due, overlap);
+                let _ = hostd.record((t.sent - t.rx).max(1));
+            }
+            None => bd.untraced(),
         }
     }
-    // the host's own stage histograms, in the report's order
-    for (k, name) in crate::pipeline::HOST_STAGES.iter().enumerate() {
-        if let Some(st) = Stage::ALL.iter().find(|st| st.name() == *name) {
-            segments[k + 1] = host.trader.latency.stage(*st).clone();
-        }
-    }
+    let (segments, coverage) = bd.finish();
     let stats = host.trader.stats;
     drop(host);
+    let loop_period = period_out.lock().ok().and_then(|mut o| o.take());
     if let Some(j) = journal {
         let _ = j.close();
     }
@@ -781,6 +946,8 @@ pub fn run_variant(
         e2e_raw,
         send_lag,
         segments,
+        coverage,
+        loop_period,
         host: hostd,
         cycles: None,
         projected: None,
@@ -848,6 +1015,56 @@ mod tests {
         assert_eq!(kinds, vec![b'D', b'A']);
     }
 
+    #[test]
+    fn tick_segments_add_up_and_overlaps_end_the_path() {
+        let t = TickStamps {
+            due: 1_000,
+            send: 1_300,
+            send_ret: 3_000,
+            poll: 3_500,
+            rx: 4_000,
+            turn: 4_100,
+            stages: [60, 400, 30, 200, 60, 3_000],
+            sent: 8_500,
+            arrive: 9_200,
+        };
+        let (s, overlap) = t.segments().unwrap();
+        assert!(!overlap);
+        assert_eq!(
+            s,
+            [300, 1_700, 500, 500, 100, 60, 400, 30, 200, 60, 3_000, 650, 700]
+        );
+        assert_eq!(s.iter().sum::<u64>(), t.arrive - t.due);
+        // the host took the packet before the exchange's send returned, from
+        // a poll entered earlier: tick_send ends at the receive stamp
+        let early = TickStamps {
+            send_ret: 4_050,
+            poll: 2_000,
+            ..t
+        };
+        let (s, _) = early.segments().unwrap();
+        assert_eq!(&s[..5], &[300, 2_700, 0, 0, 100]);
+        assert_eq!(s.iter().sum::<u64>(), t.arrive - t.due);
+        // the exchange read the order 400 ns before the host's send returned
+        let during = TickStamps { arrive: 8_100, ..t };
+        let (s, overlap) = during.segments().unwrap();
+        assert!(overlap);
+        assert_eq!((s[10], s[11], s[12]), (2_600, 650, 0));
+        assert_eq!(s.iter().sum::<u64>(), during.arrive - t.due);
+        // out of order or missing: no breakdown
+        for bad in [
+            TickStamps { rx: 1_200, ..t },
+            TickStamps { poll: 0, ..t },
+            TickStamps { arrive: 5_000, ..t },
+            TickStamps {
+                stages: [60, 400, 30, 200, 60, 4_000],
+                ..t
+            },
+        ] {
+            assert_eq!(bad.segments(), None, "{bad:?}");
+        }
+    }
+
     /// Loopback, no privileges: the real host loop answers every tick with
     /// one order, and the segments telescope to the raw sample.
     #[test]
@@ -882,22 +1099,34 @@ mod tests {
         assert!(m.complete(), "{} (after {tries} runs)", m.loss_message());
         assert_eq!(m.host_orders, 400, "one order per tick, none other");
         assert_eq!(m.e2e.len(), 390);
-        assert_eq!(m.segments[0].len(), 390, "wire_in per tick");
-        assert_eq!(m.segments[7].len(), 390, "wire_out per tick");
         assert_eq!(m.host.len(), 390);
-        let sum = m.segments[0].mean() + m.host.mean() + m.segments[7].mean();
+        // every measured tick has all its stamps, in order
+        let c = m.coverage;
+        assert_eq!((c.ticks, c.untraced), (390, 0), "{c:?}");
+        let names: Vec<&str> = m.segments.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, crate::t2t::HOST_LOOP_SEGMENTS);
+        assert!(m.segments.iter().all(|(_, h)| h.len() == 390));
+        // the segments telescope: due time to arrival, tick by tick
+        assert_eq!(c.measured_ns + c.unattributed_ns, c.e2e_ns, "{c:?}");
+        // Coverage of the measured segments, asserted on the median tick:
+        // the mean is not robust here (an unpinned host preempted inside
+        // its packet handler charges milliseconds to `host_other` in a
+        // 390-tick run), the median tick is.
         assert!(
-            (m.e2e_raw.mean() - sum).abs() <= 0.01 * sum + 50.0,
-            "{} vs {sum}",
-            m.e2e_raw.mean()
+            (90.0..=110.0).contains(&c.median_tick_pct),
+            "median tick coverage {:.1}% ({c:?})",
+            c.median_tick_pct
         );
-        // per order: strategy, gate, encode, send; per ITCH message: decode, book
-        // (reset after the poll that brought the last warm-up tick: a batch
-        // that also brought measured ticks leaves those out)
-        // (at most a quarter of the ticks in that batch, as in tests/smoke.rs)
-        let send = m.segments[6].len();
-        assert!((390 * 3 / 4..=400).contains(&send), "{send}");
-        let decode = m.segments[1].len();
-        assert!((2 * 390 * 3 / 4..=800).contains(&decode), "{decode}");
+        // the host's stages were charged to the ticks: per tick two decodes
+        // and book updates (Order Delete, Add Order) and one order
+        let st = |name: &str| {
+            m.segments
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0.0, |(_, h)| h.mean())
+        };
+        assert!(st("decode") > 1.0 && st("send") > 1.0 && st("risk_gate") > 1.0);
+        let lp = m.loop_period.as_ref().expect("loop period recorded");
+        assert!(lp.len() > 390, "a poll per tick at least: {}", lp.len());
     }
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::{
     pipeline::HOST_STAGES,
     stages::{Component, PEERS_CONSIDERED},
-    t2t::{segment_names, Measured},
+    t2t::{Measured, UNATTRIBUTED},
     util::{hist, Fmax, Machine, Pcts},
 };
 
@@ -51,16 +51,29 @@ pub struct VariantReport {
     /// largest lag (ns).
     pub late_ticks: u64,
     pub late_max_ns: u64,
-    /// Host only: start of decode to `write` returned.
+    /// Host only: the feed path's receive stamp to the venue `send`
+    /// returned (pipeline: start of decode to `write` returned).
     pub host: Option<Pcts>,
-    /// Host stages plus `wire_in` / `wire_out`.
+    /// The per-tick segments in path order (names of `stages`): for the
+    /// host loop `t2t::HOST_LOOP_SEGMENTS`, for the pipeline
+    /// `t2t::PIPELINE_SEGMENTS`.
+    pub segments: Vec<String>,
+    /// Every segment, one sample per tick (decode and book update: both ITCH
+    /// messages of the tick).
     pub stages: BTreeMap<String, Pcts>,
     /// Sum over the six host stages of their p50 / p99.
     pub host_stage_sum_p50: u64,
     pub host_stage_sum_p99: u64,
-    /// Sum over all eight segments of their p50 / p99.
+    /// Sum over the measured segments (all but `host_other`) of their p50 /
+    /// p99 (percentiles do not add; the coverage's `mean_pct` does).
     pub segment_sum_p50: u64,
     pub segment_sum_p99: u64,
+    /// How much of end to end (from the due time) the measured segments
+    /// explain: Σ over ticks (`mean_pct`), the median tick, and Σ p50 /
+    /// e2e p50 (`p50_sum_pct`).
+    pub coverage: Option<CoverageReport>,
+    /// Host loop: time between successive feed polls (the rest of the loop).
+    pub loop_period: Option<Pcts>,
     /// RTL cycles per gate check and their time at Fmax (rust-hdl gate).
     pub gate_cycles: Option<Pcts>,
     pub gate_ns_at_fmax: Option<Pcts>,
@@ -71,6 +84,16 @@ pub struct VariantReport {
     pub hdr_log: String,
     pub elapsed_s: f64,
     pub notes: Vec<String>,
+}
+
+/// [`crate::t2t::Coverage`] plus the percentile view.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CoverageReport {
+    #[serde(flatten)]
+    pub sums: crate::t2t::Coverage,
+    /// Σ of the measured segments' p50 / end-to-end p50 (from the due
+    /// time), percent.
+    pub p50_sum_pct: f64,
 }
 
 /// One point of the offered-rate sweep.
@@ -181,14 +204,15 @@ pub struct Logs {
 pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantReport {
     let name = m.variant.name();
     let complete = m.complete();
-    let seg = segment_names();
     let mut stages = BTreeMap::new();
     let (mut hs50, mut hs99, mut s50, mut s99) = (0, 0, 0, 0);
     if complete {
-        for (n, h) in seg.iter().zip(&m.segments) {
+        for (n, h) in &m.segments {
             let p = Pcts::of(h);
-            s50 += p.p50;
-            s99 += p.p99;
+            if *n != UNATTRIBUTED {
+                s50 += p.p50;
+                s99 += p.p99;
+            }
             if HOST_STAGES.contains(n) {
                 hs50 += p.p50;
                 hs99 += p.p99;
@@ -196,6 +220,10 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
             stages.insert(n.to_string(), p);
         }
     }
+    let coverage = complete.then(|| CoverageReport {
+        sums: m.coverage,
+        p50_sum_pct: 100.0 * s50 as f64 / Pcts::of(&m.e2e).p50.max(1) as f64,
+    });
     let gate_cycles = m.cycles.as_ref().filter(|_| complete).map(Pcts::of);
     let (gate_ns_at_fmax, projected) = match (&m.cycles, complete) {
         (Some(c), true) => {
@@ -216,8 +244,11 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
             ("send_lag".to_string(), m.send_lag.clone()),
             ("host".to_string(), m.host.clone()),
         ];
-        for (n, h) in seg.iter().zip(&m.segments) {
+        for (n, h) in &m.segments {
             tags.push((n.to_string(), h.clone()));
+        }
+        if let Some(p) = &m.loop_period {
+            tags.push(("loop_period".to_string(), p.clone()));
         }
         if let Some(c) = &m.cycles {
             tags.push(("gate_cycles".to_string(), c.clone()));
@@ -251,11 +282,18 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
         late_ticks: m.late_sends,
         late_max_ns: m.late_max_ns,
         host: complete.then(|| Pcts::of(&m.host)),
+        segments: m.segments.iter().map(|(n, _)| n.to_string()).collect(),
         stages,
         host_stage_sum_p50: hs50,
         host_stage_sum_p99: hs99,
         segment_sum_p50: s50,
         segment_sum_p99: s99,
+        coverage,
+        loop_period: m
+            .loop_period
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(Pcts::of),
         gate_cycles,
         gate_ns_at_fmax,
         end_to_end_projected_at_fmax: projected,
@@ -423,6 +461,25 @@ where
     Ok(())
 }
 
+/// Every segment name either kind of variant reports, in path order (the
+/// per-stage table's columns).
+const ALL_SEGMENTS: [&str; 14] = [
+    "send_lag",
+    "wire_in",
+    "tick_send",
+    "pickup_wait",
+    "feed_recv",
+    "rx_batch",
+    "decode",
+    "book_update",
+    "strategy",
+    "risk_gate",
+    "encode",
+    "send",
+    "host_other",
+    "wire_out",
+];
+
 fn us(ns: u64) -> String {
     format!("{:.2}", ns as f64 / 1e3)
 }
@@ -450,18 +507,18 @@ pub fn markdown(s: &Summary) -> String {
         );
         let _ = writeln!(
             o,
-            "| variant | rate/s | orders | p50 | p90 | p99 | p99.9 | max | ticks > 1 interval late (max lag) | host p50 | host stages Σp50 | Σp50 / raw p50 |"
+            "| variant | rate/s | orders | p50 | p90 | p99 | p99.9 | max | ticks > 1 interval late (max lag) | host p50 | coverage Σ/Σ | median tick | Σp50 / p50 | unattributed mean |"
         );
         let _ = writeln!(
             o,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for v in &s.variants {
-            match (&v.end_to_end, &v.host) {
-                (Some(e), Some(h)) => {
+            match (&v.end_to_end, &v.host, &v.coverage) {
+                (Some(e), Some(h), Some(c)) => {
                     let _ = writeln!(
                         o,
-                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {} | {:.0}% |",
+                        "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} | {:.1}% | {:.1}% | {:.1}% | {} |",
                         v.name,
                         v.rate_pps,
                         v.received,
@@ -473,48 +530,77 @@ pub fn markdown(s: &Summary) -> String {
                         v.late_ticks,
                         us(v.late_max_ns),
                         us(h.p50),
-                        us(v.host_stage_sum_p50),
-                        100.0 * v.host_stage_sum_p50 as f64
-                            / v.end_to_end_raw.map_or(1, |r| r.p50.max(1)) as f64
+                        c.sums.mean_pct,
+                        c.sums.median_tick_pct,
+                        c.p50_sum_pct,
+                        us(c.sums.unattributed_ns / c.sums.ticks.max(1)),
                     );
                 }
                 _ => {
                     let _ = writeln!(
                         o,
-                        "| {} | {} | {} of {} | **lost {}, dup {}: no percentiles** | | | | | | | | |",
+                        "| {} | {} | {} of {} | **lost {}, dup {}: no percentiles** | | | | | | | | | | |",
                         v.name, v.rate_pps, v.received, v.sent, v.lost, v.duplicated
                     );
                 }
             }
         }
-        let _ = writeln!(o, "\nPer stage p50 / p99 (µs); `wire_in` = send stamp → host starts decode, `wire_out` = host `write` returned → exchange reads the order:\n");
-        let seg = segment_names();
+        let _ = writeln!(
+            o,
+            "\nCoverage: the measured segments below against end to end from the due time, over the ticks with every stamp: \
+             Σ/Σ = Σ over ticks of the segments / Σ of end to end (segments add exactly, so this is the ratio of the means), \
+             median tick = the median of that ratio per tick, Σp50 / p50 = the segments' p50s added / end-to-end p50 \
+             (percentiles do not add: the shape, not a sum). Unattributed = `host_other`, the host's packet-handler \
+             time outside its six stage spans (MoldUDP64 receiver, the algo run on the Order Delete, the loop between \
+             stages and their clock reads): reported, not counted as covered.\n"
+        );
+        let _ = writeln!(
+            o,
+            "Per tick, p50 / p99 (µs), in path order: `send_lag` due time → exchange send stamp; `tick_send` the exchange's \
+             `send` call (veth, XDP redirect or kernel UDP delivery); `pickup_wait` → the hot loop next enters the feed poll \
+             (it was polling the retransmission socket and the venue session, timers, control); `feed_recv` → the feed \
+             path's receive stamp (`recvmmsg`, or the AF_XDP ring); `rx_batch` → the host's packet handler is called \
+             (earlier packets of the batch); the six host stages (decode and book update of both ITCH messages); \
+             `host_other` (unattributed); `wire_out` venue `send` returned → the exchange reads the order. Pipeline \
+             variants: `wire_in` = send stamp → decode start.\n"
+        );
+        let seg: Vec<&str> = ALL_SEGMENTS
+            .iter()
+            .copied()
+            .filter(|n| s.variants.iter().any(|v| v.segments.iter().any(|x| x == n)))
+            .collect();
         let _ = write!(o, "| variant |");
         for n in &seg {
             let _ = write!(o, " {n} |");
         }
         let _ = writeln!(
             o,
-            " Σ segments p50 | e2e raw p50 | send lag p50 / p99 | e2e p50 (from due) |"
+            " Σ measured p50 | e2e p50 (from due) | e2e raw p50 | feed poll period p50 / p99 |"
         );
         let _ = writeln!(o, "|---|{}---:|---:|---:|---:|", "---:|".repeat(seg.len()));
         for v in s.variants.iter().filter(|v| v.complete) {
             let _ = write!(o, "| {} |", v.name);
             for n in &seg {
-                let p = v.stages.get(*n).copied().unwrap_or_default();
-                let _ = write!(o, " {} / {} |", us(p.p50), us(p.p99));
+                match v.stages.get(*n) {
+                    Some(p) => {
+                        let _ = write!(o, " {} / {} |", us(p.p50), us(p.p99));
+                    }
+                    None => {
+                        let _ = write!(o, " – |");
+                    }
+                }
             }
             let raw = v.end_to_end_raw.map_or(0, |p| p.p50);
-            let lag = v.send_lag.unwrap_or_default();
             let due = v.end_to_end.map_or(0, |p| p.p50);
+            let lp = v.loop_period.map_or("–".to_string(), |p| {
+                format!("{} / {}", us(p.p50), us(p.p99))
+            });
             let _ = writeln!(
                 o,
-                " {} | {} | {} / {} | {} |",
+                " {} | {} | {} | {lp} |",
                 us(v.segment_sum_p50),
+                us(due),
                 us(raw),
-                us(lag.p50),
-                us(lag.p99),
-                us(due)
             );
         }
         for v in s.variants.iter().filter(|v| v.gate_cycles.is_some()) {
@@ -719,6 +805,19 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn every_segment_has_a_column_in_path_order() {
+        use crate::t2t::{HOST_LOOP_SEGMENTS, PIPELINE_SEGMENTS};
+        for list in [&HOST_LOOP_SEGMENTS[..], &PIPELINE_SEGMENTS[..]] {
+            let at: Vec<usize> = list
+                .iter()
+                .map(|n| ALL_SEGMENTS.iter().position(|x| x == n).unwrap())
+                .collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+        }
+        assert!(HOST_LOOP_SEGMENTS.contains(&UNATTRIBUTED));
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! - risk gate: golden model vs the rust-hdl simulated RTL on the same OUCH
 //!   orders: wall time per check for both, RTL cycles per check and the time
 //!   they take at the synthesis Fmax;
-//! - encode: OUCH 4.2 Enter Order into a SoupBinTCP frame.
+//! - encode: OUCH 4.2 Enter Order into a SoupBinTCP frame;
+//! - stage_record: the host's own `StageLatency::record` without and with
+//!   the per-tick totals the t2t breakdown reads (`StageTotals`), chunk by
+//!   chunk in turn: what the breakdown's stamp costs the hot path.
 //!
 //! Per-message costs are far below the clock's resolution, so decode, book
 //! and encode time chunks of [`CHUNK`] operations and record the per-op mean
@@ -128,7 +131,7 @@ pub struct StageSizes {
 impl StageSizes {
     /// Progress units a run of these sizes reports.
     pub fn units(&self) -> u64 {
-        2 * self.messages + 2 * self.messages / 2 + 2 * self.orders + self.rtl_orders
+        4 * self.messages + 2 * self.messages / 2 + 2 * self.orders + self.rtl_orders
     }
 }
 
@@ -593,6 +596,47 @@ fn encode_component(orders: u64, progress: &(dyn Fn(u64) + Sync)) -> Component {
     c
 }
 
+/// `StageLatency::record` without and with shared per-tick totals, the same
+/// values, alternating chunk by chunk so that both see the same machine.
+fn stage_record_components(records: u64, progress: &(dyn Fn(u64) + Sync)) -> [Component; 2] {
+    use eti_host::{telemetry::latency::StageTotals, Stage, StageLatency};
+    let mut off = Component::new("stage_record", "eti-host StageLatency::record", false);
+    let mut on = Component::new(
+        "stage_record",
+        "eti-host StageLatency::record + StageTotals (t2t breakdown)",
+        false,
+    );
+    let mut plain = StageLatency::new();
+    let mut traced = StageLatency::new();
+    let totals = std::sync::Arc::new(StageTotals::default());
+    traced.set_totals(Some(totals.clone()));
+    let (mut t_off, mut t_on) = (0u64, 0u64);
+    let mut i = 0u64;
+    while i < records {
+        let k = (records - i).min(CHUNK as u64);
+        for (c, l, total) in [
+            (&mut off, &mut plain, &mut t_off),
+            (&mut on, &mut traced, &mut t_on),
+        ] {
+            let t = mono_ns();
+            for j in i..i + k {
+                // a stage's values as the host sees them: tens of ns to µs
+                l.record(Stage::ALL[(j % 6) as usize], 20 + (j * 37) % 4_000);
+            }
+            c.chunk(k as usize, mono_ns() - t, total);
+        }
+        i += k;
+    }
+    progress(records);
+    off.finish(t_off);
+    on.finish(t_on);
+    let sum: u64 = totals.counts().iter().sum();
+    on.notes.push(format!(
+        "same values as the row above, alternating chunks of {CHUNK}; totals counted {sum} records; each chunk timed with two clock reads"
+    ));
+    [off, on]
+}
+
 /// Run every component stage and peer.
 ///
 /// # Errors
@@ -631,6 +675,7 @@ pub fn run(
         progress,
     )?);
     out.push(encode_component(sizes.orders, progress));
+    out.extend(stage_record_components(2 * sizes.messages, progress));
     Ok(out)
 }
 
@@ -651,7 +696,10 @@ mod tests {
         };
         let c = run(sizes, &fmax, &|_| {}).unwrap();
         let names: Vec<(&str, &str)> = c.iter().map(|c| (c.stage, c.implementation)).collect();
-        assert_eq!(c.len(), 7, "{names:?}");
+        assert_eq!(c.len(), 9, "{names:?}");
+        // the record cost, without and with the t2t breakdown's totals
+        assert_eq!((c[7].ops, c[8].ops), (10_000, 10_000));
+        assert!(c[8].notes[0].contains("totals counted 10000 records"));
         assert_eq!(c[0].ops, 5_000);
         assert_eq!(c[0].checksum, c[1].checksum);
         assert_eq!(c[2].ops, c[3].ops);

@@ -19,11 +19,11 @@
 //! so is the send lag (send stamp minus due time): how many ticks left more
 //! than one interval late, and by how much at most.
 //!
-//! Segments of each sample, all on one clock, telescoping to the end-to-end
-//! figure: `wire_in` (exchange send stamp to the host starting decode: sender
-//! syscall, veth, XDP/AF_XDP or the kernel UDP path, host pickup), the six
-//! host stages, and `wire_out` (host `write` returned to the exchange reading
-//! the order: kernel TCP both ends, exchange poll).
+//! Segments of each sample, all on one clock, adding up to the end-to-end
+//! figure from the due time tick by tick ([`PIPELINE_SEGMENTS`],
+//! [`HOST_LOOP_SEGMENTS`]): the send lag, the way in, the host's stages, the
+//! way out. [`Coverage`] says how much of end to end the measured segments
+//! explain (the host loop's `host_other` is a remainder and does not count).
 
 use std::{
     io::{ErrorKind, Read},
@@ -47,7 +47,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::{
-    pipeline::{order_index, GateKind, Pipeline, ASK_PRICE, ASK_SHARES, HOST_STAGES, LOCATE},
+    pipeline::{order_index, GateKind, Pipeline, ASK_PRICE, ASK_SHARES, LOCATE},
     util::{hist, mono_ns, online_cpus, pin_current, set_fifo},
 };
 
@@ -163,12 +163,129 @@ impl Lab {
     }
 }
 
-/// Names of the segments of one sample, in path order.
-pub fn segment_names() -> Vec<&'static str> {
-    let mut v = vec!["wire_in"];
-    v.extend(HOST_STAGES);
-    v.push("wire_out");
-    v
+/// Segments of one pipeline sample, in path order: the send lag, `wire_in`
+/// (send stamp to decode start), the six stages, `wire_out`.
+pub const PIPELINE_SEGMENTS: [&str; 9] = [
+    "send_lag",
+    "wire_in",
+    "decode",
+    "book_update",
+    "strategy",
+    "risk_gate",
+    "encode",
+    "send",
+    "wire_out",
+];
+
+/// Segments of one host-loop sample, in path order (`crate::host_loop`):
+/// the exchange's send lag (due time to send stamp), its `send` call
+/// (`tick_send`: sender syscall, veth, XDP or kernel UDP delivery), the wait
+/// for the hot loop to come back to the feed (`pickup_wait`), the feed
+/// path's receive call (`feed_recv`), the wait for the packet's turn in its
+/// batch (`rx_batch`), the host's six stages for this tick (both ITCH
+/// messages' decode and book update), what the host spent inside the
+/// packet handler outside those six stages (`host_other`: not measured as a
+/// stage, see [`UNATTRIBUTED`]), and `wire_out` (venue `send` returned to
+/// the exchange reading the order).
+pub const HOST_LOOP_SEGMENTS: [&str; 13] = [
+    "send_lag",
+    "tick_send",
+    "pickup_wait",
+    "feed_recv",
+    "rx_batch",
+    "decode",
+    "book_update",
+    "strategy",
+    "risk_gate",
+    "encode",
+    "send",
+    "host_other",
+    "wire_out",
+];
+
+/// The segment that is a remainder, not a measured stage: the host's packet
+/// handler time minus its six stage spans (the MoldUDP64 receiver, the algo
+/// run on the Order Delete, the loop between stages and their clock reads).
+/// It is reported and left out of the coverage.
+pub const UNATTRIBUTED: &str = "host_other";
+
+/// How much of end to end the measured segments explain, over the ticks
+/// whose every stamp was taken.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Coverage {
+    /// Ticks in the breakdown.
+    pub ticks: u64,
+    /// Measured ticks left out of it (a stamp missing or out of order).
+    pub untraced: u64,
+    /// Ticks whose order the exchange read before the host's `send` call
+    /// returned (the `send` stage counts until the arrival).
+    pub arrived_during_send: u64,
+    /// Σ over the ticks of end to end from the due time, ns.
+    pub e2e_ns: u64,
+    /// Σ over the ticks of the measured segments (all but
+    /// [`UNATTRIBUTED`]), ns.
+    pub measured_ns: u64,
+    /// Σ over the ticks of [`UNATTRIBUTED`], ns.
+    pub unattributed_ns: u64,
+    /// `measured_ns / e2e_ns`, in percent (segments add exactly, so this is
+    /// also the ratio of their means).
+    pub mean_pct: f64,
+    /// Median over the ticks of measured / end to end, in percent.
+    pub median_tick_pct: f64,
+}
+
+/// Per-tick segments into histograms, and the coverage sums.
+pub struct Breakdown {
+    pub names: &'static [&'static str],
+    pub hists: Vec<Histogram<u64>>,
+    cov: Coverage,
+    ratios: Vec<f64>,
+}
+
+impl Breakdown {
+    pub fn new(names: &'static [&'static str]) -> Breakdown {
+        Breakdown {
+            names,
+            hists: names.iter().map(|_| hist()).collect(),
+            cov: Coverage::default(),
+            ratios: Vec::new(),
+        }
+    }
+
+    /// One tick: its segments in `names` order, end to end from the due
+    /// time, and whether its order arrived before the `send` call returned.
+    pub fn tick(&mut self, seg: &[u64], e2e: u64, arrived_during_send: bool) {
+        self.cov.arrived_during_send += u64::from(arrived_during_send);
+        let mut measured = 0u64;
+        for ((n, h), &x) in self.names.iter().zip(&mut self.hists).zip(seg) {
+            h.saturating_record(x.max(1));
+            if *n == UNATTRIBUTED {
+                self.cov.unattributed_ns += x;
+            } else {
+                measured += x;
+            }
+        }
+        self.cov.ticks += 1;
+        self.cov.e2e_ns += e2e;
+        self.cov.measured_ns += measured;
+        self.ratios.push(measured as f64 / e2e.max(1) as f64);
+    }
+
+    /// A measured tick that could not be broken down.
+    pub fn untraced(&mut self) {
+        self.cov.untraced += 1;
+    }
+
+    pub fn finish(mut self) -> (Vec<(&'static str, Histogram<u64>)>, Coverage) {
+        let mut c = self.cov;
+        c.mean_pct = 100.0 * c.measured_ns as f64 / c.e2e_ns.max(1) as f64;
+        self.ratios.sort_by(f64::total_cmp);
+        c.median_tick_pct = self
+            .ratios
+            .get(self.ratios.len() / 2)
+            .map_or(0.0, |r| 100.0 * r);
+        (self.names.iter().copied().zip(self.hists).collect(), c)
+    }
 }
 
 /// Everything one run measured.
@@ -194,8 +311,14 @@ pub struct Measured {
     pub e2e_raw: Histogram<u64>,
     /// Send stamp - due time.
     pub send_lag: Histogram<u64>,
-    /// [`segment_names`] order.
-    pub segments: Vec<Histogram<u64>>,
+    /// Per-tick segments ([`PIPELINE_SEGMENTS`] or [`HOST_LOOP_SEGMENTS`]),
+    /// one sample per tick in the breakdown.
+    pub segments: Vec<(&'static str, Histogram<u64>)>,
+    /// How much of end to end they explain.
+    pub coverage: Coverage,
+    /// Host loop: time between successive polls of the feed (the rest of
+    /// the loop: retransmission socket, venue session, timers, control).
+    pub loop_period: Option<Histogram<u64>>,
     /// Host only: start of decode to `write` returned.
     pub host: Histogram<u64>,
     /// RTL cycles per gate check (rust-hdl gate only).
@@ -501,7 +624,7 @@ pub fn run_variant(
     let mut e2e_raw = hist();
     let mut send_lag = hist();
     let mut host = hist();
-    let mut segments: Vec<Histogram<u64>> = segment_names().iter().map(|_| hist()).collect();
+    let mut bd = Breakdown::new(&PIPELINE_SEGMENTS);
     let mut cycles = (v.gate == GateKind::Rtl).then(hist);
     let mut projected = (v.gate == GateKind::Rtl).then(hist);
     let recs = pipeline.records();
@@ -515,13 +638,20 @@ pub fn run_variant(
         e2e_raw.saturating_record(a.saturating_sub(s).max(1));
         send_lag.saturating_record(s.saturating_sub(due).max(1));
         let r = &recs[i];
-        if r.used {
-            let st = r.stage_ns();
-            let _ = segments[0].record(r.marks[0].saturating_sub(s).max(1));
-            for (h, x) in segments[1..7].iter_mut().zip(st) {
-                let _ = h.record(x.max(1));
-            }
-            let _ = segments[7].record(a.saturating_sub(r.marks[6]).max(1));
+        // stamps in path order: due, send, the host's marks, arrival; an
+        // order read by the exchange before the host's `write` returned
+        // (on veth the call runs the peer's receive path) ends the path
+        // there: `send` counts until the arrival, `wire_out` is 0
+        let over = r.marks[6].saturating_sub(a);
+        let st = r.stage_ns();
+        if r.used && due <= s && s <= r.marks[0] && r.marks[0] <= a && over <= st[5] {
+            let mut seg = [0u64; 9];
+            seg[0] = s - due;
+            seg[1] = r.marks[0] - s;
+            seg[2..8].copy_from_slice(&st);
+            seg[7] -= over;
+            seg[8] = a.saturating_sub(r.marks[6]);
+            bd.tick(&seg, a - due, over > 0);
             let _ = host.record((r.marks[6] - r.marks[0]).max(1));
             if let Some(c) = cycles.as_mut() {
                 let _ = c.record(u64::from(r.cycles).max(1));
@@ -531,8 +661,11 @@ pub fn run_variant(
                 let x = d.saturating_sub(st[3]).saturating_add(gate_ns).max(1);
                 p.saturating_record(x);
             }
+        } else {
+            bd.untraced();
         }
     }
+    let (segments, coverage) = bd.finish();
     Ok(Measured {
         variant: v.clone(),
         sent: n as u64,
@@ -550,6 +683,8 @@ pub fn run_variant(
         e2e_raw,
         send_lag,
         segments,
+        coverage,
+        loop_period: None,
         host,
         cycles,
         projected,
@@ -611,7 +746,11 @@ mod tests {
             "{} vs {sum}",
             m.e2e.mean()
         );
-        assert_eq!(m.segments.len(), 8);
-        assert!(m.segments.iter().all(|h| h.len() == 390));
+        assert_eq!(m.segments.len(), PIPELINE_SEGMENTS.len());
+        assert_eq!(m.coverage.ticks + m.coverage.untraced, 390);
+        assert!(m.segments.iter().all(|(_, h)| h.len() == m.coverage.ticks));
+        // the pipeline's segments telescope: nothing unattributed
+        assert_eq!(m.coverage.unattributed_ns, 0);
+        assert_eq!(m.coverage.measured_ns, m.coverage.e2e_ns);
     }
 }

@@ -10,6 +10,10 @@
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
 
 /// One stage of the hot path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -81,11 +85,55 @@ impl Percentiles {
     }
 }
 
+/// Running totals of the time (ns) and number of samples recorded per
+/// [`Stage`], shared with an observer: the benchmark reads them before and
+/// after each feed packet to charge every tick with its own stage times
+/// (`eti-bench`, host-loop breakdown). Off unless
+/// [`StageLatency::share_totals`] was called; then each record adds one
+/// relaxed load and store per counter (cost measured by `eti-bench stages`,
+/// `stage_record` component).
+///
+/// One writer: the hot thread that owns the [`StageLatency`]. The counters
+/// are atomics only so that the observer may hold them; the writer's load +
+/// store is not a read-modify-write (no lock prefix on x86), which is exact
+/// with a single writer.
+#[derive(Debug, Default)]
+pub struct StageTotals {
+    ns: [AtomicU64; 6],
+    count: [AtomicU64; 6],
+}
+
+impl StageTotals {
+    #[inline]
+    fn add(&self, stage: Stage, ns: u64) {
+        let i = stage as usize;
+        let n = &self.ns[i];
+        n.store(
+            n.load(Ordering::Relaxed).wrapping_add(ns),
+            Ordering::Relaxed,
+        );
+        let c = &self.count[i];
+        c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// Total ns recorded for each stage so far, in [`Stage::ALL`] order.
+    pub fn ns(&self) -> [u64; 6] {
+        std::array::from_fn(|i| self.ns[i].load(Ordering::Relaxed))
+    }
+
+    /// Samples recorded for each stage so far, in [`Stage::ALL`] order.
+    pub fn counts(&self) -> [u64; 6] {
+        std::array::from_fn(|i| self.count[i].load(Ordering::Relaxed))
+    }
+}
+
 /// The hot path's histograms: one per [`Stage`] plus tick to trade.
 #[derive(Debug, Clone)]
 pub struct StageLatency {
     stages: [Histogram<u64>; 6],
     t2t: Histogram<u64>,
+    /// Running totals for an observer (`None`: not kept).
+    totals: Option<Arc<StageTotals>>,
 }
 
 impl Default for StageLatency {
@@ -99,13 +147,24 @@ impl StageLatency {
         StageLatency {
             stages: std::array::from_fn(|_| new_hist()),
             t2t: new_hist(),
+            totals: None,
         }
+    }
+
+    /// Add every sample recorded from now on to `totals` too (the
+    /// benchmark's per-tick breakdown); `None` stops it.
+    pub fn set_totals(&mut self, totals: Option<Arc<StageTotals>>) {
+        self.totals = totals;
     }
 
     /// Record `ns` for `stage` (0 is recorded as 1: the floor of the scale).
     #[inline]
     pub fn record(&mut self, stage: Stage, ns: u64) {
-        self.stages[stage as usize].saturating_record(ns.max(1));
+        let ns = ns.max(1);
+        self.stages[stage as usize].saturating_record(ns);
+        if let Some(t) = &self.totals {
+            t.add(stage, ns);
+        }
     }
 
     /// Record one tick-to-trade sample.
@@ -168,5 +227,26 @@ mod tests {
         // saturates instead of failing on absurd values
         l.record(Stage::Send, u64::MAX);
         assert_eq!(Percentiles::of(l.stage(Stage::Send)).count, 2);
+    }
+
+    #[test]
+    fn shared_totals_add_what_is_recorded_from_then_on() {
+        let mut l = StageLatency::new();
+        l.record(Stage::Decode, 7);
+        let t = Arc::new(StageTotals::default());
+        l.set_totals(Some(t.clone()));
+        assert_eq!((t.ns(), t.counts()), ([0; 6], [0; 6]), "nothing before");
+        l.record(Stage::Decode, 30);
+        l.record(Stage::Decode, 0);
+        l.record(Stage::Send, 2_500);
+        // a reset empties the histograms; the totals keep running
+        l.reset();
+        l.record(Stage::RiskGate, 200);
+        assert_eq!(t.ns(), [31, 0, 0, 200, 0, 2_500], "0 counts as 1 ns");
+        assert_eq!(t.counts(), [2, 0, 0, 1, 0, 1]);
+        assert_eq!(Percentiles::of(l.stage(Stage::Decode)).count, 0);
+        l.set_totals(None);
+        l.record(Stage::RiskGate, 5);
+        assert_eq!(t.counts(), [2, 0, 0, 1, 0, 1], "off again");
     }
 }
