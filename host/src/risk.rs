@@ -188,16 +188,27 @@ impl Risk {
         net_position: i64,
         open: impl IntoIterator<Item = &'a [u8]>,
     ) -> RestoredRegisters {
-        let _ = self.driver.clear_firm(self.firm);
+        self.restore_on(self.firm, net_position, open)
+    }
+
+    /// [`Self::restore`] on another venue's firm slot (its own net
+    /// position and open orders).
+    pub fn restore_on<'a>(
+        &mut self,
+        slot: u8,
+        net_position: i64,
+        open: impl IntoIterator<Item = &'a [u8]>,
+    ) -> RestoredRegisters {
+        let _ = self.driver.clear_firm(slot);
         let mut left = net_position.unsigned_abs();
         while left > 0 {
             let n = u32::try_from(left).unwrap_or(u32::MAX);
             let _ = self
                 .driver
-                .post_fill(self.firm, Bucket::None, net_position > 0, n, 0);
+                .post_fill(slot, Bucket::None, net_position > 0, n, 0);
             left -= u64::from(n);
         }
-        self.reserve_open(open)
+        self.reserve_open_on(slot, open)
     }
 
     /// Reserve the exposure of orders that are already open at the venue
@@ -209,12 +220,21 @@ impl Risk {
         &mut self,
         open: impl IntoIterator<Item = &'a [u8]>,
     ) -> RestoredRegisters {
+        self.reserve_open_on(self.firm, open)
+    }
+
+    /// [`Self::reserve_open`] on another venue's firm slot.
+    pub fn reserve_open_on<'a>(
+        &mut self,
+        slot: u8,
+        open: impl IntoIterator<Item = &'a [u8]>,
+    ) -> RestoredRegisters {
         let (burst, shift) = self.throttle;
         let _ = self.driver.set_collar_bps(0);
         let _ = self.driver.set_throttle(u16::MAX, shift);
         let mut out = RestoredRegisters::default();
         for msg in open {
-            if self.driver.gate().check(self.firm, msg).is_accept() {
+            if self.driver.gate().check(slot, msg).is_accept() {
                 out.reserved += 1;
             } else {
                 out.refused += 1;

@@ -8,7 +8,7 @@
 use eti_host::analysis::tca::{self, TcaArgs};
 use eti_host::demo::{run, DemoOptions};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// (ts, shares, price, liquidity flag)
 type Fill = (u64, f64, f64, String);
@@ -38,8 +38,8 @@ fn tca_figures_agree_with_an_independent_recomputation_from_the_raw_journal() {
     let args = TcaArgs {
         dir: journal.clone(),
         out: dir.path().join("tca"),
-        take_fee: 30,
-        make_fee: -20,
+        take_fee: Some(30),
+        make_fee: Some(-20),
     };
     let r = tca::write(&args).expect("eti tca");
     for f in ["tca.json", "tca.md", "tca.png", "tca.svg"] {
@@ -65,6 +65,10 @@ fn tca_figures_agree_with_an_independent_recomputation_from_the_raw_journal() {
     let mut owner: HashMap<String, u64> = HashMap::new();
     let mut fills: HashMap<u64, Vec<Fill>> = HashMap::new();
     let mut children: HashMap<u64, Vec<u64>> = HashMap::new();
+    // per venue name: (orders, shares sent, fills, shares filled, fees at
+    // the journaled schedule); the schedules from the venue_named records
+    let mut by_venue: BTreeMap<String, (u64, f64, u64, f64, f64)> = BTreeMap::new();
+    let mut schedule: HashMap<String, (f64, f64)> = HashMap::new();
     let mut samples: HashMap<String, Vec<Sample>> = HashMap::new();
     let mut ends: HashMap<u64, u64> = HashMap::new();
     let mut starts: HashMap<u64, Value> = HashMap::new();
@@ -80,13 +84,36 @@ fn tca_figures_agree_with_an_independent_recomputation_from_the_raw_journal() {
             "parent_done" => {
                 ends.insert(e["parent"].as_u64().unwrap(), ts);
             }
+            "venue_named" => {
+                schedule.insert(
+                    e["name"].as_str().unwrap().to_string(),
+                    (
+                        e["take_fee"].as_f64().unwrap(),
+                        e["make_fee"].as_f64().unwrap(),
+                    ),
+                );
+            }
             "child_sent" => {
                 let p = e["parent"].as_u64().unwrap();
                 owner.insert(e["token"].as_str().unwrap().to_string(), p);
                 children.entry(p).or_default().push(ts);
+                let v = by_venue
+                    .entry(rec["venue_name"].as_str().unwrap().to_string())
+                    .or_default();
+                v.0 += 1;
+                v.1 += e["shares"].as_f64().unwrap();
             }
             "fill" => {
                 let tok = e["token"].as_str().unwrap();
+                if owner.contains_key(tok) {
+                    let name = rec["venue_name"].as_str().unwrap().to_string();
+                    let (take, make) = schedule[&name];
+                    let q = e["shares"].as_f64().unwrap();
+                    let v = by_venue.entry(name).or_default();
+                    v.2 += 1;
+                    v.3 += q;
+                    v.4 += q * if e["liquidity"] == "A" { make } else { take };
+                }
                 if let Some(&p) = owner.get(tok) {
                     fills.entry(p).or_default().push((
                         ts,
@@ -239,9 +266,59 @@ fn tca_figures_agree_with_an_independent_recomputation_from_the_raw_journal() {
                 close(m.bps.unwrap(), num / den * 1e4, 1e-6, "markout");
             }
         }
-        assert_eq!(p.venues[0].orders as usize, children[&id].len());
+        let orders: u64 = p.venues.iter().map(|v| v.orders).sum();
+        assert_eq!(orders as usize, children[&id].len());
     }
     // the 1 s markout is measured: the host samples past the parents' end
     assert!(r.parents.iter().any(|p| p.markouts[0].fills > 0));
-    assert_eq!(r.venues[0].shares as f64, total_filled);
+    let total = r.venues.last().unwrap();
+    assert_eq!(total.name, "total");
+    assert_eq!(total.shares as f64, total_filled);
+
+    // by venue, at each venue's journaled fee schedule (no override)
+    let d = tca::read(&journal).unwrap();
+    let rv = tca::analyse(&d, None, "j");
+    let rows: Vec<_> = rv.venues.iter().filter(|v| v.name != "total").collect();
+    assert_eq!(
+        rows.iter().map(|v| v.name.clone()).collect::<Vec<_>>(),
+        ["ETIX", "ETIY", "ETIZ"],
+        "a row per real venue name, in venue order"
+    );
+    assert!(
+        by_venue.values().filter(|v| v.3 > 0.0).count() >= 2,
+        "the demo filled on several venues: {by_venue:?}"
+    );
+    let distinct_fees: std::collections::BTreeSet<_> = schedule
+        .values()
+        .map(|(t, m)| (*t as i64, *m as i64))
+        .collect();
+    assert!(distinct_fees.len() >= 2, "venues with their own schedules");
+    let mut sum_fees = 0.0;
+    for v in &rows {
+        let (orders, sent, fills, shares, fees) =
+            by_venue.get(&v.name).copied().unwrap_or_default();
+        assert_eq!(v.orders, orders, "{}: orders", v.name);
+        assert_eq!(v.sent_shares as f64, sent, "{}: shares sent", v.name);
+        assert_eq!(v.fills, fills, "{}: fills", v.name);
+        assert_eq!(v.shares as f64, shares, "{}: shares filled", v.name);
+        match v.fill_rate {
+            Some(x) => close(x, shares / sent, 1e-12, "venue fill rate"),
+            None => assert_eq!(sent, 0.0),
+        }
+        close(v.fees_usd, fees / 1e4, 1e-9, "venue fees");
+        let (t, m) = schedule[&v.name];
+        assert_eq!(v.fees.map(|f| (f.take, f.make)), Some((t as i64, m as i64)));
+        sum_fees += fees;
+    }
+    let tot = rv.venues.last().unwrap();
+    close(tot.fees_usd, sum_fees / 1e4, 1e-9, "total fees");
+    assert_eq!(tot.shares as f64, total_filled);
+    // the per-parent IS fees use the same schedules
+    let is_fees: f64 = rv.parents.iter().map(|p| p.shortfall.fees_usd).sum();
+    close(
+        is_fees,
+        sum_fees / 1e4,
+        1e-9,
+        "IS fees at the venues' schedules",
+    );
 }

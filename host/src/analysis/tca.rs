@@ -20,10 +20,17 @@
 //!   notional, bps (positive = the market moved our way after the fill); a
 //!   fill with no sample h later is left out (counted).
 //!
-//! Fees: the OUCH liquidity flag of each fill ('A' added → `--make-fee`,
-//! otherwise `--take-fee`, $0.0001 per share, negative = rebate). The journal
-//! does not record which venue each child went to, so every fill is reported
-//! under one venue row, `all` (said in the report).
+//! Venues: each child, fill and adoption record carries the index of the
+//! venue it went to (journal format 2), and each session start names every
+//! index with the venue's fee schedule (`VenueNamed`). Fill rate (shares
+//! filled / shares sent), fees and arrival slippage are reported per venue
+//! name and in total. A format 1 journal has no venue byte: everything is
+//! venue 0 (said in the report).
+//!
+//! Fees: the OUCH liquidity flag of each fill ('A' added → the venue's make
+//! fee, otherwise its take fee, $0.0001 per share, negative = rebate), from
+//! the venue's journaled schedule; `--take-fee` / `--make-fee` replace the
+//! schedule of every venue.
 
 use crate::journal::event::{
     Event, MarketSample, ParentStarted, ALGO_IS, ALGO_POV, ALGO_TAKER, ALGO_VWAP, NO_PARENT,
@@ -64,6 +71,8 @@ pub struct TcaFill {
     pub shares: u64,
     pub price: u64,
     pub liquidity: u8,
+    /// Venue index (the record's venue byte).
+    pub venue: u8,
 }
 
 /// The records of one parent.
@@ -72,8 +81,8 @@ pub struct ParentRecords {
     pub started: ParentStarted,
     pub end_ns: Option<u64>,
     pub end_state: Option<u8>,
-    /// (ts, shares) of each child sent.
-    pub children: Vec<(u64, u64)>,
+    /// (ts, shares, venue index) of each child sent.
+    pub children: Vec<(u64, u64, u8)>,
     pub fills: Vec<TcaFill>,
 }
 
@@ -86,6 +95,11 @@ pub struct JournalData {
     pub records: u64,
     /// Fills whose token no parent's child carried (manual orders).
     pub other_fills: u64,
+    /// Venue index -> (name, take fee, make fee), from `VenueNamed` records.
+    pub venues: BTreeMap<u8, (String, i64, i64)>,
+    /// A record carried a venue byte (format 2 with several venues) or
+    /// named a venue.
+    pub venue_aware: bool,
 }
 
 /// Read the journal (CRCs and chain checked, as `eti audit export` does).
@@ -125,8 +139,16 @@ pub fn read(dir: &Path) -> Result<JournalData, TcaError> {
             Event::ChildSent(c) => {
                 owner.insert(c.order.token, c.parent);
                 if let Some(p) = d.parents.get_mut(&c.parent) {
-                    p.children.push((ts, u64::from(c.order.shares.0)));
+                    p.children
+                        .push((ts, u64::from(c.order.shares.0), rec.venue));
                 }
+            }
+            Event::VenueNamed(v) => {
+                d.venue_aware = true;
+                d.venues.insert(
+                    v.venue,
+                    (v.name_str(), i64::from(v.take_fee), i64::from(v.make_fee)),
+                );
             }
             Event::OrderAdopted(a) if a.parent != NO_PARENT => {
                 owner.insert(a.order.token, a.parent);
@@ -137,6 +159,7 @@ pub fn read(dir: &Path) -> Result<JournalData, TcaError> {
                     shares: u64::from(f.exec.shares.0),
                     price: u64::from(f.exec.price.0),
                     liquidity: f.exec.liquidity,
+                    venue: rec.venue,
                 }),
                 None => d.other_fills += 1,
             },
@@ -176,6 +199,25 @@ impl Fees {
     }
 }
 
+impl JournalData {
+    /// Venue `v`'s name (`venue<v>` when the journal does not name it).
+    pub fn venue_name(&self, v: u8) -> String {
+        self.venues
+            .get(&v)
+            .map_or_else(|| format!("venue{v}"), |(n, ..)| n.clone())
+    }
+
+    /// Venue `v`'s fee schedule: `over` when given, else the journaled one
+    /// (none journaled: no fees).
+    pub fn venue_fees(&self, v: u8, over: Option<Fees>) -> Fees {
+        over.unwrap_or_else(|| {
+            self.venues
+                .get(&v)
+                .map_or(Fees::default(), |&(_, take, make)| Fees { take, make })
+        })
+    }
+}
+
 /// Implementation Shortfall parts, $ and bps of the arrival notional A·X.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Shortfall {
@@ -201,15 +243,61 @@ pub struct Markout {
     pub fills: u64,
 }
 
-/// A venue's share of a parent (or of the whole journal).
+/// A venue's share of a parent (or of the whole journal; `total` sums them).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VenueFigures {
     pub name: String,
+    /// Children sent to the venue and their shares.
     pub orders: u64,
+    pub sent_shares: u64,
     pub fills: u64,
     pub shares: u64,
+    /// Shares filled / shares sent (None: nothing sent).
+    pub fill_rate: Option<f64>,
     pub fees_usd: f64,
     pub slippage_bps: Option<f64>,
+    /// The schedule the fees were computed with ($0.0001 per share; None in
+    /// the total).
+    pub fees: Option<Fees>,
+}
+
+/// Running sums of one venue row.
+#[derive(Debug, Clone, Copy, Default)]
+struct VenueSums {
+    orders: u64,
+    sent: u64,
+    fills: u64,
+    shares: i128,
+    fee: i128,
+    /// s·(N − A·F) and A·F for the arrival slippage.
+    slip_num: i128,
+    slip_den: i128,
+}
+
+impl VenueSums {
+    fn add(&mut self, o: &VenueSums) {
+        self.orders += o.orders;
+        self.sent += o.sent;
+        self.fills += o.fills;
+        self.shares += o.shares;
+        self.fee += o.fee;
+        self.slip_num += o.slip_num;
+        self.slip_den += o.slip_den;
+    }
+
+    fn figures(&self, name: String, fees: Option<Fees>) -> VenueFigures {
+        VenueFigures {
+            name,
+            orders: self.orders,
+            sent_shares: self.sent,
+            fills: self.fills,
+            shares: self.shares as u64,
+            fill_rate: (self.sent > 0).then(|| self.shares as f64 / self.sent as f64),
+            fees_usd: usd(self.fee),
+            slippage_bps: bps(self.slip_num, self.slip_den),
+            fees,
+        }
+    }
 }
 
 /// The figures of one parent.
@@ -243,7 +331,9 @@ pub struct ParentTca {
 pub struct TcaReport {
     pub journal: String,
     pub records: u64,
-    pub fees: Fees,
+    /// The `--take-fee` / `--make-fee` override, if given (each venue's row
+    /// says the schedule used).
+    pub fees: Option<Fees>,
     pub venue_attribution: String,
     pub parents: Vec<ParentTca>,
     pub venues: Vec<VenueFigures>,
@@ -298,19 +388,20 @@ fn bps(num: i128, den: i128) -> Option<f64> {
     (den != 0).then(|| num as f64 / den as f64 * 10_000.0)
 }
 
-/// Analyse every parent of `d`.
-pub fn analyse(d: &JournalData, fees: Fees, journal: &str) -> TcaReport {
+/// Analyse every parent of `d`; `fees` replaces every venue's journaled
+/// schedule when given.
+pub fn analyse(d: &JournalData, fees: Option<Fees>, journal: &str) -> TcaReport {
     let empty = Vec::new();
     let mut parents = Vec::new();
-    let mut all = VenueFigures {
-        name: "all".into(),
-        orders: 0,
-        fills: 0,
-        shares: 0,
-        fees_usd: 0.0,
-        slippage_bps: None,
-    };
-    let (mut all_num, mut all_den) = (0i128, 0i128);
+    // every venue the journal names or traded on, in index order
+    let mut indices: Vec<u8> = d.venues.keys().copied().collect();
+    for p in d.parents.values() {
+        indices.extend(p.children.iter().map(|c| c.2));
+        indices.extend(p.fills.iter().map(|f| f.venue));
+    }
+    indices.sort_unstable();
+    indices.dedup();
+    let mut all: BTreeMap<u8, VenueSums> = BTreeMap::new();
     for (&id, p) in &d.parents {
         let st = &p.started;
         let s: i128 = if st.side == Side::Buy { 1 } else { -1 };
@@ -323,7 +414,11 @@ pub fn analyse(d: &JournalData, fees: Fees, journal: &str) -> TcaReport {
             .iter()
             .map(|f| i128::from(f.shares) * i128::from(f.price))
             .sum();
-        let fee: i128 = p.fills.iter().map(|f| i128::from(fees.of(f))).sum();
+        let fee: i128 = p
+            .fills
+            .iter()
+            .map(|f| i128::from(d.venue_fees(f.venue, fees).of(f)))
+            .sum();
         let start = st.start_unix_ns;
         let last_fill = p.fills.iter().map(|f| f.ts_ns).max().unwrap_or(start);
         let end = p.end_ns.unwrap_or(last_fill).max(start);
@@ -342,7 +437,7 @@ pub fn analyse(d: &JournalData, fees: Fees, journal: &str) -> TcaReport {
         let p1 = p
             .children
             .first()
-            .and_then(|(t, _)| sample_at(samples, *t))
+            .and_then(|(t, ..)| sample_at(samples, *t))
             .and_then(mid)
             .map_or(a, i128::from);
         let pe = mid_after(samples, end)
@@ -385,20 +480,28 @@ pub fn analyse(d: &JournalData, fees: Fees, journal: &str) -> TcaReport {
             })
             .collect();
         let arrival_slip = bps(s * (n - a * f), a * f);
-        let venue = VenueFigures {
-            name: "all".into(),
-            orders: p.children.len() as u64,
-            fills: p.fills.len() as u64,
-            shares: f as u64,
-            fees_usd: usd(fee),
-            slippage_bps: arrival_slip,
-        };
-        all.orders += venue.orders;
-        all.fills += venue.fills;
-        all.shares += venue.shares;
-        all.fees_usd += venue.fees_usd;
-        all_num += s * (n - a * f);
-        all_den += a * f;
+        let mut by_venue: BTreeMap<u8, VenueSums> = BTreeMap::new();
+        for &(_, q, v) in &p.children {
+            let e = by_venue.entry(v).or_default();
+            e.orders += 1;
+            e.sent += q;
+        }
+        for fl in &p.fills {
+            let e = by_venue.entry(fl.venue).or_default();
+            let (q, pr) = (i128::from(fl.shares), i128::from(fl.price));
+            e.fills += 1;
+            e.shares += q;
+            e.fee += i128::from(d.venue_fees(fl.venue, fees).of(fl));
+            e.slip_num += s * (pr - a) * q;
+            e.slip_den += a * q;
+        }
+        let venues = by_venue
+            .iter()
+            .map(|(&v, x)| {
+                all.entry(v).or_default().add(x);
+                x.figures(d.venue_name(v), Some(d.venue_fees(v, fees)))
+            })
+            .collect();
         parents.push(ParentTca {
             parent: id,
             algo: algo_name(st.algo).into(),
@@ -426,20 +529,37 @@ pub fn analyse(d: &JournalData, fees: Fees, journal: &str) -> TcaReport {
             fill_rate: f as f64 / x as f64,
             market_volume: dv.map(|v| v as u64),
             markouts,
-            venues: vec![venue],
+            venues,
             start_unix_ns: start,
             end_unix_ns: end,
         });
     }
-    all.slippage_bps = bps(all_num, all_den);
+    let mut total = VenueSums::default();
+    let mut venues: Vec<VenueFigures> = indices
+        .iter()
+        .map(|&v| {
+            let x = all.get(&v).copied().unwrap_or_default();
+            total.add(&x);
+            x.figures(d.venue_name(v), Some(d.venue_fees(v, fees)))
+        })
+        .collect();
+    venues.push(total.figures("total".into(), None));
+    let schedule = if fees.is_some() {
+        "fees from --take-fee/--make-fee for every venue"
+    } else {
+        "fees from each venue's journaled schedule"
+    };
     TcaReport {
         journal: journal.into(),
         records: d.records,
         fees,
-        venue_attribution: "the journal does not record each child's venue: all fills under `all`"
-            .into(),
+        venue_attribution: if d.venue_aware {
+            format!("each child's and fill's venue from its journal record; {schedule}")
+        } else {
+            format!("this journal (format 1) does not record venues: every fill under venue 0; {schedule}")
+        },
         parents,
-        venues: vec![all],
+        venues,
         other_fills: d.other_fills,
     }
 }
@@ -451,8 +571,13 @@ fn opt(v: Option<f64>) -> String {
 /// `tca.md`.
 pub fn markdown(r: &TcaReport) -> String {
     let mut s = format!(
-        "# Transaction-cost analysis\n\nJournal `{}` ({} records). Fees: take {} / make {} ($0.0001 per share). Bps: positive = cost, except markouts (positive = the market moved our way).\n\n",
-        r.journal, r.records, r.fees.take, r.fees.make
+        "# Transaction-cost analysis\n\nJournal `{}` ({} records). Fees: {} ($0.0001 per share). Bps: positive = cost, except markouts (positive = the market moved our way).\n\n",
+        r.journal,
+        r.records,
+        r.fees.map_or_else(
+            || "each venue's journaled schedule".to_string(),
+            |f| format!("take {} / make {} on every venue", f.take, f.make)
+        )
     );
     s.push_str("| parent | algo | symbol | side | shares | filled | state | arrival | avg | interval VWAP | arrival slip bps | VWAP slip bps | participation | fill rate |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for p in &r.parents {
@@ -499,16 +624,21 @@ pub fn markdown(r: &TcaReport) -> String {
         ));
     }
     s.push_str(&format!(
-        "\n## Venues\n\n{}.\n\n| venue | orders | fills | shares | fees $ | arrival slip bps |\n|---|---|---|---|---|---|\n",
+        "\n## Venues\n\n{}.\n\n| venue | take/make fee | orders | shares sent | fills | shares filled | fill rate | fees $ | arrival slip bps |\n|---|---|---|---|---|---|---|---|---|\n",
         r.venue_attribution
     ));
     for v in &r.venues {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.2} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |\n",
             v.name,
+            v.fees
+                .map_or_else(|| "".to_string(), |f| format!("{} / {}", f.take, f.make)),
             v.orders,
+            v.sent_shares,
             v.fills,
             v.shares,
+            v.fill_rate
+                .map_or_else(|| "n/a".into(), |x| format!("{:.1} %", x * 100.0)),
             v.fees_usd,
             opt(v.slippage_bps)
         ));
@@ -535,7 +665,7 @@ fn curves(d: &JournalData) -> Vec<(String, Curve, Curve)> {
             let t = |ts: u64| ts.saturating_sub(st.start_unix_ns) as f64 / 1e9;
             let mut sent = vec![(0.0, 0.0)];
             let mut acc = 0u64;
-            for (ts, q) in &p.children {
+            for (ts, q, _) in &p.children {
                 acc += q;
                 sent.push((t(*ts), (acc as f64 / x).min(1.0)));
             }
@@ -678,25 +808,23 @@ pub struct TcaArgs {
     /// Write tca.json, tca.md, tca.png and tca.svg into DIR (created if needed).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Fee for removing liquidity, $0.0001 per share (negative = rebate).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    pub take_fee: i64,
-    /// Fee for adding liquidity, $0.0001 per share (negative = rebate).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    pub make_fee: i64,
+    /// Fee for removing liquidity on every venue, $0.0001 per share
+    /// (negative = rebate); default: each venue's journaled schedule.
+    #[arg(long, allow_negative_numbers = true)]
+    pub take_fee: Option<i64>,
+    /// Fee for adding liquidity on every venue (see --take-fee).
+    #[arg(long, allow_negative_numbers = true)]
+    pub make_fee: Option<i64>,
 }
 
 /// Write the four files; returns the report.
 pub fn write(a: &TcaArgs) -> Result<TcaReport, TcaError> {
     let d = read(&a.dir)?;
-    let r = analyse(
-        &d,
-        Fees {
-            take: a.take_fee,
-            make: a.make_fee,
-        },
-        &a.dir.display().to_string(),
-    );
+    let over = (a.take_fee.is_some() || a.make_fee.is_some()).then(|| Fees {
+        take: a.take_fee.unwrap_or(0),
+        make: a.make_fee.unwrap_or(0),
+    });
+    let r = analyse(&d, over, &a.dir.display().to_string());
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| TcaError::Io { path, source }

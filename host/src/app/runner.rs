@@ -339,15 +339,6 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutcome> {
         .as_ref()
         .map(|(_, rec)| &rec.state)
         .filter(|s| s.records > 0);
-    if recovered.is_some() && r.venues.len() > 1 {
-        // the journal's order records do not yet say which venue an order
-        // went to: resuming could cancel or reconcile on the wrong session
-        anyhow::bail!(
-            "cannot resume a journal with {} venues ([[venues]]): resume supports one venue so far; \
-             restart on a new journal directory, or with the one [venue]",
-            r.venues.len()
-        );
-    }
     // the gate's symbol table: the configured parents' stocks and those of
     // orders still open from a journaled session (reference prices follow
     // the book before each check)

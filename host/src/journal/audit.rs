@@ -272,6 +272,11 @@ pub fn event_json(ev: &Event) -> Value {
             "ask": (e.ask.0 != 0).then(|| e.ask.to_string()),
             "volume": e.volume, "notional": e.notional,
         }),
+        Event::VenueNamed(e) => json!({
+            "venue": e.venue, "name": e.name_str(),
+            "session": String::from_utf8_lossy(&e.session).trim_end(),
+            "take_fee": e.take_fee, "make_fee": e.make_fee,
+        }),
     }
 }
 
@@ -288,20 +293,32 @@ pub fn export_dir(dir: &Path, out: &mut dyn Write) -> Result<u64, JournalError> 
         parallel_chain: false,
         chain_last_segment: true,
     };
+    // venue index -> name, as the session's `venue_named` records say
+    let mut venue_names: std::collections::BTreeMap<u8, String> = Default::default();
     let scan = scan_dir(dir, &opts, |at, rec| {
         let file = at
             .path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (kind, body) = match Event::decode(rec.kind, rec.payload) {
-            Ok(ev) => (ev.kind().name().to_string(), event_json(&ev)),
+        let (kind, body, per_venue) = match Event::decode(rec.kind, rec.payload) {
+            Ok(ev) => {
+                if let Event::VenueNamed(v) = ev {
+                    venue_names.insert(v.venue, v.name_str());
+                }
+                (
+                    ev.kind().name().to_string(),
+                    event_json(&ev),
+                    ev.kind().is_per_venue(),
+                )
+            }
             Err(_) => (
                 format!("unknown_{}", rec.kind),
                 json!({ "raw": hex(rec.payload) }),
+                rec.venue != 0,
             ),
         };
-        let line = json!({
+        let mut line = json!({
             "seq": rec.seq,
             "ts": utc_micros(rec.ts_ns),
             "ts_ns": rec.ts_ns,
@@ -311,6 +328,12 @@ pub fn export_dir(dir: &Path, out: &mut dyn Write) -> Result<u64, JournalError> 
             "record": at.index,
             "hash": hex(&rec.hash),
         });
+        if per_venue {
+            line["venue"] = json!(rec.venue);
+            if let Some(name) = venue_names.get(&rec.venue) {
+                line["venue_name"] = json!(name);
+            }
+        }
         let r = serde_json::to_writer(&mut *out, &line)
             .map_err(std::io::Error::from)
             .and_then(|_| out.write_all(b"\n"));

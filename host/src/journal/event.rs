@@ -53,10 +53,14 @@ pub enum EventKind {
     /// markouts, interval VWAP, participation). Added in format version 1
     /// without changing any other kind.
     MarketSample = 42,
+    /// Which venue an index in the records' venue byte names (format
+    /// version 2): written once per venue at every session start, so a
+    /// journal reads on its own.
+    VenueNamed = 43,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 26] = [
         EventKind::OrderSent,
         EventKind::OrderAccepted,
         EventKind::OrderRejected,
@@ -82,7 +86,31 @@ impl EventKind {
         EventKind::OrderLost,
         EventKind::Reconciled,
         EventKind::MarketSample,
+        EventKind::VenueNamed,
     ];
+
+    /// Events about one venue's session: their record's venue byte names it
+    /// (others carry 0 there, meaning nothing).
+    pub const fn is_per_venue(self) -> bool {
+        matches!(
+            self,
+            EventKind::OrderSent
+                | EventKind::OrderAccepted
+                | EventKind::OrderRejected
+                | EventKind::CancelSent
+                | EventKind::OrderCanceled
+                | EventKind::ReplaceSent
+                | EventKind::OrderReplaced
+                | EventKind::OrderExecuted
+                | EventKind::VenueSequence
+                | EventKind::ChildSent
+                | EventKind::Fill
+                | EventKind::OrderAdopted
+                | EventKind::OrderLost
+                | EventKind::Reconciled
+                | EventKind::VenueNamed
+        )
+    }
 
     pub fn from_code(c: u16) -> Option<EventKind> {
         Self::ALL.iter().copied().find(|k| *k as u16 == c)
@@ -116,6 +144,7 @@ impl EventKind {
             EventKind::OrderLost => "order_lost",
             EventKind::Reconciled => "reconciled",
             EventKind::MarketSample => "market_sample",
+            EventKind::VenueNamed => "venue_named",
         }
     }
 }
@@ -445,6 +474,45 @@ pub struct MarketSample {
     pub notional: u64,
 }
 
+/// Bytes of a venue name in a [`VenueNamed`] record (space-padded, cut).
+pub const VENUE_NAME_LEN: usize = 8;
+
+/// Venue index `venue` of this session is the venue `name`, reached over the
+/// OUCH session `session` (blank: the venue assigns one), with the fee
+/// schedule the host routes by ($0.0001 per share, negative = rebate), so
+/// that a report reads each venue's fees from the journal itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VenueNamed {
+    pub venue: u8,
+    pub name: [u8; VENUE_NAME_LEN],
+    pub session: [u8; 10],
+    pub take_fee: i32,
+    pub make_fee: i32,
+}
+
+impl VenueNamed {
+    /// The record for venue `venue` called `name` (longer names are cut),
+    /// with no fees.
+    pub fn new(venue: u8, name: &str, session: [u8; 10]) -> VenueNamed {
+        let mut n = [b' '; VENUE_NAME_LEN];
+        for (d, c) in n.iter_mut().zip(name.bytes()) {
+            *d = c;
+        }
+        VenueNamed {
+            venue,
+            name: n,
+            session,
+            take_fee: 0,
+            make_fee: 0,
+        }
+    }
+
+    /// The name without its padding.
+    pub fn name_str(&self) -> String {
+        String::from_utf8_lossy(&self.name).trim_end().to_string()
+    }
+}
+
 /// One journaled state change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -473,6 +541,7 @@ pub enum Event {
     OrderLost(OrderLost),
     Reconciled(Reconciled),
     MarketSample(MarketSample),
+    VenueNamed(VenueNamed),
 }
 
 /// Largest encoded event payload.
@@ -621,6 +690,7 @@ impl Event {
             Event::OrderLost(_) => EventKind::OrderLost,
             Event::Reconciled(_) => EventKind::Reconciled,
             Event::MarketSample(_) => EventKind::MarketSample,
+            Event::VenueNamed(_) => EventKind::VenueNamed,
         }
     }
 
@@ -652,6 +722,7 @@ impl Event {
             EventKind::OrderLost => 14 + 4,
             EventKind::Reconciled => 4 + 4 + 4 + 8,
             EventKind::MarketSample => 8 + 1 + 4 + 4 + 8 + 8,
+            EventKind::VenueNamed => 1 + VENUE_NAME_LEN + 10 + 4 + 4,
         }
     }
 
@@ -797,6 +868,13 @@ impl Event {
                 w.u32(e.ask.0);
                 w.u64(e.volume);
                 w.u64(e.notional);
+            }
+            Event::VenueNamed(e) => {
+                w.u8(e.venue);
+                w.put(&e.name);
+                w.put(&e.session);
+                w.put(&e.take_fee.to_le_bytes());
+                w.put(&e.make_fee.to_le_bytes());
             }
         }
         w.n
@@ -985,6 +1063,13 @@ impl Event {
                 volume: r.u64(),
                 notional: r.u64(),
             }),
+            EventKind::VenueNamed => Event::VenueNamed(VenueNamed {
+                venue: r.u8(),
+                name: r.take(),
+                session: r.take(),
+                take_fee: i32::from_le_bytes(r.take()),
+                make_fee: i32::from_le_bytes(r.take()),
+            }),
         })
     }
 }
@@ -1172,6 +1257,11 @@ pub(crate) mod tests {
                 volume: 12_345_678,
                 notional: 23_456_789_012_345,
             }),
+            Event::VenueNamed(VenueNamed {
+                take_fee: 10,
+                make_fee: -5,
+                ..VenueNamed::new(2, "ETIZ", *b"SESSZ00002")
+            }),
         ]
     }
 
@@ -1191,7 +1281,7 @@ pub(crate) mod tests {
     #[test]
     fn decode_never_panics_on_any_length_or_kind() {
         let junk = [0xFFu8; MAX_EVENT_PAYLOAD];
-        for kind in 0..30u16 {
+        for kind in 0..50u16 {
             for len in 0..MAX_EVENT_PAYLOAD {
                 let _ = Event::decode(kind, &junk[..len]);
             }

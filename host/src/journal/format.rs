@@ -12,7 +12,8 @@
 //! ```text
 //! 0   u32  payload length p
 //! 4   u16  event kind
-//! 6   u16  flags (0; reserved)
+//! 6   u8   venue: index into the configured venues (version 2; 0 in version 1)
+//! 7   u8   flags (0; reserved)
 //! 8   u64  sequence number (gapless over the whole journal, first is 1)
 //! 16  u64  timestamp, ns since the Unix epoch (UTC)
 //! 24  [p]  payload (see `event.rs`)
@@ -30,8 +31,13 @@ use sha2::{Digest, Sha256};
 
 /// Segment file magic.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"ETIJRNL1";
-/// Format version written into every header.
-pub const FORMAT_VERSION: u32 = 1;
+/// Format version written into every header. Version 2 carries the venue
+/// index in byte 6 of each record (reserved and 0 in version 1) and adds the
+/// `VenueNamed` event; nothing else changed, so a reader of version 2 reads
+/// version 1 segments as written on venue 0.
+pub const FORMAT_VERSION: u32 = 2;
+/// Oldest format version still read.
+pub const MIN_FORMAT_VERSION: u32 = 1;
 /// Fixed header size.
 pub const HEADER_LEN: usize = 128;
 /// Record bytes before the payload.
@@ -74,6 +80,8 @@ pub(crate) fn rd_32(b: &[u8], at: usize) -> [u8; 32] {
 /// The fixed segment header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeader {
+    /// Format version ([`FORMAT_VERSION`] for every segment written now).
+    pub version: u32,
     pub segment_no: u64,
     /// Sequence number the first record of this segment carries.
     pub first_seq: u64,
@@ -101,7 +109,7 @@ impl SegmentHeader {
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
         h[0..8].copy_from_slice(&SEGMENT_MAGIC);
-        h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        h[8..12].copy_from_slice(&self.version.to_le_bytes());
         h[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
         h[16..24].copy_from_slice(&self.segment_no.to_le_bytes());
         h[24..32].copy_from_slice(&self.first_seq.to_le_bytes());
@@ -121,13 +129,16 @@ impl SegmentHeader {
             return Err(HeaderFault::Magic);
         }
         let v = rd_u32(b, 8);
-        if v != FORMAT_VERSION || rd_u32(b, 12) as usize != HEADER_LEN {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&v)
+            || rd_u32(b, 12) as usize != HEADER_LEN
+        {
             return Err(HeaderFault::Version(v));
         }
         if crc32c::crc32c(&b[..124]) != rd_u32(b, 124) {
             return Err(HeaderFault::Crc);
         }
         Ok(SegmentHeader {
+            version: v,
             segment_no: rd_u64(b, 16),
             first_seq: rd_u64(b, 24),
             created_ns: rd_u64(b, 32),
@@ -148,11 +159,25 @@ pub fn encode_record(
     kind: u16,
     payload: &[u8],
 ) -> [u8; 32] {
+    encode_record_on(out, prev_hash, seq, ts_ns, kind, 0, payload)
+}
+
+/// [`encode_record`] for a record about venue `venue` (index into the
+/// configured venues; 0 for a single venue or an event of no venue).
+pub fn encode_record_on(
+    out: &mut Vec<u8>,
+    prev_hash: &[u8; 32],
+    seq: u64,
+    ts_ns: u64,
+    kind: u16,
+    venue: u8,
+    payload: &[u8],
+) -> [u8; 32] {
     let start = out.len();
     let total = record_len(payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&kind.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&[venue, 0]);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&ts_ns.to_le_bytes());
     out.extend_from_slice(payload);
@@ -178,6 +203,8 @@ pub struct RecordView<'a> {
     pub seq: u64,
     pub ts_ns: u64,
     pub kind: u16,
+    /// Venue index (byte 6; always 0 in a version 1 segment).
+    pub venue: u8,
     pub payload: &'a [u8],
     /// Chain hash stored in the record.
     pub hash: [u8; 32],
@@ -196,8 +223,10 @@ pub enum RecordFault {
     Truncated,
     #[error("CRC32C mismatch")]
     Crc,
-    #[error("reserved flags {0:#06x} set")]
-    Flags(u16),
+    #[error("reserved flags {0:#04x} set")]
+    Flags(u8),
+    #[error("venue {0} in a version 1 segment (which has no venue byte)")]
+    VenueInV1(u8),
     #[error("sequence {got}, expected {expected}")]
     Sequence { got: u64, expected: u64 },
     #[error("chain hash mismatch (record altered or previous record missing)")]
@@ -226,7 +255,7 @@ pub fn parse_record(b: &[u8]) -> Result<RecordView<'_>, RecordFault> {
     if crc32c::crc32c(&b[..body]) != rd_u32(b, body) {
         return Err(RecordFault::Crc);
     }
-    let flags = rd_u16(b, 6);
+    let flags = b[7];
     if flags != 0 {
         return Err(RecordFault::Flags(flags));
     }
@@ -237,6 +266,7 @@ pub fn parse_record(b: &[u8]) -> Result<RecordView<'_>, RecordFault> {
         seq: rd_u64(b, 8),
         ts_ns: rd_u64(b, 16),
         kind: rd_u16(b, 4),
+        venue: b[6],
         payload: &b[RECORD_HEAD..RECORD_HEAD + p],
         hash: rd_32(b, RECORD_HEAD + p),
         hashed: &b[..RECORD_HEAD + p],
@@ -340,6 +370,23 @@ mod tests {
     }
 
     #[test]
+    fn the_venue_byte_round_trips_and_is_chained() {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let ha = encode_record_on(&mut a, &GENESIS_HASH, 7, 99, 33, 2, b"fill");
+        let hb = encode_record_on(&mut b, &GENESIS_HASH, 7, 99, 33, 0, b"fill");
+        assert_eq!(parse_record(&a).unwrap().venue, 2);
+        assert_eq!(parse_record(&b).unwrap().venue, 0);
+        assert_ne!(ha, hb, "the venue is part of the audit chain");
+        // byte 7 stays reserved
+        let mut c = a.clone();
+        c[7] = 1;
+        let body = RECORD_HEAD + 4 + 32;
+        let crc = crc32c::crc32c(&c[..body]);
+        c[body..body + 4].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(parse_record(&c).err(), Some(RecordFault::Flags(1)));
+    }
+
+    #[test]
     fn every_single_byte_flip_is_detected() {
         let mut out = Vec::new();
         encode_record(&mut out, &GENESIS_HASH, 1, 2, 3, b"payload bytes");
@@ -353,6 +400,7 @@ mod tests {
     #[test]
     fn header_and_seal_round_trip() {
         let h = SegmentHeader {
+            version: FORMAT_VERSION,
             segment_no: 3,
             first_seq: 100,
             created_ns: 5,
@@ -367,6 +415,14 @@ mod tests {
         bad = e;
         bad[0] = b'X';
         assert_eq!(SegmentHeader::decode(&bad), Err(HeaderFault::Magic));
+        // the previous version is still read, the next one is not
+        let v1 = SegmentHeader { version: 1, ..h };
+        assert_eq!(SegmentHeader::decode(&v1.encode()), Ok(v1));
+        let v3 = SegmentHeader { version: 3, ..h };
+        assert_eq!(
+            SegmentHeader::decode(&v3.encode()),
+            Err(HeaderFault::Version(3))
+        );
         let s = Seal {
             record_count: 4,
             last_seq: 103,

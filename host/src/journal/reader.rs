@@ -594,6 +594,8 @@ where
                 got: r.seq,
                 expected: seq,
             }),
+            // version 1 reserved the byte that now names the venue
+            Ok(r) if header.version < 2 && r.venue != 0 => Err(RecordFault::VenueInV1(r.venue)),
             other => other,
         };
         let rec = match rec {

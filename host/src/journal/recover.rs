@@ -24,6 +24,9 @@ pub struct OpenOrder {
     pub order_ref: u64,
     /// A cancel or replace request is outstanding.
     pub pending_change: bool,
+    /// Venue index it was sent to (the record's venue byte; 0 in a
+    /// version 1 journal).
+    pub venue: u8,
 }
 
 /// Per-firm exposure as the risk gate's registers hold it (notional in
@@ -64,6 +67,9 @@ pub struct RecoveredState {
     pub open_orders: BTreeMap<OrderToken, OpenOrder>,
     /// Net shares per (firm, symbol): buys add, all sells subtract.
     pub positions: BTreeMap<(Firm, Symbol), i64>,
+    /// Net shares per (firm, venue index) over all symbols, as that venue's
+    /// gate slot holds it.
+    pub net_by_venue: BTreeMap<(Firm, u8), i64>,
     pub exposure: BTreeMap<Firm, FirmExposure>,
     pub limits: BTreeMap<(Firm, LimitKind), u64>,
     pub kill: KillState,
@@ -80,8 +86,17 @@ pub struct RecoveredState {
     pub child_parent: BTreeMap<OrderToken, u16>,
     /// Greatest token counter reserved, per token prefix.
     pub tokens_reserved: BTreeMap<[u8; 3], u64>,
-    /// Greatest venue sequence number that carried a journaled fill (0 = none).
+    /// Greatest venue sequence number that carried a journaled fill (0 =
+    /// none), over every venue.
     pub max_fill_seq: u64,
+    /// The same per venue index.
+    pub max_fill_seq_by_venue: BTreeMap<u8, u64>,
+    /// Last `VenueSequence` record per venue index: its stream and the next
+    /// expected sequence.
+    pub venue_stream_by_venue: BTreeMap<u8, (VenueStream, u64)>,
+    /// Venue index -> (name, OUCH session) as the last `VenueNamed` records
+    /// said.
+    pub venue_names: BTreeMap<u8, (String, [u8; 10])>,
     /// Events lost to a full queue (sum of gap records) and the gap records.
     pub gap_events: u64,
     pub gaps: u64,
@@ -144,8 +159,8 @@ impl RecoveredState {
         }
     }
 
-    fn sent(&mut self, e: &super::event::OrderSent, parent: Option<u16>) {
-        self.apply(&Event::OrderSent(*e));
+    fn sent(&mut self, venue: u8, e: &super::event::OrderSent, parent: Option<u16>) {
+        self.apply_on(venue, &Event::OrderSent(*e));
         if let Some(p) = parent.filter(|p| *p != NO_PARENT) {
             self.child_parent.insert(e.token, p);
             match self.parents.get_mut(&p) {
@@ -182,6 +197,7 @@ impl RecoveredState {
                     -(e.shares.0 as i64)
                 };
                 *self.positions.entry((o.firm, o.symbol)).or_insert(0) += signed;
+                *self.net_by_venue.entry((o.firm, o.venue)).or_insert(0) += signed;
                 let n = e.price.notional(e.shares);
                 let x = self.exposure_mut(o.firm);
                 x.executed_notional = x.executed_notional.saturating_add(n);
@@ -191,9 +207,14 @@ impl RecoveredState {
         }
     }
 
-    /// Apply one event. Total: unknown tokens and overfills are counted in
-    /// `anomalies`, never panics.
+    /// Apply one event of venue 0 (or of no venue). Total: unknown tokens
+    /// and overfills are counted in `anomalies`, never panics.
     pub fn apply(&mut self, ev: &Event) {
+        self.apply_on(0, ev)
+    }
+
+    /// Apply one event whose record names venue `venue`.
+    pub fn apply_on(&mut self, venue: u8, ev: &Event) {
         let sent = match *ev {
             Event::OrderSent(e) => Some(e.token),
             Event::ReplaceSent(e) => Some(e.new_token),
@@ -219,6 +240,7 @@ impl RecoveredState {
                         accepted: false,
                         order_ref: 0,
                         pending_change: false,
+                        venue,
                     }),
                 );
             }
@@ -292,14 +314,18 @@ impl RecoveredState {
             Event::ConfigChanged(e) => self.config = Some((e.version, e.digest)),
             Event::VenueSequence(e) => {
                 self.venue_seqs.insert(e.stream, e.next_seq);
+                self.venue_stream_by_venue
+                    .insert(venue, (e.stream, e.next_seq));
             }
-            Event::ChildSent(e) => self.sent(&e.order, Some(e.parent)),
+            Event::ChildSent(e) => self.sent(venue, &e.order, Some(e.parent)),
             Event::OrderAdopted(e) => {
                 self.adopted += 1;
-                self.sent(&e.order, Some(e.parent));
+                self.sent(venue, &e.order, Some(e.parent));
             }
             Event::Fill(e) => {
                 self.max_fill_seq = self.max_fill_seq.max(e.venue_seq);
+                let m = self.max_fill_seq_by_venue.entry(venue).or_insert(0);
+                *m = (*m).max(e.venue_seq);
                 self.parent_fill(&e.exec);
                 self.executed(&e.exec);
             }
@@ -345,14 +371,23 @@ impl RecoveredState {
             Event::Reconciled(_) => self.reconciliations += 1,
             // market data for reports, no trading state
             Event::MarketSample(_) => {}
+            Event::VenueNamed(e) => {
+                self.venue_names.insert(e.venue, (e.name_str(), e.session));
+            }
             // operator actions change state through the events they cause
             Event::ControlAction(_) | Event::ControlDenied(_) => {}
         }
     }
 
-    /// Apply `ev` as the journal record `seq` with chain hash `hash`.
+    /// Apply `ev` as the journal record `seq` with chain hash `hash` (of
+    /// venue 0).
     pub fn apply_record(&mut self, seq: u64, hash: [u8; 32], ev: &Event) {
-        self.apply(ev);
+        self.apply_record_on(seq, hash, 0, ev)
+    }
+
+    /// [`Self::apply_record`] for a record naming venue `venue`.
+    pub fn apply_record_on(&mut self, seq: u64, hash: [u8; 32], venue: u8, ev: &Event) {
+        self.apply_on(venue, ev);
         self.last_seq = seq;
         self.last_hash = hash;
         self.records += 1;
@@ -384,7 +419,7 @@ pub fn recover_with(dir: &Path, verify_chain: bool) -> Result<Recovery, ScanErro
         if matches!(ev, Event::SessionStart(_)) && state.identity_at.is_none() {
             state.identity_at = Some((at.path.to_path_buf(), at.offset));
         }
-        state.apply_record(rec.seq, rec.hash, &ev);
+        state.apply_record_on(rec.seq, rec.hash, rec.venue, &ev);
         Ok(())
     })?;
     Ok(Recovery { state, scan })
@@ -484,5 +519,142 @@ mod tests {
             next_seq: 42,
         }));
         assert_eq!(s.venue_seqs[&vs], 42);
+    }
+
+    /// A hand-built segment of format `version` holding `records` (kind,
+    /// venue byte, event), unsealed like a crashed writer's last segment.
+    fn segment(dir: &Path, version: u32, records: &[(u8, Event)]) {
+        use super::super::format::{
+            encode_record_on, segment_file_name, SegmentHeader, GENESIS_HASH,
+        };
+        let h = SegmentHeader {
+            version,
+            segment_no: 0,
+            first_seq: 1,
+            created_ns: 1,
+            prev_hash: GENESIS_HASH,
+            pubkey: ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+                .verifying_key()
+                .to_bytes(),
+        };
+        let mut out = h.encode().to_vec();
+        let mut hash = GENESIS_HASH;
+        for (i, (venue, ev)) in records.iter().enumerate() {
+            let mut buf = [0u8; MAX_EVENT_PAYLOAD];
+            let n = ev.encode(&mut buf);
+            hash = encode_record_on(
+                &mut out,
+                &hash,
+                i as u64 + 1,
+                1_000 + i as u64,
+                ev.kind() as u16,
+                *venue,
+                &buf[..n],
+            );
+        }
+        out.resize(out.len() + 64, 0);
+        std::fs::write(dir.join(segment_file_name(0)), out).unwrap();
+    }
+
+    fn fill(n: u64, shares: u32, seq: u64) -> Event {
+        Event::Fill(Fill {
+            exec: OrderExecuted {
+                token: tok(n),
+                shares: Shares(shares),
+                price: Price(100_0000),
+                match_number: 1000 + n,
+                liquidity: b'R',
+            },
+            venue_seq: seq,
+        })
+    }
+
+    fn vseq(session: &[u8; 10], next: u64) -> Event {
+        Event::VenueSequence(VenueSequence {
+            stream: VenueStream {
+                protocol: b'O',
+                session: *session,
+            },
+            next_seq: next,
+        })
+    }
+
+    /// Format version 2: each order, fill and sequence is recovered on the
+    /// venue its record names; fills' sequences are kept per venue (venue
+    /// 2's sequence 9 must not push venue 1's login past its own 4).
+    #[test]
+    fn records_are_recovered_per_venue() {
+        let dir = tempfile::tempdir().unwrap();
+        segment(
+            dir.path(),
+            2,
+            &[
+                (
+                    0,
+                    Event::VenueNamed(VenueNamed::new(0, "ETIX", *b"ETISIM0001")),
+                ),
+                (
+                    1,
+                    Event::VenueNamed(VenueNamed::new(1, "ETIY", *b"ETIY      ")),
+                ),
+                (
+                    2,
+                    Event::VenueNamed(VenueNamed::new(2, "ETIZ", *b"ETIZ      ")),
+                ),
+                (1, sent(1, Side::Buy, 100_0000, 300)),
+                (2, sent(2, Side::Buy, 100_0000, 200)),
+                (0, sent(3, Side::Sell, 100_0000, 100)),
+                (1, fill(1, 100, 4)),
+                (2, fill(2, 200, 9)),
+                (0, fill(3, 100, 2)),
+                (1, vseq(b"ETIY      ", 5)),
+                (2, vseq(b"ETIZ      ", 10)),
+            ],
+        );
+        let s = recover(dir.path()).unwrap();
+        assert_eq!(s.open_orders[&tok(1)].venue, 1);
+        assert_eq!(s.open_orders[&tok(1)].shares, Shares(200));
+        assert!(!s.open_orders.contains_key(&tok(2)), "filled on venue 2");
+        assert_eq!(s.max_fill_seq_by_venue[&1], 4);
+        assert_eq!(s.max_fill_seq_by_venue[&2], 9);
+        assert_eq!(s.max_fill_seq_by_venue[&0], 2);
+        assert_eq!(s.max_fill_seq, 9);
+        assert_eq!(s.venue_stream_by_venue[&1].1, 5);
+        assert_eq!(s.venue_stream_by_venue[&2].0.session, *b"ETIZ      ");
+        assert_eq!(s.venue_names[&2].0, "ETIZ");
+        assert_eq!(s.net_by_venue[&(firm(), 1)], 100);
+        assert_eq!(s.net_by_venue[&(firm(), 2)], 200);
+        assert_eq!(s.net_by_venue[&(firm(), 0)], -100);
+        assert_eq!(s.positions[&(firm(), sym())], 200);
+        assert_eq!(s.anomalies, 0);
+    }
+
+    /// A version 1 journal (no venue byte) still reads: everything on
+    /// venue 0. A venue byte in a version 1 segment is damage.
+    #[test]
+    fn version_1_journal_reads_as_venue_0() {
+        let dir = tempfile::tempdir().unwrap();
+        segment(
+            dir.path(),
+            1,
+            &[
+                (0, sent(1, Side::Buy, 100_0000, 300)),
+                (0, fill(1, 100, 4)),
+                (0, vseq(b"ETISIM0001", 5)),
+            ],
+        );
+        let s = recover(dir.path()).unwrap();
+        assert_eq!(s.open_orders[&tok(1)].venue, 0);
+        assert_eq!(s.max_fill_seq_by_venue[&0], 4);
+        assert_eq!(s.positions[&(firm(), sym())], 100);
+        assert!(s.venue_names.is_empty());
+        let bad = tempfile::tempdir().unwrap();
+        segment(
+            bad.path(),
+            1,
+            &[(3, sent(1, Side::Buy, 100_0000, 300)), (0, fill(1, 100, 4))],
+        );
+        let e = recover(bad.path()).unwrap_err().to_string();
+        assert!(e.contains("venue 3 in a version 1 segment"), "{e}");
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct SlotData {
     pub ts_ns: u64,
     pub kind: u16,
     pub len: u16,
+    /// Venue index the record is about (record byte 6).
+    pub venue: u8,
     pub data: [u8; SLOT_PAYLOAD],
 }
 
@@ -69,6 +71,7 @@ impl Ring {
                         ts_ns: 0,
                         kind: 0,
                         len: 0,
+                        venue: 0,
                         data: [0; SLOT_PAYLOAD],
                     }),
                 }
@@ -88,7 +91,7 @@ impl Ring {
 
     /// Claim the next position, copy the record in, publish it. Lock-free, no
     /// allocation, no syscall. `payload.len() <= SLOT_PAYLOAD` is the caller's job.
-    pub fn push(&self, kind: u16, ts_ns: u64, payload: &[u8]) -> Result<u64, Full> {
+    pub fn push(&self, kind: u16, venue: u8, ts_ns: u64, payload: &[u8]) -> Result<u64, Full> {
         debug_assert!(payload.len() <= SLOT_PAYLOAD);
         let len = payload.len().min(SLOT_PAYLOAD);
         let mut pos = self.tail.0.load(Ordering::Relaxed);
@@ -111,6 +114,7 @@ impl Ring {
                             let d = &mut *slot.cell.get();
                             d.ts_ns = ts_ns;
                             d.kind = kind;
+                            d.venue = venue;
                             d.len = len as u16;
                             d.data[..len].copy_from_slice(&payload[..len]);
                         }
@@ -163,9 +167,9 @@ mod tests {
     fn full_ring_claims_nothing_and_resumes_after_release() {
         let r = Ring::new(4, 10);
         for i in 0..4 {
-            assert_eq!(r.push(1, 0, &[i]), Ok(10 + i as u64));
+            assert_eq!(r.push(1, 0, 0, &[i]), Ok(10 + i as u64));
         }
-        assert_eq!(r.push(1, 0, &[9]), Err(Full));
+        assert_eq!(r.push(1, 0, 0, &[9]), Err(Full));
         assert_eq!(r.tail(), 14);
         // SAFETY: this test is the only consumer.
         unsafe {
@@ -174,7 +178,7 @@ mod tests {
             r.release(10);
             assert!(r.peek(14).is_none());
         }
-        assert_eq!(r.push(2, 0, &[5]), Ok(14));
+        assert_eq!(r.push(2, 0, 0, &[5]), Ok(14));
     }
 
     #[test]
@@ -190,7 +194,7 @@ mod tests {
                     let mut i = 0u64;
                     while i < PER {
                         let v = (t << 32 | i).to_le_bytes();
-                        match r.push(t as u16, i, &v) {
+                        match r.push(t as u16, 0, i, &v) {
                             Ok(pos) => {
                                 got.push((pos, t, i));
                                 i += 1;

@@ -14,7 +14,7 @@
 //! into a kill-switch engagement: trading never continues without a journal.
 
 use super::format::{
-    encode_record, record_len, segment_file_name, Seal, SegmentHeader, HEADER_LEN, SEAL_LEN,
+    encode_record_on, record_len, segment_file_name, Seal, SegmentHeader, HEADER_LEN, SEAL_LEN,
 };
 use super::keys::{hex, load_or_generate, KeySource};
 use super::reader::LOCK_FILE;
@@ -241,6 +241,13 @@ impl JournalHandle {
     /// is appended then.
     #[inline]
     pub fn append(&self, kind: u16, payload: &[u8]) -> Result<Seq, JournalError> {
+        self.append_on(0, kind, payload)
+    }
+
+    /// [`append`](Self::append) for a record about venue `venue` (index into
+    /// the configured venues, written into the record's venue byte).
+    #[inline]
+    pub fn append_on(&self, venue: u8, kind: u16, payload: &[u8]) -> Result<Seq, JournalError> {
         let s = &*self.shared;
         match s.state.load(Ordering::Acquire) {
             RUNNING => {}
@@ -253,7 +260,7 @@ impl JournalHandle {
                 max: SLOT_PAYLOAD,
             });
         }
-        match s.ring.push(kind, now_ns(), payload) {
+        match s.ring.push(kind, venue, now_ns(), payload) {
             Ok(pos) => Ok(Seq(pos)),
             Err(_) => {
                 s.queue_full.fetch_add(1, Ordering::Relaxed);
@@ -265,9 +272,15 @@ impl JournalHandle {
     /// Encode and append a typed event (allocation-free).
     #[inline]
     pub fn append_event(&self, ev: &Event) -> Result<Seq, JournalError> {
+        self.append_event_on(0, ev)
+    }
+
+    /// Encode and append a typed event about venue `venue` (allocation-free).
+    #[inline]
+    pub fn append_event_on(&self, venue: u8, ev: &Event) -> Result<Seq, JournalError> {
         let mut buf = [0u8; super::event::MAX_EVENT_PAYLOAD];
         let n = ev.encode(&mut buf);
-        self.append(ev.kind() as u16, &buf[..n])
+        self.append_on(venue, ev.kind() as u16, &buf[..n])
     }
 
     /// Every sequence up to this one is durable.
@@ -473,6 +486,7 @@ impl Segment {
             return Err((e, "preallocate segment", path));
         }
         let header = SegmentHeader {
+            version: super::format::FORMAT_VERSION,
             segment_no: no,
             first_seq,
             created_ns: now_ns(),
@@ -827,12 +841,13 @@ impl Writer {
             {
                 self.roll()?;
             }
-            self.hash = encode_record(
+            self.hash = encode_record_on(
                 &mut self.buf,
                 &self.hash,
                 self.next,
                 d.ts_ns,
                 d.kind,
+                d.venue,
                 &d.data[..len],
             );
             // SAFETY: `d` is no longer used; same single-consumer contract.

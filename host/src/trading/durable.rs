@@ -13,6 +13,7 @@ use crate::journal::event::{
 };
 use crate::journal::tokens::TokenReserve;
 use crate::journal::{Event as JEvent, JournalError, OnFull, RecoveredParent, Seq};
+use crate::routing::MAX_VENUES;
 use crate::trading::algo::{Parent, ParentState};
 use crate::trading::orders::{ChildOrder, OrderState};
 use crate::venue::VenueClient;
@@ -38,6 +39,8 @@ const RECONCILE_TIMEOUT_NS: u64 = 10_000_000_000;
 /// Reconciliation in progress: the venue's replay after a restart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reconciliation {
+    /// Venue index whose replay this is.
+    pub venue: u8,
     /// Venue sequence the login asked for.
     pub from_seq: u64,
     /// Counters above this one were never journaled: an Accepted for one of
@@ -59,8 +62,9 @@ pub struct Safety {
     /// Events not journaled since the last gap record (kill-switch policy).
     pub lost_events: u64,
     pub gap_records: u64,
-    /// Some while the venue's replay is being reconciled (parents hold).
-    pub reconcile: Option<Reconciliation>,
+    /// Per venue index, Some while that venue's replay is being reconciled
+    /// (parents hold while any is).
+    pub reconcile: [Option<Reconciliation>; MAX_VENUES],
     /// Journaled parents waiting for their `StartParent` (by id).
     pub resumed_parents: BTreeMap<u16, RecoveredParent>,
     /// Journal records this host found when it started (0 = new journal).
@@ -69,8 +73,8 @@ pub struct Safety {
     pub(crate) done_journaled: Vec<bool>,
     /// The last reconciliation, for the summary.
     pub last_reconciliation: Option<Reconciliation>,
-    /// Venue logins seen by housekeeping.
-    pub(crate) seen_logins: u64,
+    /// Venue logins seen by housekeeping, per venue index.
+    pub(crate) seen_logins: [u64; MAX_VENUES],
 }
 
 fn algo_code(a: AlgoKind) -> u8 {
@@ -93,9 +97,10 @@ fn state_code(s: ParentState) -> Option<u8> {
 }
 
 impl Trader {
-    /// Append one event under the queue policy; the record's sequence, or
-    /// None when it could not be journaled (kill switch engaged then).
-    pub(crate) fn journal_seq(&mut self, e: &JEvent) -> Option<Seq> {
+    /// Append one event about venue `v` (0 for an event of no venue) under
+    /// the queue policy; the record's sequence, or None when it could not be
+    /// journaled (kill switch engaged then).
+    pub(crate) fn journal_seq_on(&mut self, v: u8, e: &JEvent) -> Option<Seq> {
         let j = self.journal.as_ref()?;
         if self.safety.lost_events > 0 {
             // space came back: say how much was lost before anything else
@@ -119,7 +124,7 @@ impl Trader {
         }
         let mut spins = 0u32;
         loop {
-            match j.append_event(e) {
+            match j.append_event_on(v, e) {
                 Ok(s) => return Some(s),
                 Err(JournalError::QueueFull) if j.on_full() == OnFull::Block => {
                     // back-pressure: the writer drains within a batch
@@ -164,6 +169,21 @@ impl Trader {
             resumed_records: self.safety.resumed_records,
             pid: std::process::id(),
         }));
+        // which venue each index in the records' venue byte names
+        for (v, (name, session, take_fee, make_fee)) in self.venue_names.clone().iter().enumerate()
+        {
+            let mut sess = [b' '; 10];
+            for (d, c) in sess.iter_mut().zip(session.bytes()) {
+                *d = c;
+            }
+            let v = v as u8;
+            let named = ev::VenueNamed {
+                take_fee: *take_fee,
+                make_fee: *make_fee,
+                ..ev::VenueNamed::new(v, name, sess)
+            };
+            self.journal_on(v, &JEvent::VenueNamed(named));
+        }
         let next = self.orders.next_counter();
         let mut r = self
             .safety
@@ -200,17 +220,17 @@ impl Trader {
 
     /// Journal an order just written to the venue: a parent's child names its
     /// parent.
-    pub(crate) fn journal_sent(&mut self, order: OrderSent, parent: Option<u16>) {
+    pub(crate) fn journal_sent(&mut self, v: u8, order: OrderSent, parent: Option<u16>) {
         match parent {
-            Some(parent) => self.journal(&JEvent::ChildSent(ChildSent { order, parent })),
-            None => self.journal(&JEvent::OrderSent(order)),
+            Some(parent) => self.journal_on(v, &JEvent::ChildSent(ChildSent { order, parent })),
+            None => self.journal_on(v, &JEvent::OrderSent(order)),
         }
     }
 
     /// A parent may trade only once reconciliation is over.
     #[inline]
     pub(crate) fn parents_hold(&self) -> bool {
-        self.safety.reconcile.is_some()
+        self.safety.reconcile.iter().any(Option::is_some)
     }
 
     /// Journal parent `i`'s start (before its first child) and its end.
@@ -347,8 +367,8 @@ impl Trader {
     /// An Accepted for a token this host does not know: during
     /// reconciliation, one of ours above the journaled tokens is an order
     /// sent just before the crash: adopt it (the venue is the source of truth).
-    pub(crate) fn adopt(&mut self, a: &eti_core::ouch::AcceptedView<'_>) -> Option<usize> {
-        let rc = self.safety.reconcile?;
+    pub(crate) fn adopt(&mut self, v: u8, a: &eti_core::ouch::AcceptedView<'_>) -> Option<usize> {
+        let rc = (*self.safety.reconcile.get(usize::from(v))?)?;
         let token = a.token();
         let n = self.orders.counter_of(&token)?;
         if n <= rc.journaled_through || n >= self.orders.next_counter() || a.firm() != self.firm {
@@ -366,10 +386,13 @@ impl Trader {
         o.parent = parent;
         o.ioc = tif == 0;
         o.sent_ns = mono_ns();
+        o.venue = v;
         // the gate reserves its exposure as if it had seen it sent (it did,
-        // in the process that crashed); the replayed fills then release it
+        // in the process that crashed), on its venue's slot; the replayed
+        // fills then release it
         let msg = reentry_message(&o, shares, self.firm);
-        let r = self.risk.reserve_open([&msg[..]]);
+        let slot = self.venue_slots[usize::from(v) % MAX_VENUES];
+        let r = self.risk.reserve_open_on(slot, [&msg[..]]);
         if r.refused > 0 {
             tracing::warn!(%token, "reconciliation: the gate refused the adopted order's exposure (counted, not reserved)");
         }
@@ -377,19 +400,22 @@ impl Trader {
         if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
             p.on_sent(shares);
         }
-        self.journal(&JEvent::OrderAdopted(OrderAdopted {
-            order: OrderSent {
-                token,
-                firm: self.firm,
-                symbol,
-                side,
-                price,
-                shares: Shares(shares),
-                tif,
-            },
-            parent: parent.unwrap_or(ev::NO_PARENT),
-        }));
-        if let Some(r) = &mut self.safety.reconcile {
+        self.journal_on(
+            v,
+            &JEvent::OrderAdopted(OrderAdopted {
+                order: OrderSent {
+                    token,
+                    firm: self.firm,
+                    symbol,
+                    side,
+                    price,
+                    shares: Shares(shares),
+                    tif,
+                },
+                parent: parent.unwrap_or(ev::NO_PARENT),
+            }),
+        );
+        if let Some(r) = &mut self.safety.reconcile[usize::from(v) % MAX_VENUES] {
             r.adopted += 1;
         }
         tracing::warn!(%token, %symbol, shares, parent = ?parent, "reconciliation: order accepted by the venue but missing from the journal, adopted");
@@ -397,45 +423,63 @@ impl Trader {
     }
 
     /// A fill during reconciliation is counted for the summary.
-    pub(crate) fn note_replay_fill(&mut self) {
-        if let Some(r) = &mut self.safety.reconcile {
+    pub(crate) fn note_replay_fill(&mut self, v: u8) {
+        if let Some(r) = &mut self.safety.reconcile[usize::from(v) % MAX_VENUES] {
             r.fills += 1;
         }
     }
 
-    /// Housekeeping: the replay is over once the venue, logged in, went quiet
-    /// (a server heartbeat after the login); journaled orders it never
-    /// accepted are lost, their shares go back to their parents.
+    /// Housekeeping: each venue's replay is over once that venue, logged
+    /// in, went quiet (a server heartbeat after the login); journaled orders
+    /// on it that it never accepted are lost, their shares go back to their
+    /// parents. `venue` is venue 0's session; venues 1.. are the router's.
     pub(crate) fn reconcile_tick(&mut self, venue: &VenueClient, now: u64) {
+        let mut links = [None; MAX_VENUES];
+        links[0] = Some(LinkView::of(venue));
+        if let Some(rt) = &self.routing {
+            for (k, c) in rt.clients.iter().enumerate().take(MAX_VENUES - 1) {
+                links[k + 1] = Some(LinkView::of(c));
+            }
+        }
+        for (v, link) in links.into_iter().enumerate() {
+            if let Some(link) = link {
+                self.reconcile_venue(v as u8, link, now);
+            }
+        }
+    }
+
+    fn reconcile_venue(&mut self, v: u8, venue: LinkView, now: u64) {
+        let vi = usize::from(v);
         // a new login after a lost connection (the venue restarted, or the
         // link dropped): what was written before it and never answered may
         // not have reached the venue; its replay says which
-        if venue.is_logged_in() && venue.stats.logins > self.safety.seen_logins {
-            let again = self.safety.seen_logins > 0;
-            self.safety.seen_logins = venue.stats.logins;
-            if again && self.safety.reconcile.is_none() {
-                self.safety.reconcile = Some(Reconciliation {
-                    from_seq: venue.next_expected(),
+        if venue.logged_in && venue.logins > self.safety.seen_logins[vi] {
+            let again = self.safety.seen_logins[vi] > 0;
+            self.safety.seen_logins[vi] = venue.logins;
+            if again && self.safety.reconcile[vi].is_none() {
+                self.safety.reconcile[vi] = Some(Reconciliation {
+                    venue: v,
+                    from_seq: venue.next_expected,
                     // every token of this process is known: nothing to adopt
                     journaled_through: u64::MAX,
                     started_ns: now,
-                    sent_before_ns: venue.stats.last_login_ns,
+                    sent_before_ns: venue.last_login_ns,
                     ..Default::default()
                 });
             }
         }
-        let Some(rc) = self.safety.reconcile else {
+        let Some(rc) = self.safety.reconcile[vi] else {
             return;
         };
-        let quiet = venue.is_logged_in() && venue.stats.heartbeats_since_login > 0;
+        let quiet = venue.logged_in && venue.heartbeats_since_login > 0;
         let late = now.saturating_sub(rc.started_ns) >= RECONCILE_TIMEOUT_NS;
         if !quiet && !late {
             return;
         }
         if late && !quiet {
             // no replay seen: never guess that an order was lost
-            if venue.is_logged_in() {
-                tracing::warn!("no venue heartbeat since login: reconciliation ends without declaring lost orders");
+            if venue.logged_in {
+                tracing::warn!(venue = v, "no venue heartbeat since login: reconciliation ends without declaring lost orders");
             } else {
                 return;
             }
@@ -443,15 +487,16 @@ impl Trader {
         let mut lost: Vec<(usize, OrderToken)> = Vec::new();
         if quiet {
             for (i, o) in self.orders.iter().enumerate() {
-                // venue 0's replay speaks for venue 0's orders only
+                // a venue's replay speaks for that venue's orders only
                 if o.state == OrderState::PendingNew
-                    && o.venue == 0
+                    && o.venue == v
                     && o.sent_ns < rc.sent_before_ns
                 {
                     lost.push((i, o.token));
                 }
             }
         }
+        let slot = self.venue_slots[vi % MAX_VENUES];
         let mut rc = rc;
         for (i, token) in lost {
             let Some(o) = self.orders.get_mut(i) else {
@@ -462,31 +507,71 @@ impl Trader {
                 continue;
             }
             let (side, price, parent) = (o.side, o.price, o.parent);
-            self.journal(&JEvent::OrderLost(OrderLost {
-                token,
-                shares: Shares(leaves),
-            }));
-            self.risk.on_release(side, leaves, price);
+            self.journal_on(
+                v,
+                &JEvent::OrderLost(OrderLost {
+                    token,
+                    shares: Shares(leaves),
+                }),
+            );
+            self.risk.on_release_on(slot, side, leaves, price);
             if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                 p.on_out(leaves);
             }
             rc.lost += 1;
-            tracing::warn!(%token, leaves, "reconciliation: journaled order the venue never accepted, marked lost");
+            tracing::warn!(%token, leaves, venue = v, "reconciliation: journaled order the venue never accepted, marked lost");
         }
-        self.journal(&JEvent::Reconciled(Reconciled {
-            adopted: rc.adopted,
-            lost: rc.lost,
-            fills: rc.fills,
-            from_seq: rc.from_seq,
-        }));
+        self.journal_on(
+            v,
+            &JEvent::Reconciled(Reconciled {
+                adopted: rc.adopted,
+                lost: rc.lost,
+                fills: rc.fills,
+                from_seq: rc.from_seq,
+            }),
+        );
+        let name = self
+            .venue_names
+            .get(vi)
+            .map_or_else(|| format!("venue {v}"), |(n, ..)| n.clone());
         let line = format!(
-            "[eti] reconciled with the venue's replay from sequence {}: {} orders adopted, {} lost, {} fills replayed; parents resume",
-            rc.from_seq, rc.adopted, rc.lost, rc.fills
+            "[eti] reconciled with {name}'s replay from sequence {}: {} orders adopted, {} lost, {} fills replayed{}",
+            rc.from_seq,
+            rc.adopted,
+            rc.lost,
+            rc.fills,
+            if self.safety.reconcile.iter().enumerate().any(|(w, r)| w != vi && r.is_some()) {
+                "; parents wait for the other venues"
+            } else {
+                "; parents resume"
+            }
         );
         eprintln!("{line}");
         tracing::info!("{line}");
-        self.safety.reconcile = None;
+        self.safety.reconcile[vi] = None;
         self.safety.last_reconciliation = Some(rc);
+    }
+}
+
+/// What reconciliation reads of one venue session.
+#[derive(Debug, Clone, Copy)]
+struct LinkView {
+    logged_in: bool,
+    logins: u64,
+    next_expected: u64,
+    last_login_ns: u64,
+    heartbeats_since_login: u64,
+}
+
+impl LinkView {
+    fn of(c: &VenueClient) -> LinkView {
+        LinkView {
+            logged_in: c.is_logged_in(),
+            logins: c.stats.logins,
+            next_expected: c.next_expected(),
+            last_login_ns: c.stats.last_login_ns,
+            heartbeats_since_login: c.stats.heartbeats_since_login,
+        }
     }
 }
 
@@ -565,7 +650,7 @@ mod tests {
         for _ in 0..3 {
             t.orders.next_token();
         }
-        t.safety.reconcile = Some(Reconciliation {
+        t.safety.reconcile[0] = Some(Reconciliation {
             journaled_through: 1,
             ..Default::default()
         });
@@ -596,15 +681,17 @@ mod tests {
         for (n, firm) in [(1, "ETIA"), (2, "ZZZZ"), (9, "ETIA")] {
             let m = accepted(n, firm);
             assert!(
-                t.adopt(&AcceptedView::new(&m).unwrap()).is_none(),
+                t.adopt(0, &AcceptedView::new(&m).unwrap()).is_none(),
                 "{n} {firm}"
             );
         }
         assert_eq!(t.risk.open_notional(), before);
         let m = accepted(3, "ETIA");
-        let i = t.adopt(&AcceptedView::new(&m).unwrap()).expect("adopted");
+        let i = t
+            .adopt(0, &AcceptedView::new(&m).unwrap())
+            .expect("adopted");
         assert_eq!(t.orders.get(i).unwrap().shares, 300);
-        assert_eq!(t.safety.reconcile.unwrap().adopted, 1);
+        assert_eq!(t.safety.reconcile[0].unwrap().adopted, 1);
         // 300 shares at $190.0000 reserved (notional in the gate's units)
         let reserved = t.risk.open_notional() - before;
         assert!(reserved > 0, "the adopted order's exposure is reserved");

@@ -290,16 +290,20 @@ impl Trader {
         let Some(mut rt) = self.routing.take() else {
             return;
         };
-        for c in rt.clients.iter_mut() {
+        for (k, c) in rt.clients.iter_mut().enumerate() {
+            let v = (k + 1) as u8;
             c.poll(now, &mut |session, seq, msg| {
-                self.on_venue_message(seq, msg);
-                self.journal(&JEvent::VenueSequence(journal::event::VenueSequence {
-                    stream: journal::VenueStream {
-                        protocol: VENUE_PROTOCOL,
-                        session: session.0,
-                    },
-                    next_seq: seq + 1,
-                }));
+                self.on_venue_message_on(v, seq, msg);
+                self.journal_on(
+                    v,
+                    &JEvent::VenueSequence(journal::event::VenueSequence {
+                        stream: journal::VenueStream {
+                            protocol: VENUE_PROTOCOL,
+                            session: session.0,
+                        },
+                        next_seq: seq + 1,
+                    }),
+                );
             });
         }
         self.routing = Some(rt);

@@ -5,6 +5,7 @@ use super::host::Host;
 use super::trader::VENUE_PROTOCOL;
 use crate::journal::{self};
 use crate::risk::RestoredRegisters;
+use crate::routing::MAX_VENUES;
 use crate::trading::orders::ChildOrder;
 use eti_core::moldudp64::Session;
 use std::sync::atomic::Ordering;
@@ -21,6 +22,22 @@ pub enum ResumeError {
         firm: String,
         prefix: String,
     },
+    /// The journal's venue at an index is not the configured venue there:
+    /// its orders and sequence numbers would be resumed on the wrong session.
+    #[error("journal venue {index} is {journaled:?}, the config's venue {index} is {configured:?}: refusing to resume orders and sequence numbers on another venue (keep the [[venues]] order of the journaled session, or start a new journal)")]
+    VenueMismatch {
+        index: u8,
+        journaled: String,
+        configured: String,
+    },
+    /// Orders journaled on a venue index this config does not have.
+    #[error("journal holds {orders} open orders on venue {index} ({name}), the config has {configured} venues: refusing to resume without that venue's session")]
+    VenueMissing {
+        index: u8,
+        name: String,
+        orders: usize,
+        configured: usize,
+    },
 }
 
 /// What [`Host::resume`] took from a recovered journal.
@@ -32,6 +49,10 @@ pub struct Resumed {
     pub next_token: u64,
     /// Venue session and the sequence number the login asks for, when known.
     pub venue: Option<(Session, u64)>,
+    /// The same for every venue by index (`venues[0] == venue`), up to
+    /// `venue_count`.
+    pub venues: [Option<(Session, u64)>; MAX_VENUES],
+    pub venue_count: usize,
     /// Symbols with a non-zero position carried over.
     pub positions: usize,
     /// Open orders back in the order state machine / skipped (another token
@@ -63,9 +84,20 @@ impl std::fmt::Display for Resumed {
             "resumed from {} journal records: next token {}, ",
             self.records, self.next_token
         )?;
-        match self.venue {
-            Some((s, n)) => write!(f, "venue session {} from sequence {n}, ", s.as_str())?,
-            None => write!(f, "venue session from the start, ")?,
+        if self.venue_count <= 1 {
+            match self.venue {
+                Some((s, n)) => write!(f, "venue session {} from sequence {n}, ", s.as_str())?,
+                None => write!(f, "venue session from the start, ")?,
+            }
+        } else {
+            for (v, r) in self.venues.iter().take(self.venue_count).enumerate() {
+                match r {
+                    Some((s, n)) => {
+                        write!(f, "venue {v} session {} from sequence {n}, ", s.as_str())?
+                    }
+                    None => write!(f, "venue {v} session from the start, ")?,
+                }
+            }
         }
         write!(
             f,
@@ -93,6 +125,10 @@ impl std::fmt::Display for Resumed {
         }
         write!(f, "; reconciling with the venue's replay before trading")
     }
+}
+
+fn ev_name_len() -> usize {
+    crate::journal::event::VENUE_NAME_LEN
 }
 
 impl Host {
@@ -129,8 +165,41 @@ impl Host {
                 }));
             }
         }
+        // the journal's venue indices must mean the configured venues
+        let n_venues = t.venue_names.len().clamp(1, MAX_VENUES);
+        // (one venue on both sides: its name may follow `venue.session`)
+        let several = t.venue_names.len() > 1 || s.venue_names.len() > 1;
+        for (&index, (name, _)) in s.venue_names.iter().filter(|_| several) {
+            let configured = t
+                .venue_names
+                .get(usize::from(index))
+                .map(|(n, ..)| n.as_str());
+            let cut = |n: &str| n.chars().take(ev_name_len()).collect::<String>();
+            match configured {
+                Some(c) if cut(c) == *name => {}
+                Some(c) => {
+                    return Err(Box::new(ResumeError::VenueMismatch {
+                        index,
+                        journaled: name.clone(),
+                        configured: c.to_string(),
+                    }))
+                }
+                None => {
+                    let orders = s.open_orders.values().filter(|o| o.venue == index).count();
+                    if orders > 0 {
+                        return Err(Box::new(ResumeError::VenueMissing {
+                            index,
+                            name: name.clone(),
+                            orders,
+                            configured: t.venue_names.len(),
+                        }));
+                    }
+                }
+            }
+        }
         let mut out = Resumed {
             records: s.records,
+            venue_count: n_venues,
             ..Resumed::default()
         };
         // (a) tokens: past every token sent and every durable reservation
@@ -164,6 +233,7 @@ impl Host {
                 o.order_ref,
             );
             c.parent = s.child_parent.get(token).copied();
+            c.venue = o.venue;
             open.push(c);
         }
         out.open_orders = t.orders.restore(next, &open);
@@ -181,13 +251,28 @@ impl Host {
                 out.positions += 1;
             }
         }
-        // (d) gate registers: net position, then the open orders re-checked
-        let msgs: Vec<_> = t
-            .orders
-            .iter()
-            .map(|o| super::durable::reentry_message(o, o.leaves(), firm))
-            .collect();
-        out.gate = t.risk.restore(net, msgs.iter().map(|m| &m[..]));
+        // (d) gate registers, per venue slot: that venue's net position,
+        // then its open orders re-checked (one venue: the firm's slot, all
+        // of it)
+        for v in 0..n_venues {
+            let vv = v as u8;
+            let msgs: Vec<_> = t
+                .orders
+                .iter()
+                .filter(|o| n_venues == 1 || o.venue == vv)
+                .map(|o| super::durable::reentry_message(o, o.leaves(), firm))
+                .collect();
+            let net_v: i64 = if n_venues == 1 {
+                net
+            } else {
+                s.net_by_venue.get(&(firm, vv)).copied().unwrap_or(0)
+            };
+            let slot = t.venue_slots[v];
+            let g = t.risk.restore_on(slot, net_v, msgs.iter().map(|m| &m[..]));
+            out.gate.reserved += g.reserved;
+            out.gate.refused += g.refused;
+            out.gate.open_notional = g.open_notional;
+        }
         if let Some(e) = s.exposure.get(&firm) {
             out.journal_open_notional = e.open_buy_notional + e.open_sell_notional;
         }
@@ -196,35 +281,57 @@ impl Host {
             t.status.kill.store(true, Ordering::Relaxed);
             out.kill = true;
         }
-        // (b) venue sequence
-        let want = self.venue.session();
-        let stream = if want != Session::BLANK {
-            s.venue_seqs
-                .get(&journal::VenueStream {
-                    protocol: VENUE_PROTOCOL,
-                    session: want.0,
-                })
-                .map(|n| (want, *n))
-        } else {
-            let mut it = s
-                .venue_seqs
-                .iter()
-                .filter(|(k, _)| k.protocol == VENUE_PROTOCOL && k.session != Session::BLANK.0);
-            match (it.next(), it.next()) {
-                (Some((k, n)), None) => Some((Session(k.session), *n)),
-                (None, _) => None,
-                (Some(_), Some(_)) => {
-                    tracing::warn!("journal holds several venue sessions and venue.session is blank: venue sequence not resumed");
-                    None
+        // (b) venue sequence, per venue: the configured session's journaled
+        // sequence, else (session left blank) that venue index's last one;
+        // never at or below a fill journaled on that venue
+        for v in 0..n_venues {
+            let client = if v == 0 {
+                Some(&mut self.venue)
+            } else {
+                t.routing.as_mut().and_then(|r| r.clients.get_mut(v - 1))
+            };
+            let Some(client) = client else { continue };
+            let want = client.session();
+            let vv = v as u8;
+            let stream = if want != Session::BLANK {
+                s.venue_seqs
+                    .get(&journal::VenueStream {
+                        protocol: VENUE_PROTOCOL,
+                        session: want.0,
+                    })
+                    .map(|n| (want, *n))
+            } else if n_venues > 1 {
+                s.venue_stream_by_venue
+                    .get(&vv)
+                    .filter(|(k, _)| k.protocol == VENUE_PROTOCOL && k.session != Session::BLANK.0)
+                    .map(|(k, n)| (Session(k.session), *n))
+            } else {
+                let mut it = s
+                    .venue_seqs
+                    .iter()
+                    .filter(|(k, _)| k.protocol == VENUE_PROTOCOL && k.session != Session::BLANK.0);
+                match (it.next(), it.next()) {
+                    (Some((k, n)), None) => Some((Session(k.session), *n)),
+                    (None, _) => None,
+                    (Some(_), Some(_)) => {
+                        tracing::warn!("journal holds several venue sessions and venue.session is blank: venue sequence not resumed");
+                        None
+                    }
                 }
+            };
+            // a fill journaled after the last sequence record: never again
+            let max_fill = if n_venues == 1 {
+                s.max_fill_seq
+            } else {
+                s.max_fill_seq_by_venue.get(&vv).copied().unwrap_or(0)
+            };
+            let stream = stream.map(|(session, n)| (session, n.max(max_fill + 1)));
+            if let Some((session, n)) = stream {
+                client.resume_at(session, n);
+                out.venues[v] = Some((session, client.next_expected()));
             }
-        };
-        // a fill journaled after the last sequence record: never again
-        let stream = stream.map(|(session, n)| (session, n.max(s.max_fill_seq + 1)));
-        if let Some((session, n)) = stream {
-            self.venue.resume_at(session, n);
-            out.venue = Some((session, self.venue.next_expected()));
         }
+        out.venue = out.venues[0];
         // (f) parents and crash-safety state
         let t = &mut self.trader;
         t.safety.resumed_records = s.records;
@@ -239,14 +346,17 @@ impl Host {
             t.orders.next_counter().saturating_sub(1),
             crate::trading::durable::TOKEN_BLOCK,
         ));
-        t.safety.reconcile = Some(crate::trading::durable::Reconciliation {
-            from_seq: out.venue.map_or(1, |(_, n)| n),
-            journaled_through: sent_max,
-            started_ns: eti_kernel_bypass::mono_ns(),
-            // every order now in the table was restored (sent_ns 0)
-            sent_before_ns: 1,
-            ..Default::default()
-        });
+        for v in 0..n_venues {
+            t.safety.reconcile[v] = Some(crate::trading::durable::Reconciliation {
+                venue: v as u8,
+                from_seq: out.venues[v].map_or(1, |(_, n)| n),
+                journaled_through: sent_max,
+                started_ns: eti_kernel_bypass::mono_ns(),
+                // every order now in the table was restored (sent_ns 0)
+                sent_before_ns: 1,
+                ..Default::default()
+            });
+        }
         Ok(out)
     }
 }

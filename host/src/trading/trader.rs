@@ -116,6 +116,9 @@ pub struct Trader {
     /// Several venues: [`Self::routing`] is set (it is taken out while
     /// the other venues' sessions are polled, this stays).
     pub(crate) multi_venue: bool,
+    /// Every configured venue's (name, OUCH session, take fee, make fee), in
+    /// venue-index order: journaled once per session start (`VenueNamed`).
+    pub(crate) venue_names: Vec<(String, String, i32, i32)>,
 }
 
 /// The journal's stream tag for the OUCH session's sequence numbers.
@@ -181,6 +184,11 @@ impl Trader {
             venue_slots: [cfg.risk.firm_index; MAX_VENUES],
             venue_costs: Default::default(),
             reroutes: Vec::new(),
+            venue_names: r
+                .venues
+                .iter()
+                .map(|v| (v.name.clone(), v.session.clone(), v.take_fee, v.make_fee))
+                .collect(),
             multi_venue: false,
         })
     }
@@ -209,8 +217,14 @@ impl Trader {
     /// error) engages the kill switch: no trading without a journal.
     /// A full queue blocks or engages the kill switch (`journal.on_full`).
     pub(crate) fn journal(&mut self, ev: &JEvent) {
+        self.journal_on(0, ev);
+    }
+
+    /// [`Self::journal`] for an event about venue `v`'s session (the
+    /// record's venue byte).
+    pub(crate) fn journal_on(&mut self, v: u8, ev: &JEvent) {
         crate::telemetry::tracing::observe(&self.status, ev);
-        let _ = self.journal_seq(ev);
+        let _ = self.journal_seq_on(v, ev);
     }
 
     /// One feed datagram received at `rx_ns`.
@@ -406,6 +420,7 @@ impl Trader {
             }
         }
         self.journal_sent(
+            v,
             journal::event::OrderSent {
                 token,
                 firm: self.firm,
@@ -465,10 +480,13 @@ impl Trader {
         }
         if ok {
             self.stats.cancels_sent += 1;
-            self.journal(&JEvent::CancelSent(journal::event::CancelSent {
-                token,
-                shares: Shares(0),
-            }));
+            self.journal_on(
+                v as u8,
+                &JEvent::CancelSent(journal::event::CancelSent {
+                    token,
+                    shares: Shares(0),
+                }),
+            );
             true
         } else {
             false
@@ -477,13 +495,22 @@ impl Trader {
 
     /// One OUCH message from the venue (already de-duplicated by sequence).
     pub fn on_venue_message(&mut self, sequence: u64, msg: &[u8]) {
+        self.on_venue_message_on(0, sequence, msg)
+    }
+
+    /// [`Self::on_venue_message`] from venue `v`'s session.
+    pub fn on_venue_message_on(&mut self, v: u8, sequence: u64, msg: &[u8]) {
         let Ok(m) = ouch::decode_outbound(msg) else {
             self.stats.decode_errors += 1;
             return;
         };
         match m {
             Outbound::Accepted(a) => {
-                let Some(i) = self.orders.index_of(&a.token()).or_else(|| self.adopt(&a)) else {
+                let Some(i) = self
+                    .orders
+                    .index_of(&a.token())
+                    .or_else(|| self.adopt(v, &a))
+                else {
                     self.stats.unknown_tokens += 1;
                     return;
                 };
@@ -500,12 +527,16 @@ impl Trader {
                 let trimmed = before - o.leaves();
                 let (side, price, parent) = (o.side, o.price, o.parent);
                 let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
-                self.journal(&JEvent::OrderAccepted(journal::event::OrderAccepted {
-                    token: a.token(),
-                    order_ref: a.order_reference_number(),
-                    shares: a.shares(),
-                    price: a.price(),
-                }));
+                let v = o.venue;
+                self.journal_on(
+                    v,
+                    &JEvent::OrderAccepted(journal::event::OrderAccepted {
+                        token: a.token(),
+                        order_ref: a.order_reference_number(),
+                        shares: a.shares(),
+                        price: a.price(),
+                    }),
+                );
                 if trimmed > 0 {
                     self.risk.on_release_on(slot, side, trimmed, price);
                     if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
@@ -550,11 +581,15 @@ impl Trader {
                 }
                 let (side, price, parent) = (o.side, o.price, o.parent);
                 let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
+                let v = o.venue;
                 self.stats.venue_rejects += 1;
-                self.journal(&JEvent::OrderRejected(journal::event::OrderRejected {
-                    token: r.token(),
-                    reason: r.reason().0,
-                }));
+                self.journal_on(
+                    v,
+                    &JEvent::OrderRejected(journal::event::OrderRejected {
+                        token: r.token(),
+                        reason: r.reason().0,
+                    }),
+                );
                 tracing::info!(token = %r.token(), reason = r.reason().0 as char as u32, "venue rejected order");
                 self.risk.on_release_on(slot, side, leaves, price);
                 if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
@@ -596,17 +631,20 @@ impl Trader {
         c.fills += 1;
         c.shares += u64::from(shares);
         c.fees += self.venue_costs[v].fee(shares, liquidity == b'A');
-        self.journal(&JEvent::Fill(journal::event::Fill {
-            exec: journal::event::OrderExecuted {
-                token,
-                shares: Shares(shares),
-                price,
-                match_number,
-                liquidity,
-            },
-            venue_seq: sequence,
-        }));
-        self.note_replay_fill();
+        self.journal_on(
+            v as u8,
+            &JEvent::Fill(journal::event::Fill {
+                exec: journal::event::OrderExecuted {
+                    token,
+                    shares: Shares(shares),
+                    price,
+                    match_number,
+                    liquidity,
+                },
+                venue_seq: sequence,
+            }),
+        );
+        self.note_replay_fill(v as u8);
         self.positions.fill(&symbol, side, shares, price);
         // the gate reserved at the order's price: release at that price
         self.risk
@@ -645,11 +683,15 @@ impl Trader {
         };
         let (side, price, parent, ioc) = (o.side, o.price, o.parent, o.ioc);
         let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
-        self.journal(&JEvent::OrderCanceled(journal::event::OrderCanceled {
-            token,
-            decrement: Shares(d),
-            reason,
-        }));
+        let v = o.venue;
+        self.journal_on(
+            v,
+            &JEvent::OrderCanceled(journal::event::OrderCanceled {
+                token,
+                decrement: Shares(d),
+                reason,
+            }),
+        );
         self.risk.on_release_on(slot, side, d, price);
         // with several venues, an algo IOC's unfilled rest is routed again
         // at the end of the poll (the parent keeps it working until then)

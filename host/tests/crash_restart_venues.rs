@@ -1,0 +1,472 @@
+//! Multi-venue crash safety with real processes on loopback: `eti-sim serve
+//! --venues 2` (two venues, ETIX and ETIY, each its own engine, feed, OUCH
+//! port, drop copy and order log) in one process and `eti run --config F
+//! --journal DIR` routing three parents over both in another. The host is
+//! SIGKILLed at random instants (every other one the moment a venue's order
+//! log or drop copy grows) and restarted on the same journal, which resumes
+//! each venue's session from its own journaled sequence and reconciles each
+//! venue's replay, until the parents complete. Then, on every venue:
+//! - the executions the host journaled on that venue (the records' venue
+//!   byte) are exactly that venue's drop copy (none doubled, none lost);
+//! - no token appears twice over both venues' order logs, and neither saw a
+//!   duplicate-token reject;
+//! - the drop copies net exactly each parent's size, equal to the journaled
+//!   positions, and each parent filled exactly its size;
+//! - `eti audit verify` passes and the export names each venue.
+//!
+//! About 40 s.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PARENTS: [(&str, &str, i64); 3] = [
+    ("AAPL", "buy", 2000),
+    ("MSFT", "sell", 1600),
+    ("SPY", "buy", 1200),
+];
+const VENUES: [&str; 2] = ["ETIX", "ETIY"];
+/// The parents' window: room for the kills and a last run that completes.
+const WINDOW_S: u64 = 24;
+const KILLS: usize = 10;
+
+fn eti() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_eti"))
+}
+
+fn eti_sim() -> PathBuf {
+    let p = eti().with_file_name("eti-sim");
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--release", "-p", "eti-sim", "--bin", "eti-sim"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok && p.exists(), "eti-sim not built at {}", p.display());
+    }
+    p
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One venue's addresses as `eti-sim serve` printed them.
+struct SimVenue {
+    ouch: String,
+    retransmit: String,
+}
+
+struct Sim {
+    child: Child,
+    venues: Vec<SimVenue>,
+}
+
+impl Sim {
+    fn start(dir: &Path, feed_ports: &[u16]) -> Sim {
+        let mut text = String::from(
+            "[ouch]\nlisten = \"127.0.0.1:0\"\nheartbeat_ms = 50\npeer_timeout_ms = 2000\n\
+             [feed]\nbind = \"127.0.0.1:0\"\nretransmit_listen = \"127.0.0.1:0\"\nheartbeat_ms = 100\n",
+        );
+        text.push_str(&format!(
+            "destinations = [\"127.0.0.1:{}\"]\n\
+             [flow]\nenabled = true\nseed = 21\norders_per_sec = 300\naggressive_pct = 10\n",
+            feed_ports[0]
+        ));
+        for (i, name) in VENUES.iter().enumerate() {
+            text.push_str(&format!(
+                "\n[[venues]]\nname = \"{name}\"\nmaker_fee = {}\ntaker_fee = {}\nlatency_us = {}\n\
+                 size_pct = 100\nspread_ticks = 0\n",
+                -20 + 30 * i as i32,
+                30 - 35 * i as i32,
+                200 * i
+            ));
+            if i > 0 {
+                text.push_str(&format!(
+                    "ouch_listen = \"127.0.0.1:0\"\nretransmit_listen = \"127.0.0.1:0\"\n\
+                     feed_destinations = [\"127.0.0.1:{}\"]\n",
+                    feed_ports[i]
+                ));
+            }
+        }
+        std::fs::write(dir.join("sim.toml"), text).unwrap();
+        let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
+        let mut child = Command::new(eti_sim())
+            .args(["serve", "--venues", &VENUES.len().to_string()])
+            .args(["--config", &f("sim.toml"), "--day", &f("day.jsonl")])
+            .args(["--drop-copy", &f("drop.jsonl")])
+            .args(["--order-log", &f("orders.jsonl")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn eti-sim");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("eti-sim listening line {line:?}: {e}"));
+        assert_eq!(v["event"], "listening");
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = out.read_to_string(&mut rest);
+        });
+        let venues = v["venues"]
+            .as_array()
+            .expect("venues in the listening line")
+            .iter()
+            .map(|x| SimVenue {
+                ouch: x["ouch"].as_str().unwrap().to_string(),
+                retransmit: x["retransmit"].as_str().unwrap().to_string(),
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(venues.len(), VENUES.len());
+        Sim { child, venues }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn host_config(dir: &Path, feed_ports: &[u16], sim: &Sim) -> PathBuf {
+    let mut text = eti_host::app::config::DEFAULT_TOML
+        .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"")
+        .replace("reconnect_ms = 200", "reconnect_ms = 50");
+    for (i, name) in VENUES.iter().enumerate() {
+        let v = &sim.venues[i];
+        text.push_str(&format!(
+            "\n[[venues]]\nname = \"{name}\"\naddress = \"{}\"\nfeed_listen = \"127.0.0.1:{}\"\n\
+             retransmit = \"{}\"\ntake_fee = {}\nmake_fee = {}\nlatency_us = {}\n",
+            v.ouch,
+            feed_ports[i],
+            v.retransmit,
+            30 - 35 * i as i32,
+            -20 + 30 * i as i32,
+            200 * i
+        ));
+    }
+    for (symbol, side, shares) in PARENTS {
+        text.push_str(&format!(
+            "\n[[orders]]\nalgo = \"twap\"\nsymbol = \"{symbol}\"\nside = \"{side}\"\nshares = {shares}\n\
+             limit_bps = 300\nduration_s = {WINDOW_S}\nslices = 20\nparticipation_pct = 100\n"
+        ));
+    }
+    let p = dir.join("eti.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+struct Host {
+    child: Child,
+    err: PathBuf,
+    out: PathBuf,
+}
+
+impl Host {
+    fn start(dir: &Path, n: usize, cfg: &Path, journal: &Path) -> Host {
+        let err = dir.join(format!("host-{n}.err"));
+        let out = dir.join(format!("host-{n}.out"));
+        let child = Command::new(eti())
+            .args(["run", "--config", cfg.to_str().unwrap()])
+            .args(["--journal", journal.to_str().unwrap()])
+            .env(
+                "RUST_LOG",
+                std::env::var("ETI_TEST_HOST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("spawn eti run");
+        Host { child, err, out }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    fn wait_for(&mut self, what: &str, timeout: Duration) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if self.stderr().contains(what) {
+                return true;
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+}
+
+fn venue_file(dir: &Path, stem: &str, venue: &str) -> PathBuf {
+    dir.join(format!("{stem}.{venue}.jsonl"))
+}
+
+fn size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+fn json_lines(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// (token, match number) of our executions in venue `v`'s drop copy, and
+/// the net shares per symbol.
+fn drop_copy(dir: &Path, v: &str) -> (BTreeSet<(String, u64)>, BTreeMap<String, i64>) {
+    let mut fills = BTreeSet::new();
+    let mut net = BTreeMap::new();
+    for l in json_lines(&venue_file(dir, "drop", v)) {
+        if l["user"] != "ETI001" || l["kind"] != "execution" {
+            continue;
+        }
+        let shares = l["shares"].as_i64().unwrap();
+        *net.entry(l["symbol"].as_str().unwrap().to_string())
+            .or_insert(0) += if l["side"] == "buy" { shares } else { -shares };
+        let key = (
+            l["token"].as_str().unwrap().to_string(),
+            l["match_number"].as_u64().unwrap(),
+        );
+        assert!(fills.insert(key.clone()), "{v}: execution {key:?} twice");
+    }
+    (fills, net)
+}
+
+#[test]
+fn sigkilled_multi_venue_host_resumes_every_venue_without_trading_twice() {
+    let t_start = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let feed_ports: Vec<u16> = VENUES.iter().map(|_| free_udp_port()).collect();
+    let sim = Sim::start(dir, &feed_ports);
+    let cfg = host_config(dir, &feed_ports, &sim);
+    let journal = dir.join("journal");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill schedule seed {seed}");
+    let mut rng = Rng(seed);
+    let watched: Vec<PathBuf> = VENUES
+        .iter()
+        .flat_map(|v| [venue_file(dir, "orders", v), venue_file(dir, "drop", v)])
+        .collect();
+    let (mut kills, mut near_event, mut runs) = (0, 0, 0);
+    let mut finished = None;
+    while kills < KILLS && t_start.elapsed() < Duration::from_secs(WINDOW_S - 10) {
+        let mut h = Host::start(dir, runs, &cfg, &journal);
+        runs += 1;
+        assert!(
+            h.wait_for(
+                "[eti] journal: session start durable",
+                Duration::from_secs(20)
+            ),
+            "host run {runs} did not start: {}",
+            h.stderr()
+        );
+        if kills % 2 == 1 {
+            // the instant any venue logs an order or an execution
+            let mut at: Vec<u64> = watched.iter().map(|p| size(p)).collect();
+            let t0 = Instant::now();
+            'watch: while t0.elapsed() < Duration::from_millis(1500) {
+                for (k, p) in watched.iter().enumerate() {
+                    let n = size(p);
+                    if n > at[k] {
+                        near_event += 1;
+                        break 'watch;
+                    }
+                    at[k] = n;
+                }
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(50 + rng.below(600)));
+        }
+        if let Ok(Some(s)) = h.child.try_wait() {
+            finished = Some((h, s));
+            break;
+        }
+        h.child.kill().unwrap();
+        h.child.wait().unwrap();
+        kills += 1;
+    }
+    eprintln!("{kills} kills ({near_event} on a venue event) in {runs} runs");
+    let (h, status) = match finished {
+        Some(f) => f,
+        None => {
+            let mut h = Host::start(dir, runs, &cfg, &journal);
+            runs += 1;
+            let t0 = Instant::now();
+            let s = loop {
+                if let Some(s) = h.child.try_wait().unwrap() {
+                    break s;
+                }
+                if t0.elapsed() > Duration::from_secs(WINDOW_S + 30) {
+                    let _ = h.child.kill();
+                    panic!("last run did not finish: {}", h.stderr());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            (h, s)
+        }
+    };
+    let summary = std::fs::read_to_string(&h.out).unwrap_or_default();
+    assert!(
+        status.success(),
+        "last run: {status}\n{}\n{summary}",
+        h.stderr()
+    );
+    assert!(
+        kills >= KILLS / 2,
+        "only {kills} kills before the parents completed"
+    );
+
+    // the journal, as exported: fills per venue byte
+    let (ok, text) = {
+        let o = Command::new(eti())
+            .args(["audit", "verify", journal.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    assert!(ok, "eti audit verify: {text}");
+    let o = Command::new(eti())
+        .args(["audit", "export", journal.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let records: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut journaled: Vec<BTreeSet<(String, u64)>> = vec![BTreeSet::new(); VENUES.len()];
+    for r in records.iter().filter(|r| r["kind"] == "fill") {
+        let v = r["venue"].as_u64().expect("a fill names its venue") as usize;
+        assert_eq!(r["venue_name"], VENUES[v], "{r}");
+        let key = (
+            r["event"]["token"].as_str().unwrap().to_string(),
+            r["event"]["match_number"].as_u64().unwrap(),
+        );
+        assert!(
+            journaled[v].insert(key.clone()),
+            "{}: fill {key:?} journaled twice",
+            VENUES[v]
+        );
+    }
+    let mut net: BTreeMap<String, i64> = BTreeMap::new();
+    let mut venues_traded = 0;
+    for (v, name) in VENUES.iter().enumerate() {
+        let (fills, n) = drop_copy(dir, name);
+        assert_eq!(
+            journaled[v], fills,
+            "{name}: the host's journaled fills are exactly the venue's drop copy"
+        );
+        venues_traded += usize::from(!fills.is_empty());
+        for (s, x) in n {
+            *net.entry(s).or_insert(0) += x;
+        }
+    }
+    assert_eq!(
+        venues_traded,
+        VENUES.len(),
+        "the router traded on every venue"
+    );
+    // tokens: unique over every venue's order log, no duplicate-token reject
+    let mut tokens = BTreeSet::new();
+    for name in VENUES {
+        for l in json_lines(&venue_file(dir, "orders", name)) {
+            if l["user"] != "ETI001" {
+                continue;
+            }
+            assert_ne!(l["kind"], "duplicate_token_reject", "{name}: {l}");
+            let t = l["token"].as_str().unwrap().to_string();
+            assert!(tokens.insert(t.clone()), "token {t} used twice ({name})");
+        }
+    }
+    let state = eti_host::journal::recover(&journal).expect("journal recovers");
+    let firm = eti_core::Firm::new("ETIA").unwrap();
+    for (symbol, side, shares) in PARENTS {
+        let want = if side == "buy" { shares } else { -shares };
+        let sym = eti_core::Symbol::new(symbol).unwrap();
+        assert_eq!(
+            net.get(symbol).copied().unwrap_or(0),
+            want,
+            "{symbol}: the venues' drop copies net exactly the parent's size"
+        );
+        assert_eq!(
+            state.positions.get(&(firm, sym)).copied().unwrap_or(0),
+            want,
+            "{symbol}: the journaled position equals the drop copies'"
+        );
+    }
+    assert_eq!(state.parents.len(), PARENTS.len());
+    for (id, p) in &state.parents {
+        assert_eq!(
+            p.filled, p.started.shares.0,
+            "parent {id} filled exactly its size"
+        );
+        assert_eq!(p.done, Some(b'C'), "parent {id} completed");
+    }
+    // every restart reconciled every venue
+    let named: BTreeSet<String> = records
+        .iter()
+        .filter(|r| r["kind"] == "venue_named")
+        .map(|r| r["event"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(named, VENUES.iter().map(|s| s.to_string()).collect());
+    let last_start = records
+        .iter()
+        .rposition(|r| r["kind"] == "session_start")
+        .unwrap();
+    for (v, name) in VENUES.iter().enumerate() {
+        assert!(
+            records[last_start..]
+                .iter()
+                .any(|r| r["kind"] == "reconciled" && r["venue"] == v),
+            "the last restart reconciled {name}"
+        );
+    }
+    eprintln!(
+        "multi-venue crash test: {kills} kills ({near_event} on a venue event), {runs} runs, \
+         fills journaled {:?} by venue, {} adopted, {} lost, run time {:.1} s",
+        journaled.iter().map(|s| s.len()).collect::<Vec<_>>(),
+        records
+            .iter()
+            .filter(|r| r["kind"] == "order_adopted")
+            .count(),
+        records.iter().filter(|r| r["kind"] == "order_lost").count(),
+        t_start.elapsed().as_secs_f64()
+    );
+    drop(sim);
+}
