@@ -40,8 +40,9 @@
 //! six stage spans), is reported and not counted as covered.
 
 use std::{
-    io::{ErrorKind, Read, Write},
+    io::{ErrorKind, Write},
     net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket},
+    os::fd::AsRawFd,
     path::PathBuf,
     sync::{
         atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering},
@@ -301,14 +302,16 @@ struct TickStamps {
     stages: [u64; 6],
     /// Host: the venue `send` returned (the order table's `sent_ns`).
     sent: u64,
+    /// Exchange: the kernel's receive stamp of the order's segment (0: none).
+    kernel_rx: u64,
     /// Exchange: the order read.
     arrive: u64,
 }
 
 impl TickStamps {
-    /// The tick's [`HOST_LOOP_SEGMENTS`] and whether its order arrived
-    /// before the host's `send` returned; `None` when a stamp is missing or
-    /// out of order.
+    /// The tick's [`HOST_LOOP_SEGMENTS`] and whether its order reached the
+    /// exchange before the host's `send` returned; `None` when a stamp is
+    /// missing or out of order.
     ///
     /// Where two sides overlap, the path ends at the first of the two
     /// stamps, which keeps the segments monotonic and adding up to the
@@ -319,20 +322,18 @@ impl TickStamps {
     ///   poll's entry is clamped between that and the receive stamp (a poll
     ///   entered before the tick was there waited for nothing but its own
     ///   receive call);
-    /// - the exchange may read the order before the host's `send` returns
-    ///   (on veth the sender's call runs the peer's receive path, and the
-    ///   polling exchange thread reads on the other CPU): the `send` stage
-    ///   counts until the arrival, `wire_out` is 0, and the rest of the call
-    ///   is off the tick's path.
-    fn segments(&self) -> Option<([u64; 13], bool)> {
+    /// - the order may reach the exchange's socket (its kernel receive
+    ///   stamp) before the host's `send` returns: on veth the sender's call
+    ///   runs the peer's receive path. The `send` stage then counts until
+    ///   that stamp, `wire_out` is 0, and the rest of the call is off the
+    ///   tick's path. Without a kernel stamp the exchange's read stands in
+    ///   for it (`exchange_pickup` 0).
+    fn segments(&self) -> Option<([u64; 14], bool)> {
         let t = self;
         let ok = [t.send, t.send_ret, t.poll, t.rx, t.turn, t.sent, t.arrive]
             .iter()
             .all(|&x| x != 0);
-        if !ok || t.due > t.send || t.send > t.rx || t.rx > t.turn {
-            return None;
-        }
-        if t.turn > t.sent || t.turn > t.arrive {
+        if !ok || t.due > t.send || t.send > t.rx || t.rx > t.turn || t.turn > t.sent {
             return None;
         }
         let p1 = t.send_ret.clamp(t.send, t.rx);
@@ -343,13 +344,21 @@ impl TickStamps {
             // stage time recorded outside this tick's handler span
             return None;
         }
-        let over = t.sent.saturating_sub(t.arrive);
         let send_stage = 5;
-        if over > t.stages[send_stage] {
-            // arrived before the send call began: not this tick's order
+        let send_start = t.sent - t.stages[send_stage];
+        if t.arrive < send_start {
+            // read before the send call began: not this tick's order
             return None;
         }
-        let mut s = [0u64; 13];
+        // into the exchange's socket: between the send call's start and the
+        // read (a stamp converted from CLOCK_REALTIME may be off by a few ns)
+        let k = match t.kernel_rx {
+            0 => t.arrive,
+            k => k.clamp(send_start, t.arrive),
+        };
+        let q1 = t.sent.min(k);
+        let over = t.sent - q1;
+        let mut s = [0u64; 14];
         s[0] = t.send - t.due;
         s[1] = p1 - t.send;
         s[2] = p2 - p1;
@@ -358,7 +367,8 @@ impl TickStamps {
         s[5..11].copy_from_slice(&t.stages);
         s[5 + send_stage] -= over;
         s[11] = handler - stages;
-        s[12] = t.arrive.saturating_sub(t.sent);
+        s[12] = k - q1;
+        s[13] = t.arrive - k;
         Some((s, over > 0))
     }
 }
@@ -367,6 +377,12 @@ impl TickStamps {
 /// stamped on arrival and answered Accepted + Canceled.
 struct VenueSide {
     sock: TcpStream,
+    /// Kernel receive stamp of each tick's order, on the monotonic clock (0:
+    /// none), and `CLOCK_REALTIME - CLOCK_MONOTONIC` to convert it.
+    kernel_rx: Vec<u64>,
+    rt_offset: i128,
+    /// Orders read without a kernel stamp.
+    unstamped: u64,
     framer: Framer,
     session: Session,
     next_seq: u64,
@@ -405,14 +421,18 @@ impl VenueSide {
     fn poll(&mut self, arrive: &mut [u64], tokens: &mut [[u8; 14]]) -> anyhow::Result<usize> {
         self.flush()?;
         let spare = self.framer.spare_mut();
-        let k = match self.sock.read(spare) {
-            Ok(0) => bail!("venue session closed by the host"),
-            Ok(k) => k,
+        let (k, krx) = match read_stamped(&self.sock, spare) {
+            Ok((0, _)) => bail!("venue session closed by the host"),
+            Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
             Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(0),
             Err(e) => return Err(e).context("reading the venue session"),
         };
         let now = mono_ns();
+        // the kernel's stamp of the last segment read, on the monotonic clock
+        let krx = krx
+            .and_then(|rt| u64::try_from(i128::from(rt) - self.rt_offset).ok())
+            .unwrap_or(0);
         self.framer.commit(k);
         let mut orders = 0;
         let mut replies: Vec<([u8; Accepted::LEN], [u8; Canceled::LEN])> = Vec::new();
@@ -439,6 +459,10 @@ impl VenueSide {
                             if *slot == 0 {
                                 *slot = now;
                                 tokens[i as usize] = *o.token.as_bytes();
+                                if let Some(k) = self.kernel_rx.get_mut(i as usize) {
+                                    *k = krx;
+                                }
+                                self.unstamped += u64::from(krx == 0);
                                 self.received += 1;
                             } else {
                                 self.duplicated += 1;
@@ -469,6 +493,88 @@ impl VenueSide {
         self.flush()?;
         Ok(orders)
     }
+}
+
+/// Have the kernel stamp every segment the exchange's end of the venue
+/// session receives (`SO_TIMESTAMPNS`: software, `CLOCK_REALTIME`, taken
+/// when the segment entered the receiving stack).
+fn enable_rx_stamps(sock: &TcpStream) -> std::io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `&on`, a live
+    // c_int, for the duration of the call; the descriptor is the stream's own.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A non-blocking `read` that also returns the kernel's receive stamp
+/// (`CLOCK_REALTIME` ns) of the last segment read, when there is one: for
+/// TCP, `recvmsg` reports the stamp of the last skb it consumed.
+fn read_stamped(sock: &TcpStream, buf: &mut [u8]) -> std::io::Result<(usize, Option<u64>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // room for one SCM_TIMESTAMPNS (a timespec) and then some; u64 aligned
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr is plain data, all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: `msg` points at one iovec over `buf` (valid for `buf.len()`
+    // bytes of writes) and at `control` (valid for `msg_controllen` bytes);
+    // both outlive the call, which writes only within them.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut stamp = None;
+    // SAFETY: the CMSG_* walk stays within `msg_controllen` bytes of
+    // `control` as the kernel filled it (CMSG_NXTHDR returns null past the
+    // end); a SCM_TIMESTAMPNS payload is one timespec, read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                let ns = (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64;
+                stamp = (ns != 0).then_some(ns);
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n as usize, stamp))
+}
+
+/// `CLOCK_REALTIME - CLOCK_MONOTONIC` in ns, from the tightest of a few
+/// monotonic / realtime / monotonic triples.
+fn realtime_offset() -> i128 {
+    let rt = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128)
+    };
+    (0..5)
+        .map(|_| {
+            let a = mono_ns();
+            let r = rt();
+            let b = mono_ns();
+            (b - a, r - i128::from(a + (b - a) / 2))
+        })
+        .min_by_key(|x| x.0)
+        .map_or(0, |x| x.1)
 }
 
 fn i_ref(seq: u64) -> u64 {
@@ -761,8 +867,12 @@ pub fn run_variant(
             };
             sock.set_nodelay(true)?;
             sock.set_nonblocking(true)?;
+            enable_rx_stamps(&sock).context("SO_TIMESTAMPNS on the venue session")?;
             let vs = venue_side.insert(VenueSide {
                 sock,
+                kernel_rx: vec![0; n],
+                rt_offset: realtime_offset(),
+                unstamped: 0,
                 framer: Framer::with_capacity(1024, 1 << 16),
                 session,
                 next_seq: 1,
@@ -886,6 +996,8 @@ pub fn run_variant(
     let mut send_lag = hist();
     let mut hostd = hist();
     let mut bd = crate::t2t::Breakdown::new(&crate::t2t::HOST_LOOP_SEGMENTS);
+    let mut no_kernel_stamp = 0u64;
+    let mut e2e_stack = hist();
     for i in (warmup as usize).min(n)..n {
         let (due, s, a) = (due_ts[i], send_ts[i], arrive_ts[i]);
         if a == 0 || s == 0 {
@@ -911,17 +1023,30 @@ pub fn run_variant(
             turn: ld(&trace.turn),
             stages: std::array::from_fn(|k| trace.stages[i][k].load(Ordering::Relaxed)),
             sent: sent_ns,
+            kernel_rx: vs.kernel_rx[i],
             arrive: a,
         };
         match t.segments() {
             Some((seg, overlap)) => {
+                no_kernel_stamp += u64::from(t.kernel_rx == 0);
+                if t.kernel_rx != 0 {
+                    // due time to the order in the exchange's TCP stack:
+                    // end to end less the exchange thread's own pickup
+                    e2e_stack.saturating_record((a - due - seg[13]).max(1));
+                }
                 bd.tick(&seg, a - due, overlap);
                 let _ = hostd.record((t.sent - t.rx).max(1));
             }
             None => bd.untraced(),
         }
     }
-    let (segments, coverage) = bd.finish();
+    let (segments, mut coverage) = bd.finish();
+    coverage.no_kernel_stamp = no_kernel_stamp;
+    if no_kernel_stamp > 0 {
+        notes.push(format!(
+            "{no_kernel_stamp} ticks' orders came without a kernel receive stamp (SO_TIMESTAMPNS): their exchange_pickup is 0 and wire_out runs to the exchange's read"
+        ));
+    }
     let stats = host.trader.stats;
     drop(host);
     let loop_period = period_out.lock().ok().and_then(|mut o| o.take());
@@ -948,6 +1073,7 @@ pub fn run_variant(
         segments,
         coverage,
         loop_period,
+        e2e_stack: (!e2e_stack.is_empty()).then_some(e2e_stack),
         host: hostd,
         cycles: None,
         projected: None,
@@ -1026,13 +1152,14 @@ mod tests {
             turn: 4_100,
             stages: [60, 400, 30, 200, 60, 3_000],
             sent: 8_500,
+            kernel_rx: 8_900,
             arrive: 9_200,
         };
         let (s, overlap) = t.segments().unwrap();
         assert!(!overlap);
         assert_eq!(
             s,
-            [300, 1_700, 500, 500, 100, 60, 400, 30, 200, 60, 3_000, 650, 700]
+            [300, 1_700, 500, 500, 100, 60, 400, 30, 200, 60, 3_000, 650, 400, 300]
         );
         assert_eq!(s.iter().sum::<u64>(), t.arrive - t.due);
         // the host took the packet before the exchange's send returned, from
@@ -1045,12 +1172,34 @@ mod tests {
         let (s, _) = early.segments().unwrap();
         assert_eq!(&s[..5], &[300, 2_700, 0, 0, 100]);
         assert_eq!(s.iter().sum::<u64>(), t.arrive - t.due);
-        // the exchange read the order 400 ns before the host's send returned
-        let during = TickStamps { arrive: 8_100, ..t };
+        // the order was in the exchange's socket 400 ns before the host's
+        // send returned (on veth the call runs the peer's receive path)
+        let during = TickStamps {
+            kernel_rx: 8_100,
+            ..t
+        };
         let (s, overlap) = during.segments().unwrap();
         assert!(overlap);
-        assert_eq!((s[10], s[11], s[12]), (2_600, 650, 0));
-        assert_eq!(s.iter().sum::<u64>(), during.arrive - t.due);
+        assert_eq!(&s[10..], &[2_600, 650, 0, 1_100]);
+        assert_eq!(s.iter().sum::<u64>(), t.arrive - t.due);
+        // no kernel stamp: the read stands in for it, even before send returned
+        let unstamped = TickStamps {
+            kernel_rx: 0,
+            arrive: 8_100,
+            ..t
+        };
+        let (s, overlap) = unstamped.segments().unwrap();
+        assert!(overlap);
+        assert_eq!(&s[10..], &[2_600, 650, 0, 0]);
+        assert_eq!(s.iter().sum::<u64>(), 8_100 - t.due);
+        // a converted kernel stamp a little outside [send call, read] is clamped
+        let (s, _) = TickStamps {
+            kernel_rx: 9_250,
+            ..t
+        }
+        .segments()
+        .unwrap();
+        assert_eq!(&s[12..], &[700, 0]);
         // out of order or missing: no breakdown
         for bad in [
             TickStamps { rx: 1_200, ..t },
@@ -1108,6 +1257,8 @@ mod tests {
         assert!(m.segments.iter().all(|(_, h)| h.len() == 390));
         // the segments telescope: due time to arrival, tick by tick
         assert_eq!(c.measured_ns + c.unattributed_ns, c.e2e_ns, "{c:?}");
+        // the exchange's socket stamped every order (SO_TIMESTAMPNS, recvmsg)
+        assert_eq!(c.no_kernel_stamp, 0, "{c:?}");
         // Coverage of the measured segments, asserted on the median tick:
         // the mean is not robust here (an unpinned host preempted inside
         // its packet handler charges milliseconds to `host_other` in a

@@ -74,6 +74,10 @@ pub struct VariantReport {
     pub coverage: Option<CoverageReport>,
     /// Host loop: time between successive feed polls (the rest of the loop).
     pub loop_period: Option<Pcts>,
+    /// Host loop: due time to the order's kernel receive stamp in the
+    /// exchange's TCP stack (end to end less `exchange_pickup`, the bench
+    /// exchange thread's own read latency); a venue would stamp about here.
+    pub end_to_end_to_exchange_stack: Option<Pcts>,
     /// RTL cycles per gate check and their time at Fmax (rust-hdl gate).
     pub gate_cycles: Option<Pcts>,
     pub gate_ns_at_fmax: Option<Pcts>,
@@ -250,6 +254,9 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
         if let Some(p) = &m.loop_period {
             tags.push(("loop_period".to_string(), p.clone()));
         }
+        if let Some(p) = &m.e2e_stack {
+            tags.push(("t2t_to_exchange_stack".to_string(), p.clone()));
+        }
         if let Some(c) = &m.cycles {
             tags.push(("gate_cycles".to_string(), c.clone()));
         }
@@ -294,6 +301,7 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
             .as_ref()
             .filter(|h| !h.is_empty())
             .map(Pcts::of),
+        end_to_end_to_exchange_stack: m.e2e_stack.as_ref().filter(|_| complete).map(Pcts::of),
         gate_cycles,
         gate_ns_at_fmax,
         end_to_end_projected_at_fmax: projected,
@@ -463,7 +471,7 @@ where
 
 /// Every segment name either kind of variant reports, in path order (the
 /// per-stage table's columns).
-const ALL_SEGMENTS: [&str; 14] = [
+const ALL_SEGMENTS: [&str; 15] = [
     "send_lag",
     "wire_in",
     "tick_send",
@@ -478,6 +486,7 @@ const ALL_SEGMENTS: [&str; 14] = [
     "send",
     "host_other",
     "wire_out",
+    "exchange_pickup",
 ];
 
 fn us(ns: u64) -> String {
@@ -561,8 +570,11 @@ pub fn markdown(s: &Summary) -> String {
              (it was polling the retransmission socket and the venue session, timers, control); `feed_recv` → the feed \
              path's receive stamp (`recvmmsg`, or the AF_XDP ring); `rx_batch` → the host's packet handler is called \
              (earlier packets of the batch); the six host stages (decode and book update of both ITCH messages); \
-             `host_other` (unattributed); `wire_out` venue `send` returned → the exchange reads the order. Pipeline \
-             variants: `wire_in` = send stamp → decode start.\n"
+             `host_other` (unattributed); `wire_out` venue `send` returned → the order enters the exchange's TCP stack \
+             (its kernel receive stamp, SO_TIMESTAMPNS); `exchange_pickup` → the exchange thread reads it. Where two \
+             sides overlap (the host takes the tick before the exchange's `send` returns, the order reaches the exchange \
+             before the host's `send` returns) the path ends at the first stamp. Pipeline variants: `wire_in` = send \
+             stamp → decode start, `wire_out` = `write` returned → the exchange reads the order.\n"
         );
         let seg: Vec<&str> = ALL_SEGMENTS
             .iter()
@@ -575,9 +587,13 @@ pub fn markdown(s: &Summary) -> String {
         }
         let _ = writeln!(
             o,
-            " Σ measured p50 | e2e p50 (from due) | e2e raw p50 | feed poll period p50 / p99 |"
+            " Σ measured p50 | e2e p50 (from due) | e2e raw p50 | e2e to the exchange's stack p50 / p99 | feed poll period p50 / p99 |"
         );
-        let _ = writeln!(o, "|---|{}---:|---:|---:|---:|", "---:|".repeat(seg.len()));
+        let _ = writeln!(
+            o,
+            "|---|{}---:|---:|---:|---:|---:|",
+            "---:|".repeat(seg.len())
+        );
         for v in s.variants.iter().filter(|v| v.complete) {
             let _ = write!(o, "| {} |", v.name);
             for n in &seg {
@@ -595,9 +611,12 @@ pub fn markdown(s: &Summary) -> String {
             let lp = v.loop_period.map_or("–".to_string(), |p| {
                 format!("{} / {}", us(p.p50), us(p.p99))
             });
+            let stack = v.end_to_end_to_exchange_stack.map_or("–".to_string(), |p| {
+                format!("{} / {}", us(p.p50), us(p.p99))
+            });
             let _ = writeln!(
                 o,
-                " {} | {} | {} | {lp} |",
+                " {} | {} | {} | {stack} | {lp} |",
                 us(v.segment_sum_p50),
                 us(due),
                 us(raw),

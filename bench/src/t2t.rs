@@ -185,9 +185,10 @@ pub const PIPELINE_SEGMENTS: [&str; 9] = [
 /// batch (`rx_batch`), the host's six stages for this tick (both ITCH
 /// messages' decode and book update), what the host spent inside the
 /// packet handler outside those six stages (`host_other`: not measured as a
-/// stage, see [`UNATTRIBUTED`]), and `wire_out` (venue `send` returned to
-/// the exchange reading the order).
-pub const HOST_LOOP_SEGMENTS: [&str; 13] = [
+/// stage, see [`UNATTRIBUTED`]), `wire_out` (venue `send` returned to the
+/// order's segment entering the exchange's TCP stack: its kernel receive
+/// stamp) and `exchange_pickup` (from there to the exchange thread's read).
+pub const HOST_LOOP_SEGMENTS: [&str; 14] = [
     "send_lag",
     "tick_send",
     "pickup_wait",
@@ -201,6 +202,7 @@ pub const HOST_LOOP_SEGMENTS: [&str; 13] = [
     "send",
     "host_other",
     "wire_out",
+    "exchange_pickup",
 ];
 
 /// The segment that is a remainder, not a measured stage: the host's packet
@@ -217,9 +219,13 @@ pub struct Coverage {
     pub ticks: u64,
     /// Measured ticks left out of it (a stamp missing or out of order).
     pub untraced: u64,
-    /// Ticks whose order the exchange read before the host's `send` call
-    /// returned (the `send` stage counts until the arrival).
+    /// Ticks whose order reached the exchange (its kernel receive stamp)
+    /// before the host's `send` call returned (the `send` stage counts until
+    /// then).
     pub arrived_during_send: u64,
+    /// Host loop: ticks whose order came without a kernel receive stamp
+    /// (the exchange's read stands in for it).
+    pub no_kernel_stamp: u64,
     /// Σ over the ticks of end to end from the due time, ns.
     pub e2e_ns: u64,
     /// Σ over the ticks of the measured segments (all but
@@ -319,6 +325,10 @@ pub struct Measured {
     /// Host loop: time between successive polls of the feed (the rest of
     /// the loop: retransmission socket, venue session, timers, control).
     pub loop_period: Option<Histogram<u64>>,
+    /// Host loop: due time to the order's kernel receive stamp at the
+    /// exchange (end to end less `exchange_pickup`, the bench exchange
+    /// thread's own read latency), ticks with a stamp.
+    pub e2e_stack: Option<Histogram<u64>>,
     /// Host only: start of decode to `write` returned.
     pub host: Histogram<u64>,
     /// RTL cycles per gate check (rust-hdl gate only).
@@ -685,6 +695,7 @@ pub fn run_variant(
         segments,
         coverage,
         loop_period: None,
+        e2e_stack: None,
         host,
         cycles,
         projected,

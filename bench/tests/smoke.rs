@@ -172,6 +172,7 @@ fn quick_report_is_complete_and_sane() {
                 "send",
                 "host_other",
                 "wire_out",
+                "exchange_pickup",
             ]
         } else {
             &[
