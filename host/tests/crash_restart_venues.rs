@@ -344,6 +344,16 @@ fn sigkilled_multi_venue_host_resumes_every_venue_without_trading_twice() {
         "last run: {status}\n{}\n{summary}",
         h.stderr()
     );
+    // the summary has each venue's session state and sequences
+    for (v, name) in VENUES.iter().enumerate() {
+        let line = summary
+            .lines()
+            .find(|l| l.starts_with(&format!("venue {v} {name}: ")))
+            .unwrap_or_else(|| panic!("no summary line for {name}: {summary}"));
+        assert!(line.contains("logged_in"), "{line}");
+        assert!(line.contains("order sequence "), "{line}");
+        assert!(!line.contains("STALE"), "{line}");
+    }
     assert!(
         kills >= KILLS / 2,
         "only {kills} kills before the parents completed"

@@ -491,6 +491,11 @@ fn host_summary(host: &Host, venue: &VenueLink) -> Vec<String> {
         host.venue.address(),
         venue.describe()
     ));
+    if t.venue_count() > 1 {
+        // each venue's session and feed as they ended
+        t.publish_venues(&host.venue);
+        out.extend(t.status.venue_rows().iter().map(|v| v.describe()));
+    }
     for par in &t.parents {
         let r = par.report();
         out.push(format!(

@@ -238,6 +238,8 @@ pub fn health(status: &SharedStatus) -> (u16, String) {
             "summary": link.describe(),
         },
         "stale_books": stale,
+        // every venue's session and feed (venue 0 is also `venue` above)
+        "venues": status.venue_rows(),
         "kill_switch": kill,
         "itch_messages": status.itch_messages.load(Ordering::Relaxed),
     })

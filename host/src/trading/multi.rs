@@ -309,6 +309,35 @@ impl Trader {
         self.routing = Some(rt);
     }
 
+    /// Publish every venue's session and feed into the shared status
+    /// (housekeeping): `/health`, `GET status` and the summary read it.
+    pub(crate) fn publish_venues(&self, venue0: &VenueClient) {
+        use crate::telemetry::status::VenueLink;
+        let s = &self.status;
+        let rec = |v: usize| self.safety.reconcile.get(v).is_some_and(Option::is_some);
+        s.publish_venue_at(
+            0,
+            &VenueLink::new(venue0.state(), &venue0.stats),
+            venue0.next_expected(),
+            self.receiver.next_sequence(),
+            self.books.iter().count() as u64,
+            self.books.stale_count() as u64,
+            rec(0),
+        );
+        let Some(rt) = &self.routing else { return };
+        for (k, (c, f)) in rt.clients.iter().zip(&rt.feeds).enumerate() {
+            s.publish_venue_at(
+                k + 1,
+                &VenueLink::new(c.state(), &c.stats),
+                c.next_expected(),
+                f.receiver.next_sequence(),
+                f.books.iter().count() as u64,
+                f.books.stale_count() as u64,
+                rec(k + 1),
+            );
+        }
+    }
+
     /// Refresh the consolidated book from every venue's book of parent
     /// `i`'s stock; returns (venues that may take orders, printed volume
     /// over all venues, every listing venue stale).

@@ -141,6 +141,9 @@ impl Trader {
             JoinPolicy::FromOne
         };
         let risk = Risk::new(cfg, r, tradable, now)?;
+        let _ = status
+            .venue_names
+            .set(r.venues.iter().map(|v| v.name.clone()).collect());
         let mut prefix = [b'E'; 3];
         prefix.copy_from_slice(&cfg.venue.token_prefix.as_bytes()[..3]);
         let symbols: Vec<Symbol> = tradable.iter().map(|(s, _)| *s).collect();
@@ -777,6 +780,7 @@ impl Trader {
             venue.state(),
             &venue.stats,
         ));
+        self.publish_venues(venue);
         s.stale_books
             .store(self.books.stale_count() as u64, Ordering::Relaxed);
         s.books_known
