@@ -18,6 +18,10 @@ pub enum DriverError {
     UnknownSymbol([u8; 8]),
     #[error("firm {0} is outside the gate's {FIRMS} firms")]
     BadFirm(u8),
+    #[error(
+        "symbol limit {0} out of range: max shares < 2^20, max notional < 2^51, collar bps < 2^14"
+    )]
+    SymbolLimitRange(&'static str),
 }
 
 /// One symbol the host loads.
@@ -28,6 +32,23 @@ pub struct SymbolEntry {
     /// Reference price for the collar, 4 implied decimals.
     pub reference: u32,
     pub restricted: bool,
+}
+
+/// One symbol's own order limits (`SYM_LIMITS`): a non-zero value replaces the
+/// global register for Enters on that symbol, 0 leaves the global one in force.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SymbolLimits {
+    pub max_shares: u32,
+    /// Shares × price, price in 1/10 000 $.
+    pub max_notional: u64,
+    pub collar_bps: u16,
+}
+
+impl SymbolLimits {
+    /// The `SYM_LIMITS` data word for `slot` (max notional goes to `SYM_NOTIONAL`).
+    pub const fn word(&self, slot: u64) -> u64 {
+        slot | (self.collar_bps as u64) << 16 | (self.max_shares as u64) << 32
+    }
 }
 
 /// Per-firm limits.
@@ -151,8 +172,10 @@ impl<G: RiskGate> GateDriver<G> {
         let seed = find_seed(&keys, search_from, 2_000_000)?;
         self.gate.write_register(regmap::HASH_SEED, seed)?;
         self.gate.write_register(regmap::SYM_KEY, 0)?;
+        self.gate.write_register(regmap::SYM_NOTIONAL, 0)?;
         for slot in 0..SYMBOLS as u64 {
             self.gate.write_register(regmap::SYM_WRITE, slot)?;
+            self.gate.write_register(regmap::SYM_LIMITS, slot)?;
         }
         for (e, &k) in entries.iter().zip(&keys) {
             self.write_symbol(k, seed, e.reference, e.restricted)?;
@@ -187,6 +210,34 @@ impl<G: RiskGate> GateDriver<G> {
         Ok(self
             .gate
             .write_register(regmap::SYM_REF, slot | u64::from(reference) << 32)?)
+    }
+
+    /// Give a loaded symbol its own order limits (all three at once; 0 = the
+    /// global register applies). The caller knows the symbol is loaded: the
+    /// gate cannot tell, it writes the symbol's hash slot.
+    ///
+    /// # Errors
+    /// [`DriverError::SymbolLimitRange`] for a value wider than the gate
+    /// stores (`regmap::SYM_*_BITS`; nothing written); register errors only
+    /// if the map is broken.
+    pub fn set_symbol_limits(
+        &mut self,
+        stock: &[u8; 8],
+        l: SymbolLimits,
+    ) -> Result<(), DriverError> {
+        if u64::from(l.max_shares) >> regmap::SYM_SHARES_BITS != 0 {
+            return Err(DriverError::SymbolLimitRange("max_shares"));
+        }
+        if l.max_notional >> regmap::SYM_NOTIONAL_BITS != 0 {
+            return Err(DriverError::SymbolLimitRange("max_notional"));
+        }
+        if u64::from(l.collar_bps) >> regmap::SYM_BPS_BITS != 0 {
+            return Err(DriverError::SymbolLimitRange("collar_bps"));
+        }
+        let slot = symbol_slot(symbol_key(stock), self.seed) as u64;
+        self.gate
+            .write_register(regmap::SYM_NOTIONAL, l.max_notional)?;
+        Ok(self.gate.write_register(regmap::SYM_LIMITS, l.word(slot))?)
     }
 
     /// Restrict or release a loaded symbol (rewrites its slot).

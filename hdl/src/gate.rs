@@ -32,8 +32,10 @@ pub const fn classify(addr: u16) -> Option<Access> {
     use regmap::*;
     match addr {
         GLOBAL_KILL | HASH_SEED | MAX_SHARES | MAX_NOTIONAL | COLLAR_BPS | THROTTLE_BURST
-        | THROTTLE_SHIFT | NOW | EXP_SHARES | EXP_NOTIONAL | SYM_KEY => Some(Access::ReadWrite),
-        EXP_COMMIT | SYM_WRITE | SYM_REF => Some(Access::WriteOnly),
+        | THROTTLE_SHIFT | NOW | EXP_SHARES | EXP_NOTIONAL | SYM_KEY | SYM_NOTIONAL => {
+            Some(Access::ReadWrite)
+        }
+        EXP_COMMIT | SYM_WRITE | SYM_REF | SYM_LIMITS => Some(Access::WriteOnly),
         _ => {
             let base = addr & 0xFF00;
             let idx = (addr & 0x00FF) as usize;

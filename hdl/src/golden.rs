@@ -124,6 +124,10 @@ pub struct SymbolLookup {
     pub reference: [u32; SYMBOLS],
     pub valid: [bool; SYMBOLS],
     pub restricted: [bool; SYMBOLS],
+    /// Per-symbol limits (`SYM_LIMITS`); 0 = the global register applies.
+    pub max_shares: [u32; SYMBOLS],
+    pub max_notional: [u64; SYMBOLS],
+    pub collar_bps: [u16; SYMBOLS],
 }
 
 /// What the lookup yields for one symbol.
@@ -132,6 +136,9 @@ pub struct SymbolHit {
     pub known: bool,
     pub restricted: bool,
     pub reference: u32,
+    pub max_shares: u32,
+    pub max_notional: u64,
+    pub collar_bps: u16,
 }
 
 impl SymbolLookup {
@@ -141,6 +148,9 @@ impl SymbolLookup {
             known: self.valid[slot] && self.key[slot] == symbol,
             restricted: self.restricted[slot],
             reference: self.reference[slot],
+            max_shares: self.max_shares[slot],
+            max_notional: self.max_notional[slot],
+            collar_bps: self.collar_bps[slot],
         }
     }
 }
@@ -190,6 +200,7 @@ pub struct Globals {
     pub exp_shares: u32,
     pub exp_notional: u64,
     pub sym_key: u64,
+    pub sym_notional: u64,
 }
 
 /// The arithmetic checks block, as pure functions of their inputs.
@@ -224,6 +235,14 @@ pub mod checks {
     pub const fn collar_fails(price: u32, reference: u32, bps: u16) -> bool {
         let diff = price.abs_diff(reference);
         bps != 0 && diff as u64 * 10_000 > reference as u64 * bps as u64
+    }
+    /// A per-symbol limit where the symbol has one (non-zero), else the global.
+    pub fn effective<T: PartialEq + Default>(symbol: T, global: T) -> T {
+        if symbol == T::default() {
+            global
+        } else {
+            symbol
+        }
     }
     pub const fn notional(p: &Parsed) -> u64 {
         p.shares as u64 * p.price as u64
@@ -327,6 +346,7 @@ impl GoldenModel {
                 exp_shares: 0,
                 exp_notional: 0,
                 sym_key: 0,
+                sym_notional: 0,
             },
             symbols: SymbolLookup {
                 seed: 0,
@@ -334,6 +354,9 @@ impl GoldenModel {
                 reference: [0; SYMBOLS],
                 valid: [false; SYMBOLS],
                 restricted: [false; SYMBOLS],
+                max_shares: [0; SYMBOLS],
+                max_notional: [0; SYMBOLS],
+                collar_bps: [0; SYMBOLS],
             },
             firms: FirmState {
                 limits: [FirmLimits {
@@ -400,6 +423,9 @@ impl GoldenModel {
         if !price_ok(p.price) {
             return Err(R::BadPrice);
         }
+        // the global order limits, replaced by the symbol's own where it has
+        // one (an Enter only: a Replace carries no symbol)
+        let (mut max_shares, mut max_notional) = (g.max_shares, g.max_notional);
         if enter {
             let hit = self.symbols.lookup(p.symbol);
             if !hit.known {
@@ -408,15 +434,18 @@ impl GoldenModel {
             if hit.restricted {
                 return Err(R::RestrictedSymbol);
             }
-            if collar_fails(p.price, hit.reference, g.collar_bps) {
+            let bps = effective(hit.collar_bps, g.collar_bps);
+            if collar_fails(p.price, hit.reference, bps) {
                 return Err(R::PriceCollar);
             }
+            max_shares = effective(hit.max_shares, max_shares);
+            max_notional = effective(hit.max_notional, max_notional);
         }
-        if p.shares > g.max_shares {
+        if p.shares > max_shares {
             return Err(R::MaxShares);
         }
         let n = notional(p);
-        if n > g.max_notional {
+        if n > max_notional {
             return Err(R::MaxNotional);
         }
         if credit_fails(e.open_notional, n, lim.credit) {
@@ -546,6 +575,13 @@ impl RiskGate for GoldenModel {
                 self.symbols.reference[slot] = (v >> 32) as u32;
             }
             SYM_REF => self.symbols.reference[slot] = (v >> 32) as u32,
+            SYM_NOTIONAL => g.sym_notional = v,
+            SYM_LIMITS => {
+                let bits = |x: u64, n: usize| x & ((1u64 << n) - 1);
+                self.symbols.collar_bps[slot] = bits(v >> 16, SYM_BPS_BITS) as u16;
+                self.symbols.max_shares[slot] = bits(v >> 32, SYM_SHARES_BITS) as u32;
+                self.symbols.max_notional[slot] = bits(g.sym_notional, SYM_NOTIONAL_BITS);
+            }
             _ => {
                 let f = usize::from(addr & 0xFF);
                 let lim = &mut self.firms.limits[f];
@@ -587,6 +623,7 @@ impl RiskGate for GoldenModel {
             EXP_SHARES => u64::from(g.exp_shares),
             EXP_NOTIONAL => g.exp_notional,
             SYM_KEY => g.sym_key,
+            SYM_NOTIONAL => g.sym_notional,
             _ => match addr & 0xFF00 {
                 FIRM_KILL => u64::from(self.firms.limits[f].kill),
                 FIRM_CREDIT => self.firms.limits[f].credit,

@@ -30,6 +30,8 @@
 //! | `0x3000` | `SYM_KEY` | RW | 64 | symbol table staging: the 8 ASCII bytes, big-endian |
 //! | `0x3001` | `SYM_WRITE` | W | 64 | write slot `data[7:0]` with `SYM_KEY`, `valid = data[8]`, `restricted = data[9]`, reference price `data[63:32]` |
 //! | `0x3002` | `SYM_REF` | W | 64 | set slot `data[7:0]`'s reference price to `data[63:32]` |
+//! | `0x3003` | `SYM_NOTIONAL` | RW | 64 | symbol limits staging: `SYM_LIMITS` takes its bits `[50:0]` as the max notional |
+//! | `0x3004` | `SYM_LIMITS` | W | 64 | set slot `data[7:0]`'s limits at once: collar bps `data[29:16]`, max shares `data[51:32]`, max notional `SYM_NOTIONAL[50:0]`; 0 in a field = that global register applies; other bits ignored |
 //! | `0x4000 + r` | `COUNTER[r]` | R | 32 | decisions per reason `r` (0 = accepted), wrapping |
 //!
 //! Exposure: an accepted Enter reserves its shares in the buy or sell bucket, an
@@ -39,6 +41,21 @@
 //! one token from its firm's bucket if one is left; one that finds the bucket
 //! empty takes none and, if nothing earlier failed, is rejected `Throttle`. The host posts fills and cancels through
 //! `EXP_*`, releasing (saturating at zero) and, for fills, moving the position.
+//!
+//! Per-symbol limits (`SYM_LIMITS`): each slot holds a max shares, a max
+//! notional and a collar in bps. For an Enter on that symbol a non-zero value
+//! *replaces* the global `MAX_SHARES`, `MAX_NOTIONAL` or `COLLAR_BPS` (it may be
+//! tighter or looser); 0 means the global register applies. A rejection is
+//! reported with the same reason as the global limit (`MaxShares`,
+//! `MaxNotional`, `PriceCollar`: same check, same place in the order, only the
+//! limit's source differs). A Replace carries no symbol in OUCH 4.2, so it is
+//! checked against the global limits only. `SYM_WRITE` leaves a slot's limits
+//! as they are (rewriting a symbol's restricted flag keeps its limits); a host
+//! that reuses a slot for another symbol writes `SYM_LIMITS` too (the driver's
+//! `load_symbols` zeroes every slot's limits). Reset: all zero. Widths
+//! ([`SYM_SHARES_BITS`], [`SYM_BPS_BITS`], [`SYM_NOTIONAL_BITS`]) hold every
+//! limit that can bind: OUCH shares are below 1 000 000 < 2^20, a collar of
+//! 10 000 bps (100 %) < 2^14, and 999 999 × $199 999.99 < 2^51 in 1/10 000 $.
 
 /// Number of firms (sessions' accounts) the gate holds state for.
 pub const FIRMS: usize = 16;
@@ -69,6 +86,12 @@ pub const EXP_COMMIT: u16 = 0x2002;
 pub const SYM_KEY: u16 = 0x3000;
 pub const SYM_WRITE: u16 = 0x3001;
 pub const SYM_REF: u16 = 0x3002;
+pub const SYM_NOTIONAL: u16 = 0x3003;
+pub const SYM_LIMITS: u16 = 0x3004;
+/// Stored widths of a symbol's own limits (see the table).
+pub const SYM_SHARES_BITS: usize = 20;
+pub const SYM_BPS_BITS: usize = 14;
+pub const SYM_NOTIONAL_BITS: usize = 51;
 pub const COUNTER: u16 = 0x4000;
 
 /// OUCH 4.2 message lengths (PROTOCOLS.md, OUCH 4.2 table).

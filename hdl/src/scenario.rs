@@ -12,6 +12,7 @@
 //! | `firm` | `firm`; optional `credit`, `max_long`, `max_short`, `kill`, `clear` | per-firm limits; `clear: true` empties its exposure and fills its bucket |
 //! | `symbols` | `symbols: [{stock, reference, restricted}]`, optional `seed_from` | loads the table (perfect-hash seed found in software) |
 //! | `symbol` | `stock`, `reference`, `restricted` | rewrites a loaded symbol (reference price, restricted flag) |
+//! | `symbol_limits` | `stock`; optional `max_shares`, `max_notional`, `collar_bps` (absent or 0: the global register applies) | the symbol's own order limits, all three written at once (`SYM_LIMITS`) |
 //! | `order` | `firm`, `hex`; optional `gap_after_beat` | one OUCH message; consecutive `order`s stream back to back at line rate |
 //! | `exposure` | `firm`, `bucket` (`buy`/`sell`/`unsided`/`none`), `fill` (`none`/`bought`/`sold`), `shares`, `notional` | a venue fill or cancel posted through `EXP_*` |
 //! | `kill` | `on`, optional `firm` | global kill switch, or the firm's |
@@ -24,7 +25,7 @@
 //! message. Not yet available: venue fills and cancels by order token (the
 //! order table of issue 13 item 3 is not built).
 
-use crate::driver::{DriverError, GateDriver, SymbolEntry};
+use crate::driver::{DriverError, GateDriver, SymbolEntry, SymbolLimits};
 use crate::gate::{Bucket, ExposureUpdate, FillSide, RiskGate};
 use crate::golden::GoldenModel;
 use crate::regmap::{self, Decision};
@@ -63,6 +64,10 @@ pub enum Op {
         seed_from: u64,
     },
     Symbol(SymbolEntry),
+    SymbolLimits {
+        stock: [u8; 8],
+        limits: SymbolLimits,
+    },
     Order {
         firm: u8,
         bytes: Vec<u8>,
@@ -290,6 +295,22 @@ pub fn parse_op(text: &str, line: usize) -> Result<Op, ScenarioError> {
             }
         }
         "symbol" => Op::Symbol(symbol_entry(&v, line)?),
+        "symbol_limits" => Op::SymbolLimits {
+            stock: stock(&v, line)?,
+            limits: SymbolLimits {
+                max_shares: fits(
+                    num(&v, "max_shares", line)?.unwrap_or(0),
+                    "max_shares",
+                    line,
+                )?,
+                max_notional: num(&v, "max_notional", line)?.unwrap_or(0),
+                collar_bps: fits(
+                    num(&v, "collar_bps", line)?.unwrap_or(0),
+                    "collar_bps",
+                    line,
+                )?,
+            },
+        },
         "order" => {
             let h = v
                 .get("hex")
@@ -566,6 +587,19 @@ pub fn run(lines: &[Line]) -> Result<Report, ScenarioError> {
                     report.control.push(ControlMismatch {
                         line,
                         what: "symbol".into(),
+                        golden: format!("{g:?}"),
+                        rtl: format!("{r:?}"),
+                    });
+                }
+            }
+            Op::SymbolLimits { stock, limits } => {
+                p.flush(&mut report);
+                let g = p.golden.set_symbol_limits(stock, *limits);
+                let r = p.rtl.set_symbol_limits(stock, *limits);
+                if g != r {
+                    report.control.push(ControlMismatch {
+                        line,
+                        what: "symbol limits".into(),
                         golden: format!("{g:?}"),
                         rtl: format!("{r:?}"),
                     });

@@ -143,6 +143,9 @@ pub struct Scenario {
     orders_left: u64,
     next_token: [u64; FIRMS],
     refs: [u32; SYMBOL_COUNT + 4],
+    /// Each loaded symbol's own limits (max shares, max notional, collar bps;
+    /// 0 = the global one), as last written.
+    lims: [(u32, u64, u16); SYMBOL_COUNT],
     now: u32,
     seed: u64,
     max_shares: u32,
@@ -163,6 +166,7 @@ impl Scenario {
             orders_left: orders,
             next_token: [1; FIRMS],
             refs,
+            lims: [(0, 0, 0); SYMBOL_COUNT],
             now: 0,
             seed: 0,
             max_shares: 50_000,
@@ -175,6 +179,47 @@ impl Scenario {
 
     fn name(i: usize) -> [u8; 8] {
         stock(&format!("S{i:03}"))
+    }
+
+    /// The two writes that give loaded symbol `i` its own limits.
+    fn sym_limit_ops(&self, i: usize, (sh, n, bps): (u32, u64, u16)) -> [Op; 2] {
+        let key = u64::from_be_bytes(Self::name(i));
+        let slot = crate::hash::symbol_slot(key, self.seed) as u64;
+        [
+            Op::Write {
+                addr: regmap::SYM_NOTIONAL,
+                value: n,
+            },
+            Op::Write {
+                addr: regmap::SYM_LIMITS,
+                value: slot | u64::from(bps) << 16 | u64::from(sh) << 32,
+            },
+        ]
+    }
+
+    /// Starting limits of symbol `i`: some tighter, some looser than the
+    /// globals (50 000 shares, $4M notional, 500 bps), most none.
+    fn initial_limits(i: usize) -> (u32, u64, u16) {
+        let sh = match i % 5 {
+            1 => 2_500,
+            3 => 80_000,
+            _ => 0,
+        };
+        let n = if i % 7 == 2 { 3_000_000_000 } else { 0 };
+        let bps = match i % 4 {
+            1 => 150,
+            3 => 2_000,
+            _ => 0,
+        };
+        (sh, n, bps)
+    }
+
+    /// The collar `price` aims at for symbol index `s`.
+    fn collar_of(&self, s: usize) -> u16 {
+        match self.lims.get(s) {
+            Some(&(_, _, b)) if b != 0 => b,
+            _ => 500,
+        }
     }
 
     fn build_setup(&mut self) {
@@ -226,6 +271,10 @@ impl Scenario {
                 value: slot | 1 << 8 | restricted << 9 | u64::from(self.refs[i]) << 32,
             });
         }
+        for i in 0..SYMBOL_COUNT {
+            self.lims[i] = Self::initial_limits(i);
+            v.extend(self.sym_limit_ops(i, self.lims[i]));
+        }
         for f in 0..FIRMS as u16 {
             v.push(Op::Write {
                 addr: FIRM_CREDIT + f,
@@ -260,13 +309,18 @@ impl Scenario {
             3 => self.max_shares,
             4 => self.max_shares + 1,
             5 => self.rng.gen(),
+            // the per-symbol limits' edges
+            6 => 2_500,
+            7 => 2_501,
+            8 => 80_000,
+            9 => 80_001,
             _ => self.rng.gen_range(1..6_000),
         }
     }
 
-    fn price(&mut self, reference: u32) -> u32 {
-        // collar at 500 bps: band = ref / 20
-        let band = reference / 20;
+    fn price(&mut self, reference: u32, bps: u16) -> u32 {
+        // the widest price inside the collar
+        let band = (u64::from(reference) * u64::from(bps) / 10_000) as u32;
         match self.rng.gen_range(0..100) {
             0 => 0,
             1 => OUCH_MAX_PRICE,
@@ -328,7 +382,7 @@ impl Scenario {
                 _ => b'E',
             };
             let shares = self.shares();
-            let price = self.price(self.refs[s]);
+            let price = self.price(self.refs[s], self.collar_of(s));
             let tif = self.tif();
             let display = if self.rng.gen_range(0..60) == 0 {
                 self.rng.gen()
@@ -354,7 +408,7 @@ impl Scenario {
             let tok = self.next_token(firm);
             let r = self.refs[self.rng.gen_range(0..SYMBOL_COUNT)];
             let shares = self.shares();
-            let price = self.price(r);
+            let price = self.price(r, 500);
             let tif = self.tif();
             let display = if self.rng.gen_range(0..60) == 0 {
                 self.rng.gen()
@@ -504,11 +558,31 @@ impl Scenario {
                 }
             }
             92..=93 => {
-                let addr = self.pick(&[EXP_COMMIT, SYM_WRITE, 0x0009, FIRM_CLEAR, 0x7777]);
+                let addr = self.pick(&[
+                    EXP_COMMIT, SYM_WRITE, SYM_LIMITS, 0x3005, 0x0009, FIRM_CLEAR, 0x7777,
+                ]);
                 Op::Read { addr }
             }
+            94..=95 => {
+                // a symbol's own limits rewritten: none, its own, or random
+                let i = self.rng.gen_range(0..SYMBOL_COUNT);
+                let l = match self.rng.gen_range(0..3) {
+                    0 => (0, 0, 0),
+                    1 => Self::initial_limits(i),
+                    _ => (
+                        self.rng.gen_range(0..60_000),
+                        self.rng.gen_range(0..50_000_000_000),
+                        self.rng.gen_range(0..3_000),
+                    ),
+                };
+                self.lims[i] = l;
+                let [stage, write] = self.sym_limit_ops(i, l);
+                self.setup.push(write);
+                stage
+            }
             _ => {
-                let addr = match self.rng.gen_range(0..4) {
+                let addr = match self.rng.gen_range(0..5) {
+                    4 => SYM_NOTIONAL,
                     0 => COUNTER + self.rng.gen_range(0..22),
                     1 => FIRM_OPEN_NOTIONAL + self.rng.gen_range(0..FIRMS as u16),
                     2 => FIRM_CREDIT + self.rng.gen_range(0..FIRMS as u16),
@@ -586,14 +660,15 @@ impl Stress {
         }
     }
 
-    fn good(&mut self, firm: u8) -> [u8; 49] {
+    /// A message aimed at an accept, and the index of its symbol.
+    fn good(&mut self, firm: u8) -> ([u8; 49], usize) {
         let f = usize::from(firm) % FIRMS;
         self.token[f] += 1;
         let s = self.base.rng.gen_range(0..SYMBOL_COUNT);
         let s = if s % 13 == 7 { s + 1 } else { s };
         let r = self.base.refs[s];
         let side = self.base.pick(b"BSTE");
-        enter(
+        let m = enter(
             &token(self.token[f]),
             side,
             self.base.rng.gen_range(1..200),
@@ -602,7 +677,8 @@ impl Stress {
             0,
             b'Y',
             b'A',
-        )
+        );
+        (m, s)
     }
 
     /// Queue (in reverse) the ops for one message aimed at `target`.
@@ -615,7 +691,10 @@ impl Stress {
             self.base.rng.gen_range(0..FIRMS as u8)
         };
         let f16 = u16::from(firm);
-        let mut m = self.good(firm);
+        let (mut m, s) = self.good(firm);
+        let lims = self.base.lims[s];
+        // half the limit targets come from the symbol's own limit
+        let own = self.base.rng.gen::<bool>();
         let w = |addr: u16, value: u64| Op::Write { addr, value };
         let set = |m: &mut [u8; 49], at: usize, b: &[u8]| m[at..at + b.len()].copy_from_slice(b);
         let mut before = Vec::new();
@@ -642,15 +721,41 @@ impl Stress {
             11 => set(&mut m, 28, &0u32.to_be_bytes()),
             12 => set(&mut m, 20, &stock("NOPE")),
             13 => set(&mut m, 20, &Scenario::name(7)),
+            14 if own => {
+                // 300 bps off: inside the global 500, outside the symbol's 100
+                let r = self.base.refs[s];
+                let p = r + (u64::from(r) * 300 / 10_000) as u32;
+                set(&mut m, 28, &p.to_be_bytes());
+                before.extend(self.base.sym_limit_ops(s, (lims.0, lims.1, 100)));
+                after.extend(self.base.sym_limit_ops(s, lims));
+            }
             14 => {
                 let p = self.base.refs[0] * 2;
                 set(&mut m, 20, &Scenario::name(0));
                 set(&mut m, 28, &p.to_be_bytes());
             }
-            15 => set(&mut m, 16, &(self.base.max_shares + 1).to_be_bytes()),
+            15 if own => {
+                // far below the global limit, above the symbol's
+                set(&mut m, 16, &150u32.to_be_bytes());
+                before.extend(self.base.sym_limit_ops(s, (100, lims.1, lims.2)));
+                after.extend(self.base.sym_limit_ops(s, lims));
+            }
+            15 => {
+                // above the global limit; a symbol with a looser own limit
+                // would let it pass, so that one is lifted for the message
+                set(&mut m, 16, &(self.base.max_shares + 1).to_be_bytes());
+                before.extend(self.base.sym_limit_ops(s, (0, lims.1, lims.2)));
+                after.extend(self.base.sym_limit_ops(s, lims));
+            }
+            16 if own => {
+                before.extend(self.base.sym_limit_ops(s, (lims.0, 1, lims.2)));
+                after.extend(self.base.sym_limit_ops(s, lims));
+            }
             16 => {
                 before.push(w(MAX_NOTIONAL, 1));
+                before.extend(self.base.sym_limit_ops(s, (lims.0, 0, lims.2)));
                 after.push(w(MAX_NOTIONAL, 40_000_000_000));
+                after.extend(self.base.sym_limit_ops(s, lims));
             }
             17 => {
                 before.push(w(FIRM_CREDIT + f16, 1));

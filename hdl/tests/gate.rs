@@ -363,3 +363,92 @@ fn back_to_back_short_messages_share_one_bucket_at_line_rate() {
         s.gate().counters().expect("c")
     );
 }
+
+/// Per-symbol limits through the driver: a symbol's own max shares, max
+/// notional and collar replace the globals for its Enters only; the other
+/// symbol and Replaces keep the globals; 0 restores the global; a value wider
+/// than the gate stores is a typed error that writes nothing. Golden model and
+/// RTL give the same decisions, and the symbol-table registers answer alike.
+fn symbol_limits_script<G: RiskGate>(d: &mut GateDriver<G>) -> Vec<Decision> {
+    use eti_hdl::driver::{DriverError, SymbolLimits};
+    let mut out = Vec::new();
+    let aapl = stock("AAPL");
+    let own = SymbolLimits {
+        max_shares: 300,
+        max_notional: 300_000_000, // $30 000
+        collar_bps: 100,
+    };
+    d.set_symbol_limits(&aapl, own).expect("limits");
+    let msft = |t: u64, shares: u32| {
+        enter(
+            &token(t),
+            b'B',
+            shares,
+            &stock("MSFT"),
+            2 * PX,
+            0,
+            b'Y',
+            b'A',
+        )
+    };
+    let mut t = 1;
+    let mut send = |d: &mut GateDriver<G>, m: &[u8]| {
+        out.push(d.gate().check(0, m));
+    };
+    for m in [
+        buy(t, 301, PX).to_vec(),                    // own max shares
+        buy(t + 1, 300, PX).to_vec(),                // at it: accept
+        msft(t + 2, 301).to_vec(),                   // other symbol: global 10 000
+        buy(t + 3, 300, PX + PX / 100).to_vec(),     // 300 × $101 > $30 000
+        buy(t + 4, 100, PX + PX / 100 + 1).to_vec(), // beyond 100 bps
+        buy(t + 5, 100, PX + PX / 100).to_vec(),     // at 100 bps: accept
+        replace(&token(t + 5), &token(t + 6), 5_000, PX, 0, b'Y').to_vec(), // no symbol: globals
+    ] {
+        send(d, &m);
+    }
+    t += 7;
+    d.set_symbol_limits(&aapl, SymbolLimits::default())
+        .expect("clear");
+    send(d, &buy(t, 5_000, PX + PX / 50)); // globals again: 200 bps inside 500
+    let wide = SymbolLimits {
+        max_shares: 1 << 20,
+        ..own
+    };
+    assert_eq!(
+        d.set_symbol_limits(&aapl, wide),
+        Err(DriverError::SymbolLimitRange("max_shares"))
+    );
+    send(d, &buy(t + 1, 5_000, PX)); // nothing was written: still the globals
+                                     // the registers of the symbol table answer like the map says
+    assert_eq!(d.gate().write_register(regmap::SYM_NOTIONAL, 77), Ok(()));
+    assert_eq!(d.gate().read_register(regmap::SYM_NOTIONAL), Ok(77));
+    assert_eq!(
+        d.gate().read_register(regmap::SYM_LIMITS),
+        Err(RegisterError::WriteOnly(regmap::SYM_LIMITS))
+    );
+    assert_eq!(
+        d.gate().write_register(regmap::SYM_LIMITS + 1, 0),
+        Err(RegisterError::Unknown(regmap::SYM_LIMITS + 1))
+    );
+    out
+}
+
+#[test]
+fn symbol_limits_replace_the_globals_for_their_symbol_on_both() {
+    let want = vec![
+        Decision::Reject(R::MaxShares),
+        Decision::Accept,
+        Decision::Accept,
+        Decision::Reject(R::MaxNotional),
+        Decision::Reject(R::PriceCollar),
+        Decision::Accept,
+        Decision::Accept,
+        Decision::Accept,
+        Decision::Accept,
+    ];
+    let mut g = configure(GoldenModel::new());
+    assert_eq!(symbol_limits_script(&mut g), want);
+    let mut r = configure(SimulatedGate::new());
+    assert_eq!(symbol_limits_script(&mut r), want);
+    assert_eq!(g.counters(), r.counters());
+}

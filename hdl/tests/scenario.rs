@@ -115,3 +115,28 @@ fn binary_prints_one_json_object_per_message_and_exits_by_agreement() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
 }
+
+const SYMBOL_LIMITS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/symbol_limits.jsonl");
+
+/// Per-symbol limits: tighter and looser than the globals, reset to the
+/// globals, a Replace (no symbol) on the globals, the collar's exact edges;
+/// golden model and RTL agree and give the decisions written in the file.
+#[test]
+fn symbol_limits_scenario_agrees_and_gives_the_written_decisions() {
+    let text = std::fs::read_to_string(SYMBOL_LIMITS).expect("symbol_limits.jsonl");
+    let want = expected(&text);
+    assert_eq!(want.len(), 15, "{want:?}");
+    let rep = scenario::run(&scenario::parse(&text).expect("parses")).expect("runs");
+    for c in &rep.control {
+        eprintln!("control disagreement: {c:?}");
+    }
+    assert_eq!(rep.disagreements(), 0);
+    let got: Vec<String> = rep
+        .outcomes
+        .iter()
+        .map(|o| scenario::name(Some(o.golden)))
+        .collect();
+    assert_eq!(got, want);
+    let lat = eti_hdl::rtl::LATENCY;
+    assert!(rep.outcomes.iter().all(|o| o.cycles == Some(lat)));
+}

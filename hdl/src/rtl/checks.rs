@@ -6,11 +6,11 @@
 //!
 //! | stage (registered at the end of) | work |
 //! |---|---|
-//! | A (`D`) | field validity, max shares; order kind and firm |
-//! | B (`D+1`) | kill switches; the four 16×16 partial products of shares × price; the symbol RAM's raw outputs |
-//! | C (`D+2`) | firm state arrives: position and notional partial sums, token compares, elapsed time since the bucket's refill; symbol key compare, restricted, \|price − ref\|, ref × bps partials |
-//! | E (`D+3`) | notional, position sums, token order, refill shift, \|price − ref\| × 10 000 partials, ref × bps |
-//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp (zero if the firm's refill was stamped since) |
+//! | A (`D`) | field validity, global max shares; order kind and firm |
+//! | B (`D+1`) | kill switches; the four 16×16 partial products of shares × price; the symbol RAM's raw outputs (key, flags, reference, the symbol's limits) |
+//! | C (`D+2`) | firm state arrives: position and notional partial sums, token compares, elapsed time since the bucket's refill; symbol key compare, restricted, \|price − ref\|; the effective collar bps and max notional (the symbol's if non-zero, else the global), max shares against the effective limit |
+//! | E (`D+3`) | notional, position sums, token order, refill shift, \|price − ref\| × 10 000 partials, ref × bps partials |
+//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp (zero if the firm's refill was stamped since), ref × bps |
 //! | G (`D+5`) | the bucket's tokens arrive: bucket sum and compare; credit and collar compares; the prioritised fail vector |
 //!
 //! The firm state is read with the address on [`Checks::rd_firm`] in `D+1` and
@@ -63,6 +63,10 @@ pub struct Checks {
     /// bit 0 valid, bit 1 restricted.
     pub sym_flags: Signal<In, Bits<2>>,
     pub sym_reference: Signal<In, Bits<32>>,
+    /// The symbol's own limits (0 = the global register applies; Enter only).
+    pub sym_max_shares: Signal<In, Bits<32>>,
+    pub sym_max_notional: Signal<In, Bits<64>>,
+    pub sym_collar_bps: Signal<In, Bits<16>>,
     /// Firm whose state to read (cycle D+1); the state arrives in D+2.
     pub rd_firm: Signal<Out, Bits<FIRM_BITS>>,
     // cycle D+2: firm state
@@ -113,6 +117,7 @@ pub struct Checks {
     a_m: DFF<Bits<8>>,
     a_firm: DFF<Bits<FIRM_BITS>>,
     a_f: DFF<Bits<20>>,
+    a_gsh: DFF<Bit>,
     a_shares: DFF<Bits<32>>,
     a_price: DFF<Bits<32>>,
     a_symbol: DFF<Bits<64>>,
@@ -121,6 +126,7 @@ pub struct Checks {
     b_m: DFF<Bits<8>>,
     b_firm: DFF<Bits<FIRM_BITS>>,
     b_f: DFF<Bits<20>>,
+    b_gsh: DFF<Bit>,
     b_shares: DFF<Bits<32>>,
     b_price: DFF<Bits<32>>,
     b_symbol: DFF<Bits<64>>,
@@ -133,6 +139,9 @@ pub struct Checks {
     b_key: DFF<Bits<64>>,
     b_sflags: DFF<Bits<2>>,
     b_ref: DFF<Bits<32>>,
+    b_lsh: DFF<Bits<32>>,
+    b_lnot: DFF<Bits<64>>,
+    b_lbps: DFF<Bits<16>>,
     c_m: DFF<Bits<8>>,
     cs_firm: DFF<Bits<FIRM_BITS>>,
     c_f: DFF<Bits<20>>,
@@ -140,8 +149,9 @@ pub struct Checks {
     c_token_lo: DFF<Bits<48>>,
     c_tok_cmp: DFF<Bits<3>>,
     c_diff: DFF<Bits<32>>,
-    c_refbps_lo: DFF<Bits<32>>,
-    c_refbps_hi: DFF<Bits<32>>,
+    c_ref: DFF<Bits<32>>,
+    c_bps: DFF<Bits<16>>,
+    c_maxn: DFF<Bits<64>>,
     c_n1: DFF<Bits<64>>,
     c_n2: DFF<Bits<64>>,
     c_s1: DFF<Bits<64>>,
@@ -162,7 +172,10 @@ pub struct Checks {
     e_token_lo: DFF<Bits<48>>,
     e_d10_lo: DFF<Bits<32>>,
     e_d10_hi: DFF<Bits<32>>,
-    e_refbps: DFF<Bits<64>>,
+    e_refbps_lo: DFF<Bits<32>>,
+    e_refbps_hi: DFF<Bits<32>>,
+    e_bps_nz: DFF<Bit>,
+    e_maxn: DFF<Bits<64>>,
     e_notional: DFF<Bits<64>>,
     e_long_need: DFF<Bits<64>>,
     e_short_need: DFF<Bits<64>>,
@@ -181,6 +194,7 @@ pub struct Checks {
     f_token_lo: DFF<Bits<48>>,
     f_diff10k: DFF<Bits<64>>,
     f_refbps: DFF<Bits<64>>,
+    f_bps_nz: DFF<Bit>,
     f_credit_sum: DFF<Bits<64>>,
     f_open_notional: DFF<Bits<64>>,
     f_credit: DFF<Bits<64>>,
@@ -219,6 +233,8 @@ pub struct Checks {
     l9: Signal<Local, Bit>,
     l10: Signal<Local, Bit>,
     l14: Signal<Local, Bit>,
+    l14s: Signal<Local, Bit>,
+    use_lsh: Signal<Local, Bit>,
     b_kill_g: Signal<Local, Bit>,
     b_kill_f: Signal<Local, Bit>,
     l11: Signal<Local, Bit>,
@@ -256,6 +272,7 @@ impl Logic for Checks {
             a_m,
             a_firm,
             a_f,
+            a_gsh,
             a_shares,
             a_price,
             a_symbol,
@@ -264,6 +281,7 @@ impl Logic for Checks {
             b_m,
             b_firm,
             b_f,
+            b_gsh,
             b_shares,
             b_price,
             b_symbol,
@@ -276,6 +294,9 @@ impl Logic for Checks {
             b_key,
             b_sflags,
             b_ref,
+            b_lsh,
+            b_lnot,
+            b_lbps,
             c_m,
             cs_firm,
             c_f,
@@ -283,8 +304,9 @@ impl Logic for Checks {
             c_token_lo,
             c_tok_cmp,
             c_diff,
-            c_refbps_lo,
-            c_refbps_hi,
+            c_ref,
+            c_bps,
+            c_maxn,
             c_n1,
             c_n2,
             c_s1,
@@ -305,7 +327,10 @@ impl Logic for Checks {
             e_token_lo,
             e_d10_lo,
             e_d10_hi,
-            e_refbps,
+            e_refbps_lo,
+            e_refbps_hi,
+            e_bps_nz,
+            e_maxn,
             e_notional,
             e_long_need,
             e_short_need,
@@ -324,6 +349,7 @@ impl Logic for Checks {
             f_token_lo,
             f_diff10k,
             f_refbps,
+            f_bps_nz,
             f_credit_sum,
             f_open_notional,
             f_credit,
@@ -391,8 +417,9 @@ impl Logic for Checks {
             | (bit_cast::<20, 1>(self.l7.val().into()) << 7)
             | (bit_cast::<20, 1>(self.l8.val().into()) << 8)
             | (bit_cast::<20, 1>(self.l9.val().into()) << 9)
-            | (bit_cast::<20, 1>(self.l10.val().into()) << 10)
-            | (bit_cast::<20, 1>(self.l14.val().into()) << 14);
+            | (bit_cast::<20, 1>(self.l10.val().into()) << 10);
+        // max shares against the global limit; stage C swaps in the symbol's
+        self.a_gsh.d.next = self.l14.val();
         self.bad_firm.next = self.firm.val().get_bits::<4>(4) != 0;
         self.is_buy.next = self.side.val() == 0x42;
         self.a_m.d.next = bit_cast::<8, 1>(self.valid.val().into())
@@ -418,6 +445,7 @@ impl Logic for Checks {
         self.b_f.d.next = self.a_f.q.val()
             | (bit_cast::<20, 1>(self.b_kill_g.val().into()) << 3)
             | (bit_cast::<20, 1>(self.b_kill_f.val().into()) << 4);
+        self.b_gsh.d.next = self.a_gsh.q.val();
         self.b_shares.d.next = self.a_shares.q.val();
         self.b_price.d.next = self.a_price.q.val();
         self.b_symbol.d.next = self.a_symbol.q.val();
@@ -435,6 +463,9 @@ impl Logic for Checks {
         self.b_key.d.next = self.sym_key.val();
         self.b_sflags.d.next = self.sym_flags.val();
         self.b_ref.d.next = self.sym_reference.val();
+        self.b_lsh.d.next = self.sym_max_shares.val();
+        self.b_lnot.d.next = self.sym_max_notional.val();
+        self.b_lbps.d.next = self.sym_collar_bps.val();
 
         // ---- stage C (cycle D+2: stage B, firm state) ----
         self.c_m.d.next = self.b_m.q.val();
@@ -442,17 +473,32 @@ impl Logic for Checks {
         self.l11.next = self.b_m.q.val().get_bit(4)
             & !(self.b_sflags.q.val().get_bit(0) & (self.b_key.q.val() == self.b_symbol.q.val()));
         self.l12.next = self.b_m.q.val().get_bit(4) & self.b_sflags.q.val().get_bit(1);
+        // max shares: an Enter on a symbol with its own limit uses that one
+        self.use_lsh.next = self.b_m.q.val().get_bit(4) & (self.b_lsh.q.val() != 0);
+        self.l14s.next = self.b_gsh.q.val();
+        if self.use_lsh.val() {
+            self.l14s.next = self.b_shares.q.val() > self.b_lsh.q.val();
+        }
         self.c_f.d.next = self.b_f.q.val()
             | (bit_cast::<20, 1>(self.l11.val().into()) << 11)
-            | (bit_cast::<20, 1>(self.l12.val().into()) << 12);
+            | (bit_cast::<20, 1>(self.l12.val().into()) << 12)
+            | (bit_cast::<20, 1>(self.l14s.val().into()) << 14);
+        // the effective collar and max notional, the symbol's if it has one
+        self.c_ref.d.next = self.b_ref.q.val();
+        self.c_bps.d.next = self.collar_bps.val();
+        if self.b_lbps.q.val() != 0 {
+            self.c_bps.d.next = self.b_lbps.q.val();
+        }
+        self.c_maxn.d.next = self.max_notional.val();
+        if self.b_m.q.val().get_bit(4) & (self.b_lnot.q.val() != 0) {
+            self.c_maxn.d.next = self.b_lnot.q.val();
+        }
         // collar: |price − ref| × 10 000 against ref × bps
         if self.b_price.q.val() >= self.b_ref.q.val() {
             self.c_diff.d.next = self.b_price.q.val() - self.b_ref.q.val();
         } else {
             self.c_diff.d.next = self.b_ref.q.val() - self.b_price.q.val();
         }
-        self.c_refbps_lo.d.next = self.b_ref.q.val().get_bits::<16>(0) * self.collar_bps.val();
-        self.c_refbps_hi.d.next = self.b_ref.q.val().get_bits::<16>(16) * self.collar_bps.val();
         // notional = Σ partial products (exact in 64 bits), two adds per stage
         self.c_n1.d.next = bit_cast::<64, 32>(self.b_pp_ll.q.val())
             + (bit_cast::<64, 32>(self.b_pp_lh.q.val()) << 16);
@@ -493,8 +539,10 @@ impl Logic for Checks {
         self.ten_k.next = 10000.into();
         self.e_d10_lo.d.next = self.c_diff.q.val().get_bits::<16>(0) * self.ten_k.val();
         self.e_d10_hi.d.next = self.c_diff.q.val().get_bits::<16>(16) * self.ten_k.val();
-        self.e_refbps.d.next = bit_cast::<64, 32>(self.c_refbps_lo.q.val())
-            + (bit_cast::<64, 32>(self.c_refbps_hi.q.val()) << 16);
+        self.e_refbps_lo.d.next = self.c_ref.q.val().get_bits::<16>(0) * self.c_bps.q.val();
+        self.e_refbps_hi.d.next = self.c_ref.q.val().get_bits::<16>(16) * self.c_bps.q.val();
+        self.e_bps_nz.d.next = self.c_bps.q.val() != 0;
+        self.e_maxn.d.next = self.c_maxn.q.val();
         self.e_notional.d.next = self.c_n1.q.val() + self.c_n2.q.val();
         self.e_long_need.d.next = self.c_s1.q.val() + self.c_s2.q.val();
         self.e_short_need.d.next = self.c_s3.q.val() + self.c_s2.q.val();
@@ -510,7 +558,7 @@ impl Logic for Checks {
         // ---- stage F (cycle D+4) ----
         self.f_m.d.next = self.e_m.q.val();
         self.f_firm.d.next = self.e_firm.q.val();
-        self.l15.next = self.e_notional.q.val() > self.max_notional.val();
+        self.l15.next = self.e_notional.q.val() > self.e_maxn.q.val();
         self.l17.next = ((self.e_m.q.val().get_bit(5) | self.e_m.q.val().get_bit(6))
             & (self.e_long_need.q.val() > self.e_long_cap.q.val()))
             | ((self.e_m.q.val().get_bit(5) | !self.e_m.q.val().get_bit(6))
@@ -522,7 +570,9 @@ impl Logic for Checks {
         self.f_token_lo.d.next = self.e_token_lo.q.val();
         self.f_diff10k.d.next = bit_cast::<64, 32>(self.e_d10_lo.q.val())
             + (bit_cast::<64, 32>(self.e_d10_hi.q.val()) << 16);
-        self.f_refbps.d.next = self.e_refbps.q.val();
+        self.f_refbps.d.next = bit_cast::<64, 32>(self.e_refbps_lo.q.val())
+            + (bit_cast::<64, 32>(self.e_refbps_hi.q.val()) << 16);
+        self.f_bps_nz.d.next = self.e_bps_nz.q.val();
         self.f_credit_sum.d.next = self.e_open_notional.q.val() + self.e_notional.q.val();
         self.f_open_notional.d.next = self.e_open_notional.q.val();
         self.f_credit.d.next = self.e_credit.q.val();
@@ -550,7 +600,7 @@ impl Logic for Checks {
         self.g_m.d.next = self.f_m.q.val();
         self.g_firm.d.next = self.f_firm.q.val();
         self.l13.next = self.f_m.q.val().get_bit(4)
-            & (self.collar_bps.val() != 0)
+            & self.f_bps_nz.q.val()
             & (self.f_diff10k.q.val() > self.f_refbps.q.val());
         self.l16.next = (self.f_credit_sum.q.val() < self.f_open_notional.q.val())
             | (self.f_credit_sum.q.val() > self.f_credit.q.val());
@@ -656,8 +706,15 @@ mod tests {
         max_long: u32,
         max_short: u32,
         kill: bool,
+        sym: (u32, u64, u16),
     ) -> u64 {
         let enter = p.kind == Kind::Enter;
+        let (mut max_shares, mut max_notional) = (gl.max_shares, gl.max_notional);
+        if enter {
+            max_shares = g::effective(sym.0, max_shares);
+            max_notional = g::effective(sym.1, max_notional);
+        }
+        let bps = g::effective(sym.2, gl.collar_bps);
         let n = g::notional(p);
         if matches!(p.kind, Kind::Cancel | Kind::Modify) {
             return u64::from(g::tokens_available(e, gl) == 0) << 18;
@@ -673,12 +730,9 @@ mod tests {
             (10, !g::price_ok(p.price)),
             (11, enter && !known),
             (12, enter && restricted),
-            (
-                13,
-                enter && g::collar_fails(p.price, reference, gl.collar_bps),
-            ),
-            (14, p.shares > gl.max_shares),
-            (15, n > gl.max_notional),
+            (13, enter && g::collar_fails(p.price, reference, bps)),
+            (14, p.shares > max_shares),
+            (15, n > max_notional),
             (16, g::credit_fails(e.open_notional, n, credit)),
             (17, g::position_fails(p, e, max_long, max_short)),
             (18, g::tokens_available(e, gl) == 0),
@@ -758,6 +812,16 @@ mod tests {
             let (max_long, max_short): (u32, u32) =
                 (rng.gen_range(0..6_000_000), rng.gen_range(0..6_000_000));
             let kill_bits: u16 = rng.gen();
+            // the symbol's own limits: none, near this order, or anything
+            let sym: (u32, u64, u16) = match rng.gen_range(0..3) {
+                0 => (0, 0, 0),
+                1 => (
+                    near(&mut rng, u64::from(shares)) as u32 * rng.gen_range(0..2),
+                    near(&mut rng, n) * rng.gen_range(0..2),
+                    rng.gen_range(0..600) * rng.gen_range(0..2),
+                ),
+                _ => (rng.gen(), rng.gen(), rng.gen()),
+            };
             let firm: u8 = rng.gen_range(0..16);
 
             c.valid.next = true;
@@ -793,6 +857,9 @@ mod tests {
             c.sym_key.next = key.into();
             c.sym_flags.next = (u64::from(valid) | u64::from(restricted) << 1).into();
             c.sym_reference.next = u64::from(reference).into();
+            c.sym_max_shares.next = u64::from(sym.0).into();
+            c.sym_max_notional.next = sym.1.into();
+            c.sym_collar_bps.next = u64::from(sym.2).into();
             c.credit.next = credit.into();
             c.max_long.next = u64::from(max_long).into();
             c.max_short.next = u64::from(max_short).into();
@@ -813,7 +880,7 @@ mod tests {
             }
             let kill = kill_bits >> firm & 1 == 1;
             let want = expected(
-                &p, &e, &gl, known, restricted, reference, credit, max_long, max_short, kill,
+                &p, &e, &gl, known, restricted, reference, credit, max_long, max_short, kill, sym,
             );
             assert_eq!(c.fails.val().to_u64(), want, "{p:?} {e:?} {gl:?}");
             assert_eq!(c.c_firm.val().to_u64(), u64::from(firm));

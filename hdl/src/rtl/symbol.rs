@@ -10,8 +10,12 @@
 //! beat, so [`LOOKUP_CYCLES`] after the stock field settles the RAM outputs
 //! belong to it, and they stay valid until the next message's third beat.
 
-use crate::regmap::SYMBOL_BITS;
+use crate::regmap::{SYMBOL_BITS, SYM_BPS_BITS, SYM_NOTIONAL_BITS, SYM_SHARES_BITS};
 use rust_hdl::prelude::*;
+
+// The packed limits word: max shares in bits 0..20, collar bps above (the
+// shift by 20 in `update`; hdl_gen takes a literal there).
+const _: () = assert!(SYM_SHARES_BITS == 20 && SYM_SHARES_BITS + SYM_BPS_BITS == 34);
 
 /// Cycles from `symbol` on the input to the slot's RAM data on the outputs:
 /// hash stage 1, hash stage 2 (slot register), RAM read.
@@ -28,6 +32,10 @@ pub struct SymbolLookup {
     /// bit 0 valid, bit 1 restricted.
     pub flags_out: Signal<Out, Bits<2>>,
     pub reference: Signal<Out, Bits<32>>,
+    /// The slot's own limits (`SYM_LIMITS`; 0 = the global one applies).
+    pub lim_shares: Signal<Out, Bits<32>>,
+    pub lim_notional: Signal<Out, Bits<64>>,
+    pub lim_bps: Signal<Out, Bits<16>>,
     /// Slot register (the RAM's read address): the hash of the symbol of two cycles ago.
     pub slot: Signal<Out, Bits<SYMBOL_BITS>>,
     pub wr_slot: Signal<In, Bits<SYMBOL_BITS>>,
@@ -36,9 +44,17 @@ pub struct SymbolLookup {
     pub wr_reference: Signal<In, Bits<32>>,
     pub wr_entry: Signal<In, Bit>,
     pub wr_ref_only: Signal<In, Bit>,
+    pub wr_lim_shares: Signal<In, Bits<SYM_SHARES_BITS>>,
+    pub wr_lim_notional: Signal<In, Bits<SYM_NOTIONAL_BITS>>,
+    pub wr_lim_bps: Signal<In, Bits<SYM_BPS_BITS>>,
+    /// Write the slot's three limits (`SYM_LIMITS`).
+    pub wr_limits: Signal<In, Bit>,
     keys: RAM<Bits<64>, SYMBOL_BITS>,
     flags: RAM<Bits<2>, SYMBOL_BITS>,
     refs: RAM<Bits<32>, SYMBOL_BITS>,
+    /// Max shares in bits 0..20, collar bps in 20..34: one 36-bit-wide block RAM.
+    l_sb: RAM<Bits<34>, SYMBOL_BITS>,
+    l_notional: RAM<Bits<SYM_NOTIONAL_BITS>, SYMBOL_BITS>,
     h_c: DFF<Bits<32>>,
     slot_q: DFF<Bits<SYMBOL_BITS>>,
     h_a: Signal<Local, Bits<32>>,
@@ -58,6 +74,10 @@ impl Logic for SymbolLookup {
         self.flags.write_clock.next = self.clock.val();
         self.refs.read_clock.next = self.clock.val();
         self.refs.write_clock.next = self.clock.val();
+        self.l_sb.read_clock.next = self.clock.val();
+        self.l_sb.write_clock.next = self.clock.val();
+        self.l_notional.read_clock.next = self.clock.val();
+        self.l_notional.write_clock.next = self.clock.val();
         // stage 1: two independent adds, one XOR with a rotation (wiring)
         self.h_a.next = self.symbol.val().get_bits::<32>(32) + self.seed.val().get_bits::<32>(0);
         self.h_b.next = self.symbol.val().get_bits::<32>(0) + self.seed.val().get_bits::<32>(32);
@@ -71,6 +91,21 @@ impl Logic for SymbolLookup {
         self.keys.read_address.next = self.slot_q.q.val();
         self.flags.read_address.next = self.slot_q.q.val();
         self.refs.read_address.next = self.slot_q.q.val();
+        self.l_sb.read_address.next = self.slot_q.q.val();
+        self.l_notional.read_address.next = self.slot_q.q.val();
+        self.l_sb.write_address.next = self.wr_slot.val();
+        self.l_notional.write_address.next = self.wr_slot.val();
+        self.l_sb.write_data.next = bit_cast::<34, SYM_SHARES_BITS>(self.wr_lim_shares.val())
+            | (bit_cast::<34, SYM_BPS_BITS>(self.wr_lim_bps.val()) << 20);
+        self.l_notional.write_data.next = self.wr_lim_notional.val();
+        self.l_sb.write_enable.next = self.wr_limits.val();
+        self.l_notional.write_enable.next = self.wr_limits.val();
+        self.lim_shares.next = bit_cast::<32, SYM_SHARES_BITS>(
+            self.l_sb.read_data.val().get_bits::<SYM_SHARES_BITS>(0),
+        );
+        self.lim_bps.next =
+            bit_cast::<16, SYM_BPS_BITS>(self.l_sb.read_data.val().get_bits::<SYM_BPS_BITS>(20));
+        self.lim_notional.next = bit_cast::<64, SYM_NOTIONAL_BITS>(self.l_notional.read_data.val());
         self.keys.write_address.next = self.wr_slot.val();
         self.flags.write_address.next = self.wr_slot.val();
         self.refs.write_address.next = self.wr_slot.val();
@@ -146,6 +181,20 @@ mod tests {
         cycle(&mut s, clk);
         assert_eq!(s.key.val().to_u64(), aapl);
         assert_eq!(s.flags_out.val().to_u64(), 3);
+        assert_eq!(s.reference.val().to_u64(), 1_600_000);
+        assert_eq!(s.lim_shares.val().to_u64(), 0);
+        // the slot's limits, written at once, leave key, flags and reference
+        s.wr_lim_shares.next = 700u64.into();
+        s.wr_lim_notional.next = 9_000_000_000u64.into();
+        s.wr_lim_bps.next = 250u64.into();
+        s.wr_limits.next = true;
+        cycle(&mut s, clk);
+        s.wr_limits.next = false;
+        cycle(&mut s, clk);
+        assert_eq!(s.lim_shares.val().to_u64(), 700);
+        assert_eq!(s.lim_notional.val().to_u64(), 9_000_000_000);
+        assert_eq!(s.lim_bps.val().to_u64(), 250);
+        assert_eq!(s.key.val().to_u64(), aapl);
         assert_eq!(s.reference.val().to_u64(), 1_600_000);
     }
 }

@@ -11,7 +11,7 @@
 use super::{
     checks::Checks, decision::Decision, firm::FirmStore, parser::Parser, symbol::SymbolLookup,
 };
-use crate::regmap::FIRM_BITS;
+use crate::regmap::{FIRM_BITS, SYM_BPS_BITS, SYM_NOTIONAL_BITS, SYM_SHARES_BITS};
 use rust_hdl::prelude::*;
 
 /// Cycles from the last input beat to the decision: the parser's `done`
@@ -67,6 +67,7 @@ pub struct RiskGateRtl {
     g_exp_shares: DFF<Bits<32>>,
     g_exp_notional: DFF<Bits<64>>,
     g_sym_key: DFF<Bits<64>>,
+    g_sym_notional: DFF<Bits<64>>,
     g_firm_kill: DFF<Bits<16>>,
     // control port
     cs: DFF<Bits<2>>,
@@ -76,6 +77,10 @@ pub struct RiskGateRtl {
     /// The access's decode, registered in cs 1 for use in cs 2 (timing).
     err_q: DFF<Bit>,
     op_firm_q: DFF<Bits<FIRM_BITS>>,
+    /// The access's firm (address bits, or `EXP_COMMIT`'s data), decoded
+    /// from the bus as the access is taken (timing: no decode before the
+    /// firm RAMs' read address in cs 1).
+    op_firm_e: DFF<Bits<FIRM_BITS>>,
     // exposure update, computed in cs 2 and written in cs 3
     x_exp: DFF<Bit>,
     x_on: DFF<Bits<64>>,
@@ -167,6 +172,7 @@ impl Logic for RiskGateRtl {
             g_exp_shares,
             g_exp_notional,
             g_sym_key,
+            g_sym_notional,
             g_firm_kill,
             cs,
             op_write,
@@ -174,6 +180,7 @@ impl Logic for RiskGateRtl {
             op_data,
             err_q,
             op_firm_q,
+            op_firm_e,
             x_exp,
             x_on,
             x_ob,
@@ -283,6 +290,9 @@ impl Logic for RiskGateRtl {
         self.checks.sym_key.next = self.symbols.key.val();
         self.checks.sym_flags.next = self.symbols.flags_out.val();
         self.checks.sym_reference.next = self.symbols.reference.val();
+        self.checks.sym_max_shares.next = self.symbols.lim_shares.val();
+        self.checks.sym_max_notional.next = self.symbols.lim_notional.val();
+        self.checks.sym_collar_bps.next = self.symbols.lim_bps.val();
         self.checks.credit.next = self.firms.credit.val();
         self.checks.max_long.next = self.firms.max_long.val();
         self.checks.max_short.next = self.firms.max_short.val();
@@ -312,14 +322,12 @@ impl Logic for RiskGateRtl {
         self.hi.next = self.op_addr.q.val().get_bits::<8>(8);
         self.lo.next = self.op_addr.q.val().get_bits::<8>(0);
         self.fid_ok.next = self.lo.val() < 16;
-        self.op_firm.next = self.lo.val().get_bits::<4>(0);
-        if self.op_addr.q.val() == 0x2002 {
-            self.op_firm.next = self.op_data.q.val().get_bits::<4>(0);
-        }
+        self.op_firm.next = self.op_firm_e.q.val();
         self.global_rw.next = (self.op_addr.q.val() <= 7)
             | (self.op_addr.q.val() == 0x2000)
             | (self.op_addr.q.val() == 0x2001)
-            | (self.op_addr.q.val() == 0x3000);
+            | (self.op_addr.q.val() == 0x3000)
+            | (self.op_addr.q.val() == 0x3003);
         self.firm_rw.next = self.fid_ok.val()
             & ((self.hi.val() == 0x10)
                 | (self.hi.val() == 0x11)
@@ -328,6 +336,7 @@ impl Logic for RiskGateRtl {
         self.write_only.next = (self.op_addr.q.val() == 0x2002)
             | (self.op_addr.q.val() == 0x3001)
             | (self.op_addr.q.val() == 0x3002)
+            | (self.op_addr.q.val() == 0x3004)
             | ((self.hi.val() == 0x14) & self.fid_ok.val());
         self.read_only.next = ((self.hi.val() == 0x15) & self.fid_ok.val())
             | ((self.hi.val() == 0x40) & (self.lo.val() < 22));
@@ -388,6 +397,12 @@ impl Logic for RiskGateRtl {
         self.symbols.wr_reference.next = self.op_data.q.val().get_bits::<32>(32);
         self.symbols.wr_entry.next = self.doit.val() & (self.op_addr.q.val() == 0x3001);
         self.symbols.wr_ref_only.next = self.doit.val() & (self.op_addr.q.val() == 0x3002);
+        // SYM_LIMITS: collar bps data[29:16], max shares data[51:32], max notional staged
+        self.symbols.wr_lim_bps.next = self.op_data.q.val().get_bits::<SYM_BPS_BITS>(16);
+        self.symbols.wr_lim_shares.next = self.op_data.q.val().get_bits::<SYM_SHARES_BITS>(32);
+        self.symbols.wr_lim_notional.next =
+            self.g_sym_notional.q.val().get_bits::<SYM_NOTIONAL_BITS>(0);
+        self.symbols.wr_limits.next = self.doit.val() & (self.op_addr.q.val() == 0x3004);
 
         self.sh64.next = bit_cast::<64, 32>(self.g_exp_shares.q.val());
         self.x_exp.d.next = false;
@@ -404,6 +419,7 @@ impl Logic for RiskGateRtl {
                 8192 => self.g_exp_shares.d.next = self.op_data.q.val().get_bits::<32>(0),
                 8193 => self.g_exp_notional.d.next = self.op_data.q.val(),
                 12288 => self.g_sym_key.d.next = self.op_data.q.val(),
+                12291 => self.g_sym_notional.d.next = self.op_data.q.val(),
                 8194 => {
                     // exposure update: release (saturating) and move the
                     // position, computed here and written in cs 3 (timing)
@@ -505,6 +521,7 @@ impl Logic for RiskGateRtl {
             8192 => self.rdata.next = bit_cast::<64, 32>(self.g_exp_shares.q.val()),
             8193 => self.rdata.next = self.g_exp_notional.q.val(),
             12288 => self.rdata.next = self.g_sym_key.q.val(),
+            12291 => self.rdata.next = self.g_sym_notional.q.val(),
             _ => {
                 if self.hi.val() == 0x10 {
                     self.rdata.next = bit_cast::<64, 1>(
@@ -540,6 +557,10 @@ impl Logic for RiskGateRtl {
             self.op_write.d.next = self.ctl_write.val();
             self.op_addr.d.next = self.ctl_addr.val();
             self.op_data.d.next = self.ctl_wdata.val();
+            self.op_firm_e.d.next = self.ctl_addr.val().get_bits::<FIRM_BITS>(0);
+            if self.ctl_addr.val() == 0x2002 {
+                self.op_firm_e.d.next = self.ctl_wdata.val().get_bits::<FIRM_BITS>(0);
+            }
         }
         if self.cs.q.val() == 1 {
             self.cs.d.next = 2.into();
