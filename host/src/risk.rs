@@ -312,20 +312,58 @@ impl Risk {
     /// child to that venue is then checked (and its fills and releases
     /// posted) on `slot` ([`Self::check_on`], [`Self::on_fill_on`],
     /// [`Self::on_release_on`]).
+    ///
+    /// The firm's credit and long/short position limits hold across all its
+    /// venues together: they are split over the firm's slots
+    /// ([`Self::firm_slot_limits`]), so no sum of venue exposures can pass
+    /// them, whatever the router does, and each check stays in the gate.
     pub fn add_slot(&mut self, slot: u8) -> Result<(), DriverError> {
-        let l = &self.limits;
-        self.driver.set_firm_limits(
-            slot,
-            FirmLimitConfig {
-                credit: l.credit,
-                max_long: l.max_long,
-                max_short: l.max_short,
-            },
-        )?;
         self.driver.set_firm_kill(slot, false)?;
         self.driver.clear_firm(slot)?;
-        if !self.venue_slots.contains(&slot) {
+        if slot != self.firm && !self.venue_slots.contains(&slot) {
             self.venue_slots.push(slot);
+        }
+        self.write_firm_limits()
+    }
+
+    /// The firm's slots: its own, then the other venues' in
+    /// [`Self::add_slot`] order.
+    fn firm_slots(&self) -> Vec<u8> {
+        std::iter::once(self.firm)
+            .chain(self.venue_slots.iter().copied())
+            .collect()
+    }
+
+    /// Each firm slot's share of the firm limits: credit, max long and max
+    /// short divided evenly (the first slots take the remainder), so that
+    /// the slots' limits sum exactly to the firm's. A venue's children can
+    /// use its share only; an unused share is not lent to another venue
+    /// (a static split: what the gate enforces is then what the firm set).
+    pub fn firm_slot_limits(&self) -> Vec<(u8, FirmLimitConfig)> {
+        let slots = self.firm_slots();
+        let n = slots.len() as u64;
+        let share = |total: u64, i: u64| total / n + u64::from(i < total % n);
+        let l = &self.limits;
+        slots
+            .iter()
+            .enumerate()
+            .map(|(i, &slot)| {
+                let i = i as u64;
+                (
+                    slot,
+                    FirmLimitConfig {
+                        credit: share(l.credit, i),
+                        max_long: share(u64::from(l.max_long), i) as u32,
+                        max_short: share(u64::from(l.max_short), i) as u32,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn write_firm_limits(&mut self) -> Result<(), DriverError> {
+        for (slot, lim) in self.firm_slot_limits() {
+            self.driver.set_firm_limits(slot, lim)?;
         }
         Ok(())
     }
@@ -390,21 +428,14 @@ impl Risk {
             .set_order_limits(l.max_order_shares, l.max_order_notional)?;
         self.driver.set_collar_bps(l.collar_bps)?;
         self.driver.set_throttle(throttle.0, throttle.1)?;
-        self.driver.set_firm_limits(
-            self.firm,
-            FirmLimitConfig {
-                credit: l.credit,
-                max_long: l.max_long,
-                max_short: l.max_short,
-            },
-        )?;
         let restricted = std::mem::take(&mut self.limits.restricted);
         self.limits = Limits {
             restricted,
             ..l.clone()
         };
         self.throttle = throttle;
-        Ok(())
+        // every venue's slot, its share of the new firm limits
+        self.write_firm_limits()
     }
 
     /// Restrict exactly `list` among the symbols loaded in the gate's table
