@@ -64,6 +64,7 @@ use eti_host::{
     journal::{Journal, JournalConfig},
     telemetry::{latency::StageTotals, metrics::HostMetrics},
     trading::{command_queue, SharedStatus},
+    Stage,
 };
 use eti_kernel_bypass::{netns::VethLab, IoError, PacketIo, PathKind, PathStats};
 use hdrhistogram::Histogram;
@@ -1048,6 +1049,13 @@ pub fn run_variant(
         ));
     }
     let stats = host.trader.stats;
+    // the host's own stage histograms, as `/metrics` publishes them (reset
+    // once the warm-up ticks were in): decode and book update per ITCH
+    // message, the others per order, `send` the whole venue send call
+    let own_stages = Stage::ALL
+        .iter()
+        .map(|st| (st.name(), host.trader.latency.stage(*st).clone()))
+        .collect();
     drop(host);
     let loop_period = period_out.lock().ok().and_then(|mut o| o.take());
     if let Some(j) = journal {
@@ -1074,6 +1082,7 @@ pub fn run_variant(
         coverage,
         loop_period,
         e2e_stack: (!e2e_stack.is_empty()).then_some(e2e_stack),
+        own_stages: Some(own_stages),
         host: hostd,
         cycles: None,
         projected: None,

@@ -78,6 +78,10 @@ pub struct VariantReport {
     /// exchange's TCP stack (end to end less `exchange_pickup`, the bench
     /// exchange thread's own read latency); a venue would stamp about here.
     pub end_to_end_to_exchange_stack: Option<Pcts>,
+    /// Host loop: the host's own `StageLatency` histograms as `/metrics`
+    /// publishes them (decode and book update per ITCH message, the rest per
+    /// order; `send` is the whole venue send call).
+    pub host_stage_histograms: BTreeMap<String, Pcts>,
     /// RTL cycles per gate check and their time at Fmax (rust-hdl gate).
     pub gate_cycles: Option<Pcts>,
     pub gate_ns_at_fmax: Option<Pcts>,
@@ -302,6 +306,13 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
             .filter(|h| !h.is_empty())
             .map(Pcts::of),
         end_to_end_to_exchange_stack: m.e2e_stack.as_ref().filter(|_| complete).map(Pcts::of),
+        host_stage_histograms: m
+            .own_stages
+            .iter()
+            .flatten()
+            .filter(|_| complete)
+            .map(|(n, h)| (n.to_string(), Pcts::of(h)))
+            .collect(),
         gate_cycles,
         gate_ns_at_fmax,
         end_to_end_projected_at_fmax: projected,
@@ -621,6 +632,32 @@ pub fn markdown(s: &Summary) -> String {
                 us(due),
                 us(raw),
             );
+        }
+        let own: Vec<&VariantReport> = s
+            .variants
+            .iter()
+            .filter(|v| !v.host_stage_histograms.is_empty())
+            .collect();
+        if !own.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nThe host's own stage histograms (`StageLatency`, as `/metrics` publishes them; decode and book update per ITCH \
+                 message, the rest per order; `send` is the whole venue send call, which on veth goes on after the order \
+                 reached the exchange), p50 / p99 (µs):\n"
+            );
+            let _ = write!(o, "| variant |");
+            for n in HOST_STAGES {
+                let _ = write!(o, " {n} |");
+            }
+            let _ = writeln!(o, "\n|---|{}", "---:|".repeat(HOST_STAGES.len()));
+            for v in own {
+                let _ = write!(o, "| {} |", v.name);
+                for n in HOST_STAGES {
+                    let p = v.host_stage_histograms.get(n).copied().unwrap_or_default();
+                    let _ = write!(o, " {} / {} |", us(p.p50), us(p.p99));
+                }
+                let _ = writeln!(o);
+            }
         }
         for v in s.variants.iter().filter(|v| v.gate_cycles.is_some()) {
             if let (Some(c), Some(t), Some(p)) = (

@@ -329,6 +329,11 @@ pub struct Measured {
     /// exchange (end to end less `exchange_pickup`, the bench exchange
     /// thread's own read latency), ticks with a stamp.
     pub e2e_stack: Option<Histogram<u64>>,
+    /// Host loop: the host's own `StageLatency` histograms (decode and book
+    /// update per ITCH message, the rest per order; `send` the whole venue
+    /// send call, where the per-tick `send` segment ends when the order
+    /// reached the exchange).
+    pub own_stages: Option<Vec<(&'static str, Histogram<u64>)>>,
     /// Host only: start of decode to `write` returned.
     pub host: Histogram<u64>,
     /// RTL cycles per gate check (rust-hdl gate only).
@@ -696,6 +701,7 @@ pub fn run_variant(
         coverage,
         loop_period: None,
         e2e_stack: None,
+        own_stages: None,
         host,
         cycles,
         projected,

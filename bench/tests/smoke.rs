@@ -211,6 +211,33 @@ fn quick_report_is_complete_and_sane() {
         }
         if host_loop {
             monotonic(&v["loop_period"], &format!("{name}/loop_period"));
+            // the host's own stage histograms, reset after the poll that
+            // brought the last warm-up tick (a batch that also brought
+            // measured ticks leaves those out: an unpinned host descheduled
+            // for a few ms takes dozens of ticks in one batch): decode and
+            // book update per ITCH message, two per tick; a quarter of the
+            // ticks is the most a batch may hide
+            let own = &v["host_stage_histograms"];
+            for st in [
+                "decode",
+                "book_update",
+                "strategy",
+                "risk_gate",
+                "encode",
+                "send",
+            ] {
+                monotonic(&own[st], &format!("{name}/own {st}"));
+                let count = own[st]["count"].as_u64().unwrap();
+                let per_tick = if matches!(st, "decode" | "book_update") {
+                    2
+                } else {
+                    1
+                };
+                assert!(
+                    (per_tick * measured * 3 / 4..=per_tick * measured + 20).contains(&count),
+                    "{name}/own {st}: {count} for {measured} ticks"
+                );
+            }
         }
         let tags = intervals(&dir.path().join(v["hdr_log"].as_str().unwrap()));
         assert!(
