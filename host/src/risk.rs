@@ -6,7 +6,7 @@
 
 use crate::app::config::{GateKind, HostConfig, Resolved};
 use eti_core::{Price, Side, Symbol};
-use eti_hdl::driver::{DriverError, FirmLimitConfig, SymbolEntry};
+use eti_hdl::driver::{DriverError, FirmLimitConfig, SymbolEntry, SymbolLimits};
 use eti_hdl::gate::{Bucket, RegisterError};
 use eti_hdl::{Decision, GateDriver, GoldenModel, RejectReason, RiskGate, SimulatedGate};
 
@@ -94,6 +94,9 @@ pub struct Risk {
     throttle: (u16, u8),
     /// Firm slots of the other venue sessions ([`Risk::add_slot`]).
     venue_slots: Vec<u8>,
+    /// Symbols with order limits of their own in the gate's symbol table
+    /// (`SYM_LIMITS`; never an all-zero entry). They hold for every firm slot.
+    symbol_limits: Vec<(Symbol, SymbolLimits)>,
 }
 
 /// What [`Risk::restore`] put back into the gate.
@@ -173,6 +176,7 @@ impl Risk {
             },
             throttle: (cfg.risk.throttle_burst, cfg.risk.throttle_shift),
             venue_slots: Vec::new(),
+            symbol_limits: Vec::new(),
         })
     }
 
@@ -232,6 +236,15 @@ impl Risk {
         let (burst, shift) = self.throttle;
         let _ = self.driver.set_collar_bps(0);
         let _ = self.driver.set_throttle(u16::MAX, shift);
+        // symbols' own collars are lifted too (0 = the lifted global one)
+        let own = self.symbol_limits.clone();
+        for (s, l) in own.iter().filter(|(_, l)| l.collar_bps != 0) {
+            let lifted = SymbolLimits {
+                collar_bps: 0,
+                ..*l
+            };
+            let _ = self.driver.set_symbol_limits(&s.0, lifted);
+        }
         let mut out = RestoredRegisters::default();
         for msg in open {
             if self.driver.gate().check(slot, msg).is_accept() {
@@ -242,6 +255,9 @@ impl Risk {
         }
         let _ = self.driver.set_collar_bps(self.limits.collar_bps);
         let _ = self.driver.set_throttle(burst, shift);
+        for (s, l) in own.iter().filter(|(_, l)| l.collar_bps != 0) {
+            let _ = self.driver.set_symbol_limits(&s.0, *l);
+        }
         out.open_notional = self.open_notional();
         out
     }
@@ -436,6 +452,47 @@ impl Risk {
         self.throttle = throttle;
         // every venue's slot, its share of the new firm limits
         self.write_firm_limits()
+    }
+
+    /// Is `s` in the gate's symbol table as a tradable symbol?
+    pub fn is_loaded(&self, s: &Symbol) -> bool {
+        self.symbols.iter().any(|(t, _)| t == s)
+    }
+
+    /// The tradable symbols in the gate's table.
+    pub fn loaded_symbols(&self) -> impl Iterator<Item = &Symbol> {
+        self.symbols.iter().map(|(s, _)| s)
+    }
+
+    /// `s`'s own order limits (all zero: none, the firm limits apply).
+    pub fn symbol_limits(&self, s: &Symbol) -> SymbolLimits {
+        self.symbol_limits
+            .iter()
+            .find(|(t, _)| t == s)
+            .map(|(_, l)| *l)
+            .unwrap_or_default()
+    }
+
+    /// Every symbol with limits of its own.
+    pub fn all_symbol_limits(&self) -> impl Iterator<Item = &(Symbol, SymbolLimits)> {
+        self.symbol_limits.iter()
+    }
+
+    /// Give loaded symbol `s` its own max shares, max notional and collar
+    /// (0 in a field: the firm limit applies), all three in one gate write
+    /// between orders. They hold for every firm slot (the symbol table is
+    /// the gate's, not a firm's). The caller checks [`Self::is_loaded`]: the
+    /// gate writes the symbol's hash slot whatever it holds.
+    ///
+    /// # Errors
+    /// A register write failed (the gate's map is broken).
+    pub fn set_symbol_limits(&mut self, s: &Symbol, l: SymbolLimits) -> Result<(), DriverError> {
+        self.driver.set_symbol_limits(&s.0, l)?;
+        self.symbol_limits.retain(|(t, _)| t != s);
+        if l != SymbolLimits::default() {
+            self.symbol_limits.push((*s, l));
+        }
+        Ok(())
     }
 
     /// Restrict exactly `list` among the symbols loaded in the gate's table

@@ -300,10 +300,10 @@ fn role_matrix_credentials_and_secrets_over_tls() {
     }
 }
 
-type Wire = Arc<Mutex<Vec<(Instant, char, u32)>>>;
+type Wire = Arc<Mutex<Vec<(Instant, char, u32, Symbol)>>>;
 
 /// A TCP tap between host and venue: forwards both ways and records every
-/// Enter Order ('O', shares) and Cancel Order ('X') the venue receives.
+/// Enter Order ('O', shares, stock) and Cancel Order ('X') the venue receives.
 fn tap(upstream: SocketAddr, seen: Wire) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
@@ -333,13 +333,16 @@ fn tap(upstream: SocketAddr, seen: Wire) -> SocketAddr {
                             if let Packet::UnsequencedData(m) = p {
                                 let rec = match ouch::decode_inbound(m) {
                                     Ok(Inbound::EnterOrder(v)) => {
-                                        Some(('O', v.to_message().shares.0))
+                                        let m = v.to_message();
+                                        Some(('O', m.shares.0, m.stock))
                                     }
-                                    Ok(Inbound::CancelOrder(_)) => Some(('X', 0)),
+                                    Ok(Inbound::CancelOrder(_)) => {
+                                        Some(('X', 0, Symbol([b' '; 8])))
+                                    }
                                     _ => None,
                                 };
-                                if let Some((k, sh)) = rec {
-                                    seen.lock().unwrap().push((Instant::now(), k, sh));
+                                if let Some((k, sh, st)) = rec {
+                                    seen.lock().unwrap().push((Instant::now(), k, sh, st));
                                 }
                             }
                         }
@@ -427,7 +430,7 @@ fn live_session_limits_kill_and_four_eyes() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|(t, k, sh)| *t > t_limit && *k == 'O' && *sh > 200)
+        .filter(|(t, k, sh, _)| *t > t_limit && *k == 'O' && *sh > 200)
         .map(|x| x.2)
         .collect();
     assert!(
@@ -447,6 +450,96 @@ fn live_session_limits_kill_and_four_eyes() {
         "/api/v1/limits",
         Some(json!({"firm": {"max_order_shares": 5000}, "reason": "restore"})),
     ));
+
+    // per symbol: MSFT at most 200 shares per order in the gate's symbol
+    // table; the next MSFT child above it is rejected with that reason while
+    // AAPL's 1000-share children still reach the venue
+    let r = ok_json(&call(
+        &ro,
+        "PUT",
+        "/api/v1/limits",
+        Some(json!({"symbols": {"MSFT": {"max_order_shares": 200}}, "reason": "MSFT news"})),
+    ));
+    assert_eq!(
+        r["symbols"]["MSFT"]["before"]["max_order_shares"],
+        json!(0),
+        "{r}"
+    );
+    assert_eq!(
+        r["symbols"]["MSFT"]["after"]["max_order_shares"],
+        json!(200),
+        "{r}"
+    );
+    assert_eq!(
+        r["after"]["max_order_shares"],
+        json!(5000),
+        "firm limit kept"
+    );
+    let lim = ok_json(&call(&viewer, "GET", "/api/v1/limits", None));
+    assert_eq!(
+        lim["symbols"]["MSFT"]["max_order_shares"],
+        json!(200),
+        "{lim}"
+    );
+    assert_eq!(lim["max_order_shares"], json!(5000), "{lim}");
+    let (msft, aapl) = (Symbol::new("MSFT").unwrap(), Symbol::new("AAPL").unwrap());
+    let rejects_before = rejects(&viewer);
+    let t_sym = Instant::now();
+    let mut pids = Vec::new();
+    for sym in ["MSFT", "AAPL"] {
+        let p = ok_json(&call(
+            &trader,
+            "POST",
+            "/api/v1/parents",
+            Some(json!({
+            "algo": "twap", "symbol": sym, "side": "buy", "shares": 2000,
+            "duration_s": 2, "slices": 2, "limit_bps": 200, "reason": "per-symbol"})),
+        ));
+        pids.push(p["id"].as_u64().unwrap());
+    }
+    let sent_after = |sym: Symbol| -> Vec<u32> {
+        wire.lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, k, sh, st)| *t > t_sym && *k == 'O' && *sh > 200 && *st == sym)
+            .map(|x| x.2)
+            .collect()
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || rejects(&viewer)
+            > rejects_before
+            && !sent_after(aapl).is_empty()),
+        "no MSFT max_shares reject ({} before) or no large AAPL child on the wire",
+        rejects_before
+    );
+    let parents = ok_json(&call(&viewer, "GET", "/api/v1/parents", None));
+    assert!(
+        parents[pids[0] as usize]["child_rejects"].as_u64().unwrap() > 0,
+        "{parents}"
+    );
+    assert!(
+        sent_after(msft).is_empty(),
+        "MSFT orders above its own limit reached the venue: {:?}",
+        sent_after(msft)
+    );
+    for pid in pids {
+        ok_json(&call(
+            &trader,
+            "DELETE",
+            &format!("/api/v1/parents/{pid}"),
+            None,
+        ));
+    }
+    // 0 removes the symbol's own limit
+    let r = ok_json(&call(
+        &ro,
+        "PUT",
+        "/api/v1/limits",
+        Some(json!({"symbols": {"MSFT": {"max_order_shares": 0}}, "reason": "news out"})),
+    ));
+    assert_eq!(r["symbols"]["MSFT"]["after"]["max_order_shares"], json!(0));
+    let lim = ok_json(&call(&viewer, "GET", "/api/v1/limits", None));
+    assert_eq!(lim["symbols"], json!({}), "{lim}");
 
     // resting orders plus a working parent, then kill
     for (sym, n) in [("AAPL", 3), ("MSFT", 3)] {
@@ -520,7 +613,7 @@ fn live_session_limits_kill_and_four_eyes() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|(t, k, _)| *t > t_kill && *k == 'O')
+        .filter(|(t, k, _, _)| *t > t_kill && *k == 'O')
         .cloned()
         .collect();
     assert!(
@@ -574,7 +667,17 @@ fn bad_input_is_refused_and_nothing_applied() {
         ("{\"firm\": {\"throttle_shift\": 40}, \"reason\": \"x\"}", 422, "throttle_shift"),
         ("{\"firm\": {\"credit\": \"-5\"}, \"reason\": \"x\"}", 422, "credit"),
         ("{\"firm\": {\"max_order_shares\": 10}, \"reason\": \"\"}", 422, "reason"),
-        ("{\"firm\": {\"max_order_shares\": 10}, \"symbols\": {\"AAPL\": {}}, \"reason\": \"x\"}", 422, "per-symbol"),
+        ("{\"firm\": {\"max_order_shares\": 10}, \"symbols\": {\"AAPL\": {}}, \"reason\": \"x\"}", 422, "no limit given"),
+        // per symbol: a symbol the gate has not loaded (with a good one and a
+        // firm change beside it: nothing applied), out of range, limits the
+        // gate holds per firm only, unknown keys, bad names
+        ("{\"firm\": {\"max_order_shares\": 10}, \"symbols\": {\"AAPL\": {\"max_order_shares\": 10}, \"ZZZZ\": {\"max_order_shares\": 10}}, \"reason\": \"x\"}", 422, "ZZZZ is not in the gate's symbol table"),
+        ("{\"symbols\": {\"AAPL\": {\"max_order_shares\": 1000000}}, \"reason\": \"x\"}", 422, "symbols.AAPL.max_order_shares"),
+        ("{\"symbols\": {\"AAPL\": {\"collar_bps\": 10001}}, \"reason\": \"x\"}", 422, "symbols.AAPL.collar_bps"),
+        ("{\"symbols\": {\"AAPL\": {\"max_order_notional\": \"1.00001\"}}, \"reason\": \"x\"}", 422, "symbols.AAPL.max_order_notional"),
+        ("{\"symbols\": {\"AAPL\": {\"credit\": \"5.00\", \"throttle_burst\": 3}}, \"reason\": \"x\"}", 422, "credit, throttle_burst cannot be set per symbol"),
+        ("{\"symbols\": {\"AAPL\": {\"max_order_sharez\": 1}}, \"reason\": \"x\"}", 400, "unknown field"),
+        ("{\"symbols\": {\"aapl!\": {\"max_order_shares\": 1}}, \"reason\": \"x\"}", 422, "symbols.aapl!"),
         ("{\"firm\": {\"max_order_shares\": -1}, \"reason\": \"x\"}", 400, "bad JSON"),
     ] {
         let r = put(body);
@@ -671,6 +774,42 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
     );
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("300"), "{out}");
+    // per symbol: SYMBOL:KEY=VALUE
+    let (code, out, err) = ctl(
+        "risk_officer",
+        &[
+            "limits-set",
+            "--set",
+            "MSFT:max_order_shares=150",
+            "--set",
+            "MSFT:max_order_notional=25000.00",
+            "--reason",
+            "cli",
+            "--json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        v["symbols"]["MSFT"]["after"]["max_order_shares"],
+        json!(150)
+    );
+    assert_eq!(
+        v["symbols"]["MSFT"]["after"]["max_order_notional"],
+        json!(250_000_000u64)
+    );
+    let (code, _, err) = ctl(
+        "risk_officer",
+        &[
+            "limits-set",
+            "--set",
+            "ZZZZ:max_order_shares=1",
+            "--reason",
+            "cli",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("422") && err.contains("ZZZZ"), "{err}");
     let (code, _, err) = ctl(
         "risk_officer",
         &["limits-set", "--set", "collar_bps=0", "--reason", "cli"],

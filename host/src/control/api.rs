@@ -6,7 +6,9 @@ use super::auth::{Denied, DenyReason, Permission, Principal};
 use super::server::Shared;
 use crate::app::config::OrderSection;
 use crate::journal::event::Event as JEvent;
-use crate::trading::control::{action_name, ControlAction, ControlReply, LimitChange, Query};
+use crate::trading::control::{
+    action_name, ControlAction, ControlReply, LimitChange, Query, SymbolLimitChange,
+};
 use axum::http::Method;
 use eti_core::{Price, Symbol};
 use serde::Deserialize;
@@ -204,14 +206,29 @@ struct FirmLimitsBody {
 #[serde(deny_unknown_fields)]
 struct LimitsBody {
     firm: Option<FirmLimitsBody>,
-    /// Per-symbol limits: the gate's register map (eti_hdl::regmap) holds
-    /// per symbol only a valid bit, a restricted bit and a reference price;
-    /// every size, notional, collar, credit, position and throttle limit is
-    /// global or per firm. So any entry is refused with 422 (the restricted
-    /// list is `PUT restricted`).
+    /// Per-symbol limits, by symbol: what the gate's symbol table holds per
+    /// symbol (eti_hdl::regmap `SYM_LIMITS`): max shares, max notional and
+    /// collar. Credit, position and throttle are per firm in the gate and are
+    /// refused here with 422 naming them (the restricted list is `PUT restricted`).
     #[serde(default)]
     symbols: serde_json::Map<String, Value>,
     reason: String,
+}
+
+/// One symbol's entry of `PUT limits`: 0 (or "0") removes the symbol's own
+/// limit, so the firm limit applies again.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SymbolLimitsBody {
+    max_order_shares: Option<u32>,
+    max_order_notional: Option<String>,
+    collar_bps: Option<u32>,
+    // limits the gate holds per firm only: present = a precise 422
+    credit: Option<Value>,
+    max_long: Option<Value>,
+    max_short: Option<Value>,
+    throttle_burst: Option<Value>,
+    throttle_shift: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,9 +347,81 @@ fn limit_change(b: &FirmLimitsBody) -> Result<LimitChange, ApiError> {
     })
 }
 
+/// The `symbols` of `PUT limits`, checked: names, fields, ranges. Whether the
+/// gate has loaded each symbol is the hot thread's check.
+fn symbol_changes(
+    m: &serde_json::Map<String, Value>,
+) -> Result<Vec<(Symbol, SymbolLimitChange)>, ApiError> {
+    // the gate stores a symbol's max notional in 51 bits (eti_hdl::regmap)
+    const MAX_MONEY: u64 = 200_000_000_000 * 10_000;
+    if m.len() > 256 {
+        return Err(invalid("symbols", "at most 256 (the gate's symbol table)"));
+    }
+    let mut out = Vec::with_capacity(m.len());
+    for (name, v) in m {
+        let at = |f: &str| format!("symbols.{name}.{f}");
+        let sym = Symbol::new(name).map_err(|_| {
+            invalid(
+                &format!("symbols.{name}"),
+                "a symbol: 1-8 upper-case ASCII characters",
+            )
+        })?;
+        let b: SymbolLimitsBody = serde_json::from_value(v.clone())
+            .map_err(|e| ApiError::Json(format!("symbols.{name}: {e}")))?;
+        let firm_only = [
+            ("credit", b.credit.is_some()),
+            ("max_long", b.max_long.is_some()),
+            ("max_short", b.max_short.is_some()),
+            ("throttle_burst", b.throttle_burst.is_some()),
+            ("throttle_shift", b.throttle_shift.is_some()),
+        ];
+        let refused: Vec<&str> = firm_only
+            .iter()
+            .filter(|(_, present)| *present)
+            .map(|(k, _)| *k)
+            .collect();
+        if !refused.is_empty() {
+            return Err(invalid(
+                &format!("symbols.{name}"),
+                format!(
+                    "{} cannot be set per symbol: the risk gate holds credit, position (max_long, max_short) and throttle per firm only (set them under \"firm\"); per symbol it holds max_order_shares, max_order_notional and collar_bps",
+                    refused.join(", ")
+                ),
+            ));
+        }
+        let c = SymbolLimitChange {
+            max_order_shares: b
+                .max_order_shares
+                .map(|v| in_range(&at("max_order_shares"), v, 0, 999_999))
+                .transpose()?,
+            max_order_notional: b
+                .max_order_notional
+                .as_deref()
+                .map(|v| {
+                    if v == "0" {
+                        Ok(0)
+                    } else {
+                        money(&at("max_order_notional"), v, MAX_MONEY)
+                    }
+                })
+                .transpose()?,
+            collar_bps: b
+                .collar_bps
+                .map(|v| in_range(&at("collar_bps"), v, 0, 10_000).map(|v| v as u16))
+                .transpose()?,
+        };
+        if c == SymbolLimitChange::default() {
+            return Err(invalid(&format!("symbols.{name}"), "no limit given"));
+        }
+        out.push((sym, c));
+    }
+    Ok(out)
+}
+
 fn reply_json(r: ControlReply) -> Result<Value, ApiError> {
     match r {
         ControlReply::Refused { error } => Err(ApiError::Refused(error)),
+        ControlReply::Invalid { field, error } => Err(invalid(&field, error)),
         other => Ok(serde_json::to_value(&other).unwrap_or(Value::Null)),
     }
 }
@@ -469,20 +558,23 @@ pub(crate) async fn execute(
         }
         Endpoint::Limits => {
             let b: LimitsBody = body(bytes)?;
-            if let Some(k) = b.symbols.keys().next() {
-                return Err(invalid(
-                    &format!("symbols.{k}"),
-                    "the risk gate has no per-symbol limit registers (its symbol table holds only valid, restricted and the reference price): set firm limits, or PUT restricted to stop the symbol",
-                ));
-            }
+            let symbols = symbol_changes(&b.symbols)?;
             let why = reason(&b.reason)?;
             let change = limit_change(&b.firm.unwrap_or_default())?;
-            if change == LimitChange::default() {
+            if change == LimitChange::default() && symbols.is_empty() {
                 return Err(invalid("firm", "no limit given"));
             }
             reply_json(
-                sh.ask(who, why, ControlAction::SetLimits(change), received_ns)
-                    .await?,
+                sh.ask(
+                    who,
+                    why,
+                    ControlAction::SetLimits {
+                        firm: change,
+                        symbols,
+                    },
+                    received_ns,
+                )
+                .await?,
             )
         }
         Endpoint::Restricted => {

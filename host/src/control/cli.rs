@@ -70,10 +70,13 @@ pub enum CtlCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Change firm limits, e.g. --set max_order_shares=200 --set credit=1000000.00
+    /// Change firm and per-symbol limits, e.g. --set max_order_shares=200
+    /// --set credit=1000000.00 --set AAPL:max_order_shares=100
     LimitsSet {
-        /// A limit: max_order_shares, max_order_notional (dollars), collar_bps,
-        /// credit (dollars), max_long, max_short, throttle_burst, throttle_shift.
+        /// A firm limit: max_order_shares, max_order_notional (dollars), collar_bps,
+        /// credit (dollars), max_long, max_short, throttle_burst, throttle_shift;
+        /// or SYMBOL:KEY=VALUE for a symbol's own max_order_shares,
+        /// max_order_notional (dollars) or collar_bps (0 = the firm limit applies).
         #[arg(long = "set", value_name = "KEY=VALUE", required = true)]
         set: Vec<String>,
         /// Why (journaled).
@@ -180,10 +183,21 @@ pub fn request_of(c: &CtlCommand) -> Result<(&'static str, String, Option<Value>
         ),
         CtlCommand::LimitsSet { set, reason } => {
             let mut firm = serde_json::Map::new();
+            let mut symbols = serde_json::Map::new();
             for kv in set {
                 let (k, v) = kv
                     .split_once('=')
                     .ok_or_else(|| format!("--set {kv:?}: expected KEY=VALUE"))?;
+                let (target, k) = match k.split_once(':') {
+                    Some((sym, key)) => {
+                        let e = symbols.entry(sym.to_string()).or_insert_with(|| json!({}));
+                        (e.as_object_mut(), key)
+                    }
+                    None => (Some(&mut firm), k),
+                };
+                let Some(target) = target else {
+                    return Err(format!("--set {kv:?}: expected SYMBOL:KEY=VALUE"));
+                };
                 // amounts stay strings (dollars), counts are numbers
                 let val = match k {
                     "max_order_notional" | "credit" => json!(v),
@@ -192,13 +206,16 @@ pub fn request_of(c: &CtlCommand) -> Result<(&'static str, String, Option<Value>
                         .map(|n| json!(n))
                         .map_err(|_| format!("--set {k}: {v:?} is not a whole number"))?,
                 };
-                firm.insert(k.to_string(), val);
+                target.insert(k.to_string(), val);
             }
-            (
-                "PUT",
-                "/api/v1/limits".into(),
-                Some(json!({ "firm": firm, "reason": reason })),
-            )
+            let mut b = json!({ "reason": reason });
+            if !firm.is_empty() {
+                b["firm"] = Value::Object(firm);
+            }
+            if !symbols.is_empty() {
+                b["symbols"] = Value::Object(symbols);
+            }
+            ("PUT", "/api/v1/limits".into(), Some(b))
         }
         CtlCommand::Restrict { symbols, reason } => (
             "PUT",

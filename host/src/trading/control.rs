@@ -19,9 +19,11 @@ use crate::trading::algo::ParentReport;
 use crate::venue::VenueClient;
 use crossbeam_queue::ArrayQueue;
 use eti_core::Symbol;
+use eti_hdl::driver::SymbolLimits;
 use eti_hdl::RejectReason;
 use eti_kernel_bypass::mono_ns;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -180,6 +182,73 @@ impl LimitChange {
     }
 }
 
+/// One symbol's own order limits in the gate's symbol table (prices and
+/// amounts in 1/10000 dollars). 0 = none of its own: the firm limit of the
+/// same name applies. A non-zero value replaces the firm limit for that
+/// symbol's Enter orders, tighter or looser (`eti_hdl::regmap`, `SYM_LIMITS`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SymbolLimitValues {
+    pub max_order_shares: u32,
+    pub max_order_notional: u64,
+    pub collar_bps: u16,
+}
+
+impl SymbolLimitValues {
+    pub fn of(l: &SymbolLimits) -> SymbolLimitValues {
+        SymbolLimitValues {
+            max_order_shares: l.max_shares,
+            max_order_notional: l.max_notional,
+            collar_bps: l.collar_bps,
+        }
+    }
+
+    pub fn gate(&self) -> SymbolLimits {
+        SymbolLimits {
+            max_shares: self.max_order_shares,
+            max_notional: self.max_order_notional,
+            collar_bps: self.collar_bps,
+        }
+    }
+
+    /// (journal field code, value) of each limit, in a fixed order.
+    pub fn fields(&self) -> [(u8, u64); 3] {
+        [
+            (
+                LimitKind::MaxOrderShares as u8,
+                u64::from(self.max_order_shares),
+            ),
+            (LimitKind::MaxOrderNotional as u8, self.max_order_notional),
+            (LimitKind::CollarBps as u8, u64::from(self.collar_bps)),
+        ]
+    }
+}
+
+/// Partial change of one symbol's limits: `None` keeps the current value,
+/// `Some(0)` removes the symbol's own limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SymbolLimitChange {
+    pub max_order_shares: Option<u32>,
+    pub max_order_notional: Option<u64>,
+    pub collar_bps: Option<u16>,
+}
+
+impl SymbolLimitChange {
+    fn over(&self, v: SymbolLimitValues) -> SymbolLimitValues {
+        SymbolLimitValues {
+            max_order_shares: self.max_order_shares.unwrap_or(v.max_order_shares),
+            max_order_notional: self.max_order_notional.unwrap_or(v.max_order_notional),
+            collar_bps: self.collar_bps.unwrap_or(v.collar_bps),
+        }
+    }
+}
+
+/// Before and after of one symbol's limits in a `PUT limits` reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SymbolLimitsSet {
+    pub before: SymbolLimitValues,
+    pub after: SymbolLimitValues,
+}
+
 /// What the control plane asks the hot thread to do.
 #[derive(Debug, Clone)]
 pub enum ControlAction {
@@ -191,7 +260,12 @@ pub enum ControlAction {
         global: bool,
         engage: bool,
     },
-    SetLimits(LimitChange),
+    /// Firm limits and per-symbol limits, applied together between two orders
+    /// (all symbols are checked first: one unknown symbol changes nothing).
+    SetLimits {
+        firm: LimitChange,
+        symbols: Vec<(Symbol, SymbolLimitChange)>,
+    },
     /// The restricted list, whole.
     SetRestricted(Vec<Symbol>),
     StartParent(ParentSpec),
@@ -273,6 +347,8 @@ pub struct LimitsView {
     #[serde(flatten)]
     pub values: LimitValues,
     pub restricted: Vec<String>,
+    /// Symbols with limits of their own (a 0 inside: the firm limit applies).
+    pub symbols: BTreeMap<String, SymbolLimitValues>,
 }
 
 /// What a kill did, with the times the request-to-last-cancel figure needs.
@@ -302,6 +378,8 @@ pub enum ControlReply {
     LimitsSet {
         before: LimitValues,
         after: LimitValues,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        symbols: BTreeMap<String, SymbolLimitsSet>,
     },
     RestrictedSet {
         before: Vec<String>,
@@ -318,6 +396,12 @@ pub enum ControlReply {
     },
     /// The request could not be applied (e.g. no such parent); nothing changed.
     Refused {
+        error: String,
+    },
+    /// A value of the request the host cannot take (e.g. a symbol the gate
+    /// has not loaded); nothing changed (HTTP 422 naming `field`).
+    Invalid {
+        field: String,
         error: String,
     },
 }
@@ -425,13 +509,58 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
                 request_to_last_cancel_ns: last.saturating_sub(req.received_ns),
             })
         }
-        ControlAction::SetLimits(change) => {
+        ControlAction::SetLimits {
+            firm: change,
+            symbols,
+        } => {
+            // every symbol first: one the gate has not loaded changes nothing
+            if let Some((s, _)) = symbols.iter().find(|(s, _)| !trader.risk.is_loaded(s)) {
+                return ControlReply::Invalid {
+                    field: format!("symbols.{}", s.as_str()),
+                    error: format!(
+                        "{} is not in the gate's symbol table (loaded: {})",
+                        s.as_str(),
+                        trader
+                            .risk
+                            .loaded_symbols()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+            }
             let before = LimitValues::of(&trader.risk.limits, trader.risk.throttle());
             let after = change.over(before);
             let firm = padded(trader.firm.as_str());
             for ((field, b), (_, a)) in before.fields().into_iter().zip(after.fields()) {
                 if a != b {
                     record(trader, actor, code::LIMIT, field, firm, b, a);
+                }
+            }
+            // per-symbol changes: journaled with the symbol as the subject
+            let mut sym_set = BTreeMap::new();
+            for (s, c) in symbols {
+                let b = SymbolLimitValues::of(&trader.risk.symbol_limits(s));
+                let a = c.over(b);
+                for ((field, x), (_, y)) in b.fields().into_iter().zip(a.fields()) {
+                    if x != y {
+                        record(trader, actor, code::LIMIT, field, s.0, x, y);
+                    }
+                }
+                sym_set.insert(
+                    s.as_str().to_string(),
+                    SymbolLimitsSet {
+                        before: b,
+                        after: a,
+                    },
+                );
+            }
+            for (s, c) in symbols {
+                let a = c.over(SymbolLimitValues::of(&trader.risk.symbol_limits(s)));
+                if let Err(e) = trader.risk.set_symbol_limits(s, a.gate()) {
+                    return ControlReply::Refused {
+                        error: format!("gate register write failed: {e}"),
+                    };
                 }
             }
             let limits = Limits {
@@ -447,7 +576,11 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
                 .risk
                 .apply_limits(&limits, (after.throttle_burst, after.throttle_shift))
             {
-                Ok(()) => ControlReply::LimitsSet { before, after },
+                Ok(()) => ControlReply::LimitsSet {
+                    before,
+                    after,
+                    symbols: sym_set,
+                },
                 Err(e) => ControlReply::Refused {
                     error: format!("gate register write failed: {e}"),
                 },
@@ -602,6 +735,11 @@ fn query(trader: &mut Trader, venue: &VenueClient, q: Query) -> ControlReply {
                 .restricted
                 .iter()
                 .map(|s| s.as_str().to_string())
+                .collect(),
+            symbols: trader
+                .risk
+                .all_symbol_limits()
+                .map(|(s, l)| (s.as_str().to_string(), SymbolLimitValues::of(l)))
                 .collect(),
         })),
         Query::Rejects => ControlReply::Rejects(
