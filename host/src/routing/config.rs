@@ -19,6 +19,12 @@
 //! `feed.listen` and `feed.retransmit`; credentials, timers, token prefix and
 //! feed settings stay shared in `[venue]` and `[feed]`. The first entry uses
 //! the `[risk]` firm slot.
+//!
+//! The firm's `[risk]` credit and max long/short hold for all venues
+//! together: they are split evenly over the venues' gate slots (the slots'
+//! limits sum to the firm's; see `Risk::firm_slot_limits`), so with three
+//! venues each may use a third. Per-order limits (shares, notional, collar,
+//! throttle) apply on every venue as configured.
 
 use super::consolidated::MAX_VENUES;
 use crate::app::config::{ConfigError, HostConfig};
