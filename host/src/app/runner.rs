@@ -7,13 +7,14 @@ use crate::app::signals::Interrupt;
 use crate::telemetry::metrics::HostMetrics;
 use crate::telemetry::status::{plural, VenueLink};
 use crate::trading::{Command, FeedIo, Host, SharedStatus, Trader};
-use crate::venue::{VenueClient, VenueConfig};
+use crate::venue::{VenueClient, VenueConfig, VenuePath};
 use crossbeam_queue::ArrayQueue;
 use eti_core::moldudp64::Session;
 use eti_core::soupbintcp::{Password, Timers, Username};
 use eti_core::{Price, Symbol};
 use eti_kernel_bypass::{
-    mono_ns, open, AfXdpConfig, PacketIoConfig, PathChoice, UdpSocketConfig, UdpSocketIo,
+    mono_ns, open, AfXdpConfig, Opened, PacketIoConfig, PathChoice, SharedFeed, SharedPort,
+    SharedPortConfig, UdpSocketConfig, UdpSocketIo,
 };
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -77,32 +78,89 @@ pub fn venue_config(cfg: &HostConfig, r: &Resolved) -> VenueConfig {
 /// Open the feed path named in config (`feed.path`) on `feed.listen`, and the
 /// retransmission socket towards `feed.retransmit`. Returns the sockets and,
 /// when AF_XDP was wanted but not used, why.
+///
+/// When `feed.path` and `venue.path` both ask for AF_XDP (`afxdp` or `auto`)
+/// on the same interface (`feed.interface` = `venue.interface`), the feed and
+/// the order session share one XDP program and one AF_XDP socket (an
+/// interface takes one program): the feed is opened on a
+/// [`SharedPort`], which [`build_host`] hands to the venue client.
 pub fn open_feed(cfg: &HostConfig, r: &Resolved) -> Result<(FeedIo, Option<String>), BuildError> {
-    open_feed_at(
+    open_feed_on(
         cfg,
         ("feed.listen", r.feed_listen),
         ("feed.retransmit", r.retransmit),
+        true,
     )
 }
 
 /// [`open_feed`] on the given addresses (`(key, address)`: errors name the key).
 pub fn open_feed_at(
     cfg: &HostConfig,
+    listen: (&'static str, SocketAddr),
+    retransmit: (&'static str, SocketAddr),
+) -> Result<(FeedIo, Option<String>), BuildError> {
+    open_feed_on(cfg, listen, retransmit, false)
+}
+
+/// The interface on which the feed and the `[venue]` session share one
+/// AF_XDP port, if the config puts both on AF_XDP on the same interface.
+fn shared_interface(cfg: &HostConfig, feed_path: PathChoice) -> Option<&str> {
+    if feed_path == PathChoice::Socket {
+        return None;
+    }
+    match cfg.venue_path().ok()? {
+        VenuePath::AfXdp(i) | VenuePath::Auto(i) if i == cfg.feed.interface => {
+            Some(cfg.feed.interface.as_str())
+        }
+        _ => None,
+    }
+}
+
+fn open_shared_feed(
+    ifname: &str,
+    listen: SocketAddrV4,
+) -> Result<SharedFeed, eti_kernel_bypass::IoError> {
+    // Batches of 64 datagrams, as the feed's own AF_XDP receiver.
+    SharedPort::open(&SharedPortConfig::new(ifname))?.feed(&[listen], 64)
+}
+
+fn open_feed_on(
+    cfg: &HostConfig,
     (listen_key, listen): (&'static str, SocketAddr),
     (retransmit_key, retransmit): (&'static str, SocketAddr),
+    share_with_venue: bool,
 ) -> Result<(FeedIo, Option<String>), BuildError> {
     let listen = v4(listen_key, listen)?;
     let path: PathChoice = cfg.feed.path.parse()?;
-    let opened = open(&PacketIoConfig {
-        path,
-        afxdp: AfXdpConfig::receiver(&cfg.feed.interface, &[listen]),
-        socket: UdpSocketConfig::receiver(listen),
-    })
-    .map_err(|source| BuildError::Socket {
+    let socket_error = |source| BuildError::Socket {
         key: listen_key,
         value: listen.to_string(),
         source,
-    })?;
+    };
+    let separate = || {
+        open(&PacketIoConfig {
+            path,
+            afxdp: AfXdpConfig::receiver(&cfg.feed.interface, &[listen]),
+            socket: UdpSocketConfig::receiver(listen),
+        })
+    };
+    let shared = share_with_venue
+        .then(|| shared_interface(cfg, path))
+        .flatten();
+    let opened = match shared.map(|i| (i, open_shared_feed(i, listen))) {
+        None => separate().map_err(socket_error)?,
+        Some((_, Ok(feed))) => Opened {
+            io: Box::new(feed),
+            fallback: None,
+        },
+        Some((_, Err(e))) if path == PathChoice::AfXdp => return Err(socket_error(e)),
+        Some((i, Err(e))) => {
+            // `auto`: as without the order session (which then decides on
+            // its own path at connect)
+            tracing::warn!("AF_XDP port shared by feed and venue on {i} unavailable: {e}");
+            separate().map_err(socket_error)?
+        }
+    };
     let retrans = v4(retransmit_key, retransmit)?;
     let bind = SocketAddrV4::new(*listen.ip(), 0);
     let rt = UdpSocketIo::open(&UdpSocketConfig::sender(bind, retrans)).map_err(|source| {
@@ -160,7 +218,23 @@ pub fn build_host_with_feeds(
     let mut trader = Trader::new(cfg, r, tradable, metrics, status)?;
     let mut venue = VenueClient::new(venue_config(cfg, r), mono_ns());
     // `venue.path`: decided here, once (an `auto` fallback is logged once).
-    let (path, fallback) = cfg.venue_path()?.resolve()?;
+    // On the interface of a feed that shares its AF_XDP port, the session
+    // connects on that port (the preflight's own attach would find the
+    // interface taken by the port's program).
+    let venue_path = cfg.venue_path()?;
+    let shared = feeds
+        .first()
+        .and_then(|f| f.feed.shared_port())
+        .filter(|port| {
+            matches!(&venue_path, VenuePath::AfXdp(i) | VenuePath::Auto(i) if i == port.ifname())
+        });
+    let (path, fallback) = match shared {
+        Some(port) => {
+            venue.set_shared_port(port);
+            (venue_path, None)
+        }
+        None => venue_path.resolve()?,
+    };
     venue.set_path(path);
     venue.path_fallback = fallback;
     let mut feeds = feeds.into_iter();

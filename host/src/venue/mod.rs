@@ -107,6 +107,9 @@ pub struct VenueClient {
     path: VenuePath,
     /// Why the last connect used the kernel although `auto` asked for AF_XDP.
     pub path_fallback: Option<String>,
+    /// The AF_XDP port the feed shares with this session, if any: AF_XDP
+    /// connects go through it instead of attaching their own program.
+    shared_port: Option<eti_kernel_bypass::SharedPort>,
     framer: Framer,
     session: ClientSession,
     pending: Vec<u8>,
@@ -128,6 +131,7 @@ impl VenueClient {
             stream: None,
             path: VenuePath::Kernel,
             path_fallback: None,
+            shared_port: None,
             framer: Framer::with_capacity(1024, 1 << 16),
             session: ClientSession::new(now, timers),
             pending: Vec::with_capacity(1 << 16),
@@ -163,6 +167,12 @@ impl VenueClient {
         self.path = path;
     }
 
+    /// Connects over AF_XDP through `port`, which the feed receiver shares
+    /// (when `venue.path` names the port's interface).
+    pub fn set_shared_port(&mut self, port: eti_kernel_bypass::SharedPort) {
+        self.shared_port = Some(port);
+    }
+
     /// Which transport the next connect uses.
     pub fn path(&self) -> &VenuePath {
         &self.path
@@ -192,8 +202,12 @@ impl VenueClient {
     /// the socket is non-blocking afterwards).
     pub fn connect(&mut self, now: u64) -> std::io::Result<()> {
         self.last_attempt = Some(now);
-        let (s, fallback) =
-            transport::connect(&self.path, self.cfg.address, self.cfg.connect_timeout)?;
+        let (s, fallback) = transport::connect_on(
+            &self.path,
+            self.shared_port.as_ref(),
+            self.cfg.address,
+            self.cfg.connect_timeout,
+        )?;
         if fallback.is_some() {
             // `auto` gave up on AF_XDP (logged by transport::connect): stay on
             // the kernel from now on instead of retrying and logging it again

@@ -13,7 +13,8 @@ use std::{
 };
 
 use eti_kernel_bypass::{
-    mono_ns, preflight, IoError, PathUnavailable, TcpLinkState, XdpTcpConfig, XdpTcpConnection,
+    mono_ns, preflight, IoError, PathUnavailable, SharedPort, TcpLinkState, XdpTcpConfig,
+    XdpTcpConnection,
 };
 use thiserror::Error;
 
@@ -203,15 +204,25 @@ fn kernel(address: SocketAddr, timeout: Duration) -> io::Result<Box<dyn Transpor
     Ok(Box::new(KernelTcp(s)))
 }
 
-fn afxdp(ifname: &str, address: SocketAddr, timeout: Duration) -> io::Result<Box<dyn Transport>> {
+fn afxdp(
+    ifname: &str,
+    shared: Option<&SharedPort>,
+    address: SocketAddr,
+    timeout: Duration,
+) -> io::Result<Box<dyn Transport>> {
     let SocketAddr::V4(v4) = address else {
         return Err(io::Error::new(
             ErrorKind::Unsupported,
             "the AF_XDP venue path is IPv4 only",
         ));
     };
-    let mut c =
-        XdpTcpConnection::connect(&XdpTcpConfig::new(ifname, v4), mono_ns()).map_err(io_error)?;
+    let cfg = XdpTcpConfig::new(ifname, v4);
+    let mut c = match shared.filter(|p| p.ifname() == ifname) {
+        // The feed's port: one XDP program and AF_XDP socket for both.
+        Some(port) => XdpTcpConnection::connect_on(port, &cfg, mono_ns()),
+        None => XdpTcpConnection::connect(&cfg, mono_ns()),
+    }
+    .map_err(io_error)?;
     // Like the kernel's connect_timeout: wait for the handshake here.
     let deadline = Instant::now() + timeout;
     while c.state() != TcpLinkState::Established {
@@ -237,10 +248,24 @@ pub fn connect(
     address: SocketAddr,
     timeout: Duration,
 ) -> io::Result<(Box<dyn Transport>, Option<String>)> {
+    connect_on(path, None, address, timeout)
+}
+
+/// [`connect`]; an AF_XDP path on the interface of `shared` connects through
+/// that port (shared with the feed receiver) instead of its own.
+///
+/// # Errors
+/// The connect error of the path used.
+pub fn connect_on(
+    path: &VenuePath,
+    shared: Option<&SharedPort>,
+    address: SocketAddr,
+    timeout: Duration,
+) -> io::Result<(Box<dyn Transport>, Option<String>)> {
     match path {
         VenuePath::Kernel => Ok((kernel(address, timeout)?, None)),
-        VenuePath::AfXdp(ifname) => Ok((afxdp(ifname, address, timeout)?, None)),
-        VenuePath::Auto(ifname) => match afxdp(ifname, address, timeout) {
+        VenuePath::AfXdp(ifname) => Ok((afxdp(ifname, shared, address, timeout)?, None)),
+        VenuePath::Auto(ifname) => match afxdp(ifname, shared, address, timeout) {
             Ok(t) => Ok((t, None)),
             Err(e) => {
                 let why = format!(
