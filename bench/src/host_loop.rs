@@ -1031,7 +1031,7 @@ pub fn run_variant(
             Some((seg, overlap)) => {
                 no_kernel_stamp += u64::from(t.kernel_rx == 0);
                 if t.kernel_rx != 0 {
-                    // due time to the order in the exchange's TCP stack:
+                    // due time to the order entering the exchange's stack:
                     // end to end less the exchange thread's own pickup
                     e2e_stack.saturating_record((a - due - seg[13]).max(1));
                 }

@@ -75,8 +75,9 @@ pub struct VariantReport {
     /// Host loop: time between successive feed polls (the rest of the loop).
     pub loop_period: Option<Pcts>,
     /// Host loop: due time to the order's kernel receive stamp in the
-    /// exchange's TCP stack (end to end less `exchange_pickup`, the bench
-    /// exchange thread's own read latency); a venue would stamp about here.
+    /// exchange's receive path (end to end less `exchange_pickup`: the
+    /// exchange's TCP input and its thread's read); a venue would stamp
+    /// about here.
     pub end_to_end_to_exchange_stack: Option<Pcts>,
     /// Host loop: the host's own `StageLatency` histograms as `/metrics`
     /// publishes them (decode and book update per ITCH message, the rest per
@@ -581,8 +582,9 @@ pub fn markdown(s: &Summary) -> String {
              (it was polling the retransmission socket and the venue session, timers, control); `feed_recv` → the feed \
              path's receive stamp (`recvmmsg`, or the AF_XDP ring); `rx_batch` → the host's packet handler is called \
              (earlier packets of the batch); the six host stages (decode and book update of both ITCH messages); \
-             `host_other` (unattributed); `wire_out` venue `send` returned → the order enters the exchange's TCP stack \
-             (its kernel receive stamp, SO_TIMESTAMPNS); `exchange_pickup` → the exchange thread reads it. Where two \
+             `host_other` (unattributed); `wire_out` venue `send` returned → the order's segment enters the exchange's \
+             receive path (the kernel's software receive stamp, SO_TIMESTAMPNS); `exchange_pickup` → the exchange thread \
+             reads it (the exchange's TCP input and ACK, the socket lock, its poll loop: the bench exchange's side). Where two \
              sides overlap (the host takes the tick before the exchange's `send` returns, the order reaches the exchange \
              before the host's `send` returns) the path ends at the first stamp. Pipeline variants: `wire_in` = send \
              stamp → decode start, `wire_out` = `write` returned → the exchange reads the order.\n"

@@ -186,8 +186,9 @@ pub const PIPELINE_SEGMENTS: [&str; 9] = [
 /// messages' decode and book update), what the host spent inside the
 /// packet handler outside those six stages (`host_other`: not measured as a
 /// stage, see [`UNATTRIBUTED`]), `wire_out` (venue `send` returned to the
-/// order's segment entering the exchange's TCP stack: its kernel receive
-/// stamp) and `exchange_pickup` (from there to the exchange thread's read).
+/// order's segment entering the exchange's receive path: its kernel receive
+/// stamp) and `exchange_pickup` (from there to the exchange thread's read:
+/// the exchange's TCP input, the socket lock, its poll loop).
 pub const HOST_LOOP_SEGMENTS: [&str; 14] = [
     "send_lag",
     "tick_send",
@@ -326,8 +327,8 @@ pub struct Measured {
     /// the loop: retransmission socket, venue session, timers, control).
     pub loop_period: Option<Histogram<u64>>,
     /// Host loop: due time to the order's kernel receive stamp at the
-    /// exchange (end to end less `exchange_pickup`, the bench exchange
-    /// thread's own read latency), ticks with a stamp.
+    /// exchange (end to end less `exchange_pickup`: the exchange's TCP input
+    /// and its thread's read), ticks with a stamp.
     pub e2e_stack: Option<Histogram<u64>>,
     /// Host loop: the host's own `StageLatency` histograms (decode and book
     /// update per ITCH message, the rest per order; `send` the whole venue
