@@ -299,6 +299,14 @@ impl<P: PacketIo> PacketIo for Recording<P> {
     fn stats(&self) -> PathStats {
         self.inner.stats()
     }
+
+    fn readiness_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.inner.readiness_fd()
+    }
+
+    fn shared_port(&self) -> Option<crate::port::SharedPort> {
+        self.inner.shared_port()
+    }
 }
 
 /// Replay speed.
