@@ -9,27 +9,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{lab_or_skip, mold_packet, mold_seq};
+use common::{inner_udp_sender, lab_or_skip, mold_packet, mold_seq};
 use eti_kernel_bypass::{
     frame::{build_udp, TxHeader},
-    netns::VethLab,
     xsk::{XskConfig, XskSocket},
     AfXdpConfig, AfXdpIo, BindMode, PacketIo, PathKind, UdpSocketConfig, UdpSocketIo,
 };
 
 const PORT: u16 = 26400;
-
-/// A UDP socket living in the lab's namespace, sending to the outer end.
-fn inner_udp_sender(lab: &VethLab, port: u16) -> UdpSocket {
-    let dst = SocketAddrV4::new(lab.outer_ip, port);
-    let src = SocketAddrV4::new(lab.inner_ip, 0);
-    lab.in_ns(move || {
-        let s = UdpSocket::bind(src).expect("bind sender in namespace");
-        s.connect(dst).expect("connect sender");
-        s
-    })
-    .expect("enter namespace")
-}
 
 /// Sends `n` packets in bursts, draining `rx` between bursts, then drains
 /// until `n` arrived or 5 s passed. Returns the sequence numbers in arrival order.

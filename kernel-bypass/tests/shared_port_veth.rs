@@ -9,7 +9,6 @@
 mod common;
 
 use std::{
-    io::{Read, Write},
     net::{SocketAddrV4, TcpListener, UdpSocket},
     process::Command,
     sync::{
@@ -19,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{lab_or_skip, mold_packet, mold_seq};
+use common::{echo, inner_udp_sender, lab_or_skip, mold_packet, mold_seq};
 use eti_kernel_bypass::{
     mono_ns, netns::VethLab, IoError, PacketIo, SharedFeed, SharedPort, SharedPortConfig,
     TcpLinkState, XdpTcpConfig, XdpTcpConnection,
@@ -82,36 +81,9 @@ fn echo_server(lab: &VethLab, conns: usize) -> std::thread::JoinHandle<Vec<u64>>
         .expect("enter namespace");
     std::thread::spawn(move || {
         (0..conns)
-            .map(|_| {
-                let (mut s, _) = listener.accept().expect("accept");
-                s.set_nodelay(true).unwrap();
-                let mut buf = [0u8; 65536];
-                let mut total = 0u64;
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return total,
-                        Ok(n) => {
-                            total += n as u64;
-                            if s.write_all(&buf[..n]).is_err() {
-                                return total;
-                            }
-                        }
-                    }
-                }
-            })
+            .map(|_| echo(listener.accept().expect("accept").0))
             .collect()
     })
-}
-
-fn inner_udp(lab: &VethLab, port: u16) -> UdpSocket {
-    let dst = SocketAddrV4::new(lab.outer_ip, port);
-    let src = SocketAddrV4::new(lab.inner_ip, 0);
-    lab.in_ns(move || {
-        let s = UdpSocket::bind(src).expect("bind sender in namespace");
-        s.connect(dst).expect("connect sender");
-        s
-    })
-    .expect("enter namespace")
 }
 
 fn send_retrying(s: &UdpSocket, p: &[u8]) {
@@ -184,7 +156,7 @@ fn feed_and_order_session_share_one_afxdp_socket() {
     wait_established(&mut c, &mut feed, &mut seqs);
     eprintln!("{}", c.describe());
 
-    let sender = inner_udp(&lab, FEED_PORT);
+    let sender = inner_udp_sender(&lab, FEED_PORT);
     let mut next_feed = 1u64;
     let mut sent_tcp = Vec::new();
     let mut got_tcp = Vec::new();
@@ -229,7 +201,9 @@ fn feed_and_order_session_share_one_afxdp_socket() {
     kernel_rx
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
-    inner_udp(&lab, FEED_PORT + 1).send(b"kernel's").unwrap();
+    inner_udp_sender(&lab, FEED_PORT + 1)
+        .send(b"kernel's")
+        .unwrap();
     let mut b = [0u8; 16];
     assert_eq!(kernel_rx.recv(&mut b).expect("kernel UDP"), 8);
 
@@ -334,7 +308,7 @@ fn feed_and_order_session_share_one_afxdp_socket() {
     let mut c = XdpTcpConnection::connect_on(&port, &cfg, mono_ns()).expect("reconnect on port");
     wait_established(&mut c, &mut feed, &mut seqs);
     assert_ne!(c.local().unwrap(), first_local);
-    let sender = inner_udp(&lab, FEED_PORT);
+    let sender = inner_udp_sender(&lab, FEED_PORT);
     let mut again = Vec::new();
     for s in 0..200 {
         order(s, &mut again);

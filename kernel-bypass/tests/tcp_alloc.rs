@@ -10,7 +10,6 @@ mod common;
 use std::{
     alloc::{GlobalAlloc, Layout, System},
     cell::Cell,
-    io::{Read, Write},
     net::{SocketAddrV4, TcpListener},
     time::{Duration, Instant},
 };
@@ -117,14 +116,7 @@ fn send_and_receive_allocate_nothing() {
     lab.inner_offloads_off().expect("ethtool");
     let addr = SocketAddrV4::new(lab.inner_ip, 15100);
     let listener = lab.in_ns(move || TcpListener::bind(addr).unwrap()).unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_nodelay(true).unwrap();
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = s.read(&mut buf) {
-            s.write_all(&buf[..n]).unwrap();
-        }
-    });
+    let server = std::thread::spawn(move || common::echo(listener.accept().unwrap().0));
     let mut c = XdpTcpConnection::connect(&XdpTcpConfig::new(&lab.outer_if, addr), mono_ns())
         .expect("connect");
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -155,14 +147,7 @@ fn shared_port_feed_and_session_allocate_nothing() {
     lab.inner_offloads_off().expect("ethtool");
     let addr = SocketAddrV4::new(lab.inner_ip, 15101);
     let listener = lab.in_ns(move || TcpListener::bind(addr).unwrap()).unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.set_nodelay(true).unwrap();
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = s.read(&mut buf) {
-            s.write_all(&buf[..n]).unwrap();
-        }
-    });
+    let server = std::thread::spawn(move || common::echo(listener.accept().unwrap().0));
     let port = SharedPort::open(&SharedPortConfig::new(&lab.outer_if)).expect("shared port");
     let flow = SocketAddrV4::new(lab.outer_ip, 26420);
     let src = SocketAddrV4::new(lab.inner_ip, 0);

@@ -29,23 +29,7 @@ fn listener_in_ns(lab: &VethLab, port: u16) -> TcpListener {
 
 /// Echoes every byte of one accepted connection until EOF.
 fn echo_one(listener: TcpListener) -> JoinHandle<u64> {
-    std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().expect("accept");
-        s.set_nodelay(true).unwrap();
-        let mut buf = [0u8; 65536];
-        let mut total = 0u64;
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => return total,
-                Ok(n) => {
-                    total += n as u64;
-                    if s.write_all(&buf[..n]).is_err() {
-                        return total;
-                    }
-                }
-            }
-        }
-    })
+    std::thread::spawn(move || common::echo(listener.accept().expect("accept").0))
 }
 
 /// Closes `s` with a RST (SO_LINGER on, timeout 0).

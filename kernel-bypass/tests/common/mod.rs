@@ -52,3 +52,35 @@ pub fn mold_seq(p: &[u8]) -> Option<u64> {
     }
     Some(seq)
 }
+
+/// Echoes every byte of one TCP stream until EOF or an error; the bytes echoed.
+pub fn echo(mut s: std::net::TcpStream) -> u64 {
+    use std::io::{Read, Write};
+    s.set_nodelay(true).expect("TCP_NODELAY");
+    let mut buf = [0u8; 65536];
+    let mut total = 0u64;
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return total,
+            Ok(n) => {
+                total += n as u64;
+                if s.write_all(&buf[..n]).is_err() {
+                    return total;
+                }
+            }
+        }
+    }
+}
+
+/// A UDP socket living in the lab's namespace, connected to `port` on the
+/// lab's outer end.
+pub fn inner_udp_sender(lab: &VethLab, port: u16) -> std::net::UdpSocket {
+    let dst = std::net::SocketAddrV4::new(lab.outer_ip, port);
+    let src = std::net::SocketAddrV4::new(lab.inner_ip, 0);
+    lab.in_ns(move || {
+        let s = std::net::UdpSocket::bind(src).expect("bind sender in namespace");
+        s.connect(dst).expect("connect sender");
+        s
+    })
+    .expect("enter namespace")
+}
