@@ -298,6 +298,95 @@ impl<G: RiskGate> GateDriver<G> {
         })?)
     }
 
+    /// Turn the order table on or off (`ORDER_TABLE`). With it on, Replace,
+    /// Cancel and Modify must name a live order of their firm, and the host
+    /// must post every venue event on a token ([`Self::order_executed`],
+    /// [`Self::order_canceled`], [`Self::order_done`]) or the table fills.
+    ///
+    /// # Errors
+    /// [`RegisterError::Unsupported`] on a gate without an order table (the
+    /// RTL today).
+    pub fn set_order_table(&mut self, on: bool) -> Result<(), DriverError> {
+        Ok(self
+            .gate
+            .write_register(regmap::ORDER_TABLE, u64::from(on))?)
+    }
+
+    /// Every order table entry dead (start of day).
+    ///
+    /// # Errors
+    /// [`RegisterError::Unsupported`] on a gate without an order table.
+    pub fn clear_order_table(&mut self) -> Result<(), DriverError> {
+        Ok(self.gate.write_register(regmap::OT_CLEAR, 0)?)
+    }
+
+    /// Live orders in the table (`OT_LIVE`).
+    ///
+    /// # Errors
+    /// [`RegisterError::Unsupported`] on a gate without an order table.
+    pub fn live_orders(&mut self) -> Result<u64, DriverError> {
+        Ok(self.gate.read_register(regmap::OT_LIVE)?)
+    }
+
+    fn order_event(
+        &mut self,
+        firm: u8,
+        token: &[u8; regmap::TOKEN_LEN],
+        word: u64,
+    ) -> Result<(), DriverError> {
+        let f = Self::firm(firm)?;
+        let (hi, lo) = regmap::token_words(token);
+        self.gate.write_register(regmap::OT_TOKEN_HI, hi)?;
+        self.gate.write_register(regmap::OT_TOKEN_LO, lo)?;
+        Ok(self
+            .gate
+            .write_register(regmap::OT_EVENT, u64::from(f) | word)?)
+    }
+
+    /// The venue executed `shares` of `firm`'s order `token`: its remaining
+    /// shares go down (the entry dies at 0). A token not live for the firm
+    /// changes nothing. Exposure is posted apart ([`Self::post_fill`]).
+    ///
+    /// # Errors
+    /// [`DriverError::BadFirm`]; [`RegisterError::Unsupported`] on a gate
+    /// without an order table.
+    pub fn order_executed(
+        &mut self,
+        firm: u8,
+        token: &[u8; regmap::TOKEN_LEN],
+        shares: u32,
+    ) -> Result<(), DriverError> {
+        let n = u64::from(shares).min((1 << regmap::OT_SHARES_BITS) - 1);
+        self.order_event(firm, token, n << 32)
+    }
+
+    /// The venue canceled `shares` of the order (a partial cancel or a
+    /// Modify's reduction): as [`Self::order_executed`] for the table.
+    ///
+    /// # Errors
+    /// As [`Self::order_executed`].
+    pub fn order_canceled(
+        &mut self,
+        firm: u8,
+        token: &[u8; regmap::TOKEN_LEN],
+        shares: u32,
+    ) -> Result<(), DriverError> {
+        self.order_executed(firm, token, shares)
+    }
+
+    /// The order is gone at the venue (rejected, replaced, canceled whole):
+    /// its entry dies.
+    ///
+    /// # Errors
+    /// As [`Self::order_executed`].
+    pub fn order_done(
+        &mut self,
+        firm: u8,
+        token: &[u8; regmap::TOKEN_LEN],
+    ) -> Result<(), DriverError> {
+        self.order_event(firm, token, 1 << 8)
+    }
+
     /// Counter for `reason` (`None` = accepted).
     ///
     /// # Errors

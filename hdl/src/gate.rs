@@ -17,6 +17,10 @@ pub enum RegisterError {
     WriteOnly(u16),
     #[error("value written to {0:#06x} names a firm outside the table")]
     OutOfRange(u16),
+    /// A register of the map this gate does not implement (the RTL has no
+    /// order table yet).
+    #[error("register {0:#06x} is not implemented by this gate")]
+    Unsupported(u16),
 }
 
 /// How a register may be accessed.
@@ -32,10 +36,12 @@ pub const fn classify(addr: u16) -> Option<Access> {
     use regmap::*;
     match addr {
         GLOBAL_KILL | HASH_SEED | MAX_SHARES | MAX_NOTIONAL | COLLAR_BPS | THROTTLE_BURST
-        | THROTTLE_SHIFT | NOW | EXP_SHARES | EXP_NOTIONAL | SYM_KEY | SYM_NOTIONAL => {
-            Some(Access::ReadWrite)
+        | THROTTLE_SHIFT | NOW | EXP_SHARES | EXP_NOTIONAL | SYM_KEY | SYM_NOTIONAL
+        | ORDER_TABLE | OT_TOKEN_HI | OT_TOKEN_LO => Some(Access::ReadWrite),
+        EXP_COMMIT | SYM_WRITE | SYM_REF | SYM_LIMITS | OT_EVENT | OT_CLEAR => {
+            Some(Access::WriteOnly)
         }
-        EXP_COMMIT | SYM_WRITE | SYM_REF | SYM_LIMITS => Some(Access::WriteOnly),
+        OT_LIVE => Some(Access::ReadOnly),
         _ => {
             let base = addr & 0xFF00;
             let idx = (addr & 0x00FF) as usize;
@@ -74,6 +80,15 @@ pub const fn check_read(addr: u16) -> Result<(), RegisterError> {
         Some(Access::WriteOnly) => Err(RegisterError::WriteOnly(addr)),
         Some(_) => Ok(()),
     }
+}
+
+/// Registers of the order table, which only the golden model implements so far.
+pub const fn is_order_table_register(addr: u16) -> bool {
+    use regmap::*;
+    matches!(
+        addr,
+        ORDER_TABLE | OT_TOKEN_HI | OT_TOKEN_LO | OT_EVENT | OT_CLEAR | OT_LIVE
+    )
 }
 
 /// Which open-exposure bucket an update releases.
@@ -183,7 +198,11 @@ mod tests {
         );
         assert_eq!(classify(COUNTER + COUNTERS as u16), None);
         assert_eq!(classify(EXP_COMMIT), Some(Access::WriteOnly));
-        assert_eq!(classify(0x0008), None);
+        assert_eq!(classify(ORDER_TABLE), Some(Access::ReadWrite));
+        assert_eq!(classify(OT_EVENT), Some(Access::WriteOnly));
+        assert_eq!(classify(OT_LIVE), Some(Access::ReadOnly));
+        assert_eq!(classify(0x0009), None);
+        assert_eq!(classify(OT_LIVE + 1), None);
         assert_eq!(check_write(COUNTER), Err(RegisterError::ReadOnly(COUNTER)));
         assert_eq!(
             check_read(SYM_WRITE),

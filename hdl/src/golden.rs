@@ -5,7 +5,9 @@
 
 use crate::gate::{check_read, check_write, RegisterError, RiskGate};
 use crate::hash::symbol_slot;
-use crate::regmap::{self, Decision, RejectReason, COUNTERS, FIRMS, SYMBOLS};
+use crate::regmap::{
+    self, token_slot, Decision, RejectReason, COUNTERS, FIRMS, ORDER_SLOTS, SYMBOLS,
+};
 
 /// Message kinds the gate knows (OUCH 4.2 inbound).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,10 @@ pub struct Parsed {
     pub token_hi: u64,
     /// Bytes 8..14 of that token, big-endian (48 bits).
     pub token_lo: u64,
+    /// The token of the order the message acts on (bytes 1..15: Enter its
+    /// own, Replace the original, Cancel and Modify theirs), for the order table.
+    pub orig_hi: u64,
+    pub orig_lo: u64,
     pub side: u8,
     pub shares: u32,
     pub symbol: u64,
@@ -84,6 +90,8 @@ pub mod parser {
             kind,
             token_hi: be(msg, ENTER_TOKEN, 8),
             token_lo: be(msg, ENTER_TOKEN + 8, 6),
+            orig_hi: be(msg, ENTER_TOKEN, 8),
+            orig_lo: be(msg, ENTER_TOKEN + 8, 6),
             side: 0,
             shares: 0,
             symbol: 0,
@@ -142,6 +150,24 @@ pub struct SymbolHit {
 }
 
 impl SymbolLookup {
+    /// The symbol's slot under the current seed.
+    pub fn slot(&self, symbol: u64) -> usize {
+        symbol_slot(symbol, self.seed)
+    }
+
+    /// What slot `slot` holds (a Replace's stored symbol): known if valid.
+    pub fn at(&self, slot: usize) -> SymbolHit {
+        let slot = slot % SYMBOLS;
+        SymbolHit {
+            known: self.valid[slot],
+            restricted: self.restricted[slot],
+            reference: self.reference[slot],
+            max_shares: self.max_shares[slot],
+            max_notional: self.max_notional[slot],
+            collar_bps: self.collar_bps[slot],
+        }
+    }
+
     pub fn lookup(&self, symbol: u64) -> SymbolHit {
         let slot = symbol_slot(symbol, self.seed);
         SymbolHit {
@@ -153,6 +179,91 @@ impl SymbolLookup {
             collar_bps: self.collar_bps[slot],
         }
     }
+}
+
+/// One order table entry (the RTL stores the same fields in block RAM).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderEntry {
+    pub live: bool,
+    pub firm: u8,
+    /// The full token, as the tag: another token on this slot never matches.
+    pub token_hi: u64,
+    pub token_lo: u64,
+    /// The symbol table slot of the order's stock.
+    pub symbol_slot: u8,
+    pub buy: bool,
+    pub remaining: u32,
+    pub price: u32,
+}
+
+/// The order table block: [`ORDER_SLOTS`] entries at [`token_slot`].
+#[derive(Debug, Clone)]
+pub struct OrderTable {
+    /// `ORDER_TABLE`: the table checks and records orders.
+    pub enabled: bool,
+    pub entries: Box<[OrderEntry]>,
+    /// `OT_TOKEN_HI` / `OT_TOKEN_LO` staging.
+    pub token_hi: u64,
+    pub token_lo: u64,
+}
+
+impl OrderTable {
+    fn new() -> Self {
+        OrderTable {
+            enabled: false,
+            entries: vec![OrderEntry::default(); ORDER_SLOTS].into_boxed_slice(),
+            token_hi: 0,
+            token_lo: 0,
+        }
+    }
+
+    /// The live entry of `firm` holding exactly this token, with its slot.
+    pub fn find(&self, firm: usize, hi: u64, lo: u64) -> Option<(usize, &OrderEntry)> {
+        let slot = token_slot(hi, lo);
+        let e = self.entries.get(slot)?;
+        (e.live && usize::from(e.firm) == firm && e.token_hi == hi && e.token_lo == lo)
+            .then_some((slot, e))
+    }
+
+    /// Is the token's slot held by a live order (other than the one at `except`)?
+    fn taken(&self, hi: u64, lo: u64, except: Option<usize>) -> bool {
+        let slot = token_slot(hi, lo);
+        Some(slot) != except && self.entries.get(slot).is_some_and(|e| e.live)
+    }
+
+    /// Live entries (`OT_LIVE`).
+    pub fn live(&self) -> usize {
+        self.entries.iter().filter(|e| e.live).count()
+    }
+
+    /// A venue event (`OT_EVENT`) on the staged token of firm `f`.
+    fn venue_event(&mut self, f: usize, word: u64) {
+        let Some((slot, _)) = self.find(f, self.token_hi, self.token_lo) else {
+            return; // not live for this firm: nothing to update
+        };
+        let Some(e) = self.entries.get_mut(slot) else {
+            return;
+        };
+        if word >> 8 & 1 == 1 {
+            e.live = false;
+        } else {
+            let n = (word >> 32) as u32 & ((1 << regmap::OT_SHARES_BITS) - 1);
+            e.remaining = e.remaining.saturating_sub(n);
+            e.live = e.remaining != 0;
+        }
+    }
+}
+
+/// What an accepted order commits beyond its notional: the table entry it
+/// replaces (a Replace's original slot) and the symbol slot and side it
+/// records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Verdict {
+    notional: u64,
+    /// Order table on: the stored order's slot (Replace), symbol slot, side.
+    replaces: Option<usize>,
+    symbol_slot: u8,
+    buy: bool,
 }
 
 /// Limits the host sets per firm.
@@ -321,6 +432,7 @@ pub struct GoldenModel {
     pub globals: Globals,
     pub symbols: SymbolLookup,
     pub firms: FirmState,
+    pub orders: OrderTable,
     pub counters: Counters,
 }
 
@@ -332,8 +444,8 @@ impl Default for GoldenModel {
 
 impl GoldenModel {
     /// The gate after reset: every limit zero, so everything is rejected until
-    /// the host configures it (fail closed).
-    pub const fn new() -> Self {
+    /// the host configures it (fail closed). The order table is off and empty.
+    pub fn new() -> Self {
         GoldenModel {
             globals: Globals {
                 kill: false,
@@ -378,25 +490,36 @@ impl GoldenModel {
                     last_token_lo: 0,
                 }; FIRMS],
             },
+            orders: OrderTable::new(),
             counters: Counters([0; COUNTERS]),
         }
     }
 
-    /// The checks after framing and the firm, in order; `Ok` carries the
-    /// notional an accept commits. Reads the bucket before this message's take.
-    fn decide(&self, p: &Parsed, f: usize) -> Result<u64, RejectReason> {
+    /// The checks after framing and the firm, in order; `Ok` carries what an
+    /// accept commits. Reads the bucket before this message's take.
+    fn decide(&self, p: &Parsed, f: usize) -> Result<Verdict, RejectReason> {
         use checks::*;
         use RejectReason as R;
         let g = &self.globals;
         let lim = &self.firms.limits[f];
         let e = &self.firms.exposure[f];
+        let table = self.orders.enabled;
+        let mut v = Verdict {
+            notional: 0,
+            replaces: None,
+            symbol_slot: 0,
+            buy: p.side == b'B',
+        };
         if matches!(p.kind, Kind::Cancel | Kind::Modify) {
             // they reduce risk: kill switches and limits do not apply, the
-            // message-rate limit does
+            // order must be live and the message-rate limit applies
+            if table && self.orders.find(f, p.orig_hi, p.orig_lo).is_none() {
+                return Err(R::UnknownToken);
+            }
             if tokens_available(e, g) == 0 {
                 return Err(R::Throttle);
             }
-            return Ok(0);
+            return Ok(v);
         }
         let enter = p.kind == Kind::Enter;
         if g.kill {
@@ -423,14 +546,36 @@ impl GoldenModel {
         if !price_ok(p.price) {
             return Err(R::BadPrice);
         }
+        // the stored order a Replace replaces (order table on)
+        let stored = if table && !enter {
+            match self.orders.find(f, p.orig_hi, p.orig_lo) {
+                Some((slot, o)) => Some((slot, *o)),
+                None => return Err(R::UnknownToken),
+            }
+        } else {
+            None
+        };
         // the global order limits, replaced by the symbol's own where it has
-        // one (an Enter only: a Replace carries no symbol)
+        // one: an Enter's symbol, or the stored symbol of a Replace
         let (mut max_shares, mut max_notional) = (g.max_shares, g.max_notional);
-        if enter {
+        let sym = if enter {
+            let slot = self.symbols.slot(p.symbol);
             let hit = self.symbols.lookup(p.symbol);
             if !hit.known {
                 return Err(R::UnknownSymbol);
             }
+            Some((slot, hit))
+        } else if let Some((_, o)) = stored {
+            let slot = usize::from(o.symbol_slot);
+            let hit = self.symbols.at(slot);
+            if !hit.known {
+                return Err(R::UnknownSymbol);
+            }
+            Some((slot, hit))
+        } else {
+            None
+        };
+        if let Some((slot, hit)) = sym {
             if hit.restricted {
                 return Err(R::RestrictedSymbol);
             }
@@ -440,6 +585,7 @@ impl GoldenModel {
             }
             max_shares = effective(hit.max_shares, max_shares);
             max_notional = effective(hit.max_notional, max_notional);
+            v.symbol_slot = slot as u8;
         }
         if p.shares > max_shares {
             return Err(R::MaxShares);
@@ -448,11 +594,33 @@ impl GoldenModel {
         if n > max_notional {
             return Err(R::MaxNotional);
         }
-        if credit_fails(e.open_notional, n, lim.credit) {
-            return Err(R::Credit);
-        }
-        if position_fails(p, e, lim.max_long, lim.max_short) {
-            return Err(R::PositionLimit);
+        v.notional = n;
+        if let Some((slot, o)) = stored {
+            // credit and position on the difference against the stored order
+            let old_n = u64::from(o.remaining) * u64::from(o.price);
+            if n > old_n && credit_fails(e.open_notional, n - old_n, lim.credit) {
+                return Err(R::Credit);
+            }
+            if p.shares > o.remaining {
+                let more = p.shares - o.remaining;
+                let fails = if o.buy {
+                    long_fails(e, more, lim.max_long)
+                } else {
+                    short_fails(e, more, lim.max_short)
+                };
+                if fails {
+                    return Err(R::PositionLimit);
+                }
+            }
+            v.replaces = Some(slot);
+            v.buy = o.buy;
+        } else {
+            if credit_fails(e.open_notional, n, lim.credit) {
+                return Err(R::Credit);
+            }
+            if position_fails(p, e, lim.max_long, lim.max_short) {
+                return Err(R::PositionLimit);
+            }
         }
         if tokens_available(e, g) == 0 {
             return Err(R::Throttle);
@@ -460,7 +628,10 @@ impl GoldenModel {
         if !token_increases(p, e) {
             return Err(R::TokenNotIncreasing);
         }
-        Ok(n)
+        if table && self.orders.taken(p.token_hi, p.token_lo, v.replaces) {
+            return Err(R::OrderTableFull);
+        }
+        Ok(v)
     }
 
     /// The throttle block: every framed message of a known firm refills the
@@ -476,21 +647,46 @@ impl GoldenModel {
         e.tokens = avail.saturating_sub(1);
     }
 
-    /// Commit an accepted Enter or Replace to its firm's exposure.
-    fn commit(&mut self, p: &Parsed, f: usize, notional: u64) {
+    /// Commit an accepted Enter or Replace to its firm's exposure and, with
+    /// the table on, to the order table.
+    fn commit(&mut self, p: &Parsed, f: usize, v: Verdict) {
         if matches!(p.kind, Kind::Cancel | Kind::Modify) {
             return;
         }
+        let table = self.orders.enabled;
         let e = &mut self.firms.exposure[f];
-        e.open_notional = e.open_notional.wrapping_add(notional);
+        e.open_notional = e.open_notional.wrapping_add(v.notional);
         let sh = u64::from(p.shares);
-        match (p.kind, p.side) {
-            (Kind::Replace, _) => e.open_unsided = e.open_unsided.wrapping_add(sh),
-            (_, b'B') => e.open_buy = e.open_buy.wrapping_add(sh),
+        match (p.kind, v.buy) {
+            // without the table a Replace has no side: the unsided bucket
+            (Kind::Replace, _) if !table => e.open_unsided = e.open_unsided.wrapping_add(sh),
+            (_, true) => e.open_buy = e.open_buy.wrapping_add(sh),
             _ => e.open_sell = e.open_sell.wrapping_add(sh),
         }
         e.last_token_hi = p.token_hi;
         e.last_token_lo = p.token_lo;
+        if !table {
+            return;
+        }
+        if let Some(old) = v.replaces.and_then(|s| self.orders.entries.get_mut(s)) {
+            old.live = false;
+        }
+        if let Some(new) = self
+            .orders
+            .entries
+            .get_mut(token_slot(p.token_hi, p.token_lo))
+        {
+            *new = OrderEntry {
+                live: true,
+                firm: f as u8,
+                token_hi: p.token_hi,
+                token_lo: p.token_lo,
+                symbol_slot: v.symbol_slot,
+                buy: v.buy,
+                remaining: p.shares,
+                price: p.price,
+            };
+        }
     }
 
     fn bad_register(&mut self, e: RegisterError) -> RegisterError {
@@ -532,8 +728,8 @@ impl RiskGate for GoldenModel {
                 let verdict = self.decide(&p, f);
                 self.take_token(f);
                 match verdict {
-                    Ok(n) => {
-                        self.commit(&p, f, n);
+                    Ok(v) => {
+                        self.commit(&p, f, v);
                         Decision::Accept
                     }
                     Err(r) => Decision::Reject(r),
@@ -576,6 +772,17 @@ impl RiskGate for GoldenModel {
             }
             SYM_REF => self.symbols.reference[slot] = (v >> 32) as u32,
             SYM_NOTIONAL => g.sym_notional = v,
+            ORDER_TABLE => self.orders.enabled = v & 1 != 0,
+            OT_TOKEN_HI => self.orders.token_hi = v,
+            OT_TOKEN_LO => self.orders.token_lo = v & ((1 << 48) - 1),
+            OT_EVENT => {
+                let f = (v & 0xFF) as usize;
+                if f >= FIRMS {
+                    return Err(self.bad_register(RegisterError::OutOfRange(addr)));
+                }
+                self.orders.venue_event(f, v);
+            }
+            OT_CLEAR => self.orders.entries.fill(OrderEntry::default()),
             SYM_LIMITS => {
                 let bits = |x: u64, n: usize| x & ((1u64 << n) - 1);
                 self.symbols.collar_bps[slot] = bits(v >> 16, SYM_BPS_BITS) as u16;
@@ -624,6 +831,10 @@ impl RiskGate for GoldenModel {
             EXP_NOTIONAL => g.exp_notional,
             SYM_KEY => g.sym_key,
             SYM_NOTIONAL => g.sym_notional,
+            ORDER_TABLE => u64::from(self.orders.enabled),
+            OT_TOKEN_HI => self.orders.token_hi,
+            OT_TOKEN_LO => self.orders.token_lo,
+            OT_LIVE => self.orders.live() as u64,
             _ => match addr & 0xFF00 {
                 FIRM_KILL => u64::from(self.firms.limits[f].kill),
                 FIRM_CREDIT => self.firms.limits[f].credit,

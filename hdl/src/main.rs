@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand};
-use eti_hdl::regmap::{Decision, COUNTERS};
+use eti_hdl::regmap::Decision;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -168,7 +168,9 @@ fn main() -> Result<()> {
                 "orders compared: {}  accepted: {}  control ops: {}  mismatches: {}",
                 rep.orders, rep.accepted, rep.control_ops, rep.mismatches
             );
-            let decisions: u64 = rep.counters.iter().take(COUNTERS - 1).sum();
+            // every counter but BadRegister's (a control answer) is a decision
+            let decisions: u64 = rep.counters.iter().sum::<u64>()
+                - rep.counters[usize::from(eti_hdl::RejectReason::BadRegister.code())];
             if rep.orders == 0 || decisions == 0 {
                 println!(
                     "latency: no decisions; {} cycles simulated in {:.1} s",
@@ -251,6 +253,7 @@ fn main() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eti_hdl::regmap::COUNTERS;
 
     /// Every argument of every subcommand says what it is for.
     #[test]

@@ -18,6 +18,7 @@
 //! | `0x0005` | `THROTTLE_BURST` | RW | 16 | token-bucket capacity per firm (messages) |
 //! | `0x0006` | `THROTTLE_SHIFT` | RW | 5 | one token per 2^shift units of `NOW` |
 //! | `0x0007` | `NOW` | RW | 32 | throttle clock, written by the host (any unit, e.g. µs) |
+//! | `0x0008` | `ORDER_TABLE` | RW | 1 | 1 = the order table checks and records orders (golden model only so far, see below) |
 //! | `0x1000 + f` | `FIRM_KILL[f]` | RW | 1 | per-firm kill switch |
 //! | `0x1100 + f` | `FIRM_CREDIT[f]` | RW | 64 | credit: open notional (buy + sell) + order ≤ limit |
 //! | `0x1200 + f` | `FIRM_MAX_LONG[f]` | RW | 32 | bought − sold + open buys (+ unsided) + order ≤ limit |
@@ -33,6 +34,11 @@
 //! | `0x3003` | `SYM_NOTIONAL` | RW | 64 | symbol limits staging: `SYM_LIMITS` takes its bits `[50:0]` as the max notional |
 //! | `0x3004` | `SYM_LIMITS` | W | 64 | set slot `data[7:0]`'s limits at once: collar bps `data[29:16]`, max shares `data[51:32]`, max notional `SYM_NOTIONAL[50:0]`; 0 in a field = that global register applies; other bits ignored |
 //! | `0x4000 + r` | `COUNTER[r]` | R | 32 | decisions per reason `r` (0 = accepted), wrapping |
+//! | `0x5000` | `OT_TOKEN_HI` | RW | 64 | order table event staging: token bytes 0..8, big-endian |
+//! | `0x5001` | `OT_TOKEN_LO` | RW | 48 | order table event staging: token bytes 8..14, big-endian |
+//! | `0x5002` | `OT_EVENT` | W | 52 | a venue event on the staged token of firm `data[7:0]`: `data[8]` = 0 executed or canceled `data[51:32]` shares (remaining decremented, saturating; the entry dies at 0), 1 done (venue reject of the Enter, Replaced, canceled whole: the entry dies); a token not live for that firm changes nothing |
+//! | `0x5003` | `OT_CLEAR` | W | – | every entry dead (start of day) |
+//! | `0x5004` | `OT_LIVE` | R | 13 | live entries |
 //!
 //! Exposure: an accepted Enter reserves its shares in the buy or sell bucket, an
 //! accepted Replace (which carries no side or symbol in OUCH 4.2) in the unsided
@@ -56,6 +62,34 @@
 //! ([`SYM_SHARES_BITS`], [`SYM_BPS_BITS`], [`SYM_NOTIONAL_BITS`]) hold every
 //! limit that can bind: OUCH shares are below 1 000 000 < 2^20, a collar of
 //! 10 000 bps (100 %) < 2^14, and 999 999 × $199 999.99 < 2^51 in 1/10 000 $.
+
+//!
+//! Order table (`ORDER_TABLE` = 1): [`ORDER_SLOTS`] entries keyed by the OUCH
+//! token, slot [`token_slot`] (for the host's tokens, 3-byte prefix + 11
+//! decimal digits, the counter mod 4 096 plus a constant: any 4 096
+//! consecutive tokens get distinct slots). An entry holds live, firm, the full
+//! token as its tag, symbol slot, side, remaining shares, price.
+//! - Enter: every check as before, then if its slot holds a live order
+//!   `OrderTableFull` (never an overwrite); accepted: the entry is written live.
+//! - Replace: after the message's own fields (kill switches, time in force,
+//!   display, shares, price) the original token must be live in the table with
+//!   the same tag and firm, else `UnknownToken`. Then it is checked as the new
+//!   order it is on the stored symbol slot (`UnknownSymbol` if that slot no
+//!   longer holds a valid symbol, restricted, collar with the slot's reference
+//!   and limits), max shares and max notional on the new order, credit and
+//!   position on the difference (new shares × price − remaining × stored
+//!   price; new shares − remaining on the stored side; a decrease passes),
+//!   throttle, token order (the replacement token), and `OrderTableFull` if the
+//!   replacement token's slot (other than the original's) holds a live order.
+//!   Accepted: the new order is reserved in full in the stored side's bucket
+//!   (the old order's reservation stays until the host posts its release when
+//!   the venue confirms), the old entry dies, the new one is live.
+//! - Cancel and Modify: after framing and firm, `UnknownToken` if their token
+//!   is not live for that firm, then the throttle as before. They leave the
+//!   entry live: the venue's confirmation (`OT_EVENT`) removes it.
+//!
+//! With `ORDER_TABLE` = 0 nothing of the above applies (Replace is checked
+//! without a symbol and reserved unsided, as before the table).
 
 /// Number of firms (sessions' accounts) the gate holds state for.
 pub const FIRMS: usize = 16;
@@ -93,6 +127,69 @@ pub const SYM_SHARES_BITS: usize = 20;
 pub const SYM_BPS_BITS: usize = 14;
 pub const SYM_NOTIONAL_BITS: usize = 51;
 pub const COUNTER: u16 = 0x4000;
+pub const ORDER_TABLE: u16 = 0x0008;
+pub const OT_TOKEN_HI: u16 = 0x5000;
+pub const OT_TOKEN_LO: u16 = 0x5001;
+pub const OT_EVENT: u16 = 0x5002;
+pub const OT_CLEAR: u16 = 0x5003;
+pub const OT_LIVE: u16 = 0x5004;
+/// Entries of the order table (a power of two).
+pub const ORDER_SLOTS: usize = 4096;
+/// log2 of [`ORDER_SLOTS`].
+pub const ORDER_SLOT_BITS: usize = 12;
+/// Width of the shares field of `OT_EVENT` (`data[51:32]`): OUCH shares < 2^20.
+pub const OT_SHARES_BITS: usize = 20;
+/// Bytes of an OUCH 4.2 order token.
+pub const TOKEN_LEN: usize = 14;
+
+/// Weight of token byte `i` in [`token_slot`]: 10^(13 − i) mod [`ORDER_SLOTS`],
+/// so the last byte counts once and a decimal counter maps to itself.
+pub const TOKEN_WEIGHTS: [u16; TOKEN_LEN] = {
+    let mut w = [0u16; TOKEN_LEN];
+    let mut i = TOKEN_LEN;
+    let mut p: u32 = 1;
+    while i > 0 {
+        i -= 1;
+        w[i] = p as u16;
+        p = p * 10 % ORDER_SLOTS as u32;
+    }
+    w
+};
+
+/// The order table slot of a token: the sum over its 14 bytes of
+/// (byte − `'0'`) × [`TOKEN_WEIGHTS`], mod [`ORDER_SLOTS`] (a constant-multiply
+/// adder tree in hardware). `hi` holds bytes 0..8, `lo` bytes 8..14, big-endian.
+pub const fn token_slot(hi: u64, lo: u64) -> usize {
+    let mut sum: u32 = 0;
+    let mut i = 0;
+    while i < TOKEN_LEN {
+        let b = if i < 8 {
+            (hi >> (8 * (7 - i))) & 0xFF
+        } else {
+            (lo >> (8 * (13 - i))) & 0xFF
+        } as u32;
+        let d = b.wrapping_sub(0x30) % ORDER_SLOTS as u32;
+        sum = (sum + d * TOKEN_WEIGHTS[i] as u32) % ORDER_SLOTS as u32;
+        i += 1;
+    }
+    sum as usize
+}
+
+/// A token's 14 bytes as (`hi`, `lo`): bytes 0..8 and 8..14, big-endian.
+pub const fn token_words(t: &[u8; TOKEN_LEN]) -> (u64, u64) {
+    let mut hi = 0u64;
+    let mut lo = 0u64;
+    let mut i = 0;
+    while i < TOKEN_LEN {
+        if i < 8 {
+            hi = hi << 8 | t[i] as u64;
+        } else {
+            lo = lo << 8 | t[i] as u64;
+        }
+        i += 1;
+    }
+    (hi, lo)
+}
 
 /// OUCH 4.2 message lengths (PROTOCOLS.md, OUCH 4.2 table).
 pub const ENTER_LEN: usize = 49;
@@ -135,13 +232,19 @@ pub enum RejectReason {
     TokenNotIncreasing = 20,
     /// A control access to an unknown or wrongly-accessed register.
     BadRegister = 21,
+    /// Order table on: the Enter's (or the replacement token's) slot holds a
+    /// live order.
+    OrderTableFull = 22,
+    /// Order table on: a Replace, Cancel or Modify of a token that is not live
+    /// in the table for that firm.
+    UnknownToken = 23,
 }
 
 /// Counters: index 0 counts accepts, the others the reason with that code.
-pub const COUNTERS: usize = 22;
+pub const COUNTERS: usize = 24;
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 21] = [
+    pub const ALL: [RejectReason; 23] = [
         RejectReason::Malformed,
         RejectReason::UnknownType,
         RejectReason::BadFirm,
@@ -163,7 +266,13 @@ impl RejectReason {
         RejectReason::Throttle,
         RejectReason::TokenNotIncreasing,
         RejectReason::BadRegister,
+        RejectReason::OrderTableFull,
+        RejectReason::UnknownToken,
     ];
+
+    /// Reasons only the order table gives (`ORDER_TABLE` = 1). The RTL has no
+    /// order table yet: the differential tests exclude these.
+    pub const TABLE: [RejectReason; 2] = [RejectReason::OrderTableFull, RejectReason::UnknownToken];
 
     pub const fn code(self) -> u8 {
         self as u8
@@ -226,6 +335,38 @@ mod tests {
         }
         assert_eq!(Decision::from_code(0), Some(Decision::Accept));
         assert_eq!(Decision::from_code(COUNTERS as u8), None);
+    }
+
+    #[test]
+    fn token_slot_is_the_counter_for_numbered_tokens() {
+        let tok = |n: u64| {
+            let mut t = *b"ETI00000000000";
+            let mut v = n;
+            for b in t[3..].iter_mut().rev() {
+                *b = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            token_words(&t)
+        };
+        let (h0, l0) = tok(0);
+        let base = token_slot(h0, l0);
+        let mut seen = [false; ORDER_SLOTS];
+        for n in 987_654_321..987_654_321 + ORDER_SLOTS as u64 {
+            let (h, l) = tok(n);
+            let s = token_slot(h, l);
+            assert_eq!(s, (base + n as usize) % ORDER_SLOTS, "token {n}");
+            assert!(!seen[s], "slot {s} twice");
+            seen[s] = true;
+        }
+        // any bytes: in range, and a byte below '0' wraps instead of panicking
+        let (h, l) = token_words(&[0u8; TOKEN_LEN]);
+        assert!(token_slot(h, l) < ORDER_SLOTS);
+        let (h, l) = token_words(&[0xFF; TOKEN_LEN]);
+        assert!(token_slot(h, l) < ORDER_SLOTS);
+        assert_eq!(TOKEN_WEIGHTS[13], 1);
+        assert_eq!(TOKEN_WEIGHTS[12], 10);
+        assert_eq!(TOKEN_WEIGHTS[9], 10_000 % 4096);
+        assert_eq!(1usize << ORDER_SLOT_BITS, ORDER_SLOTS);
     }
 
     #[test]

@@ -544,10 +544,10 @@ impl Scenario {
             89..=91 => {
                 // unknown / wrong-direction accesses
                 let addr = self.pick(&[
-                    0x0008u16,
+                    0x000Au16,
                     0x00FF,
                     FIRM_CREDIT + FIRMS as u16,
-                    COUNTER + 22,
+                    COUNTER + regmap::COUNTERS as u16,
                     0xFFFF,
                     COUNTER,
                     FIRM_OPEN_NOTIONAL,

@@ -41,7 +41,12 @@ fn differential_20k_orders_seed_a() {
 fn differential_20k_orders_seed_b_covers_every_reason() {
     let c = run(0xB0B, 20_000);
     assert_eq!(c.len(), COUNTERS);
-    for r in RejectReason::ALL {
+    // the order table's reasons: the RTL has no table yet, the scenario keeps
+    // it off (tests/order_table.rs checks them on the golden model)
+    for r in RejectReason::ALL
+        .into_iter()
+        .filter(|r| !RejectReason::TABLE.contains(r))
+    {
         assert!(
             c[usize::from(r.code())] > 0,
             "scenario never produced {r:?}"
@@ -62,8 +67,8 @@ fn differential_stress_every_reason_at_least_one_percent() {
         - rep.counters[usize::from(RejectReason::BadRegister.code())];
     println!("stress: {decisions} decisions, counters {:?}", rep.counters);
     for r in RejectReason::ALL {
-        if r == RejectReason::BadRegister {
-            continue; // a control answer, not a decision
+        if r == RejectReason::BadRegister || RejectReason::TABLE.contains(&r) {
+            continue; // a control answer; the table's reasons (no RTL table yet)
         }
         let n = rep.counters[usize::from(r.code())];
         assert!(

@@ -215,8 +215,8 @@ fn script<G: RiskGate>(d: &mut GateDriver<G>) -> Vec<Decision> {
     expect(d, 0, &good, A);
     // control errors are typed, counted, and change nothing
     assert_eq!(
-        d.gate().write_register(0x0008, 1),
-        Err(RegisterError::Unknown(0x0008))
+        d.gate().write_register(0x0009, 1),
+        Err(RegisterError::Unknown(0x0009))
     );
     assert_eq!(
         d.gate().write_register(regmap::COUNTER, 1),
@@ -232,7 +232,8 @@ fn script<G: RiskGate>(d: &mut GateDriver<G>) -> Vec<Decision> {
     );
     assert_eq!(d.counter(Some(R::BadRegister)).expect("counter"), 4);
     let c = d.counters().expect("counters");
-    for r in R::ALL {
+    // (the order table's reasons: tests/order_table.rs, golden model only)
+    for r in R::ALL.into_iter().filter(|r| !R::TABLE.contains(r)) {
         assert!(c[usize::from(r.code())] > 0, "{r:?} never counted");
     }
     assert_eq!(

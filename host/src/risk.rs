@@ -5,7 +5,7 @@
 //! decisions by reason. The rules themselves live in eti-hdl only.
 
 use crate::app::config::{GateKind, HostConfig, Resolved};
-use eti_core::{Price, Side, Symbol};
+use eti_core::{OrderToken, Price, Side, Symbol};
 use eti_hdl::driver::{DriverError, FirmLimitConfig, SymbolEntry, SymbolLimits};
 use eti_hdl::gate::{Bucket, RegisterError};
 use eti_hdl::{Decision, GateDriver, GoldenModel, RejectReason, RiskGate, SimulatedGate};
@@ -63,6 +63,8 @@ pub fn reason_name(r: RejectReason) -> &'static str {
         RejectReason::Throttle => "throttle",
         RejectReason::TokenNotIncreasing => "token_not_increasing",
         RejectReason::BadRegister => "bad_register",
+        RejectReason::OrderTableFull => "order_table_full",
+        RejectReason::UnknownToken => "unknown_token",
     }
 }
 
@@ -97,6 +99,8 @@ pub struct Risk {
     /// Symbols with order limits of their own in the gate's symbol table
     /// (`SYM_LIMITS`; never an all-zero entry). They hold for every firm slot.
     symbol_limits: Vec<(Symbol, SymbolLimits)>,
+    /// The gate's order table is on ([`Risk::enable_order_table`]).
+    order_table: bool,
 }
 
 /// What [`Risk::restore`] put back into the gate.
@@ -177,6 +181,7 @@ impl Risk {
             throttle: (cfg.risk.throttle_burst, cfg.risk.throttle_shift),
             venue_slots: Vec::new(),
             symbol_limits: Vec::new(),
+            order_table: false,
         })
     }
 
@@ -412,6 +417,67 @@ impl Risk {
             shares,
             order_price.notional(eti_core::Shares(shares)),
         );
+    }
+
+    /// Turn the gate's order table on (issue 13): Replace is then checked on
+    /// the stored symbol and side, Replace/Cancel/Modify of a token not live
+    /// in the gate are rejected (`unknown_token`). Only for a caller that
+    /// reports every venue event on a token through
+    /// [`Self::on_order_fill_on`], [`Self::on_order_release_on`] and
+    /// [`Self::on_order_gone_on`]: otherwise entries never die and the
+    /// table fills (`order_table_full`). Returns false, and changes nothing,
+    /// on a gate without a table (the RTL simulation today).
+    pub fn enable_order_table(&mut self) -> bool {
+        self.order_table =
+            self.driver.set_order_table(true).is_ok() && self.driver.clear_order_table().is_ok();
+        self.order_table
+    }
+
+    /// Is the gate's order table on?
+    pub fn order_table(&self) -> bool {
+        self.order_table
+    }
+
+    /// [`Self::on_fill_on`] for order `token`, and its order table entry's
+    /// remaining shares go down (the entry dies at 0).
+    pub fn on_order_fill_on(
+        &mut self,
+        slot: u8,
+        token: &OrderToken,
+        side: Side,
+        shares: u32,
+        order_price: Price,
+    ) {
+        self.on_fill_on(slot, side, shares, order_price);
+        if self.order_table {
+            let _ = self.driver.order_executed(slot, &token.0, shares);
+        }
+    }
+
+    /// [`Self::on_release_on`] for `shares` of order `token` that the venue
+    /// canceled while the order stays open (a partial cancel, a Modify's
+    /// reduction, an acceptance for fewer shares); the table entry follows.
+    pub fn on_order_release_on(
+        &mut self,
+        slot: u8,
+        token: &OrderToken,
+        side: Side,
+        shares: u32,
+        order_price: Price,
+    ) {
+        self.on_release_on(slot, side, shares, order_price);
+        if self.order_table {
+            let _ = self.driver.order_canceled(slot, &token.0, shares);
+        }
+    }
+
+    /// Order `token` is gone at the venue (rejected, replaced, canceled
+    /// whole, lost): its table entry dies. Exposure is released apart
+    /// ([`Self::on_release_on`] with its leaves).
+    pub fn on_order_gone_on(&mut self, slot: u8, token: &OrderToken) {
+        if self.order_table {
+            let _ = self.driver.order_done(slot, &token.0);
+        }
     }
 
     /// Engage or release the kill switch for this host's firm.

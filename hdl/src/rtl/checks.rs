@@ -769,6 +769,8 @@ mod tests {
                 kind,
                 token_hi: rng.gen_range(0..4),
                 token_lo: rng.gen_range(0..4),
+                orig_hi: 0,
+                orig_lo: 0,
                 side: *b"BSTEX".get(rng.gen_range(0..5)).unwrap_or(&b'B'),
                 shares,
                 symbol: rng.gen(),

@@ -45,6 +45,10 @@ pub struct Decision {
     n19: DFF<Bits<32>>,
     n20: DFF<Bits<32>>,
     n21: DFF<Bits<32>>,
+    // the order table's reasons (22 OrderTableFull, 23 UnknownToken): counted
+    // and readable; the RTL has no order table yet, so they stay 0
+    n22: DFF<Bits<32>>,
+    n23: DFF<Bits<32>>,
 }
 
 impl Logic for Decision {
@@ -52,7 +56,7 @@ impl Logic for Decision {
     fn update(&mut self) {
         dff_setup!(
             self, clock, valid_q, code_q, bad_q, n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11,
-            n12, n13, n14, n15, n16, n17, n18, n19, n20, n21
+            n12, n13, n14, n15, n16, n17, n18, n19, n20, n21, n22, n23
         );
         // priority: lowest failing reason wins
         self.code.next = 0.into();
@@ -146,6 +150,8 @@ impl Logic for Decision {
                 18 => self.n18.d.next = self.n18.q.val() + 1,
                 19 => self.n19.d.next = self.n19.q.val() + 1,
                 20 => self.n20.d.next = self.n20.q.val() + 1,
+                22 => self.n22.d.next = self.n22.q.val() + 1,
+                23 => self.n23.d.next = self.n23.q.val() + 1,
                 _ => {}
             }
         }
@@ -175,6 +181,8 @@ impl Logic for Decision {
             19 => self.rd_value.next = self.n19.q.val(),
             20 => self.rd_value.next = self.n20.q.val(),
             21 => self.rd_value.next = self.n21.q.val(),
+            22 => self.rd_value.next = self.n22.q.val(),
+            23 => self.rd_value.next = self.n23.q.val(),
             _ => self.rd_value.next = 0.into(),
         }
     }

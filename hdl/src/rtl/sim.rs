@@ -3,7 +3,7 @@
 //! back at line rate and measures each decision's latency in cycles.
 
 use super::top::{RiskGateRtl, LATENCY};
-use crate::gate::{check_read, check_write, RegisterError, RiskGate};
+use crate::gate::{check_read, check_write, is_order_table_register, RegisterError, RiskGate};
 use crate::regmap::{Decision, RejectReason};
 use rust_hdl::prelude::*;
 
@@ -344,9 +344,11 @@ impl RiskGate for SimulatedGate {
     fn write_register(&mut self, addr: u16, value: u64) -> Result<(), RegisterError> {
         let (err, _) = self.control(true, addr, value);
         if err {
-            return Err(check_write(addr)
-                .err()
-                .unwrap_or(RegisterError::OutOfRange(addr)));
+            return Err(match check_write(addr) {
+                Err(e) => e,
+                Ok(()) if is_order_table_register(addr) => RegisterError::Unsupported(addr),
+                Ok(()) => RegisterError::OutOfRange(addr),
+            });
         }
         Ok(())
     }
@@ -354,9 +356,11 @@ impl RiskGate for SimulatedGate {
     fn read_register(&mut self, addr: u16) -> Result<u64, RegisterError> {
         let (err, v) = self.control(false, addr, 0);
         if err {
-            return Err(check_read(addr)
-                .err()
-                .unwrap_or(RegisterError::Unknown(addr)));
+            return Err(match check_read(addr) {
+                Err(e) => e,
+                Ok(()) if is_order_table_register(addr) => RegisterError::Unsupported(addr),
+                Ok(()) => RegisterError::Unknown(addr),
+            });
         }
         Ok(v)
     }

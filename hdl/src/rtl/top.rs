@@ -339,7 +339,7 @@ impl Logic for RiskGateRtl {
             | (self.op_addr.q.val() == 0x3004)
             | ((self.hi.val() == 0x14) & self.fid_ok.val());
         self.read_only.next = ((self.hi.val() == 0x15) & self.fid_ok.val())
-            | ((self.hi.val() == 0x40) & (self.lo.val() < 22));
+            | ((self.hi.val() == 0x40) & (self.lo.val() < 24));
         self.exp_firm_bad.next =
             (self.op_addr.q.val() == 0x2002) & (self.op_data.q.val().get_bits::<8>(0) >= 16);
         if self.op_write.q.val() {
