@@ -11,7 +11,8 @@ use eti_hdl::regmap::{self, token_slot, token_words, Decision, RejectReason as R
 use eti_hdl::vectors::{cancel, enter, modify, replace, stock};
 use eti_hdl::{GateDriver, GoldenModel, RiskGate, SimulatedGate};
 
-const PX: u32 = 1_000_000; // $100.0000
+mod common;
+use common::{configure, PX};
 
 /// Host-style tokens: 3-byte prefix + 11 digits.
 fn tok(n: u64) -> [u8; 14] {
@@ -24,36 +25,12 @@ fn tok(n: u64) -> [u8; 14] {
     t
 }
 
+/// The common configuration, throttle out of the way, order table on.
 fn gate() -> GateDriver<GoldenModel> {
-    let mut d = GateDriver::new(GoldenModel::new());
-    d.set_order_limits(10_000, 500_000_000_000).expect("limits");
-    d.set_collar_bps(500).expect("collar");
+    let mut d = configure(GoldenModel::new());
     d.set_throttle(u16::MAX, 0).expect("throttle");
-    d.set_now(1).expect("now");
-    let syms = [
-        SymbolEntry {
-            stock: stock("AAPL"),
-            reference: PX,
-            restricted: false,
-        },
-        SymbolEntry {
-            stock: stock("MSFT"),
-            reference: 2 * PX,
-            restricted: false,
-        },
-    ];
-    d.load_symbols(&syms, 99).expect("symbols");
     for f in 0..2 {
-        d.set_firm_limits(
-            f,
-            FirmLimitConfig {
-                credit: 30_000_000_000,
-                max_long: 20_000,
-                max_short: 20_000,
-            },
-        )
-        .expect("firm");
-        d.clear_firm(f).expect("clear");
+        d.clear_firm(f).expect("clear: a full bucket of the new burst");
     }
     d.set_order_table(true).expect("table on");
     d

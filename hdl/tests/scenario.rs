@@ -16,11 +16,12 @@ fn expected(text: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn smoke_scenario_agrees_and_gives_the_written_decisions() {
-    let text = std::fs::read_to_string(SMOKE).expect("smoke.jsonl");
+/// Run a committed scenario: golden model and RTL agree on every message and
+/// register access, each decision is the one written beside its message, and
+/// every decision has the RTL's fixed latency. Returns the decisions.
+fn run_file(path: &str) -> (scenario::Report, Vec<String>) {
+    let text = std::fs::read_to_string(path).expect("scenario file");
     let want = expected(&text);
-    assert!(want.len() >= 25, "{} expectations", want.len());
     let rep = scenario::run(&scenario::parse(&text).expect("parses")).expect("runs");
     for c in &rep.control {
         eprintln!("control disagreement: {c:?}");
@@ -32,6 +33,15 @@ fn smoke_scenario_agrees_and_gives_the_written_decisions() {
         .map(|o| scenario::name(Some(o.golden)))
         .collect();
     assert_eq!(got, want);
+    let lat = eti_hdl::rtl::LATENCY;
+    assert!(rep.outcomes.iter().all(|o| o.cycles == Some(lat)));
+    (rep, got)
+}
+
+#[test]
+fn smoke_scenario_agrees_and_gives_the_written_decisions() {
+    let (rep, got) = run_file(SMOKE);
+    assert!(got.len() >= 25, "{} expectations", got.len());
     // every message reason at least once
     // (the order table's reasons: golden model only, tests/order_table.rs)
     for r in eti_hdl::RejectReason::ALL {
@@ -39,8 +49,6 @@ fn smoke_scenario_agrees_and_gives_the_written_decisions() {
             assert!(got.contains(&format!("{r:?}")), "{r:?} not exercised");
         }
     }
-    let lat = eti_hdl::rtl::LATENCY;
-    assert!(rep.outcomes.iter().all(|o| o.cycles == Some(lat)));
     assert_eq!(rep.outcomes[0].to_json()["golden"], "accept");
 }
 
@@ -124,20 +132,6 @@ const SYMBOL_LIMITS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/symb
 /// golden model and RTL agree and give the decisions written in the file.
 #[test]
 fn symbol_limits_scenario_agrees_and_gives_the_written_decisions() {
-    let text = std::fs::read_to_string(SYMBOL_LIMITS).expect("symbol_limits.jsonl");
-    let want = expected(&text);
-    assert_eq!(want.len(), 15, "{want:?}");
-    let rep = scenario::run(&scenario::parse(&text).expect("parses")).expect("runs");
-    for c in &rep.control {
-        eprintln!("control disagreement: {c:?}");
-    }
-    assert_eq!(rep.disagreements(), 0);
-    let got: Vec<String> = rep
-        .outcomes
-        .iter()
-        .map(|o| scenario::name(Some(o.golden)))
-        .collect();
-    assert_eq!(got, want);
-    let lat = eti_hdl::rtl::LATENCY;
-    assert!(rep.outcomes.iter().all(|o| o.cycles == Some(lat)));
+    let (_, got) = run_file(SYMBOL_LIMITS);
+    assert_eq!(got.len(), 15, "{got:?}");
 }
