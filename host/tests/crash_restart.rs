@@ -15,9 +15,9 @@
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The three parents: one symbol and side each, so the drop copy's net
@@ -31,36 +31,12 @@ const PARENTS: [(&str, &str, i64); 3] = [
 /// 2-core CI machine (each restart waits for the journal's session start).
 const WINDOW_S: u64 = 36;
 
-fn eti() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_eti"))
-}
+mod support;
+use support::{eti, free_udp_port, json_lines, size, Host, Rng, SimProcess};
 
-/// `eti-sim` from the same target directory (built by `cargo test
-/// --workspace`; built here when only this package's tests were built).
-fn eti_sim() -> PathBuf {
-    let p = eti().with_file_name("eti-sim");
-    if !p.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--release", "-p", "eti-sim", "--bin", "eti-sim"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok && p.exists(), "eti-sim not built at {}", p.display());
-    }
-    p
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// `eti-sim serve` on one venue with drop copy, order log and day file in `dir`.
 struct Sim {
-    child: Child,
+    proc: SimProcess,
     ouch: String,
     retransmit: String,
 }
@@ -68,54 +44,34 @@ struct Sim {
 impl Sim {
     fn start(dir: &Path) -> Sim {
         let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
-        let mut child = Command::new(eti_sim())
-            .args([
-                "serve",
-                "--venues",
-                "1",
-                "--config",
-                &f("sim.toml"),
-                "--day",
-                &f("day.jsonl"),
-            ])
-            .args([
-                "--drop-copy",
-                &f("drop.jsonl"),
-                "--order-log",
-                &f("orders.jsonl"),
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn eti-sim");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("eti-sim listening line {line:?}: {e}"));
-        assert_eq!(v["event"], "listening");
-        // keep stdout drained in the background (end-of-day line)
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = out.read_to_string(&mut rest);
-        });
+        let (config, day, drop, orders) = (
+            f("sim.toml"),
+            f("day.jsonl"),
+            f("drop.jsonl"),
+            f("orders.jsonl"),
+        );
+        let proc = SimProcess::serve(&[
+            "--venues",
+            "1",
+            "--config",
+            &config,
+            "--day",
+            &day,
+            "--drop-copy",
+            &drop,
+            "--order-log",
+            &orders,
+        ]);
+        let v = &proc.listening;
         Sim {
-            child,
             ouch: v["ouch"].as_str().unwrap().to_string(),
             retransmit: v["retransmit"].as_str().unwrap().to_string(),
+            proc,
         }
     }
 
     fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.kill();
+        self.proc.kill();
     }
 }
 
@@ -159,55 +115,6 @@ fn host_config(dir: &Path, feed_port: u16, sim: &Sim) -> PathBuf {
     p
 }
 
-/// One `eti run` process; stderr to a file so the test can watch it.
-struct Host {
-    child: Child,
-    err: PathBuf,
-    out: PathBuf,
-}
-
-impl Host {
-    fn start(dir: &Path, n: usize, cfg: &Path, journal: &Path) -> Host {
-        let err = dir.join(format!("host-{n}.err"));
-        let out = dir.join(format!("host-{n}.out"));
-        let child = Command::new(eti())
-            .args(["run", "--config", cfg.to_str().unwrap()])
-            .args(["--journal", journal.to_str().unwrap()])
-            .env(
-                "RUST_LOG",
-                std::env::var("ETI_TEST_HOST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .spawn()
-            .expect("spawn eti run");
-        Host { child, err, out }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.err).unwrap_or_default()
-    }
-
-    /// Wait until stderr holds `what`; false if the process ended or time ran out.
-    fn wait_for(&mut self, what: &str, timeout: Duration) -> bool {
-        let t0 = Instant::now();
-        while t0.elapsed() < timeout {
-            if self.stderr().contains(what) {
-                return true;
-            }
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        false
-    }
-}
-
-fn size(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-}
-
 /// The bytes appended to `p` after `from` mention our user.
 fn ours_appended(p: &Path, from: u64) -> bool {
     use std::io::{Seek, SeekFrom};
@@ -218,26 +125,6 @@ fn ours_appended(p: &Path, from: u64) -> bool {
     f.seek(SeekFrom::Start(from)).is_ok()
         && f.read_to_string(&mut s).is_ok()
         && s.contains("\"ETI001\"")
-}
-
-fn json_lines(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
-}
-
-/// xorshift: reproducible random instants from a printed seed.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 /// What the venue says our user did: net shares per symbol, tokens.

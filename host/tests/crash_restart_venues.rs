@@ -18,9 +18,8 @@
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PARENTS: [(&str, &str, i64); 3] = [
@@ -33,31 +32,8 @@ const VENUES: [&str; 2] = ["ETIX", "ETIY"];
 const WINDOW_S: u64 = 24;
 const KILLS: usize = 10;
 
-fn eti() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_eti"))
-}
-
-fn eti_sim() -> PathBuf {
-    let p = eti().with_file_name("eti-sim");
-    if !p.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--release", "-p", "eti-sim", "--bin", "eti-sim"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok && p.exists(), "eti-sim not built at {}", p.display());
-    }
-    p
-}
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod support;
+use support::{eti, free_udp_port, json_lines, size, Host, Rng, SimProcess};
 
 /// One venue's addresses as `eti-sim serve` printed them.
 struct SimVenue {
@@ -66,7 +42,7 @@ struct SimVenue {
 }
 
 struct Sim {
-    child: Child,
+    _proc: SimProcess,
     venues: Vec<SimVenue>,
 }
 
@@ -99,26 +75,26 @@ impl Sim {
         }
         std::fs::write(dir.join("sim.toml"), text).unwrap();
         let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
-        let mut child = Command::new(eti_sim())
-            .args(["serve", "--venues", &VENUES.len().to_string()])
-            .args(["--config", &f("sim.toml"), "--day", &f("day.jsonl")])
-            .args(["--drop-copy", &f("drop.jsonl")])
-            .args(["--order-log", &f("orders.jsonl")])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn eti-sim");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("eti-sim listening line {line:?}: {e}"));
-        assert_eq!(v["event"], "listening");
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = out.read_to_string(&mut rest);
-        });
+        let n = VENUES.len().to_string();
+        let (config, day, drop, orders) = (
+            f("sim.toml"),
+            f("day.jsonl"),
+            f("drop.jsonl"),
+            f("orders.jsonl"),
+        );
+        let proc = SimProcess::serve(&[
+            "--venues",
+            &n,
+            "--config",
+            &config,
+            "--day",
+            &day,
+            "--drop-copy",
+            &drop,
+            "--order-log",
+            &orders,
+        ]);
+        let v = &proc.listening;
         let venues = v["venues"]
             .as_array()
             .expect("venues in the listening line")
@@ -129,14 +105,10 @@ impl Sim {
             })
             .collect::<Vec<_>>();
         assert_eq!(venues.len(), VENUES.len());
-        Sim { child, venues }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Sim {
+            _proc: proc,
+            venues,
+        }
     }
 }
 
@@ -168,74 +140,8 @@ fn host_config(dir: &Path, feed_ports: &[u16], sim: &Sim) -> PathBuf {
     p
 }
 
-struct Host {
-    child: Child,
-    err: PathBuf,
-    out: PathBuf,
-}
-
-impl Host {
-    fn start(dir: &Path, n: usize, cfg: &Path, journal: &Path) -> Host {
-        let err = dir.join(format!("host-{n}.err"));
-        let out = dir.join(format!("host-{n}.out"));
-        let child = Command::new(eti())
-            .args(["run", "--config", cfg.to_str().unwrap()])
-            .args(["--journal", journal.to_str().unwrap()])
-            .env(
-                "RUST_LOG",
-                std::env::var("ETI_TEST_HOST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .spawn()
-            .expect("spawn eti run");
-        Host { child, err, out }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.err).unwrap_or_default()
-    }
-
-    fn wait_for(&mut self, what: &str, timeout: Duration) -> bool {
-        let t0 = Instant::now();
-        while t0.elapsed() < timeout {
-            if self.stderr().contains(what) {
-                return true;
-            }
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        false
-    }
-}
-
 fn venue_file(dir: &Path, stem: &str, venue: &str) -> PathBuf {
     dir.join(format!("{stem}.{venue}.jsonl"))
-}
-
-fn size(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-}
-
-fn json_lines(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 /// (token, match number) of our executions in venue `v`'s drop copy, and

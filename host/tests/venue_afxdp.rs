@@ -289,6 +289,7 @@ fn soupbintcp_over_afxdp_through_loss_reorder_and_reset() {
                 peer_timeout_ns: 15_000_000_000,
             },
             reconnect_ns: 20_000_000,
+            reconnect_max_ns: 1_000_000_000,
             connect_timeout: Duration::from_secs(3),
         },
         mono_ns(),

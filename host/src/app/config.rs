@@ -35,8 +35,9 @@ firm = "ETIA"
 token_prefix = "ETI"           # order tokens are PREFIX + 11-digit counter
 heartbeat_ms = 1000
 peer_timeout_ms = 15000
-reconnect_ms = 200
-connect_timeout_ms = 2000
+reconnect_ms = 200             # first retry after a failed attempt or a lost session
+reconnect_max_ms = 5000        # each failure in a row doubles the wait, up to this
+connect_timeout_ms = 2000      # TCP handshake + login (the connect never blocks the hot thread)
 path = "kernel"                # kernel | afxdp | auto (smoltcp over AF_XDP, kernel TCP fallback)
 interface = "lo"               # AF_XDP interface towards the venue (afxdp, auto)
 
@@ -150,6 +151,10 @@ pub struct FeedSection {
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+fn default_reconnect_max_ms() -> u64 {
+    5_000
+}
+
 pub struct VenueSection {
     pub address: String,
     pub username: String,
@@ -166,6 +171,9 @@ pub struct VenueSection {
     pub reconnect_ms: u64,
     pub connect_timeout_ms: u64,
     /// kernel | afxdp | auto: what carries the session (see venue::transport).
+    /// Cap of the doubling wait between failed attempts.
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_ms: u64,
     pub path: String,
     /// Interface of the AF_XDP order path.
     pub interface: String,
@@ -549,6 +557,7 @@ pub const INT_RANGES: &[(&str, i64, i64)] = &[
     ("orders.risk_aversion", 0, 1_000_000),
     ("orders.volatility_bps", 1, 10_000),
     ("orders.volume_pct", 1, 100),
+    ("venue.reconnect_max_ms", 1, 600_000),
     ("orders.impact_bps", 1, 10_000),
     ("orders.min_pct", 0, 100),
     ("orders.max_pct", 1, 100),
@@ -1100,6 +1109,7 @@ impl HostConfig {
         let mut restricted = Vec::new();
         for (i, s) in self.risk.restricted.iter().enumerate() {
             restricted.push(Symbol::new(s).map_err(|_| {
+        range("venue.reconnect_max_ms", self.venue.reconnect_max_ms)?;
                 invalid(
                     format!("risk.restricted[{i}]"),
                     format!("{s:?}"),

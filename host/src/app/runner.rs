@@ -71,6 +71,7 @@ pub fn venue_config(cfg: &HostConfig, r: &Resolved) -> VenueConfig {
             peer_timeout_ns: cfg.venue.peer_timeout_ms * 1_000_000,
         },
         reconnect_ns: cfg.venue.reconnect_ms * 1_000_000,
+        reconnect_max_ns: cfg.venue.reconnect_max_ms * 1_000_000,
         connect_timeout: Duration::from_millis(cfg.venue.connect_timeout_ms),
     }
 }

@@ -38,7 +38,11 @@ pub struct VenueConfig {
     /// Blank: the venue's current session.
     pub session: Session,
     pub timers: Timers,
+    /// First retry after a failed connect or a lost session.
     pub reconnect_ns: u64,
+    /// Consecutive failed attempts double the wait up to this.
+    pub reconnect_max_ns: u64,
+    /// TCP handshake plus login must complete within this.
     pub connect_timeout: Duration,
 }
 
@@ -118,6 +122,11 @@ pub struct VenueClient {
     next_expected: u64,
     granted_session: Session,
     last_attempt: Option<u64>,
+    /// The Login Request is out (false while the TCP handshake is under way).
+    login_written: bool,
+    /// Wait before the next attempt, and the wait after another failure.
+    retry_ns: u64,
+    backoff_ns: u64,
     pub stats: VenueStats,
     pub last_error: Option<String>,
 }
@@ -125,6 +134,7 @@ pub struct VenueClient {
 impl VenueClient {
     pub fn new(cfg: VenueConfig, now: u64) -> Self {
         let timers = cfg.timers;
+        let first_retry = cfg.reconnect_ns;
         VenueClient {
             granted_session: cfg.session,
             cfg,
@@ -138,6 +148,9 @@ impl VenueClient {
             state: LinkState::Disconnected,
             next_expected: 1,
             last_attempt: None,
+            login_written: false,
+            retry_ns: first_retry,
+            backoff_ns: first_retry,
             stats: VenueStats::default(),
             last_error: None,
         }
@@ -198,16 +211,15 @@ impl VenueClient {
         self.next_expected = next_expected.max(1);
     }
 
-    /// Connect and send the Login Request (blocking connect with a timeout;
-    /// the socket is non-blocking afterwards).
+    /// Start connecting: the SYN goes out and this returns at once; `poll`
+    /// sends the Login Request when the handshake is done. The hot thread
+    /// never waits on a venue that does not answer (it serves the feed and
+    /// the other venues meanwhile); `connect_timeout` bounds handshake plus
+    /// login.
     pub fn connect(&mut self, now: u64) -> std::io::Result<()> {
         self.last_attempt = Some(now);
-        let (s, fallback) = transport::connect_on(
-            &self.path,
-            self.shared_port.as_ref(),
-            self.cfg.address,
-            self.cfg.connect_timeout,
-        )?;
+        let (s, fallback) =
+            transport::connect_on(&self.path, self.shared_port.as_ref(), self.cfg.address)?;
         if fallback.is_some() {
             // `auto` gave up on AF_XDP (logged by transport::connect): stay on
             // the kernel from now on instead of retrying and logging it again
@@ -215,6 +227,14 @@ impl VenueClient {
             self.path = VenuePath::Kernel;
             self.path_fallback = fallback;
         }
+        self.stream = Some(s);
+        self.state = LinkState::LoginSent;
+        self.login_written = false;
+        Ok(())
+    }
+
+    /// The handshake is done: a fresh session and the Login Request.
+    fn send_login(&mut self, now: u64) -> std::io::Result<()> {
         self.stats.connects += 1;
         if self.stats.connects > 1 {
             self.stats.reconnects += 1;
@@ -229,10 +249,38 @@ impl VenueClient {
             self.granted_session,
             self.next_expected,
         );
-        self.stream = Some(s);
-        self.state = LinkState::LoginSent;
-        self.write_packet(&Packet::LoginRequest(login))?;
-        Ok(())
+        self.login_written = true;
+        self.write_packet(&Packet::LoginRequest(login))
+    }
+
+    /// An attempt failed (refused, unreachable, no handshake, no login
+    /// answer): one line saying why and when the next comes; each failure in
+    /// a row doubles the wait, up to `reconnect_max_ns`.
+    fn attempt_failed(&mut self, now: u64, e: &std::io::Error, what: &str) {
+        if self.login_written {
+            self.stats.login_timeouts += 1;
+        } else {
+            self.stats.connect_failures += 1;
+            self.stats.last_os_error = e.raw_os_error().unwrap_or(0);
+        }
+        self.retry_ns = self.backoff_ns;
+        self.backoff_ns = self
+            .backoff_ns
+            .saturating_mul(2)
+            .min(self.cfg.reconnect_max_ns.max(self.cfg.reconnect_ns));
+        tracing::warn!(
+            "venue {}: {what}: {e}; next attempt in {} ms (attempt {})",
+            self.cfg.address,
+            self.retry_ns / 1_000_000,
+            self.stats.connect_failures + self.stats.login_timeouts
+        );
+        self.last_error = Some(format!("{what} {}: {e}", self.cfg.address));
+        if self.stream.take().is_some() && self.login_written {
+            self.stats.disconnects += 1;
+        }
+        self.login_written = false;
+        self.state = LinkState::Disconnected;
+        self.last_attempt = Some(now);
     }
 
     /// Drop the connection (tests and the demo use it to exercise recovery).
@@ -249,6 +297,8 @@ impl VenueClient {
         if self.state != LinkState::Ended {
             self.state = LinkState::Disconnected;
         }
+        self.login_written = false;
+        self.retry_ns = self.cfg.reconnect_ns;
         self.last_attempt = Some(now);
     }
 
@@ -356,40 +406,54 @@ impl VenueClient {
             LinkState::Disconnected => {
                 let due = self
                     .last_attempt
-                    .is_none_or(|t| now.saturating_sub(t) >= self.cfg.reconnect_ns);
+                    .is_none_or(|t| now.saturating_sub(t) >= self.retry_ns);
                 if due {
                     if let Err(e) = self.connect(now) {
-                        // One line per failed attempt: an operator watching a
-                        // host that cannot reach its venue must see why.
-                        self.stats.connect_failures += 1;
-                        self.stats.last_os_error = e.raw_os_error().unwrap_or(0);
-                        tracing::warn!(
-                            "venue {}: connect failed: {e}; next attempt in {} ms (attempt {})",
-                            self.cfg.address,
-                            self.cfg.reconnect_ns / 1_000_000,
-                            self.stats.connect_failures
-                        );
-                        self.last_error = Some(format!("connect {}: {e}", self.cfg.address));
-                        self.stream = None;
-                        self.state = LinkState::Disconnected;
+                        self.attempt_failed(now, &e, "connect failed");
                     }
                 }
                 return;
             }
             LinkState::LoginSent => {
-                // a venue that accepts the connection but never answers the
-                // login would otherwise leave every parent pending in silence
+                // a venue that never completes the handshake, or accepts the
+                // connection but never answers the login, would otherwise
+                // leave every parent pending in silence
                 let waited = self.last_attempt.map_or(0, |t| now.saturating_sub(t));
                 if waited >= self.cfg.connect_timeout.as_nanos() as u64 {
-                    self.stats.login_timeouts += 1;
-                    let why = format!(
-                        "venue {} accepted the connection but did not answer the login within {} ms; next attempt in {} ms",
-                        self.cfg.address,
-                        self.cfg.connect_timeout.as_millis(),
-                        self.cfg.reconnect_ns / 1_000_000
-                    );
-                    self.disconnect(now, &why);
+                    let ms = self.cfg.connect_timeout.as_millis();
+                    if self.login_written {
+                        let e = std::io::Error::new(
+                            ErrorKind::TimedOut,
+                            format!("accepted the connection but did not answer the login within {ms} ms"),
+                        );
+                        self.attempt_failed(now, &e, "login failed");
+                    } else {
+                        let e = std::io::Error::new(
+                            ErrorKind::TimedOut,
+                            format!("no TCP handshake within {ms} ms"),
+                        );
+                        self.attempt_failed(now, &e, "connect failed");
+                    }
                     return;
+                }
+                if !self.login_written {
+                    let up = match self.stream.as_mut() {
+                        Some(s) => s.established(now),
+                        None => Ok(false),
+                    };
+                    match up {
+                        Ok(true) => {
+                            if let Err(e) = self.send_login(now) {
+                                self.disconnect(now, &format!("login: {e}"));
+                                return;
+                            }
+                        }
+                        Ok(false) => return,
+                        Err(e) => {
+                            self.attempt_failed(now, &e, "connect failed");
+                            return;
+                        }
+                    }
                 }
             }
             _ => {}
@@ -439,6 +503,7 @@ impl VenueClient {
                         self.stats.logins += 1;
                         self.stats.heartbeats_since_login = 0;
                         self.stats.last_login_ns = now;
+                        self.backoff_ns = self.cfg.reconnect_ns;
                         self.granted_session = a.session;
                         self.state = LinkState::LoggedIn;
                         tracing::info!(
@@ -509,5 +574,122 @@ impl VenueClient {
         if self.session.state() == ClientState::PeerDead {
             self.disconnect(now, "peer dead");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    const MS: u64 = 1_000_000;
+
+    fn client(address: SocketAddr, timeout_ms: u64) -> VenueClient {
+        VenueClient::new(
+            VenueConfig {
+                address,
+                username: Username::new("ETI001").unwrap(),
+                password: Password::new("eti").unwrap(),
+                session: Session::BLANK,
+                timers: Timers {
+                    heartbeat_interval_ns: 1_000 * MS,
+                    peer_timeout_ns: 15_000 * MS,
+                },
+                reconnect_ns: 200 * MS,
+                reconnect_max_ns: 1_000 * MS,
+                connect_timeout: Duration::from_millis(timeout_ms),
+            },
+            0,
+        )
+    }
+
+    /// Polls at the fixed instant `now` until the attempt in flight has a
+    /// verdict (the kernel reports a refused loopback connect at once or on
+    /// the next check); false if it is still pending after 2 s of real time.
+    fn settle(c: &mut VenueClient, now: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            c.poll(now, &mut |_, _, _| {});
+            if c.state() == LinkState::Disconnected {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Refused attempts in a row wait 200, 400, 800 ms, then the 1 s cap;
+    /// nothing is tried before the wait is over.
+    #[test]
+    fn failed_connects_back_off_to_the_cap() {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap(); // nothing listens there any more
+        let mut c = client(addr, 2_000);
+        let mut now = 0;
+        let mut waits = Vec::new();
+        for attempt in 1..=5u64 {
+            assert!(settle(&mut c, now), "attempt {attempt}: no verdict");
+            assert_eq!(c.stats.connect_failures, attempt);
+            assert_eq!(c.stats.last_os_error, libc::ECONNREFUSED);
+            waits.push(c.retry_ns / MS);
+            // one ms before the wait is over: no new attempt
+            c.poll(now + c.retry_ns - MS, &mut |_, _, _| {});
+            assert_eq!(c.stats.connect_failures, attempt);
+            assert_eq!(c.state(), LinkState::Disconnected);
+            now += c.retry_ns;
+        }
+        assert_eq!(waits, [200, 400, 800, 1_000, 1_000]);
+        assert!(c.last_error.as_deref().unwrap_or("").contains("refused"));
+    }
+
+    /// A venue that never answers the SYN (a listener whose accept queue is
+    /// full: the kernel drops the SYN) costs the hot thread nothing: every
+    /// poll returns at once, and at `connect_timeout` the attempt fails
+    /// with its reason and the backoff starts.
+    #[test]
+    fn unanswered_handshake_times_out_without_blocking_the_poller() {
+        let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        l.listen(0).unwrap();
+        let addr = l.local_addr().unwrap().as_socket().unwrap();
+        // fill the accept queue so the next SYNs are dropped
+        // (non-blocking connects: a blocking one would retry its SYN for a minute)
+        let held: Vec<_> = (0..4)
+            .filter_map(|_| transport::connect(&VenuePath::Kernel, addr).ok())
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!held.is_empty());
+        let mut c = client(addr, 5_000);
+        let t0 = Instant::now();
+        let mut polls = 0;
+        for step in 0..300u64 {
+            c.poll(step * MS, &mut |_, _, _| {});
+            polls += 1;
+        }
+        assert_eq!(
+            c.state(),
+            LinkState::LoginSent,
+            "still waiting for the handshake"
+        );
+        assert_eq!(c.stats.connect_failures, 0);
+        assert_eq!(c.stats.connects, 0, "no login before the handshake");
+        // 300 polls while the SYN is unanswered: nothing waited for it (a
+        // blocking connect would have taken connect_timeout, 5 s, on the first)
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "{polls} polls took {:?}",
+            t0.elapsed()
+        );
+        c.poll(5_000 * MS, &mut |_, _, _| {});
+        assert_eq!(c.state(), LinkState::Disconnected);
+        assert_eq!(c.stats.connect_failures, 1);
+        let e = c.last_error.clone().unwrap_or_default();
+        assert!(e.contains("no TCP handshake within 5000 ms"), "{e}");
+        assert_eq!(c.retry_ns, 200 * MS);
     }
 }

@@ -9,7 +9,6 @@ use std::{
     net::{SocketAddr, TcpStream},
     os::fd::{AsRawFd, RawFd},
     str::FromStr,
-    time::{Duration, Instant},
 };
 
 use eti_kernel_bypass::{
@@ -33,6 +32,12 @@ pub trait Transport: Send + std::fmt::Debug {
     fn raw_fd(&self) -> Option<RawFd>;
     /// One line for logs.
     fn describe(&self) -> String;
+    /// Whether the connection started by [`connect_on`] is up: `Ok(false)`
+    /// while the handshake is still under way, `Err` when it failed (refused,
+    /// reset, unreachable). Never blocks; the caller bounds the wait.
+    fn established(&mut self, _now: u64) -> io::Result<bool> {
+        Ok(true)
+    }
 }
 
 /// `venue.path`.
@@ -148,6 +153,18 @@ impl Transport for KernelTcp {
     fn describe(&self) -> String {
         format!("kernel TCP to {:?}", self.0.peer_addr().ok())
     }
+    fn established(&mut self, _now: u64) -> io::Result<bool> {
+        // SO_ERROR holds why a non-blocking connect failed; until then
+        // getpeername answers ENOTCONN while the SYN is out.
+        if let Some(e) = self.0.take_error()? {
+            return Err(e);
+        }
+        match self.0.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// smoltcp over AF_XDP.
@@ -195,20 +212,44 @@ impl Transport for AfXdpTcp {
     fn describe(&self) -> String {
         self.0.describe()
     }
+    fn established(&mut self, now: u64) -> io::Result<bool> {
+        self.0.poll(now).map_err(io_error)?;
+        match self.0.state() {
+            TcpLinkState::Established => Ok(true),
+            TcpLinkState::Connecting => Ok(false),
+            TcpLinkState::Closed | TcpLinkState::Lost => Err(io::Error::new(
+                ErrorKind::NotConnected,
+                format!("{}: handshake failed", self.0.describe()),
+            )),
+        }
+    }
 }
 
-fn kernel(address: SocketAddr, timeout: Duration) -> io::Result<Box<dyn Transport>> {
-    let s = TcpStream::connect_timeout(&address, timeout)?;
-    s.set_nodelay(true)?;
+/// Starts a non-blocking connect: the SYN is out when this returns, and
+/// [`Transport::established`] says when the handshake is done. A refused
+/// connect on loopback can fail here already.
+fn kernel(address: SocketAddr) -> io::Result<Box<dyn Transport>> {
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
     s.set_nonblocking(true)?;
-    Ok(Box::new(KernelTcp(s)))
+    s.set_tcp_nodelay(true)?;
+    match s.connect(&address.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Box::new(KernelTcp(s.into())))
 }
 
+/// Opens the AF_XDP socket (or joins the feed's port) and sends the SYN; the
+/// handshake completes in [`Transport::established`].
 fn afxdp(
     ifname: &str,
     shared: Option<&SharedPort>,
     address: SocketAddr,
-    timeout: Duration,
 ) -> io::Result<Box<dyn Transport>> {
     let SocketAddr::V4(v4) = address else {
         return Err(io::Error::new(
@@ -217,28 +258,17 @@ fn afxdp(
         ));
     };
     let cfg = XdpTcpConfig::new(ifname, v4);
-    let mut c = match shared.filter(|p| p.ifname() == ifname) {
+    let c = match shared.filter(|p| p.ifname() == ifname) {
         // The feed's port: one XDP program and AF_XDP socket for both.
         Some(port) => XdpTcpConnection::connect_on(port, &cfg, mono_ns()),
         None => XdpTcpConnection::connect(&cfg, mono_ns()),
     }
     .map_err(io_error)?;
-    // Like the kernel's connect_timeout: wait for the handshake here.
-    let deadline = Instant::now() + timeout;
-    while c.state() != TcpLinkState::Established {
-        c.poll(mono_ns()).map_err(io_error)?;
-        if Instant::now() > deadline {
-            return Err(io::Error::new(
-                ErrorKind::TimedOut,
-                format!("no TCP handshake with {address} over AF_XDP on {ifname} in {timeout:?}"),
-            ));
-        }
-        std::hint::spin_loop();
-    }
     Ok(Box::new(AfXdpTcp(c)))
 }
 
-/// Connects over `path`. Returns the transport and, when `auto` fell back to
+/// Starts connecting over `path`. Returns the transport (poll
+/// [`Transport::established`] until it is up) and, when `auto` fell back to
 /// the kernel, why (also logged).
 ///
 /// # Errors
@@ -246,9 +276,8 @@ fn afxdp(
 pub fn connect(
     path: &VenuePath,
     address: SocketAddr,
-    timeout: Duration,
 ) -> io::Result<(Box<dyn Transport>, Option<String>)> {
-    connect_on(path, None, address, timeout)
+    connect_on(path, None, address)
 }
 
 /// [`connect`]; an AF_XDP path on the interface of `shared` connects through
@@ -260,12 +289,11 @@ pub fn connect_on(
     path: &VenuePath,
     shared: Option<&SharedPort>,
     address: SocketAddr,
-    timeout: Duration,
 ) -> io::Result<(Box<dyn Transport>, Option<String>)> {
     match path {
-        VenuePath::Kernel => Ok((kernel(address, timeout)?, None)),
-        VenuePath::AfXdp(ifname) => Ok((afxdp(ifname, shared, address, timeout)?, None)),
-        VenuePath::Auto(ifname) => match afxdp(ifname, shared, address, timeout) {
+        VenuePath::Kernel => Ok((kernel(address)?, None)),
+        VenuePath::AfXdp(ifname) => Ok((afxdp(ifname, shared, address)?, None)),
+        VenuePath::Auto(ifname) => match afxdp(ifname, shared, address) {
             Ok(t) => Ok((t, None)),
             Err(e) => {
                 let why = format!(
@@ -273,7 +301,7 @@ pub fn connect_on(
                      falling back to kernel TCP"
                 );
                 tracing::warn!("{why}");
-                Ok((kernel(address, timeout)?, Some(why)))
+                Ok((kernel(address)?, Some(why)))
             }
         },
     }
@@ -283,6 +311,7 @@ pub fn connect_on(
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn paths_parse() {
@@ -338,17 +367,21 @@ mod tests {
             s.write_all(&b).unwrap();
         });
         let path = VenuePath::Auto("kbnosuchif0".into());
-        let (mut t, why) = connect(&path, addr, Duration::from_secs(2)).unwrap();
+        let (mut t, why) = connect(&path, addr).unwrap();
         let why = why.expect("a fallback reason");
         assert!(
             why.contains("kbnosuchif0") && why.contains("kernel"),
             "{why}"
         );
-        assert!(t.describe().starts_with("kernel TCP"));
         assert!(t.raw_fd().is_some());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !t.established(0).unwrap() {
+            assert!(Instant::now() < deadline, "no handshake on loopback");
+            std::thread::yield_now();
+        }
+        assert!(t.describe().starts_with("kernel TCP"));
         assert_eq!(t.write(b"ping").unwrap(), 4);
         let mut got = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(2);
         while got.len() < 4 && Instant::now() < deadline {
             t.poll(0).unwrap();
             let mut b = [0u8; 8];
@@ -361,12 +394,75 @@ mod tests {
         assert_eq!(got, b"ping");
         server.join().unwrap();
         // An explicit afxdp path reports its failure instead.
-        let err = connect(
-            &VenuePath::AfXdp("kbnosuchif0".into()),
-            addr,
-            Duration::from_millis(100),
-        )
-        .unwrap_err();
+        let err = connect(&VenuePath::AfXdp("kbnosuchif0".into()), addr).unwrap_err();
         assert!(err.to_string().contains("kbnosuchif0"), "{err}");
+    }
+
+    /// A refused connect is an error from `connect` or from `established`,
+    /// never a transport that looks up.
+    #[test]
+    fn refused_connect_is_reported() {
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap(); // listener dropped: nothing listens there now
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let err = match connect(&VenuePath::Kernel, addr) {
+            Err(e) => e,
+            Ok((mut t, _)) => loop {
+                match t.established(0) {
+                    Err(e) => break e,
+                    Ok(up) => assert!(!up, "connected to a closed port"),
+                }
+                assert!(Instant::now() < deadline, "no verdict on a refused connect");
+                std::thread::yield_now();
+            },
+        };
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+    }
+
+    /// A venue whose SYNs go unanswered (here: a listener whose accept queue
+    /// is full, so the kernel drops the SYN) does not block the caller: the
+    /// transport comes back at once and stays "not yet established". The
+    /// hot thread that polls it keeps serving the feed and other venues.
+    #[test]
+    fn unanswered_connect_does_not_block() {
+        let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        l.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        l.listen(0).unwrap();
+        let addr = l.local_addr().unwrap().as_socket().unwrap();
+        // fill the accept queue (backlog 0 holds one) and the SYN queue behind it
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            if let Ok((t, _)) = connect(&VenuePath::Kernel, addr) {
+                held.push(t);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let mut pending = 0;
+        for t in held.iter_mut() {
+            if !matches!(t.established(0), Ok(true)) {
+                pending += 1;
+            }
+        }
+        // Linux drops a SYN to a listener whose accept queue is full
+        assert!(
+            pending > 0,
+            "every connect to a full listener was established"
+        );
+        let t0 = Instant::now();
+        let (mut t, _) = connect(&VenuePath::Kernel, addr).unwrap();
+        assert!(
+            !t.established(0).unwrap(),
+            "a dropped SYN cannot be established"
+        );
+        // the caller got control back without waiting for a handshake (the
+        // blocking connect it replaces waited for venue.connect_timeout_ms)
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t0.elapsed()
+        );
     }
 }

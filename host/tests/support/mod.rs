@@ -1,0 +1,155 @@
+//! What the process-level host tests share: the binaries, a free port, a
+//! running `eti-sim serve`, a running `eti run`, and reading JSON-lines files.
+//! Each test file takes what it needs (`mod support;`), so some items are
+//! unused in any one of them.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn eti() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_eti"))
+}
+
+/// `eti-sim` from the same target directory (built by `cargo test
+/// --workspace`; built here when only this package's tests were built).
+pub fn eti_sim() -> PathBuf {
+    let p = eti().with_file_name("eti-sim");
+    if !p.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--release", "-p", "eti-sim", "--bin", "eti-sim"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok && p.exists(), "eti-sim not built at {}", p.display());
+    }
+    p
+}
+
+/// A UDP port on loopback that nothing holds right now.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `eti-sim serve ARGS` with its stdout's first line (the `listening` event,
+/// which names the ports it bound) parsed; the rest of stdout is drained in
+/// the background. Killed on drop.
+pub struct SimProcess {
+    pub child: Child,
+    pub listening: Value,
+}
+
+impl SimProcess {
+    pub fn serve(args: &[&str]) -> SimProcess {
+        let mut child = Command::new(eti_sim())
+            .arg("serve")
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn eti-sim");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let listening: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("eti-sim listening line {line:?}: {e}"));
+        assert_eq!(listening["event"], "listening");
+        // keep stdout drained (end-of-day line)
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = out.read_to_string(&mut rest);
+        });
+        SimProcess { child, listening }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One `eti run --config CFG --journal J` process; stdout and stderr go to
+/// `host-N.out` / `host-N.err` in `dir` so the test can watch them.
+pub struct Host {
+    pub child: Child,
+    pub err: PathBuf,
+    pub out: PathBuf,
+}
+
+impl Host {
+    pub fn start(dir: &Path, n: usize, cfg: &Path, journal: &Path) -> Host {
+        let err = dir.join(format!("host-{n}.err"));
+        let out = dir.join(format!("host-{n}.out"));
+        let child = Command::new(eti())
+            .args(["run", "--config", cfg.to_str().unwrap()])
+            .args(["--journal", journal.to_str().unwrap()])
+            .env(
+                "RUST_LOG",
+                std::env::var("ETI_TEST_HOST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("spawn eti run");
+        Host { child, err, out }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Wait until stderr holds `what`; false if the process ended or time ran out.
+    pub fn wait_for(&mut self, what: &str, timeout: Duration) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < timeout {
+            if self.stderr().contains(what) {
+                return true;
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+}
+
+pub fn size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Every non-blank line of `p` as JSON (none when the file is missing).
+pub fn json_lines(p: &Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+/// xorshift: reproducible random instants from a printed seed.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
