@@ -72,8 +72,8 @@ use serde::Serialize;
 
 use crate::{
     pipeline::{GateKind, LOCATE},
-    t2t::{FeedPath, Lab, Measured, Variant},
-    util::{hist, mono_ns, online_cpus, pin_current, set_fifo},
+    t2t::{place_thread, send_tick, FeedPath, Lab, Lateness, Measured, Variant},
+    util::{hist, mono_ns, online_cpus},
 };
 
 /// The venue session's transport in the host (`venue.path`).
@@ -84,6 +84,11 @@ pub enum OrderPath {
     KernelTcp,
     /// smoltcp over AF_XDP (its own XDP program on the order lab's interface).
     XdpTcp,
+    /// smoltcp over the feed's AF_XDP port: feed and venue session on one
+    /// interface, one XDP program and one AF_XDP socket
+    /// (`eti_kernel_bypass::SharedPort`, as `eti run` opens it when
+    /// `feed.path` and `venue.path` are both AF_XDP on one interface).
+    SharedXdpTcp,
 }
 
 impl OrderPath {
@@ -91,6 +96,7 @@ impl OrderPath {
         match self {
             OrderPath::KernelTcp => "ktcp",
             OrderPath::XdpTcp => "xdptcp",
+            OrderPath::SharedXdpTcp => "shared-xdptcp",
         }
     }
 }
@@ -192,9 +198,9 @@ struct TickTrace {
     poll: Vec<AtomicU64>,
     /// When the host's packet handler was called with the tick.
     turn: Vec<AtomicU64>,
-    /// Time the host recorded into each of its six stages while it handled
-    /// the tick's packet ([`eti_host::Stage::ALL`] order), from the shared totals.
-    stages: Vec<[AtomicU64; 6]>,
+    /// Time the host recorded into each of its stages while it handled the
+    /// tick's packet ([`eti_host::Stage::ALL`] order), from the shared totals.
+    stages: Vec<[AtomicU64; 7]>,
     /// Ticks handed to the host so far (highest index + 1).
     seen: AtomicU64,
 }
@@ -286,6 +292,10 @@ impl PacketIo for StampingIo {
     fn readiness_fd(&self) -> Option<std::os::fd::RawFd> {
         self.inner.readiness_fd()
     }
+    // the host hands a shared feed's port to its venue session
+    fn shared_port(&self) -> Option<eti_kernel_bypass::SharedPort> {
+        self.inner.shared_port()
+    }
 }
 
 /// Stamps of one tick, in path order, on one clock.
@@ -299,8 +309,9 @@ struct TickStamps {
     poll: u64,
     rx: u64,
     turn: u64,
-    /// The host's six stages for this tick ([`eti_host::Stage::ALL`] order).
-    stages: [u64; 6],
+    /// The host's stages for this tick ([`eti_host::Stage::ALL`] order:
+    /// `receive` from the receive stamp `rx`, then the six trading stages).
+    stages: [u64; 7],
     /// Host: the venue `send` returned (the order table's `sent_ns`).
     sent: u64,
     /// Exchange: the kernel's receive stamp of the order's segment (0: none).
@@ -329,7 +340,11 @@ impl TickStamps {
     ///   that stamp, `wire_out` is 0, and the rest of the call is off the
     ///   tick's path. Without a kernel stamp the exchange's read stands in
     ///   for it (`exchange_pickup` 0).
-    fn segments(&self) -> Option<([u64; 14], bool)> {
+    ///
+    /// The host's `receive` stage runs from the path's receive stamp, so it
+    /// holds the packet's wait in its batch (`rx_batch`, turn minus rx): the
+    /// `receive` segment is the rest, the handler's call to the first decode.
+    fn segments(&self) -> Option<([u64; 15], bool)> {
         let t = self;
         let ok = [t.send, t.send_ret, t.poll, t.rx, t.turn, t.sent, t.arrive]
             .iter()
@@ -339,14 +354,16 @@ impl TickStamps {
         }
         let p1 = t.send_ret.clamp(t.send, t.rx);
         let p2 = t.poll.clamp(p1, t.rx);
-        let stages: u64 = t.stages.iter().sum();
+        let mut st = t.stages;
+        st[0] = st[0].saturating_sub(t.turn - t.rx);
+        let stages: u64 = st.iter().sum();
         let handler = t.sent - t.turn;
         if stages > handler {
             // stage time recorded outside this tick's handler span
             return None;
         }
-        let send_stage = 5;
-        let send_start = t.sent - t.stages[send_stage];
+        let send_stage = 6;
+        let send_start = t.sent - st[send_stage];
         if t.arrive < send_start {
             // read before the send call began: not this tick's order
             return None;
@@ -359,17 +376,17 @@ impl TickStamps {
         };
         let q1 = t.sent.min(k);
         let over = t.sent - q1;
-        let mut s = [0u64; 14];
+        let mut s = [0u64; 15];
         s[0] = t.send - t.due;
         s[1] = p1 - t.send;
         s[2] = p2 - p1;
         s[3] = t.rx - p2;
         s[4] = t.turn - t.rx;
-        s[5..11].copy_from_slice(&t.stages);
+        s[5..12].copy_from_slice(&st);
         s[5 + send_stage] -= over;
-        s[11] = handler - stages;
-        s[12] = k - q1;
-        s[13] = t.arrive - k;
+        s[12] = handler - stages;
+        s[13] = k - q1;
+        s[14] = t.arrive - k;
         Some((s, over > 0))
     }
 }
@@ -675,7 +692,7 @@ duration_s = 86400
         fpath = v.path.name(),
         vpath = match orders {
             OrderPath::KernelTcp => "kernel",
-            OrderPath::XdpTcp => "afxdp",
+            OrderPath::XdpTcp | OrderPath::SharedXdpTcp => "afxdp",
         },
         gate = v.gate.name(),
         sym = crate::pipeline::symbol().as_str(),
@@ -684,8 +701,10 @@ duration_s = 86400
 }
 
 /// Run one variant through the host loop. `order_lab` carries the venue
-/// session (its own veth pair: smoltcp's XDP program and the feed's cannot
-/// share an interface); `None` puts it on the feed lab (loopback runs).
+/// session of the kernel TCP and `xdptcp` order paths (its own veth pair);
+/// `None` puts it on the feed lab (loopback runs). The `shared-xdptcp`
+/// order path always runs on the feed lab (`lab`, a veth pair: the feed
+/// and the session share its AF_XDP port) and ignores `order_lab`.
 ///
 /// # Errors
 /// Set-up failures (sockets, AF_XDP, journal, config); an incomplete run is
@@ -711,12 +730,28 @@ pub fn run_variant(
         Lab::Veth(l) => (l.outer_ip, l.inner_ip, l.outer_if.clone()),
         Lab::Loopback { .. } => (Ipv4Addr::LOCALHOST, Ipv4Addr::LOCALHOST, "lo".to_string()),
     };
+    let order_lab = order_lab.filter(|_| orders != OrderPath::SharedXdpTcp);
     let (oe_ip, oe_if) = match order_lab {
         Some(o) => (o.inner_ip, o.outer_if.clone()),
         None => (exch_ip, feed_if.clone()),
     };
-    if orders == OrderPath::XdpTcp && order_lab.is_none() {
-        bail!("the AF_XDP order path needs its own veth lab");
+    match (orders, lab) {
+        (OrderPath::XdpTcp, _) if order_lab.is_none() => {
+            bail!("the AF_XDP order path needs its own veth lab")
+        }
+        (OrderPath::SharedXdpTcp, Lab::Veth(l)) => {
+            if v.path != FeedPath::Afxdp {
+                bail!("the shared AF_XDP port needs the AF_XDP feed path");
+            }
+            // smoltcp leaves checksums to no one: the namespace's end must
+            // compute its own
+            l.inner_offloads_off()
+                .map_err(|e| anyhow!("feed lab: turning the namespace's offloads off: {e}"))?;
+        }
+        (OrderPath::SharedXdpTcp, Lab::Loopback { why }) => {
+            bail!("the shared AF_XDP port needs the veth lab, which is unavailable: {why}")
+        }
+        _ => {}
     }
     let flow = SocketAddrV4::new(host_ip, feed_port);
     let open_feed_side = move || -> std::io::Result<(UdpSocket, UdpSocket)> {
@@ -730,15 +765,17 @@ pub fn run_variant(
         Lab::Veth(l) => l.in_ns(open_feed_side)??,
         Lab::Loopback { .. } => open_feed_side()?,
     };
-    let listener = match order_lab {
-        Some(o) => {
+    let listener = match (order_lab, lab) {
+        (Some(o), _) => {
             if orders == OrderPath::XdpTcp {
                 o.inner_offloads_off()
                     .map_err(|e| anyhow!("order lab: turning the namespace's offloads off: {e}"))?;
             }
             o.in_ns(open_venue)??
         }
-        None => open_venue()?,
+        // on the feed lab: the exchange's namespace
+        (None, Lab::Veth(l)) => l.in_ns(open_venue)??,
+        (None, Lab::Loopback { .. }) => open_venue()?,
     };
     listener.set_nonblocking(true)?;
 
@@ -758,6 +795,12 @@ pub fn run_variant(
         runner::open_feed(&cfg, &r).map_err(|e| anyhow!("{} feed path: {e}", v.path.name()))?;
     if let Some(why) = fallback {
         bail!("the host fell back from AF_XDP: {why}");
+    }
+    if orders == OrderPath::SharedXdpTcp && feed.feed.shared_port().is_none() {
+        bail!(
+            "the host did not open its feed on a shared AF_XDP port: {}",
+            feed.feed.describe()
+        );
     }
     let n = v.packets as usize;
     let trace = Arc::new(TickTrace::new(n));
@@ -816,8 +859,7 @@ pub fn run_variant(
     let interval = (1_000_000_000 / v.rate).max(1);
     let stop = AtomicBool::new(false);
     let cpus = online_cpus();
-    let mut late_sends = 0u64;
-    let mut late_max_ns = 0u64;
+    let mut late = Lateness::default();
     let mut notes = Vec::new();
     let session = Session::new("ETIHOST").unwrap_or(Session([b' '; 10]));
     let warmup = v.warmup;
@@ -826,12 +868,7 @@ pub fn run_variant(
 
     std::thread::scope(|s| -> anyhow::Result<()> {
         let hostt = s.spawn(|| -> anyhow::Result<()> {
-            if v.pinned {
-                pin_current(cpus.saturating_sub(1)).context("pinning the host thread")?;
-                if v.rt {
-                    set_fifo(10).context("SCHED_FIFO for the host thread")?;
-                }
-            }
+            place_thread(v, cpus.saturating_sub(1), "host")?;
             let mut reset = warmup == 0;
             loop {
                 let got = host.poll();
@@ -846,12 +883,7 @@ pub fn run_variant(
             }
         });
         let exchange = s.spawn(|| -> anyhow::Result<()> {
-            if v.pinned {
-                pin_current(0).context("pinning the exchange thread")?;
-                if v.rt {
-                    set_fifo(10).context("SCHED_FIFO for the exchange thread")?;
-                }
-            }
+            place_thread(v, 0, "exchange")?;
             // the host connects on its first poll and logs in
             let deadline = mono_ns() + 5_000_000_000;
             let sock = loop {
@@ -893,10 +925,14 @@ pub fn run_variant(
             let mut pkt = [0u8; 256];
             let len = prologue(&mut pkt, session);
             udp.send(&pkt[..len]).context("sending the prologue")?;
-            // let the login answer and the prologue reach the host
+            // let the login answer and the prologue reach the host, sleeping
+            // between polls: the kernel switches receive stamping on
+            // (SO_TIMESTAMPNS above) from a workqueue, which two spinning
+            // SCHED_FIFO threads (`busy`) would starve for the whole run
             let start = mono_ns() + 20_000_000;
             while mono_ns() < start {
                 vs.poll(&mut arrive_ts, &mut tokens)?;
+                std::thread::sleep(Duration::from_micros(200));
             }
             let slots = send_ts
                 .iter_mut()
@@ -915,35 +951,17 @@ pub fn run_variant(
                     // order) and the next tick far away: sleep, waking
                     // early, so that the host's journal threads get this
                     // CPU (on 2 cores the two spinning SCHED_FIFO threads
-                    // leave them none, and the hot thread would wait for
-                    // its token reservations to be durable).
-                    if vs.received >= i as u64 && due - now > SLEEP_MIN_NS {
+                    // leave them none). `busy`: spin instead, as a desk's
+                    // dedicated core would (the journal's queue holds the
+                    // run's records; its first token block is durable
+                    // before the first order).
+                    if !v.busy && vs.received >= i as u64 && due - now > SLEEP_MIN_NS {
                         std::thread::sleep(Duration::from_nanos(due - now - WAKE_EARLY_NS));
                     }
                 }
                 let len = tick(&mut pkt, session, i as u64);
-                let t = mono_ns();
-                loop {
-                    match udp.send(&pkt[..len]) {
-                        Ok(_) => break,
-                        Err(e)
-                            if e.kind() == ErrorKind::WouldBlock
-                                || e.raw_os_error() == Some(libc::ENOBUFS) =>
-                        {
-                            std::hint::spin_loop()
-                        }
-                        Err(e) => return Err(e).context("sending a tick"),
-                    }
-                }
-                *ret_slot = mono_ns();
-                *slot = t;
-                if t > due + interval {
-                    late_sends += 1;
-                }
-                late_max_ns = late_max_ns.max(t.saturating_sub(due));
-                if i % 1024 == 1023 {
-                    progress(1024);
-                }
+                (*slot, *ret_slot) =
+                    send_tick(&udp, &pkt[..len], (i, due, interval), &mut late, progress)?;
             }
             progress(n as u64 % 1024);
             // Drain: whatever has not come back within 500 ms without a new
@@ -973,6 +991,7 @@ pub fn run_variant(
     let elapsed_s = (mono_ns() - started) as f64 / 1e9;
     let vs = venue_side.ok_or_else(|| anyhow!("no venue session"))?;
     let transport = host.venue.describe_transport().unwrap_or_default();
+    let (late_sends, late_max_ns) = (late.sends, late.max_ns);
     if late_sends > 0 {
         notes.push(format!(
             "{late_sends} ticks left more than one interval late, the latest by {:.1} µs (their latency counts from the due time)",
@@ -1033,7 +1052,7 @@ pub fn run_variant(
                 if t.kernel_rx != 0 {
                     // due time to the order entering the exchange's stack:
                     // end to end less the exchange thread's own pickup
-                    e2e_stack.saturating_record((a - due - seg[13]).max(1));
+                    e2e_stack.saturating_record((a - due - seg[14]).max(1));
                 }
                 bd.tick(&seg, a - due, overlap);
                 let _ = hostd.record((t.sent - t.rx).max(1));
@@ -1159,7 +1178,8 @@ mod tests {
             poll: 3_500,
             rx: 4_000,
             turn: 4_100,
-            stages: [60, 400, 30, 200, 60, 3_000],
+            // receive: the batch's 100 ns (rx_batch) and 150 ns to the decode
+            stages: [250, 60, 400, 30, 200, 60, 3_000],
             sent: 8_500,
             kernel_rx: 8_900,
             arrive: 9_200,
@@ -1168,7 +1188,7 @@ mod tests {
         assert!(!overlap);
         assert_eq!(
             s,
-            [300, 1_700, 500, 500, 100, 60, 400, 30, 200, 60, 3_000, 650, 400, 300]
+            [300, 1_700, 500, 500, 100, 150, 60, 400, 30, 200, 60, 3_000, 500, 400, 300]
         );
         assert_eq!(s.iter().sum::<u64>(), t.arrive - t.due);
         // the host took the packet before the exchange's send returned, from
@@ -1189,7 +1209,7 @@ mod tests {
         };
         let (s, overlap) = during.segments().unwrap();
         assert!(overlap);
-        assert_eq!(&s[10..], &[2_600, 650, 0, 1_100]);
+        assert_eq!(&s[11..], &[2_600, 500, 0, 1_100]);
         assert_eq!(s.iter().sum::<u64>(), t.arrive - t.due);
         // no kernel stamp: the read stands in for it, even before send returned
         let unstamped = TickStamps {
@@ -1199,7 +1219,7 @@ mod tests {
         };
         let (s, overlap) = unstamped.segments().unwrap();
         assert!(overlap);
-        assert_eq!(&s[10..], &[2_600, 650, 0, 0]);
+        assert_eq!(&s[11..], &[2_600, 500, 0, 0]);
         assert_eq!(s.iter().sum::<u64>(), 8_100 - t.due);
         // a converted kernel stamp a little outside [send call, read] is clamped
         let (s, _) = TickStamps {
@@ -1208,14 +1228,14 @@ mod tests {
         }
         .segments()
         .unwrap();
-        assert_eq!(&s[12..], &[700, 0]);
+        assert_eq!(&s[13..], &[700, 0]);
         // out of order or missing: no breakdown
         for bad in [
             TickStamps { rx: 1_200, ..t },
             TickStamps { poll: 0, ..t },
             TickStamps { arrive: 5_000, ..t },
             TickStamps {
-                stages: [60, 400, 30, 200, 60, 4_000],
+                stages: [250, 60, 400, 30, 200, 60, 4_000],
                 ..t
             },
         ] {
@@ -1236,6 +1256,7 @@ mod tests {
             host: Some(OrderPath::KernelTcp),
             pinned: false,
             rt: false,
+            busy: false,
             rate: 2_000,
             packets: 400,
             warmup: 10,

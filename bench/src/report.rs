@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::{
     pipeline::HOST_STAGES,
     stages::{Component, PEERS_CONSIDERED},
-    t2t::{Measured, UNATTRIBUTED},
+    t2t::{measured_split, segment_columns, Measured},
     util::{hist, Fmax, Machine, Pcts},
 };
 
@@ -32,6 +32,8 @@ pub struct VariantReport {
     pub path: String,
     pub gate: String,
     pub pinned: bool,
+    /// The exchange thread busy-polled between ticks (`-busy` variants).
+    pub busy: bool,
     pub rate_pps: u64,
     pub sent: u64,
     pub received: u64,
@@ -214,14 +216,10 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
     let name = m.variant.name();
     let complete = m.complete();
     let mut stages = BTreeMap::new();
-    let (mut hs50, mut hs99, mut s50, mut s99) = (0, 0, 0, 0);
+    let (mut hs50, mut hs99) = (0, 0);
     if complete {
         for (n, h) in &m.segments {
             let p = Pcts::of(h);
-            if *n != UNATTRIBUTED {
-                s50 += p.p50;
-                s99 += p.p99;
-            }
             if HOST_STAGES.contains(n) {
                 hs50 += p.p50;
                 hs99 += p.p99;
@@ -229,6 +227,15 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
             stages.insert(n.to_string(), p);
         }
     }
+    let sum_of = |q: fn(&Pcts) -> u64| {
+        measured_split(
+            m.segments
+                .iter()
+                .map(|(n, _)| (*n, stages.get(*n).map_or(0, q))),
+        )
+        .0
+    };
+    let (s50, s99) = (sum_of(|p| p.p50), sum_of(|p| p.p99));
     let coverage = complete.then(|| CoverageReport {
         sums: m.coverage,
         p50_sum_pct: 100.0 * s50 as f64 / Pcts::of(&m.e2e).p50.max(1) as f64,
@@ -281,6 +288,7 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
         path: m.variant.path.name().to_string(),
         gate: m.variant.gate.name().to_string(),
         pinned: m.variant.pinned,
+        busy: m.variant.busy,
         rate_pps: m.variant.rate,
         sent: m.sent,
         received: m.received,
@@ -481,26 +489,6 @@ where
     Ok(())
 }
 
-/// Every segment name either kind of variant reports, in path order (the
-/// per-stage table's columns).
-const ALL_SEGMENTS: [&str; 15] = [
-    "send_lag",
-    "wire_in",
-    "tick_send",
-    "pickup_wait",
-    "feed_recv",
-    "rx_batch",
-    "decode",
-    "book_update",
-    "strategy",
-    "risk_gate",
-    "encode",
-    "send",
-    "host_other",
-    "wire_out",
-    "exchange_pickup",
-];
-
 fn us(ns: u64) -> String {
     format!("{:.2}", ns as f64 / 1e3)
 }
@@ -572,8 +560,8 @@ pub fn markdown(s: &Summary) -> String {
              Σ/Σ = Σ over ticks of the segments / Σ of end to end (segments add exactly, so this is the ratio of the means), \
              median tick = the median of that ratio per tick, Σp50 / p50 = the segments' p50s added / end-to-end p50 \
              (percentiles do not add: the shape, not a sum). Unattributed = `host_other`, the host's packet-handler \
-             time outside its six stage spans (MoldUDP64 receiver, the algo run on the Order Delete, the loop between \
-             stages and their clock reads): reported, not counted as covered.\n"
+             time outside its stage spans (the algo run on the Order Delete, the code between stages and their clock \
+             reads): reported, not counted as covered.\n"
         );
         let _ = writeln!(
             o,
@@ -581,7 +569,9 @@ pub fn markdown(s: &Summary) -> String {
              `send` call (veth, XDP redirect or kernel UDP delivery); `pickup_wait` → the hot loop next enters the feed poll \
              (it was polling the retransmission socket and the venue session, timers, control); `feed_recv` → the feed \
              path's receive stamp (`recvmmsg`, or the AF_XDP ring); `rx_batch` → the host's packet handler is called \
-             (earlier packets of the batch); the six host stages (decode and book update of both ITCH messages); \
+             (earlier packets of the batch); `receive` → the first ITCH decode starts (the MoldUDP64 receiver and the \
+             handoff: the host's `receive` stage less `rx_batch`); the six trading stages (decode and book update of \
+             both ITCH messages); \
              `host_other` (unattributed); `wire_out` venue `send` returned → the order's segment enters the exchange's \
              receive path (the kernel's software receive stamp, SO_TIMESTAMPNS); `exchange_pickup` → the exchange thread \
              reads it (the exchange's TCP input and ACK, the socket lock, its poll loop: the bench exchange's side). Where two \
@@ -589,9 +579,8 @@ pub fn markdown(s: &Summary) -> String {
              before the host's `send` returns) the path ends at the first stamp. Pipeline variants: `wire_in` = send \
              stamp → decode start, `wire_out` = `write` returned → the exchange reads the order.\n"
         );
-        let seg: Vec<&str> = ALL_SEGMENTS
-            .iter()
-            .copied()
+        let seg: Vec<&str> = segment_columns()
+            .into_iter()
             .filter(|n| s.variants.iter().any(|v| v.segments.iter().any(|x| x == n)))
             .collect();
         let _ = write!(o, "| variant |");
@@ -643,18 +632,20 @@ pub fn markdown(s: &Summary) -> String {
         if !own.is_empty() {
             let _ = writeln!(
                 o,
-                "\nThe host's own stage histograms (`StageLatency`, as `/metrics` publishes them; decode and book update per ITCH \
+                "\nThe host's own stage histograms (`StageLatency`, as `/metrics` publishes them; receive per feed packet, from \
+                 the path's receive stamp to the first decode, its batch's wait included; decode and book update per ITCH \
                  message, the rest per order; `send` is the whole venue send call, which on veth goes on after the order \
                  reached the exchange), p50 / p99 (µs):\n"
             );
+            let names = eti_host::Stage::ALL.map(eti_host::Stage::name);
             let _ = write!(o, "| variant |");
-            for n in HOST_STAGES {
+            for n in names {
                 let _ = write!(o, " {n} |");
             }
-            let _ = writeln!(o, "\n|---|{}", "---:|".repeat(HOST_STAGES.len()));
+            let _ = writeln!(o, "\n|---|{}", "---:|".repeat(names.len()));
             for v in own {
                 let _ = write!(o, "| {} |", v.name);
-                for n in HOST_STAGES {
+                for n in names {
                     let p = v.host_stage_histograms.get(n).copied().unwrap_or_default();
                     let _ = write!(o, " {} / {} |", us(p.p50), us(p.p99));
                 }
@@ -867,15 +858,26 @@ mod tests {
 
     #[test]
     fn every_segment_has_a_column_in_path_order() {
-        use crate::t2t::{HOST_LOOP_SEGMENTS, PIPELINE_SEGMENTS};
+        use crate::t2t::{HOST_LOOP_SEGMENTS, PIPELINE_SEGMENTS, UNATTRIBUTED};
+        let cols = segment_columns();
         for list in [&HOST_LOOP_SEGMENTS[..], &PIPELINE_SEGMENTS[..]] {
             let at: Vec<usize> = list
                 .iter()
-                .map(|n| ALL_SEGMENTS.iter().position(|x| x == n).unwrap())
+                .map(|n| cols.iter().position(|x| x == n).unwrap())
                 .collect();
             assert!(at.windows(2).all(|w| w[0] < w[1]), "{list:?}");
         }
+        // each once, nothing else
+        assert_eq!(
+            cols.len(),
+            HOST_LOOP_SEGMENTS.len() + PIPELINE_SEGMENTS.len() - 8,
+            "{cols:?}"
+        );
+        assert_eq!(cols[..3], ["send_lag", "wire_in", "tick_send"]);
         assert!(HOST_LOOP_SEGMENTS.contains(&UNATTRIBUTED));
+        // the remainder is the one segment not counted as measured
+        let split = measured_split([("decode", 5), (UNATTRIBUTED, 7), ("send", 11)]);
+        assert_eq!(split, (16, 7));
     }
 
     #[test]

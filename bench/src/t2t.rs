@@ -83,6 +83,11 @@ pub struct Variant {
     pub pinned: bool,
     /// Pinned threads also run under SCHED_FIFO (dedicated cores).
     pub rt: bool,
+    /// The exchange thread busy-polls between ticks instead of sleeping
+    /// until shortly before the next one (the host always busy-polls): what
+    /// a desk does with two dedicated cores, at the cost of the CPU the
+    /// sleep left to everything else (the host's journal writer included).
+    pub busy: bool,
     /// Offered rate, packets (= triggering ticks) per second.
     pub rate: u64,
     /// Packets sent (each must produce one order).
@@ -95,8 +100,11 @@ impl Variant {
     /// Stable name used in files and tables:
     /// `host-<feed path>-<order path>-<gate>-<scheduling>` for `eti_host`'s
     /// own engine loop (order path `ktcp` kernel TCP, `xdptcp` smoltcp on
-    /// AF_XDP), `pipeline-<feed path>-<gate>-<scheduling>` for eti-bench's
-    /// composition of the host's pieces ([`crate::pipeline`]).
+    /// AF_XDP on its own interface, `shared-xdptcp` smoltcp on the feed's
+    /// AF_XDP port), `pipeline-<feed path>-<gate>-<scheduling>` for
+    /// eti-bench's composition of the host's pieces ([`crate::pipeline`]).
+    /// Scheduling: `pinned` (SCHED_FIFO), `pinned-nort`, `unpinned`, and
+    /// `-busy` appended when the exchange thread busy-polls.
     pub fn name(&self) -> String {
         let lp = match self.host {
             Some(o) => format!("host-{}-{}", self.path.name(), o.name()),
@@ -109,8 +117,8 @@ impl Variant {
                 (true, true) => "pinned",
                 (true, false) => "pinned-nort",
                 (false, _) => "unpinned",
-            }
-        )
+            },
+        ) + if self.busy { "-busy" } else { "" }
     }
 }
 
@@ -182,19 +190,22 @@ pub const PIPELINE_SEGMENTS: [&str; 9] = [
 /// (`tick_send`: sender syscall, veth, XDP or kernel UDP delivery), the wait
 /// for the hot loop to come back to the feed (`pickup_wait`), the feed
 /// path's receive call (`feed_recv`), the wait for the packet's turn in its
-/// batch (`rx_batch`), the host's six stages for this tick (both ITCH
+/// batch (`rx_batch`), the host's `receive` stage less that wait (the
+/// handler's call to the first ITCH decode: the MoldUDP64 receiver and the
+/// handoff), the host's six trading stages for this tick (both ITCH
 /// messages' decode and book update), what the host spent inside the
-/// packet handler outside those six stages (`host_other`: not measured as a
-/// stage, see [`UNATTRIBUTED`]), `wire_out` (venue `send` returned to the
+/// packet handler outside those seven stages (`host_other`: not measured as
+/// a stage, see [`UNATTRIBUTED`]), `wire_out` (venue `send` returned to the
 /// order's segment entering the exchange's receive path: its kernel receive
 /// stamp) and `exchange_pickup` (from there to the exchange thread's read:
 /// the exchange's TCP input, the socket lock, its poll loop).
-pub const HOST_LOOP_SEGMENTS: [&str; 14] = [
+pub const HOST_LOOP_SEGMENTS: [&str; 15] = [
     "send_lag",
     "tick_send",
     "pickup_wait",
     "feed_recv",
     "rx_batch",
+    "receive",
     "decode",
     "book_update",
     "strategy",
@@ -207,10 +218,96 @@ pub const HOST_LOOP_SEGMENTS: [&str; 14] = [
 ];
 
 /// The segment that is a remainder, not a measured stage: the host's packet
-/// handler time minus its six stage spans (the MoldUDP64 receiver, the algo
-/// run on the Order Delete, the loop between stages and their clock reads).
-/// It is reported and left out of the coverage.
+/// handler time minus its stage spans (the algo run on the Order Delete,
+/// the code between the stages and their clock reads). It is reported and
+/// left out of the coverage.
 pub const UNATTRIBUTED: &str = "host_other";
+
+/// Segments (name, value) split into the measured sum and the
+/// [`UNATTRIBUTED`] remainder: the one place that says what counts as
+/// covered. Per tick ([`Breakdown::tick`]: the coverage sums) and over
+/// percentiles (the report's Σ p50 / Σ p99 of the segments, which the smoke
+/// test recomputes from `summary.json`).
+pub fn measured_split<'a>(segments: impl IntoIterator<Item = (&'a str, u64)>) -> (u64, u64) {
+    segments
+        .into_iter()
+        .fold((0, 0), |(m, u), (name, x)| match name == UNATTRIBUTED {
+            true => (m, u + x),
+            false => (m + x, u),
+        })
+}
+
+/// Every segment either kind of variant reports, in path order (the report's
+/// per-segment columns): [`HOST_LOOP_SEGMENTS`], each of the pipeline's own
+/// segments ([`PIPELINE_SEGMENTS`]) right after the shared one it follows.
+pub fn segment_columns() -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for h in HOST_LOOP_SEGMENTS {
+        out.push(h);
+        if let Some(at) = PIPELINE_SEGMENTS.iter().position(|p| *p == h) {
+            out.extend(
+                PIPELINE_SEGMENTS[at + 1..]
+                    .iter()
+                    .take_while(|p| !HOST_LOOP_SEGMENTS.contains(p)),
+            );
+        }
+    }
+    out
+}
+
+/// Place a harness thread: with `v.pinned`, on `cpu` and (with `v.rt`)
+/// under SCHED_FIFO; `who` names it in errors.
+pub(crate) fn place_thread(v: &Variant, cpu: usize, who: &str) -> anyhow::Result<()> {
+    if v.pinned {
+        pin_current(cpu).with_context(|| format!("pinning the {who} thread"))?;
+        if v.rt {
+            set_fifo(10).with_context(|| format!("SCHED_FIFO for the {who} thread"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The open-loop sender's schedule: ticks that left more than one interval
+/// after their due time, and the largest lag.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Lateness {
+    pub sends: u64,
+    pub max_ns: u64,
+}
+
+/// Send tick `i` (due at `due`, one `interval` after the previous): a full
+/// qdisc or socket buffer is waited out (the tick must go). Returns the
+/// stamps before the `send` and when it returned; counts lateness and
+/// reports progress every 1024 ticks.
+pub(crate) fn send_tick(
+    udp: &UdpSocket,
+    pkt: &[u8],
+    (i, due, interval): (usize, u64, u64),
+    late: &mut Lateness,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<(u64, u64)> {
+    let t = mono_ns();
+    loop {
+        match udp.send(pkt) {
+            Ok(_) => break,
+            Err(e)
+                if e.kind() == ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::ENOBUFS) =>
+            {
+                std::hint::spin_loop()
+            }
+            Err(e) => return Err(e).context("sending a tick"),
+        }
+    }
+    let ret = mono_ns();
+    if t > due + interval {
+        late.sends += 1;
+    }
+    late.max_ns = late.max_ns.max(t.saturating_sub(due));
+    if i % 1024 == 1023 {
+        progress(1024);
+    }
+    Ok((t, ret))
+}
 
 /// How much of end to end the measured segments explain, over the ticks
 /// whose every stamp was taken.
@@ -263,15 +360,12 @@ impl Breakdown {
     /// time, and whether its order arrived before the `send` call returned.
     pub fn tick(&mut self, seg: &[u64], e2e: u64, arrived_during_send: bool) {
         self.cov.arrived_during_send += u64::from(arrived_during_send);
-        let mut measured = 0u64;
-        for ((n, h), &x) in self.names.iter().zip(&mut self.hists).zip(seg) {
+        for (h, &x) in self.hists.iter_mut().zip(seg) {
             h.saturating_record(x.max(1));
-            if *n == UNATTRIBUTED {
-                self.cov.unattributed_ns += x;
-            } else {
-                measured += x;
-            }
         }
+        let (measured, unattributed) =
+            measured_split(self.names.iter().copied().zip(seg.iter().copied()));
+        self.cov.unattributed_ns += unattributed;
         self.cov.ticks += 1;
         self.cov.e2e_ns += e2e;
         self.cov.measured_ns += measured;
@@ -532,20 +626,14 @@ pub fn run_variant(
         duplicated: 0,
         foreign: 0,
     };
-    let mut late_sends = 0u64;
-    let mut late_max_ns = 0u64;
+    let mut late = Lateness::default();
     let mut notes = Vec::new();
     let session = Session::new("ETIT2T").unwrap_or(Session([b' '; 10]));
     let started = mono_ns();
 
     std::thread::scope(|s| -> anyhow::Result<()> {
         let host = s.spawn(|| -> anyhow::Result<()> {
-            if v.pinned {
-                pin_current(cpus.saturating_sub(1)).context("pinning the host thread")?;
-                if v.rt {
-                    set_fifo(10).context("SCHED_FIFO for the host thread")?;
-                }
-            }
+            place_thread(v, cpus.saturating_sub(1), "host")?;
             loop {
                 let on = |p: &[u8], ts: u64| pipeline.on_packet(p, ts, &mut host_tcp);
                 let got = match &mut rx {
@@ -558,12 +646,7 @@ pub fn run_variant(
             }
         });
         let exchange = s.spawn(|| -> anyhow::Result<()> {
-            if v.pinned {
-                pin_current(0).context("pinning the exchange thread")?;
-                if v.rt {
-                    set_fifo(10).context("SCHED_FIFO for the exchange thread")?;
-                }
-            }
+            place_thread(v, 0, "exchange")?;
             let mut pkt = [0u8; 256];
             let start = mono_ns() + 2_000_000;
             for (i, (slot, due_slot)) in send_ts.iter_mut().zip(due_ts.iter_mut()).enumerate() {
@@ -573,28 +656,7 @@ pub fn run_variant(
                     reader.poll(&mut arrive_ts)?;
                 }
                 let len = build_packet(&mut pkt, session, i as u64);
-                let t = mono_ns();
-                loop {
-                    match udp.send(&pkt[..len]) {
-                        Ok(_) => break,
-                        // A full qdisc / socket buffer: the tick must go.
-                        Err(e)
-                            if e.kind() == ErrorKind::WouldBlock
-                                || e.raw_os_error() == Some(libc::ENOBUFS) =>
-                        {
-                            std::hint::spin_loop()
-                        }
-                        Err(e) => return Err(e).context("sending a tick"),
-                    }
-                }
-                *slot = t;
-                if t > due + interval {
-                    late_sends += 1;
-                }
-                late_max_ns = late_max_ns.max(t.saturating_sub(due));
-                if i % 1024 == 1023 {
-                    progress(1024);
-                }
+                (*slot, _) = send_tick(&udp, &pkt[..len], (i, due, interval), &mut late, progress)?;
             }
             progress(n as u64 % 1024);
             // Drain: whatever has not come back within 500 ms of silence is lost.
@@ -628,6 +690,7 @@ pub fn run_variant(
             }
         }
     }
+    let (late_sends, late_max_ns) = (late.sends, late.max_ns);
     if late_sends > 0 {
         notes.push(format!(
             "{late_sends} ticks left more than one interval late, the latest by {:.1} µs (the exchange thread could not hold the schedule; their latency counts from the due time)",
@@ -747,6 +810,7 @@ mod tests {
             host: None,
             pinned: false,
             rt: false,
+            busy: false,
             rate: 2_000,
             packets: 400,
             warmup: 10,

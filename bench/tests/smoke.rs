@@ -10,6 +10,7 @@
 
 use std::{path::Path, process::Command};
 
+use eti_bench::t2t::{measured_split, HOST_LOOP_SEGMENTS, PIPELINE_SEGMENTS};
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use serde_json::Value;
 
@@ -91,8 +92,13 @@ fn quick_report_is_complete_and_sane() {
             variants.iter().any(|v| v["path"] == "afxdp"),
             "no AF_XDP variant"
         );
-        // the venue session over smoltcp on AF_XDP, beside kernel TCP
-        for n in ["host-afxdp-xdptcp-golden-", "host-afxdp-ktcp-golden-"] {
+        // the venue session over smoltcp on AF_XDP (its own interface, and
+        // sharing the feed's AF_XDP port), beside kernel TCP
+        for n in [
+            "host-afxdp-xdptcp-golden-",
+            "host-afxdp-shared-xdptcp-golden-",
+            "host-afxdp-ktcp-golden-",
+        ] {
             assert!(
                 variants
                     .iter()
@@ -158,34 +164,9 @@ fn quick_report_is_complete_and_sane() {
             .map(|x| x.as_str().unwrap())
             .collect();
         let expected: &[&str] = if host_loop {
-            &[
-                "send_lag",
-                "tick_send",
-                "pickup_wait",
-                "feed_recv",
-                "rx_batch",
-                "decode",
-                "book_update",
-                "strategy",
-                "risk_gate",
-                "encode",
-                "send",
-                "host_other",
-                "wire_out",
-                "exchange_pickup",
-            ]
+            &HOST_LOOP_SEGMENTS
         } else {
-            &[
-                "send_lag",
-                "wire_in",
-                "decode",
-                "book_update",
-                "strategy",
-                "risk_gate",
-                "encode",
-                "send",
-                "wire_out",
-            ]
+            &PIPELINE_SEGMENTS
         };
         assert_eq!(segments, expected, "{name}");
         // the per-tick breakdown: every measured tick with all its stamps
@@ -209,6 +190,14 @@ fn quick_report_is_complete_and_sane() {
             let count = stages[*st]["count"].as_u64().unwrap();
             assert_eq!(count, ticks, "{name}/{st}: one sample per tick");
         }
+        // the report's Σ p50 / Σ p99 are the measured segments' (all but
+        // the unattributed remainder)
+        for (q, key) in [("p50", "segment_sum_p50"), ("p99", "segment_sum_p99")] {
+            let per = segments
+                .iter()
+                .map(|st| (*st, stages[*st][q].as_u64().unwrap()));
+            assert_eq!(v[key].as_u64(), Some(measured_split(per).0), "{name} {key}");
+        }
         if host_loop {
             monotonic(&v["loop_period"], &format!("{name}/loop_period"));
             // the host's own stage histograms, reset after the poll that
@@ -218,14 +207,7 @@ fn quick_report_is_complete_and_sane() {
             // book update per ITCH message, two per tick; a quarter of the
             // ticks is the most a batch may hide
             let own = &v["host_stage_histograms"];
-            for st in [
-                "decode",
-                "book_update",
-                "strategy",
-                "risk_gate",
-                "encode",
-                "send",
-            ] {
+            for st in eti_host::Stage::ALL.map(eti_host::Stage::name) {
                 monotonic(&own[st], &format!("{name}/own {st}"));
                 let count = own[st]["count"].as_u64().unwrap();
                 let per_tick = if matches!(st, "decode" | "book_update") {

@@ -2,8 +2,9 @@
 //! preallocated `hdrhistogram`s. The benchmark (`eti-bench stages`, `t2t`)
 //! drives the host library and reads these directly.
 //!
-//! Stages follow one trading decision: ITCH decode, book update, strategy
-//! (algo decision), risk gate, OUCH/SoupBinTCP encode, socket send. Tick to
+//! Stages follow one trading decision: receive (the packet's receive stamp
+//! to its first ITCH decode), ITCH decode, book update, strategy (algo
+//! decision), risk gate, OUCH/SoupBinTCP encode, socket send. Tick to
 //! trade is measured separately: from the receive timestamp of the ITCH packet
 //! that triggered a child order to the moment that order's bytes were written
 //! to the socket.
@@ -19,6 +20,10 @@ use std::sync::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// The feed path's receive stamp to the first ITCH decode of the packet:
+    /// earlier packets of the same receive batch, then the MoldUDP64
+    /// receiver (sequence check, message split) and the handoff to decode.
+    Receive,
     Decode,
     BookUpdate,
     Strategy,
@@ -28,7 +33,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 7] = [
+        Stage::Receive,
         Stage::Decode,
         Stage::BookUpdate,
         Stage::Strategy,
@@ -39,6 +45,7 @@ impl Stage {
 
     pub const fn name(self) -> &'static str {
         match self {
+            Stage::Receive => "receive",
             Stage::Decode => "decode",
             Stage::BookUpdate => "book_update",
             Stage::Strategy => "strategy",
@@ -99,8 +106,8 @@ impl Percentiles {
 /// with a single writer.
 #[derive(Debug, Default)]
 pub struct StageTotals {
-    ns: [AtomicU64; 6],
-    count: [AtomicU64; 6],
+    ns: [AtomicU64; 7],
+    count: [AtomicU64; 7],
 }
 
 impl StageTotals {
@@ -117,12 +124,12 @@ impl StageTotals {
     }
 
     /// Total ns recorded for each stage so far, in [`Stage::ALL`] order.
-    pub fn ns(&self) -> [u64; 6] {
+    pub fn ns(&self) -> [u64; 7] {
         std::array::from_fn(|i| self.ns[i].load(Ordering::Relaxed))
     }
 
     /// Samples recorded for each stage so far, in [`Stage::ALL`] order.
-    pub fn counts(&self) -> [u64; 6] {
+    pub fn counts(&self) -> [u64; 7] {
         std::array::from_fn(|i| self.count[i].load(Ordering::Relaxed))
     }
 }
@@ -130,7 +137,7 @@ impl StageTotals {
 /// The hot path's histograms: one per [`Stage`] plus tick to trade.
 #[derive(Debug, Clone)]
 pub struct StageLatency {
-    stages: [Histogram<u64>; 6],
+    stages: [Histogram<u64>; 7],
     t2t: Histogram<u64>,
     /// Running totals for an observer (`None`: not kept).
     totals: Option<Arc<StageTotals>>,
@@ -182,7 +189,7 @@ impl StageLatency {
     }
 
     /// Percentiles of every stage, in [`Stage::ALL`] order.
-    pub fn stage_percentiles(&self) -> [(Stage, Percentiles); 6] {
+    pub fn stage_percentiles(&self) -> [(Stage, Percentiles); 7] {
         std::array::from_fn(|i| (Stage::ALL[i], Percentiles::of(&self.stages[i])))
     }
 
@@ -235,18 +242,19 @@ mod tests {
         l.record(Stage::Decode, 7);
         let t = Arc::new(StageTotals::default());
         l.set_totals(Some(t.clone()));
-        assert_eq!((t.ns(), t.counts()), ([0; 6], [0; 6]), "nothing before");
+        assert_eq!((t.ns(), t.counts()), ([0; 7], [0; 7]), "nothing before");
         l.record(Stage::Decode, 30);
         l.record(Stage::Decode, 0);
         l.record(Stage::Send, 2_500);
         // a reset empties the histograms; the totals keep running
         l.reset();
         l.record(Stage::RiskGate, 200);
-        assert_eq!(t.ns(), [31, 0, 0, 200, 0, 2_500], "0 counts as 1 ns");
-        assert_eq!(t.counts(), [2, 0, 0, 1, 0, 1]);
+        l.record(Stage::Receive, 90);
+        assert_eq!(t.ns(), [90, 31, 0, 0, 200, 0, 2_500], "0 counts as 1 ns");
+        assert_eq!(t.counts(), [1, 2, 0, 0, 1, 0, 1]);
         assert_eq!(Percentiles::of(l.stage(Stage::Decode)).count, 0);
         l.set_totals(None);
         l.record(Stage::RiskGate, 5);
-        assert_eq!(t.counts(), [2, 0, 0, 1, 0, 1], "off again");
+        assert_eq!(t.counts(), [1, 2, 0, 0, 1, 0, 1], "off again");
     }
 }

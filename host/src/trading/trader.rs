@@ -244,9 +244,14 @@ impl Trader {
             self.pending_request = Some(req);
         }
         self.trigger_rx_ns = rx_ns;
+        let mut first = true;
         for m in rx.messages {
             let Ok(bytes) = m else { break };
             let t0 = mono_ns();
+            if std::mem::take(&mut first) {
+                // the packet's receive stamp to its first decode (no extra clock read)
+                self.latency.record(Stage::Receive, t0.saturating_sub(rx_ns));
+            }
             let msg = match itch::decode(bytes) {
                 Ok(m) => m,
                 Err(_) => {
