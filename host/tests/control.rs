@@ -647,6 +647,149 @@ fn live_session_limits_kill_and_four_eyes() {
     drop(s.stop().unwrap());
 }
 
+/// Per-symbol credit, position and throttle, checked by the host before the
+/// gate: MSFT's own max long 300 refuses its 500-share children
+/// (`symbol_position`), SPY's own throttle of 2 orders lets exactly 2 of its
+/// children out (`symbol_throttle`), while AAPL's children reach the venue
+/// throughout; counted in risk/rejects, status and the parents' child rejects.
+#[test]
+fn live_session_per_symbol_position_and_throttle() {
+    let dir = tempfile::tempdir().unwrap();
+    let wire: Wire = Arc::default();
+    let mut o = LiveOptions::new(dir.path());
+    let w = wire.clone();
+    o.venue_via = Some(Arc::new(move |venue| tap(venue, w.clone())));
+    let s = LiveSession::start(&o).unwrap();
+    assert!(s.wait_ready(Duration::from_secs(10)), "host never ready");
+    let ro = client(&s, s.token("risk_officer"));
+    let trader = client(&s, s.token("trader"));
+    let viewer = client(&s, s.token("viewer"));
+    let rejects = |name: &str| {
+        ok_json(&call(&viewer, "GET", "/api/v1/risk/rejects", None))[name]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(rejects("symbol_position"), 0);
+    assert_eq!(rejects("symbol_throttle"), 0);
+    let r = ok_json(&call(
+        &ro,
+        "PUT",
+        "/api/v1/limits",
+        Some(
+            json!({"symbols": {"MSFT": {"max_long": 300, "credit": "1000000.00"},
+            "SPY": {"throttle_burst": 2, "throttle_shift": 26}},
+            "reason": "per-symbol risk"}),
+        ),
+    ));
+    assert_eq!(r["symbols"]["MSFT"]["before"]["max_long"], json!(0), "{r}");
+    assert_eq!(r["symbols"]["MSFT"]["after"]["max_long"], json!(300), "{r}");
+    assert_eq!(
+        r["symbols"]["MSFT"]["after"]["credit"],
+        json!(1_000_000u64 * 10_000),
+        "{r}"
+    );
+    assert_eq!(
+        r["symbols"]["SPY"]["after"]["throttle_burst"],
+        json!(2),
+        "{r}"
+    );
+    let lim = ok_json(&call(&viewer, "GET", "/api/v1/limits", None));
+    assert_eq!(lim["symbols"]["MSFT"]["max_long"], json!(300), "{lim}");
+    assert_eq!(lim["symbols"]["SPY"]["throttle_shift"], json!(26), "{lim}");
+    assert_eq!(
+        lim["symbol_exposure"]["MSFT"]["position"],
+        json!(0),
+        "{lim}"
+    );
+    // 2000 shares in 4 slices of 500 each, 500 ms apart
+    let mut pids = Vec::new();
+    for sym in ["MSFT", "AAPL", "SPY"] {
+        let p = ok_json(&call(
+            &trader,
+            "POST",
+            "/api/v1/parents",
+            Some(json!({
+            "algo": "twap", "symbol": sym, "side": "buy", "shares": 2000,
+            "duration_s": 2, "slices": 4, "limit_bps": 200, "reason": "per-symbol"})),
+        ));
+        pids.push(p["id"].as_u64().unwrap() as usize);
+    }
+    let sent = |sym: &str| -> Vec<u32> {
+        let sym = Symbol::new(sym).unwrap();
+        wire.lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, k, _, st)| *k == 'O' && *st == sym)
+            .map(|x| x.2)
+            .collect()
+    };
+    assert!(
+        wait_for(Duration::from_secs(15), || rejects("symbol_position") > 0
+            && rejects("symbol_throttle") > 0
+            && sent("AAPL").len() >= 3),
+        "position rejects {}, throttle rejects {}, AAPL children on the wire {:?}",
+        rejects("symbol_position"),
+        rejects("symbol_throttle"),
+        sent("AAPL")
+    );
+    // MSFT: every buy counts against 300 (open or filled), none of 500 passes
+    let msft: u32 = sent("MSFT").iter().sum();
+    assert!(msft <= 300, "MSFT shares past its own max long: {msft}");
+    // SPY: the bucket of 2 refills once per 2^26 µs (67 s): 2 orders at most
+    assert!(
+        sent("SPY").len() <= 2,
+        "SPY orders past its throttle: {:?}",
+        sent("SPY")
+    );
+    let parents = ok_json(&call(&viewer, "GET", "/api/v1/parents", None));
+    for i in [pids[0], pids[2]] {
+        assert!(
+            parents[i]["child_rejects"].as_u64().unwrap() > 0,
+            "{parents}"
+        );
+    }
+    let counted = rejects("symbol_position") + rejects("symbol_throttle");
+    let st = ok_json(&call(&viewer, "GET", "/api/v1/status", None));
+    assert!(
+        st["symbol_limit_rejects"].as_u64().unwrap() >= counted,
+        "{st}"
+    );
+    // the gate itself refused none of them: the host's check came first
+    assert_eq!(rejects("position_limit"), 0);
+    assert_eq!(rejects("throttle"), 0);
+    // raised: MSFT's next child goes out
+    for pid in &pids {
+        ok_json(&call(
+            &trader,
+            "DELETE",
+            &format!("/api/v1/parents/{pid}"),
+            None,
+        ));
+    }
+    ok_json(&call(
+        &ro,
+        "PUT",
+        "/api/v1/limits",
+        Some(json!({"symbols": {"MSFT": {"max_long": 0, "credit": "0"}}, "reason": "lifted"})),
+    ));
+    let lim = ok_json(&call(&viewer, "GET", "/api/v1/limits", None));
+    assert!(lim["symbols"].get("MSFT").is_none(), "{lim}");
+    let before = sent("MSFT").len();
+    ok_json(&call(
+        &trader,
+        "POST",
+        "/api/v1/parents",
+        Some(json!({
+        "algo": "twap", "symbol": "MSFT", "side": "buy", "shares": 1000,
+        "duration_s": 1, "slices": 2, "limit_bps": 200, "reason": "lifted"})),
+    ));
+    assert!(
+        wait_for(Duration::from_secs(10), || sent("MSFT").len() > before),
+        "no MSFT child after the limit was lifted"
+    );
+    drop(s.stop().unwrap());
+}
+
 #[test]
 fn bad_input_is_refused_and_nothing_applied() {
     let dir = tempfile::tempdir().unwrap();
@@ -669,13 +812,17 @@ fn bad_input_is_refused_and_nothing_applied() {
         ("{\"firm\": {\"max_order_shares\": 10}, \"reason\": \"\"}", 422, "reason"),
         ("{\"firm\": {\"max_order_shares\": 10}, \"symbols\": {\"AAPL\": {}}, \"reason\": \"x\"}", 422, "no limit given"),
         // per symbol: a symbol the gate has not loaded (with a good one and a
-        // firm change beside it: nothing applied), out of range, limits the
-        // gate holds per firm only, unknown keys, bad names
+        // firm change beside it: nothing applied), out of range (the host's
+        // credit, position and throttle included), unknown keys, bad names
         ("{\"firm\": {\"max_order_shares\": 10}, \"symbols\": {\"AAPL\": {\"max_order_shares\": 10}, \"ZZZZ\": {\"max_order_shares\": 10}}, \"reason\": \"x\"}", 422, "ZZZZ is not in the gate's symbol table"),
         ("{\"symbols\": {\"AAPL\": {\"max_order_shares\": 1000000}}, \"reason\": \"x\"}", 422, "symbols.AAPL.max_order_shares"),
         ("{\"symbols\": {\"AAPL\": {\"collar_bps\": 10001}}, \"reason\": \"x\"}", 422, "symbols.AAPL.collar_bps"),
         ("{\"symbols\": {\"AAPL\": {\"max_order_notional\": \"1.00001\"}}, \"reason\": \"x\"}", 422, "symbols.AAPL.max_order_notional"),
-        ("{\"symbols\": {\"AAPL\": {\"credit\": \"5.00\", \"throttle_burst\": 3}}, \"reason\": \"x\"}", 422, "credit, throttle_burst cannot be set per symbol"),
+        ("{\"symbols\": {\"AAPL\": {\"credit\": \"5.00001\", \"throttle_burst\": 3}}, \"reason\": \"x\"}", 422, "symbols.AAPL.credit"),
+        ("{\"symbols\": {\"AAPL\": {\"max_long\": 100000001}}, \"reason\": \"x\"}", 422, "symbols.AAPL.max_long"),
+        ("{\"symbols\": {\"AAPL\": {\"throttle_burst\": 65536}}, \"reason\": \"x\"}", 422, "symbols.AAPL.throttle_burst"),
+        ("{\"symbols\": {\"AAPL\": {\"max_short\": 10, \"throttle_shift\": 32}}, \"reason\": \"x\"}", 422, "symbols.AAPL.throttle_shift"),
+        ("{\"symbols\": {\"AAPL\": {\"max_long\": 10}, \"ZZZZ\": {\"credit\": \"5.00\"}}, \"reason\": \"x\"}", 422, "ZZZZ is not in the gate's symbol table"),
         ("{\"symbols\": {\"AAPL\": {\"max_order_sharez\": 1}}, \"reason\": \"x\"}", 400, "unknown field"),
         ("{\"symbols\": {\"aapl!\": {\"max_order_shares\": 1}}, \"reason\": \"x\"}", 422, "symbols.aapl!"),
         ("{\"firm\": {\"max_order_shares\": -1}, \"reason\": \"x\"}", 400, "bad JSON"),
@@ -797,6 +944,37 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
     assert_eq!(
         v["symbols"]["MSFT"]["after"]["max_order_notional"],
         json!(250_000_000u64)
+    );
+    // per symbol, the host's pre-gate limits: SYMBOL:credit, max_long, throttle
+    let (code, out, err) = ctl(
+        "risk_officer",
+        &[
+            "limits-set",
+            "--set",
+            "AAPL:credit=50000.00",
+            "--set",
+            "AAPL:max_short=700",
+            "--set",
+            "AAPL:throttle_burst=5",
+            "--set",
+            "AAPL:throttle_shift=10",
+            "--reason",
+            "cli",
+            "--json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    let a = &v["symbols"]["AAPL"]["after"];
+    assert_eq!(
+        (
+            &a["credit"],
+            &a["max_short"],
+            &a["throttle_burst"],
+            &a["throttle_shift"]
+        ),
+        (&json!(500_000_000u64), &json!(700), &json!(5), &json!(10)),
+        "{v}"
     );
     let (code, _, err) = ctl(
         "risk_officer",

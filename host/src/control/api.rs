@@ -5,7 +5,7 @@
 use super::auth::{Denied, DenyReason, Permission, Principal};
 use super::server::Shared;
 use crate::app::config::OrderSection;
-use crate::journal::event::Event as JEvent;
+use crate::journal::event::{Event as JEvent, CONTROL_USER_LEN};
 use crate::trading::control::{
     action_name, ControlAction, ControlReply, LimitChange, Query, SymbolLimitChange,
 };
@@ -206,29 +206,29 @@ struct FirmLimitsBody {
 #[serde(deny_unknown_fields)]
 struct LimitsBody {
     firm: Option<FirmLimitsBody>,
-    /// Per-symbol limits, by symbol: what the gate's symbol table holds per
-    /// symbol (eti_hdl::regmap `SYM_LIMITS`): max shares, max notional and
-    /// collar. Credit, position and throttle are per firm in the gate and are
-    /// refused here with 422 naming them (the restricted list is `PUT restricted`).
+    /// Per-symbol limits, by symbol: max shares, max notional and collar go
+    /// to the gate's symbol table (eti_hdl::regmap `SYM_LIMITS`); credit,
+    /// position (max long / max short) and throttle to the host's pre-gate
+    /// check (`crate::trading::symbol_limits`), since the gate holds those
+    /// per firm only (the restricted list is `PUT restricted`).
     #[serde(default)]
     symbols: serde_json::Map<String, Value>,
     reason: String,
 }
 
 /// One symbol's entry of `PUT limits`: 0 (or "0") removes the symbol's own
-/// limit, so the firm limit applies again.
+/// limit, so only the firm limit applies again.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct SymbolLimitsBody {
     max_order_shares: Option<u32>,
     max_order_notional: Option<String>,
     collar_bps: Option<u32>,
-    // limits the gate holds per firm only: present = a precise 422
-    credit: Option<Value>,
-    max_long: Option<Value>,
-    max_short: Option<Value>,
-    throttle_burst: Option<Value>,
-    throttle_shift: Option<Value>,
+    credit: Option<String>,
+    max_long: Option<u32>,
+    max_short: Option<u32>,
+    throttle_burst: Option<u32>,
+    throttle_shift: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,9 +306,12 @@ fn in_range(field: &str, v: u32, lo: u32, hi: u32) -> Result<u32, ApiError> {
     Ok(v)
 }
 
+/// The largest credit or notional (1/10000 dollars) a firm limit takes.
+const FIRM_MAX_MONEY: u64 = 1_000_000_000_000 * 10_000;
+
 fn limit_change(b: &FirmLimitsBody) -> Result<LimitChange, ApiError> {
     // the gate's register widths and the OUCH field ranges bound the values
-    const MAX_MONEY: u64 = 1_000_000_000_000 * 10_000;
+    const MAX_MONEY: u64 = FIRM_MAX_MONEY;
     Ok(LimitChange {
         max_order_shares: b
             .max_order_shares
@@ -368,27 +371,13 @@ fn symbol_changes(
         })?;
         let b: SymbolLimitsBody = serde_json::from_value(v.clone())
             .map_err(|e| ApiError::Json(format!("symbols.{name}: {e}")))?;
-        let firm_only = [
-            ("credit", b.credit.is_some()),
-            ("max_long", b.max_long.is_some()),
-            ("max_short", b.max_short.is_some()),
-            ("throttle_burst", b.throttle_burst.is_some()),
-            ("throttle_shift", b.throttle_shift.is_some()),
-        ];
-        let refused: Vec<&str> = firm_only
-            .iter()
-            .filter(|(_, present)| *present)
-            .map(|(k, _)| *k)
-            .collect();
-        if !refused.is_empty() {
-            return Err(invalid(
-                &format!("symbols.{name}"),
-                format!(
-                    "{} cannot be set per symbol: the risk gate holds credit, position (max_long, max_short) and throttle per firm only (set them under \"firm\"); per symbol it holds max_order_shares, max_order_notional and collar_bps",
-                    refused.join(", ")
-                ),
-            ));
-        }
+        let zero_or_money = |f: &str, v: &str, max: u64| {
+            if v == "0" {
+                Ok(0)
+            } else {
+                money(&at(f), v, max)
+            }
+        };
         let c = SymbolLimitChange {
             max_order_shares: b
                 .max_order_shares
@@ -408,6 +397,28 @@ fn symbol_changes(
             collar_bps: b
                 .collar_bps
                 .map(|v| in_range(&at("collar_bps"), v, 0, 10_000).map(|v| v as u16))
+                .transpose()?,
+            // the host's pre-gate check: the firm limits' ranges, 0 = none
+            credit: b
+                .credit
+                .as_deref()
+                .map(|v| zero_or_money("credit", v, FIRM_MAX_MONEY))
+                .transpose()?,
+            max_long: b
+                .max_long
+                .map(|v| in_range(&at("max_long"), v, 0, 100_000_000))
+                .transpose()?,
+            max_short: b
+                .max_short
+                .map(|v| in_range(&at("max_short"), v, 0, 100_000_000))
+                .transpose()?,
+            throttle_burst: b
+                .throttle_burst
+                .map(|v| in_range(&at("throttle_burst"), v, 0, 65_535).map(|v| v as u16))
+                .transpose()?,
+            throttle_shift: b
+                .throttle_shift
+                .map(|v| in_range(&at("throttle_shift"), v, 0, 31).map(|v| v as u8))
                 .transpose()?,
         };
         if c == SymbolLimitChange::default() {
@@ -511,6 +522,7 @@ pub(crate) async fn execute(
                 let mut by = lock(&sh.kill_engaged_by);
                 if !k.was_engaged || by.is_none() {
                     *by = Some(who.name.clone());
+                    sh.kill_engaged_by_cut.store(false, Ordering::Relaxed);
                 }
                 sh.stats.kills.fetch_add(1, Ordering::Relaxed);
                 sh.stats
@@ -533,7 +545,15 @@ pub(crate) async fn execute(
             };
             let why = reason(&b.reason)?;
             let engaged_by = lock(&sh.kill_engaged_by).clone();
-            if engaged_by.as_deref() == Some(who.name.as_str()) {
+            // a name restored from the journal after a restart may be cut to
+            // the record's user width: any name it begins is refused then
+            let same = engaged_by.as_deref().is_some_and(|e| {
+                e == who.name
+                    || (sh.kill_engaged_by_cut.load(Ordering::Relaxed)
+                        && e.len() >= CONTROL_USER_LEN
+                        && who.name.starts_with(e))
+            });
+            if same {
                 return Err(sh.deny(
                     endpoint_name,
                     &Denied {
@@ -554,6 +574,7 @@ pub(crate) async fn execute(
                 )
                 .await?;
             *lock(&sh.kill_engaged_by) = None;
+            sh.kill_engaged_by_cut.store(false, Ordering::Relaxed);
             reply_json(r)
         }
         Endpoint::Limits => {

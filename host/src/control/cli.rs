@@ -75,8 +75,11 @@ pub enum CtlCommand {
     LimitsSet {
         /// A firm limit: max_order_shares, max_order_notional (dollars), collar_bps,
         /// credit (dollars), max_long, max_short, throttle_burst, throttle_shift;
-        /// or SYMBOL:KEY=VALUE for a symbol's own max_order_shares,
-        /// max_order_notional (dollars) or collar_bps (0 = the firm limit applies).
+        /// or SYMBOL:KEY=VALUE for a symbol's own limit, the same keys but
+        /// throttle_shift: max_order_shares, max_order_notional and
+        /// collar_bps in the gate's symbol table, credit, max_long, max_short,
+        /// throttle_burst (with throttle_shift) checked by the host before
+        /// the gate (0 = none of its own: the firm limit alone applies).
         #[arg(long = "set", value_name = "KEY=VALUE", required = true)]
         set: Vec<String>,
         /// Why (journaled).

@@ -67,6 +67,9 @@ pub(crate) struct Shared {
     pub stats: Arc<ControlStats>,
     /// Who engaged the kill switch through this API (four eyes on release).
     pub kill_engaged_by: Mutex<Option<String>>,
+    /// [`Self::kill_engaged_by`] came from the journal (a restart), where
+    /// names are cut to `CONTROL_USER_LEN` bytes.
+    pub kill_engaged_by_cut: std::sync::atomic::AtomicBool,
 }
 
 /// Per-connection facts: the client certificate's SHA-256, if one was shown.
@@ -118,6 +121,15 @@ impl ControlServer {
             .set_nonblocking(true)
             .map_err(|source| ServerError::Bind { addr, source })?;
         let stats = Arc::new(ControlStats::default());
+        // a kill switch still engaged from before a restart keeps its four
+        // eyes: who engaged it is in the journal
+        let engaged_by = if status.kill.load(std::sync::atomic::Ordering::Relaxed) {
+            cfg.journal_dir
+                .as_deref()
+                .and_then(kill_engaged_by_in_journal)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             cfg,
             users: Mutex::new((users, mtime)),
@@ -126,7 +138,8 @@ impl ControlServer {
             metrics,
             status,
             stats: stats.clone(),
-            kill_engaged_by: Mutex::new(None),
+            kill_engaged_by_cut: std::sync::atomic::AtomicBool::new(engaged_by.is_some()),
+            kill_engaged_by: Mutex::new(engaged_by),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -455,6 +468,38 @@ async fn read_body(body: Body, limit: usize, deadline: Duration) -> Result<Vec<u
 }
 
 /// Path of the journal directory, for `GET audit`.
+/// The user of the journal's last kill-switch control action, when that
+/// action engaged it (names as journaled: cut to
+/// [`crate::journal::event::CONTROL_USER_LEN`] bytes).
+fn kill_engaged_by_in_journal(dir: &std::path::Path) -> Option<String> {
+    use crate::journal::reader::{scan_dir, ScanOptions};
+    use crate::journal::Event as JEvent;
+    use crate::trading::control::code;
+    let opts = ScanOptions {
+        verify_chain: false,
+        verify_seals: false,
+        trusted_key: None,
+        tolerate_torn_tail: true,
+        parallel_chain: false,
+        chain_last_segment: false,
+    };
+    let mut last: Option<String> = None;
+    let r = scan_dir(dir, &opts, |_, rec| {
+        if let Ok(JEvent::ControlAction(e)) = JEvent::decode(rec.kind, rec.payload) {
+            match e.action {
+                code::KILL => last = Some(String::from_utf8_lossy(&e.user).trim_end().to_string()),
+                code::UNKILL => last = None,
+                _ => {}
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "control API: journal not read for who engaged the kill switch");
+    }
+    last
+}
+
 pub(crate) fn journal_dir(sh: &Shared) -> Option<&PathBuf> {
     sh.cfg.journal_dir.as_ref()
 }

@@ -111,6 +111,10 @@ pub struct RecoveredState {
     pub lost: u64,
     /// Events that referred to unknown orders or overfilled one (kept, counted).
     pub anomalies: u64,
+    /// Operators' control actions in journal order (limits, restricted
+    /// list, kill switch, parents, users): a resumed host puts back the
+    /// limits and restricted list they set (`crate::trading::control::restore_controls`).
+    pub control_actions: Vec<super::event::ControlAction>,
     /// Journal position: last sequence applied (0 = none) and its chain hash.
     pub last_seq: u64,
     pub last_hash: [u8; 32],
@@ -374,8 +378,11 @@ impl RecoveredState {
             Event::VenueNamed(e) => {
                 self.venue_names.insert(e.venue, (e.name_str(), e.session));
             }
-            // operator actions change state through the events they cause
-            Event::ControlAction(_) | Event::ControlDenied(_) => {}
+            // operator actions change the kill switch through the events
+            // they cause; limits and the restricted list are replayed from
+            // these on resume
+            Event::ControlAction(e) => self.control_actions.push(e),
+            Event::ControlDenied(_) => {}
         }
     }
 

@@ -34,6 +34,8 @@ pub struct HostMetrics {
     pub orders_sent: IntCounter,
     pub orders_by_state: [IntGauge; 6],
     pub risk_rejects: Vec<IntCounter>,
+    /// The host's per-symbol refusals (same metric, reasons `symbol_*`).
+    pub symbol_rejects: Vec<IntCounter>,
     pub fills: IntCounter,
     pub filled_shares: IntCounter,
     pub venue_logged_in: IntGauge,
@@ -46,6 +48,12 @@ pub struct HostMetrics {
     pub realized_pnl: IntGauge,
     pub unrealized_pnl: IntGauge,
 }
+
+/// Reasons of the host's per-symbol refusals before the gate
+/// (`crate::trading::symbol_limits::SymbolReject`, in its order): labels of
+/// `risk_rejects_total` beside the gate's own reasons.
+pub const SYMBOL_REJECT_REASONS: [&str; 3] =
+    ["symbol_credit", "symbol_position", "symbol_throttle"];
 
 fn c(name: &str, help: &str) -> prometheus::Result<IntCounter> {
     IntCounter::new(name, help)
@@ -87,6 +95,10 @@ impl HostMetrics {
         let risk_rejects: Vec<IntCounter> = RejectReason::ALL
             .iter()
             .map(|r| rejects.with_label_values(&[reason_name(*r)]))
+            .collect();
+        let symbol_rejects: Vec<IntCounter> = SYMBOL_REJECT_REASONS
+            .iter()
+            .map(|r| rejects.with_label_values(&[r]))
             .collect();
         let fills = c("fills_total", "executions received from the venue")?;
         let filled_shares = c("filled_shares_total", "shares executed")?;
@@ -177,6 +189,7 @@ impl HostMetrics {
             orders_sent,
             orders_by_state,
             risk_rejects,
+            symbol_rejects,
             fills,
             filled_shares,
             venue_logged_in,
@@ -194,6 +207,14 @@ impl HostMetrics {
     /// A gate reject (hot path: one atomic increment).
     pub fn risk_reject(&self, r: RejectReason) {
         if let Some(c) = self.risk_rejects.get(usize::from(r.code()) - 1) {
+            c.inc();
+        }
+    }
+
+    /// A per-symbol refusal before the gate, by its index in
+    /// [`SYMBOL_REJECT_REASONS`] (hot path: one atomic increment).
+    pub fn symbol_reject(&self, index: usize) {
+        if let Some(c) = self.symbol_rejects.get(index) {
             c.inc();
         }
     }

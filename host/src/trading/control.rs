@@ -16,6 +16,7 @@ use crate::journal::event::{CONTROL_REASON_LEN, CONTROL_USER_LEN};
 use crate::journal::{self, Event as JEvent, LimitKind};
 use crate::risk::{reason_name, Limits};
 use crate::trading::algo::ParentReport;
+use crate::trading::symbol_limits::{SymbolExposure, SymbolReject, SymbolRiskLimits};
 use crate::venue::VenueClient;
 use crossbeam_queue::ArrayQueue;
 use eti_core::Symbol;
@@ -154,6 +155,28 @@ impl LimitValues {
     }
 }
 
+impl LimitValues {
+    /// Set the limit journaled as `field` (a [`Self::fields`] code) to
+    /// `value`; false for a code of no limit (nothing changed).
+    fn set_field(&mut self, field: u8, value: u64) -> bool {
+        let sat32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        match field {
+            f if f == LimitKind::MaxOrderShares as u8 => self.max_order_shares = sat32(value),
+            f if f == LimitKind::MaxOrderNotional as u8 => self.max_order_notional = value,
+            f if f == LimitKind::CollarBps as u8 => {
+                self.collar_bps = u16::try_from(value).unwrap_or(u16::MAX)
+            }
+            f if f == LimitKind::CreditLimit as u8 => self.credit = value,
+            f if f == LimitKind::MaxPosition as u8 => self.max_long = sat32(value),
+            FIELD_MAX_SHORT => self.max_short = sat32(value),
+            FIELD_THROTTLE_BURST => self.throttle_burst = u16::try_from(value).unwrap_or(u16::MAX),
+            FIELD_THROTTLE_SHIFT => self.throttle_shift = u8::try_from(value).unwrap_or(31).min(31),
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// Partial limit change: `None` keeps the current value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LimitChange {
@@ -182,23 +205,80 @@ impl LimitChange {
     }
 }
 
-/// One symbol's own order limits in the gate's symbol table (prices and
-/// amounts in 1/10000 dollars). 0 = none of its own: the firm limit of the
-/// same name applies. A non-zero value replaces the firm limit for that
-/// symbol's Enter orders, tighter or looser (`eti_hdl::regmap`, `SYM_LIMITS`).
+/// One symbol's own limits (prices and amounts in 1/10000 dollars); 0 =
+/// none of its own. Two layers enforce them:
+/// - max order shares, max order notional and collar: the gate's symbol
+///   table (`eti_hdl::regmap`, `SYM_LIMITS`); a non-zero value replaces the
+///   firm limit of the same name for that symbol's Enter orders, tighter or
+///   looser;
+/// - credit, max long / max short and throttle: the host's pre-gate check
+///   ([`crate::trading::symbol_limits`]), over this symbol's exposure only,
+///   in addition to the firm's limits in the gate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SymbolLimitValues {
     pub max_order_shares: u32,
     pub max_order_notional: u64,
     pub collar_bps: u16,
+    pub credit: u64,
+    pub max_long: u32,
+    pub max_short: u32,
+    pub throttle_burst: u16,
+    pub throttle_shift: u8,
 }
 
 impl SymbolLimitValues {
-    pub fn of(l: &SymbolLimits) -> SymbolLimitValues {
+    pub fn of(l: &SymbolLimits, h: &SymbolRiskLimits) -> SymbolLimitValues {
         SymbolLimitValues {
             max_order_shares: l.max_shares,
             max_order_notional: l.max_notional,
             collar_bps: l.collar_bps,
+            credit: h.credit,
+            max_long: h.max_long,
+            max_short: h.max_short,
+            throttle_burst: h.throttle_burst,
+            throttle_shift: h.throttle_shift,
+        }
+    }
+
+    /// The symbol's limits as `trader` holds them now (gate and host).
+    pub fn current(trader: &Trader, s: &Symbol) -> SymbolLimitValues {
+        SymbolLimitValues::of(&trader.risk.symbol_limits(s), &trader.symbol_risk.limits(s))
+    }
+
+    fn as_limit_values(&self) -> LimitValues {
+        LimitValues {
+            max_order_shares: self.max_order_shares,
+            max_order_notional: self.max_order_notional,
+            collar_bps: self.collar_bps,
+            credit: self.credit,
+            max_long: self.max_long,
+            max_short: self.max_short,
+            throttle_burst: self.throttle_burst,
+            throttle_shift: self.throttle_shift,
+        }
+    }
+
+    fn from_limit_values(v: LimitValues) -> SymbolLimitValues {
+        SymbolLimitValues {
+            max_order_shares: v.max_order_shares,
+            max_order_notional: v.max_order_notional,
+            collar_bps: v.collar_bps,
+            credit: v.credit,
+            max_long: v.max_long,
+            max_short: v.max_short,
+            throttle_burst: v.throttle_burst,
+            throttle_shift: v.throttle_shift,
+        }
+    }
+
+    /// The host's part (credit, position, throttle).
+    pub fn host(&self) -> SymbolRiskLimits {
+        SymbolRiskLimits {
+            credit: self.credit,
+            max_long: self.max_long,
+            max_short: self.max_short,
+            throttle_burst: self.throttle_burst,
+            throttle_shift: self.throttle_shift,
         }
     }
 
@@ -210,16 +290,10 @@ impl SymbolLimitValues {
         }
     }
 
-    /// (journal field code, value) of each limit, in a fixed order.
-    pub fn fields(&self) -> [(u8, u64); 3] {
-        [
-            (
-                LimitKind::MaxOrderShares as u8,
-                u64::from(self.max_order_shares),
-            ),
-            (LimitKind::MaxOrderNotional as u8, self.max_order_notional),
-            (LimitKind::CollarBps as u8, u64::from(self.collar_bps)),
-        ]
+    /// (journal field code, value) of each limit, in a fixed order (the
+    /// firm's codes: the record's subject says which symbol).
+    pub fn fields(&self) -> [(u8, u64); 8] {
+        self.as_limit_values().fields()
     }
 }
 
@@ -230,6 +304,11 @@ pub struct SymbolLimitChange {
     pub max_order_shares: Option<u32>,
     pub max_order_notional: Option<u64>,
     pub collar_bps: Option<u16>,
+    pub credit: Option<u64>,
+    pub max_long: Option<u32>,
+    pub max_short: Option<u32>,
+    pub throttle_burst: Option<u16>,
+    pub throttle_shift: Option<u8>,
 }
 
 impl SymbolLimitChange {
@@ -238,6 +317,11 @@ impl SymbolLimitChange {
             max_order_shares: self.max_order_shares.unwrap_or(v.max_order_shares),
             max_order_notional: self.max_order_notional.unwrap_or(v.max_order_notional),
             collar_bps: self.collar_bps.unwrap_or(v.collar_bps),
+            credit: self.credit.unwrap_or(v.credit),
+            max_long: self.max_long.unwrap_or(v.max_long),
+            max_short: self.max_short.unwrap_or(v.max_short),
+            throttle_burst: self.throttle_burst.unwrap_or(v.throttle_burst),
+            throttle_shift: self.throttle_shift.unwrap_or(v.throttle_shift),
         }
     }
 }
@@ -309,6 +393,8 @@ pub struct StatusView {
     pub fills: u64,
     pub filled_shares: u64,
     pub gate_rejects: u64,
+    /// Refused by a symbol's own credit, position or throttle before the gate.
+    pub symbol_limit_rejects: u64,
     pub venue_rejects: u64,
     pub itch_messages: u64,
 }
@@ -349,6 +435,9 @@ pub struct LimitsView {
     pub restricted: Vec<String>,
     /// Symbols with limits of their own (a 0 inside: the firm limit applies).
     pub symbols: BTreeMap<String, SymbolLimitValues>,
+    /// What the host's per-symbol check counts against them (symbols with
+    /// a credit, position or throttle limit of their own).
+    pub symbol_exposure: BTreeMap<String, SymbolExposure>,
 }
 
 /// What a kill did, with the times the request-to-last-cancel figure needs.
@@ -540,7 +629,7 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
             // per-symbol changes: journaled with the symbol as the subject
             let mut sym_set = BTreeMap::new();
             for (s, c) in symbols {
-                let b = SymbolLimitValues::of(&trader.risk.symbol_limits(s));
+                let b = SymbolLimitValues::current(trader, s);
                 let a = c.over(b);
                 for ((field, x), (_, y)) in b.fields().into_iter().zip(a.fields()) {
                     if x != y {
@@ -555,13 +644,16 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
                     },
                 );
             }
+            let now = mono_ns();
             for (s, c) in symbols {
-                let a = c.over(SymbolLimitValues::of(&trader.risk.symbol_limits(s)));
+                let a = c.over(SymbolLimitValues::current(trader, s));
                 if let Err(e) = trader.risk.set_symbol_limits(s, a.gate()) {
                     return ControlReply::Refused {
                         error: format!("gate register write failed: {e}"),
                     };
                 }
+                // loaded in the gate = one of the host's symbols
+                trader.symbol_risk.set(s, a.host(), now);
             }
             let limits = Limits {
                 max_order_shares: after.max_order_shares,
@@ -680,6 +772,7 @@ fn query(trader: &mut Trader, venue: &VenueClient, q: Query) -> ControlReply {
                 fills: s.fills,
                 filled_shares: s.filled_shares,
                 gate_rejects: s.gate_rejects,
+                symbol_limit_rejects: s.symbol_limit_rejects,
                 venue_rejects: s.venue_rejects,
                 itch_messages: s.itch_messages,
             }))
@@ -739,7 +832,19 @@ fn query(trader: &mut Trader, venue: &VenueClient, q: Query) -> ControlReply {
             symbols: trader
                 .risk
                 .all_symbol_limits()
-                .map(|(s, l)| (s.as_str().to_string(), SymbolLimitValues::of(l)))
+                .map(|(s, _)| *s)
+                .chain(trader.symbol_risk.all().map(|(s, ..)| s))
+                .map(|s| {
+                    (
+                        s.as_str().to_string(),
+                        SymbolLimitValues::current(trader, &s),
+                    )
+                })
+                .collect(),
+            symbol_exposure: trader
+                .symbol_risk
+                .all()
+                .map(|(s, _, e)| (s.as_str().to_string(), e))
                 .collect(),
         })),
         Query::Rejects => ControlReply::Rejects(
@@ -751,7 +856,163 @@ fn query(trader: &mut Trader, venue: &VenueClient, q: Query) -> ControlReply {
                         trader.risk.decisions[usize::from(r.code())],
                     )
                 })
+                .chain(
+                    SymbolReject::ALL
+                        .iter()
+                        .map(|r| (r.name().to_string(), trader.symbol_risk.rejects[r.index()])),
+                )
                 .collect(),
         ),
     }
+}
+
+/// What [`restore_controls`] put back from the journal's control records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestoredControls {
+    /// Control records read.
+    pub records: usize,
+    /// Firm limits set by operators, restored (values that differ from the config's).
+    pub firm_limits: usize,
+    /// Symbols whose own limits were restored / skipped because the gate
+    /// has not loaded them in this session.
+    pub symbols: usize,
+    pub symbols_not_loaded: usize,
+    /// The restricted list as operators left it (its length), when they changed it.
+    pub restricted: Option<usize>,
+    /// Who engaged the kill switch that is still engaged (space padded).
+    pub kill_by: Option<[u8; CONTROL_USER_LEN]>,
+}
+
+impl std::fmt::Display for RestoredControls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.records == 0 {
+            return write!(f, "no operator control records");
+        }
+        write!(
+            f,
+            "operator controls restored from {} control records: {} firm limits, own limits of {} symbols",
+            self.records, self.firm_limits, self.symbols
+        )?;
+        if self.symbols_not_loaded > 0 {
+            write!(
+                f,
+                " ({} symbols not loaded: skipped)",
+                self.symbols_not_loaded
+            )?;
+        }
+        match self.restricted {
+            Some(n) => write!(f, ", restricted list of {n}")?,
+            None => write!(f, ", restricted list as configured")?,
+        }
+        if let Some(u) = &self.kill_by {
+            write!(
+                f,
+                ", kill switch engaged by {}",
+                String::from_utf8_lossy(u).trim_end()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Put back what operators set through the control plane in an earlier
+/// session of this journal (call on resume, before the first order): the
+/// journal's `control_action` records are replayed in order over the
+/// configured values, the last one per (subject, field) winning: firm
+/// limits (subject = the firm), each symbol's own limits (subject = the
+/// symbol; a symbol the gate has not loaded this time is skipped and
+/// counted), the restricted list (its adds and removals over the configured
+/// list). The kill switch itself comes back from the journal's kill-switch
+/// records ([`crate::trading::Host::resume`]); this names who engaged it.
+/// Nothing is journaled again: the records stay the source.
+pub fn restore_controls(
+    trader: &mut Trader,
+    actions: &[journal::event::ControlAction],
+    kill_engaged: bool,
+) -> RestoredControls {
+    let mut out = RestoredControls {
+        records: actions.len(),
+        ..RestoredControls::default()
+    };
+    if actions.is_empty() {
+        return out;
+    }
+    let firm_subject: [u8; 8] = padded(trader.firm.as_str());
+    let configured = LimitValues::of(&trader.risk.limits, trader.risk.throttle());
+    let mut firm = configured;
+    let mut symbols: BTreeMap<Symbol, LimitValues> = BTreeMap::new();
+    let mut restricted = trader.risk.limits.restricted.clone();
+    let mut restricted_changed = false;
+    let mut last_kill: Option<[u8; CONTROL_USER_LEN]> = None;
+    for a in actions {
+        match a.action {
+            code::LIMIT if a.subject == firm_subject => {
+                firm.set_field(a.field, a.after);
+            }
+            code::LIMIT => {
+                let s = Symbol::from_wire(a.subject);
+                let v = symbols
+                    .entry(s)
+                    .or_insert_with(|| SymbolLimitValues::current(trader, &s).as_limit_values());
+                v.set_field(a.field, a.after);
+            }
+            code::RESTRICT => {
+                let s = Symbol::from_wire(a.subject);
+                if !restricted.contains(&s) {
+                    restricted.push(s);
+                }
+                restricted_changed = true;
+            }
+            code::UNRESTRICT => {
+                let s = Symbol::from_wire(a.subject);
+                restricted.retain(|t| *t != s);
+                restricted_changed = true;
+            }
+            code::KILL => last_kill = Some(a.user),
+            code::UNKILL => last_kill = None,
+            _ => {}
+        }
+    }
+    out.firm_limits = firm
+        .fields()
+        .iter()
+        .zip(configured.fields())
+        .filter(|(a, b)| a.1 != b.1)
+        .count();
+    if out.firm_limits > 0 {
+        let limits = Limits {
+            max_order_shares: firm.max_order_shares,
+            max_order_notional: firm.max_order_notional,
+            collar_bps: firm.collar_bps,
+            credit: firm.credit,
+            max_long: firm.max_long,
+            max_short: firm.max_short,
+            restricted: Vec::new(),
+        };
+        if let Err(e) = trader
+            .risk
+            .apply_limits(&limits, (firm.throttle_burst, firm.throttle_shift))
+        {
+            tracing::error!(error = %e, "restoring the operators' firm limits: gate register write failed");
+        }
+    }
+    let now = mono_ns();
+    for (s, v) in &symbols {
+        if !trader.risk.is_loaded(s) {
+            out.symbols_not_loaded += 1;
+            continue;
+        }
+        let v = SymbolLimitValues::from_limit_values(*v);
+        if let Err(e) = trader.risk.set_symbol_limits(s, v.gate()) {
+            tracing::error!(error = %e, symbol = %s, "restoring a symbol's limits: gate register write failed");
+        }
+        trader.symbol_risk.set(s, v.host(), now);
+        out.symbols += 1;
+    }
+    if restricted_changed {
+        let _ = trader.risk.set_restricted(&restricted);
+        out.restricted = Some(restricted.len());
+    }
+    out.kill_by = last_kill.filter(|_| kill_engaged);
+    out
 }

@@ -393,6 +393,7 @@ impl Trader {
         let msg = reentry_message(&o, shares, self.firm);
         let slot = self.venue_slots[usize::from(v) % MAX_VENUES];
         let r = self.risk.reserve_open_on(slot, [&msg[..]]);
+        self.symbol_risk.add_open(&symbol, side, shares, price);
         if r.refused > 0 {
             tracing::warn!(%token, "reconciliation: the gate refused the adopted order's exposure (counted, not reserved)");
         }
@@ -506,7 +507,7 @@ impl Trader {
             if o.on_rejected().is_err() {
                 continue;
             }
-            let (side, price, parent) = (o.side, o.price, o.parent);
+            let (symbol, side, price, parent) = (o.symbol, o.side, o.price, o.parent);
             self.journal_on(
                 v,
                 &JEvent::OrderLost(OrderLost {
@@ -515,6 +516,7 @@ impl Trader {
                 }),
             );
             self.risk.on_release_on(slot, side, leaves, price);
+            self.symbol_risk.on_release(&symbol, side, leaves, price);
             if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                 p.on_out(leaves);
             }

@@ -13,6 +13,8 @@
 //!   fills with the venue sequence, token reservations) and the
 //!   reconciliation against the venue's replay after a restart.
 //! - [`control`]: operator requests (control plane) applied between packets.
+//! - [`symbol_limits`]: per-symbol credit, position and throttle, checked
+//!   on the host before the gate (the gate holds those per firm only).
 //! - [`algo`], [`orders`], [`positions`]: parents, child orders, positions.
 
 pub mod algo;
@@ -24,6 +26,7 @@ pub mod multi;
 pub mod orders;
 pub mod positions;
 pub mod resume;
+pub mod symbol_limits;
 pub mod trader;
 
 pub use crate::telemetry::status::SharedStatus;

@@ -65,6 +65,8 @@ pub struct Resumed {
     pub journal_open_notional: u64,
     /// A kill switch journaled as engaged (stays engaged).
     pub kill: bool,
+    /// What operators set through the control plane, put back.
+    pub controls: crate::trading::control::RestoredControls,
     /// Parents continued (with their filled shares) / already ended.
     pub parents: usize,
     pub parents_done: usize,
@@ -111,6 +113,7 @@ impl std::fmt::Display for Resumed {
             self.journal_open_notional,
             if self.kill { ", kill switch engaged" } else { "" }
         )?;
+        write!(f, "; {}", self.controls)?;
         write!(
             f,
             "; {} parents continued ({} already ended), tokens reserved through {}, {} earlier restarts, {} reconciliations",
@@ -276,11 +279,36 @@ impl Host {
         if let Some(e) = s.exposure.get(&firm) {
             out.journal_open_notional = e.open_buy_notional + e.open_sell_notional;
         }
-        if s.kill.global || s.kill.firms.contains(&firm) {
+        // the kill switches as journaled: the global one as global (a
+        // global release later leaves the firm's as it was), the firm's
+        if s.kill.global {
+            t.risk.set_global_kill(true);
+            t.status.global_kill.store(true, Ordering::Relaxed);
+        }
+        if s.kill.firms.contains(&firm) {
             t.risk.set_kill(true);
+        }
+        if s.kill.global || s.kill.firms.contains(&firm) {
             t.status.kill.store(true, Ordering::Relaxed);
             out.kill = true;
         }
+        // limits, per-symbol limits and the restricted list operators set
+        out.controls = crate::trading::control::restore_controls(t, &s.control_actions, out.kill);
+        // the per-symbol check's exposure: carried positions, restored orders
+        let positions: Vec<_> = t
+            .positions
+            .by_symbol
+            .iter()
+            .map(|p| (p.symbol, p.shares))
+            .collect();
+        let open: Vec<_> = t
+            .orders
+            .iter()
+            .filter(|o| o.state.is_live())
+            .map(|o| (o.symbol, o.side, o.leaves(), o.price))
+            .collect();
+        t.symbol_risk
+            .rebuild(positions, open.iter().map(|(s, d, n, p)| (s, *d, *n, *p)));
         // (b) venue sequence, per venue: the configured session's journaled
         // sequence, else (session left blank) that venue index's last one;
         // never at or below a fill journaled on that venue

@@ -21,6 +21,7 @@ use crate::telemetry::status::SharedStatus;
 use crate::trading::algo::{Parent, ParentState};
 use crate::trading::orders::{ChildOrder, OrderBookkeeping, OrderState};
 use crate::trading::positions::Positions;
+use crate::trading::symbol_limits::{SymbolReject, SymbolRisk};
 use crate::venue::VenueClient;
 use eti_core::moldudp64::{JoinPolicy, Receiver, ReceiverConfig, Request};
 use eti_core::ouch::{
@@ -56,6 +57,9 @@ pub struct EngineStats {
     pub orders_sent: u64,
     pub cancels_sent: u64,
     pub gate_rejects: u64,
+    /// Refused by the host's per-symbol credit, position or throttle
+    /// ([`crate::trading::symbol_limits`]) before the gate.
+    pub symbol_limit_rejects: u64,
     pub venue_rejects: u64,
     pub refused_not_connected: u64,
     pub fills: u64,
@@ -70,6 +74,8 @@ pub struct EngineStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     Gate(RejectReason),
+    /// The symbol's own credit, position or throttle (host, before the gate).
+    SymbolLimit(SymbolReject),
     NotConnected,
     UnknownSymbol,
     BookNotTradable,
@@ -83,6 +89,8 @@ pub struct Trader {
     pub parents: Vec<Parent>,
     pub orders: OrderBookkeeping,
     pub risk: Risk,
+    /// Per-symbol credit, position and throttle, checked before the gate.
+    pub symbol_risk: SymbolRisk,
     pub positions: Positions,
     pub latency: StageLatency,
     pub stats: EngineStats,
@@ -165,6 +173,7 @@ impl Trader {
             parents: Vec::with_capacity(64),
             orders: OrderBookkeeping::new(prefix, 1, 1 << 16),
             risk,
+            symbol_risk: SymbolRisk::new(&symbols),
             positions: Positions::new(&symbols),
             latency: StageLatency::new(),
             stats: EngineStats::default(),
@@ -372,6 +381,19 @@ impl Trader {
             return Err(Refused::NotConnected);
         }
         let t0 = mono_ns();
+        // the symbol's own credit, position and throttle (the gate holds
+        // those per firm only)
+        let sym_ix = match self.symbol_risk.check(&symbol, side, shares, price, t0) {
+            Ok(i) => i,
+            Err(r) => {
+                self.stats.symbol_limit_rejects += 1;
+                if let Some(m) = &self.metrics {
+                    m.symbol_reject(r.index());
+                }
+                tracing::debug!(reason = r.name(), %symbol, shares, %price, "per-symbol limit refused order");
+                return Err(Refused::SymbolLimit(r));
+            }
+        };
         let token = self.orders.next_token();
         let msg = EnterOrder {
             token,
@@ -419,6 +441,9 @@ impl Trader {
             return Err(Refused::NotConnected);
         }
         let t3 = mono_ns();
+        if let Some(i) = sym_ix {
+            self.symbol_risk.commit(i, side, shares, price, t3);
+        }
         self.latency.record(Stage::Send, t3 - t2);
         if self.trigger_rx_ns != 0 {
             let t2t = t3.saturating_sub(self.trigger_rx_ns);
@@ -533,7 +558,7 @@ impl Trader {
                     return;
                 }
                 let trimmed = before - o.leaves();
-                let (side, price, parent) = (o.side, o.price, o.parent);
+                let (symbol, side, price, parent) = (o.symbol, o.side, o.price, o.parent);
                 let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
                 let v = o.venue;
                 self.journal_on(
@@ -547,6 +572,7 @@ impl Trader {
                 );
                 if trimmed > 0 {
                     self.risk.on_release_on(slot, side, trimmed, price);
+                    self.symbol_risk.on_release(&symbol, side, trimmed, price);
                     if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                         p.on_out(trimmed);
                     }
@@ -587,7 +613,7 @@ impl Trader {
                     self.stats.illegal_transitions += 1;
                     return;
                 }
-                let (side, price, parent) = (o.side, o.price, o.parent);
+                let (symbol, side, price, parent) = (o.symbol, o.side, o.price, o.parent);
                 let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
                 let v = o.venue;
                 self.stats.venue_rejects += 1;
@@ -600,6 +626,7 @@ impl Trader {
                 );
                 tracing::info!(token = %r.token(), reason = r.reason().0 as char as u32, "venue rejected order");
                 self.risk.on_release_on(slot, side, leaves, price);
+                self.symbol_risk.on_release(&symbol, side, leaves, price);
                 if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                     p.on_out(leaves);
                     p.on_child_refused(mono_ns());
@@ -657,6 +684,7 @@ impl Trader {
         // the gate reserved at the order's price: release at that price
         self.risk
             .on_fill_on(self.venue_slots[v], side, shares, order_price);
+        self.symbol_risk.on_fill(&symbol, side, shares, order_price);
         if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
             p.on_fill(shares, price);
         }
@@ -689,7 +717,7 @@ impl Trader {
             self.stats.illegal_transitions += 1;
             return;
         };
-        let (side, price, parent, ioc) = (o.side, o.price, o.parent, o.ioc);
+        let (symbol, side, price, parent, ioc) = (o.symbol, o.side, o.price, o.parent, o.ioc);
         let slot = self.venue_slots[usize::from(o.venue) % MAX_VENUES];
         let v = o.venue;
         self.journal_on(
@@ -701,6 +729,7 @@ impl Trader {
             }),
         );
         self.risk.on_release_on(slot, side, d, price);
+        self.symbol_risk.on_release(&symbol, side, d, price);
         // with several venues, an algo IOC's unfilled rest is routed again
         // at the end of the poll (the parent keeps it working until then)
         if self.multi_venue
