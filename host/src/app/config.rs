@@ -149,12 +149,12 @@ pub struct FeedSection {
     pub gap_timeout_ms: u64,
 }
 
-#[derive(Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 fn default_reconnect_max_ms() -> u64 {
     5_000
 }
 
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct VenueSection {
     pub address: String,
     pub username: String,
@@ -169,11 +169,11 @@ pub struct VenueSection {
     pub heartbeat_ms: u64,
     pub peer_timeout_ms: u64,
     pub reconnect_ms: u64,
-    pub connect_timeout_ms: u64,
-    /// kernel | afxdp | auto: what carries the session (see venue::transport).
     /// Cap of the doubling wait between failed attempts.
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
+    pub connect_timeout_ms: u64,
+    /// kernel | afxdp | auto: what carries the session (see venue::transport).
     pub path: String,
     /// Interface of the AF_XDP order path.
     pub interface: String,
@@ -536,6 +536,7 @@ pub const INT_RANGES: &[(&str, i64, i64)] = &[
     ("venue.heartbeat_ms", 10, 60_000),
     ("venue.peer_timeout_ms", 100, 600_000),
     ("venue.reconnect_ms", 1, 60_000),
+    ("venue.reconnect_max_ms", 1, 600_000),
     ("venue.connect_timeout_ms", 10, 60_000),
     ("risk.firm_index", 0, eti_hdl::regmap::FIRMS as i64 - 1),
     ("risk.max_order_shares", 1, 999_999),
@@ -557,7 +558,6 @@ pub const INT_RANGES: &[(&str, i64, i64)] = &[
     ("orders.risk_aversion", 0, 1_000_000),
     ("orders.volatility_bps", 1, 10_000),
     ("orders.volume_pct", 1, 100),
-    ("venue.reconnect_max_ms", 1, 600_000),
     ("orders.impact_bps", 1, 10_000),
     ("orders.min_pct", 0, 100),
     ("orders.max_pct", 1, 100),
@@ -1076,6 +1076,7 @@ impl HostConfig {
             }
         }
         range("venue.reconnect_ms", self.venue.reconnect_ms)?;
+        range("venue.reconnect_max_ms", self.venue.reconnect_max_ms)?;
         range("venue.connect_timeout_ms", self.venue.connect_timeout_ms)?;
         let journal_on_full = match self.journal.on_full.as_str() {
             "block" => crate::journal::OnFull::Block,
@@ -1109,7 +1110,6 @@ impl HostConfig {
         let mut restricted = Vec::new();
         for (i, s) in self.risk.restricted.iter().enumerate() {
             restricted.push(Symbol::new(s).map_err(|_| {
-        range("venue.reconnect_max_ms", self.venue.reconnect_max_ms)?;
                 invalid(
                     format!("risk.restricted[{i}]"),
                     format!("{s:?}"),
