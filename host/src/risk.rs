@@ -419,6 +419,58 @@ impl Risk {
         );
     }
 
+    /// A Replace this gate accepted on `slot` was confirmed by the venue
+    /// (OUCH Replaced): the order that had `old` = (leaves, price) reserved
+    /// on its side now holds `new` = (leaves, price). The gate reserved the
+    /// Replace itself unsided (OUCH 4.2 Replace carries no side) for
+    /// `reserved` shares at the new price; afterwards the order holds what
+    /// an Enter of the new leaves at the new price would: the old side
+    /// reservation shrinks to the new leaves, the unsided one goes, the
+    /// notional is the new order's. Registers only release, so leaves the
+    /// venue grew past the old ones (an execution crossed the Replace) stay
+    /// reserved unsided (conservative). Called by the replace path of
+    /// `trading` (the "replace" helper's glue; an order table in the gate
+    /// would take this from the Replaced itself).
+    pub fn on_replaced_on(
+        &mut self,
+        slot: u8,
+        side: Side,
+        old: (u32, Price),
+        reserved: u32,
+        new: (u32, Price),
+    ) {
+        let keep = old.0.min(new.0);
+        let held = old
+            .1
+            .notional(eti_core::Shares(old.0))
+            .saturating_add(new.1.notional(eti_core::Shares(reserved)));
+        let target = new.1.notional(eti_core::Shares(new.0));
+        let _ = self.driver.post_release(
+            slot,
+            Self::bucket(side),
+            old.0 - keep,
+            held.saturating_sub(target),
+        );
+        let _ = self.driver.post_release(
+            slot,
+            Bucket::Unsided,
+            reserved.saturating_sub(new.0 - keep),
+            0,
+        );
+    }
+
+    /// A Replace this gate accepted on `slot` (`shares` at `price`, reserved
+    /// unsided) that the venue refused or never received: release it. The
+    /// order it would have replaced keeps its own reservation.
+    pub fn on_replace_refused_on(&mut self, slot: u8, _side: Side, shares: u32, price: Price) {
+        let _ = self.driver.post_release(
+            slot,
+            Bucket::Unsided,
+            shares,
+            price.notional(eti_core::Shares(shares)),
+        );
+    }
+
     /// Turn the gate's order table on (issue 13): Replace is then checked on
     /// the stored symbol and side, Replace/Cancel/Modify of a token not live
     /// in the gate are rejected (`unknown_token`). Only for a caller that

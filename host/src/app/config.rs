@@ -96,6 +96,8 @@ otlp_endpoint = ""             # OpenTelemetry spans (control requests, parent o
 # participation_pct = 25       # cap (twap, vwap, is); the target rate (pov)
 # is: risk_aversion = 20, volatility_bps = 100, volume_pct = 10, impact_bps = 50
 # pov: min_pct = 10, max_pct = 50 (min_pct <= participation_pct <= max_pct)
+# twap/vwap/is: passive = true rests one day child at the near touch, re-priced by
+#   OUCH Replace when the touch moves more than reprice_ticks = 1 ($0.01 ticks) away
 "#;
 
 /// A bad configuration, naming its key.
@@ -305,6 +307,12 @@ pub struct OrderSection {
     pub min_pct: u32,
     #[serde(default = "default_max_pct")]
     pub max_pct: u32,
+    /// TWAP, VWAP, IS: one resting day child at the near touch, re-priced
+    /// by OUCH Replace (see [`AlgoParams::passive`]).
+    #[serde(default)]
+    pub passive: bool,
+    #[serde(default = "default_reprice_ticks")]
+    pub reprice_ticks: u32,
 }
 
 fn default_risk_aversion() -> u32 {
@@ -324,6 +332,9 @@ fn default_min_pct() -> u32 {
 }
 fn default_max_pct() -> u32 {
     AlgoParams::default().max_pct
+}
+fn default_reprice_ticks() -> u32 {
+    AlgoParams::default().reprice_ticks
 }
 
 fn default_limit_bps() -> u32 {
@@ -457,6 +468,14 @@ pub struct AlgoParams {
     /// POV: lowest and highest participation before it catches up / holds back.
     pub min_pct: u32,
     pub max_pct: u32,
+    /// TWAP, VWAP, IS: rest one day child at the near touch instead of
+    /// sending IOCs at the far touch, re-priced by OUCH Replace when the
+    /// touch moves away (with several venues it rests on the first venue,
+    /// and the final stretch goes through the router).
+    pub passive: bool,
+    /// Passive: re-price once the touch is more than this many ticks
+    /// ($0.01) away from the resting child's price.
+    pub reprice_ticks: u32,
 }
 
 impl Default for AlgoParams {
@@ -468,6 +487,8 @@ impl Default for AlgoParams {
             impact_bps: 50,
             min_pct: 10,
             max_pct: 50,
+            passive: false,
+            reprice_ticks: 1,
         }
     }
 }
@@ -561,6 +582,7 @@ pub const INT_RANGES: &[(&str, i64, i64)] = &[
     ("orders.impact_bps", 1, 10_000),
     ("orders.min_pct", 0, 100),
     ("orders.max_pct", 1, 100),
+    ("orders.reprice_ticks", 0, 10_000),
 ];
 
 /// The accepted range of an integer key of [`INT_RANGES`] (`orders[3].x` is
@@ -608,6 +630,8 @@ const ORDER_KEYS: &[(&str, &str)] = &[
     ("impact_bps", "integer"),
     ("min_pct", "integer"),
     ("max_pct", "integer"),
+    ("passive", "boolean"),
+    ("reprice_ticks", "integer"),
 ];
 
 fn type_name(v: &toml::Value) -> &'static str {
@@ -847,6 +871,13 @@ impl OrderSection {
         range(&k("slices"), self.slices)?;
         range(&k("participation_pct"), self.participation_pct)?;
         let params = self.params(i)?;
+        if params.passive && !matches!(algo, AlgoKind::Twap | AlgoKind::Vwap | AlgoKind::Is) {
+            return Err(invalid(
+                k("passive"),
+                true,
+                "passive only for algo = \"twap\", \"vwap\" or \"is\" (pov and taker take liquidity)",
+            ));
+        }
         if algo == AlgoKind::Pov
             && !(params.min_pct..=params.max_pct).contains(&self.participation_pct)
         {
@@ -939,6 +970,8 @@ impl OrderSection {
             impact_bps: range(&k("impact_bps"), self.impact_bps)?,
             min_pct: range(&k("min_pct"), self.min_pct)?,
             max_pct: range(&k("max_pct"), self.max_pct)?,
+            passive: self.passive,
+            reprice_ticks: range(&k("reprice_ticks"), self.reprice_ticks)?,
         })
     }
 }

@@ -141,6 +141,15 @@ pub struct RoutingReport {
     pub unrouted_shares: u64,
 }
 
+/// Replace traffic of the session.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ReplaceReport {
+    pub sent: u64,
+    pub replaced: u64,
+    pub venue_rejects: u64,
+    pub gate_rejects: u64,
+}
+
 /// The session summary (`--report` writes it as JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -154,6 +163,9 @@ pub struct Summary {
     pub feed_unrecoverable_gaps: u64,
     pub orders_sent: u64,
     pub cancels_sent: u64,
+    /// OUCH Replace Orders sent (passive children re-priced), confirmed by
+    /// Replaced, refused by the venue, refused by the gate.
+    pub replaces: ReplaceReport,
     pub fills: u64,
     pub filled_shares: u64,
     pub venue_rejects: u64,
@@ -300,6 +312,13 @@ fn parent(
         profile: Vec::new(),
         params: Default::default(),
     }
+}
+
+/// `p` posting a resting day child re-priced by Replace (1 tick threshold).
+fn passive(mut p: ParentSpec) -> ParentSpec {
+    p.params.passive = true;
+    p.params.reprice_ticks = 1;
+    p
 }
 
 /// The `[[venues]]` entry of a simulator venue: its name, fees and latency
@@ -690,14 +709,21 @@ fn script(
         parent(AlgoKind::Vwap, "MSFT", Side::Sell, 5000, secs, 20),
         parent(AlgoKind::Is, "SPY", Side::Sell, 3000, secs, 15),
         parent(AlgoKind::Pov, "AAPL", Side::Sell, 2000, secs, 20),
+        // passive: rests at the offer, re-priced by OUCH Replace
+        passive(parent(AlgoKind::Twap, "MSFT", Side::Sell, 2000, secs, 10)),
     ];
     let n_parents = parents.len() as u64;
     for p in parents {
         say(
             opts,
             &format!(
-                "parent: {} {} {} {} shares over {} s",
+                "parent: {}{} {} {} {} shares over {} s",
                 p.algo,
+                if p.params.passive {
+                    " (passive, re-priced by Replace)"
+                } else {
+                    ""
+                },
                 p.symbol,
                 if p.side.is_buy() { "buy" } else { "sell" },
                 p.shares,
@@ -986,6 +1012,12 @@ fn summarize(
         feed_unrecoverable_gaps: t.stats.unrecoverable_gaps,
         orders_sent: t.stats.orders_sent,
         cancels_sent: t.stats.cancels_sent,
+        replaces: ReplaceReport {
+            sent: t.replace_stats.sent,
+            replaced: t.replace_stats.replaced,
+            venue_rejects: t.replace_stats.rejected,
+            gate_rejects: t.replace_stats.gate_rejects,
+        },
         fills: t.stats.fills,
         filled_shares: t.stats.filled_shares,
         venue_rejects: t.stats.venue_rejects,
@@ -1084,6 +1116,11 @@ pub fn render(s: &Summary) -> String {
         o,
         "  orders    {} sent, {} cancels, {} fills ({} shares), {} venue rejects",
         s.orders_sent, s.cancels_sent, s.fills, s.filled_shares, s.venue_rejects
+    );
+    let _ = writeln!(
+        o,
+        "  replaces  {} sent, {} replaced, {} refused by the venue, {} by the gate",
+        s.replaces.sent, s.replaces.replaced, s.replaces.venue_rejects, s.replaces.gate_rejects
     );
     let states: Vec<String> = s
         .orders_by_state

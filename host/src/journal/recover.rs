@@ -24,6 +24,12 @@ pub struct OpenOrder {
     pub order_ref: u64,
     /// A cancel or replace request is outstanding.
     pub pending_change: bool,
+    /// The replacement token of a Replace outstanding: a Replaced or
+    /// Rejected for it after a restart answers this order.
+    pub replacing: Option<OrderToken>,
+    /// Leaves and price that Replace asked for.
+    pub replace_shares: Shares,
+    pub replace_price: Price,
     /// Venue index it was sent to (the record's venue byte; 0 in a
     /// version 1 journal).
     pub venue: u8,
@@ -84,6 +90,9 @@ pub struct RecoveredState {
     pub parents: BTreeMap<u16, RecoveredParent>,
     /// Parent of each open child order.
     pub child_parent: BTreeMap<OrderToken, u16>,
+    /// Replacement tokens of Replaces sent and not yet answered (Replaced
+    /// or Rejected), whatever became of the order meanwhile.
+    pub pending_replacements: BTreeSet<OrderToken>,
     /// Greatest token counter reserved, per token prefix.
     pub tokens_reserved: BTreeMap<[u8; 3], u64>,
     /// Greatest venue sequence number that carried a journaled fill (0 =
@@ -211,6 +220,12 @@ impl RecoveredState {
         }
     }
 
+    /// The open order an `OrderReplaced` answers (its Replace is answered).
+    fn replaced_order(&mut self, e: &super::event::OrderReplaced) -> Option<OpenOrder> {
+        self.pending_replacements.remove(&e.new_token);
+        self.open_orders.get(&e.old_token).copied()
+    }
+
     /// Apply one event of venue 0 (or of no venue). Total: unknown tokens
     /// and overfills are counted in `anomalies`, never panics.
     pub fn apply(&mut self, ev: &Event) {
@@ -244,6 +259,9 @@ impl RecoveredState {
                         accepted: false,
                         order_ref: 0,
                         pending_change: false,
+                        replacing: None,
+                        replace_shares: Shares(0),
+                        replace_price: Price(0),
                         venue,
                     }),
                 );
@@ -259,18 +277,42 @@ impl RecoveredState {
                 None => self.anomalies += 1,
             },
             Event::OrderRejected(e) => {
+                if self.pending_replacements.remove(&e.token) {
+                    // a refused Replace: its order (if still open) stays
+                    // as it was
+                    if let Some(o) = self
+                        .open_orders
+                        .values_mut()
+                        .find(|o| o.replacing == Some(e.token))
+                    {
+                        o.replacing = None;
+                        o.pending_change = false;
+                    }
+                    return;
+                }
                 if !self.open_orders.contains_key(&e.token) {
                     self.anomalies += 1;
                 }
                 self.set_order(e.token, None);
             }
-            Event::CancelSent(super::event::CancelSent { token, .. })
-            | Event::ReplaceSent(super::event::ReplaceSent {
-                old_token: token, ..
-            }) => match self.open_orders.get_mut(&token) {
-                Some(o) => o.pending_change = true,
-                None => self.anomalies += 1,
-            },
+            Event::CancelSent(super::event::CancelSent { token, .. }) => {
+                match self.open_orders.get_mut(&token) {
+                    Some(o) => o.pending_change = true,
+                    None => self.anomalies += 1,
+                }
+            }
+            Event::ReplaceSent(e) => {
+                self.pending_replacements.insert(e.new_token);
+                match self.open_orders.get_mut(&e.old_token) {
+                    Some(o) => {
+                        o.pending_change = true;
+                        o.replacing = Some(e.new_token);
+                        o.replace_shares = e.shares;
+                        o.replace_price = e.price;
+                    }
+                    None => self.anomalies += 1,
+                }
+            }
             Event::OrderCanceled(e) => match self.open_orders.get(&e.token).copied() {
                 Some(mut o) => {
                     if e.decrement > o.shares {
@@ -282,7 +324,7 @@ impl RecoveredState {
                 }
                 None => self.anomalies += 1,
             },
-            Event::OrderReplaced(e) => match self.open_orders.get(&e.old_token).copied() {
+            Event::OrderReplaced(e) => match self.replaced_order(&e) {
                 Some(mut o) => {
                     let parent = self.child_parent.get(&e.old_token).copied();
                     o.shares = e.shares;
@@ -290,6 +332,7 @@ impl RecoveredState {
                     o.order_ref = e.order_ref;
                     o.accepted = true;
                     o.pending_change = false;
+                    o.replacing = None;
                     self.set_order(e.old_token, None);
                     self.set_order(e.new_token, Some(o));
                     if let Some(p) = parent.filter(|_| self.open_orders.contains_key(&e.new_token))

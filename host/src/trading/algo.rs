@@ -15,6 +15,15 @@
 //! the stock's printed volume since start, plus one lot to get going) and by a
 //! per-child maximum. Tracking error is |filled − target| / parent shares,
 //! sampled at each decision.
+//!
+//! Passive TWAP, VWAP and IS (`passive = true`) post instead: one day child
+//! at the near touch (never through the limit), sized as above, which rests
+//! until filled (on the first venue when there are several). When the touch
+//! moves more than `reprice_ticks` away from it, the host re-prices it by
+//! OUCH Replace ([`PassiveAction`]); in the last 2 % of the window it is
+//! re-priced to the far touch (several venues: cancelled, and the rest goes
+//! IOC through the router) and new children go IOC, so the schedule
+//! completes; at the window's end the rest is cancelled.
 
 use crate::app::config::{AlgoKind, ParentSpec};
 use crate::feed::book::TopOfBook;
@@ -52,6 +61,23 @@ impl ParentState {
         }
     }
 }
+
+/// What a passive parent wants done with its resting child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassiveAction {
+    /// Replace it at this price (same leaves).
+    Reprice(Price),
+    /// The window is over: cancel the rest.
+    Cancel,
+}
+
+/// Fewest ns between two Replaces of one parent's resting child (the gate's
+/// throttle counts every message; a touch flickering between two prices must
+/// not turn into a Replace per tick).
+pub const REPRICE_INTERVAL_NS: u64 = 20_000_000;
+
+/// OUCH 4.2 time in force of a passive child: the system hours (a day order).
+pub const DAY_TIF: u32 = 99_999;
 
 /// What a parent wants to send now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +122,17 @@ pub struct Parent {
     /// TCA market samples: next due, and last (0 = still working).
     pub(crate) sample_next_ns: u64,
     pub(crate) sample_until_ns: u64,
+    /// Posts a resting day child re-priced by Replace (`params.passive`,
+    /// TWAP/VWAP/IS; cleared for a routed parent).
+    pub passive: bool,
+    /// Passive: the order index of its resting child.
+    pub resting: Option<usize>,
+    /// Passive: no Replace before this instant.
+    reprice_after: u64,
+    /// Passive: the cancel of the resting child at the window's end is out.
+    resting_cancel_sent: bool,
+    /// Passive: Replaces sent for its children.
+    pub reprices: u32,
 }
 
 /// Summary of a parent, for reports.
@@ -169,7 +206,22 @@ impl Parent {
             sample_next_ns: 0,
             sample_until_ns: 0,
             taker_last: None,
+            passive: false,
+            resting: None,
+            reprice_after: 0,
+            resting_cancel_sent: false,
+            reprices: 0,
         }
+        .with_placement()
+    }
+
+    fn with_placement(mut self) -> Self {
+        self.passive = self.spec.params.passive
+            && matches!(
+                self.spec.algo,
+                AlgoKind::Twap | AlgoKind::Vwap | AlgoKind::Is
+            );
+        self
     }
 
     /// A parent the journal holds, continued by a restarted host: its
@@ -387,12 +439,107 @@ impl Parent {
         if q == 0 {
             return None;
         }
-        // price at the far touch, never through the limit
-        let price = match self.spec.side {
-            Side::Buy => top.ask.map(|a| a.price)?.min(self.limit),
-            _ => top.bid.map(|b| b.price)?.max(self.limit),
+        // price at the far touch (a passive parent: the near touch until the
+        // final stretch), never through the limit
+        let price = if self.posts(now) {
+            self.near_touch(top)?
+        } else {
+            match self.spec.side {
+                Side::Buy => top.ask.map(|a| a.price)?.min(self.limit),
+                _ => top.bid.map(|b| b.price)?.max(self.limit),
+            }
         };
         Some(ChildRequest { shares: q, price })
+    }
+
+    /// The last 2 % of the window, where everything left is due.
+    fn final_stretch(&self, now: u64) -> bool {
+        let stretch = self.end_ns.saturating_sub(self.start_ns) / 50;
+        now.saturating_add(stretch) >= self.end_ns
+    }
+
+    /// Whether a child sent at `now` rests (a passive parent before its
+    /// final stretch) rather than going IOC.
+    pub fn posts(&self, now: u64) -> bool {
+        self.passive && !self.final_stretch(now)
+    }
+
+    /// OUCH time in force for a child sent at `now`: day for a resting
+    /// child, 0 (IOC) otherwise.
+    pub fn child_tif(&self, now: u64) -> u32 {
+        if self.posts(now) {
+            DAY_TIF
+        } else {
+            0
+        }
+    }
+
+    /// Same-side best price, never through the limit.
+    pub fn near_touch(&self, top: &TopOfBook) -> Option<Price> {
+        Some(match self.spec.side {
+            Side::Buy => top.bid?.price.min(self.limit),
+            _ => top.ask?.price.max(self.limit),
+        })
+    }
+
+    /// Passive: what to do with the resting child priced at `price` now. It
+    /// follows the near touch once that is more than `reprice_ticks` ticks
+    /// away (our own order is on the book, so the touch can only move away
+    /// from it), the far touch in the final stretch, never through the
+    /// limit; after the window it is cancelled. `routed` (several venues):
+    /// the final stretch cancels it instead, so the router sends the rest.
+    pub fn passive_action(
+        &self,
+        now: u64,
+        top: &TopOfBook,
+        price: Price,
+        routed: bool,
+    ) -> Option<PassiveAction> {
+        if !self.passive || (self.is_done() && self.working == 0) {
+            return None;
+        }
+        if now >= self.end_ns || self.is_done() || (routed && self.final_stretch(now)) {
+            return (!self.resting_cancel_sent).then_some(PassiveAction::Cancel);
+        }
+        if now < self.reprice_after {
+            return None;
+        }
+        let (want, threshold) = if self.final_stretch(now) {
+            let far = match self.spec.side {
+                Side::Buy => top.ask?.price.min(self.limit),
+                _ => top.bid?.price.max(self.limit),
+            };
+            (far, 0)
+        } else {
+            (
+                self.near_touch(top)?,
+                u64::from(self.spec.params.reprice_ticks) * 100,
+            )
+        };
+        let away = match self.spec.side {
+            Side::Buy => u64::from(want.0) > u64::from(price.0) + threshold,
+            _ => u64::from(want.0) + threshold < u64::from(price.0),
+        };
+        away.then_some(PassiveAction::Reprice(want))
+    }
+
+    /// Passive: a Replace was attempted at `now` (`sent`: it went out).
+    pub fn on_repriced(&mut self, now: u64, sent: bool) {
+        self.reprice_after = now + REPRICE_INTERVAL_NS;
+        if sent {
+            self.reprices += 1;
+        }
+    }
+
+    /// Passive: the resting child's cancel went out.
+    pub fn on_resting_cancel_sent(&mut self) {
+        self.resting_cancel_sent = true;
+    }
+
+    /// Passive: child sent at `idx` is its resting order.
+    pub fn on_resting(&mut self, idx: usize) {
+        self.resting = Some(idx);
+        self.resting_cancel_sent = false;
     }
 
     /// TWAP, VWAP, IS: the lag behind the schedule, capped by the
@@ -449,6 +596,12 @@ impl Parent {
         self.filled += shares;
         self.working = self.working.saturating_sub(shares);
         self.fill_notional += price.notional(eti_core::Shares(shares));
+    }
+
+    /// A Replace left a child with more shares than before (the venue's
+    /// figure, when an execution crossed the Replace).
+    pub fn on_grown(&mut self, shares: u32) {
+        self.working += shares;
     }
 
     /// Shares left a child without a fill.

@@ -360,6 +360,17 @@ impl Trader {
             self.safety.done_journaled[id] = rp.done.is_some();
         }
         tracing::info!(parent = id, filled = p.filled, working, state = ?p.state, "parent resumed from the journal");
+        let mut p = p;
+        if p.passive {
+            // its resting child, restored under its latest token
+            if let Some(ci) = self
+                .orders
+                .iter()
+                .position(|o| o.parent == Some(id as u16) && o.state.is_live() && !o.ioc)
+            {
+                p.on_resting(ci);
+            }
+        }
         self.parents.push(p);
         id
     }
@@ -487,6 +498,16 @@ impl Trader {
         }
         let mut lost: Vec<(usize, OrderToken)> = Vec::new();
         if quiet {
+            // a Replace the replay did not answer never reached the venue:
+            // its order stays under the token the venue holds
+            let n = self.settle_unanswered_replaces(v, rc.sent_before_ns);
+            if n > 0 {
+                tracing::warn!(
+                    venue = v,
+                    replaces = n,
+                    "reconciliation: replaces the venue never answered, refused"
+                );
+            }
             for (i, o) in self.orders.iter().enumerate() {
                 // a venue's replay speaks for that venue's orders only
                 if o.state == OrderState::PendingNew

@@ -12,6 +12,8 @@
 //! - [`durable`]: what the hot path journals to survive SIGKILL (parents,
 //!   fills with the venue sequence, token reservations) and the
 //!   reconciliation against the venue's replay after a restart.
+//! - [`replace`]: re-pricing a live child by OUCH Replace, the venue's
+//!   answers, and passive parents' resting children.
 //! - [`control`]: operator requests (control plane) applied between packets.
 //! - [`symbol_limits`]: per-symbol credit, position and throttle, checked
 //!   on the host before the gate (the gate holds those per firm only).
@@ -25,6 +27,7 @@ pub mod host;
 pub mod multi;
 pub mod orders;
 pub mod positions;
+pub mod replace;
 pub mod resume;
 pub mod symbol_limits;
 pub mod trader;

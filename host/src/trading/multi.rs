@@ -392,7 +392,16 @@ impl Trader {
         i: usize,
         now: u64,
     ) {
-        if self.parents_hold() || self.parents[i].is_done() {
+        if self.parents_hold() {
+            return;
+        }
+        // a passive parent's resting child lives on venue 0 (re-priced
+        // there by Replace; in the final stretch it is cancelled and the
+        // rest goes through the router)
+        if self.parents[i].resting.is_some() {
+            self.passive_step(venue0, i, now, true);
+        }
+        if self.parents[i].is_done() {
             return;
         }
         let t0 = mono_ns();
@@ -412,6 +421,10 @@ impl Trader {
         let t1 = mono_ns();
         let Some(c) = req else { return };
         self.latency.record(Stage::Strategy, t1 - t0);
+        if self.parents[i].posts(now) {
+            self.post_passive(venue0, i, c.shares);
+            return;
+        }
         let side = self.parents[i].spec.side;
         let plan = rt.router.route(
             &rt.consolidated,

@@ -6,6 +6,11 @@
 //!     │                      └──Canceled (rest)──▶ Canceled ◀──Canceled (rest)── PartiallyFilled
 //!     └──Rejected──▶ Rejected
 //! ```
+//! A live order (Accepted, PartiallyFilled) may be re-priced by OUCH Replace:
+//! it keeps its state and its place in the store while the Replace is out
+//! ([`ChildOrder::replacing`]); Replaced moves it under the replacement token
+//! with the new price and leaves, a Rejected of the replacement token leaves
+//! it as it was.
 //! Tokens are `PREFIX` + an 11-digit counter, so the store is a vector indexed
 //! by the counter: lookup by token is a parse, no hashing.
 
@@ -89,6 +94,27 @@ pub struct ChildOrder {
     /// The venue it went to (index in the host's venue list; 0 = the first
     /// or only venue).
     pub venue: u8,
+    /// OUCH time in force it was entered with (0 = IOC); a Replace keeps it.
+    pub tif: u32,
+    /// Replacement token of the Replace Order in flight, if any.
+    pub replacing: Option<OrderToken>,
+    /// Leaves and price that Replace asked for.
+    pub replace_shares: u32,
+    pub replace_price: Price,
+    /// Monotonic ns that Replace was written (0 = restored from the journal).
+    pub replace_sent_ns: u64,
+    /// Replaces the venue confirmed on this order.
+    pub replaces: u16,
+}
+
+/// What a confirmed Replace changed: the leaves before and after (the venue's
+/// figure is the truth; it may exceed the leaves asked for when an execution
+/// crossed the Replace on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplacedChange {
+    pub old_leaves: u32,
+    pub old_price: Price,
+    pub new_leaves: u32,
 }
 
 impl ChildOrder {
@@ -116,6 +142,12 @@ impl ChildOrder {
             venue_ref: 0,
             sent_ns: 0,
             venue: 0,
+            tif: 0,
+            replacing: None,
+            replace_shares: 0,
+            replace_price: Price::ZERO,
+            replace_sent_ns: 0,
+            replaces: 0,
         }
     }
 
@@ -132,6 +164,8 @@ impl ChildOrder {
     ) -> Self {
         let mut o = ChildOrder::new(token, symbol, 0, side, shares, price);
         o.venue_ref = venue_ref;
+        // re-presented to the gate as a day order (durable::reentry_message)
+        o.tif = 99_999;
         if accepted {
             o.state = OrderState::Accepted;
         }
@@ -227,6 +261,89 @@ impl ChildOrder {
         }
     }
 
+    /// Whether a Replace may be sent now: live at the venue, shares left, no
+    /// other Replace in flight.
+    pub fn can_replace(&self) -> bool {
+        matches!(
+            self.state,
+            OrderState::Accepted | OrderState::PartiallyFilled
+        ) && self.leaves() > 0
+            && self.replacing.is_none()
+    }
+
+    /// A Replace Order for `new_token` was sent (leaves `shares` at `price`).
+    pub fn on_replace_sent(
+        &mut self,
+        new_token: OrderToken,
+        shares: u32,
+        price: Price,
+        now_ns: u64,
+    ) -> Result<(), TransitionError> {
+        if !self.can_replace() {
+            return Err(TransitionError::Illegal {
+                from: self.state,
+                event: "replace sent",
+            });
+        }
+        self.replacing = Some(new_token);
+        self.replace_shares = shares;
+        self.replace_price = price;
+        self.replace_sent_ns = now_ns;
+        Ok(())
+    }
+
+    /// OUCH Replaced: the order lives on under `new_token` with `shares`
+    /// leaves at `price` (OUCH 4.2: the Replaced's shares are the new
+    /// order's open shares). Fills so far stay with it.
+    pub fn on_replaced(
+        &mut self,
+        new_token: OrderToken,
+        shares: u32,
+        price: Price,
+        venue_ref: u64,
+    ) -> Result<ReplacedChange, TransitionError> {
+        match self.state {
+            OrderState::Accepted | OrderState::PartiallyFilled => {
+                let old_leaves = self.leaves();
+                let old_price = self.price;
+                if shares <= old_leaves {
+                    self.canceled += old_leaves - shares;
+                } else {
+                    self.shares += shares - old_leaves;
+                }
+                self.token = new_token;
+                self.price = price;
+                self.venue_ref = venue_ref;
+                self.replacing = None;
+                self.replaces = self.replaces.saturating_add(1);
+                if self.leaves() == 0 {
+                    self.state = if self.filled == self.shares {
+                        OrderState::Filled
+                    } else {
+                        OrderState::Canceled
+                    };
+                }
+                Ok(ReplacedChange {
+                    old_leaves,
+                    old_price,
+                    new_leaves: shares,
+                })
+            }
+            from => Err(TransitionError::Illegal {
+                from,
+                event: "replaced",
+            }),
+        }
+    }
+
+    /// The venue refused the Replace in flight (or it never reached the
+    /// venue): the order is as it was. Returns the (shares, price) the
+    /// Replace asked for, `None` when none was in flight.
+    pub fn on_replace_refused(&mut self) -> Option<(u32, Price)> {
+        self.replacing.take()?;
+        Some((self.replace_shares, self.replace_price))
+    }
+
     /// Average fill price in price units.
     pub fn avg_price(&self) -> Option<u64> {
         (self.filled > 0).then(|| self.fill_notional / u64::from(self.filled))
@@ -282,14 +399,19 @@ impl OrderBookkeeping {
         Some(n)
     }
 
-    /// Index of the order with this token.
+    /// Index of the order with this token, or whose Replace in flight has
+    /// it as the replacement token.
     pub fn index_of(&self, t: &OrderToken) -> Option<usize> {
         let n = self.counter(t)?;
         let i = usize::try_from(n.checked_sub(self.base)?).ok()?;
         // orders are inserted in token order, but a token may be taken and
-        // never inserted (gate reject): search back from the upper bound
+        // never inserted (gate reject): search back from the upper bound. A
+        // replaced order's token is newer than its place, so it too lies at
+        // or below the bound (its index is below its first token's).
         let hi = i.min(self.orders.len().checked_sub(1)?);
-        self.orders[..=hi].iter().rposition(|o| o.token == *t)
+        self.orders[..=hi]
+            .iter()
+            .rposition(|o| o.token == *t || o.replacing == Some(*t))
     }
 
     pub fn get(&self, i: usize) -> Option<&ChildOrder> {

@@ -237,6 +237,12 @@ impl Host {
             );
             c.parent = s.child_parent.get(token).copied();
             c.venue = o.venue;
+            // a Replace written before the crash: the venue's replay answers
+            // it (Replaced or Rejected of this token); the gate reserves it
+            // below as the crashed process's gate had
+            c.replacing = o.replacing;
+            c.replace_shares = o.replace_shares.0;
+            c.replace_price = o.replace_price;
             open.push(c);
         }
         out.open_orders = t.orders.restore(next, &open);
@@ -259,19 +265,30 @@ impl Host {
         // of it)
         for v in 0..n_venues {
             let vv = v as u8;
-            let msgs: Vec<_> = t
-                .orders
-                .iter()
-                .filter(|o| n_venues == 1 || o.venue == vv)
-                .map(|o| super::durable::reentry_message(o, o.leaves(), firm))
-                .collect();
+            // open orders and the Replaces in flight for them, in token
+            // order (the gate wants tokens increasing)
+            let mut msgs: Vec<(u64, Vec<u8>)> = Vec::new();
+            for o in t.orders.iter().filter(|o| n_venues == 1 || o.venue == vv) {
+                let n = t.orders.counter_of(&o.token).unwrap_or(0);
+                msgs.push((
+                    n,
+                    super::durable::reentry_message(o, o.leaves(), firm).to_vec(),
+                ));
+                if let Some(r) = o.replacing {
+                    let n = t.orders.counter_of(&r).unwrap_or(0);
+                    msgs.push((n, super::replace::replace_message(o, r).to_vec()));
+                }
+            }
+            msgs.sort_by_key(|(n, _)| *n);
             let net_v: i64 = if n_venues == 1 {
                 net
             } else {
                 s.net_by_venue.get(&(firm, vv)).copied().unwrap_or(0)
             };
             let slot = t.venue_slots[v];
-            let g = t.risk.restore_on(slot, net_v, msgs.iter().map(|m| &m[..]));
+            let g = t
+                .risk
+                .restore_on(slot, net_v, msgs.iter().map(|(_, m)| &m[..]));
             out.gate.reserved += g.reserved;
             out.gate.refused += g.refused;
             out.gate.open_notional = g.open_notional;

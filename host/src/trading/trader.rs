@@ -79,6 +79,9 @@ pub enum Refused {
     NotConnected,
     UnknownSymbol,
     BookNotTradable,
+    /// A Replace of an order that is not live at the venue, has no shares
+    /// left or has another Replace in flight.
+    NotLive,
 }
 
 /// Everything the hot path owns except the venue link.
@@ -94,6 +97,8 @@ pub struct Trader {
     pub positions: Positions,
     pub latency: StageLatency,
     pub stats: EngineStats,
+    /// Replace Orders sent, confirmed, refused ([`crate::trading::replace`]).
+    pub replace_stats: crate::trading::replace::ReplaceStats,
     pub fills: Vec<FillRecord>,
     pub(crate) firm: Firm,
     pub(crate) pending_request: Option<Request>,
@@ -177,6 +182,7 @@ impl Trader {
             positions: Positions::new(&symbols),
             latency: StageLatency::new(),
             stats: EngineStats::default(),
+            replace_stats: Default::default(),
             fills: Vec::with_capacity(1 << 16),
             firm: r.firm,
             pending_request: None,
@@ -259,7 +265,8 @@ impl Trader {
             let t0 = mono_ns();
             if std::mem::take(&mut first) {
                 // the packet's receive stamp to its first decode (no extra clock read)
-                self.latency.record(Stage::Receive, t0.saturating_sub(rx_ns));
+                self.latency
+                    .record(Stage::Receive, t0.saturating_sub(rx_ns));
             }
             let msg = match itch::decode(bytes) {
                 Ok(m) => m,
@@ -300,6 +307,9 @@ impl Trader {
         if self.parents_hold() {
             return;
         }
+        if self.parents[i].resting.is_some() {
+            self.passive_step(venue, i, now, false);
+        }
         let p = &mut self.parents[i];
         if p.is_done() {
             return;
@@ -317,6 +327,7 @@ impl Trader {
         let req = p.decide(now, &book.top(), tradable, book.volume);
         let changed = p.state != before;
         let (symbol, locate, side) = (p.spec.symbol, p.locate, p.spec.side);
+        let tif = p.child_tif(now);
         if changed {
             // a start is durable in order before the parent's first child
             self.journal_parent(i, before);
@@ -331,10 +342,15 @@ impl Trader {
             side,
             c.shares,
             c.price,
-            0,
+            tif,
             Some(i as u16),
         ) {
-            Ok(_) => self.parents[i].on_sent(c.shares),
+            Ok(idx) => {
+                self.parents[i].on_sent(c.shares);
+                if tif != 0 {
+                    self.parents[i].on_resting(idx);
+                }
+            }
             Err(_) => self.parents[i].on_child_refused(mono_ns()),
         }
     }
@@ -468,6 +484,7 @@ impl Trader {
         let mut o = ChildOrder::new(token, symbol, locate, side, shares, price);
         o.parent = parent;
         o.ioc = tif == 0;
+        o.tif = tif;
         o.sent_ns = t3;
         o.venue = v;
         self.venue_counters[usize::from(v) % MAX_VENUES].orders += 1;
@@ -600,11 +617,20 @@ impl Trader {
             Outbound::AiqCanceled(c) => {
                 self.on_cancel(c.token(), c.decrement_shares().0, c.reason().0)
             }
+            Outbound::Replaced(r) => self.on_replaced(&r),
             Outbound::Rejected(r) => {
                 let Some(i) = self.orders.index_of(&r.token()) else {
                     self.stats.unknown_tokens += 1;
                     return;
                 };
+                if self
+                    .orders
+                    .get(i)
+                    .is_some_and(|o| o.replacing == Some(r.token()))
+                {
+                    self.on_replace_rejected(i, r.token(), r.reason().0);
+                    return;
+                }
                 let Some(o) = self.orders.get_mut(i) else {
                     return;
                 };

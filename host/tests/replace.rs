@@ -1,0 +1,388 @@
+//! OUCH Replace end to end over loopback against the simulator: a resting
+//! day child re-priced by Replace keeps its fills before and after under one
+//! child (and in the journal, the gate and the positions); a Replace of an
+//! order that filled meanwhile is refused by the venue and leaves the books
+//! consistent; a host stopped between ReplaceSent and Replaced resumes with
+//! the child under its replacement token (the venue's replay answers it, no
+//! adoption); the demo's passive parent re-prices through the RTL gate.
+
+use eti_core::ouch::{
+    Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
+};
+use eti_core::{Firm, Price, Shares, Side, Symbol};
+use eti_host::app::config::{GateKind, HostConfig};
+use eti_host::app::runner::{build_host, open_feed, run_journaled};
+use eti_host::journal::{Journal, JournalConfig};
+use eti_host::trading::orders::OrderState;
+use eti_host::trading::{command_queue, Host, SharedStatus};
+use eti_sim::config::SimConfig;
+use eti_sim::simulator::Simulator;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn poll_until(host: &mut Host, ms: u64, done: impl Fn(&Host) -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(ms) {
+        if host.poll() == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if done(host) {
+            return true;
+        }
+    }
+    false
+}
+
+fn aapl() -> Symbol {
+    Symbol::new("AAPL").unwrap()
+}
+
+/// A simulator with seeded books and no background flow (nothing trades
+/// unless the test does), a config file for the host on it.
+fn venue(dir: &Path) -> (Simulator, PathBuf) {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sc = SimConfig::loopback_ephemeral();
+    sc.feed.destinations = vec![format!("127.0.0.1:{port}")];
+    sc.flow.enabled = true;
+    sc.flow.orders_per_sec = 0;
+    // levels 10 cents apart: the spread leaves whole cents free, so our
+    // order is alone at the best offer and the counterparty meets only it
+    sc.flow.tick = "0.10".into();
+    let sim = Simulator::start(&sc).unwrap();
+    let path = dir.join("eti.toml");
+    let text = eti_host::app::config::DEFAULT_TOML
+        .replace(
+            "listen = \"127.0.0.1:30001\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
+        .replace(
+            "retransmit = \"127.0.0.1:30002\"",
+            &format!("retransmit = \"{}\"", sim.retransmit_addr()),
+        )
+        .replace(
+            "address = \"127.0.0.1:30003\"",
+            &format!("address = \"{}\"", sim.ouch_addr()),
+        )
+        .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"");
+    std::fs::write(&path, text).unwrap();
+    (sim, path)
+}
+
+/// A journaled host logged in with a two-sided AAPL book.
+fn host(path: &Path, jdir: &Path) -> (Host, Journal) {
+    let cfg = HostConfig::load(Some(path)).unwrap();
+    let r = cfg.resolve().unwrap();
+    let (feed, _) = open_feed(&cfg, &r).unwrap();
+    let mut host = build_host(
+        &cfg,
+        &r,
+        &[(aapl(), Price(1_900_000))],
+        feed,
+        None,
+        Arc::new(SharedStatus::default()),
+        command_queue(16),
+    )
+    .unwrap();
+    let (journal, _) = Journal::open(JournalConfig::new(jdir)).unwrap();
+    host.trader.set_journal(journal.handle());
+    assert!(
+        poll_until(&mut host, 10_000, |h| {
+            h.venue.is_logged_in()
+                && h.trader.books.by_symbol(&aapl()).is_some_and(|b| {
+                    let t = b.top();
+                    b.tradable() && t.bid.is_some() && t.ask.is_some()
+                })
+        }),
+        "venue login and AAPL book"
+    );
+    (host, journal)
+}
+
+/// The simulator's best offer (before we post).
+fn ask(host: &Host) -> Price {
+    let book = host.trader.books.by_symbol(&aapl()).unwrap();
+    book.top().ask.unwrap().price
+}
+
+/// A day sell resting at `price` (inside the spread: the best offer).
+fn rest_sell(host: &mut Host, shares: u32, price: Price) -> usize {
+    let locate = host.trader.books.by_symbol(&aapl()).unwrap().locate;
+    let i = host
+        .trader
+        .send_order(
+            &mut host.venue,
+            aapl(),
+            locate,
+            Side::Sell,
+            shares,
+            price,
+            99_999,
+            None,
+        )
+        .expect("day order sent");
+    assert!(
+        poll_until(host, 5_000, |h| h.trader.orders.get(i).unwrap().state
+            == OrderState::Accepted),
+        "accepted"
+    );
+    i
+}
+
+/// Another firm (the simulator's user ETI002) buys `shares` at `price`,
+/// immediate or cancel: it executes against our resting sell.
+fn counterparty_buys(sim: &Simulator, n: u64, shares: u32, price: Price) {
+    let msg = EnterOrder {
+        token: eti_core::OrderToken::numbered(b"CPY", n),
+        side: Side::Buy,
+        shares: Shares(shares),
+        stock: aapl(),
+        price,
+        time_in_force: TimeInForce(0),
+        firm: Firm::new("ETIB").unwrap(),
+        display: Display::ANONYMOUS,
+        capacity: Capacity::AGENCY,
+        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
+        minimum_quantity: Shares(0),
+        cross_type: CrossType::NO_CROSS,
+        customer_type: CustomerType::DEFAULT,
+    }
+    .to_bytes();
+    sim.with_exchange(|e| {
+        let u = e.user_index("ETI002").expect("simulator user ETI002");
+        let _ = e.inbound(u, &msg);
+    });
+}
+
+#[test]
+fn replace_round_trip_keeps_fills_on_one_child_and_a_dead_order_replace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let jdir = dir.path().join("journal");
+    let (sim, path) = venue(dir.path());
+    let (mut host, journal) = host(&path, &jdir);
+
+    // 500 resting 5 cents inside the offer, 200 executed before the replace
+    let a = ask(&host);
+    let p1 = Price(a.0 - 500);
+    let i = rest_sell(&mut host, 500, p1);
+    let t1 = host.trader.orders.get(i).unwrap().token;
+    counterparty_buys(&sim, 1, 200, p1);
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().filled
+            == 200),
+        "first fill"
+    );
+    // re-priced 3 cents higher (still inside the offer), same leaves, new token
+    let p2 = Price(p1.0 + 300);
+    let t2 = host
+        .trader
+        .replace_order(&mut host.venue, i, p2)
+        .expect("replace sent");
+    assert!(host.trader.orders.counter_of(&t2) > host.trader.orders.counter_of(&t1));
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.replace_stats.replaced == 1),
+        "replaced: {:?}",
+        host.trader.replace_stats
+    );
+    {
+        let o = host.trader.orders.get(i).unwrap();
+        assert_eq!(
+            (o.token, o.price, o.leaves(), o.filled, o.state, o.replacing),
+            (t2, p2, 300, 200, OrderState::PartiallyFilled, None)
+        );
+    }
+    // the old token is gone at the venue: a fill at the new price lands on t2
+    counterparty_buys(&sim, 2, 100, p2);
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().filled
+            == 300),
+        "second fill"
+    );
+    let fills: Vec<_> = host
+        .trader
+        .fills
+        .iter()
+        .map(|f| (f.token, f.shares, f.price))
+        .collect();
+    assert_eq!(fills, vec![(t1, 200, p1), (t2, 100, p2)]);
+    assert_eq!(host.trader.orders.index_of(&t2), Some(i));
+    assert_eq!(host.trader.orders.index_of(&t1), None);
+    assert_eq!(host.trader.stats.unknown_tokens, 0);
+    assert_eq!(host.trader.stats.illegal_transitions, 0);
+    assert_eq!(host.trader.positions.get(&aapl()).unwrap().shares, -300);
+    // the gate holds exactly the 200 left at the new price
+    assert_eq!(
+        host.trader.risk.open_notional(),
+        p2.notional(Shares(200)),
+        "gate exposure after the replace"
+    );
+
+    // a second order, filled at the venue before the host hears of it:
+    // its Replace meets a dead order and is refused
+    let p3 = Price(p1.0 - 300);
+    let k = rest_sell(&mut host, 100, p3);
+    counterparty_buys(&sim, 3, 100, p3);
+    std::thread::sleep(Duration::from_millis(50));
+    let t3 = host
+        .trader
+        .replace_order(&mut host.venue, k, Price(p3.0 + 100))
+        .expect("replace sent (the host does not know yet)");
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.replace_stats.rejected == 1
+            && h.trader.orders.get(k).unwrap().state == OrderState::Filled),
+        "refused: {:?} {:?}",
+        host.trader.replace_stats,
+        host.trader.orders.get(k)
+    );
+    let o = host.trader.orders.get(k).unwrap();
+    assert_eq!(
+        (o.filled, o.leaves(), o.price, o.replacing),
+        (100, 0, p3, None)
+    );
+    assert_eq!(host.trader.replace_stats.replaced, 1);
+    assert_eq!(host.trader.stats.unknown_tokens, 0);
+    assert_eq!(host.trader.stats.illegal_transitions, 0);
+    assert_eq!(
+        host.trader.risk.open_notional(),
+        p2.notional(Shares(200)),
+        "the refused replace's reservation released"
+    );
+    // a Replace of an order with one already in flight, or not live, is
+    // refused before the gate
+    assert!(host.trader.replace_order(&mut host.venue, k, p3).is_err());
+
+    // the journal agrees: one open order under t2, 200 shares at p2
+    poll_until(&mut host, 200, |_| false);
+    journal.close().unwrap();
+    let state = eti_host::journal::recover(&jdir).unwrap();
+    let open: Vec<_> = state
+        .open_orders
+        .iter()
+        .map(|(t, o)| (*t, o.shares.0, o.price, o.replacing))
+        .collect();
+    assert_eq!(open, vec![(t2, 200, p2, None)]);
+    assert!(
+        state.pending_replacements.is_empty(),
+        "{:?}",
+        state.pending_replacements
+    );
+    assert!(!state.open_orders.contains_key(&t3));
+    assert_eq!(state.anomalies, 0);
+    let firm = Firm::new("ETIA").unwrap();
+    assert_eq!(state.positions.get(&(firm, aapl())).copied(), Some(-400));
+    drop(host);
+    sim.stop();
+}
+
+#[test]
+fn restart_between_replace_sent_and_replaced_continues_under_the_new_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let jdir = dir.path().join("journal");
+    let (sim, path) = venue(dir.path());
+    let (mut host, journal) = host(&path, &jdir);
+    let p1 = Price(ask(&host).0 - 500);
+    let i = rest_sell(&mut host, 300, p1);
+    counterparty_buys(&sim, 1, 100, p1);
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().filled
+            == 100),
+        "fill"
+    );
+    poll_until(&mut host, 100, |_| false);
+    let t1 = host.trader.orders.get(i).unwrap().token;
+    let p2 = Price(p1.0 + 200);
+    let t2 = host
+        .trader
+        .replace_order(&mut host.venue, i, p2)
+        .expect("replace sent");
+    // the host stops before reading the venue's Replaced (ReplaceSent is in
+    // the journal, OrderReplaced is not)
+    journal.close().unwrap();
+    drop(host);
+    let state = eti_host::journal::recover(&jdir).unwrap();
+    let o = state
+        .open_orders
+        .get(&t1)
+        .expect("open under the old token");
+    assert_eq!((o.shares.0, o.replacing), (200, Some(t2)));
+    assert!(state.pending_replacements.contains(&t2));
+
+    // `eti run --journal` resumes: the venue's replay carries the Replaced
+    let h2 = run_journaled(Some(&path), Some(2), Some(&jdir)).expect("eti run resumes");
+    let t = &h2.trader;
+    let k = t
+        .orders
+        .index_of(&t2)
+        .expect("child under the replacement token");
+    let c = t.orders.get(k).unwrap();
+    assert_eq!(
+        (c.token, c.price, c.leaves(), c.state, c.replacing),
+        (t2, p2, 200, OrderState::Accepted, None)
+    );
+    assert_eq!(t.orders.index_of(&t1), None);
+    assert_eq!(t.replace_stats.replaced, 1);
+    assert_eq!(t.stats.unknown_tokens, 0);
+    assert_eq!(t.stats.fills, 0, "no fill delivered twice");
+    let rc = t.safety.last_reconciliation.expect("reconciled");
+    assert_eq!(
+        (rc.adopted, rc.lost),
+        (0, 0),
+        "the replacement is no adoption"
+    );
+    assert!(t.orders.next_counter() > t.orders.counter_of(&t2).unwrap());
+    let mut h2 = h2;
+    assert_eq!(h2.trader.risk.open_notional(), p2.notional(Shares(200)));
+    drop(h2);
+    let state = eti_host::journal::recover(&jdir).unwrap();
+    let open: Vec<_> = state
+        .open_orders
+        .iter()
+        .map(|(t, o)| (*t, o.shares.0, o.price))
+        .collect();
+    assert_eq!(open, vec![(t2, 200, p2)]);
+    assert_eq!(state.anomalies, 0);
+    sim.stop();
+}
+
+#[test]
+fn demo_passive_parent_reprices_through_the_rtl_gate() {
+    let opts = eti_host::demo::DemoOptions {
+        algo_seconds: 4,
+        flow_rate: 2000,
+        gate: GateKind::Rtl,
+        verbose: false,
+        venues: 1,
+        ..eti_host::demo::DemoOptions::default()
+    };
+    let out = eti_host::demo::run(&opts).expect("demo runs");
+    let s = &out.summary;
+    let r = s.replaces;
+    assert!(r.sent > 0 && r.replaced > 0, "{r:?}");
+    // every Replace was answered (Replaced, or refused for an order dead by then)
+    assert!(r.replaced + r.venue_rejects <= r.sent, "{r:?}");
+    assert!(s.checks.fills_reconciled, "{:?}", s.checks.fill_mismatches);
+    assert!(s.checks.books_match, "{:?}", s.checks.book_mismatches);
+    let passive = s
+        .parents
+        .iter()
+        .find(|p| p.symbol == "MSFT" && p.side == "sell" && p.shares == 2000)
+        .expect("the passive parent");
+    assert!(passive.filled > 0, "{passive:?}");
+    let t = &out.host.trader;
+    assert_eq!(t.stats.unknown_tokens, 0);
+    assert_eq!(t.stats.illegal_transitions, 0);
+    // nothing left resting: the passive child was cancelled at the end
+    for state in ["accepted", "partially_filled", "pending_new"] {
+        assert_eq!(
+            s.orders_by_state.get(state).copied().unwrap_or(0),
+            0,
+            "{state}: {:?}",
+            s.orders_by_state
+        );
+    }
+    out.sim.stop();
+}
