@@ -707,4 +707,78 @@ mod tests {
         let e = recover(bad.path()).unwrap_err().to_string();
         assert!(e.contains("venue 3 in a version 1 segment"), "{e}");
     }
+
+    /// A Replace in flight is known by its replacement token until the
+    /// venue answers: refused (the order stays, no anomaly, also when the
+    /// order is gone by then) or replaced (the order moves to the new token).
+    #[test]
+    fn pending_replace_is_remembered_until_answered() {
+        let replace = |old: u64, new: u64, sh: u32, px: u32| {
+            Event::ReplaceSent(ReplaceSent {
+                old_token: tok(old),
+                new_token: tok(new),
+                shares: Shares(sh),
+                price: Price(px),
+            })
+        };
+        let rejected = |n: u64| {
+            Event::OrderRejected(OrderRejected {
+                token: tok(n),
+                reason: b'O',
+            })
+        };
+        let mut s = RecoveredState::default();
+        s.apply(&sent(1, Side::Sell, 100_0000, 300));
+        s.apply(&replace(1, 2, 300, 100_0100));
+        let o = s.open_orders[&tok(1)];
+        assert_eq!(
+            (
+                o.replacing,
+                o.replace_shares,
+                o.replace_price,
+                o.pending_change
+            ),
+            (Some(tok(2)), Shares(300), Price(100_0100), true)
+        );
+        assert!(s.pending_replacements.contains(&tok(2)));
+        assert_eq!(
+            s.max_token,
+            Some(tok(2)),
+            "a replacement token is a token sent"
+        );
+        // refused: the order stays under its token
+        s.apply(&rejected(2));
+        let o = s.open_orders[&tok(1)];
+        assert_eq!(
+            (o.replacing, o.pending_change, o.shares),
+            (None, false, Shares(300))
+        );
+        assert!(s.pending_replacements.is_empty());
+        // replaced: under the new token, with the new leaves and price
+        s.apply(&replace(1, 3, 300, 100_0200));
+        s.apply(&Event::OrderReplaced(OrderReplaced {
+            old_token: tok(1),
+            new_token: tok(3),
+            order_ref: 7,
+            shares: Shares(300),
+            price: Price(100_0200),
+        }));
+        assert!(!s.open_orders.contains_key(&tok(1)));
+        assert_eq!(s.open_orders[&tok(3)].replacing, None);
+        assert!(s.pending_replacements.is_empty());
+        // a Replace that meets an order filled meanwhile: refused, no anomaly
+        s.apply(&replace(3, 4, 300, 100_0300));
+        s.apply(&Event::OrderExecuted(OrderExecuted {
+            token: tok(3),
+            shares: Shares(300),
+            price: Price(100_0200),
+            match_number: 1,
+            liquidity: b'A',
+        }));
+        assert!(s.open_orders.is_empty());
+        s.apply(&rejected(4));
+        assert!(s.pending_replacements.is_empty());
+        assert_eq!(s.anomalies, 0);
+        assert_eq!(s.positions[&(firm(), sym())], -300);
+    }
 }

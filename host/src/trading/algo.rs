@@ -980,4 +980,80 @@ mod tests {
             }
         }
     }
+
+    /// A passive TWAP buy posts at the bid (day order), follows the bid up by
+    /// Replace once it is more than `reprice_ticks` away (not more often than
+    /// every 20 ms), crosses to the offer in the final stretch (several
+    /// venues: cancels instead) and cancels what rests after the window.
+    #[test]
+    fn passive_twap_posts_at_the_touch_and_follows_it() {
+        let mut sp = spec(AlgoKind::Twap, 1000, 10, vec![]);
+        sp.params.passive = true;
+        sp.params.reprice_ticks = 2;
+        sp.participation_pct = 100;
+        let mut p = Parent::new(sp, 1);
+        assert!(p.passive);
+        // 10 s window from 0, arrival mid 100.005; limit +100 bps
+        let book = top(1_000_000, 1_000_100);
+        let c = p.decide(0, &book, true, 0).expect("first slice");
+        assert_eq!(c.price, Price(1_000_000), "at the bid, not the offer");
+        assert_eq!(p.child_tif(0), DAY_TIF);
+        p.on_sent(c.shares);
+        p.on_resting(7);
+        assert_eq!(p.resting, Some(7));
+        let at =
+            |bid: u32, ask: u32, now: u64| p.passive_action(now, &top(bid, ask), c.price, false);
+        // the bid is ours; 2 ticks up is not more than 2 ticks
+        assert_eq!(at(1_000_000, 1_000_100, 1), None);
+        assert_eq!(at(1_000_200, 1_000_300, 1), None);
+        assert_eq!(
+            at(1_000_300, 1_000_400, 1),
+            Some(PassiveAction::Reprice(Price(1_000_300)))
+        );
+        // never through the limit (arrival 100.005 + 1 % = 101.00)
+        assert_eq!(
+            at(1_020_000, 1_020_100, 1),
+            Some(PassiveAction::Reprice(Price(1_010_000)))
+        );
+        p.on_repriced(1_000, true);
+        assert_eq!(p.reprices, 1);
+        let at = |now: u64| p.passive_action(now, &top(1_000_300, 1_000_400), c.price, false);
+        assert_eq!(at(1_000 + REPRICE_INTERVAL_NS - 1), None, "too soon");
+        assert!(at(1_000 + REPRICE_INTERVAL_NS).is_some());
+        // final 2 % of the window: to the offer, any distance
+        let late = 9_900_000_000;
+        assert!(!p.posts(late));
+        assert_eq!(p.child_tif(late), 0);
+        assert_eq!(
+            p.passive_action(late, &top(1_000_000, 1_000_100), c.price, false),
+            Some(PassiveAction::Reprice(Price(1_000_100)))
+        );
+        assert_eq!(
+            p.passive_action(late, &top(1_000_000, 1_000_100), c.price, true),
+            Some(PassiveAction::Cancel),
+            "several venues: the router sends the rest"
+        );
+        // after the window: cancel, once
+        let end = 10_000_000_000;
+        assert_eq!(
+            p.passive_action(end, &book, c.price, false),
+            Some(PassiveAction::Cancel)
+        );
+        p.on_resting_cancel_sent();
+        assert_eq!(p.passive_action(end, &book, c.price, false), None);
+        // a sell posts at the offer; POV and the taker never post
+        let mut sp = spec(AlgoKind::Vwap, 1000, 10, vec![]);
+        sp.side = Side::Sell;
+        sp.params.passive = true;
+        sp.participation_pct = 100;
+        let mut s = Parent::new(sp, 1);
+        let _ = s.decide(0, &book, true, 0);
+        let c = s
+            .decide(2_000_000_000, &book, true, 10_000)
+            .expect("vwap slice");
+        assert_eq!(c.price, Price(1_000_100));
+        let mut sp = spec(AlgoKind::Pov, 1000, 10, vec![]);
+        sp.params.passive = true;
+        assert!(!Parent::new(sp, 1).passive);
+    }
 }

@@ -612,4 +612,89 @@ mod tests {
         b.insert(ChildOrder::new(t, sym, 1, Side::Buy, 1, Price(1)));
         assert_eq!(b.index_of(&t), Some(2));
     }
+
+    #[test]
+    fn replace_moves_the_order_to_the_new_token_with_its_fills() {
+        let sym = Symbol::new("A").unwrap();
+        let mut b = OrderBookkeeping::new(*b"ETI", 1, 8);
+        let t1 = b.next_token();
+        let i = b.insert(ChildOrder::new(t1, sym, 1, Side::Sell, 300, Price(1_000)));
+        let t2 = b.next_token();
+        let j = b.insert(ChildOrder::new(t2, sym, 1, Side::Sell, 100, Price(1_100)));
+        let o = b.get_mut(i).unwrap();
+        assert!(!o.can_replace(), "not before the venue accepted it");
+        assert!(o.on_replace_sent(t2, 300, Price(1_200), 1).is_err());
+        o.on_accepted(300, 9).unwrap();
+        o.on_executed(100, Price(1_000)).unwrap();
+        assert!(o.can_replace());
+        let t3 = b.next_token();
+        let o = b.get_mut(i).unwrap();
+        o.on_replace_sent(t3, 200, Price(1_200), 5).unwrap();
+        assert!(!o.can_replace(), "one Replace in flight");
+        assert!(o.on_replace_sent(t3, 200, Price(1_200), 6).is_err());
+        // the replacement token finds the order (a Rejected for it, say)
+        assert_eq!(b.index_of(&t3), Some(i));
+        assert_eq!(b.index_of(&t2), Some(j));
+        let o = b.get_mut(i).unwrap();
+        let ch = o.on_replaced(t3, 200, Price(1_200), 44).unwrap();
+        assert_eq!(
+            ch,
+            ReplacedChange {
+                old_leaves: 200,
+                old_price: Price(1_000),
+                new_leaves: 200
+            }
+        );
+        assert_eq!(
+            (
+                o.token,
+                o.price,
+                o.leaves(),
+                o.filled,
+                o.state,
+                o.replacing,
+                o.replaces,
+                o.venue_ref
+            ),
+            (
+                t3,
+                Price(1_200),
+                200,
+                100,
+                OrderState::PartiallyFilled,
+                None,
+                1,
+                44
+            )
+        );
+        // its place in the store is below its new token's: still found
+        assert_eq!(b.index_of(&t3), Some(i));
+        assert_eq!(b.index_of(&t1), None, "the old token is gone");
+        let o = b.get_mut(i).unwrap();
+        o.on_executed(50, Price(1_200)).unwrap();
+        assert_eq!((o.filled, o.leaves()), (150, 150));
+        assert_eq!(o.fill_notional, 100 * 1_000 + 50 * 1_200);
+        // the venue's leaves win: fewer (trimmed) or more (an execution
+        // crossed the Replace)
+        let t4 = b.next_token();
+        let o = b.get_mut(i).unwrap();
+        o.on_replace_sent(t4, 150, Price(1_300), 7).unwrap();
+        let ch = o.on_replaced(t4, 180, Price(1_300), 45).unwrap();
+        assert_eq!((ch.old_leaves, ch.new_leaves, o.leaves()), (150, 180, 180));
+        assert_eq!(o.shares, o.filled + o.canceled + 180);
+        // a refused Replace leaves it as it was
+        let t5 = b.next_token();
+        let o = b.get_mut(i).unwrap();
+        o.on_replace_sent(t5, 180, Price(1_400), 8).unwrap();
+        assert_eq!(o.on_replace_refused(), Some((180, Price(1_400))));
+        assert_eq!(o.on_replace_refused(), None);
+        assert_eq!((o.token, o.price, o.leaves()), (t4, Price(1_300), 180));
+        // a Replaced to no shares ends it
+        let t6 = b.next_token();
+        let o = b.get_mut(i).unwrap();
+        o.on_replace_sent(t6, 180, Price(1_400), 9).unwrap();
+        o.on_replaced(t6, 0, Price(1_400), 46).unwrap();
+        assert_eq!(o.state, OrderState::Canceled);
+        assert!(o.on_replaced(t6, 10, Price(1), 1).is_err(), "terminal");
+    }
 }
