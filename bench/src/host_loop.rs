@@ -1060,7 +1060,7 @@ pub fn run_variant(
             None => bd.untraced(),
         }
     }
-    let (segments, mut coverage) = bd.finish();
+    let (segments, mut coverage, tail) = bd.finish();
     coverage.no_kernel_stamp = no_kernel_stamp;
     if no_kernel_stamp > 0 {
         notes.push(format!(
@@ -1099,6 +1099,7 @@ pub fn run_variant(
         send_lag,
         segments,
         coverage,
+        tail,
         loop_period,
         e2e_stack: (!e2e_stack.is_empty()).then_some(e2e_stack),
         own_stages: Some(own_stages),

@@ -74,6 +74,9 @@ pub struct VariantReport {
     /// explain: Σ over ticks (`mean_pct`), the median tick, and Σ p50 /
     /// e2e p50 (`p50_sum_pct`).
     pub coverage: Option<CoverageReport>,
+    /// The ticks at or above the end-to-end p99 and the mean of each
+    /// segment over them: where the tail goes.
+    pub slowest_1pct: Option<crate::t2t::Tail>,
     /// Host loop: time between successive feed polls (the rest of the loop).
     pub loop_period: Option<Pcts>,
     /// Host loop: due time to the order's kernel receive stamp in the
@@ -309,6 +312,7 @@ pub fn variant_report(m: &Measured, fmax: &Fmax, logs: &mut Logs) -> VariantRepo
         segment_sum_p50: s50,
         segment_sum_p99: s99,
         coverage,
+        slowest_1pct: m.tail.clone().filter(|_| complete),
         loop_period: m
             .loop_period
             .as_ref()
@@ -623,6 +627,46 @@ pub fn markdown(s: &Summary) -> String {
                 us(due),
                 us(raw),
             );
+        }
+        let tails: Vec<&VariantReport> = s
+            .variants
+            .iter()
+            .filter(|v| v.complete && v.slowest_1pct.is_some())
+            .collect();
+        if !tails.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nWhere the tail goes: the ticks at or above the end-to-end p99 (the slowest 1%), mean of each segment over \
+                 them (µs; per tick the segments add up, so these means add up to those ticks' mean end to end, which \
+                 per-segment p99s do not):\n"
+            );
+            let _ = write!(o, "| variant | ticks | e2e ≥ | e2e mean |");
+            for n in &seg {
+                let _ = write!(o, " {n} |");
+            }
+            let _ = writeln!(o, "\n|---|---:|---:|---:|{}", "---:|".repeat(seg.len()));
+            for v in tails {
+                let Some(t) = &v.slowest_1pct else { continue };
+                let _ = write!(
+                    o,
+                    "| {} | {} | {} | {} |",
+                    v.name,
+                    t.ticks,
+                    us(t.threshold_ns),
+                    us(t.e2e_mean_ns)
+                );
+                for n in &seg {
+                    match t.mean_ns.iter().find(|(x, _)| x == n) {
+                        Some((_, ns)) => {
+                            let _ = write!(o, " {} |", us(*ns));
+                        }
+                        None => {
+                            let _ = write!(o, " – |");
+                        }
+                    }
+                }
+                let _ = writeln!(o);
+            }
         }
         let own: Vec<&VariantReport> = s
             .variants

@@ -338,12 +338,36 @@ pub struct Coverage {
     pub median_tick_pct: f64,
 }
 
+/// Where the slowest ticks spent their time: the ticks whose end to end is
+/// at or above its p99, and the mean of each segment over them (segments add
+/// up per tick, so these means add up to the mean end to end of those
+/// ticks, which percentiles of single segments do not).
+#[derive(Debug, Clone, Serialize)]
+pub struct Tail {
+    /// End to end (from the due time) at or above which a tick counts, ns.
+    pub threshold_ns: u64,
+    /// Ticks counted.
+    pub ticks: u64,
+    /// Their mean end to end, ns.
+    pub e2e_mean_ns: u64,
+    /// Mean of each segment over them, ns, in path order.
+    pub mean_ns: Vec<(&'static str, u64)>,
+}
+
+/// Segment histograms by name, in path order.
+pub type SegmentHistograms = Vec<(&'static str, Histogram<u64>)>;
+
+/// One broken-down tick: end to end and its segments.
+type TickRow = (u64, Vec<u64>);
+
 /// Per-tick segments into histograms, and the coverage sums.
 pub struct Breakdown {
     pub names: &'static [&'static str],
     pub hists: Vec<Histogram<u64>>,
     cov: Coverage,
     ratios: Vec<f64>,
+    /// Every tick's end to end and segments (for [`Tail`]).
+    rows: Vec<TickRow>,
 }
 
 impl Breakdown {
@@ -353,6 +377,7 @@ impl Breakdown {
             hists: names.iter().map(|_| hist()).collect(),
             cov: Coverage::default(),
             ratios: Vec::new(),
+            rows: Vec::new(),
         }
     }
 
@@ -370,6 +395,7 @@ impl Breakdown {
         self.cov.e2e_ns += e2e;
         self.cov.measured_ns += measured;
         self.ratios.push(measured as f64 / e2e.max(1) as f64);
+        self.rows.push((e2e, seg.to_vec()));
     }
 
     /// A measured tick that could not be broken down.
@@ -377,7 +403,7 @@ impl Breakdown {
         self.cov.untraced += 1;
     }
 
-    pub fn finish(mut self) -> (Vec<(&'static str, Histogram<u64>)>, Coverage) {
+    pub fn finish(mut self) -> (SegmentHistograms, Coverage, Option<Tail>) {
         let mut c = self.cov;
         c.mean_pct = 100.0 * c.measured_ns as f64 / c.e2e_ns.max(1) as f64;
         self.ratios.sort_by(f64::total_cmp);
@@ -385,7 +411,43 @@ impl Breakdown {
             .ratios
             .get(self.ratios.len() / 2)
             .map_or(0.0, |r| 100.0 * r);
-        (self.names.iter().copied().zip(self.hists).collect(), c)
+        let tail = self.tail();
+        (
+            self.names.iter().copied().zip(self.hists).collect(),
+            c,
+            tail,
+        )
+    }
+
+    /// The slowest 1% of the ticks (end to end at or above the histogram's
+    /// p99, as the report states it) and their mean segments.
+    fn tail(&self) -> Option<Tail> {
+        let mut e2e = hist();
+        for (x, _) in &self.rows {
+            e2e.saturating_record((*x).max(1));
+        }
+        if e2e.is_empty() {
+            return None;
+        }
+        // the histogram's p99 is the highest value equivalent to the bucket
+        // holding the 99th percentile: ticks in that bucket count too
+        let threshold = e2e.lowest_equivalent(e2e.value_at_quantile(0.99));
+        let slow: Vec<&TickRow> = self.rows.iter().filter(|(x, _)| *x >= threshold).collect();
+        let n = slow.len() as u64;
+        let mean = |f: fn(&TickRow, usize) -> u64, i: usize| {
+            slow.iter().map(|r| f(r, i)).sum::<u64>() / n.max(1)
+        };
+        Some(Tail {
+            threshold_ns: threshold,
+            ticks: n,
+            e2e_mean_ns: mean(|r, _| r.0, 0),
+            mean_ns: self
+                .names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (*name, mean(|r, i| r.1.get(i).copied().unwrap_or(0), i)))
+                .collect(),
+        })
     }
 }
 
@@ -417,6 +479,8 @@ pub struct Measured {
     pub segments: Vec<(&'static str, Histogram<u64>)>,
     /// How much of end to end they explain.
     pub coverage: Coverage,
+    /// Where the slowest 1% of the broken-down ticks spent their time.
+    pub tail: Option<Tail>,
     /// Host loop: time between successive polls of the feed (the rest of
     /// the loop: retransmission socket, venue session, timers, control).
     pub loop_period: Option<Histogram<u64>>,
@@ -744,7 +808,7 @@ pub fn run_variant(
             bd.untraced();
         }
     }
-    let (segments, coverage) = bd.finish();
+    let (segments, coverage, tail) = bd.finish();
     Ok(Measured {
         variant: v.clone(),
         sent: n as u64,
@@ -763,6 +827,7 @@ pub fn run_variant(
         send_lag,
         segments,
         coverage,
+        tail,
         loop_period: None,
         e2e_stack: None,
         own_stages: None,
@@ -796,6 +861,34 @@ mod tests {
         assert_eq!(packet_index(pv.sequence()), 7);
         let kinds: Vec<u8> = pv.messages().map(|m| m.unwrap()[0]).collect();
         assert_eq!(kinds, vec![b'D', b'A']);
+    }
+
+    #[test]
+    fn the_tail_is_the_ticks_at_or_above_p99_and_its_means_add_up() {
+        const NAMES: [&str; 3] = ["send_lag", UNATTRIBUTED, "wire_out"];
+        let mut bd = Breakdown::new(&NAMES);
+        for i in 0..200u64 {
+            // tick i: 1000 + i ns, of which 30 unattributed; the slowest
+            // ticks are slow in their first segment
+            let e2e = 1_000 + i;
+            bd.tick(&[e2e - 130, 30, 100], e2e, false);
+        }
+        let (hists, cov, tail) = bd.finish();
+        assert_eq!(hists.len(), 3);
+        assert_eq!((cov.ticks, cov.unattributed_ns), (200, 200 * 30));
+        let t = tail.unwrap();
+        // p99 of 1000..=1199 is 1197: ticks 197, 198, 199
+        assert_eq!((t.threshold_ns, t.ticks, t.e2e_mean_ns), (1_197, 3, 1_198));
+        assert_eq!(
+            t.mean_ns,
+            vec![("send_lag", 1_068), (UNATTRIBUTED, 30), ("wire_out", 100)]
+        );
+        let sum: u64 = t.mean_ns.iter().map(|(_, x)| x).sum();
+        assert_eq!(sum, t.e2e_mean_ns);
+        assert!(
+            Breakdown::new(&NAMES).finish().2.is_none(),
+            "no ticks, no tail"
+        );
     }
 
     /// Loopback run without privileges: every tick must come back as one order.

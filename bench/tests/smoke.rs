@@ -190,6 +190,19 @@ fn quick_report_is_complete_and_sane() {
             let count = stages[*st]["count"].as_u64().unwrap();
             assert_eq!(count, ticks, "{name}/{st}: one sample per tick");
         }
+        // the slowest 1%: every segment's mean over those ticks, adding up
+        // to their mean end to end (each mean rounded down)
+        let tail = &v["slowest_1pct"];
+        let means = tail["mean_ns"].as_array().expect("slowest_1pct");
+        let names: Vec<&str> = means.iter().map(|m| m[0].as_str().unwrap()).collect();
+        assert_eq!(names, segments, "{name}");
+        let sum: u64 = means.iter().map(|m| m[1].as_u64().unwrap()).sum();
+        let e2e_mean = tail["e2e_mean_ns"].as_u64().unwrap();
+        assert!(
+            sum <= e2e_mean && e2e_mean - sum <= segments.len() as u64,
+            "{name}: {tail}"
+        );
+        assert!(tail["ticks"].as_u64().unwrap() >= ticks / 100, "{name}");
         // the report's Σ p50 / Σ p99 are the measured segments' (all but
         // the unattributed remainder)
         for (q, key) in [("p50", "segment_sum_p50"), ("p99", "segment_sum_p99")] {
