@@ -191,6 +191,7 @@ impl Trader {
             return;
         };
         let (side, parent, v) = (o.side, o.parent, o.venue);
+        let symbol = o.symbol;
         let slot = self.venue_slots[usize::from(v) % MAX_VENUES];
         self.journal_on(
             v,
@@ -210,6 +211,12 @@ impl Trader {
             reserved,
             (ch.new_leaves, r.price()),
         );
+        // the symbol's own credit and position count the order as it is now
+        // (a Replace is not checked against them: it re-prices open shares)
+        self.symbol_risk
+            .on_release(&symbol, side, ch.old_leaves, ch.old_price);
+        self.symbol_risk
+            .add_open(&symbol, side, ch.new_leaves, r.price());
         if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
             if ch.new_leaves < ch.old_leaves {
                 p.on_out(ch.old_leaves - ch.new_leaves);
