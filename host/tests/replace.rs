@@ -316,6 +316,50 @@ fn replace_round_trip_keeps_fills_on_one_child_and_a_dead_order_replace_is_refus
 }
 
 #[test]
+fn replace_crossed_by_an_execution_is_cancelled_back_to_the_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, path) = venue(dir.path());
+    let (mut host, journal) = host(&path, &dir.path().join("journal"));
+    let p1 = Price(ask(&host).0 - 500);
+    let i = rest_sell(&mut host, 500, p1);
+    // 100 execute at the venue, and the host replaces before it hears of
+    // it: the Replace asks 500, the venue gives the replacement 500 open
+    counterparty_buys(&sim, 1, 100, p1);
+    std::thread::sleep(Duration::from_millis(50));
+    let p2 = Price(p1.0 + 200);
+    let t2 = host
+        .trader
+        .replace_order(&mut host.venue, i, p2)
+        .expect("replace sent");
+    assert!(
+        poll_until(&mut host, 5_000, |h| {
+            let o = h.trader.orders.get(i).unwrap();
+            h.trader.replace_stats.trims == 1 && o.canceled > 0
+        }),
+        "trimmed: {:?} {:?}",
+        host.trader.replace_stats,
+        host.trader.orders.get(i)
+    );
+    let o = host.trader.orders.get(i).unwrap();
+    assert_eq!((o.token, o.price, o.filled, o.leaves()), (t2, p2, 100, 400));
+    // the venue holds 400 too: a buyer of 500 gets 400 from us
+    counterparty_buys(&sim, 2, 500, p2);
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().state
+            == OrderState::Filled),
+        "filled: {:?}",
+        host.trader.orders.get(i)
+    );
+    assert_eq!(host.trader.orders.get(i).unwrap().filled, 500);
+    assert_eq!(host.trader.positions.get(&aapl()).unwrap().shares, -500);
+    assert_eq!(host.trader.stats.unknown_tokens, 0);
+    assert_eq!(host.trader.stats.illegal_transitions, 0);
+    journal.close().unwrap();
+    drop(host);
+    sim.stop();
+}
+
+#[test]
 fn restart_between_replace_sent_and_replaced_continues_under_the_new_token() {
     let dir = tempfile::tempdir().unwrap();
     let jdir = dir.path().join("journal");

@@ -170,6 +170,7 @@ impl Host {
         }
         trader.poll_venue_sessions(now);
         trader.drain_reroutes(venue);
+        trader.drain_replace_trims(venue);
         while let Some(c) = commands.pop() {
             Self::command(trader, venue, c);
         }

@@ -23,7 +23,9 @@ use crate::telemetry::latency::Stage;
 use crate::trading::algo::PassiveAction;
 use crate::trading::orders::ChildOrder;
 use crate::venue::VenueClient;
-use eti_core::ouch::{Display, IntermarketSweep, ReplaceOrder, ReplacedView, TimeInForce};
+use eti_core::ouch::{
+    CancelOrder, Display, IntermarketSweep, ReplaceOrder, ReplacedView, TimeInForce,
+};
 use eti_core::{OrderToken, Price, Shares};
 use eti_hdl::Decision;
 use eti_kernel_bypass::mono_ns;
@@ -40,6 +42,12 @@ pub struct ReplaceStats {
     pub rejected: u64,
     /// Replaces the gate refused (also counted in `gate_rejects`).
     pub gate_rejects: u64,
+    /// Replaced children cancelled back down to the leaves they had: an
+    /// execution crossed the Replace on the wire and the venue gave the
+    /// replacement the shares asked for (the simulator does; OUCH 4.2's
+    /// Replace shares are the new order's open shares), which would
+    /// overfill the parent.
+    pub trims: u64,
 }
 
 /// The OUCH 4.2 Replace Order this host sends (display and sweep as its
@@ -224,6 +232,11 @@ impl Trader {
                 p.on_grown(ch.new_leaves - ch.old_leaves);
             }
         }
+        if ch.new_leaves > ch.old_leaves && self.replace_trims.len() < self.replace_trims.capacity()
+        {
+            // back to what it had: the parent wanted no more
+            self.replace_trims.push((i, ch.old_leaves));
+        }
         self.replace_stats.replaced += 1;
         tracing::debug!(%prev, %new, shares = ch.new_leaves, price = %r.price(), "replaced");
     }
@@ -307,6 +320,64 @@ impl Trader {
             }
             Some(PassiveAction::Cancel) | None => {}
         }
+    }
+
+    /// Send the cancels [`Self::on_replaced`] queued during the poll.
+    pub fn drain_replace_trims(&mut self, venue: &mut VenueClient) {
+        let mut q = 0;
+        while q < self.replace_trims.len() {
+            let (idx, size) = self.replace_trims[q];
+            q += 1;
+            self.trim_order(venue, idx, size);
+        }
+        self.replace_trims.clear();
+    }
+
+    /// OUCH Cancel Order of live order `idx` down to `size` open shares
+    /// (the simulator's and OUCH 4.2's "new intended size"); false when not
+    /// sent (not live, no more than `size` left, gate, link).
+    pub fn trim_order(&mut self, venue: &mut VenueClient, idx: usize, size: u32) -> bool {
+        let Some(o) = self
+            .orders
+            .get(idx)
+            .filter(|o| o.state.is_live() && o.leaves() > size)
+        else {
+            return false;
+        };
+        let (token, v) = (o.token, usize::from(o.venue) % MAX_VENUES);
+        let bytes = CancelOrder {
+            token,
+            shares: Shares(size),
+        }
+        .to_bytes();
+        if !self
+            .risk
+            .check_on(self.venue_slots[v], mono_ns(), &bytes)
+            .is_accept()
+        {
+            return false;
+        }
+        let mut rt = if v == 0 { None } else { self.routing.take() };
+        let link = match rt.as_mut().and_then(|r| r.clients.get_mut(v - 1)) {
+            Some(c) => c,
+            None => venue,
+        };
+        let ok = link.send(mono_ns(), &bytes).is_ok();
+        if rt.is_some() {
+            self.routing = rt;
+        }
+        if ok {
+            self.stats.cancels_sent += 1;
+            self.replace_stats.trims += 1;
+            self.journal_on(
+                v as u8,
+                &JEvent::CancelSent(journal::event::CancelSent {
+                    token,
+                    shares: Shares(size),
+                }),
+            );
+        }
+        ok
     }
 
     /// Several venues: a passive parent's child of `shares` rests on venue 0

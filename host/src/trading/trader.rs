@@ -99,6 +99,10 @@ pub struct Trader {
     pub stats: EngineStats,
     /// Replace Orders sent, confirmed, refused ([`crate::trading::replace`]).
     pub replace_stats: crate::trading::replace::ReplaceStats,
+    /// Replaced children the venue left with more shares than they had
+    /// (an execution crossed the Replace): (order, leaves to cancel down
+    /// to), sent at the end of the poll. Preallocated.
+    pub(crate) replace_trims: Vec<(usize, u32)>,
     pub fills: Vec<FillRecord>,
     pub(crate) firm: Firm,
     pub(crate) pending_request: Option<Request>,
@@ -183,6 +187,7 @@ impl Trader {
             latency: StageLatency::new(),
             stats: EngineStats::default(),
             replace_stats: Default::default(),
+            replace_trims: Vec::with_capacity(64),
             fills: Vec::with_capacity(1 << 16),
             firm: r.firm,
             pending_request: None,
