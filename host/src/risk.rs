@@ -429,8 +429,13 @@ impl Risk {
     /// notional is the new order's. Registers only release, so leaves the
     /// venue grew past the old ones (an execution crossed the Replace) stay
     /// reserved unsided (conservative). Called by the replace path of
-    /// `trading` (the "replace" helper's glue; an order table in the gate
-    /// would take this from the Replaced itself).
+    /// `trading`.
+    ///
+    /// With the order table on ([`Self::enable_order_table`]) the gate
+    /// checked and reserved the Replace as the new order it is, on the
+    /// stored side, and its table entry moved to `new_token` then: the old
+    /// order's reservation is released and, when the venue's leaves are
+    /// fewer than those reserved, the difference.
     pub fn on_replaced_on(
         &mut self,
         slot: u8,
@@ -438,7 +443,15 @@ impl Risk {
         old: (u32, Price),
         reserved: u32,
         new: (u32, Price),
+        new_token: &OrderToken,
     ) {
+        if self.order_table {
+            self.on_release_on(slot, side, old.0, old.1);
+            if reserved > new.0 {
+                self.on_order_release_on(slot, new_token, side, reserved - new.0, new.1);
+            }
+            return;
+        }
         let keep = old.0.min(new.0);
         let held = old
             .1
@@ -460,9 +473,24 @@ impl Risk {
     }
 
     /// A Replace this gate accepted on `slot` (`shares` at `price`, reserved
-    /// unsided) that the venue refused or never received: release it. The
-    /// order it would have replaced keeps its own reservation.
-    pub fn on_replace_refused_on(&mut self, slot: u8, _side: Side, shares: u32, price: Price) {
+    /// unsided; with the order table on, on the order's side and under
+    /// `new_token` in the table) that the venue refused or never received:
+    /// release it. The order it would have replaced keeps its own
+    /// reservation (with the table on, the gate killed its entry when it
+    /// accepted the Replace: the gate no longer knows that order's token).
+    pub fn on_replace_refused_on(
+        &mut self,
+        slot: u8,
+        side: Side,
+        shares: u32,
+        price: Price,
+        new_token: &OrderToken,
+    ) {
+        if self.order_table {
+            self.on_release_on(slot, side, shares, price);
+            self.on_order_gone_on(slot, new_token);
+            return;
+        }
         let _ = self.driver.post_release(
             slot,
             Bucket::Unsided,

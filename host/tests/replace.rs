@@ -160,10 +160,28 @@ fn counterparty_buys(sim: &Simulator, n: u64, shares: u32, price: Price) {
 
 #[test]
 fn replace_round_trip_keeps_fills_on_one_child_and_a_dead_order_replace_is_refused() {
+    round_trip(false);
+}
+
+/// The same with the gate's order table on (golden model): the Replace is
+/// checked against the stored order, fills, cancels and the Replaced keep
+/// the table and the exposure registers in step.
+#[test]
+fn replace_round_trip_with_the_gate_order_table() {
+    round_trip(true);
+}
+
+fn round_trip(order_table: bool) {
     let dir = tempfile::tempdir().unwrap();
     let jdir = dir.path().join("journal");
     let (sim, path) = venue(dir.path());
     let (mut host, journal) = host(&path, &jdir);
+    if order_table {
+        assert!(
+            host.trader.risk.enable_order_table(),
+            "golden gate has a table"
+        );
+    }
 
     // 500 resting 5 cents inside the offer, 200 executed before the replace
     let a = ask(&host);
@@ -274,6 +292,13 @@ fn replace_round_trip_keeps_fills_on_one_child_and_a_dead_order_replace_is_refus
     assert_eq!(state.anomalies, 0);
     let firm = Firm::new("ETIA").unwrap();
     assert_eq!(state.positions.get(&(firm, aapl())).copied(), Some(-400));
+    // the gate refused nothing of ours (no unknown token, no full table)
+    assert_eq!(
+        host.trader.stats.gate_rejects,
+        0,
+        "{:?}",
+        host.trader.risk.rejects()
+    );
     // `eti audit export` shows the Replace, its answer and the refusal
     let mut out = Vec::new();
     eti_host::journal::audit::export_dir(&jdir, &mut out).unwrap();

@@ -537,6 +537,7 @@ impl Trader {
                 }),
             );
             self.risk.on_release_on(slot, side, leaves, price);
+            self.risk.on_order_gone_on(slot, &token);
             self.symbol_risk.on_release(&symbol, side, leaves, price);
             if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                 p.on_out(leaves);

@@ -218,6 +218,7 @@ impl Trader {
             (ch.old_leaves, ch.old_price),
             reserved,
             (ch.new_leaves, r.price()),
+            &new,
         );
         // the symbol's own credit and position count the order as it is now
         // (a Replace is not checked against them: it re-prices open shares)
@@ -256,7 +257,8 @@ impl Trader {
             v,
             &JEvent::OrderRejected(journal::event::OrderRejected { token, reason }),
         );
-        self.risk.on_replace_refused_on(slot, side, shares, price);
+        self.risk
+            .on_replace_refused_on(slot, side, shares, price, &token);
         self.replace_stats.rejected += 1;
         tracing::info!(%token, reason = reason as char as u32, "venue refused replace");
     }

@@ -458,6 +458,7 @@ impl Trader {
         if venue.send(t2, &bytes).is_err() {
             // accepted by the gate but never reached the venue: release
             self.risk.on_release_on(slot, side, shares, price);
+            self.risk.on_order_gone_on(slot, &token);
             self.stats.refused_not_connected += 1;
             return Err(Refused::NotConnected);
         }
@@ -593,7 +594,8 @@ impl Trader {
                     }),
                 );
                 if trimmed > 0 {
-                    self.risk.on_release_on(slot, side, trimmed, price);
+                    self.risk
+                        .on_order_release_on(slot, &a.token(), side, trimmed, price);
                     self.symbol_risk.on_release(&symbol, side, trimmed, price);
                     if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                         p.on_out(trimmed);
@@ -657,6 +659,7 @@ impl Trader {
                 );
                 tracing::info!(token = %r.token(), reason = r.reason().0 as char as u32, "venue rejected order");
                 self.risk.on_release_on(slot, side, leaves, price);
+                self.risk.on_order_gone_on(slot, &r.token());
                 self.symbol_risk.on_release(&symbol, side, leaves, price);
                 if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
                     p.on_out(leaves);
@@ -714,7 +717,7 @@ impl Trader {
         self.positions.fill(&symbol, side, shares, price);
         // the gate reserved at the order's price: release at that price
         self.risk
-            .on_fill_on(self.venue_slots[v], side, shares, order_price);
+            .on_order_fill_on(self.venue_slots[v], &token, side, shares, order_price);
         self.symbol_risk.on_fill(&symbol, side, shares, order_price);
         if let Some(p) = parent.and_then(|p| self.parents.get_mut(usize::from(p))) {
             p.on_fill(shares, price);
@@ -759,7 +762,7 @@ impl Trader {
                 reason,
             }),
         );
-        self.risk.on_release_on(slot, side, d, price);
+        self.risk.on_order_release_on(slot, &token, side, d, price);
         self.symbol_risk.on_release(&symbol, side, d, price);
         // with several venues, an algo IOC's unfilled rest is routed again
         // at the end of the poll (the parent keeps it working until then)
