@@ -152,6 +152,10 @@ pub struct RiskGateRtl {
     doit: Signal<Local, Bit>,
     rdata: Signal<Local, Bits<64>>,
     sh64: Signal<Local, Bits<64>>,
+    d_on: Signal<Local, Bits<65>>,
+    d_ob: Signal<Local, Bits<65>>,
+    d_os: Signal<Local, Bits<65>>,
+    d_ou: Signal<Local, Bits<65>>,
     commit: Signal<Local, Bit>,
 }
 
@@ -405,6 +409,39 @@ impl Logic for RiskGateRtl {
         self.symbols.wr_limits.next = self.doit.val() & (self.op_addr.q.val() == 0x3004);
 
         self.sh64.next = bit_cast::<64, 32>(self.g_exp_shares.q.val());
+        // An EXP_COMMIT update: release (saturating at zero: the borrow out
+        // of a 65-bit difference picks 0) and move the position. Computed in
+        // every cycle from the firm RAM's outputs, used only when `x_exp`, so
+        // no address decode sits before the arithmetic (the critical path
+        // was op_addr -> decode -> subtract -> x_on).
+        self.d_on.next = bit_cast::<65, 64>(self.firms.open_notional.val())
+            - bit_cast::<65, 64>(self.g_exp_notional.q.val());
+        self.d_ob.next =
+            bit_cast::<65, 64>(self.firms.open_buy.val()) - bit_cast::<65, 64>(self.sh64.val());
+        self.d_os.next =
+            bit_cast::<65, 64>(self.firms.open_sell.val()) - bit_cast::<65, 64>(self.sh64.val());
+        self.d_ou.next =
+            bit_cast::<65, 64>(self.firms.open_unsided.val()) - bit_cast::<65, 64>(self.sh64.val());
+        self.x_on.d.next = 0.into();
+        self.x_ob.d.next = 0.into();
+        self.x_os.d.next = 0.into();
+        self.x_ou.d.next = 0.into();
+        if !self.d_on.val().get_bit(64) {
+            self.x_on.d.next = self.d_on.val().get_bits::<64>(0);
+        }
+        if !self.d_ob.val().get_bit(64) {
+            self.x_ob.d.next = self.d_ob.val().get_bits::<64>(0);
+        }
+        if !self.d_os.val().get_bit(64) {
+            self.x_os.d.next = self.d_os.val().get_bits::<64>(0);
+        }
+        if !self.d_ou.val().get_bit(64) {
+            self.x_ou.d.next = self.d_ou.val().get_bits::<64>(0);
+        }
+        self.x_bo.d.next = self.firms.bought.val() + self.sh64.val();
+        self.x_so.d.next = self.firms.sold.val() + self.sh64.val();
+        self.x_bucket.d.next = self.op_data.q.val().get_bits::<2>(8);
+        self.x_fill.d.next = self.op_data.q.val().get_bits::<2>(10);
         self.x_exp.d.next = false;
         if self.doit.val() {
             match self.op_addr.q.val().index() {
@@ -420,32 +457,9 @@ impl Logic for RiskGateRtl {
                 8193 => self.g_exp_notional.d.next = self.op_data.q.val(),
                 12288 => self.g_sym_key.d.next = self.op_data.q.val(),
                 12291 => self.g_sym_notional.d.next = self.op_data.q.val(),
-                8194 => {
-                    // exposure update: release (saturating) and move the
-                    // position, computed here and written in cs 3 (timing)
-                    self.x_exp.d.next = true;
-                    self.x_on.d.next = 0.into();
-                    if self.firms.open_notional.val() >= self.g_exp_notional.q.val() {
-                        self.x_on.d.next =
-                            self.firms.open_notional.val() - self.g_exp_notional.q.val();
-                    }
-                    self.x_ob.d.next = 0.into();
-                    self.x_os.d.next = 0.into();
-                    self.x_ou.d.next = 0.into();
-                    if self.firms.open_buy.val() >= self.sh64.val() {
-                        self.x_ob.d.next = self.firms.open_buy.val() - self.sh64.val();
-                    }
-                    if self.firms.open_sell.val() >= self.sh64.val() {
-                        self.x_os.d.next = self.firms.open_sell.val() - self.sh64.val();
-                    }
-                    if self.firms.open_unsided.val() >= self.sh64.val() {
-                        self.x_ou.d.next = self.firms.open_unsided.val() - self.sh64.val();
-                    }
-                    self.x_bo.d.next = self.firms.bought.val() + self.sh64.val();
-                    self.x_so.d.next = self.firms.sold.val() + self.sh64.val();
-                    self.x_bucket.d.next = self.op_data.q.val().get_bits::<2>(8);
-                    self.x_fill.d.next = self.op_data.q.val().get_bits::<2>(10);
-                }
+                // exposure update: the values are computed below every
+                // cycle, written in cs 3 (timing)
+                8194 => self.x_exp.d.next = true,
                 _ => {
                     if self.hi.val() == 0x10 {
                         self.g_firm_kill.d.next = self.g_firm_kill.q.val().replace_bit(
