@@ -384,6 +384,46 @@ fn replace_crossed_by_an_execution_is_cancelled_back_to_the_leaves() {
     sim.stop();
 }
 
+/// The kill switch cancels every live order by its token; one whose Replace
+/// is out is cancelled under the old token, which the venue no longer
+/// holds once it replaced it: the Replaced then cancels the replacement.
+#[test]
+fn kill_switch_during_a_replace_cancels_the_replacement() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, path) = venue(dir.path());
+    let (mut host, journal) = host(&path, &dir.path().join("journal"));
+    let p1 = Price(ask(&host).0 - 500);
+    let i = rest_sell(&mut host, 300, p1);
+    let t2 = host
+        .trader
+        .replace_order(&mut host.venue, i, Price(p1.0 + 100))
+        .expect("replace sent");
+    // what the control plane's kill does: engage, cancel every live order
+    host.trader.risk.set_kill(true);
+    host.trader
+        .status()
+        .kill
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(host.trader.cancel_order(&mut host.venue, i));
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().state
+            == OrderState::Canceled),
+        "replacement cancelled: {:?} {:?}",
+        host.trader.replace_stats,
+        host.trader.orders.get(i)
+    );
+    let o = host.trader.orders.get(i).unwrap();
+    assert_eq!((o.token, o.leaves(), o.filled), (t2, 0, 0));
+    assert_eq!(host.trader.replace_stats.trims, 1);
+    // nothing of ours rests at the venue
+    counterparty_buys(&sim, 1, 300, Price(p1.0 + 100));
+    poll_until(&mut host, 300, |_| false);
+    assert_eq!(host.trader.stats.fills, 0);
+    journal.close().unwrap();
+    drop(host);
+    sim.stop();
+}
+
 #[test]
 fn restart_between_replace_sent_and_replaced_continues_under_the_new_token() {
     let dir = tempfile::tempdir().unwrap();

@@ -29,6 +29,7 @@ use eti_core::ouch::{
 use eti_core::{OrderToken, Price, Shares};
 use eti_hdl::Decision;
 use eti_kernel_bypass::mono_ns;
+use std::sync::atomic::Ordering;
 
 /// Counters of Replace traffic (part of [`super::EngineStats`]'s report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -233,10 +234,16 @@ impl Trader {
                 p.on_grown(ch.new_leaves - ch.old_leaves);
             }
         }
-        if ch.new_leaves > ch.old_leaves && self.replace_trims.len() < self.replace_trims.capacity()
+        let killed = self.status.kill.load(Ordering::Relaxed)
+            || self.status.global_kill.load(Ordering::Relaxed);
+        if (killed || ch.new_leaves > ch.old_leaves)
+            && self.replace_trims.len() < self.replace_trims.capacity()
         {
-            // back to what it had: the parent wanted no more
-            self.replace_trims.push((i, ch.old_leaves));
+            // back to what it had: the parent wanted no more; under the
+            // kill switch (whose cancel went to the old token while the
+            // Replace was out), nothing
+            let size = if killed { 0 } else { ch.old_leaves };
+            self.replace_trims.push((i, size));
         }
         self.replace_stats.replaced += 1;
         tracing::debug!(%prev, %new, shares = ch.new_leaves, price = %r.price(), "replaced");
