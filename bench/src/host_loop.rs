@@ -72,7 +72,7 @@ use serde::Serialize;
 
 use crate::{
     pipeline::{GateKind, LOCATE},
-    t2t::{place_thread, send_tick, FeedPath, Lab, Lateness, Measured, Variant},
+    t2t::{join_sides, place_thread, send_tick, FeedPath, Lab, Lateness, Measured, Variant},
     util::{hist, mono_ns, online_cpus},
 };
 
@@ -979,14 +979,7 @@ pub fn run_variant(
             }
             Ok(())
         });
-        let ex = exchange
-            .join()
-            .map_err(|_| anyhow!("exchange thread panicked"));
-        stop.store(true, Ordering::Release);
-        let ho = hostt.join().map_err(|_| anyhow!("host thread panicked"));
-        ex??;
-        ho??;
-        Ok(())
+        join_sides(exchange, hostt, &stop)
     })?;
     let elapsed_s = (mono_ns() - started) as f64 / 1e9;
     let vs = venue_side.ok_or_else(|| anyhow!("no venue session"))?;

@@ -295,20 +295,15 @@ fn targets(s: &Summary) -> Vec<Target> {
     t.push(desk);
     t.push(Target {
         target: "one interface for feed and orders (shared AF_XDP port) vs two (feed and order session each on its own AF_XDP port), same run, pinned".to_string(),
-        measured: match (sh, xt) {
-            (Some(a), Some(b)) => format!(
-                "shared p50 {:.2} / p99 {:.2} µs vs two interfaces p50 {:.2} / p99 {:.2} µs",
-                us(p(a, |e| e.p50)),
-                us(p(a, |e| e.p99)),
-                us(p(b, |e| e.p50)),
-                us(p(b, |e| e.p99))
-            ),
-            (Some(a), None) => format!(
-                "shared p50 {:.2} / p99 {:.2} µs",
-                us(p(a, |e| e.p50)),
-                us(p(a, |e| e.p99))
-            ),
-            _ => "shared port not measured".to_string(),
+        measured: {
+            let pp = |v: &report::VariantReport| {
+                format!("p50 {:.2} / p99 {:.2} µs", us(p(v, |e| e.p50)), us(p(v, |e| e.p99)))
+            };
+            match (sh, xt) {
+                (Some(a), Some(b)) => format!("shared {} vs two interfaces {}", pp(a), pp(b)),
+                (Some(a), None) => format!("shared {}", pp(a)),
+                _ => "shared port not measured".to_string(),
+            }
         },
         met: None,
     });

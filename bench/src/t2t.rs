@@ -267,6 +267,24 @@ pub(crate) fn place_thread(v: &Variant, cpu: usize, who: &str) -> anyhow::Result
     Ok(())
 }
 
+/// End a run: wait for the exchange thread (it ends the run once the ticks
+/// are sent and the orders drained), then tell the host thread to stop and
+/// wait for it; a panic or error of either is the run's error.
+pub(crate) fn join_sides(
+    exchange: std::thread::ScopedJoinHandle<'_, anyhow::Result<()>>,
+    host: std::thread::ScopedJoinHandle<'_, anyhow::Result<()>>,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let ex = exchange
+        .join()
+        .map_err(|_| anyhow!("exchange thread panicked"));
+    stop.store(true, Ordering::Release);
+    let ho = host.join().map_err(|_| anyhow!("host thread panicked"));
+    ex??;
+    ho??;
+    Ok(())
+}
+
 /// The open-loop sender's schedule: ticks that left more than one interval
 /// after their due time, and the largest lag.
 #[derive(Debug, Default, Clone, Copy)]
@@ -734,14 +752,7 @@ pub fn run_variant(
             }
             Ok(())
         });
-        let ex = exchange
-            .join()
-            .map_err(|_| anyhow!("exchange thread panicked"));
-        stop.store(true, Ordering::Release);
-        let ho = host.join().map_err(|_| anyhow!("host thread panicked"));
-        ex??;
-        ho??;
-        Ok(())
+        join_sides(exchange, host, &stop)
     })?;
     let elapsed_s = (mono_ns() - started) as f64 / 1e9;
     if let Rx::Xdp(io) = &rx {
