@@ -314,10 +314,12 @@ fn parent(
     }
 }
 
-/// `p` posting a resting day child re-priced by Replace (1 tick threshold).
+/// `p` posting a resting day child, re-priced by Replace as soon as the
+/// touch is a tick away (0 ticks threshold: the demo shows Replaces even when
+/// the touch moves only a tick at a time).
 fn passive(mut p: ParentSpec) -> ParentSpec {
     p.params.passive = true;
-    p.params.reprice_ticks = 1;
+    p.params.reprice_ticks = 0;
     p
 }
 
@@ -710,7 +712,7 @@ fn script(
         parent(AlgoKind::Is, "SPY", Side::Sell, 3000, secs, 15),
         parent(AlgoKind::Pov, "AAPL", Side::Sell, 2000, secs, 20),
         // passive: rests at the offer, re-priced by OUCH Replace
-        passive(parent(AlgoKind::Twap, "MSFT", Side::Sell, 2000, secs, 10)),
+        passive(parent(AlgoKind::Twap, "MSFT", Side::Sell, 2000, secs, 5)),
     ];
     let n_parents = parents.len() as u64;
     for p in parents {
