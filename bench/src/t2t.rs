@@ -875,6 +875,42 @@ mod tests {
     }
 
     #[test]
+    fn variant_names_say_which_loop_path_and_scheduling_ran() {
+        use crate::host_loop::OrderPath;
+        let v = Variant {
+            path: FeedPath::Afxdp,
+            gate: GateKind::Golden,
+            host: Some(OrderPath::SharedXdpTcp),
+            pinned: true,
+            rt: true,
+            busy: false,
+            rate: 10_000,
+            packets: 100,
+            warmup: 5,
+        };
+        assert_eq!(v.name(), "host-afxdp-shared-xdptcp-golden-pinned");
+        let busy = Variant {
+            host: Some(OrderPath::XdpTcp),
+            busy: true,
+            ..v.clone()
+        };
+        assert_eq!(busy.name(), "host-afxdp-xdptcp-golden-pinned-busy");
+        let nort = Variant {
+            host: Some(OrderPath::KernelTcp),
+            rt: false,
+            ..v.clone()
+        };
+        assert_eq!(nort.name(), "host-afxdp-ktcp-golden-pinned-nort");
+        let pipe = Variant {
+            host: None,
+            pinned: false,
+            gate: GateKind::Rtl,
+            ..v
+        };
+        assert_eq!(pipe.name(), "pipeline-afxdp-rtl-unpinned");
+    }
+
+    #[test]
     fn the_tail_is_the_ticks_at_or_above_p99_and_its_means_add_up() {
         const NAMES: [&str; 3] = ["send_lag", UNATTRIBUTED, "wire_out"];
         let mut bd = Breakdown::new(&NAMES);
