@@ -1016,3 +1016,120 @@ pub fn restore_controls(
     out.kill_by = last_kill.filter(|_| kill_engaged);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::config::HostConfig;
+    use crate::telemetry::status::SharedStatus;
+    use eti_core::Price;
+
+    fn sym(s: &str) -> Symbol {
+        Symbol::new(s).unwrap()
+    }
+
+    fn trader() -> Trader {
+        let cfg = HostConfig::default();
+        let r = cfg.resolve().unwrap();
+        Trader::new(
+            &cfg,
+            &r,
+            &[
+                (sym("AAPL"), Price(1_900_000)),
+                (sym("MSFT"), Price(4_000_000)),
+            ],
+            None,
+            Arc::new(SharedStatus::default()),
+        )
+        .unwrap()
+    }
+
+    fn act(
+        user: &str,
+        action: u8,
+        field: u8,
+        subject: [u8; 8],
+        after: u64,
+    ) -> journal::event::ControlAction {
+        journal::event::ControlAction {
+            user: padded(user),
+            action,
+            field,
+            subject,
+            before: 0,
+            after,
+            reason: padded("test"),
+        }
+    }
+
+    #[test]
+    fn control_records_replay_over_the_configured_values_last_one_wins() {
+        let mut t = trader();
+        let firm: [u8; 8] = padded(t.firm.as_str());
+        let configured = LimitValues::of(&t.risk.limits, t.risk.throttle());
+        let shares = LimitKind::MaxOrderShares as u8;
+        let credit = LimitKind::CreditLimit as u8;
+        let long = LimitKind::MaxPosition as u8;
+        let actions = [
+            act("ro", code::LIMIT, shares, firm, 300),
+            act("ro", code::LIMIT, shares, firm, 250),
+            act("ro", code::LIMIT, FIELD_THROTTLE_BURST, firm, 17),
+            act("ro", code::LIMIT, credit, sym("AAPL").0, 123_450_000),
+            act("ro", code::LIMIT, FIELD_MAX_SHORT, sym("AAPL").0, 90),
+            act("ro", code::LIMIT, FIELD_MAX_SHORT, sym("AAPL").0, 0),
+            act(
+                "ro",
+                code::LIMIT,
+                LimitKind::CollarBps as u8,
+                sym("MSFT").0,
+                77,
+            ),
+            // a symbol not loaded this session: skipped, counted
+            act("ro", code::LIMIT, long, sym("TSLA").0, 10),
+            // a code of no limit changes nothing
+            act("ro", code::LIMIT, 250, firm, 1),
+            act("ro", code::RESTRICT, 0, sym("SPY").0, 1),
+            act("ro", code::RESTRICT, 0, sym("MSFT").0, 1),
+            act("ro", code::UNRESTRICT, 0, sym("MSFT").0, 0),
+            // the configured restricted list is TSLA: an operator took it off
+            act("ro", code::UNRESTRICT, 0, sym("TSLA").0, 0),
+            act("ro", code::KILL, 0, firm, 1),
+            act("ro2", code::UNKILL, 0, firm, 0),
+            act("officer", code::KILL, 0, firm, 1),
+            act("ro", code::PARENT_START, 0, *b"0       ", 100),
+        ];
+        let r = restore_controls(&mut t, &actions, true);
+        assert_eq!(r.records, actions.len());
+        assert_eq!((r.firm_limits, r.symbols, r.symbols_not_loaded), (2, 2, 1));
+        assert_eq!(r.restricted, Some(1));
+        assert_eq!(r.kill_by, Some(padded("officer")));
+        let now = LimitValues::of(&t.risk.limits, t.risk.throttle());
+        assert_eq!(now.max_order_shares, 250);
+        assert_eq!(now.throttle_burst, 17);
+        assert_eq!(now.credit, configured.credit);
+        let aapl = SymbolLimitValues::current(&t, &sym("AAPL"));
+        assert_eq!((aapl.credit, aapl.max_short), (123_450_000, 0));
+        assert_eq!(SymbolLimitValues::current(&t, &sym("MSFT")).collar_bps, 77);
+        assert_eq!(t.risk.limits.restricted, vec![sym("SPY")]);
+        let line = r.to_string();
+        assert!(
+            line.contains("2 firm limits")
+                && line.contains("own limits of 2 symbols (1 symbols not loaded: skipped)")
+                && line.contains("restricted list of 1")
+                && line.contains("kill switch engaged by officer"),
+            "{line}"
+        );
+        // a kill released since (no longer engaged): nobody named
+        let mut t = trader();
+        assert_eq!(restore_controls(&mut t, &actions, false).kill_by, None);
+        // nothing journaled: nothing changes
+        let mut t = trader();
+        let r = restore_controls(&mut t, &[], false);
+        assert_eq!(r, RestoredControls::default());
+        assert_eq!(r.to_string(), "no operator control records");
+        assert_eq!(
+            LimitValues::of(&t.risk.limits, t.risk.throttle()),
+            configured
+        );
+    }
+}

@@ -84,6 +84,11 @@ pub struct SymbolExposure {
 #[derive(Debug, Clone)]
 pub struct SymbolRisk {
     symbols: Vec<Symbol>,
+    /// Open-addressing table symbol -> index (`EMPTY` = free), a power of
+    /// two at least twice the symbols: a lookup costs one multiply and
+    /// about one probe whatever the number of symbols.
+    slots: Vec<u16>,
+    shift: u32,
     limits: Vec<SymbolRiskLimits>,
     exposure: Vec<SymbolExposure>,
     /// Refusals by [`SymbolReject::index`].
@@ -94,10 +99,26 @@ fn notional(shares: u32, price: Price) -> u64 {
     price.notional(Shares(shares))
 }
 
+const EMPTY: u16 = u16::MAX;
+
 impl SymbolRisk {
-    /// The host's symbols, in its symbol-index order.
+    /// The host's symbols, in its symbol-index order (at most 65 534; the
+    /// gate's table holds far fewer).
     pub fn new(symbols: &[Symbol]) -> SymbolRisk {
+        let symbols = &symbols[..symbols.len().min(usize::from(EMPTY) - 1)];
+        let size = (symbols.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![EMPTY; size];
+        let shift = 64 - size.trailing_zeros();
+        for (i, s) in symbols.iter().enumerate() {
+            let mut h = Self::hash(s, shift);
+            while slots[h] != EMPTY {
+                h = (h + 1) & (size - 1);
+            }
+            slots[h] = i as u16;
+        }
         SymbolRisk {
+            slots,
+            shift,
             symbols: symbols.to_vec(),
             limits: vec![SymbolRiskLimits::default(); symbols.len()],
             exposure: vec![SymbolExposure::default(); symbols.len()],
@@ -105,10 +126,25 @@ impl SymbolRisk {
         }
     }
 
-    /// The host's symbol index of `s` (a short linear scan: the gate's
-    /// table holds at most a few hundred symbols, compared as 8 bytes).
+    /// Fibonacci hashing of the symbol's 8 bytes into the table.
+    fn hash(s: &Symbol, shift: u32) -> usize {
+        (u64::from_le_bytes(s.0).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+    }
+
+    /// The host's symbol index of `s`.
     pub fn index(&self, s: &Symbol) -> Option<usize> {
-        self.symbols.iter().position(|t| t == s)
+        let mask = self.slots.len() - 1;
+        let mut h = Self::hash(s, self.shift);
+        loop {
+            let i = self.slots[h];
+            if i == EMPTY {
+                return None;
+            }
+            if self.symbols[usize::from(i)] == *s {
+                return Some(usize::from(i));
+            }
+            h = (h + 1) & mask;
+        }
     }
 
     /// `s`'s own limits (all zero: none, or not a loaded symbol).
@@ -351,6 +387,19 @@ mod tests {
             let line = format!("eti_risk_rejects_total{{reason=\"{reason}\"}} {n}");
             assert!(text.contains(&line), "{line} not in\n{text}");
         }
+    }
+
+    #[test]
+    fn every_loaded_symbol_is_found_at_its_index_and_no_other() {
+        let names: Vec<Symbol> = (0..300).map(|i| sym(&format!("S{i}"))).collect();
+        let r = SymbolRisk::new(&names);
+        for (i, s) in names.iter().enumerate() {
+            assert_eq!(r.index(s), Some(i));
+        }
+        for s in ["S300", "AAPL", "S", "S1000"] {
+            assert_eq!(r.index(&sym(s)), None);
+        }
+        assert_eq!(SymbolRisk::new(&[]).index(&sym("AAPL")), None);
     }
 
     #[test]

@@ -402,19 +402,6 @@ impl Trader {
             return Err(Refused::NotConnected);
         }
         let t0 = mono_ns();
-        // the symbol's own credit, position and throttle (the gate holds
-        // those per firm only)
-        let sym_ix = match self.symbol_risk.check(&symbol, side, shares, price, t0) {
-            Ok(i) => i,
-            Err(r) => {
-                self.stats.symbol_limit_rejects += 1;
-                if let Some(m) = &self.metrics {
-                    m.symbol_reject(r.index());
-                }
-                tracing::debug!(reason = r.name(), %symbol, shares, %price, "per-symbol limit refused order");
-                return Err(Refused::SymbolLimit(r));
-            }
-        };
         let token = self.orders.next_token();
         let msg = EnterOrder {
             token,
@@ -433,6 +420,19 @@ impl Trader {
         };
         let bytes = msg.to_bytes();
         let t1 = mono_ns();
+        // the symbol's own credit, position and throttle, before the gate
+        // (which holds those per firm only): timed with the gate's stage
+        let sym_ix = match self.symbol_risk.check(&symbol, side, shares, price, t1) {
+            Ok(i) => i,
+            Err(r) => {
+                self.stats.symbol_limit_rejects += 1;
+                if let Some(m) = &self.metrics {
+                    m.symbol_reject(r.index());
+                }
+                tracing::debug!(reason = r.name(), %symbol, shares, %price, "per-symbol limit refused order");
+                return Err(Refused::SymbolLimit(r));
+            }
+        };
         // keep the collar's reference at the current mid before the check
         // (venue 0's book; the router sets the consolidated mid for others)
         if let Some(mid) = self
