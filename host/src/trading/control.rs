@@ -618,9 +618,20 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
                     ),
                 };
             }
+            // a limit record's subject is the firm or the symbol: a symbol
+            // spelled like the firm could not be told apart on replay
+            let firm = padded(trader.firm.as_str());
+            if let Some((s, _)) = symbols.iter().find(|(s, _)| s.0 == firm) {
+                return ControlReply::Invalid {
+                    field: format!("symbols.{}", s.as_str()),
+                    error: format!(
+                        "{} is also this host's firm name: its own limits would read as the firm's in the journal",
+                        s.as_str()
+                    ),
+                };
+            }
             let before = LimitValues::of(&trader.risk.limits, trader.risk.throttle());
             let after = change.over(before);
-            let firm = padded(trader.firm.as_str());
             for ((field, b), (_, a)) in before.fields().into_iter().zip(after.fields()) {
                 if a != b {
                     record(trader, actor, code::LIMIT, field, firm, b, a);
@@ -1060,6 +1071,46 @@ mod tests {
             after,
             reason: padded("test"),
         }
+    }
+
+    #[test]
+    fn a_symbol_spelled_like_the_firm_gets_no_limits_of_its_own() {
+        let cfg = HostConfig::default();
+        let r = cfg.resolve().unwrap();
+        let firm = sym(r.firm.as_str());
+        let mut t = Trader::new(
+            &cfg,
+            &r,
+            &[(firm, Price(1_000_000))],
+            None,
+            Arc::new(SharedStatus::default()),
+        )
+        .unwrap();
+        let mut v = VenueClient::new(crate::app::runner::venue_config(&cfg, &r), 0);
+        let change = SymbolLimitChange {
+            max_long: Some(10),
+            ..Default::default()
+        };
+        let req = ControlRequest {
+            actor: Actor::new("ro", "test"),
+            action: ControlAction::SetLimits {
+                firm: LimitChange::default(),
+                symbols: vec![(firm, change)],
+            },
+            received_ns: 0,
+            reply: reply_slot(),
+            trace_id: 0,
+        };
+        let slot = req.reply.clone();
+        apply(&mut t, &mut v, req);
+        match slot.pop() {
+            Some(ControlReply::Invalid { field, error }) => {
+                assert_eq!(field, format!("symbols.{}", firm.as_str()));
+                assert!(error.contains("firm name"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.symbol_risk.limits(&firm), SymbolRiskLimits::default());
     }
 
     #[test]
