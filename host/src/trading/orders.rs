@@ -350,6 +350,9 @@ impl ChildOrder {
     }
 }
 
+/// Slots of [`OrderBookkeeping`]'s replacement-token index (a power of two).
+const ALIASES: usize = 4096;
+
 /// Every child order of the session, indexed by token counter.
 #[derive(Debug, Clone)]
 pub struct OrderBookkeeping {
@@ -357,6 +360,10 @@ pub struct OrderBookkeeping {
     next: u64,
     base: u64,
     orders: Vec<ChildOrder>,
+    /// Replacement tokens: (counter, order index) at `counter % ALIASES`,
+    /// so that an order living under a token newer than its place is found
+    /// without scanning back to it (a collision only costs that scan).
+    aliases: Vec<(u64, usize)>,
 }
 
 impl OrderBookkeeping {
@@ -367,6 +374,7 @@ impl OrderBookkeeping {
             next: first,
             base: first,
             orders: Vec::with_capacity(capacity),
+            aliases: vec![(0, 0); ALIASES],
         }
     }
 
@@ -409,9 +417,21 @@ impl OrderBookkeeping {
         // replaced order's token is newer than its place, so it too lies at
         // or below the bound (its index is below its first token's).
         let hi = i.min(self.orders.len().checked_sub(1)?);
-        self.orders[..=hi]
-            .iter()
-            .rposition(|o| o.token == *t || o.replacing == Some(*t))
+        let is = |o: &ChildOrder| o.token == *t || o.replacing == Some(*t);
+        if let Some(&(c, k)) = self.aliases.get(n as usize % ALIASES) {
+            if c == n && self.orders.get(k).is_some_and(is) {
+                return Some(k);
+            }
+        }
+        self.orders[..=hi].iter().rposition(is)
+    }
+
+    /// Order `idx` will live under `token` (its Replace's replacement
+    /// token): find it there directly.
+    pub fn note_replacement(&mut self, idx: usize, token: &OrderToken) {
+        if let (Some(n), true) = (self.counter(token), idx < self.orders.len()) {
+            self.aliases[n as usize % ALIASES] = (n, idx);
+        }
     }
 
     pub fn get(&self, i: usize) -> Option<&ChildOrder> {
@@ -483,6 +503,10 @@ impl OrderBookkeeping {
             }
             last = Some(n);
             self.orders.push(*o);
+            let idx = self.orders.len() - 1;
+            if let Some(r) = o.replacing {
+                self.note_replacement(idx, &r);
+            }
         }
         self.orders.len()
     }
@@ -611,6 +635,36 @@ mod tests {
         assert_eq!(b.counter_of(&t), Some(20));
         b.insert(ChildOrder::new(t, sym, 1, Side::Buy, 1, Price(1)));
         assert_eq!(b.index_of(&t), Some(2));
+    }
+
+    #[test]
+    fn a_replaced_order_far_below_its_token_is_found_directly() {
+        let sym = Symbol::new("A").unwrap();
+        let mut b = OrderBookkeeping::new(*b"ETI", 1, 8);
+        let t1 = b.next_token();
+        b.insert(ChildOrder::new(t1, sym, 1, Side::Buy, 100, Price(1)));
+        for _ in 0..1000 {
+            let t = b.next_token();
+            b.insert(ChildOrder::new(t, sym, 1, Side::Buy, 100, Price(1)));
+        }
+        let t2 = b.next_token();
+        let o = b.get_mut(0).unwrap();
+        o.on_accepted(100, 1).unwrap();
+        o.on_replace_sent(t2, 100, Price(2), 1).unwrap();
+        b.note_replacement(0, &t2);
+        assert_eq!(b.index_of(&t2), Some(0));
+        b.get_mut(0)
+            .unwrap()
+            .on_replaced(t2, 100, Price(2), 2)
+            .unwrap();
+        assert_eq!(b.index_of(&t2), Some(0));
+        // a token on the same slot, of another order, is not confused
+        let far = OrderToken::numbered(b"ETI", b.counter_of(&t2).unwrap() + ALIASES as u64);
+        assert_eq!(b.index_of(&far), None);
+        // without the note the scan still finds it
+        let mut c = b.clone();
+        c.aliases.fill((0, 0));
+        assert_eq!(c.index_of(&t2), Some(0));
     }
 
     #[test]

@@ -165,6 +165,7 @@ impl Trader {
             // can_replace held above and nothing ran since
             let _ = o.on_replace_sent(token, shares, price, t2);
         }
+        self.orders.note_replacement(idx, &token);
         if link.send(t2, &bytes).is_err() {
             // stays pending: the next login's reconciliation settles it
             // (a Replace the venue never answered is refused then)
