@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 mod support;
 use support::{free_udp_port, Host, SimProcess};
 
-const USERS: [(&str, Role); 3] = [
+const USERS: [(&str, Role); 4] = [
     ("viewer", Role::Viewer),
+    ("trader", Role::Trader),
     ("risk_officer", Role::RiskOfficer),
     ("second_officer", Role::RiskOfficer),
 ];
@@ -42,7 +43,8 @@ fn write_users(dir: &Path) -> Vec<(String, Secret)> {
     tokens
 }
 
-/// `eti-sim serve` on one venue with its flow, feeding `feed_port`.
+/// `eti-sim serve` on one venue with its flow (passive: nothing takes a
+/// resting order of ours), feeding `feed_port`.
 fn sim(dir: &Path, feed_port: u16) -> SimProcess {
     let cfg = dir.join("sim.toml");
     std::fs::write(
@@ -51,7 +53,7 @@ fn sim(dir: &Path, feed_port: u16) -> SimProcess {
             "[ouch]\nlisten = \"127.0.0.1:0\"\nheartbeat_ms = 50\npeer_timeout_ms = 2000\n\
              [feed]\ndestinations = [\"127.0.0.1:{feed_port}\"]\nbind = \"127.0.0.1:0\"\n\
              retransmit_listen = \"127.0.0.1:0\"\nheartbeat_ms = 100\n\
-             [flow]\nenabled = true\nseed = 7\norders_per_sec = 200\naggressive_pct = 10\n"
+             [flow]\nenabled = true\nseed = 7\norders_per_sec = 200\naggressive_pct = 0\n"
         ),
     )
     .unwrap();
@@ -66,6 +68,7 @@ fn host_config(dir: &Path, feed_port: u16, sim: &SimProcess) -> std::path::PathB
         "[feed]\nlisten = \"127.0.0.1:{feed_port}\"\nretransmit = \"{}\"\n\
          [venue]\naddress = \"{}\"\nreconnect_ms = 50\n\
          [metrics]\nlisten = \"\"\n\
+         [risk]\ncredit = \"10000.00\"\n\
          [control]\nlisten = \"127.0.0.1:0\"\ntls_dir = \"{}\"\nusers_file = \"{}\"\n\
          [[orders]]\nalgo = \"twap\"\nsymbol = \"AAPL\"\nside = \"buy\"\nshares = 200\nduration_s = 600\nslices = 2\n\
          [[orders]]\nalgo = \"twap\"\nsymbol = \"MSFT\"\nside = \"sell\"\nshares = 200\nduration_s = 600\nslices = 2\n",
@@ -257,6 +260,59 @@ fn limits_restricted_list_and_kill_survive_sigkill_and_restart() {
     );
     let st = api.ok("viewer", "GET", "/api/v1/status", None);
     assert_eq!(st["kill_engaged"], json!(false), "{st}");
-    h2.child.kill().unwrap();
+
+    // an order resting under the operators' credit ($765,432.10; the
+    // TOML's is $10,000, less than the resting child's 100 x $186) is
+    // reserved again by the gate after a crash: the limits are restored
+    // before the gate re-checks the open orders
+    api.ok(
+        "risk_officer",
+        "PUT",
+        "/api/v1/limits",
+        Some(json!({"firm": {"max_order_shares": 5000},
+            "symbols": {"AAPL": {"max_order_shares": 0, "max_long": 0, "credit": "0",
+                                 "throttle_burst": 0}},
+            "reason": "room"})),
+    );
+    let r = api.call(
+        "trader",
+        "POST",
+        "/api/v1/parents",
+        Some(
+            json!({"algo": "twap", "symbol": "AAPL", "side": "buy", "shares": 1000,
+            "duration_s": 600, "slices": 2, "passive": true, "limit": "186.00", "reason": "rests below"}),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t0 = Instant::now();
+    let resting = || {
+        api.ok("viewer", "GET", "/api/v1/orders?state=open", None)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["price"] == "186.0000" && o["leaves"].as_u64().unwrap_or(0) > 0)
+    };
+    while !resting() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the passive child never rested: {}",
+            api.ok("viewer", "GET", "/api/v1/orders?state=all", None)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h2.child.kill().unwrap(); // SIGKILL
     let _ = h2.child.wait();
+    let mut h3 = Host::start(d, 3, &cfg, &journal);
+    let _ = control_url(&mut h3);
+    let err = h3.stderr();
+    let resumed = err.lines().find(|l| l.contains("resumed from")).unwrap();
+    let refused = resumed
+        .split("refused ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap();
+    assert_eq!(refused, "0", "{resumed}");
+    assert!(!resumed.contains("gate reserved 0 "), "{resumed}");
+    h3.child.kill().unwrap();
+    let _ = h3.child.wait();
 }

@@ -260,6 +260,11 @@ impl Host {
                 out.positions += 1;
             }
         }
+        // limits, per-symbol limits and the restricted list operators set,
+        // before the gate re-checks the open orders below: they were sent
+        // under these (a credit raised at run time must not refuse them now)
+        let killed = s.kill.global || s.kill.firms.contains(&firm);
+        out.controls = crate::trading::control::restore_controls(t, &s.control_actions, killed);
         // (d) gate registers, per venue slot: that venue's net position,
         // then its open orders re-checked (one venue: the firm's slot, all
         // of it)
@@ -309,8 +314,6 @@ impl Host {
             t.status.kill.store(true, Ordering::Relaxed);
             out.kill = true;
         }
-        // limits, per-symbol limits and the restricted list operators set
-        out.controls = crate::trading::control::restore_controls(t, &s.control_actions, out.kill);
         // the per-symbol check's exposure: carried positions, restored orders
         let positions: Vec<_> = t
             .positions
