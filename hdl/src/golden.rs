@@ -225,10 +225,10 @@ impl OrderTable {
             .then_some((slot, e))
     }
 
-    /// Is the token's slot held by a live order (other than the one at `except`)?
-    fn taken(&self, hi: u64, lo: u64, except: Option<usize>) -> bool {
+    /// Is the token's slot held by a live order?
+    fn taken(&self, hi: u64, lo: u64) -> bool {
         let slot = token_slot(hi, lo);
-        Some(slot) != except && self.entries.get(slot).is_some_and(|e| e.live)
+        self.entries.get(slot).is_some_and(|e| e.live)
     }
 
     /// Live entries (`OT_LIVE`).
@@ -254,14 +254,12 @@ impl OrderTable {
     }
 }
 
-/// What an accepted order commits beyond its notional: the table entry it
-/// replaces (a Replace's original slot) and the symbol slot and side it
-/// records.
+/// What an accepted order commits beyond its notional: the symbol slot and
+/// side its table entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Verdict {
     notional: u64,
-    /// Order table on: the stored order's slot (Replace), symbol slot, side.
-    replaces: Option<usize>,
+    /// Order table on: the symbol slot and side (a Replace's: the stored ones).
     symbol_slot: u8,
     buy: bool,
 }
@@ -506,7 +504,6 @@ impl GoldenModel {
         let table = self.orders.enabled;
         let mut v = Verdict {
             notional: 0,
-            replaces: None,
             symbol_slot: 0,
             buy: p.side == b'B',
         };
@@ -595,7 +592,7 @@ impl GoldenModel {
             return Err(R::MaxNotional);
         }
         v.notional = n;
-        if let Some((slot, o)) = stored {
+        if let Some((_, o)) = stored {
             // credit and position on the difference against the stored order
             let old_n = u64::from(o.remaining) * u64::from(o.price);
             if n > old_n && credit_fails(e.open_notional, n - old_n, lim.credit) {
@@ -612,7 +609,6 @@ impl GoldenModel {
                     return Err(R::PositionLimit);
                 }
             }
-            v.replaces = Some(slot);
             v.buy = o.buy;
         } else {
             if credit_fails(e.open_notional, n, lim.credit) {
@@ -628,7 +624,10 @@ impl GoldenModel {
         if !token_increases(p, e) {
             return Err(R::TokenNotIncreasing);
         }
-        if table && self.orders.taken(p.token_hi, p.token_lo, v.replaces) {
+        // the original stays live until the venue answers the Replace (the
+        // host reports Replaced as the original's `done`), so its slot is
+        // taken too: a refused Replace leaves an order the gate still knows
+        if table && self.orders.taken(p.token_hi, p.token_lo) {
             return Err(R::OrderTableFull);
         }
         Ok(v)
@@ -667,9 +666,6 @@ impl GoldenModel {
         e.last_token_lo = p.token_lo;
         if !table {
             return;
-        }
-        if let Some(old) = v.replaces.and_then(|s| self.orders.entries.get_mut(s)) {
-            old.live = false;
         }
         if let Some(new) = self
             .orders

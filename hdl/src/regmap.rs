@@ -80,10 +80,12 @@
 //!   position on the difference (new shares × price − remaining × stored
 //!   price; new shares − remaining on the stored side; a decrease passes),
 //!   throttle, token order (the replacement token), and `OrderTableFull` if the
-//!   replacement token's slot (other than the original's) holds a live order.
+//!   replacement token's slot holds a live order (the original's included).
 //!   Accepted: the new order is reserved in full in the stored side's bucket
-//!   (the old order's reservation stays until the host posts its release when
-//!   the venue confirms), the old entry dies, the new one is live.
+//!   and its entry is live; the original's reservation and entry stay until
+//!   the venue answers (the host posts the release and an `OT_EVENT` done on
+//!   the original for Replaced, a done on the replacement for a refusal), so
+//!   a refused Replace leaves an original the gate still checks and cancels.
 //! - Cancel and Modify: after framing and firm, `UnknownToken` if their token
 //!   is not live for that firm, then the throttle as before. They leave the
 //!   entry live: the venue's confirmation (`OT_EVENT`) removes it.

@@ -30,7 +30,8 @@ fn gate() -> GateDriver<GoldenModel> {
     let mut d = configure(GoldenModel::new());
     d.set_throttle(u16::MAX, 0).expect("throttle");
     for f in 0..2 {
-        d.clear_firm(f).expect("clear: a full bucket of the new burst");
+        d.clear_firm(f)
+            .expect("clear: a full bucket of the new burst");
     }
     d.set_order_table(true).expect("table on");
     d
@@ -170,13 +171,18 @@ fn replace_is_checked_as_the_order_it_replaces() {
     )
     .expect("limits");
     assert_eq!(check(&mut d, 0, &repl(1, 2, 151, PX)), rej(R::MaxShares));
-    // accepted: old dead, new live on the buy side, reserved in the buy bucket
+    // accepted: new live on the buy side, reserved in the buy bucket; the
+    // original stays live (and cancelable) until the venue answers
     let on_before = d.gate().firms.exposure[0].open_notional;
     assert_eq!(check(&mut d, 0, &repl(1, 2, 120, PX)), Decision::Accept);
     let e = &d.gate().firms.exposure[0];
     assert_eq!(e.open_buy, 220, "new order reserved on its stored side");
     assert_eq!(e.open_unsided, 0);
     assert_eq!(e.open_notional, on_before + 120 * u64::from(PX));
+    assert_eq!(d.live_orders(), Ok(2));
+    assert_eq!(check(&mut d, 0, &cancel(&tok(1), 0)), Decision::Accept);
+    // the venue's Replaced: the host reports the original done
+    d.order_done(0, &tok(1)).expect("replaced");
     assert_eq!(d.live_orders(), Ok(1));
     assert_eq!(check(&mut d, 0, &cancel(&tok(1), 0)), rej(R::UnknownToken));
     assert_eq!(check(&mut d, 0, &cancel(&tok(2), 0)), Decision::Accept);
@@ -216,10 +222,33 @@ fn replace_is_checked_as_the_order_it_replaces() {
         check(&mut d, 0, &repl(2, clash, 100, PX)),
         rej(R::OrderTableFull)
     );
-    // the same slot as the original is fine (the original dies)
+    // the original's own slot is taken too while the original is live
     let same = 2 + 2 * ORDER_SLOTS as u64;
-    assert_eq!(check(&mut d, 0, &repl(2, same, 100, PX)), Decision::Accept);
+    assert_eq!(
+        check(&mut d, 0, &repl(2, same, 100, PX)),
+        rej(R::OrderTableFull)
+    );
     assert_eq!(d.live_orders(), Ok(2));
+}
+
+/// A Replace the venue refuses (the order is halted, say): the original is
+/// still live at the venue, so the gate must still know it: its Cancel
+/// passes, and the replacement dies when the host reports the refusal.
+#[test]
+fn a_refused_replace_leaves_the_original_known() {
+    let mut d = gate();
+    assert_eq!(check(&mut d, 0, &buy(1, "AAPL", 100, PX)), Decision::Accept);
+    assert_eq!(check(&mut d, 0, &repl(1, 2, 120, PX)), Decision::Accept);
+    // the venue refuses the Replace: the host reports the replacement done
+    d.order_done(0, &tok(2)).expect("refused");
+    assert_eq!(d.live_orders(), Ok(1));
+    assert_eq!(check(&mut d, 0, &cancel(&tok(1), 0)), Decision::Accept);
+    assert_eq!(
+        check(&mut d, 0, &cancel(&tok(2), 0)),
+        Decision::Reject(R::UnknownToken)
+    );
+    // and it can be replaced again
+    assert_eq!(check(&mut d, 0, &repl(1, 3, 90, PX)), Decision::Accept);
 }
 
 #[test]

@@ -433,9 +433,10 @@ impl Risk {
     ///
     /// With the order table on ([`Self::enable_order_table`]) the gate
     /// checked and reserved the Replace as the new order it is, on the
-    /// stored side, and its table entry moved to `new_token` then: the old
-    /// order's reservation is released and, when the venue's leaves are
-    /// fewer than those reserved, the difference.
+    /// stored side, and recorded `new_token` beside the still live
+    /// `old_token`: the old order's reservation is released, its entry dies
+    /// and, when the venue's leaves are fewer than those reserved, the
+    /// difference is released.
     pub fn on_replaced_on(
         &mut self,
         slot: u8,
@@ -443,10 +444,13 @@ impl Risk {
         old: (u32, Price),
         reserved: u32,
         new: (u32, Price),
+        old_token: &OrderToken,
         new_token: &OrderToken,
     ) {
         if self.order_table {
+            // the gate kept the original live until this answer
             self.on_release_on(slot, side, old.0, old.1);
+            self.on_order_gone_on(slot, old_token);
             if reserved > new.0 {
                 self.on_order_release_on(slot, new_token, side, reserved - new.0, new.1);
             }

@@ -220,6 +220,7 @@ impl Trader {
             (ch.old_leaves, ch.old_price),
             reserved,
             (ch.new_leaves, r.price()),
+            &prev,
             &new,
         );
         // the symbol's own credit and position count the order as it is now
