@@ -444,8 +444,7 @@ impl Risk {
         old: (u32, Price),
         reserved: u32,
         new: (u32, Price),
-        old_token: &OrderToken,
-        new_token: &OrderToken,
+        (old_token, new_token): (&OrderToken, &OrderToken),
     ) {
         if self.order_table {
             // the gate kept the original live until this answer

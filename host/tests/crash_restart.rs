@@ -89,20 +89,7 @@ fn sim_config(dir: &Path, feed_port: u16, ouch: &str, retransmit: &str) {
 }
 
 fn host_config(dir: &Path, feed_port: u16, sim: &Sim) -> PathBuf {
-    let mut text = eti_host::app::config::DEFAULT_TOML
-        .replace(
-            "listen = \"127.0.0.1:30001\"",
-            &format!("listen = \"127.0.0.1:{feed_port}\""),
-        )
-        .replace(
-            "retransmit = \"127.0.0.1:30002\"",
-            &format!("retransmit = \"{}\"", sim.retransmit),
-        )
-        .replace(
-            "address = \"127.0.0.1:30003\"",
-            &format!("address = \"{}\"", sim.ouch),
-        )
-        .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"")
+    let mut text = support::loopback_config(feed_port, &sim.retransmit, &sim.ouch)
         .replace("reconnect_ms = 200", "reconnect_ms = 50");
     for (symbol, side, shares) in PARENTS {
         text.push_str(&format!(

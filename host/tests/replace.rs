@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 fn poll_until(host: &mut Host, ms: u64, done: impl Fn(&Host) -> bool) -> bool {
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(ms) {
@@ -55,20 +57,7 @@ fn venue(dir: &Path) -> (Simulator, PathBuf) {
     sc.flow.tick = "0.10".into();
     let sim = Simulator::start(&sc).unwrap();
     let path = dir.join("eti.toml");
-    let text = eti_host::app::config::DEFAULT_TOML
-        .replace(
-            "listen = \"127.0.0.1:30001\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace(
-            "retransmit = \"127.0.0.1:30002\"",
-            &format!("retransmit = \"{}\"", sim.retransmit_addr()),
-        )
-        .replace(
-            "address = \"127.0.0.1:30003\"",
-            &format!("address = \"{}\"", sim.ouch_addr()),
-        )
-        .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"");
+    let text = support::loopback_config(port, sim.retransmit_addr(), sim.ouch_addr());
     std::fs::write(&path, text).unwrap();
     (sim, path)
 }

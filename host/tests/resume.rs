@@ -16,6 +16,8 @@ use eti_sim::simulator::Simulator;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 fn poll_until(host: &mut Host, ms: u64, done: impl Fn(&Host) -> bool) -> bool {
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(ms) {
@@ -45,20 +47,7 @@ fn run_resumes_from_the_journal_of_a_stopped_session() {
     let dir = tempfile::tempdir().unwrap();
     let jdir = dir.path().join("journal");
     let path = dir.path().join("eti.toml");
-    let text = eti_host::app::config::DEFAULT_TOML
-        .replace(
-            "listen = \"127.0.0.1:30001\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace(
-            "retransmit = \"127.0.0.1:30002\"",
-            &format!("retransmit = \"{}\"", sim.retransmit_addr()),
-        )
-        .replace(
-            "address = \"127.0.0.1:30003\"",
-            &format!("address = \"{}\"", sim.ouch_addr()),
-        )
-        .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"");
+    let text = support::loopback_config(port, sim.retransmit_addr(), sim.ouch_addr());
     std::fs::write(&path, text).unwrap();
     let aapl = Symbol::new("AAPL").unwrap();
 

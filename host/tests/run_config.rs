@@ -4,6 +4,8 @@
 use eti_sim::config::SimConfig;
 use eti_sim::simulator::Simulator;
 
+mod support;
+
 #[test]
 fn run_from_config_trades_against_a_venue() {
     // a free UDP port for the feed (the venue must know it up front)
@@ -19,20 +21,7 @@ fn run_from_config_trades_against_a_venue() {
     let sim = Simulator::start(&sc).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("eti.toml");
-    let mut text = eti_host::app::config::DEFAULT_TOML
-        .replace(
-            "listen = \"127.0.0.1:30001\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace(
-            "retransmit = \"127.0.0.1:30002\"",
-            &format!("retransmit = \"{}\"", sim.retransmit_addr()),
-        )
-        .replace(
-            "address = \"127.0.0.1:30003\"",
-            &format!("address = \"{}\"", sim.ouch_addr()),
-        )
-        .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"");
+    let mut text = support::loopback_config(port, sim.retransmit_addr(), sim.ouch_addr());
     text.push_str("\n[[orders]]\nalgo = \"twap\"\nsymbol = \"AAPL\"\nside = \"buy\"\nshares = 1000\nduration_s = 3\nslices = 5\nparticipation_pct = 50\n");
     std::fs::write(&path, text).unwrap();
     let host = eti_host::app::runner::run_from_config(Some(&path), Some(20)).expect("eti run");

@@ -129,24 +129,9 @@ impl Trader {
         let token = self.orders.next_token();
         let bytes = encode(old, token, shares, price, tif);
         let t1 = mono_ns();
-        if let Some(mid) = self
-            .books
-            .book(locate)
-            .filter(|_| v == 0)
-            .and_then(|b| b.top().mid())
-        {
-            self.risk.update_reference(&symbol, mid);
-        }
-        let d = self.risk.check_on(slot, t1, &bytes);
-        let t2 = mono_ns();
-        self.latency.record(Stage::Encode, t1 - t0);
-        self.latency.record(Stage::RiskGate, t2 - t1);
+        let (d, t2) = self.gate_check((v, slot), (&symbol, locate), (t0, t1), &bytes);
         if let Decision::Reject(r) = d {
-            self.stats.gate_rejects += 1;
             self.replace_stats.gate_rejects += 1;
-            if let Some(m) = &self.metrics {
-                m.risk_reject(r);
-            }
             tracing::debug!(reason = crate::risk::reason_name(r), %old, %price, "risk gate rejected replace");
             return Err(Refused::Gate(r));
         }
@@ -220,8 +205,7 @@ impl Trader {
             (ch.old_leaves, ch.old_price),
             reserved,
             (ch.new_leaves, r.price()),
-            &prev,
-            &new,
+            (&prev, &new),
         );
         // the symbol's own credit and position count the order as it is now
         // (a Replace is not checked against them: it re-prices open shares)

@@ -377,6 +377,39 @@ impl Trader {
         self.send_on(venue, 0, symbol, locate, side, shares, price, tif, parent)
     }
 
+    /// The gate's part of sending an Enter or a Replace: the collar's
+    /// reference moved to the current mid (venue 0's book; the router sets the
+    /// consolidated mid for others), the check on the venue's firm slot, the
+    /// encode (`t0..t1`) and gate stages recorded, a reject counted and
+    /// published. Returns the decision and the time it came.
+    pub(crate) fn gate_check(
+        &mut self,
+        (v, slot): (u8, u8),
+        (symbol, locate): (&Symbol, u16),
+        (t0, t1): (u64, u64),
+        bytes: &[u8],
+    ) -> (Decision, u64) {
+        if let Some(mid) = self
+            .books
+            .book(locate)
+            .filter(|_| v == 0)
+            .and_then(|b| b.top().mid())
+        {
+            self.risk.update_reference(symbol, mid);
+        }
+        let d = self.risk.check_on(slot, t1, bytes);
+        let t2 = mono_ns();
+        self.latency.record(Stage::Encode, t1 - t0);
+        self.latency.record(Stage::RiskGate, t2 - t1);
+        if let Decision::Reject(r) = d {
+            self.stats.gate_rejects += 1;
+            if let Some(m) = &self.metrics {
+                m.risk_reject(r);
+            }
+        }
+        (d, t2)
+    }
+
     /// [`Self::send_order`] to venue `v` over its session `venue`, checked
     /// by the gate on that venue's firm slot.
     #[allow(clippy::too_many_arguments)]
@@ -433,25 +466,8 @@ impl Trader {
                 return Err(Refused::SymbolLimit(r));
             }
         };
-        // keep the collar's reference at the current mid before the check
-        // (venue 0's book; the router sets the consolidated mid for others)
-        if let Some(mid) = self
-            .books
-            .book(locate)
-            .filter(|_| v == 0)
-            .and_then(|b| b.top().mid())
-        {
-            self.risk.update_reference(&symbol, mid);
-        }
-        let d = self.risk.check_on(slot, t1, &bytes);
-        let t2 = mono_ns();
-        self.latency.record(Stage::Encode, t1 - t0);
-        self.latency.record(Stage::RiskGate, t2 - t1);
+        let (d, t2) = self.gate_check((v, slot), (&symbol, locate), (t0, t1), &bytes);
         if let Decision::Reject(r) = d {
-            self.stats.gate_rejects += 1;
-            if let Some(m) = &self.metrics {
-                m.risk_reject(r);
-            }
             tracing::debug!(reason = crate::risk::reason_name(r), %symbol, shares, %price, "risk gate rejected order");
             return Err(Refused::Gate(r));
         }

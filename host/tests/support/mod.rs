@@ -153,3 +153,27 @@ impl Rng {
         self.0 % n.max(1)
     }
 }
+
+/// The embedded defaults pointed at a simulator on loopback: the feed on
+/// `feed_port`, the simulator's retransmission and OUCH addresses, no
+/// metrics listener.
+pub fn loopback_config(
+    feed_port: u16,
+    retransmit: impl std::fmt::Display,
+    ouch: impl std::fmt::Display,
+) -> String {
+    eti_host::app::config::DEFAULT_TOML
+        .replace(
+            "listen = \"127.0.0.1:30001\"",
+            &format!("listen = \"127.0.0.1:{feed_port}\""),
+        )
+        .replace(
+            "retransmit = \"127.0.0.1:30002\"",
+            &format!("retransmit = \"{retransmit}\""),
+        )
+        .replace(
+            "address = \"127.0.0.1:30003\"",
+            &format!("address = \"{ouch}\""),
+        )
+        .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"")
+}
