@@ -103,6 +103,13 @@ fn tca_figures_agree_with_an_independent_recomputation_from_the_raw_journal() {
                 v.0 += 1;
                 v.1 += e["shares"].as_f64().unwrap();
             }
+            "replace_sent" | "order_replaced" => {
+                // the child goes on under its replacement token
+                let old = e["old_token"].as_str().unwrap();
+                if let Some(&p) = owner.get(old) {
+                    owner.insert(e["new_token"].as_str().unwrap().to_string(), p);
+                }
+            }
             "fill" => {
                 let tok = e["token"].as_str().unwrap();
                 if owner.contains_key(tok) {
@@ -165,8 +172,15 @@ fn tca_figures_agree_with_an_independent_recomputation_from_the_raw_journal() {
         let from_summary = summary
             .parents
             .iter()
-            .find(|q| q.algo.name() == p.algo && q.symbol == p.symbol)
-            .unwrap();
+            // algo and symbol alone are not unique (the demo has a passive
+            // TWAP on a symbol beside a plain one): the side and size too
+            .find(|q| {
+                q.algo.name() == p.algo
+                    && q.symbol == p.symbol
+                    && (q.side == "buy") == buy
+                    && f64::from(q.shares) == x
+            })
+            .unwrap_or_else(|| panic!("parent {id} ({} {}) in the summary", p.algo, p.symbol));
         assert_eq!(
             from_summary.filled as f64, f,
             "parent {id}: journal vs hot path"

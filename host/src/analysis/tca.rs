@@ -153,6 +153,19 @@ pub fn read(dir: &Path) -> Result<JournalData, TcaError> {
             Event::OrderAdopted(a) if a.parent != NO_PARENT => {
                 owner.insert(a.order.token, a.parent);
             }
+            // a re-priced child lives on under its replacement token: its
+            // fills there are the same parent's (the intent is journaled
+            // before the Replace goes out, the venue's Replaced after)
+            Event::ReplaceSent(r) => {
+                if let Some(&p) = owner.get(&r.old_token) {
+                    owner.insert(r.new_token, p);
+                }
+            }
+            Event::OrderReplaced(r) => {
+                if let Some(&p) = owner.get(&r.old_token) {
+                    owner.insert(r.new_token, p);
+                }
+            }
             Event::Fill(f) => match owner.get(&f.exec.token).and_then(|i| d.parents.get_mut(i)) {
                 Some(p) => p.fills.push(TcaFill {
                     ts_ns: ts,
