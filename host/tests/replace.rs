@@ -19,22 +19,11 @@ use eti_sim::config::SimConfig;
 use eti_sim::simulator::Simulator;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod support;
 
-fn poll_until(host: &mut Host, ms: u64, done: impl Fn(&Host) -> bool) -> bool {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_millis(ms) {
-        if host.poll() == 0 {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        if done(host) {
-            return true;
-        }
-    }
-    false
-}
+use support::poll_until;
 
 fn aapl() -> Symbol {
     Symbol::new("AAPL").unwrap()

@@ -14,22 +14,10 @@ use eti_host::trading::{command_queue, Host, SharedStatus};
 use eti_sim::config::SimConfig;
 use eti_sim::simulator::Simulator;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 mod support;
 
-fn poll_until(host: &mut Host, ms: u64, done: impl Fn(&Host) -> bool) -> bool {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_millis(ms) {
-        if host.poll() == 0 {
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        if done(host) {
-            return true;
-        }
-    }
-    false
-}
+use support::poll_until;
 
 #[test]
 fn run_resumes_from_the_journal_of_a_stopped_session() {

@@ -352,15 +352,7 @@ impl Trader {
         {
             return false;
         }
-        let mut rt = if v == 0 { None } else { self.routing.take() };
-        let link = match rt.as_mut().and_then(|r| r.clients.get_mut(v - 1)) {
-            Some(c) => c,
-            None => venue,
-        };
-        let ok = link.send(mono_ns(), &bytes).is_ok();
-        if rt.is_some() {
-            self.routing = rt;
-        }
+        let ok = self.send_via(venue, v, &bytes);
         if ok {
             self.stats.cancels_sent += 1;
             self.replace_stats.trims += 1;

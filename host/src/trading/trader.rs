@@ -377,6 +377,21 @@ impl Trader {
         self.send_on(venue, 0, symbol, locate, side, shares, price, tif, parent)
     }
 
+    /// Sends `bytes` over venue `v`'s session (`venue` for venue 0, the
+    /// router's client otherwise); false when it did not go out.
+    pub(crate) fn send_via(&mut self, venue: &mut VenueClient, v: usize, bytes: &[u8]) -> bool {
+        let mut rt = if v == 0 { None } else { self.routing.take() };
+        let link = match rt.as_mut().and_then(|r| r.clients.get_mut(v - 1)) {
+            Some(c) => c,
+            None => venue,
+        };
+        let ok = link.send(mono_ns(), bytes).is_ok();
+        if rt.is_some() {
+            self.routing = rt;
+        }
+        ok
+    }
+
     /// The gate's part of sending an Enter or a Replace: the collar's
     /// reference moved to the current mid (venue 0's book; the router sets the
     /// consolidated mid for others), the check on the venue's firm slot, the
@@ -541,15 +556,7 @@ impl Trader {
         }
         let token = o.token;
         // an order on another venue is cancelled over that venue's session
-        let mut rt = if v == 0 { None } else { self.routing.take() };
-        let link = match rt.as_mut().and_then(|r| r.clients.get_mut(v - 1)) {
-            Some(c) => c,
-            None => venue,
-        };
-        let ok = link.send(mono_ns(), &bytes).is_ok();
-        if rt.is_some() {
-            self.routing = rt;
-        }
+        let ok = self.send_via(venue, v, &bytes);
         if ok {
             self.stats.cancels_sent += 1;
             self.journal_on(

@@ -177,3 +177,21 @@ pub fn loopback_config(
         )
         .replace("listen = \"127.0.0.1:9464\"", "listen = \"\"")
 }
+
+/// Polls an in-process host until `done` holds; false after `ms`.
+pub fn poll_until(
+    host: &mut eti_host::trading::Host,
+    ms: u64,
+    done: impl Fn(&eti_host::trading::Host) -> bool,
+) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_millis(ms) {
+        if host.poll() == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if done(host) {
+            return true;
+        }
+    }
+    false
+}
