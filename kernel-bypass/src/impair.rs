@@ -13,7 +13,6 @@
 
 use std::{
     fs::File,
-    net::Ipv4Addr,
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -25,7 +24,7 @@ use std::{
 
 use crate::{
     error::IoError,
-    netns::{ethtool_off, ip, mac_str, sweep_stale_labs, VethLab, NEXT_LAB},
+    netns::{ethtool_off, ip, mac_str, VethLab},
     xsk::if_index,
 };
 
@@ -89,36 +88,16 @@ impl ImpairedLab {
     /// [`IoError::Config`] if an `ip`/`ethtool` command fails (not root),
     /// [`IoError::Sys`] if the wire's sockets cannot be opened.
     pub fn create(tag: &str, imp: Impairment) -> Result<Self, IoError> {
-        let pid = std::process::id();
-        let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
-        let nw = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
-        let tag: String = tag
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(3)
-            .collect();
-        let id = format!("{tag}{:05}{:02}", pid % 100_000, n % 100);
         // Same address plan as VethLab (a /30 in 198.18.0.0/15).
-        let a = 18 + (pid % 2) as u8;
-        let b = ((pid / 2) % 256) as u8 ^ (n as u8).wrapping_mul(37);
-        let c = ((n % 64) * 4) as u8;
-        sweep_stale_labs();
-        let lab = VethLab {
-            ns: format!("kbns{tag}-{pid}-{n}"),
-            outer_if: format!("kb{id}o"),
-            inner_if: format!("kb{id}i"),
-            outer_ip: Ipv4Addr::new(198, a, b, c + 1),
-            inner_ip: Ipv4Addr::new(198, a, b, c + 2),
-            outer_mac: [0x02, 0x6b, (pid >> 8) as u8, pid as u8, n as u8, 1],
-            inner_mac: [0x02, 0x6b, (pid >> 8) as u8, pid as u8, n as u8, 2],
-        };
+        let plan = VethLab::plan(tag);
         let mut me = Self {
-            wire_ns: format!("kbns{tag}-{pid}-{nw}"),
-            lab,
+            wire_ns: plan.extra_ns(),
+            lab: plan.lab,
             counters: Arc::new(WireCounters::default()),
             stop: Arc::new(AtomicBool::new(false)),
             wire: None,
         };
+        let id = plan.id;
         let (wc, ws) = (format!("kb{id}c"), format!("kb{id}s"));
         let l = &me.lab;
         let w = me.wire_ns.as_str();

@@ -114,13 +114,30 @@ pub fn lab_unavailable_reason() -> Option<String> {
     None
 }
 
+/// What [`VethLab::plan`] chose: the lab, and the stem of its interface
+/// names for a caller that adds interfaces of its own.
+pub(crate) struct LabPlan {
+    pub lab: VethLab,
+    /// Interface-name stem (`kb{id}o` / `kb{id}i` are the lab's ends).
+    pub id: String,
+    tag: String,
+    pid: u32,
+}
+
+impl LabPlan {
+    /// One more namespace name of this process's labs (swept with them when
+    /// the process is gone).
+    pub fn extra_ns(&self) -> String {
+        let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
+        format!("kbns{}-{}-{n}", self.tag, self.pid)
+    }
+}
+
 impl VethLab {
-    /// Creates namespace and veth pair; `tag` (<= 3 chars) helps tell labs
-    /// apart in `ip link` output.
-    ///
-    /// # Errors
-    /// [`IoError::Config`] if an `ip` command fails (typically: not root).
-    pub fn create(tag: &str) -> Result<Self, IoError> {
+    /// A new lab's names and addresses; nothing is created yet (the caller
+    /// adds the links, and dropping the lab deletes whatever part exists).
+    /// Stale labs of dead processes are swept first.
+    pub(crate) fn plan(tag: &str) -> LabPlan {
         let pid = std::process::id();
         let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
         let tag: String = tag
@@ -148,6 +165,16 @@ impl VethLab {
             outer_mac: [0x02, 0x6b, (pid >> 8) as u8, pid as u8, n as u8, 1],
             inner_mac: [0x02, 0x6b, (pid >> 8) as u8, pid as u8, n as u8, 2],
         };
+        LabPlan { lab, id, tag, pid }
+    }
+
+    /// Creates namespace and veth pair; `tag` (<= 3 chars) helps tell labs
+    /// apart in `ip link` output.
+    ///
+    /// # Errors
+    /// [`IoError::Config`] if an `ip` command fails (typically: not root).
+    pub fn create(tag: &str) -> Result<Self, IoError> {
+        let lab = Self::plan(tag).lab;
         // From here on, Drop cleans whatever part exists.
         ip(&["netns", "add", &lab.ns])?;
         ip(&[
