@@ -1,14 +1,16 @@
 //! The differential run: one [`Scenario`] fed to the golden model and to the
 //! rust-hdl simulation; every decision, every register read and, at the end,
 //! every counter must match. Runs of orders between control accesses stream
-//! back to back (line rate), so the pipeline is exercised full.
+//! back to back (line rate), so the pipeline is exercised full. Any
+//! [`Profile`] runs the same way; with the order table on, the live count
+//! (`OT_LIVE`) must match at the end too.
 
 use crate::gate::RiskGate;
 use crate::golden::GoldenModel;
-use crate::regmap::{Decision, COUNTERS};
+use crate::regmap::{self, Decision, COUNTERS};
 use crate::rtl::sim::{beats, Beat, SimulatedGate, Step};
 use crate::rtl::LATENCY;
-use crate::vectors::{cancel, enter, replace, stock, token, Op, Scenario, Stress};
+use crate::vectors::{cancel, enter, replace, stock, token, Op, Profile};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -32,6 +34,11 @@ pub struct DiffReport {
     pub cycles: u64,
     /// Decisions per reason code from the model's counters.
     pub counters: Vec<u64>,
+    /// Venue events (`OT_EVENT` writes) and `OT_CLEAR`s in the stream.
+    pub venue_events: u64,
+    pub table_clears: u64,
+    /// `OT_LIVE` at the end (order table profiles), both agreeing.
+    pub live_at_end: Option<u64>,
 }
 
 impl DiffReport {
@@ -101,16 +108,71 @@ fn push_beats(b: &mut Batch, firm: u8, beats: &[Beat]) {
 /// message (the model sees a framing error: an empty message), and control
 /// accesses requested while a message is still arriving.
 pub fn run(seed: u64, orders: u64, progress: impl FnMut(u64)) -> DiffReport {
-    run_ops(seed, Scenario::new(seed, orders), progress)
+    run_profile(Profile::Random, seed, orders, progress)
 }
 
-/// The stress profile ([`Stress`]): every message reject reason provoked
-/// about equally often, through the same stream as [`run`].
+/// The stress profile ([`crate::vectors::Stress`]): every message reject
+/// reason provoked about equally often, through the same stream as [`run`].
 pub fn run_stress(seed: u64, orders: u64, progress: impl FnMut(u64)) -> DiffReport {
-    run_ops(seed, Stress::new(seed, orders), progress)
+    run_profile(Profile::Stress, seed, orders, progress)
 }
 
-fn run_ops(seed: u64, ops: impl Iterator<Item = Op>, mut progress: impl FnMut(u64)) -> DiffReport {
+/// Any profile through both implementations, as [`run`].
+pub fn run_profile(
+    profile: Profile,
+    seed: u64,
+    orders: u64,
+    progress: impl FnMut(u64),
+) -> DiffReport {
+    run_ops(seed, profile.table(), profile.ops(seed, orders), progress)
+}
+
+/// The golden model alone on a profile (no RTL): its counters (index = reason
+/// code, 0 = accepted) and the venue events and clears the stream carried.
+/// Cheap (about 20 ns a check): for checking what a profile provokes.
+pub fn golden_only(profile: Profile, seed: u64, orders: u64) -> DiffReport {
+    let mut model = GoldenModel::new();
+    let mut rep = DiffReport::default();
+    for op in profile.ops(seed, orders) {
+        match op {
+            Op::Order { firm, len, bytes } => {
+                rep.orders += 1;
+                if model.check(firm, &bytes[..usize::from(len)]).is_accept() {
+                    rep.accepted += 1;
+                }
+            }
+            Op::Write { addr, value } => {
+                rep.control_ops += 1;
+                count_table_write(&mut rep, addr);
+                let _ = model.write_register(addr, value);
+            }
+            Op::Read { addr } => {
+                rep.control_ops += 1;
+                let _ = model.read_register(addr);
+            }
+        }
+    }
+    rep.counters = model.counters.0.iter().map(|&c| u64::from(c)).collect();
+    if profile.table() {
+        rep.live_at_end = Some(model.orders.live() as u64);
+    }
+    rep
+}
+
+fn count_table_write(rep: &mut DiffReport, addr: u16) {
+    match addr {
+        regmap::OT_EVENT => rep.venue_events += 1,
+        regmap::OT_CLEAR => rep.table_clears += 1,
+        _ => {}
+    }
+}
+
+fn run_ops(
+    seed: u64,
+    table: bool,
+    ops: impl Iterator<Item = Op>,
+    mut progress: impl FnMut(u64),
+) -> DiffReport {
     let mut model = GoldenModel::new();
     let mut sim = SimulatedGate::new();
     let mut rep = DiffReport::default();
@@ -166,6 +228,9 @@ fn run_ops(seed: u64, ops: impl Iterator<Item = Op>, mut progress: impl FnMut(u6
             }
             Op::Write { .. } | Op::Read { .. } => {
                 rep.control_ops += 1;
+                if let Op::Write { addr, .. } = op {
+                    count_table_write(&mut rep, addr);
+                }
                 let (step, answer) = match op {
                     Op::Write { addr, value } => (
                         Step::Control {
@@ -216,6 +281,16 @@ fn run_ops(seed: u64, ops: impl Iterator<Item = Op>, mut progress: impl FnMut(u6
             rep.counters = m.to_vec();
         }
         (m, s) => rep.note(format!("counter read failed: {m:?} {s:?}")),
+    }
+    if table {
+        // the live entries, as the host reads them
+        match (
+            model.read_register(regmap::OT_LIVE),
+            sim.read_register(regmap::OT_LIVE),
+        ) {
+            (Ok(m), Ok(s)) if m == s => rep.live_at_end = Some(m),
+            (m, s) => rep.note(format!("OT_LIVE at the end: model {m:?}, rtl {s:?}")),
+        }
     }
     rep.min_latency = sim.min_latency;
     rep.max_latency = sim.max_latency;

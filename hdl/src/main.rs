@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{ColorChoice, CommandFactory, FromArgMatches, Parser, Subcommand};
 use eti_hdl::regmap::Decision;
+use eti_hdl::vectors::Profile;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -41,7 +42,7 @@ enum Cmd {
         #[arg(long)]
         blocks: bool,
     },
-    /// Golden model vs. rust-hdl simulation on a random scenario.
+    /// Golden model vs. rust-hdl simulation on a generated profile.
     Diff {
         /// Orders to push through both implementations.
         #[arg(long, default_value_t = 50_000)]
@@ -49,6 +50,13 @@ enum Cmd {
         /// Scenario seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Generator: random or stress, with the order table off, or table /
+        /// table-stress with it on.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Random)]
+        profile: ProfileArg,
+        /// Run the golden model alone (no RTL): the reason histogram of the profile.
+        #[arg(long)]
+        golden_only: bool,
     },
     /// Build the Verilator test bench in DIR and replay golden-model vectors.
     Verilator {
@@ -61,6 +69,9 @@ enum Cmd {
         /// Scenario seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Generator of the vectors (see `diff --profile`).
+        #[arg(long, value_enum, default_value_t = ProfileArg::Random)]
+        profile: ProfileArg,
     },
     /// Run a JSON-lines scenario (operations documented in hdl/README.md) through
     /// the golden model and the RTL; exit 1 on any disagreement, 2 on a bad file.
@@ -82,7 +93,34 @@ enum Cmd {
         /// Scenario seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Generator of the vectors (see `diff --profile`).
+        #[arg(long, value_enum, default_value_t = ProfileArg::Random)]
+        profile: ProfileArg,
     },
+}
+
+/// `eti_hdl::vectors::Profile` on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProfileArg {
+    /// The random scenario, order table off.
+    Random,
+    /// Every message reject reason provoked, order table off.
+    Stress,
+    /// The random scenario with the order table on (venue events, live/dead/unknown tokens).
+    Table,
+    /// Every reject reason provoked, order table on (22 and 23 included).
+    TableStress,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Profile {
+        match p {
+            ProfileArg::Random => Profile::Random,
+            ProfileArg::Stress => Profile::Stress,
+            ProfileArg::Table => Profile::Table,
+            ProfileArg::TableStress => Profile::TableStress,
+        }
+    }
 }
 
 /// Colour only for a terminal, and never with `NO_COLOR` set (no-color.org).
@@ -122,6 +160,30 @@ fn named_counters(counters: &[u64]) -> String {
     named.join(", ")
 }
 
+/// Each decision's share of all decisions (BadRegister, a control answer, left out).
+fn percentages(counters: &[u64]) -> String {
+    let bad_register = usize::from(eti_hdl::RejectReason::BadRegister.code());
+    let decisions: u64 = counters
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != bad_register)
+        .map(|(_, n)| n)
+        .sum();
+    if decisions == 0 {
+        return "no decisions".into();
+    }
+    let parts: Vec<String> = counters
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| *i != bad_register && **n != 0)
+        .map(|(i, n)| format!("{i}:{:.1}%", *n as f64 * 100.0 / decisions as f64))
+        .collect();
+    format!(
+        "share of {decisions} decisions by code: {}",
+        parts.join(" ")
+    )
+}
+
 fn main() -> Result<()> {
     let matches = Cli::command().color(color_choice()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
@@ -153,7 +215,13 @@ fn main() -> Result<()> {
             let report = report?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        Cmd::Diff { orders, seed } => {
+        Cmd::Diff {
+            orders,
+            seed,
+            profile,
+            golden_only,
+        } => {
+            let profile = Profile::from(profile);
             let t = std::time::Instant::now();
             // progress on a terminal (stderr), nothing when piped
             let bar = indicatif::ProgressBar::new(orders).with_style(
@@ -162,11 +230,37 @@ fn main() -> Result<()> {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let rep = eti_hdl::diff::run(seed, orders, |n| bar.set_position(n));
+            let rep = if golden_only {
+                eti_hdl::diff::golden_only(profile, seed, orders)
+            } else {
+                eti_hdl::diff::run_profile(profile, seed, orders, |n| bar.set_position(n))
+            };
             bar.finish_and_clear();
+            if golden_only {
+                println!(
+                    "golden model only ({}): orders {}  accepted: {}  control ops: {}  venue events: {}  table clears: {}  live at end: {}",
+                    profile.name(),
+                    rep.orders,
+                    rep.accepted,
+                    rep.control_ops,
+                    rep.venue_events,
+                    rep.table_clears,
+                    rep.live_at_end.map_or("-".into(), |n| n.to_string())
+                );
+                println!("decisions by reason: {}", named_counters(&rep.counters));
+                println!("{}", percentages(&rep.counters));
+                return Ok(());
+            }
             println!(
-                "orders compared: {}  accepted: {}  control ops: {}  mismatches: {}",
-                rep.orders, rep.accepted, rep.control_ops, rep.mismatches
+                "orders compared ({}): {}  accepted: {}  control ops: {}  venue events: {}  table clears: {}  live at end: {}  mismatches: {}",
+                profile.name(),
+                rep.orders,
+                rep.accepted,
+                rep.control_ops,
+                rep.venue_events,
+                rep.table_clears,
+                rep.live_at_end.map_or("-".into(), |n| n.to_string()),
+                rep.mismatches
             );
             // every counter but BadRegister's (a control answer) is a decision
             let decisions: u64 = rep.counters.iter().sum::<u64>()
@@ -194,8 +288,16 @@ fn main() -> Result<()> {
                 bail!("{} mismatches", rep.mismatches);
             }
         }
-        Cmd::Verilator { dir, orders, seed } => {
-            println!("{}", eti_hdl::verilator::run(&dir, orders, seed)?);
+        Cmd::Verilator {
+            dir,
+            orders,
+            seed,
+            profile,
+        } => {
+            let runs = [(Profile::from(profile), orders, seed)];
+            for line in eti_hdl::verilator::run_profiles(&dir, &runs)? {
+                println!("{line}");
+            }
         }
         Cmd::Scenario { file, json } => {
             let text = std::fs::read_to_string(&file)
@@ -240,10 +342,15 @@ fn main() -> Result<()> {
                 std::process::exit(1);
             }
         }
-        Cmd::Vectors { out, orders, seed } => {
+        Cmd::Vectors {
+            out,
+            orders,
+            seed,
+            profile,
+        } => {
             out_dir(&out)?;
             let path = out.join("vectors.bin");
-            let n = eti_hdl::verilator::write_vectors(&path, seed, orders)?;
+            let n = eti_hdl::verilator::write_profile_vectors(&path, profile.into(), seed, orders)?;
             println!("wrote {} ({n} orders)", path.display());
         }
     }

@@ -2,8 +2,22 @@
 //! switch to `eti_core::ouch` once that lands) and a seeded random scenario of
 //! orders (valid and invalid, every type, edge values at every limit)
 //! interleaved with register writes, reads and exposure updates.
+//!
+//! Four profiles ([`Profile`]): the random [`Scenario`] and the [`Stress`]
+//! profile, each with the order table off (the gate's semantics before the
+//! table, the stream unchanged) or on. With the table on the generator keeps
+//! a shadow golden model fed every operation it emits (the [`Book`]), so it
+//! knows which tokens are live and aims Replace, Cancel, Modify and the venue
+//! events (`OT_EVENT`) at live, dead, unknown and other firms' tokens, and
+//! builds slot collisions (another tag on a live slot) that give
+//! `OrderTableFull` without 4 096 live orders. The shadow only chooses what
+//! to send; the gates under test decide on their own.
 
-use crate::regmap::{self, FIRMS, OUCH_MAX_PRICE, OUCH_SHARES_LIMIT};
+use crate::gate::RiskGate;
+use crate::golden::{GoldenModel, OrderEntry};
+use crate::regmap::{
+    self, token_slot, token_words, FIRMS, ORDER_SLOTS, OUCH_MAX_PRICE, OUCH_SHARES_LIMIT,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -131,6 +145,259 @@ impl Op {
     }
 }
 
+/// The generator's view of the order table: a shadow golden model fed every
+/// operation the generator emits, and the tokens it saw accepted.
+#[derive(Debug, Clone)]
+pub struct Book {
+    shadow: GoldenModel,
+    /// (firm, token) of accepted Enters and Replaces (the replacement), live
+    /// when recorded; [`Book::prune`] moves the dead ones to `dead`.
+    live: Vec<(u8, [u8; 14])>,
+    /// Tokens found dead, the most recent last ([`DEAD_KEPT`] at most).
+    dead: Vec<(u8, [u8; 14])>,
+    /// `OT_EVENT` and `OT_CLEAR` writes emitted.
+    pub venue_events: u64,
+    pub clears: u64,
+}
+
+/// Dead tokens a [`Book`] remembers.
+const DEAD_KEPT: usize = 64;
+
+impl Default for Book {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Book {
+    pub fn new() -> Book {
+        Book {
+            shadow: GoldenModel::new(),
+            live: Vec::new(),
+            dead: Vec::new(),
+            venue_events: 0,
+            clears: 0,
+        }
+    }
+
+    /// Feed one emitted operation to the shadow.
+    pub fn apply(&mut self, op: &Op) {
+        match *op {
+            Op::Order {
+                firm,
+                len,
+                ref bytes,
+            } => {
+                let msg = &bytes[..usize::from(len)];
+                let recording = self.shadow.orders.enabled;
+                if self.shadow.check(firm, msg).is_accept() && recording {
+                    // an accepted Enter's own token, a Replace's replacement
+                    let at = if msg.first() == Some(&b'U') { 15 } else { 1 };
+                    if let Some(t) = msg.get(at..at + 14) {
+                        let mut tok = [0u8; 14];
+                        tok.copy_from_slice(t);
+                        self.live.push((firm, tok));
+                    }
+                }
+            }
+            Op::Write { addr, value } => {
+                match addr {
+                    regmap::OT_EVENT => self.venue_events += 1,
+                    regmap::OT_CLEAR => self.clears += 1,
+                    _ => {}
+                }
+                let _ = self.shadow.write_register(addr, value);
+            }
+            Op::Read { addr } => {
+                let _ = self.shadow.read_register(addr);
+            }
+        }
+    }
+
+    /// The live entry of `firm` holding `tok`.
+    pub fn entry(&self, firm: u8, tok: &[u8; 14]) -> Option<OrderEntry> {
+        let (hi, lo) = token_words(tok);
+        self.shadow
+            .orders
+            .find(usize::from(firm), hi, lo)
+            .map(|(_, e)| *e)
+    }
+
+    /// Move the tokens that died to `dead`; returns how many stay live.
+    pub fn prune(&mut self) -> usize {
+        let mut i = 0;
+        while i < self.live.len() {
+            let (f, t) = self.live[i];
+            if self.entry(f, &t).is_some() {
+                i += 1;
+            } else {
+                self.live.swap_remove(i);
+                self.dead.push((f, t));
+            }
+        }
+        if self.dead.len() > DEAD_KEPT {
+            self.dead.drain(..self.dead.len() - DEAD_KEPT);
+        }
+        self.live.len()
+    }
+
+    /// A live order, of `firm` if given.
+    pub fn pick_live(&mut self, rng: &mut ChaCha8Rng, firm: Option<u8>) -> Option<(u8, [u8; 14])> {
+        self.prune();
+        let n = self
+            .live
+            .iter()
+            .filter(|(f, _)| firm.is_none_or(|x| x == *f))
+            .count();
+        if n == 0 {
+            return None;
+        }
+        let k = rng.gen_range(0..n);
+        self.live
+            .iter()
+            .filter(|(f, _)| firm.is_none_or(|x| x == *f))
+            .nth(k)
+            .copied()
+    }
+
+    /// A token that was live and died, of `firm` if it has one.
+    pub fn pick_dead(&mut self, rng: &mut ChaCha8Rng, firm: u8) -> Option<(u8, [u8; 14])> {
+        self.prune();
+        let own: Vec<_> = self
+            .dead
+            .iter()
+            .filter(|(f, _)| *f == firm)
+            .copied()
+            .collect();
+        let from = if own.is_empty() { &self.dead } else { &own };
+        if from.is_empty() {
+            return None;
+        }
+        Some(from[rng.gen_range(0..from.len())])
+    }
+
+    /// The shadow's reference price and effective collar of a stored order's
+    /// symbol slot (what a Replace of it is checked against).
+    fn stored_reference(&self, e: &OrderEntry) -> (u32, u16) {
+        let slot = usize::from(e.symbol_slot);
+        let sym = &self.shadow.symbols;
+        let bps = match sym.collar_bps[slot] {
+            0 => self.shadow.globals.collar_bps,
+            b => b,
+        };
+        (sym.reference[slot], bps)
+    }
+
+    /// Is the table on in the shadow?
+    pub fn enabled(&self) -> bool {
+        self.shadow.orders.enabled
+    }
+
+    /// The writes of a venue event on `tok` ([`venue_event_ops`]), most
+    /// often without the `OT_TOKEN_HI` write when the staged bytes 0..8 are
+    /// already `tok`'s (a firm's tokens share them): the staging registers
+    /// keep their value.
+    fn event_ops(&self, rng: &mut ChaCha8Rng, tok: &[u8; 14], word: u64) -> Vec<Op> {
+        let ops = venue_event_ops(tok, word);
+        let (hi, _) = token_words(tok);
+        let skip = usize::from(self.shadow.orders.token_hi == hi && rng.gen_range(0..4) != 0);
+        ops[skip..].to_vec()
+    }
+}
+
+/// Another token on `tok`'s slot: all digits, so its slot is its value mod
+/// [`ORDER_SLOTS`], and far above any counter the generators reach (an Enter
+/// with it passes the token order check and meets the live slot).
+pub fn collide(rng: &mut ChaCha8Rng, tok: &[u8; 14]) -> [u8; 14] {
+    let (hi, lo) = token_words(tok);
+    let slot = token_slot(hi, lo) as u64;
+    let t = token(slot + ORDER_SLOTS as u64 * rng.gen_range(1_000_000_000..10_000_000_000u64));
+    debug_assert_eq!(
+        {
+            let (h, l) = token_words(&t);
+            token_slot(h, l)
+        },
+        slot as usize
+    );
+    t
+}
+
+/// A token no generator enters: above every counter and every collision.
+fn never_entered(rng: &mut ChaCha8Rng) -> [u8; 14] {
+    token(rng.gen_range(50_000_000_000_000..100_000_000_000_000u64))
+}
+
+/// The three writes of a venue event on `tok`: `OT_TOKEN_HI`, `OT_TOKEN_LO`,
+/// `OT_EVENT` with `word` (firm, done bit, shares).
+pub fn venue_event_ops(tok: &[u8; 14], word: u64) -> [Op; 3] {
+    let (hi, lo) = token_words(tok);
+    [
+        Op::Write {
+            addr: regmap::OT_TOKEN_HI,
+            value: hi,
+        },
+        Op::Write {
+            addr: regmap::OT_TOKEN_LO,
+            value: lo,
+        },
+        Op::Write {
+            addr: regmap::OT_EVENT,
+            value: word,
+        },
+    ]
+}
+
+/// The `OT_EVENT` word: `firm`, then done or `shares` executed / canceled.
+pub const fn venue_word(firm: u64, done: bool, shares: u32) -> u64 {
+    firm | (done as u64) << 8 | (shares as u64) << 32
+}
+
+/// The generators, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// [`Scenario`], order table off.
+    Random,
+    /// [`Stress`], order table off.
+    Stress,
+    /// [`Scenario::with_table`].
+    Table,
+    /// [`Stress::with_table`].
+    TableStress,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 4] = [
+        Profile::Random,
+        Profile::Stress,
+        Profile::Table,
+        Profile::TableStress,
+    ];
+
+    /// The operations of `orders` orders of seed `seed`.
+    pub fn ops(self, seed: u64, orders: u64) -> Box<dyn Iterator<Item = Op>> {
+        match self {
+            Profile::Random => Box::new(Scenario::new(seed, orders)),
+            Profile::Stress => Box::new(Stress::new(seed, orders)),
+            Profile::Table => Box::new(Scenario::with_table(seed, orders)),
+            Profile::TableStress => Box::new(Stress::with_table(seed, orders)),
+        }
+    }
+
+    /// Does it turn the order table on?
+    pub const fn table(self) -> bool {
+        matches!(self, Profile::Table | Profile::TableStress)
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Profile::Random => "random",
+            Profile::Stress => "stress",
+            Profile::Table => "table",
+            Profile::TableStress => "table-stress",
+        }
+    }
+}
+
 /// Symbols the scenario loads (and a few it does not).
 pub const SYMBOL_COUNT: usize = 40;
 
@@ -151,6 +418,8 @@ pub struct Scenario {
     max_shares: u32,
     kill_on: bool,
     kill_addr: u16,
+    /// Order table on: the generator's view of it.
+    table: Option<Box<Book>>,
 }
 
 impl Scenario {
@@ -172,9 +441,193 @@ impl Scenario {
             max_shares: 50_000,
             kill_on: false,
             kill_addr: 0,
+            table: None,
         };
         s.build_setup();
         s
+    }
+
+    /// The random scenario with the order table on: the same setup, then
+    /// `ORDER_TABLE` = 1; Replace, Cancel and Modify name live orders (most
+    /// often), dead, unknown and other firms' tokens; venue events retire
+    /// orders (executed, canceled, done; on live, dead and unknown tokens, some
+    /// while a message is in flight), the table is cleared or switched off now
+    /// and then, and some Enters and replacement tokens collide with a live
+    /// slot. Each firm's tokens start 256 apart, so their live orders sit on
+    /// different slots unless a collision is meant.
+    pub fn with_table(seed: u64, orders: u64) -> Scenario {
+        let mut s = Scenario::new(seed, orders);
+        for (f, t) in s.next_token.iter_mut().enumerate() {
+            *t = 1 + 256 * f as u64;
+        }
+        // the setup is a stack: index 0 is the last operation of the setup
+        s.setup.insert(
+            0,
+            Op::Write {
+                addr: regmap::ORDER_TABLE,
+                value: 1,
+            },
+        );
+        s.table = Some(Box::new(Book::new()));
+        s
+    }
+
+    /// The generator's view of the order table (table-on profiles).
+    pub fn book(&self) -> Option<&Book> {
+        self.table.as_deref()
+    }
+
+    /// The token a Replace, Cancel or Modify of `firm` names: without the
+    /// table the firm's last token; with it mostly one of its live orders,
+    /// else a dead one, another firm's live one, another tag on a live slot,
+    /// or one never entered.
+    fn target(&mut self, firm: u8) -> [u8; 14] {
+        let last = token(self.next_token[usize::from(firm) % FIRMS]);
+        let Some(book) = self.table.as_deref_mut() else {
+            return last;
+        };
+        let rng = &mut self.rng;
+        let t = match rng.gen_range(0..100) {
+            0..=64 => book.pick_live(rng, Some(firm)).map(|x| x.1),
+            65..=76 => book.pick_dead(rng, firm).map(|x| x.1),
+            77..=84 => book.pick_live(rng, None).map(|x| x.1),
+            85..=91 => book.pick_live(rng, None).map(|x| collide(rng, &x.1)),
+            92..=95 => Some(last),
+            _ => None,
+        };
+        t.unwrap_or_else(|| never_entered(rng))
+    }
+
+    fn table_order(&mut self, firm: u8, kind: u32) -> Op {
+        if kind < 58 {
+            // an Enter, now and then on a live slot (another tag)
+            let on = self.table.as_deref().is_some_and(Book::enabled);
+            if on && self.rng.gen_range(0..30) == 0 {
+                if let Some(book) = self.table.as_deref_mut() {
+                    if let Some((_, t)) = book.pick_live(&mut self.rng, None) {
+                        let c = collide(&mut self.rng, &t);
+                        return self.enter_with(firm, c);
+                    }
+                }
+            }
+            return self.enter_op(firm);
+        }
+        if kind >= 94 {
+            return self.bad_op(firm);
+        }
+        let old = self.target(firm);
+        if kind < 76 {
+            // priced around the stored order's symbol, as the gate checks it
+            let stored = self
+                .table
+                .as_deref()
+                .and_then(|b| b.entry(firm, &old).map(|e| b.stored_reference(&e)));
+            let (r, bps) = match stored {
+                Some(x) => x,
+                None => (self.refs[self.rng.gen_range(0..SYMBOL_COUNT)], 500),
+            };
+            let on = self.table.as_deref().is_some_and(Book::enabled);
+            let pick = if on { self.rng.gen_range(0..25) } else { 2 };
+            let new = match pick {
+                // the replacement's slot live: the original's own, or another's
+                0 => collide(&mut self.rng, &old),
+                1 => match self.table.as_deref_mut() {
+                    Some(b) => match b.pick_live(&mut self.rng, None) {
+                        Some((_, t)) => collide(&mut self.rng, &t),
+                        None => self.next_token(firm),
+                    },
+                    None => self.next_token(firm),
+                },
+                _ => self.next_token(firm),
+            };
+            self.replace_with(firm, old, new, r, bps)
+        } else if kind < 88 {
+            self.cancel_with(firm, old)
+        } else {
+            self.modify_with(firm, old)
+        }
+    }
+
+    /// Queue `ops` to be emitted after the one returned (the setup stack).
+    fn then(&mut self, ops: &[Op]) {
+        self.setup.extend(ops.iter().rev());
+    }
+
+    /// A venue event: mostly on a live order by its own firm (executed or
+    /// canceled some or all of its shares, or done), sometimes on a dead or
+    /// unknown token, for another firm, or for a firm outside the table.
+    fn venue_event(&mut self) -> Op {
+        let Some(book) = self.table.as_deref_mut() else {
+            return Op::Read {
+                addr: regmap::OT_LIVE,
+            };
+        };
+        let rng = &mut self.rng;
+        let live = book.pick_live(rng, None);
+        let (firm, tok, remaining) = match (rng.gen_range(0..10), live) {
+            (0, _) | (_, None) => {
+                let f = rng.gen_range(0..FIRMS as u8);
+                match book.pick_dead(rng, f) {
+                    Some((g, t)) if rng.gen() => (g, t, 100),
+                    _ => (f, never_entered(rng), 100),
+                }
+            }
+            (_, Some((f, t))) => {
+                let rem = book.entry(f, &t).map_or(1, |e| e.remaining);
+                (f, t, rem)
+            }
+        };
+        let firm = match rng.gen_range(0..50) {
+            0 => (firm + 1) % FIRMS as u8,
+            1 => rng.gen_range(FIRMS as u8..=255),
+            _ => firm,
+        };
+        let rem = remaining.max(1);
+        let word = match rng.gen_range(0..20) {
+            0..=6 => venue_word(firm.into(), true, 0),
+            7..=10 => venue_word(firm.into(), false, rem),
+            11 => venue_word(firm.into(), false, rem + rng.gen_range(1..1000)),
+            12 => venue_word(firm.into(), false, (1 << regmap::OT_SHARES_BITS) - 1),
+            // the done bit with shares beside it, bits outside the fields
+            13 => venue_word(firm.into(), true, rng.gen_range(1..=rem)) | 0xFE00,
+            _ => venue_word(firm.into(), false, rng.gen_range(1..=rem)),
+        };
+        let ops = book.event_ops(rng, &tok, word);
+        self.then(&ops[1..]);
+        ops[0]
+    }
+
+    /// Control traffic of the order table.
+    fn table_control(&mut self) -> Op {
+        use regmap::*;
+        match self.rng.gen_range(0..100) {
+            0..=59 => self.venue_event(),
+            60..=64 => Op::Write {
+                addr: self.pick(&[OT_TOKEN_HI, OT_TOKEN_LO]),
+                value: self.rng.gen(),
+            },
+            65..=79 => Op::Read { addr: OT_LIVE },
+            80..=86 => Op::Read {
+                addr: self.pick(&[ORDER_TABLE, OT_TOKEN_HI, OT_TOKEN_LO]),
+            },
+            87..=88 => Op::Write {
+                addr: ORDER_TABLE,
+                value: 0,
+            },
+            89 if self.rng.gen_range(0..3) == 0 => Op::Write {
+                addr: OT_CLEAR,
+                value: self.rng.gen(),
+            },
+            // wrong direction: the gate answers err
+            _ => match self.rng.gen_range(0..3) {
+                0 => Op::Read { addr: OT_EVENT },
+                1 => Op::Read { addr: OT_CLEAR },
+                _ => Op::Write {
+                    addr: OT_LIVE,
+                    value: 1,
+                },
+            },
+        }
     }
 
     fn name(i: usize) -> [u8; 8] {
@@ -367,94 +820,140 @@ impl Scenario {
         }
     }
 
+    fn display(&mut self) -> u8 {
+        if self.rng.gen_range(0..60) == 0 {
+            self.rng.gen()
+        } else {
+            self.pick(b"AYNPIMWLOTQ")
+        }
+    }
+
+    /// An Enter with the firm's next token.
+    fn enter_op(&mut self, firm: u8) -> Op {
+        let tok = self.next_token(firm);
+        self.enter_with(firm, tok)
+    }
+
+    fn enter_with(&mut self, firm: u8, tok: [u8; 14]) -> Op {
+        let s = self.rng.gen_range(0..SYMBOL_COUNT + 4);
+        let side = match self.rng.gen_range(0..100) {
+            0 => self.rng.gen(),
+            1 => b'b',
+            n if n < 50 => b'B',
+            n if n < 80 => b'S',
+            n if n < 92 => b'T',
+            _ => b'E',
+        };
+        let shares = self.shares();
+        let price = self.price(self.refs[s], self.collar_of(s));
+        let tif = self.tif();
+        let display = self.display();
+        let capacity = if self.rng.gen_range(0..60) == 0 {
+            self.rng.gen()
+        } else {
+            self.pick(b"APRO")
+        };
+        let name = if s < SYMBOL_COUNT {
+            Self::name(s)
+        } else {
+            Self::name(900 + s)
+        };
+        Op::order(
+            firm,
+            &enter(&tok, side, shares, &name, price, tif, display, capacity),
+        )
+    }
+
+    /// A Replace of `old` by `new`, priced around `reference` within `bps`.
+    fn replace_with(
+        &mut self,
+        firm: u8,
+        old: [u8; 14],
+        new: [u8; 14],
+        reference: u32,
+        bps: u16,
+    ) -> Op {
+        let shares = self.shares();
+        let price = self.price(reference, bps);
+        let tif = self.tif();
+        let display = self.display();
+        Op::order(firm, &replace(&old, &new, shares, price, tif, display))
+    }
+
+    fn cancel_with(&mut self, firm: u8, tok: [u8; 14]) -> Op {
+        let sh = self.rng.gen_range(0..1000);
+        Op::order(firm, &cancel(&tok, sh))
+    }
+
+    fn modify_with(&mut self, firm: u8, tok: [u8; 14]) -> Op {
+        let sh = self.rng.gen_range(0..1000);
+        let side = self.pick(b"BSTE");
+        Op::order(firm, &modify(&tok, side, sh))
+    }
+
+    /// Bad input: truncated, too long, empty, unknown type, garbage.
+    fn bad_op(&mut self, firm: u8) -> Op {
+        let mut bytes = [0u8; MAX_MSG];
+        self.rng.fill(&mut bytes[..]);
+        let len = match self.rng.gen_range(0..6) {
+            0 => 0,
+            1 => {
+                bytes[0] = b'O';
+                self.rng.gen_range(1..49)
+            }
+            2 => {
+                bytes[0] = b'U';
+                self.rng.gen_range(48..MAX_MSG)
+            }
+            3 => {
+                bytes[0] = b'X';
+                self.pick(&[18usize, 20, 27])
+            }
+            4 => {
+                bytes[0] = self.pick(b"MQAo");
+                self.pick(&[19usize, 20, 47, 49])
+            }
+            _ => self.rng.gen_range(1..MAX_MSG),
+        };
+        Op::order(firm, &bytes[..len])
+    }
+
     fn order(&mut self) -> Op {
         let firm = self.firm();
         let kind = self.rng.gen_range(0..100);
+        if self.table.is_some() {
+            return self.table_order(firm, kind);
+        }
+        let last = token(self.next_token[usize::from(firm) % FIRMS]);
         if kind < 68 {
-            let tok = self.next_token(firm);
-            let s = self.rng.gen_range(0..SYMBOL_COUNT + 4);
-            let side = match self.rng.gen_range(0..100) {
-                0 => self.rng.gen(),
-                1 => b'b',
-                n if n < 50 => b'B',
-                n if n < 80 => b'S',
-                n if n < 92 => b'T',
-                _ => b'E',
-            };
-            let shares = self.shares();
-            let price = self.price(self.refs[s], self.collar_of(s));
-            let tif = self.tif();
-            let display = if self.rng.gen_range(0..60) == 0 {
-                self.rng.gen()
-            } else {
-                self.pick(b"AYNPIMWLOTQ")
-            };
-            let capacity = if self.rng.gen_range(0..60) == 0 {
-                self.rng.gen()
-            } else {
-                self.pick(b"APRO")
-            };
-            let name = if s < SYMBOL_COUNT {
-                Self::name(s)
-            } else {
-                Self::name(900 + s)
-            };
-            Op::order(
-                firm,
-                &enter(&tok, side, shares, &name, price, tif, display, capacity),
-            )
+            self.enter_op(firm)
         } else if kind < 83 {
-            let old = token(self.next_token[usize::from(firm) % FIRMS]);
             let tok = self.next_token(firm);
             let r = self.refs[self.rng.gen_range(0..SYMBOL_COUNT)];
-            let shares = self.shares();
-            let price = self.price(r, 500);
-            let tif = self.tif();
-            let display = if self.rng.gen_range(0..60) == 0 {
-                self.rng.gen()
-            } else {
-                self.pick(b"AYNPIMWLOTQ")
-            };
-            Op::order(firm, &replace(&old, &tok, shares, price, tif, display))
+            self.replace_with(firm, last, tok, r, 500)
         } else if kind < 92 {
-            let tok = token(self.next_token[usize::from(firm) % FIRMS]);
-            let sh = self.rng.gen_range(0..1000);
-            Op::order(firm, &cancel(&tok, sh))
+            self.cancel_with(firm, last)
         } else if kind < 95 {
-            let tok = token(self.next_token[usize::from(firm) % FIRMS]);
-            let sh = self.rng.gen_range(0..1000);
-            let side = self.pick(b"BSTE");
-            Op::order(firm, &modify(&tok, side, sh))
+            self.modify_with(firm, last)
         } else {
-            // bad input: truncated, too long, empty, unknown type, garbage
-            let mut bytes = [0u8; MAX_MSG];
-            self.rng.fill(&mut bytes[..]);
-            let len = match self.rng.gen_range(0..6) {
-                0 => 0,
-                1 => {
-                    bytes[0] = b'O';
-                    self.rng.gen_range(1..49)
-                }
-                2 => {
-                    bytes[0] = b'U';
-                    self.rng.gen_range(48..MAX_MSG)
-                }
-                3 => {
-                    bytes[0] = b'X';
-                    self.pick(&[18usize, 20, 27])
-                }
-                4 => {
-                    bytes[0] = self.pick(b"MQAo");
-                    self.pick(&[19usize, 20, 47, 49])
-                }
-                _ => self.rng.gen_range(1..MAX_MSG),
-            };
-            Op::order(firm, &bytes[..len])
+            self.bad_op(firm)
         }
     }
 
     fn control(&mut self) -> Op {
         use regmap::*;
+        if let Some(on) = self.table.as_deref().map(Book::enabled) {
+            // the table switched off comes back on soon
+            if !on && self.rng.gen() {
+                return Op::Write {
+                    addr: ORDER_TABLE,
+                    value: 1,
+                };
+            }
+            if self.rng.gen_range(0..100) < 35 {
+                return self.table_control();
+            }
+        }
         if self.kill_on && self.rng.gen() {
             self.kill_on = false;
             return Op::Write {
@@ -464,7 +963,9 @@ impl Scenario {
         }
         match self.rng.gen_range(0..100) {
             0..=39 => {
-                self.now = self.now.wrapping_add(self.rng.gen_range(1..9));
+                // with the table on fewer controls move the clock: larger steps
+                let step = if self.table.is_some() { 14 } else { 9 };
+                self.now = self.now.wrapping_add(self.rng.gen_range(1..step));
                 Op::Write {
                     addr: NOW,
                     value: u64::from(self.now),
@@ -599,14 +1100,19 @@ impl Scenario {
     }
 }
 
-impl Iterator for Scenario {
-    type Item = Op;
-    fn next(&mut self) -> Option<Op> {
+impl Scenario {
+    fn next_op(&mut self) -> Option<Op> {
         if let Some(op) = self.setup.pop() {
             return Some(op);
         }
         if self.orders_left == 0 {
             return None;
+        }
+        // the venue keeps up: orders retire before the table crowds
+        if let Some(book) = self.table.as_deref_mut() {
+            if book.prune() > 48 && self.rng.gen_range(0..3) == 0 {
+                return Some(self.venue_event());
+            }
         }
         if self.rng.gen_range(0..100) < 12 {
             return Some(self.control());
@@ -616,12 +1122,31 @@ impl Iterator for Scenario {
     }
 }
 
+impl Iterator for Scenario {
+    type Item = Op;
+    fn next(&mut self) -> Option<Op> {
+        let op = self.next_op()?;
+        if let Some(book) = self.table.as_deref_mut() {
+            book.apply(&op);
+        }
+        Some(op)
+    }
+}
+
 /// The stress profile: the same setup as [`Scenario`], then messages built to
 /// hit each decision (accept and every message reject reason) about equally
 /// often, with the register writes that provoke the state-dependent ones (kill
 /// switches, credit, position, throttle) around them. The golden model decides
 /// what each one really gets; the differential test checks every reason is at
 /// least 1% of all decisions.
+///
+/// With the order table on ([`Stress::with_table`]) two more targets,
+/// `OrderTableFull` (an Enter, or a Replace's replacement token, on a live
+/// slot with another tag: the original's own slot included) and
+/// `UnknownToken` (Replace, Cancel, Modify of a token never entered, dead,
+/// another firm's, or another tag on a live slot); the accept target is also
+/// a Replace, Cancel or Modify of a live order; venue events retire orders
+/// (done, executed, canceled) after the messages.
 #[derive(Debug)]
 pub struct Stress {
     base: Scenario,
@@ -658,6 +1183,131 @@ impl Stress {
             now: 0,
             last_good: 0,
         }
+    }
+
+    /// The stress profile with the order table on (see the type's doc).
+    pub fn with_table(seed: u64, orders: u64) -> Stress {
+        let mut s = Stress::new(seed, orders);
+        // the same setup and throttle as the table-off stress, then the table on
+        s.base.setup.insert(
+            0,
+            Op::Write {
+                addr: regmap::ORDER_TABLE,
+                value: 1,
+            },
+        );
+        s.base.table = Some(Box::new(Book::new()));
+        for (f, t) in s.token.iter_mut().enumerate() {
+            *t = 1 + 256 * f as u64;
+        }
+        s
+    }
+
+    /// The generator's view of the order table (table on).
+    pub fn book(&self) -> Option<&Book> {
+        self.base.book()
+    }
+
+    /// A live order (of `firm` if given) from the shadow.
+    fn live(&mut self, firm: Option<u8>) -> Option<(u8, [u8; 14])> {
+        let b = self.base.table.as_deref_mut()?;
+        b.pick_live(&mut self.base.rng, firm)
+    }
+
+    /// Table on: a message of `target` 0 (accept), 22 or 23 that is not an
+    /// Enter, with its firm; `None` leaves the Enter of [`Stress::plan`].
+    fn table_message(&mut self, target: u8, firm: u8) -> Option<(u8, Vec<u8>)> {
+        let rng_pick = self.base.rng.gen_range(0..10u8);
+        match target {
+            0 => {
+                let (f, old) = self.live(Some(firm))?;
+                let fi = usize::from(f) % FIRMS;
+                let e = self.base.table.as_deref()?.entry(f, &old)?;
+                match rng_pick {
+                    // a Replace no larger than what is left, at the reference:
+                    // passes on the stored symbol and the difference
+                    0..=3 => {
+                        let (r, _) = self.base.table.as_deref()?.stored_reference(&e);
+                        self.token[fi] += 1;
+                        let sh = self.base.rng.gen_range(1..=e.remaining.max(1));
+                        Some((
+                            f,
+                            replace(&old, &token(self.token[fi]), sh, r, 0, b'Y').to_vec(),
+                        ))
+                    }
+                    4..=6 => Some((f, cancel(&old, 0).to_vec())),
+                    7..=8 => Some((f, modify(&old, b'B', e.remaining / 2).to_vec())),
+                    _ => None,
+                }
+            }
+            22 => {
+                let (f, live) = self.live(None)?;
+                if rng_pick < 5 {
+                    return None; // the Enter of plan() gets a colliding token
+                }
+                // a Replace of a live order whose replacement lands on a live slot
+                let e = self.base.table.as_deref()?.entry(f, &live)?;
+                let (r, _) = self.base.table.as_deref()?.stored_reference(&e);
+                let on = if rng_pick < 8 {
+                    live
+                } else {
+                    self.live(None).map_or(live, |x| x.1)
+                };
+                let new = collide(&mut self.base.rng, &on);
+                Some((f, replace(&live, &new, 1, r, 0, b'Y').to_vec()))
+            }
+            23 => {
+                let fi = usize::from(firm) % FIRMS;
+                let rng = &mut self.base.rng;
+                let book = self.base.table.as_deref_mut()?;
+                let tok = match rng_pick {
+                    0..=2 => book.pick_dead(rng, firm).map(|x| x.1),
+                    3..=5 => book
+                        .pick_live(rng, None)
+                        .filter(|x| x.0 != firm)
+                        .map(|x| x.1),
+                    6..=7 => book.pick_live(rng, None).map(|x| collide(rng, &x.1)),
+                    _ => None,
+                }
+                .unwrap_or_else(|| never_entered(rng));
+                let r = self.base.refs[0];
+                Some((
+                    firm,
+                    match rng.gen_range(0..3) {
+                        0 => cancel(&tok, 0).to_vec(),
+                        1 => modify(&tok, b'S', 1).to_vec(),
+                        _ => {
+                            self.token[fi] += 1;
+                            replace(&tok, &token(self.token[fi]), 10, r, 0, b'Y').to_vec()
+                        }
+                    },
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Table on: after a message, venue events now and then (and always once
+    /// the table holds more than 32 live orders), so orders retire.
+    fn retire(&mut self, after: &mut Vec<Op>) {
+        let Some(book) = self.base.table.as_deref_mut() else {
+            return;
+        };
+        let rng = &mut self.base.rng;
+        let crowded = book.prune() > 32;
+        if !crowded && rng.gen_range(0..25) != 0 {
+            return;
+        }
+        let Some((f, t)) = book.pick_live(rng, None) else {
+            return;
+        };
+        let rem = book.entry(f, &t).map_or(1, |e| e.remaining);
+        let word = match rng.gen_range(0..4) {
+            0 if !crowded => venue_word(f.into(), false, rng.gen_range(1..=rem.max(1))),
+            1 => venue_word(f.into(), false, rem),
+            _ => venue_word(f.into(), true, 0),
+        };
+        after.extend(book.event_ops(rng, &t, word));
     }
 
     /// A message aimed at an accept, and the index of its symbol.
@@ -778,6 +1428,23 @@ impl Stress {
         if target > 2 {
             msg = m.to_vec();
         }
+        if self.base.table.is_some() && matches!(target, 0 | 22 | 23) {
+            match self.table_message(target, firm) {
+                Some((f, other)) => {
+                    msg = other;
+                    msg_firm = f;
+                }
+                None if target == 22 => {
+                    // the Enter on a live slot, or an accept if none is live
+                    if let Some((_, live)) = self.live(None) {
+                        let c = collide(&mut self.base.rng, &live);
+                        msg[1..15].copy_from_slice(&c);
+                    }
+                }
+                None => {}
+            }
+        }
+        self.retire(&mut after);
         // the clock moves: buckets refill
         self.now = self.now.wrapping_add(20);
         let mut ops = vec![w(NOW, u64::from(self.now))];
@@ -798,6 +1465,16 @@ impl Stress {
 impl Iterator for Stress {
     type Item = Op;
     fn next(&mut self) -> Option<Op> {
+        let op = self.next_op()?;
+        if let Some(book) = self.base.table.as_deref_mut() {
+            book.apply(&op);
+        }
+        Some(op)
+    }
+}
+
+impl Stress {
+    fn next_op(&mut self) -> Option<Op> {
         if let Some(op) = self.base.setup.pop() {
             return Some(op);
         }
@@ -808,7 +1485,15 @@ impl Iterator for Stress {
             return None;
         }
         self.base.orders_left -= 1;
-        let target = self.base.rng.gen_range(0..21u8);
+        let target = if self.base.table.is_some() {
+            match self.base.rng.gen_range(0..23u8) {
+                21 => 22,
+                22 => 23,
+                t => t,
+            }
+        } else {
+            self.base.rng.gen_range(0..21u8)
+        };
         self.plan(target);
         self.queue.pop()
     }

@@ -1,10 +1,11 @@
 //! Verilator flow: the golden model writes vectors, Verilator compiles the
 //! generated `risk_gate.v` with `verilator/tb.cpp`, and the test bench replays
-//! the vectors against the Verilog.
+//! the vectors against the Verilog. Any [`Profile`] makes vectors; one build
+//! replays several (the order table's profiles beside the table-off one).
 
 use crate::gate::RiskGate;
 use crate::golden::GoldenModel;
-use crate::vectors::{Op, Scenario};
+use crate::vectors::{Op, Profile};
 use anyhow::{bail, Context, Result};
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -19,12 +20,20 @@ pub const TESTBENCH: &str = include_str!("../verilator/tb.cpp");
 /// # Errors
 /// I/O errors.
 pub fn write_vectors(path: &Path, seed: u64, orders: u64) -> Result<u64> {
+    write_profile_vectors(path, Profile::Random, seed, orders)
+}
+
+/// Write golden-model vectors of any profile (as [`write_vectors`]).
+///
+/// # Errors
+/// I/O errors.
+pub fn write_profile_vectors(path: &Path, profile: Profile, seed: u64, orders: u64) -> Result<u64> {
     let mut w = BufWriter::new(
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
     );
     let mut model = GoldenModel::new();
     let mut n = 0;
-    for op in Scenario::new(seed, orders) {
+    for op in profile.ops(seed, orders) {
         match op {
             Op::Order { firm, len, bytes } => {
                 let msg = &bytes[..usize::from(len)];
@@ -69,6 +78,19 @@ pub fn available() -> bool {
 /// # Errors
 /// Build failures, or any mismatch (the summary is in the error).
 pub fn run(dir: &Path, orders: u64, seed: u64) -> Result<String> {
+    let mut lines = run_profiles(dir, &[(Profile::Random, orders, seed)])?;
+    lines
+        .pop()
+        .context("the test bench printed no summary line")
+}
+
+/// Build the test bench once in `dir`, then replay each `(profile, orders,
+/// seed)`. Returns one summary line per run, prefixed by the profile's name
+/// only when there is more than one.
+///
+/// # Errors
+/// Build failures, or any mismatch (the summary is in the error).
+pub fn run_profiles(dir: &Path, runs: &[(Profile, u64, u64)]) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(
         dir.join("risk_gate.v"),
@@ -104,16 +126,27 @@ pub fn run(dir: &Path, orders: u64, seed: u64) -> Result<String> {
             dir.join("verilator.log").display()
         );
     }
-    let vec = dir.join("vectors.bin");
-    write_vectors(&vec, seed, orders)?;
-    let tb = Command::new(obj.join("Vrisk_gate"))
-        .arg(&vec)
-        .output()
-        .context("running the test bench")?;
-    let summary = String::from_utf8_lossy(&tb.stdout).trim().to_string();
-    let errs = String::from_utf8_lossy(&tb.stderr).to_string();
-    if !tb.status.success() {
-        bail!("test bench failed: {summary}\n{errs}");
+    let mut lines = Vec::with_capacity(runs.len());
+    for &(profile, orders, seed) in runs {
+        let vec = dir.join(format!("vectors-{}.bin", profile.name()));
+        write_profile_vectors(&vec, profile, seed, orders)?;
+        let tb = Command::new(obj.join("Vrisk_gate"))
+            .arg(&vec)
+            .output()
+            .context("running the test bench")?;
+        let summary = String::from_utf8_lossy(&tb.stdout).trim().to_string();
+        let errs = String::from_utf8_lossy(&tb.stderr).to_string();
+        if !tb.status.success() {
+            bail!(
+                "test bench failed on profile {}: {summary}\n{errs}",
+                profile.name()
+            );
+        }
+        lines.push(if runs.len() > 1 {
+            format!("{}: {summary}", profile.name())
+        } else {
+            summary
+        });
     }
-    Ok(summary)
+    Ok(lines)
 }

@@ -3,7 +3,9 @@
 //! the long run is `cargo run --release -p eti-hdl --bin eti-hdl -- diff --orders 1000000 --seed S`.
 
 use eti_hdl::diff;
-use eti_hdl::regmap::{RejectReason, COUNTERS};
+use eti_hdl::regmap::{Decision, RejectReason, COUNTERS};
+use eti_hdl::vectors::{Op, Profile};
+use eti_hdl::{GoldenModel, RiskGate};
 
 fn run(seed: u64, orders: u64) -> Vec<u64> {
     let rep = diff::run(seed, orders, |_| {});
@@ -75,5 +77,109 @@ fn differential_stress_every_reason_at_least_one_percent() {
             n * 100 >= decisions,
             "{r:?}: {n} of {decisions} decisions, below 1%"
         );
+    }
+}
+
+/// Every reason but `BadRegister` (a control answer) at >= 1% of the decisions.
+fn assert_every_reason_at_least_one_percent(what: &str, counters: &[u64]) {
+    let decisions: u64 =
+        counters.iter().sum::<u64>() - counters[usize::from(RejectReason::BadRegister.code())];
+    println!("{what}: {decisions} decisions, counters {counters:?}");
+    for r in RejectReason::ALL {
+        if r == RejectReason::BadRegister {
+            continue;
+        }
+        let n = counters[usize::from(r.code())];
+        assert!(
+            n * 100 >= decisions,
+            "{what}: {r:?}: {n} of {decisions} decisions, below 1%"
+        );
+    }
+}
+
+/// The table-on stress profile on the golden model alone: every reject
+/// reason, `OrderTableFull` and `UnknownToken` included, at >= 1% of the
+/// decisions, with venue events in the stream (the RTL run is below).
+#[test]
+fn table_stress_profile_gives_every_reason_at_least_one_percent() {
+    let rep = diff::golden_only(Profile::TableStress, TABLE_STRESS_SEED, TABLE_STRESS_ORDERS);
+    assert_eq!(rep.orders, TABLE_STRESS_ORDERS);
+    assert_every_reason_at_least_one_percent("table stress (golden)", &rep.counters);
+    assert!(rep.venue_events > 50, "{} venue events", rep.venue_events);
+}
+
+const TABLE_STRESS_SEED: u64 = 0x7AB1E;
+const TABLE_STRESS_ORDERS: u64 = 2_000;
+
+/// What the table-on random profile sends, by message type and decision on
+/// the golden model: Replace / Cancel / Modify accepted on live orders and
+/// refused for unknown or dead tokens, `OrderTableFull` on Enter and on a
+/// Replace's replacement, venue events, clears and the table switched off and
+/// on again all occur, and the table-off profiles never touch the table.
+#[test]
+fn table_profile_reaches_every_table_case() {
+    let mut model = GoldenModel::new();
+    // [type][0 accepted, 1 UnknownToken, 2 OrderTableFull]
+    let mut seen = [[0u64; 3]; 4];
+    let (mut events, mut clears, mut offs, mut live_reads) = (0, 0, 0, 0);
+    for op in Profile::Table.ops(0x7AB, 12_000) {
+        match op {
+            Op::Order { firm, len, bytes } => {
+                let msg = &bytes[..usize::from(len)];
+                let d = model.check(firm, msg);
+                let Some(t) = b"OUXM".iter().position(|&c| msg.first() == Some(&c)) else {
+                    continue;
+                };
+                let k = match d {
+                    Decision::Accept => 0,
+                    Decision::Reject(RejectReason::UnknownToken) => 1,
+                    Decision::Reject(RejectReason::OrderTableFull) => 2,
+                    _ => continue,
+                };
+                seen[t][k] += 1;
+            }
+            Op::Write { addr, value } => {
+                match addr {
+                    eti_hdl::regmap::OT_EVENT => events += 1,
+                    eti_hdl::regmap::OT_CLEAR => clears += 1,
+                    eti_hdl::regmap::ORDER_TABLE if value == 0 => offs += 1,
+                    _ => {}
+                }
+                let _ = model.write_register(addr, value);
+            }
+            Op::Read { addr } => {
+                if addr == eti_hdl::regmap::OT_LIVE {
+                    live_reads += 1;
+                }
+                let _ = model.read_register(addr);
+            }
+        }
+    }
+    println!(
+        "table profile: [accepted, UnknownToken, OrderTableFull] Enter {:?} Replace {:?} Cancel {:?} Modify {:?}; {events} venue events, {clears} clears, table off {offs} times, {live_reads} OT_LIVE reads",
+        seen[0], seen[1], seen[2], seen[3]
+    );
+    let [e, u, x, m] = seen;
+    assert!(e[0] > 1_000 && e[2] > 20, "Enter {e:?}");
+    assert_eq!(e[1], 0, "an Enter is never UnknownToken");
+    assert!(u[0] > 100 && u[1] > 100 && u[2] > 5, "Replace {u:?}");
+    assert!(x[0] > 100 && x[1] > 100, "Cancel {x:?}");
+    assert!(m[0] > 30 && m[1] > 30, "Modify {m:?}");
+    assert!(
+        events > 1_000 && clears >= 1 && offs >= 2 && live_reads > 50,
+        "{events} events, {clears} clears, {offs} offs, {live_reads} OT_LIVE reads"
+    );
+    // the table-off profiles leave the table alone
+    for p in [Profile::Random, Profile::Stress] {
+        let touches = p
+            .ops(0x7AB, 3_000)
+            .filter(|op| match op {
+                Op::Write { addr, .. } | Op::Read { addr } => {
+                    eti_hdl::gate::is_order_table_register(*addr)
+                }
+                Op::Order { .. } => false,
+            })
+            .count();
+        assert_eq!(touches, 0, "{} touches the table", p.name());
     }
 }

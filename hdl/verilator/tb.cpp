@@ -15,6 +15,9 @@
 #include <vector>
 
 static const int LATENCY = 8;  // eti_hdl::rtl::LATENCY (a unit test holds them equal)
+// cycles a control access may wait for ready and for its answer: OT_CLEAR sweeps
+// the 4 096-entry order table with the port busy
+static const int CTL_GUARD = 1 << 16;
 
 struct Beat { uint8_t firm; bool sop, eop; uint8_t len; uint64_t data; };
 struct Expect { uint8_t code; };
@@ -90,11 +93,11 @@ static void control(bool write, uint16_t addr, uint64_t value, bool& err, uint64
     g->ctl_valid = 1; g->ctl_write = write; g->ctl_addr = addr; g->ctl_wdata = value;
     g->eval();
     int guard = 0;
-    while (!g->ctl_ready && guard++ < 64) edge();
+    while (!g->ctl_ready && guard++ < CTL_GUARD) edge();
     edge();
     g->ctl_valid = 0; g->eval();
     guard = 0;
-    while (!g->ctl_rvalid && guard++ < 64) edge();
+    while (!g->ctl_rvalid && guard++ < CTL_GUARD) edge();
     err = g->ctl_err; rdata = g->ctl_rdata;
     idle_inputs(); g->eval();
 }
