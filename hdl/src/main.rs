@@ -32,9 +32,10 @@ enum Cmd {
         /// Directory for risk_gate.v, the tools' logs and synth.json (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// nextpnr placer seed (the committed baseline uses 1).
-        #[arg(long, default_value_t = eti_hdl::synth::ecp5::SEED)]
-        seed: u64,
+        /// nextpnr placer seed; repeat for several (placed in parallel, the
+        /// best kept). Default: the ratchet's seeds, 1 and 2.
+        #[arg(long = "seed", value_name = "N")]
+        seeds: Vec<u64>,
         /// Only the ECP5 flow (skip the iCE40 / xc7 yosys rows).
         #[arg(long)]
         ecp5_only: bool,
@@ -196,12 +197,17 @@ fn main() -> Result<()> {
         }
         Cmd::Synth {
             out,
-            seed,
+            seeds,
             ecp5_only,
             blocks,
         } => {
+            let seeds = if seeds.is_empty() {
+                eti_hdl::synth::ecp5::SEEDS.to_vec()
+            } else {
+                seeds
+            };
             let opts = eti_hdl::synth::Options {
-                seed,
+                seeds,
                 secondary: !ecp5_only,
                 blocks,
             };

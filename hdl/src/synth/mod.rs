@@ -295,10 +295,10 @@ fn block_fmax(dir: &Path, name: &str, verilog: &str) -> Result<Value> {
 }
 
 /// What `eti-hdl synth` runs besides the ECP5 flow.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
-    /// nextpnr placer seed for the ECP5 run.
-    pub seed: u64,
+    /// nextpnr placer seeds for the ECP5 run (placed in parallel, the best kept).
+    pub seeds: Vec<u64>,
     /// yosys `synth_ice40` / `synth_xilinx` cell counts (secondary rows).
     pub secondary: bool,
     /// nextpnr-ice40 Fmax per block in a register harness (needs nextpnr-ice40 on PATH).
@@ -308,7 +308,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            seed: ecp5::SEED,
+            seeds: ecp5::SEEDS.to_vec(),
             secondary: true,
             blocks: false,
         }
@@ -326,7 +326,7 @@ pub fn run(out: &Path, opts: &Options) -> Result<Value> {
     std::fs::create_dir_all(out)?;
     let verilog = crate::rtl::verilog::risk_gate_verilog();
     std::fs::write(out.join("risk_gate.v"), &verilog)?;
-    let mut report = ecp5::run(out, opts.seed)?;
+    let mut report = ecp5::run(out, &opts.seeds)?;
     let Some(top) = report.as_object_mut() else {
         bail!("ECP5 report is not an object");
     };
