@@ -19,16 +19,19 @@
 //! | `idle` | `cycles` | ends the back-to-back run: the RTL idles (at least `LATENCY + 2` cycles) |
 //! | `write` | `addr`, `value` | raw register write; both must answer alike |
 //! | `read` | `addr` | raw register read; both must answer alike |
+//! | `order_table` | optional `on`, `clear` | `ORDER_TABLE` on or off; `clear: true` kills every entry (`OT_CLEAR`) |
+//! | `venue` | `firm`, `token`, `event` (`executed`/`canceled`/`done`), `shares` (executed, canceled) | a venue event on an order by its token (`OT_TOKEN_HI`/`LO` + `OT_EVENT`) |
+//! | `live` | optional `expect` | reads `OT_LIVE` on both; with `expect` the count must be that too |
 //!
 //! `gap_after_beat: k` sends the message's first `k` beats, idles the input
 //! (the drain, `LATENCY + 2` cycles), then sends the rest: idle cycles inside a
-//! message. Not yet available: venue fills and cancels by order token (the
-//! order table of issue 13 item 3 is not built).
+//! message. `token` is the OUCH token as text, 1 to 14 ASCII bytes, padded
+//! with spaces to 14.
 
 use crate::driver::{DriverError, GateDriver, SymbolEntry, SymbolLimits};
 use crate::gate::{Bucket, ExposureUpdate, FillSide, RiskGate};
 use crate::golden::GoldenModel;
-use crate::regmap::{self, Decision};
+use crate::regmap::{self, Decision, TOKEN_LEN};
 use crate::rtl::sim::{beats, Beat, SimulatedGate, Timed};
 use serde_json::{json, Value};
 use thiserror::Error;
@@ -86,6 +89,27 @@ pub enum Op {
     Read {
         addr: u16,
     },
+    OrderTable {
+        on: Option<bool>,
+        clear: bool,
+    },
+    Venue {
+        firm: u8,
+        token: [u8; TOKEN_LEN],
+        event: VenueEvent,
+    },
+    Live {
+        expect: Option<u64>,
+    },
+}
+
+/// What the venue reported on an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VenueEvent {
+    Executed(u32),
+    Canceled(u32),
+    /// Rejected, replaced, canceled whole: the entry dies.
+    Done,
 }
 
 /// One line of the scenario, parsed.
@@ -210,6 +234,22 @@ fn stock(v: &Value, line: usize) -> Result<[u8; 8], ScenarioError> {
         return Err(err(line, format!("stock {s:?} must be 1..=8 ASCII bytes")));
     }
     let mut out = [b' '; 8];
+    out[..s.len()].copy_from_slice(s.as_bytes());
+    Ok(out)
+}
+
+fn order_token(v: &Value, line: usize) -> Result<[u8; TOKEN_LEN], ScenarioError> {
+    let s = v
+        .get("token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(line, "`token` (a string) is required"))?;
+    if s.is_empty() || s.len() > TOKEN_LEN || !s.is_ascii() {
+        return Err(err(
+            line,
+            format!("token {s:?} must be 1..={TOKEN_LEN} ASCII bytes"),
+        ));
+    }
+    let mut out = [b' '; TOKEN_LEN];
     out[..s.len()].copy_from_slice(s.as_bytes());
     Ok(out)
 }
@@ -360,10 +400,34 @@ pub fn parse_op(text: &str, line: usize) -> Result<Op, ScenarioError> {
         "read" => Op::Read {
             addr: fits(need(&v, "addr", line)?, "addr", line)?,
         },
+        "order_table" => Op::OrderTable {
+            on: flag(&v, "on", line)?,
+            clear: flag(&v, "clear", line)?.unwrap_or(false),
+        },
+        "venue" => {
+            let shares = || -> Result<u32, ScenarioError> {
+                fits(need(&v, "shares", line)?, "shares", line)
+            };
+            let event = match v.get("event").and_then(Value::as_str) {
+                Some("executed") => VenueEvent::Executed(shares()?),
+                Some("canceled") => VenueEvent::Canceled(shares()?),
+                Some("done") => VenueEvent::Done,
+                Some(e) => return Err(err(line, format!("event {e:?}: executed, canceled or done"))),
+                None => return Err(err(line, "`event` (executed, canceled or done) is required")),
+            };
+            Op::Venue {
+                firm: firm(&v)?,
+                token: order_token(&v, line)?,
+                event,
+            }
+        }
+        "live" => Op::Live {
+            expect: num(&v, "expect", line)?,
+        },
         other => {
             return Err(err(
                 line,
-                format!("unknown op {other:?} (globals, firm, symbols, symbol, order, exposure, kill, idle, write, read)"),
+                format!("unknown op {other:?} (globals, firm, symbols, symbol, symbol_limits, order, exposure, kill, idle, write, read, order_table, venue, live)"),
             ))
         }
     })
@@ -455,6 +519,20 @@ fn write_pair(p: &mut Pair, report: &mut Report, line: usize, addr: u16, value: 
     p.both(report, line, &format!("write {addr:#06x}"), move |g| {
         g.write_register(addr, value)
     });
+}
+
+/// A venue event through the driver.
+fn venue<G: RiskGate>(
+    d: &mut GateDriver<G>,
+    firm: u8,
+    token: &[u8; TOKEN_LEN],
+    e: VenueEvent,
+) -> Result<(), DriverError> {
+    match e {
+        VenueEvent::Executed(n) => d.order_executed(firm, token, n),
+        VenueEvent::Canceled(n) => d.order_canceled(firm, token, n),
+        VenueEvent::Done => d.order_done(firm, token),
+    }
 }
 
 /// Run parsed operations through both implementations.
@@ -628,6 +706,59 @@ pub fn run(lines: &[Line]) -> Result<Report, ScenarioError> {
                 p.both(&mut report, line, &format!("read {a:#06x}"), move |g| {
                     g.read_register(a)
                 });
+            }
+            Op::OrderTable { on, clear } => {
+                if let Some(on) = on {
+                    write_pair(
+                        &mut p,
+                        &mut report,
+                        line,
+                        regmap::ORDER_TABLE,
+                        u64::from(*on),
+                    );
+                }
+                if *clear {
+                    write_pair(&mut p, &mut report, line, regmap::OT_CLEAR, 0);
+                }
+            }
+            Op::Venue { firm, token, event } => {
+                if usize::from(*firm) >= regmap::FIRMS {
+                    return Err(setup(DriverError::BadFirm(*firm)));
+                }
+                p.flush(&mut report);
+                let g = venue(&mut p.golden, *firm, token, *event);
+                let r = venue(&mut p.rtl, *firm, token, *event);
+                if g != r {
+                    report.control.push(ControlMismatch {
+                        line,
+                        what: "venue event".into(),
+                        golden: format!("{g:?}"),
+                        rtl: format!("{r:?}"),
+                    });
+                }
+            }
+            Op::Live { expect } => {
+                p.flush(&mut report);
+                let g = p.golden.live_orders();
+                let r = p.rtl.live_orders();
+                if g != r {
+                    report.control.push(ControlMismatch {
+                        line,
+                        what: "live orders".into(),
+                        golden: format!("{g:?}"),
+                        rtl: format!("{r:?}"),
+                    });
+                }
+                if let Some(want) = expect {
+                    if g != Ok(*want) || r != Ok(*want) {
+                        report.control.push(ControlMismatch {
+                            line,
+                            what: format!("live orders, expected {want}"),
+                            golden: format!("{g:?}"),
+                            rtl: format!("{r:?}"),
+                        });
+                    }
+                }
             }
         }
     }

@@ -67,6 +67,24 @@ fn bad_lines_are_typed_errors_with_their_line() {
             "1..=8",
         ),
         ("{\"op\":\"read\",\"addr\":\"0xZZ\"}", "not a number"),
+        (
+            "{\"op\":\"venue\",\"firm\":0,\"token\":\"A\",\"event\":\"filled\"}",
+            "executed, canceled or done",
+        ),
+        (
+            "{\"op\":\"venue\",\"firm\":0,\"token\":\"A\",\"event\":\"executed\"}",
+            "`shares`",
+        ),
+        (
+            "{\"op\":\"venue\",\"firm\":0,\"token\":\"ETI000000000001\",\"event\":\"done\"}",
+            "1..=14",
+        ),
+        (
+            "{\"op\":\"venue\",\"firm\":0,\"event\":\"done\"}",
+            "`token`",
+        ),
+        ("{\"op\":\"order_table\",\"on\":1}", "true or false"),
+        ("{\"op\":\"live\",\"expect\":-1}", "non-negative"),
     ];
     for (line, why) in cases {
         let text = format!("# comment\n\n{line}\n");
@@ -134,4 +152,45 @@ const SYMBOL_LIMITS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/symb
 fn symbol_limits_scenario_agrees_and_gives_the_written_decisions() {
     let (_, got) = run_file(SYMBOL_LIMITS);
     assert_eq!(got.len(), 15, "{got:?}");
+}
+
+const ORDER_TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/order_table.jsonl");
+
+/// The order table scenario on the golden model: each decision is the one
+/// written beside its message and every `live` count is the expected one.
+/// (The RTL's side of the file waits for the RTL order table: until then the
+/// RTL answers its registers `Unsupported`.)
+#[test]
+fn order_table_scenario_gives_the_written_decisions_on_the_golden_model() {
+    let text = std::fs::read_to_string(ORDER_TABLE).expect("order_table.jsonl");
+    let want = expected(&text);
+    let lines = scenario::parse(&text).expect("parses");
+    let rep = scenario::run(&lines).expect("runs");
+    let got: Vec<String> = rep
+        .outcomes
+        .iter()
+        .map(|o| scenario::name(Some(o.golden)))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 40, "{got:?}");
+    // every `live` line has an expectation and the golden model meets it
+    let lives: Vec<usize> = lines
+        .iter()
+        .filter_map(|l| match l.op {
+            scenario::Op::Live { expect: Some(_) } => Some(l.line),
+            _ => None,
+        })
+        .collect();
+    assert!(lives.len() >= 10, "{lives:?}");
+    for c in &rep.control {
+        if let Some(n) = c.what.strip_prefix("live orders, expected ") {
+            assert_eq!(c.golden, format!("Ok({n})"), "line {}", c.line);
+        }
+    }
+    for r in [
+        eti_hdl::RejectReason::UnknownToken,
+        eti_hdl::RejectReason::OrderTableFull,
+    ] {
+        assert!(got.contains(&format!("{r:?}")), "{r:?} not exercised");
+    }
 }
