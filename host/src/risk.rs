@@ -4,7 +4,7 @@
 //! each check, exposure from fills, cancels and venue rejects) and counts
 //! decisions by reason. The rules themselves live in eti-hdl only.
 
-use crate::app::config::{GateKind, HostConfig, Resolved};
+use crate::app::config::{GateKind, HostConfig, OrderTableMode, Resolved};
 use eti_core::{OrderToken, Price, Side, Symbol};
 use eti_hdl::driver::{DriverError, FirmLimitConfig, SymbolEntry, SymbolLimits};
 use eti_hdl::gate::{Bucket, RegisterError};
@@ -101,6 +101,28 @@ pub struct Risk {
     symbol_limits: Vec<(Symbol, SymbolLimits)>,
     /// The gate's order table is on ([`Risk::enable_order_table`]).
     order_table: bool,
+    /// What `risk.order_table` came to ([`Risk::apply_order_table`]).
+    table_state: OrderTableState,
+}
+
+/// `risk.order_table = "on"` on a gate that has no order table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("risk.order_table = \"on\": the {gate} gate has no order table ({why}); set risk.order_table = \"auto\" or \"off\", or risk.gate = \"golden\"")]
+pub struct OrderTableUnavailable {
+    pub gate: GateKind,
+    /// What the gate answered when the table was turned on.
+    pub why: String,
+}
+
+/// What [`Risk::apply_order_table`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderTableState {
+    /// The table checks and records orders.
+    On,
+    /// `risk.order_table = "off"`.
+    Off,
+    /// `auto` on a gate without one: off, and why (said once at start).
+    Unavailable(String),
 }
 
 /// What [`Risk::restore`] put back into the gate.
@@ -182,6 +204,7 @@ impl Risk {
             venue_slots: Vec::new(),
             symbol_limits: Vec::new(),
             order_table: false,
+            table_state: OrderTableState::Off,
         })
     }
 
@@ -225,6 +248,16 @@ impl Risk {
     /// a crash) by passing their Enter Order bytes through the gate with the
     /// collar and throttle lifted (they passed both when sent). A refused
     /// order is counted, not reserved. Host-side decision counts are untouched.
+    ///
+    /// With the order table on, the re-entry is also what gives the order
+    /// its table entry, without which the gate refuses its Cancel (the kill
+    /// switch's included): every check on the order itself is lifted then
+    /// (kill switches, restricted list, max shares and notional, credit and
+    /// position: limits lowered or a kill engaged since it was sent must not
+    /// leave an order at the venue that the gate neither reserves nor lets
+    /// cancel; exposure above a lowered limit then refuses new orders until
+    /// it drops). Refused are then only orders the gate cannot hold (symbol
+    /// not loaded, tokens out of order, table slot taken).
     pub fn reserve_open<'a>(
         &mut self,
         open: impl IntoIterator<Item = &'a [u8]>,
@@ -238,17 +271,44 @@ impl Risk {
         slot: u8,
         open: impl IntoIterator<Item = &'a [u8]>,
     ) -> RestoredRegisters {
+        use eti_hdl::regmap::{FIRM_KILL, GLOBAL_KILL};
         let (burst, shift) = self.throttle;
+        let all = self.order_table;
         let _ = self.driver.set_collar_bps(0);
         let _ = self.driver.set_throttle(u16::MAX, shift);
-        // symbols' own collars are lifted too (0 = the lifted global one)
+        // symbols' own collars are lifted too (0 = the lifted global one),
+        // with the table on their own max shares and notional as well
         let own = self.symbol_limits.clone();
-        for (s, l) in own.iter().filter(|(_, l)| l.collar_bps != 0) {
-            let lifted = SymbolLimits {
-                collar_bps: 0,
-                ..*l
+        for (s, l) in own.iter().filter(|(_, l)| l.collar_bps != 0 || all) {
+            let lifted = if all {
+                SymbolLimits::default()
+            } else {
+                SymbolLimits {
+                    collar_bps: 0,
+                    ..*l
+                }
             };
             let _ = self.driver.set_symbol_limits(&s.0, lifted);
+        }
+        let mut kills = (false, false);
+        if all {
+            let gate = self.driver.gate();
+            kills = (
+                gate.read_register(GLOBAL_KILL).unwrap_or(0) != 0,
+                gate.read_register(FIRM_KILL + u16::from(slot)).unwrap_or(0) != 0,
+            );
+            let _ = self.driver.set_global_kill(false);
+            let _ = self.driver.set_firm_kill(slot, false);
+            let _ = self.driver.set_order_limits(u32::MAX, u64::MAX);
+            let _ = self.driver.set_firm_limits(
+                slot,
+                FirmLimitConfig {
+                    credit: u64::MAX,
+                    max_long: u32::MAX,
+                    max_short: u32::MAX,
+                },
+            );
+            self.write_restricted(&[]);
         }
         let mut out = RestoredRegisters::default();
         for msg in open {
@@ -260,8 +320,18 @@ impl Risk {
         }
         let _ = self.driver.set_collar_bps(self.limits.collar_bps);
         let _ = self.driver.set_throttle(burst, shift);
-        for (s, l) in own.iter().filter(|(_, l)| l.collar_bps != 0) {
+        for (s, l) in own.iter().filter(|(_, l)| l.collar_bps != 0 || all) {
             let _ = self.driver.set_symbol_limits(&s.0, *l);
+        }
+        if all {
+            let _ = self.driver.set_global_kill(kills.0);
+            let _ = self.driver.set_firm_kill(slot, kills.1);
+            let _ = self
+                .driver
+                .set_order_limits(self.limits.max_order_shares, self.limits.max_order_notional);
+            let _ = self.write_firm_limits();
+            let list = self.limits.restricted.clone();
+            self.write_restricted(&list);
         }
         out.open_notional = self.open_notional();
         out
@@ -513,12 +583,64 @@ impl Risk {
     pub fn enable_order_table(&mut self) -> bool {
         self.order_table =
             self.driver.set_order_table(true).is_ok() && self.driver.clear_order_table().is_ok();
+        if self.order_table {
+            self.table_state = OrderTableState::On;
+        }
         self.order_table
+    }
+
+    /// What `risk.order_table` came to at start.
+    pub fn order_table_state(&self) -> &OrderTableState {
+        &self.table_state
     }
 
     /// Is the gate's order table on?
     pub fn order_table(&self) -> bool {
         self.order_table
+    }
+
+    /// `risk.order_table` at start, before any order (and before
+    /// [`Self::restore`], whose re-checks then create the restored orders'
+    /// entries): `auto` turns the table on where the gate has one, `on`
+    /// refuses a gate without one, `off` leaves it off.
+    ///
+    /// # Errors
+    /// `on` and the gate has no order table (the RTL today).
+    pub fn apply_order_table(
+        &mut self,
+        mode: OrderTableMode,
+    ) -> Result<OrderTableState, OrderTableUnavailable> {
+        if mode == OrderTableMode::Off {
+            let _ = self.driver.set_order_table(false);
+            self.order_table = false;
+            self.table_state = OrderTableState::Off;
+            return Ok(OrderTableState::Off);
+        }
+        let on = self
+            .driver
+            .set_order_table(true)
+            .and_then(|()| self.driver.clear_order_table());
+        self.order_table = on.is_ok();
+        self.table_state = match on {
+            Ok(()) => OrderTableState::On,
+            Err(e) if mode == OrderTableMode::On => {
+                return Err(OrderTableUnavailable {
+                    gate: self.kind,
+                    why: e.to_string(),
+                })
+            }
+            Err(e) => OrderTableState::Unavailable(e.to_string()),
+        };
+        Ok(self.table_state.clone())
+    }
+
+    /// Orders the gate's table holds live (`OT_LIVE`, one register read:
+    /// between orders, never per message); `None` with the table off.
+    pub fn live_orders(&mut self) -> Option<u64> {
+        if !self.order_table {
+            return None;
+        }
+        self.driver.live_orders().ok()
     }
 
     /// [`Self::on_fill_on`] for order `token`, and its order table entry's
@@ -648,6 +770,17 @@ impl Risk {
     /// (a symbol not loaded is already rejected as unknown). Returns the
     /// symbols of `list` that are not loaded.
     pub fn set_restricted(&mut self, list: &[Symbol]) -> Vec<Symbol> {
+        self.write_restricted(list);
+        let loaded = |s: &Symbol| {
+            self.symbols.iter().any(|(t, _)| t == s) || self.limits.restricted.contains(s)
+        };
+        let missing: Vec<Symbol> = list.iter().filter(|s| !loaded(s)).copied().collect();
+        self.limits.restricted = list.to_vec();
+        missing
+    }
+
+    /// The loaded symbols' restricted flags: exactly those in `list`.
+    fn write_restricted(&mut self, list: &[Symbol]) {
         for (s, reference) in &self.symbols {
             let _ = self.driver.set_restricted(&SymbolEntry {
                 stock: s.0,
@@ -655,12 +788,6 @@ impl Risk {
                 restricted: list.contains(s),
             });
         }
-        let loaded = |s: &Symbol| {
-            self.symbols.iter().any(|(t, _)| t == s) || self.limits.restricted.contains(s)
-        };
-        let missing: Vec<Symbol> = list.iter().filter(|s| !loaded(s)).copied().collect();
-        self.limits.restricted = list.to_vec();
-        missing
     }
 
     /// Open notional the gate holds for this firm (register read).

@@ -43,23 +43,6 @@ fn write_users(dir: &Path) -> Vec<(String, Secret)> {
     tokens
 }
 
-/// `eti-sim serve` on one venue with its flow (passive: nothing takes a
-/// resting order of ours), feeding `feed_port`.
-fn sim(dir: &Path, feed_port: u16) -> SimProcess {
-    let cfg = dir.join("sim.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[ouch]\nlisten = \"127.0.0.1:0\"\nheartbeat_ms = 50\npeer_timeout_ms = 2000\n\
-             [feed]\ndestinations = [\"127.0.0.1:{feed_port}\"]\nbind = \"127.0.0.1:0\"\n\
-             retransmit_listen = \"127.0.0.1:0\"\nheartbeat_ms = 100\n\
-             [flow]\nenabled = true\nseed = 7\norders_per_sec = 200\naggressive_pct = 0\n"
-        ),
-    )
-    .unwrap();
-    SimProcess::serve(&["--venues", "1", "--config", cfg.to_str().unwrap()])
-}
-
 /// A partial TOML over the defaults: the venue, the control API and two
 /// slow parents (their symbols are the ones the gate loads).
 fn host_config(dir: &Path, feed_port: u16, sim: &SimProcess) -> std::path::PathBuf {
@@ -145,7 +128,7 @@ fn limits_restricted_list_and_kill_survive_sigkill_and_restart() {
     let d = dir.path();
     let tokens = write_users(d);
     let feed_port = free_udp_port();
-    let sim = sim(d, feed_port);
+    let sim = support::passive_sim(d, feed_port);
     let cfg = host_config(d, feed_port, &sim);
     let journal = d.join("journal");
 

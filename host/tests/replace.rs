@@ -167,6 +167,15 @@ fn round_trip(order_table: bool, gate: &str) {
     let dir = tempfile::tempdir().unwrap();
     let jdir = dir.path().join("journal");
     let (sim, path) = venue_with_gate(dir.path(), gate);
+    if !order_table {
+        // (the embedded default, auto, turns it on where the gate has one)
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace("order_table = \"auto\"", "order_table = \"off\""),
+        )
+        .unwrap();
+    }
     let (mut host, journal) = host(&path, &jdir);
     let want = if gate == "rtl" {
         GateKind::Rtl
@@ -174,12 +183,7 @@ fn round_trip(order_table: bool, gate: &str) {
         GateKind::Golden
     };
     assert_eq!(host.trader.risk.kind(), want);
-    if order_table {
-        assert!(
-            host.trader.risk.enable_order_table(),
-            "golden gate has a table"
-        );
-    }
+    assert_eq!(host.trader.risk.order_table(), order_table);
 
     // 500 resting 5 cents inside the offer, 200 executed before the replace
     let a = ask(&host);
@@ -334,6 +338,69 @@ fn round_trip(order_table: bool, gate: &str) {
     assert!(of("order_rejected")
         .iter()
         .any(|e| e["token"] == t3s.as_str()));
+    drop(host);
+    sim.stop();
+}
+
+/// With the gate's order table on (the embedded default on the golden
+/// gate): a Replace the venue refuses on a live order (its symbol is
+/// halted) leaves the original live in the gate's table, so its Cancel
+/// passes, and the table holds exactly the host's orders throughout.
+#[test]
+fn a_replace_the_venue_refuses_leaves_the_original_cancellable() {
+    use eti_hdl::RejectReason;
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, path) = venue(dir.path());
+    let (mut host, journal) = host(&path, &dir.path().join("journal"));
+    assert!(
+        host.trader.risk.order_table(),
+        "auto: on for the golden gate"
+    );
+    let p1 = Price(ask(&host).0 - 500);
+    let i = rest_sell(&mut host, 300, p1);
+    let t1 = host.trader.orders.get(i).unwrap().token;
+    assert_eq!(host.trader.risk.live_orders(), Some(1));
+    sim.set_trading_state("AAPL", eti_sim::engine::TradingState::Halted)
+        .unwrap();
+    let t2 = host
+        .trader
+        .replace_order(&mut host.venue, i, Price(p1.0 + 100))
+        .expect("replace passes the gate");
+    // original and replacement are both live until the venue answers
+    assert_eq!(host.trader.risk.live_orders(), Some(2));
+    assert_eq!(host.trader.order_table_entries(), 2);
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.replace_stats.rejected == 1),
+        "the venue refuses the Replace of a halted order: {:?}",
+        host.trader.replace_stats
+    );
+    let o = host.trader.orders.get(i).unwrap();
+    assert_eq!(
+        (o.token, o.price, o.leaves(), o.state, o.replacing),
+        (t1, p1, 300, OrderState::Accepted, None)
+    );
+    assert_eq!(
+        host.trader.risk.live_orders(),
+        Some(1),
+        "{t2} gone, {t1} live"
+    );
+    assert_eq!(host.trader.risk.open_notional(), p1.notional(Shares(300)));
+    // the original's Cancel passes the gate (cancels pass a halt at the venue)
+    assert!(host.trader.cancel_order(&mut host.venue, i));
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().state
+            == OrderState::Canceled),
+        "cancelled: {:?}",
+        host.trader.orders.get(i)
+    );
+    let r = &host.trader.risk;
+    for reason in [RejectReason::UnknownToken, RejectReason::OrderTableFull] {
+        assert_eq!(r.decisions[usize::from(reason.code())], 0, "{reason:?}");
+    }
+    assert_eq!(host.trader.risk.live_orders(), Some(0));
+    assert_eq!(host.trader.risk.open_notional(), 0);
+    assert_eq!(host.trader.order_table_entries(), 0);
+    journal.close().unwrap();
     drop(host);
     sim.stop();
 }

@@ -221,6 +221,25 @@ fn golden_gate_session_over_loopback() {
     }
     // metrics endpoint answered during the session
     assert!(out.summary.metrics_endpoint.is_some());
+    // the gate's order table was on (the embedded default on the golden
+    // gate) through fills, IOC remainders, the drill's cancels, venue
+    // rejects and a dropped session: it holds exactly the host's open
+    // orders (none by now), and refused none of ours
+    let ot = &out.summary.order_table;
+    assert!(ot.on, "{ot:?}");
+    assert_eq!(
+        (ot.unknown_token, ot.order_table_full),
+        (0, 0),
+        "{ot:?} {:?}",
+        out.summary.risk_rejects
+    );
+    let mut host = out.host;
+    assert_eq!(
+        host.trader.risk.live_orders(),
+        Some(host.trader.order_table_entries()),
+        "{ot:?}"
+    );
+    assert_eq!(ot.gate_live_orders, ot.host_entries, "{ot:?}");
     out.sim.stop();
 }
 
@@ -228,5 +247,17 @@ fn golden_gate_session_over_loopback() {
 fn rtl_gate_session_over_loopback() {
     let (out, orders) = session(GateKind::Rtl, 4, None);
     check_session(&out, &orders);
+    // `risk.order_table = "auto"`: on where the RTL has a table (helper A
+    // is building it), else off and the report says why
+    let ot = &out.summary.order_table;
+    if ot.on {
+        assert_eq!((ot.unknown_token, ot.order_table_full), (0, 0), "{ot:?}");
+        assert_eq!(ot.gate_live_orders, ot.host_entries, "{ot:?}");
+    } else {
+        assert!(
+            ot.note.as_deref().is_some_and(|n| n.contains("rtl gate")),
+            "{ot:?}"
+        );
+    }
     out.sim.stop();
 }

@@ -43,6 +43,9 @@ interface = "lo"               # AF_XDP interface towards the venue (afxdp, auto
 
 [risk]
 gate = "golden"                # golden (software model) | rtl (rust-hdl simulation)
+order_table = "auto"           # the gate's order table (Replace checked on the stored order, Cancel and
+                               # Replace of a dead token refused): auto (on where the gate has one) | on
+                               # (refuse to start without one) | off
 firm_index = 0                 # the gate's firm slot for this session
 max_order_shares = 5000
 max_order_notional = "1000000.00"
@@ -199,6 +202,9 @@ impl std::fmt::Debug for VenueSection {
 #[serde(deny_unknown_fields)]
 pub struct RiskSection {
     pub gate: String,
+    /// "auto" | "on" | "off": see [`OrderTableMode`].
+    #[serde(default = "default_order_table")]
+    pub order_table: String,
     pub firm_index: u8,
     pub max_order_shares: u32,
     pub max_order_notional: String,
@@ -379,6 +385,35 @@ impl Default for HostConfig {
     }
 }
 
+fn default_order_table() -> String {
+    "auto".into()
+}
+
+/// `risk.order_table`: whether the gate's order table (issue 13) checks
+/// Replace on the stored order and refuses Replace, Cancel and Modify of a
+/// token it does not hold live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderTableMode {
+    /// On where the gate has one; otherwise off, said once at start.
+    Auto,
+    /// On; a gate without one refuses to start.
+    On,
+    /// Off (Replace checked on the global limits, unsided).
+    Off,
+}
+
+impl OrderTableMode {
+    /// The name used in config and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            OrderTableMode::Auto => "auto",
+            OrderTableMode::On => "on",
+            OrderTableMode::Off => "off",
+        }
+    }
+}
+
 /// Which gate implementation checks orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -501,6 +536,8 @@ pub struct Resolved {
     pub venue: SocketAddr,
     pub firm: Firm,
     pub gate: GateKind,
+    /// `risk.order_table`.
+    pub order_table: OrderTableMode,
     pub max_order_notional: u64,
     pub credit: u64,
     pub restricted: Vec<Symbol>,
@@ -1133,6 +1170,18 @@ impl HostConfig {
                 ))
             }
         };
+        let order_table = match self.risk.order_table.as_str() {
+            "auto" => OrderTableMode::Auto,
+            "on" => OrderTableMode::On,
+            "off" => OrderTableMode::Off,
+            o => {
+                return Err(invalid(
+                    "risk.order_table",
+                    format!("{o:?}"),
+                    "\"auto\", \"on\" or \"off\"",
+                ))
+            }
+        };
         range("risk.firm_index", self.risk.firm_index)?;
         range("risk.max_order_shares", self.risk.max_order_shares)?;
         let max_order_notional = money("risk.max_order_notional", &self.risk.max_order_notional)?;
@@ -1176,6 +1225,7 @@ impl HostConfig {
             venues,
             firm,
             gate,
+            order_table,
             max_order_notional,
             credit,
             restricted,
@@ -1196,6 +1246,16 @@ mod tests {
         let c = HostConfig::default();
         let r = c.resolve().unwrap();
         assert_eq!(r.gate, GateKind::Golden);
+        assert_eq!(r.order_table, OrderTableMode::Auto);
+        for (v, m) in [
+            ("on", OrderTableMode::On),
+            ("off", OrderTableMode::Off),
+            ("auto", OrderTableMode::Auto),
+        ] {
+            let c = HostConfig::from_toml(&format!("[risk]\norder_table = \"{v}\"\n")).unwrap();
+            assert_eq!(c.resolve().unwrap().order_table, m, "{v}");
+            assert_eq!(m.name(), v);
+        }
         assert_eq!(r.max_order_notional, 1_000_000 * 10_000);
         assert_eq!(r.credit, 20_000_000 * 10_000);
         assert_eq!(r.restricted, vec![Symbol::new("TSLA").unwrap()]);
@@ -1227,6 +1287,19 @@ mod tests {
         let t = DEFAULT_TOML.replace("gate = \"golden\"", "gate = \"fpga9\"");
         let e = HostConfig::from_toml(&t).unwrap_err().to_string();
         assert!(e.contains("risk.gate") && e.contains("golden"), "{e}");
+        for bad in ["\"yes\"", "\"ON\"", "\"\""] {
+            let e = HostConfig::from_toml(&format!("[risk]\norder_table = {bad}\n")).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { key, value, .. } if key == "risk.order_table" && value == bad),
+                "{e:?}"
+            );
+            let e = e.to_string();
+            assert!(e.contains("\"auto\", \"on\" or \"off\""), "{e}");
+        }
+        let e = HostConfig::from_toml("[risk]\norder_table = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("risk.order_table"), "{e}");
         let t = DEFAULT_TOML.replace("address = \"127.0.0.1:30003\"", "address = \"nowhere\"");
         let e = HostConfig::from_toml(&t).unwrap_err().to_string();
         assert!(e.contains("venue.address"), "{e}");

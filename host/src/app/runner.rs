@@ -41,6 +41,9 @@ pub enum BuildError {
     /// `venue.path = "afxdp"` cannot run here (keys, value and reason named).
     #[error(transparent)]
     VenuePath(#[from] crate::venue::VenuePathError),
+    /// `risk.order_table = "on"` and the gate has no order table.
+    #[error(transparent)]
+    OrderTable(#[from] crate::risk::OrderTableUnavailable),
 }
 
 fn v4(what: &'static str, a: SocketAddr) -> Result<SocketAddrV4, BuildError> {
@@ -217,6 +220,18 @@ pub fn build_host_with_feeds(
     commands: Arc<ArrayQueue<Command>>,
 ) -> Result<Host, BuildError> {
     let mut trader = Trader::new(cfg, r, tradable, metrics, status)?;
+    // before any order and before a resume's re-checks (which then give
+    // the restored orders their entries)
+    if let crate::risk::OrderTableState::Unavailable(why) =
+        trader.risk.apply_order_table(r.order_table)?
+    {
+        let line = format!(
+            "risk.order_table = \"auto\": the {} gate has no order table ({why}); running without it (Replace checked on the global limits, Cancel and Replace of unknown tokens not refused)",
+            r.gate
+        );
+        eprintln!("[eti] {line}");
+        tracing::info!("{line}");
+    }
     let mut venue = VenueClient::new(venue_config(cfg, r), mono_ns());
     // `venue.path`: decided here, once (an `auto` fallback is logged once).
     // On the interface of a feed that shares its AF_XDP port, the session
@@ -561,6 +576,7 @@ fn host_summary(host: &Host, venue: &VenueLink) -> Vec<String> {
         t.stats.venue_rejects,
         host.venue.stats.reconnects
     )];
+    out.push(t.rejects_line());
     out.push(format!(
         "venue {}: {}",
         host.venue.address(),

@@ -150,6 +150,25 @@ pub struct ReplaceReport {
     pub gate_rejects: u64,
 }
 
+/// The gate's order table at the end of the session (`risk.order_table`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OrderTableReport {
+    /// On: Replace checked on the stored order, Cancel and Replace of
+    /// tokens it does not hold refused.
+    pub on: bool,
+    /// Why it is off where the gate has none (`auto` on the RTL).
+    pub note: Option<String>,
+    /// Orders live in the gate's table (`OT_LIVE`) at the end.
+    pub gate_live_orders: u64,
+    /// What the host's orders should hold there: live orders, plus the
+    /// replacement of each Replace in flight.
+    pub host_entries: u64,
+    /// The table's own refusals (must be 0 for a host that reports every
+    /// venue event).
+    pub unknown_token: u64,
+    pub order_table_full: u64,
+}
+
 /// The session summary (`--report` writes it as JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -170,7 +189,11 @@ pub struct Summary {
     pub filled_shares: u64,
     pub venue_rejects: u64,
     pub risk_accepts: u64,
+    /// Rejects by reason: the gate's, and the host's per-symbol refusals
+    /// before it (`symbol_credit`, `symbol_position`, `symbol_throttle`);
+    /// non-zero only.
     pub risk_rejects: BTreeMap<String, u64>,
+    pub order_table: OrderTableReport,
     pub orders_by_state: BTreeMap<String, u64>,
     pub parents: Vec<ParentReport>,
     pub positions: BTreeMap<String, i64>,
@@ -982,6 +1005,28 @@ fn summarize(
     for (r, n) in t.risk.rejects() {
         risk_rejects.insert(reason_name(r).to_string(), n);
     }
+    for r in crate::trading::symbol_limits::SymbolReject::ALL {
+        let n = t.symbol_risk.rejects[r.index()];
+        if n > 0 {
+            risk_rejects.insert(r.name().to_string(), n);
+        }
+    }
+    let count = |r: eti_hdl::RejectReason| t.risk.decisions[usize::from(r.code())];
+    let order_table = OrderTableReport {
+        on: t.risk.order_table(),
+        note: match t.risk.order_table_state() {
+            crate::risk::OrderTableState::Unavailable(why) => Some(format!(
+                "the {} gate has no order table ({why})",
+                t.risk.kind()
+            )),
+            _ => None,
+        },
+        // published by the hot thread's last housekeeping
+        gate_live_orders: t.status.gate_live_orders.load(Ordering::Relaxed),
+        host_entries: t.order_table_entries(),
+        unknown_token: count(eti_hdl::RejectReason::UnknownToken),
+        order_table_full: count(eti_hdl::RejectReason::OrderTableFull),
+    };
     let mut orders_by_state = BTreeMap::new();
     for (s, n) in crate::trading::orders::OrderState::ALL
         .iter()
@@ -1025,6 +1070,7 @@ fn summarize(
         venue_rejects: t.stats.venue_rejects,
         risk_accepts: t.risk.accepted(),
         risk_rejects,
+        order_table,
         orders_by_state,
         parents: t.parents.iter().map(|p| p.report()).collect(),
         positions,
@@ -1146,6 +1192,23 @@ pub fn render(s: &Summary) -> String {
             rj.join(", ")
         }
     );
+    let ot = &s.order_table;
+    let _ = if ot.on {
+        writeln!(
+            o,
+            "            order table on: {} live in the gate for {} of ours, unknown_token {}, order_table_full {}",
+            ot.gate_live_orders, ot.host_entries, ot.unknown_token, ot.order_table_full
+        )
+    } else {
+        writeln!(
+            o,
+            "            order table off{}",
+            ot.note
+                .as_ref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        )
+    };
     let _ = writeln!(o, "  algos");
     for p in &s.parents {
         let _ = writeln!(

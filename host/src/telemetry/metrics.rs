@@ -47,7 +47,19 @@ pub struct HostMetrics {
     pub position: IntGaugeVec,
     pub realized_pnl: IntGauge,
     pub unrealized_pnl: IntGauge,
+    /// 1 when the gate's order table is on (`risk.order_table`).
+    pub gate_order_table: IntGauge,
+    /// Orders live in the gate's order table (`OT_LIVE`, read in
+    /// housekeeping, not per message).
+    pub gate_live_orders: IntGauge,
+    /// OUCH Replace Orders by outcome, [`REPLACE_OUTCOMES`] order.
+    pub replaces: [IntCounter; 4],
 }
+
+/// Outcomes of `eti_replaces_total`: written to the venue, confirmed by
+/// Replaced, refused by the venue (or never answered before a new login),
+/// refused by the gate.
+pub const REPLACE_OUTCOMES: [&str; 4] = ["sent", "replaced", "refused", "gate_refused"];
 
 /// Reasons of the host's per-symbol refusals before the gate
 /// (`crate::trading::symbol_limits::SymbolReject`, in its order): labels of
@@ -149,6 +161,21 @@ impl HostMetrics {
             "unrealized_pnl",
             "firm unrealized P&L at mid, 1/10000 dollars",
         )?;
+        let gate_order_table = IntGauge::new(
+            "gate_order_table",
+            "1 when the risk gate's order table checks and records orders",
+        )?;
+        let gate_live_orders = IntGauge::new(
+            "gate_live_orders",
+            "orders live in the risk gate's order table (read between orders)",
+        )?;
+        let replaces_vec = IntCounterVec::new(
+            Opts::new("replaces_total", "OUCH Replace Orders by outcome"),
+            &["outcome"],
+        )?;
+        let replaces: [IntCounter; 4] =
+            std::array::from_fn(|i| replaces_vec.with_label_values(&[REPLACE_OUTCOMES[i]]));
+        r.register(Box::new(replaces_vec))?;
         for m in [
             &itch_messages,
             &feed_packets,
@@ -169,6 +196,8 @@ impl HostMetrics {
             &kill_switch,
             &realized_pnl,
             &unrealized_pnl,
+            &gate_order_table,
+            &gate_live_orders,
         ] {
             r.register(Box::new(g.clone()))?;
         }
@@ -201,6 +230,9 @@ impl HostMetrics {
             position,
             realized_pnl,
             unrealized_pnl,
+            gate_order_table,
+            gate_live_orders,
+            replaces,
         })
     }
 
@@ -392,6 +424,19 @@ mod tests {
         assert!(body.contains("eti_orders_sent_total 3"), "{body}");
         assert!(
             body.contains("eti_risk_rejects_total{reason=\"throttle\"} 1"),
+            "{body}"
+        );
+        m.gate_live_orders.set(7);
+        m.replaces[2].inc();
+        let (_, body) = http_get(srv.addr, "/metrics").unwrap();
+        assert!(body.contains("eti_gate_live_orders 7"), "{body}");
+        assert!(body.contains("eti_gate_order_table 0"), "{body}");
+        assert!(
+            body.contains("eti_replaces_total{outcome=\"refused\"} 1"),
+            "{body}"
+        );
+        assert!(
+            body.contains("eti_replaces_total{outcome=\"sent\"} 0"),
             "{body}"
         );
         status.publish_venue(&crate::telemetry::status::VenueLink {

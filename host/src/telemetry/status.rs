@@ -26,6 +26,11 @@ pub struct SharedStatus {
     pub parents_total: AtomicU64,
     pub parents_done: AtomicU64,
     pub live_orders: AtomicU64,
+    /// The gate's order table is on (`risk.order_table`).
+    pub order_table: AtomicBool,
+    /// Orders the gate's order table holds live (`OT_LIVE`, read in
+    /// housekeeping; 0 with the table off).
+    pub gate_live_orders: AtomicU64,
     pub kill: AtomicBool,
     /// The global kill switch (every firm) is engaged (control plane).
     pub global_kill: AtomicBool,

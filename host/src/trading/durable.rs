@@ -209,7 +209,7 @@ impl Trader {
         let (Some(j), Some(r)) = (&self.journal, &mut self.safety.tokens) else {
             return true;
         };
-        match r.ensure(j, self.orders.next_counter(), RESERVE_TIMEOUT) {
+        match r.ensure(j, self.orders.upcoming_counter(), RESERVE_TIMEOUT) {
             Ok(()) => true,
             Err(e) => {
                 self.engage_kill(&format!("{e}: kill switch engaged"));

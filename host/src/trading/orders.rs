@@ -352,6 +352,8 @@ impl ChildOrder {
 
 /// Slots of [`OrderBookkeeping`]'s replacement-token index (a power of two).
 const ALIASES: usize = 4096;
+// one slot per residue of the counter: the gate's order table slots
+const _: () = assert!(ALIASES == eti_hdl::regmap::ORDER_SLOTS);
 
 /// Every child order of the session, indexed by token counter.
 #[derive(Debug, Clone)]
@@ -360,9 +362,11 @@ pub struct OrderBookkeeping {
     next: u64,
     base: u64,
     orders: Vec<ChildOrder>,
-    /// Replacement tokens: (counter, order index) at `counter % ALIASES`,
-    /// so that an order living under a token newer than its place is found
-    /// without scanning back to it (a collision only costs that scan).
+    /// The latest token on each residue, orders' and replacements': (counter,
+    /// order index) at `counter % ALIASES`, so that an order living under a
+    /// token newer than its place is found without scanning back to it (a
+    /// collision only costs that scan), and a token whose slot in the gate's
+    /// order table a live order holds is skipped ([`Self::upcoming_counter`]).
     aliases: Vec<(u64, usize)>,
 }
 
@@ -379,16 +383,51 @@ impl OrderBookkeeping {
     }
 
     /// Reserve the next token (strictly increasing: the gate requires it).
+    /// A counter whose slot in the gate's order table holds an order of
+    /// ours still live is skipped ([`Self::upcoming_counter`]).
     pub fn next_token(&mut self) -> OrderToken {
+        self.next = self.upcoming_counter();
         let t = OrderToken::numbered(&self.prefix, self.next);
         self.next += 1;
         t
+    }
+
+    /// The counter [`Self::next_token`] takes next: [`Self::next_counter`],
+    /// or past it while its slot in the gate's order table is held by a live
+    /// order of ours. For this host's tokens the slot is the counter mod
+    /// `ORDER_SLOTS` plus a constant of the prefix (hdl/README.md, "Order
+    /// table"), so any 4 096 consecutive tokens get distinct slots, but a
+    /// day order still resting 4 096 tokens later, or one restored after a
+    /// restart (whose counter jumps past a whole reservation block), holds
+    /// the slot of a new token: the gate would refuse that Enter
+    /// (`order_table_full`). One lookup per order; skips only on such a
+    /// collision (at most `ORDER_SLOTS`, past that every slot is live and
+    /// the gate refuses anyway).
+    pub fn upcoming_counter(&self) -> u64 {
+        let mut n = self.next;
+        while n - self.next < ALIASES as u64 && self.slot_live(n) {
+            n += 1;
+        }
+        n
+    }
+
+    /// Does an order of ours live under a token on counter `n`'s slot?
+    fn slot_live(&self, n: u64) -> bool {
+        let (c, k) = self.aliases[n as usize % ALIASES];
+        c != 0
+            && c != n
+            && self.orders.get(k).is_some_and(|o| {
+                o.state.is_live()
+                    && (self.counter(&o.token) == Some(c)
+                        || o.replacing.and_then(|r| self.counter(&r)) == Some(c))
+            })
     }
 
     /// Record an order under the token just taken from [`Self::next_token`].
     pub fn insert(&mut self, o: ChildOrder) -> usize {
         let i = self.orders.len();
         self.orders.push(o);
+        self.note_replacement(i, &o.token);
         i
     }
 
@@ -504,6 +543,7 @@ impl OrderBookkeeping {
             last = Some(n);
             self.orders.push(*o);
             let idx = self.orders.len() - 1;
+            self.note_replacement(idx, &o.token);
             if let Some(r) = o.replacing {
                 self.note_replacement(idx, &r);
             }
@@ -635,6 +675,71 @@ mod tests {
         assert_eq!(b.counter_of(&t), Some(20));
         b.insert(ChildOrder::new(t, sym, 1, Side::Buy, 1, Price(1)));
         assert_eq!(b.index_of(&t), Some(2));
+    }
+
+    /// The gate's order table slot of a token (hdl's own function).
+    fn gate_slot(t: &OrderToken) -> usize {
+        let (hi, lo) = eti_hdl::regmap::token_words(&t.0);
+        eti_hdl::regmap::token_slot(hi, lo)
+    }
+
+    #[test]
+    fn a_token_on_the_gate_slot_of_a_live_order_is_skipped() {
+        const SLOTS: u64 = eti_hdl::regmap::ORDER_SLOTS as u64;
+        let sym = Symbol::new("A").unwrap();
+        let tok = |n| OrderToken::numbered(b"ETI", n);
+        let mut b = OrderBookkeeping::new(*b"ETI", 1, 8);
+        // a day order rests while 4 095 others come and go (taken, refused
+        // or gone: not live)
+        let rest = b.next_token();
+        let i = b.insert(ChildOrder::new(rest, sym, 1, Side::Buy, 100, Price(1)));
+        b.get_mut(i).unwrap().on_accepted(100, 1).unwrap();
+        for _ in 1..SLOTS {
+            assert_ne!(gate_slot(&b.next_token()), gate_slot(&rest));
+        }
+        // the next counter is on the resting order's slot: skipped
+        assert_eq!(gate_slot(&tok(1 + SLOTS)), gate_slot(&rest));
+        assert_eq!(b.upcoming_counter(), 2 + SLOTS);
+        let t = b.next_token();
+        assert_eq!(b.counter_of(&t), Some(2 + SLOTS));
+        assert_ne!(gate_slot(&t), gate_slot(&rest));
+        // a Replace in flight holds its replacement token's slot too
+        let r = b.next_token();
+        b.get_mut(i)
+            .unwrap()
+            .on_replace_sent(r, 100, Price(2), 1)
+            .unwrap();
+        b.note_replacement(i, &r);
+        while b.next_counter() % SLOTS != b.counter_of(&r).unwrap() % SLOTS {
+            b.next_token();
+        }
+        assert_eq!(b.upcoming_counter(), b.next_counter() + 1);
+        // once the order is gone the slots are free again
+        b.get_mut(i)
+            .unwrap()
+            .on_replaced(r, 100, Price(2), 2)
+            .unwrap();
+        b.get_mut(i).unwrap().on_canceled(100).unwrap();
+        assert_eq!(b.upcoming_counter(), b.next_counter());
+        // after a restart the counter jumps a reservation block (a multiple
+        // of the table's size) past the journal: a restored order's slot
+        let mut c = OrderBookkeeping::new(*b"ETI", 1, 8);
+        let open = [
+            ChildOrder::resumed(tok(1), sym, Side::Buy, 100, Price(1), true, 5),
+            ChildOrder::resumed(tok(3), sym, Side::Buy, 100, Price(1), true, 6),
+        ];
+        assert_eq!(c.restore(1 + 16 * SLOTS, &open), 2);
+        let first = c.next_token();
+        assert_eq!(c.counter_of(&first), Some(2 + 16 * SLOTS));
+        let second = c.next_token();
+        assert_eq!(
+            c.counter_of(&second),
+            Some(4 + 16 * SLOTS),
+            "3's slot skipped"
+        );
+        for t in [first, second] {
+            assert!(open.iter().all(|o| gate_slot(&o.token) != gate_slot(&t)));
+        }
     }
 
     #[test]

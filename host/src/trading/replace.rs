@@ -207,6 +207,18 @@ impl Trader {
             (ch.new_leaves, r.price()),
             (&prev, &new),
         );
+        if asked.is_none() && self.risk.order_table() {
+            // a Replace the gate never saw (the journal lost it before a
+            // crash, or reconciliation declared it unanswered): the order
+            // under its new token gets its table entry and reservation as a
+            // restored order does, or its Cancel would be refused
+            if let Some(o) = self.orders.get(i) {
+                let msg = super::durable::reentry_message(o, ch.new_leaves, self.firm);
+                if self.risk.reserve_open_on(slot, [&msg[..]]).refused > 0 {
+                    tracing::warn!(%new, "the gate refused the replaced order's re-entry (counted, not reserved)");
+                }
+            }
+        }
         // the symbol's own credit and position count the order as it is now
         // (a Replace is not checked against them: it re-prices open shares)
         self.symbol_risk

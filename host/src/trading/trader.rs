@@ -886,6 +886,11 @@ impl Trader {
             self.orders.iter().filter(|o| o.state.is_live()).count() as u64,
             Ordering::Relaxed,
         );
+        // one register read per housekeeping tick, none with the table off
+        let gate_live = self.risk.live_orders();
+        s.order_table.store(gate_live.is_some(), Ordering::Relaxed);
+        s.gate_live_orders
+            .store(gate_live.unwrap_or(0), Ordering::Relaxed);
         if let Some(m) = &self.metrics {
             self.publish_metrics(m, venue);
         }
@@ -895,7 +900,12 @@ impl Trader {
     fn publish_metrics(&self, m: &HostMetrics, venue: &VenueClient) {
         // counters mirror the trader's monotonic counts: add the difference
         let rx = self.receiver.stats();
-        let pairs: [(&prometheus::IntCounter, u64); 8] = [
+        let r = &self.replace_stats;
+        let pairs: [(&prometheus::IntCounter, u64); 12] = [
+            (&m.replaces[0], r.sent),
+            (&m.replaces[1], r.replaced),
+            (&m.replaces[2], r.rejected),
+            (&m.replaces[3], r.gate_rejects),
             (&m.itch_messages, self.stats.itch_messages),
             (&m.feed_packets, self.stats.packets),
             (&m.feed_gaps, rx.gaps),
@@ -913,6 +923,10 @@ impl Trader {
         m.venue_logged_in.set(i64::from(venue.is_logged_in()));
         m.kill_switch
             .set(i64::from(self.status.kill.load(Ordering::Relaxed)));
+        m.gate_order_table
+            .set(i64::from(self.status.order_table.load(Ordering::Relaxed)));
+        m.gate_live_orders
+            .set(self.status.gate_live_orders.load(Ordering::Relaxed) as i64);
         for (g, n) in m.orders_by_state.iter().zip(self.orders.by_state()) {
             g.set(n as i64);
         }
@@ -931,6 +945,59 @@ impl Trader {
         let (r, u) = self.positions.firm_pnl();
         m.realized_pnl.set(r);
         m.unrealized_pnl.set(u);
+    }
+
+    /// Entries this host's orders should hold in the gate's order table:
+    /// one per live order, one more per Replace in flight (the replacement
+    /// is live beside the original until the venue answers).
+    pub fn order_table_entries(&self) -> u64 {
+        self.orders
+            .iter()
+            .filter(|o| o.state.is_live())
+            .map(|o| 1 + u64::from(o.replacing.is_some()))
+            .sum()
+    }
+
+    /// What was refused, by reason (the gate's, every check; the host's per
+    /// symbol before it), and the gate's order table: `eti run`'s summary
+    /// and the demo's report. The table's live count is the one housekeeping
+    /// last published.
+    pub fn rejects_line(&self) -> String {
+        use crate::risk::{reason_name, OrderTableState};
+        let gate = self.risk.rejects();
+        let total: u64 = gate.iter().map(|(_, n)| n).sum();
+        let reasons: Vec<String> = gate
+            .iter()
+            .map(|(r, n)| format!("{} {n}", reason_name(*r)))
+            .collect();
+        let sym: Vec<String> = crate::trading::symbol_limits::SymbolReject::ALL
+            .iter()
+            .map(|r| format!("{} {}", r.name(), self.symbol_risk.rejects[r.index()]))
+            .collect();
+        let count = |r: RejectReason| self.risk.decisions[usize::from(r.code())];
+        let table = match self.risk.order_table_state() {
+            OrderTableState::On => format!(
+                "order table on: {} live in the gate for {} of ours, unknown_token {}, order_table_full {}",
+                self.status.gate_live_orders.load(Ordering::Relaxed),
+                self.order_table_entries(),
+                count(RejectReason::UnknownToken),
+                count(RejectReason::OrderTableFull)
+            ),
+            OrderTableState::Off => "order table off".to_string(),
+            OrderTableState::Unavailable(_) => {
+                format!("order table off (the {} gate has none)", self.risk.kind())
+            }
+        };
+        format!(
+            "risk rejects: gate {total} ({}), per-symbol {} ({}); {table}",
+            if reasons.is_empty() {
+                "none".to_string()
+            } else {
+                reasons.join(", ")
+            },
+            self.stats.symbol_limit_rejects,
+            sym.join(", ")
+        )
     }
 
     pub fn parents_done(&self) -> bool {

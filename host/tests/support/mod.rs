@@ -83,6 +83,23 @@ impl Drop for SimProcess {
     }
 }
 
+/// `eti-sim serve` on one venue with its flow (passive: nothing takes a
+/// resting order of ours), feeding `feed_port`.
+pub fn passive_sim(dir: &Path, feed_port: u16) -> SimProcess {
+    let cfg = dir.join("sim.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ouch]\nlisten = \"127.0.0.1:0\"\nheartbeat_ms = 50\npeer_timeout_ms = 2000\n\
+             [feed]\ndestinations = [\"127.0.0.1:{feed_port}\"]\nbind = \"127.0.0.1:0\"\n\
+             retransmit_listen = \"127.0.0.1:0\"\nheartbeat_ms = 100\n\
+             [flow]\nenabled = true\nseed = 7\norders_per_sec = 200\naggressive_pct = 0\n"
+        ),
+    )
+    .unwrap();
+    SimProcess::serve(&["--venues", "1", "--config", cfg.to_str().unwrap()])
+}
+
 /// One `eti run --config CFG --journal J` process; stdout and stderr go to
 /// `host-N.out` / `host-N.err` in `dir` so the test can watch them.
 pub struct Host {
