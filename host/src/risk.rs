@@ -549,8 +549,8 @@ impl Risk {
     /// unsided; with the order table on, on the order's side and under
     /// `new_token` in the table) that the venue refused or never received:
     /// release it. The order it would have replaced keeps its own
-    /// reservation (with the table on, the gate killed its entry when it
-    /// accepted the Replace: the gate no longer knows that order's token).
+    /// reservation (with the table on, its entry too: the gate keeps the
+    /// original live until the venue answers, so its Cancel still passes).
     pub fn on_replace_refused_on(
         &mut self,
         slot: u8,

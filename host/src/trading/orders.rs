@@ -411,15 +411,17 @@ impl OrderBookkeeping {
         n
     }
 
-    /// Does an order of ours live under a token on counter `n`'s slot?
+    /// Does an order of ours live under a token on counter `n`'s slot? A
+    /// Replace in flight holds its replacement's slot until the venue
+    /// answers, even when the order died meanwhile (the venue then refuses
+    /// the Replace).
     fn slot_live(&self, n: u64) -> bool {
         let (c, k) = self.aliases[n as usize % ALIASES];
         c != 0
             && c != n
             && self.orders.get(k).is_some_and(|o| {
-                o.state.is_live()
-                    && (self.counter(&o.token) == Some(c)
-                        || o.replacing.and_then(|r| self.counter(&r)) == Some(c))
+                (o.state.is_live() && self.counter(&o.token) == Some(c))
+                    || o.replacing.and_then(|r| self.counter(&r)) == Some(c)
             })
     }
 

@@ -948,13 +948,13 @@ impl Trader {
     }
 
     /// Entries this host's orders should hold in the gate's order table:
-    /// one per live order, one more per Replace in flight (the replacement
-    /// is live beside the original until the venue answers).
+    /// one per live order, one per Replace in flight (the replacement is
+    /// live beside the original until the venue answers, even when the
+    /// original died meanwhile).
     pub fn order_table_entries(&self) -> u64 {
         self.orders
             .iter()
-            .filter(|o| o.state.is_live())
-            .map(|o| 1 + u64::from(o.replacing.is_some()))
+            .map(|o| u64::from(o.state.is_live()) + u64::from(o.replacing.is_some()))
             .sum()
     }
 
