@@ -49,6 +49,14 @@ pub struct Checks {
     pub tif: Signal<In, Bits<32>>,
     pub display: Signal<In, Bits<8>>,
     pub capacity: Signal<In, Bits<8>>,
+    /// The acting token (order table): an Enter's own, a Replace's original.
+    pub orig_hi: Signal<In, Bits<64>>,
+    pub orig_lo: Signal<In, Bits<48>>,
+    /// The symbol RAM's read address this cycle: an Enter's hash slot, or a
+    /// Replace's stored slot (table on); an accepted order's entry records it.
+    pub sym_slot: Signal<In, Bits<8>>,
+    /// `ORDER_TABLE`.
+    pub table_on: Signal<In, Bit>,
     // registers (stable while orders flow)
     pub global_kill: Signal<In, Bit>,
     pub firm_kill: Signal<In, Bits<16>>,
@@ -89,6 +97,23 @@ pub struct Checks {
     pub tokens: Signal<In, Bits<16>>,
     pub last_token_hi: Signal<In, Bits<64>>,
     pub last_token_lo: Signal<In, Bits<48>>,
+    // the order table's views of a Replace's original (table on)
+    /// D+1: remaining shares and side.
+    pub t_rem: Signal<In, Bits<20>>,
+    pub t_buy: Signal<In, Bit>,
+    /// D+3: remaining × price.
+    pub t_oldn: Signal<In, Bits<64>>,
+    /// D+4: the acting token is live for this firm; its slot is live; the
+    /// replacement's slot is live; the two slots.
+    pub t_match: Signal<In, Bit>,
+    pub t_orig_live: Signal<In, Bit>,
+    pub t_new_live: Signal<In, Bit>,
+    pub t_orig_slot: Signal<In, Bits<12>>,
+    pub t_new_slot: Signal<In, Bits<12>>,
+    /// Stage E's acting token and firm (the table compares its entry in D+4).
+    pub e_orig_hi_out: Signal<Out, Bits<64>>,
+    pub e_orig_lo_out: Signal<Out, Bits<48>>,
+    pub e_firm_out: Signal<Out, Bits<FIRM_BITS>>,
     /// Any stage holds a message.
     pub busy: Signal<Out, Bit>,
     // cycle D+6: stage G
@@ -98,12 +123,21 @@ pub struct Checks {
     pub c_enter_sell: Signal<Out, Bit>,
     pub c_replace: Signal<Out, Bit>,
     pub c_firm: Signal<Out, Bits<FIRM_BITS>>,
+    /// Stage G holds an Enter or Replace with the table on (it may commit an
+    /// entry), and that entry: slot, symbol slot, side, shares, price, notional.
+    pub c_cand: Signal<Out, Bit>,
+    pub c_wslot: Signal<Out, Bits<12>>,
+    pub c_sym: Signal<Out, Bits<8>>,
+    pub c_buy: Signal<Out, Bit>,
+    pub c_shares: Signal<Out, Bits<20>>,
+    pub c_price: Signal<Out, Bits<32>>,
+    pub c_notional: Signal<Out, Bits<64>>,
     /// A framed message of a known firm: it updates the bucket.
     pub c_count: Signal<Out, Bit>,
     /// ... and its refill happened: the bucket's refill time becomes `NOW`.
     pub c_stamp: Signal<Out, Bit>,
-    /// Bit r-1 set = reason r fails.
-    pub fails: Signal<Out, Bits<20>>,
+    /// Bit r-1 set = reason r fails (bit 20, `BadRegister`, never).
+    pub fails: Signal<Out, Bits<23>>,
     pub n_open_notional: Signal<Out, Bits<64>>,
     pub n_open_buy: Signal<Out, Bits<64>>,
     pub n_open_sell: Signal<Out, Bits<64>>,
@@ -112,9 +146,51 @@ pub struct Checks {
     pub n_token_hi: Signal<Out, Bits<64>>,
     pub n_token_lo: Signal<Out, Bits<48>>,
     // Each stage carries `m` (bit 0 valid, 1 malformed, 2 unknown, 3 bad firm,
-    // 4 enter, 5 replace, 6 buy), the firm, and `f`: the order checks' fail
-    // bits found so far (bit r-1 = reason r, already masked by kind).
-    a_m: DFF<Bits<8>>,
+    // 4 enter, 5 replace, 6 buy (a Replace's from stage B: the stored side),
+    // 7 order table on, 8 sided: an Enter or a Replace with the table on (the
+    // symbol checks apply, the order reserves on its side), 9 from stage B: a
+    // sided Replace that does not add shares (no position check)), the firm,
+    // and `f`: the order checks' fail bits found so far (bit r-1 = reason r,
+    // already masked by kind).
+    a_m: DFF<Bits<10>>,
+    a_orig_hi: DFF<Bits<64>>,
+    a_orig_lo: DFF<Bits<48>>,
+    a_sym: DFF<Bits<8>>,
+    b_orig_hi: DFF<Bits<64>>,
+    b_orig_lo: DFF<Bits<48>>,
+    b_sym: DFF<Bits<8>>,
+    /// Shares the position check adds: a sided Replace's increase over the
+    /// original's remaining, else the order's shares.
+    b_pos_sh: DFF<Bits<32>>,
+    c_orig_hi: DFF<Bits<64>>,
+    c_orig_lo: DFF<Bits<48>>,
+    cc_sym: DFF<Bits<8>>,
+    cc_price: DFF<Bits<32>>,
+    c_sh: DFF<Bits<20>>,
+    e_orig_hi: DFF<Bits<64>>,
+    e_orig_lo: DFF<Bits<48>>,
+    e_sym: DFF<Bits<8>>,
+    e_price: DFF<Bits<32>>,
+    e_sh: DFF<Bits<20>>,
+    /// A sided Replace's original notional (else 0).
+    e_oldn: DFF<Bits<64>>,
+    f_sym: DFF<Bits<8>>,
+    f_price: DFF<Bits<32>>,
+    f_sh: DFF<Bits<20>>,
+    f_n: DFF<Bits<64>>,
+    f_wslot: DFF<Bits<12>>,
+    f_unk: DFF<Bit>,
+    f_full: DFF<Bit>,
+    /// Open notional + order, and credit + a sided Replace's original notional, 65 bits.
+    f_sum65: DFF<Bits<65>>,
+    f_cap65: DFF<Bits<65>>,
+    /// The credit check applies (not a sided Replace that does not grow).
+    f_c16: DFF<Bit>,
+    g_sym: DFF<Bits<8>>,
+    g_price: DFF<Bits<32>>,
+    g_sh: DFF<Bits<20>>,
+    g_n: DFF<Bits<64>>,
+    g_wslot: DFF<Bits<12>>,
     a_firm: DFF<Bits<FIRM_BITS>>,
     a_f: DFF<Bits<20>>,
     a_gsh: DFF<Bit>,
@@ -123,7 +199,7 @@ pub struct Checks {
     a_symbol: DFF<Bits<64>>,
     a_token_hi: DFF<Bits<64>>,
     a_token_lo: DFF<Bits<48>>,
-    b_m: DFF<Bits<8>>,
+    b_m: DFF<Bits<10>>,
     b_firm: DFF<Bits<FIRM_BITS>>,
     b_f: DFF<Bits<20>>,
     b_gsh: DFF<Bit>,
@@ -142,7 +218,7 @@ pub struct Checks {
     b_lsh: DFF<Bits<32>>,
     b_lnot: DFF<Bits<64>>,
     b_lbps: DFF<Bits<16>>,
-    c_m: DFF<Bits<8>>,
+    c_m: DFF<Bits<10>>,
     cs_firm: DFF<Bits<FIRM_BITS>>,
     c_f: DFF<Bits<20>>,
     c_token_hi: DFF<Bits<64>>,
@@ -165,7 +241,7 @@ pub struct Checks {
     c_open_notional: DFF<Bits<64>>,
     c_credit: DFF<Bits<64>>,
     c_elapsed: DFF<Bits<32>>,
-    e_m: DFF<Bits<8>>,
+    e_m: DFF<Bits<10>>,
     e_firm: DFF<Bits<FIRM_BITS>>,
     e_f: DFF<Bits<20>>,
     e_token_hi: DFF<Bits<64>>,
@@ -187,7 +263,7 @@ pub struct Checks {
     e_open_notional: DFF<Bits<64>>,
     e_credit: DFF<Bits<64>>,
     e_add: DFF<Bits<32>>,
-    f_m: DFF<Bits<8>>,
+    f_m: DFF<Bits<10>>,
     f_firm: DFF<Bits<FIRM_BITS>>,
     f_f: DFF<Bits<20>>,
     f_token_hi: DFF<Bits<64>>,
@@ -195,18 +271,15 @@ pub struct Checks {
     f_diff10k: DFF<Bits<64>>,
     f_refbps: DFF<Bits<64>>,
     f_bps_nz: DFF<Bit>,
-    f_credit_sum: DFF<Bits<64>>,
-    f_open_notional: DFF<Bits<64>>,
-    f_credit: DFF<Bits<64>>,
     f_new_buy: DFF<Bits<64>>,
     f_new_sell: DFF<Bits<64>>,
     f_new_unsided: DFF<Bits<64>>,
     f_add_c: DFF<Bits<18>>,
     f_add_c_m1: DFF<Bits<18>>,
     f_stamp: DFF<Bit>,
-    g_m: DFF<Bits<8>>,
+    g_m: DFF<Bits<10>>,
     g_firm: DFF<Bits<FIRM_BITS>>,
-    g_flags: DFF<Bits<20>>,
+    g_flags: DFF<Bits<23>>,
     g_token_hi: DFF<Bits<64>>,
     g_token_lo: DFF<Bits<48>>,
     g_open_notional: DFF<Bits<64>>,
@@ -253,6 +326,17 @@ pub struct Checks {
     order: Signal<Local, Bit>,
     bad_firm: Signal<Local, Bit>,
     is_buy: Signal<Local, Bit>,
+    sided: Signal<Local, Bit>,
+    rt_a: Signal<Local, Bit>,
+    rt_c: Signal<Local, Bit>,
+    rt_e: Signal<Local, Bit>,
+    more: Signal<Local, Bits<32>>,
+    rem32: Signal<Local, Bits<32>>,
+    b_m_next: Signal<Local, Bits<10>>,
+    bm6: Signal<Local, Bits<10>>,
+    no_up: Signal<Local, Bit>,
+    unsided: Signal<Local, Bit>,
+    t_unk: Signal<Local, Bit>,
     tc_hi_gt: Signal<Local, Bit>,
     tc_hi_eq: Signal<Local, Bit>,
     tc_lo_gt: Signal<Local, Bit>,
@@ -270,6 +354,39 @@ impl Logic for Checks {
             self,
             clock,
             a_m,
+            a_orig_hi,
+            a_orig_lo,
+            a_sym,
+            b_orig_hi,
+            b_orig_lo,
+            b_sym,
+            b_pos_sh,
+            c_orig_hi,
+            c_orig_lo,
+            cc_sym,
+            cc_price,
+            c_sh,
+            e_orig_hi,
+            e_orig_lo,
+            e_sym,
+            e_price,
+            e_sh,
+            e_oldn,
+            f_sym,
+            f_price,
+            f_sh,
+            f_n,
+            f_wslot,
+            f_unk,
+            f_full,
+            f_sum65,
+            f_cap65,
+            f_c16,
+            g_sym,
+            g_price,
+            g_sh,
+            g_n,
+            g_wslot,
             a_firm,
             a_f,
             a_gsh,
@@ -350,9 +467,6 @@ impl Logic for Checks {
             f_diff10k,
             f_refbps,
             f_bps_nz,
-            f_credit_sum,
-            f_open_notional,
-            f_credit,
             f_new_buy,
             f_new_sell,
             f_new_unsided,
@@ -422,13 +536,19 @@ impl Logic for Checks {
         self.a_gsh.d.next = self.l14.val();
         self.bad_firm.next = self.firm.val().get_bits::<4>(4) != 0;
         self.is_buy.next = self.side.val() == 0x42;
-        self.a_m.d.next = bit_cast::<8, 1>(self.valid.val().into())
-            | (bit_cast::<8, 1>(self.malformed.val().into()) << 1)
-            | (bit_cast::<8, 1>(self.unknown.val().into()) << 2)
-            | (bit_cast::<8, 1>(self.bad_firm.val().into()) << 3)
-            | (bit_cast::<8, 1>(self.is_enter.val().into()) << 4)
-            | (bit_cast::<8, 1>(self.is_replace.val().into()) << 5)
-            | (bit_cast::<8, 1>(self.is_buy.val().into()) << 6);
+        self.sided.next = self.is_enter.val() | (self.is_replace.val() & self.table_on.val());
+        self.a_m.d.next = bit_cast::<10, 1>(self.valid.val().into())
+            | (bit_cast::<10, 1>(self.malformed.val().into()) << 1)
+            | (bit_cast::<10, 1>(self.unknown.val().into()) << 2)
+            | (bit_cast::<10, 1>(self.bad_firm.val().into()) << 3)
+            | (bit_cast::<10, 1>(self.is_enter.val().into()) << 4)
+            | (bit_cast::<10, 1>(self.is_replace.val().into()) << 5)
+            | (bit_cast::<10, 1>(self.is_buy.val().into()) << 6)
+            | (bit_cast::<10, 1>(self.table_on.val().into()) << 7)
+            | (bit_cast::<10, 1>(self.sided.val().into()) << 8);
+        self.a_orig_hi.d.next = self.orig_hi.val();
+        self.a_orig_lo.d.next = self.orig_lo.val();
+        self.a_sym.d.next = self.sym_slot.val();
         self.a_firm.d.next = self.firm.val().get_bits::<FIRM_BITS>(0);
         self.a_shares.d.next = self.shares.val();
         self.a_price.d.next = self.price.val();
@@ -438,7 +558,23 @@ impl Logic for Checks {
 
         // ---- stage B (cycle D+1: stage A, the symbol RAM's outputs) ----
         self.rd_firm.next = self.a_firm.q.val();
-        self.b_m.d.next = self.a_m.q.val();
+        // a sided Replace: the original's side, and only its increase in
+        // shares meets the position limit (a decrease skips it)
+        self.rt_a.next = self.a_m.q.val().get_bit(5) & self.a_m.q.val().get_bit(7);
+        self.rem32.next = bit_cast::<32, 20>(self.t_rem.val());
+        self.more.next = self.a_shares.q.val() - self.rem32.val();
+        self.b_m_next.next = self.a_m.q.val();
+        self.bm6.next = self.a_m.q.val().replace_bit(6, self.t_buy.val());
+        self.no_up.next = self.a_shares.q.val() <= self.rem32.val();
+        self.b_pos_sh.d.next = self.a_shares.q.val();
+        if self.rt_a.val() {
+            self.b_m_next.next = self.bm6.val().replace_bit(9, self.no_up.val());
+            self.b_pos_sh.d.next = self.more.val();
+        }
+        self.b_m.d.next = self.b_m_next.val();
+        self.b_orig_hi.d.next = self.a_orig_hi.q.val();
+        self.b_orig_lo.d.next = self.a_orig_lo.q.val();
+        self.b_sym.d.next = self.a_sym.q.val();
         self.b_firm.d.next = self.a_firm.q.val();
         self.b_kill_g.next = self.global_kill.val();
         self.b_kill_f.next = self.firm_kill.val().get_bit(self.a_firm.q.val().index());
@@ -470,11 +606,14 @@ impl Logic for Checks {
         // ---- stage C (cycle D+2: stage B, firm state) ----
         self.c_m.d.next = self.b_m.q.val();
         self.cs_firm.d.next = self.b_firm.q.val();
-        self.l11.next = self.b_m.q.val().get_bit(4)
-            & !(self.b_sflags.q.val().get_bit(0) & (self.b_key.q.val() == self.b_symbol.q.val()));
-        self.l12.next = self.b_m.q.val().get_bit(4) & self.b_sflags.q.val().get_bit(1);
-        // max shares: an Enter on a symbol with its own limit uses that one
-        self.use_lsh.next = self.b_m.q.val().get_bit(4) & (self.b_lsh.q.val() != 0);
+        // the symbol checks: an Enter's symbol (hit = valid and the key), a
+        // sided Replace's stored slot (hit = valid)
+        self.l11.next = self.b_m.q.val().get_bit(8)
+            & !(self.b_sflags.q.val().get_bit(0)
+                & (self.b_m.q.val().get_bit(5) | (self.b_key.q.val() == self.b_symbol.q.val())));
+        self.l12.next = self.b_m.q.val().get_bit(8) & self.b_sflags.q.val().get_bit(1);
+        // max shares: a sided order on a symbol with its own limit uses that one
+        self.use_lsh.next = self.b_m.q.val().get_bit(8) & (self.b_lsh.q.val() != 0);
         self.l14s.next = self.b_gsh.q.val();
         if self.use_lsh.val() {
             self.l14s.next = self.b_shares.q.val() > self.b_lsh.q.val();
@@ -490,7 +629,7 @@ impl Logic for Checks {
             self.c_bps.d.next = self.b_lbps.q.val();
         }
         self.c_maxn.d.next = self.max_notional.val();
-        if self.b_m.q.val().get_bit(4) & (self.b_lnot.q.val() != 0) {
+        if self.b_m.q.val().get_bit(8) & (self.b_lnot.q.val() != 0) {
             self.c_maxn.d.next = self.b_lnot.q.val();
         }
         // collar: |price − ref| × 10 000 against ref × bps
@@ -507,7 +646,7 @@ impl Logic for Checks {
         // position: bought + open buys + open unsided + order ≤ max long + sold (and mirrored)
         self.shares64_b.next = bit_cast::<64, 32>(self.b_shares.q.val());
         self.c_s1.d.next = self.bought.val() + self.open_buy.val();
-        self.c_s2.d.next = self.open_unsided.val() + self.shares64_b.val();
+        self.c_s2.d.next = self.open_unsided.val() + bit_cast::<64, 32>(self.b_pos_sh.q.val());
         self.c_s3.d.next = self.sold.val() + self.open_sell.val();
         self.c_long_cap.d.next = self.max_long.val() + self.sold.val();
         self.c_short_cap.d.next = self.max_short.val() + self.bought.val();
@@ -525,6 +664,11 @@ impl Logic for Checks {
             | (bit_cast::<3, 1>(self.tc_lo_gt.val().into()) << 2);
         self.c_token_hi.d.next = self.b_token_hi.q.val();
         self.c_token_lo.d.next = self.b_token_lo.q.val();
+        self.c_orig_hi.d.next = self.b_orig_hi.q.val();
+        self.c_orig_lo.d.next = self.b_orig_lo.q.val();
+        self.cc_sym.d.next = self.b_sym.q.val();
+        self.cc_price.d.next = self.b_price.q.val();
+        self.c_sh.d.next = self.b_shares.q.val().get_bits::<20>(0);
         // token bucket, refilled lazily: one token per 2^shift of NOW
         self.c_elapsed.d.next = self.now.val() - self.last.val();
 
@@ -536,6 +680,16 @@ impl Logic for Checks {
         self.e_f.d.next = self.c_f.q.val() | (bit_cast::<20, 1>(self.l19.val().into()) << 19);
         self.e_token_hi.d.next = self.c_token_hi.q.val();
         self.e_token_lo.d.next = self.c_token_lo.q.val();
+        self.e_orig_hi.d.next = self.c_orig_hi.q.val();
+        self.e_orig_lo.d.next = self.c_orig_lo.q.val();
+        self.e_sym.d.next = self.cc_sym.q.val();
+        self.e_price.d.next = self.cc_price.q.val();
+        self.e_sh.d.next = self.c_sh.q.val();
+        self.rt_c.next = self.c_m.q.val().get_bit(5) & self.c_m.q.val().get_bit(7);
+        self.e_oldn.d.next = 0.into();
+        if self.rt_c.val() {
+            self.e_oldn.d.next = self.t_oldn.val();
+        }
         self.ten_k.next = 10000.into();
         self.e_d10_lo.d.next = self.c_diff.q.val().get_bits::<16>(0) * self.ten_k.val();
         self.e_d10_hi.d.next = self.c_diff.q.val().get_bits::<16>(16) * self.ten_k.val();
@@ -559,10 +713,13 @@ impl Logic for Checks {
         self.f_m.d.next = self.e_m.q.val();
         self.f_firm.d.next = self.e_firm.q.val();
         self.l15.next = self.e_notional.q.val() > self.e_maxn.q.val();
-        self.l17.next = ((self.e_m.q.val().get_bit(5) | self.e_m.q.val().get_bit(6))
+        // an unsided Replace (table off) meets both limits, a sided order its side's
+        self.unsided.next = self.e_m.q.val().get_bit(5) & !self.e_m.q.val().get_bit(7);
+        self.l17.next = (((self.unsided.val() | self.e_m.q.val().get_bit(6))
             & (self.e_long_need.q.val() > self.e_long_cap.q.val()))
-            | ((self.e_m.q.val().get_bit(5) | !self.e_m.q.val().get_bit(6))
-                & (self.e_short_need.q.val() > self.e_short_cap.q.val()));
+            | ((self.unsided.val() | !self.e_m.q.val().get_bit(6))
+                & (self.e_short_need.q.val() > self.e_short_cap.q.val())))
+            & !self.e_m.q.val().get_bit(9);
         self.f_f.d.next = self.e_f.q.val()
             | (bit_cast::<20, 1>(self.l15.val().into()) << 15)
             | (bit_cast::<20, 1>(self.l17.val().into()) << 17);
@@ -573,9 +730,34 @@ impl Logic for Checks {
         self.f_refbps.d.next = bit_cast::<64, 32>(self.e_refbps_lo.q.val())
             + (bit_cast::<64, 32>(self.e_refbps_hi.q.val()) << 16);
         self.f_bps_nz.d.next = self.e_bps_nz.q.val();
-        self.f_credit_sum.d.next = self.e_open_notional.q.val() + self.e_notional.q.val();
-        self.f_open_notional.d.next = self.e_open_notional.q.val();
-        self.f_credit.d.next = self.e_credit.q.val();
+        // credit: open + order > credit, exactly (65 bits: the carry fails);
+        // a sided Replace: open + order > credit + the original's notional,
+        // checked only if the order grows
+        self.f_sum65.d.next = bit_cast::<65, 64>(self.e_open_notional.q.val())
+            + bit_cast::<65, 64>(self.e_notional.q.val());
+        self.f_cap65.d.next =
+            bit_cast::<65, 64>(self.e_credit.q.val()) + bit_cast::<65, 64>(self.e_oldn.q.val());
+        self.rt_e.next = self.e_m.q.val().get_bit(5) & self.e_m.q.val().get_bit(7);
+        self.f_c16.d.next = !self.rt_e.val() | (self.e_notional.q.val() > self.e_oldn.q.val());
+        self.f_sym.d.next = self.e_sym.q.val();
+        self.f_price.d.next = self.e_price.q.val();
+        self.f_sh.d.next = self.e_sh.q.val();
+        self.f_n.d.next = self.e_notional.q.val();
+        // the order table (its entries as of D+4): a Replace, Cancel or Modify
+        // needs its token live for its firm; an Enter its own slot free, a
+        // Replace its replacement's
+        self.t_unk.next = !self.t_match.val();
+        self.f_unk.d.next =
+            self.e_m.q.val().get_bit(7) & !self.e_m.q.val().get_bit(4) & self.t_unk.val();
+        self.f_full.d.next = false;
+        self.f_wslot.d.next = self.t_new_slot.val();
+        if self.e_m.q.val().get_bit(4) {
+            self.f_full.d.next = self.e_m.q.val().get_bit(7) & self.t_orig_live.val();
+            self.f_wslot.d.next = self.t_orig_slot.val();
+        }
+        if self.e_m.q.val().get_bit(5) {
+            self.f_full.d.next = self.e_m.q.val().get_bit(7) & self.t_new_live.val();
+        }
         self.f_new_buy.d.next = self.e_new_buy.q.val();
         self.f_new_sell.d.next = self.e_new_sell.q.val();
         self.f_new_unsided.d.next = self.e_new_unsided.q.val();
@@ -599,11 +781,10 @@ impl Logic for Checks {
         // ---- stage G (cycle D+5): last compares, prioritised fail vector ----
         self.g_m.d.next = self.f_m.q.val();
         self.g_firm.d.next = self.f_firm.q.val();
-        self.l13.next = self.f_m.q.val().get_bit(4)
+        self.l13.next = self.f_m.q.val().get_bit(8)
             & self.f_bps_nz.q.val()
             & (self.f_diff10k.q.val() > self.f_refbps.q.val());
-        self.l16.next = (self.f_credit_sum.q.val() < self.f_open_notional.q.val())
-            | (self.f_credit_sum.q.val() > self.f_credit.q.val());
+        self.l16.next = self.f_c16.q.val() & (self.f_sum65.q.val() > self.f_cap65.q.val());
         // available tokens = min(tokens + refill, burst); none left fails
         self.burst18.next = bit_cast::<18, 16>(self.burst.val());
         self.tokens18.next = bit_cast::<18, 16>(self.tokens.val());
@@ -622,17 +803,25 @@ impl Logic for Checks {
         } else if self.f_m.q.val().get_bit(3) {
             self.g_flags.d.next = 4.into();
         } else if self.order.val() {
-            self.g_flags.d.next = self.f_f.q.val()
-                | (bit_cast::<20, 1>(self.l13.val().into()) << 13)
-                | (bit_cast::<20, 1>(self.l16.val().into()) << 16)
-                | (bit_cast::<20, 1>(self.l18.val().into()) << 18);
+            self.g_flags.d.next = bit_cast::<23, 20>(self.f_f.q.val())
+                | (bit_cast::<23, 1>(self.l13.val().into()) << 13)
+                | (bit_cast::<23, 1>(self.l16.val().into()) << 16)
+                | (bit_cast::<23, 1>(self.l18.val().into()) << 18)
+                | (bit_cast::<23, 1>(self.f_full.q.val().into()) << 21)
+                | (bit_cast::<23, 1>(self.f_unk.q.val().into()) << 22);
         } else {
-            // Cancel, Modify: only the message-rate limit applies
-            self.g_flags.d.next = bit_cast::<20, 1>(self.l18.val().into()) << 18;
+            // Cancel, Modify: only a live token and the message-rate limit
+            self.g_flags.d.next = (bit_cast::<23, 1>(self.l18.val().into()) << 18)
+                | (bit_cast::<23, 1>(self.f_unk.q.val().into()) << 22);
         }
         self.g_token_hi.d.next = self.f_token_hi.q.val();
         self.g_token_lo.d.next = self.f_token_lo.q.val();
-        self.g_open_notional.d.next = self.f_credit_sum.q.val();
+        self.g_open_notional.d.next = self.f_sum65.q.val().get_bits::<64>(0);
+        self.g_sym.d.next = self.f_sym.q.val();
+        self.g_price.d.next = self.f_price.q.val();
+        self.g_sh.d.next = self.f_sh.q.val();
+        self.g_n.d.next = self.f_n.q.val();
+        self.g_wslot.d.next = self.f_wslot.q.val();
         self.g_new_buy.d.next = self.f_new_buy.q.val();
         self.g_new_sell.d.next = self.f_new_sell.q.val();
         self.g_new_unsided.d.next = self.f_new_unsided.q.val();
@@ -654,9 +843,23 @@ impl Logic for Checks {
         self.c_order.next = (self.g_m.q.val().get_bit(4) | self.g_m.q.val().get_bit(5))
             & !self.g_m.q.val().get_bit(1)
             & !self.g_m.q.val().get_bit(2);
-        self.c_enter_buy.next = self.g_m.q.val().get_bit(4) & self.g_m.q.val().get_bit(6);
-        self.c_enter_sell.next = self.g_m.q.val().get_bit(4) & !self.g_m.q.val().get_bit(6);
-        self.c_replace.next = self.g_m.q.val().get_bit(5);
+        self.c_enter_buy.next = self.g_m.q.val().get_bit(8) & self.g_m.q.val().get_bit(6);
+        self.c_enter_sell.next = self.g_m.q.val().get_bit(8) & !self.g_m.q.val().get_bit(6);
+        self.c_replace.next = self.g_m.q.val().get_bit(5) & !self.g_m.q.val().get_bit(7);
+        self.c_cand.next = self.g_m.q.val().get_bit(0)
+            & (self.g_m.q.val().get_bit(4) | self.g_m.q.val().get_bit(5))
+            & !self.g_m.q.val().get_bit(1)
+            & !self.g_m.q.val().get_bit(2)
+            & self.g_m.q.val().get_bit(7);
+        self.c_wslot.next = self.g_wslot.q.val();
+        self.c_sym.next = self.g_sym.q.val();
+        self.c_buy.next = self.g_m.q.val().get_bit(6);
+        self.c_shares.next = self.g_sh.q.val();
+        self.c_price.next = self.g_price.q.val();
+        self.c_notional.next = self.g_n.q.val();
+        self.e_orig_hi_out.next = self.e_orig_hi.q.val();
+        self.e_orig_lo_out.next = self.e_orig_lo.q.val();
+        self.e_firm_out.next = self.e_firm.q.val();
         self.c_firm.next = self.g_firm.q.val();
         self.counted.next = self.g_m.q.val().get_bit(0)
             & !self.g_m.q.val().get_bit(1)

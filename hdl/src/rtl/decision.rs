@@ -1,5 +1,7 @@
 //! Decision block: picks the first failing reason (the order of
-//! [`crate::regmap::RejectReason`]), registers the decision, and keeps one
+//! [`crate::regmap::RejectReason`], except that `UnknownToken` (23) ranks
+//! right after `BadPrice` (11): a Replace, Cancel or Modify of a dead token
+//! is checked no further), registers the decision, and keeps one
 //! 32-bit counter per reason (0 = accepted) readable over the control bus.
 
 use rust_hdl::prelude::*;
@@ -9,7 +11,7 @@ pub struct Decision {
     pub clock: Signal<In, Clock>,
     pub valid: Signal<In, Bit>,
     /// Bit r-1 set = reason r failed.
-    pub fails: Signal<In, Bits<20>>,
+    pub fails: Signal<In, Bits<23>>,
     /// A control access answered `err` (counts `BadRegister`).
     pub bad_register: Signal<In, Bit>,
     /// Combinational: this cycle's message is accepted.
@@ -20,6 +22,9 @@ pub struct Decision {
     pub rd_index: Signal<In, Bits<5>>,
     pub rd_value: Signal<Out, Bits<32>>,
     code: Signal<Local, Bits<5>>,
+    /// `fails` with everything after `BadPrice` cleared when `UnknownToken` is set.
+    ranked: Signal<Local, Bits<23>>,
+    keep: Signal<Local, Bits<23>>,
     valid_q: DFF<Bit>,
     code_q: DFF<Bits<5>>,
     bad_q: DFF<Bit>,
@@ -58,69 +63,81 @@ impl Logic for Decision {
             self, clock, valid_q, code_q, bad_q, n0, n1, n2, n3, n4, n5, n6, n7, n8, n9, n10, n11,
             n12, n13, n14, n15, n16, n17, n18, n19, n20, n21, n22, n23
         );
-        // priority: lowest failing reason wins
+        // priority: lowest failing reason wins, UnknownToken (bit 22) after
+        // BadPrice (bit 10): it clears reasons 12..22
+        self.keep.next = 0x4007FF.into();
+        self.ranked.next = self.fails.val();
+        if self.fails.val().get_bit(22) {
+            self.ranked.next = self.fails.val() & self.keep.val();
+        }
         self.code.next = 0.into();
-        if self.fails.val().get_bit(19) {
+        if self.ranked.val().get_bit(22) {
+            self.code.next = 23.into();
+        }
+        if self.ranked.val().get_bit(21) {
+            self.code.next = 22.into();
+        }
+        if self.ranked.val().get_bit(19) {
             self.code.next = 20.into();
         }
-        if self.fails.val().get_bit(18) {
+        if self.ranked.val().get_bit(18) {
             self.code.next = 19.into();
         }
-        if self.fails.val().get_bit(17) {
+        if self.ranked.val().get_bit(17) {
             self.code.next = 18.into();
         }
-        if self.fails.val().get_bit(16) {
+        if self.ranked.val().get_bit(16) {
             self.code.next = 17.into();
         }
-        if self.fails.val().get_bit(15) {
+        if self.ranked.val().get_bit(15) {
             self.code.next = 16.into();
         }
-        if self.fails.val().get_bit(14) {
+        if self.ranked.val().get_bit(14) {
             self.code.next = 15.into();
         }
-        if self.fails.val().get_bit(13) {
+        if self.ranked.val().get_bit(13) {
             self.code.next = 14.into();
         }
-        if self.fails.val().get_bit(12) {
+        if self.ranked.val().get_bit(12) {
             self.code.next = 13.into();
         }
-        if self.fails.val().get_bit(11) {
+        if self.ranked.val().get_bit(11) {
             self.code.next = 12.into();
         }
-        if self.fails.val().get_bit(10) {
+        if self.ranked.val().get_bit(10) {
             self.code.next = 11.into();
         }
-        if self.fails.val().get_bit(9) {
+        if self.ranked.val().get_bit(9) {
             self.code.next = 10.into();
         }
-        if self.fails.val().get_bit(8) {
+        if self.ranked.val().get_bit(8) {
             self.code.next = 9.into();
         }
-        if self.fails.val().get_bit(7) {
+        if self.ranked.val().get_bit(7) {
             self.code.next = 8.into();
         }
-        if self.fails.val().get_bit(6) {
+        if self.ranked.val().get_bit(6) {
             self.code.next = 7.into();
         }
-        if self.fails.val().get_bit(5) {
+        if self.ranked.val().get_bit(5) {
             self.code.next = 6.into();
         }
-        if self.fails.val().get_bit(4) {
+        if self.ranked.val().get_bit(4) {
             self.code.next = 5.into();
         }
-        if self.fails.val().get_bit(3) {
+        if self.ranked.val().get_bit(3) {
             self.code.next = 4.into();
         }
-        if self.fails.val().get_bit(2) {
+        if self.ranked.val().get_bit(2) {
             self.code.next = 3.into();
         }
-        if self.fails.val().get_bit(1) {
+        if self.ranked.val().get_bit(1) {
             self.code.next = 2.into();
         }
-        if self.fails.val().get_bit(0) {
+        if self.ranked.val().get_bit(0) {
             self.code.next = 1.into();
         }
-        self.accept_now.next = self.valid.val() & (self.code.val() == 0);
+        self.accept_now.next = self.valid.val() & (self.fails.val() == 0);
         self.valid_q.d.next = self.valid.val();
         self.code_q.d.next = self.code.val();
         self.bad_q.d.next = self.bad_register.val();

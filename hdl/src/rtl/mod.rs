@@ -1,10 +1,12 @@
 //! The risk gate in rust-hdl, one block per file: [`parser`], [`symbol`]
-//! (lookup), [`checks`] (arithmetic), [`firm`] (state), [`decision`], wired in
+//! (lookup), [`checks`] (arithmetic), [`firm`] (state), [`order_table`],
+//! [`decision`], wired in
 //! [`top`]. [`sim`] steps it cycle by cycle; [`verilog`] emits it.
 
 pub mod checks;
 pub mod decision;
 pub mod firm;
+pub mod order_table;
 pub mod parser;
 pub mod sim;
 pub mod symbol;

@@ -41,7 +41,26 @@ pub struct Parser {
     pub tif: Signal<Out, Bits<32>>,
     pub display: Signal<Out, Bits<8>>,
     pub capacity: Signal<Out, Bits<8>>,
+    /// The acting token (bytes 1..15: an Enter's own, a Replace's original,
+    /// a Cancel's or Modify's), for the order table, while `done` is high.
+    pub orig_hi: Signal<Out, Bits<64>>,
+    pub orig_lo: Signal<Out, Bits<48>>,
+    /// The acting token as it will stand once the beat on the input is taken
+    /// as the second beat (the first beat's register and the input): the
+    /// order table starts its slot's adder tree a cycle early.
+    pub orig_hi_next: Signal<Out, Bits<64>>,
+    pub orig_lo_next: Signal<Out, Bits<48>>,
+    /// High the cycle after the second beat was taken: the acting token is
+    /// complete in the parser.
+    pub orig_strobe: Signal<Out, Bit>,
+    /// A Replace's replacement token (bytes 15..29), complete from the cycle
+    /// after its fourth beat, when `new_strobe` is high.
+    pub new_hi: Signal<Out, Bits<64>>,
+    pub new_lo: Signal<Out, Bits<48>>,
+    pub new_strobe: Signal<Out, Bit>,
     busy: DFF<Bit>,
+    orig_strobe_q: DFF<Bit>,
+    new_strobe_q: DFF<Bit>,
     beats: DFF<Bits<4>>,
     bad: DFF<Bit>,
     /// The message's type, decoded at its first beat (O, U, X, M).
@@ -94,6 +113,8 @@ impl Logic for Parser {
             done_q,
             malformed_q,
             unknown_q,
+            orig_strobe_q,
+            new_strobe_q,
             w0,
             w1,
             w2,
@@ -138,6 +159,9 @@ impl Logic for Parser {
             }
         }
         self.done_q.d.next = false;
+        self.orig_strobe_q.d.next = self.beat.val() & (self.nbeats.val() == 2);
+        self.new_strobe_q.d.next =
+            self.beat.val() & (self.nbeats.val() == 4) & self.t_replace.val();
         self.malformed_q.d.next = false;
         self.unknown_q.d.next = false;
         if self.beat.val() {
@@ -208,6 +232,14 @@ impl Logic for Parser {
         self.x_d.next = (self.w2.q.val() << 40) | (self.w3.q.val() >> 24);
         self.x_e.next = (self.w3.q.val() << 8) | (self.w4.q.val() >> 56);
         self.x_f.next = (self.w4.q.val() << 8) | (self.w5.q.val() >> 56);
+        self.orig_hi.next = self.x_a.val();
+        self.orig_lo.next = self.w1.q.val().get_bits::<48>(8);
+        self.orig_hi_next.next = (self.w0.q.val() << 8) | (self.in_data.val() >> 56);
+        self.orig_lo_next.next = self.in_data.val().get_bits::<48>(8);
+        self.orig_strobe.next = self.orig_strobe_q.q.val();
+        self.new_hi.next = self.x_c.val();
+        self.new_lo.next = self.x_d.val().get_bits::<48>(0);
+        self.new_strobe.next = self.new_strobe_q.q.val();
         self.side.next = self.w1.q.val().get_bits::<8>(0);
         self.symbol.next = self.x_b.val();
         self.capacity.next = self.w5.q.val().get_bits::<8>(48);

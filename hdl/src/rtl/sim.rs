@@ -3,9 +3,13 @@
 //! back at line rate and measures each decision's latency in cycles.
 
 use super::top::{RiskGateRtl, LATENCY};
-use crate::gate::{check_read, check_write, is_order_table_register, RegisterError, RiskGate};
-use crate::regmap::{Decision, RejectReason};
+use crate::gate::{check_read, check_write, RegisterError, RiskGate};
+use crate::regmap::{Decision, RejectReason, ORDER_SLOTS};
 use rust_hdl::prelude::*;
+
+/// Cycles a control access may wait for the port: an `OT_CLEAR` before it
+/// holds the port while it sweeps the order table.
+const CONTROL_WAIT: u32 = ORDER_SLOTS as u32 + 64;
 
 /// One decision seen on the gate's output, with its timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,8 +209,13 @@ impl SimulatedGate {
         let mut awaiting = 0u32;
         let mut idle_left = 0u32;
         let mut in_message = false;
-        // a stuck gate must not hang the caller: far more than any stream needs
-        let mut budget = 64 + 64 * steps.len() as u64;
+        // a stuck gate must not hang the caller: far more than any stream
+        // needs (an OT_CLEAR holds the control port for a sweep)
+        let controls = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Control { .. }))
+            .count() as u64;
+        let mut budget = 64 + 64 * steps.len() as u64 + CONTROL_WAIT as u64 * controls;
         while (i < steps.len() || ctl.is_some() || awaiting > 0) && budget > 0 {
             budget -= 1;
             // idle cycles are the input's: they run while an access waits
@@ -313,8 +322,9 @@ impl SimulatedGate {
             u.ctl_wdata.next = value.into();
         }
         self.settle();
+        // OT_CLEAR holds the port for a sweep of the table
         let mut guard = 0;
-        while !self.uut.ctl_ready.val() && guard < 64 {
+        while !self.uut.ctl_ready.val() && guard < CONTROL_WAIT {
             let _ = self.edge();
             guard += 1;
         }
@@ -346,7 +356,6 @@ impl RiskGate for SimulatedGate {
         if err {
             return Err(match check_write(addr) {
                 Err(e) => e,
-                Ok(()) if is_order_table_register(addr) => RegisterError::Unsupported(addr),
                 Ok(()) => RegisterError::OutOfRange(addr),
             });
         }
@@ -358,7 +367,6 @@ impl RiskGate for SimulatedGate {
         if err {
             return Err(match check_read(addr) {
                 Err(e) => e,
-                Ok(()) if is_order_table_register(addr) => RegisterError::Unsupported(addr),
                 Ok(()) => RegisterError::Unknown(addr),
             });
         }

@@ -9,9 +9,10 @@
 //! whatever the message. A new message may start in cycle t + 1.
 
 use super::{
-    checks::Checks, decision::Decision, firm::FirmStore, parser::Parser, symbol::SymbolLookup,
+    checks::Checks, decision::Decision, firm::FirmStore, order_table::OrderTable, parser::Parser,
+    symbol::SymbolLookup,
 };
-use crate::regmap::{FIRM_BITS, SYM_BPS_BITS, SYM_NOTIONAL_BITS, SYM_SHARES_BITS};
+use crate::regmap::{FIRM_BITS, OT_SHARES_BITS, SYM_BPS_BITS, SYM_NOTIONAL_BITS, SYM_SHARES_BITS};
 use rust_hdl::prelude::*;
 
 /// Cycles from the last input beat to the decision: the parser's `done`
@@ -55,6 +56,7 @@ pub struct RiskGateRtl {
     firms: FirmStore,
     checks: Checks,
     decision: Decision,
+    otable: OrderTable,
     // global registers
     g_kill: DFF<Bit>,
     g_seed: DFF<Bits<64>>,
@@ -69,6 +71,10 @@ pub struct RiskGateRtl {
     g_sym_key: DFF<Bits<64>>,
     g_sym_notional: DFF<Bits<64>>,
     g_firm_kill: DFF<Bits<16>>,
+    /// `ORDER_TABLE`, `OT_TOKEN_HI`, `OT_TOKEN_LO`.
+    g_table: DFF<Bit>,
+    g_ot_hi: DFF<Bits<64>>,
+    g_ot_lo: DFF<Bits<48>>,
     // control port
     cs: DFF<Bits<2>>,
     op_write: DFF<Bit>,
@@ -157,6 +163,8 @@ pub struct RiskGateRtl {
     d_os: Signal<Local, Bits<65>>,
     d_ou: Signal<Local, Bits<65>>,
     commit: Signal<Local, Bit>,
+    ot_ev_start: Signal<Local, Bit>,
+    ot_clear_start: Signal<Local, Bit>,
 }
 
 impl Logic for RiskGateRtl {
@@ -178,6 +186,9 @@ impl Logic for RiskGateRtl {
             g_sym_key,
             g_sym_notional,
             g_firm_kill,
+            g_table,
+            g_ot_hi,
+            g_ot_lo,
             cs,
             op_write,
             op_addr,
@@ -243,6 +254,7 @@ impl Logic for RiskGateRtl {
         self.firms.clock.next = self.clock.val();
         self.checks.clock.next = self.clock.val();
         self.decision.clock.next = self.clock.val();
+        self.otable.clock.next = self.clock.val();
 
         // ---- stream in: control accesses take the gaps between messages ----
         self.busy.next = self.parser.in_msg.val()
@@ -266,6 +278,36 @@ impl Logic for RiskGateRtl {
         // ---- symbol lookup ----
         self.symbols.seed.next = self.g_seed.q.val();
         self.symbols.symbol.next = self.parser.symbol.val();
+        // a Replace with the table on reads its original's symbol slot
+        self.symbols.use_alt.next =
+            self.parser.done.val() & self.parser.is_replace.val() & self.g_table.q.val();
+        self.symbols.alt_slot.next = self.otable.sym_fwd.val();
+
+        // ---- order table ----
+        self.otable.orig_hi_next.next = self.parser.orig_hi_next.val();
+        self.otable.orig_lo_next.next = self.parser.orig_lo_next.val();
+        self.otable.orig_strobe.next = self.parser.orig_strobe.val();
+        self.otable.new_hi.next = self.parser.new_hi.val();
+        self.otable.new_lo.next = self.parser.new_lo.val();
+        self.otable.new_strobe.next = self.parser.new_strobe.val();
+        self.otable.e_orig_hi.next = self.checks.e_orig_hi_out.val();
+        self.otable.e_orig_lo.next = self.checks.e_orig_lo_out.val();
+        self.otable.e_firm.next = self.checks.e_firm_out.val();
+        self.otable.c_cand.next = self.checks.c_cand.val();
+        self.otable.c_slot.next = self.checks.c_wslot.val();
+        self.otable.c_token_hi.next = self.checks.n_token_hi.val();
+        self.otable.c_token_lo.next = self.checks.n_token_lo.val();
+        self.otable.c_firm.next = self.checks.c_firm.val();
+        self.otable.c_sym.next = self.checks.c_sym.val();
+        self.otable.c_buy.next = self.checks.c_buy.val();
+        self.otable.c_shares.next = self.checks.c_shares.val();
+        self.otable.c_price.next = self.checks.c_price.val();
+        self.otable.c_notional.next = self.checks.c_notional.val();
+        self.otable.ev_hi.next = self.g_ot_hi.q.val();
+        self.otable.ev_lo.next = self.g_ot_lo.q.val();
+        self.otable.ev_firm.next = self.op_data.q.val().get_bits::<4>(0);
+        self.otable.ev_done.next = self.op_data.q.val().get_bit(8);
+        self.otable.ev_shares.next = self.op_data.q.val().get_bits::<OT_SHARES_BITS>(32);
 
         // ---- checks ----
         self.checks.valid.next = self.parser.done.val();
@@ -283,6 +325,18 @@ impl Logic for RiskGateRtl {
         self.checks.tif.next = self.parser.tif.val();
         self.checks.display.next = self.parser.display.val();
         self.checks.capacity.next = self.parser.capacity.val();
+        self.checks.orig_hi.next = self.parser.orig_hi.val();
+        self.checks.orig_lo.next = self.parser.orig_lo.val();
+        self.checks.sym_slot.next = self.symbols.rd_slot.val();
+        self.checks.table_on.next = self.g_table.q.val();
+        self.checks.t_rem.next = self.otable.v_rem.val();
+        self.checks.t_buy.next = self.otable.v_buy.val();
+        self.checks.t_oldn.next = self.otable.oldn.val();
+        self.checks.t_match.next = self.otable.orig_match.val();
+        self.checks.t_orig_live.next = self.otable.orig_live.val();
+        self.checks.t_new_live.next = self.otable.new_live.val();
+        self.checks.t_orig_slot.next = self.otable.orig_slot.val();
+        self.checks.t_new_slot.next = self.otable.new_slot.val();
         self.checks.global_kill.next = self.g_kill.q.val();
         self.checks.firm_kill.next = self.g_firm_kill.q.val();
         self.checks.max_shares.next = self.g_max_shares.q.val();
@@ -327,7 +381,9 @@ impl Logic for RiskGateRtl {
         self.lo.next = self.op_addr.q.val().get_bits::<8>(0);
         self.fid_ok.next = self.lo.val() < 16;
         self.op_firm.next = self.op_firm_e.q.val();
-        self.global_rw.next = (self.op_addr.q.val() <= 7)
+        self.global_rw.next = (self.op_addr.q.val() <= 8)
+            | (self.op_addr.q.val() == 0x5000)
+            | (self.op_addr.q.val() == 0x5001)
             | (self.op_addr.q.val() == 0x2000)
             | (self.op_addr.q.val() == 0x2001)
             | (self.op_addr.q.val() == 0x3000)
@@ -341,11 +397,16 @@ impl Logic for RiskGateRtl {
             | (self.op_addr.q.val() == 0x3001)
             | (self.op_addr.q.val() == 0x3002)
             | (self.op_addr.q.val() == 0x3004)
+            | (self.op_addr.q.val() == 0x5002)
+            | (self.op_addr.q.val() == 0x5003)
             | ((self.hi.val() == 0x14) & self.fid_ok.val());
         self.read_only.next = ((self.hi.val() == 0x15) & self.fid_ok.val())
-            | ((self.hi.val() == 0x40) & (self.lo.val() < 24));
-        self.exp_firm_bad.next =
-            (self.op_addr.q.val() == 0x2002) & (self.op_data.q.val().get_bits::<8>(0) >= 16);
+            | ((self.hi.val() == 0x40) & (self.lo.val() < 24))
+            | (self.op_addr.q.val() == 0x5004);
+        // EXP_COMMIT and OT_EVENT name a firm in data[7:0]
+        self.exp_firm_bad.next = ((self.op_addr.q.val() == 0x2002)
+            | (self.op_addr.q.val() == 0x5002))
+            & (self.op_data.q.val().get_bits::<8>(0) >= 16);
         if self.op_write.q.val() {
             self.err.next = !(self.global_rw.val() | self.firm_rw.val() | self.write_only.val())
                 | self.exp_firm_bad.val();
@@ -443,6 +504,8 @@ impl Logic for RiskGateRtl {
         self.x_bucket.d.next = self.op_data.q.val().get_bits::<2>(8);
         self.x_fill.d.next = self.op_data.q.val().get_bits::<2>(10);
         self.x_exp.d.next = false;
+        self.ot_ev_start.next = false;
+        self.ot_clear_start.next = false;
         if self.doit.val() {
             match self.op_addr.q.val().index() {
                 0 => self.g_kill.d.next = self.op_data.q.val().get_bit(0),
@@ -453,6 +516,13 @@ impl Logic for RiskGateRtl {
                 5 => self.g_burst.d.next = self.op_data.q.val().get_bits::<16>(0),
                 6 => self.g_shift.d.next = self.op_data.q.val().get_bits::<5>(0),
                 7 => self.g_now.d.next = self.op_data.q.val().get_bits::<32>(0),
+                8 => self.g_table.d.next = self.op_data.q.val().get_bit(0),
+                20480 => self.g_ot_hi.d.next = self.op_data.q.val(),
+                20481 => self.g_ot_lo.d.next = self.op_data.q.val().get_bits::<48>(0),
+                // a venue event, and the sweep: the order table runs them with
+                // the control port held in cs 3
+                20482 => self.ot_ev_start.next = true,
+                20483 => self.ot_clear_start.next = true,
                 8192 => self.g_exp_shares.d.next = self.op_data.q.val().get_bits::<32>(0),
                 8193 => self.g_exp_notional.d.next = self.op_data.q.val(),
                 12288 => self.g_sym_key.d.next = self.op_data.q.val(),
@@ -521,6 +591,11 @@ impl Logic for RiskGateRtl {
             self.firms.wr_sold.next = self.x_fill.q.val() == 2;
         }
 
+        // ---- order table: the commit, and the control port's event and sweep ----
+        self.otable.c_commit.next = self.commit.val() & self.checks.c_cand.val();
+        self.otable.ev_start.next = self.ot_ev_start.val();
+        self.otable.clear_start.next = self.ot_clear_start.val();
+
         // ---- control read data ----
         self.rdata.next = 0.into();
         match self.op_addr.q.val().index() {
@@ -532,6 +607,10 @@ impl Logic for RiskGateRtl {
             5 => self.rdata.next = bit_cast::<64, 16>(self.g_burst.q.val()),
             6 => self.rdata.next = bit_cast::<64, 5>(self.g_shift.q.val()),
             7 => self.rdata.next = bit_cast::<64, 32>(self.g_now.q.val()),
+            8 => self.rdata.next = bit_cast::<64, 1>(self.g_table.q.val().into()),
+            20480 => self.rdata.next = self.g_ot_hi.q.val(),
+            20481 => self.rdata.next = bit_cast::<64, 48>(self.g_ot_lo.q.val()),
+            20484 => self.rdata.next = bit_cast::<64, 13>(self.otable.live.val()),
             8192 => self.rdata.next = bit_cast::<64, 32>(self.g_exp_shares.q.val()),
             8193 => self.rdata.next = self.g_exp_notional.q.val(),
             12288 => self.rdata.next = self.g_sym_key.q.val(),
@@ -579,7 +658,7 @@ impl Logic for RiskGateRtl {
         if self.cs.q.val() == 1 {
             self.cs.d.next = 2.into();
         }
-        if self.cs.q.val() == 3 {
+        if (self.cs.q.val() == 3) & !self.otable.hold.val() {
             self.cs.d.next = 0.into();
         }
         if self.cs.q.val() == 2 {

@@ -479,7 +479,7 @@ mod tests {
     fn harness_wires_every_port() {
         let v = block_verilog(Decision::default(), "decision");
         let ps = ports(&v, "decision");
-        assert!(ps.iter().any(|p| p.0 && p.2 == "fails" && p.1 == 20));
+        assert!(ps.iter().any(|p| p.0 && p.2 == "fails" && p.1 == 23));
         assert!(ps.iter().any(|p| !p.0 && p.2 == "rd_value" && p.1 == 32));
         let h = fmax_harness(&v, "decision");
         for (_, _, name) in &ps {

@@ -1,0 +1,568 @@
+//! Order table block (issue 13 item 3): [`ORDER_SLOTS`] entries in block RAM
+//! at [`crate::regmap::token_slot`], each live, firm, the full token as its
+//! tag, symbol slot, side, remaining shares, price. The golden model's
+//! `OrderTable` is the same table in software.
+//!
+//! Reads. A message's acting token (bytes 1..15) is complete once its second
+//! beat is in, so its slot ([`TokenSlot`], three stages, the first on the
+//! beat as it arrives) addresses the RAM two cycles later and the entry is
+//! captured into the held entry `h` the cycle after: at the latest the
+//! Replace's `D` (its last beat is the sixth), a Cancel's `D+3`. A Replace's
+//! replacement token (bytes 15..29, complete after the fourth beat) reads the
+//! second copy of the live bits the same way into `h2`. The next message's
+//! capture comes at `D+5` or later, after this message's last use at `D+4`,
+//! so one held entry suffices.
+//!
+//! Writes. A predecessor's commit is registered (`wq`, the cycle after the
+//! decision's accept: no accept logic before the RAM's write enable) and
+//! written the cycle after that. Until then the held entry must follow it:
+//! the capture merges a `wq` of its own cycle or of the one before (the RAM
+//! read did not see those), and a held entry takes every later `wq` to its
+//! slot ("snoop"). The views (`sym_fwd`, `v_rem`, `v_buy`, `orig_match`,
+//! ...) also forward a `wq` of the current cycle. A commit only ever lands on
+//! a dead slot (a live one is `OrderTableFull`), so at most one commit
+//! changes a held entry, and a held entry that is live never changes. The
+//! one use that comes before the last commit a Replace can depend on is its
+//! stored symbol slot at `D` (the symbol RAM's address): an Enter accepted in
+//! that very cycle may be the original. There the view takes the symbol slot
+//! of the stage-G message that targets the held slot, when the held entry
+//! is dead, whether or not it is accepted: if it is not, the Replace's
+//! original is dead and `UnknownToken` outranks every symbol check.
+//!
+//! Venue events (`OT_EVENT`) run with the pipeline empty: read the staged
+//! token's slot, capture, compare and decrement, write, with the control
+//! port held (`hold`). `OT_CLEAR` sweeps the live bits, one slot per cycle,
+//! holding the control port for [`ORDER_SLOTS`] cycles. `live` counts live
+//! entries: a commit adds one, an event that kills one takes one.
+
+use crate::regmap::{ORDER_SLOTS, ORDER_SLOT_BITS, OT_SHARES_BITS};
+use rust_hdl::prelude::*;
+
+const _: () = assert!(ORDER_SLOTS == 4096 && ORDER_SLOT_BITS == 12 && OT_SHARES_BITS == 20);
+
+/// Cycles from a token on [`TokenSlot`]'s input to its slot on the output.
+pub const SLOT_CYCLES: u64 = 3;
+
+/// [`crate::regmap::token_slot`] in hardware: Σ (byte − '0') × weight mod
+/// 4 096 as constant shift-and-adds (the weights 10^(13−i) mod 4 096 of
+/// [`crate::regmap::TOKEN_WEIGHTS`]: 0, 0, 2048, 1024, 2560, 256, 1664, 576,
+/// 1696, 1808, 1000, 100, 10, 1), the −'0' folded into one constant. Stage 1:
+/// each byte's product (at most four terms); stage 2: three sums of four;
+/// stage 3: the slot. A unit test checks it against `token_slot`.
+#[derive(LogicBlock, Default)]
+pub struct TokenSlot {
+    pub clock: Signal<In, Clock>,
+    /// Token bytes 0..8, big-endian.
+    pub hi: Signal<In, Bits<64>>,
+    /// Token bytes 8..14, big-endian.
+    pub lo: Signal<In, Bits<48>>,
+    /// The slot of the token of [`SLOT_CYCLES`] cycles ago.
+    pub slot: Signal<Out, Bits<ORDER_SLOT_BITS>>,
+    p2: DFF<Bits<12>>,
+    p3: DFF<Bits<12>>,
+    p4: DFF<Bits<12>>,
+    p5: DFF<Bits<12>>,
+    p6: DFF<Bits<12>>,
+    p7: DFF<Bits<12>>,
+    p8: DFF<Bits<12>>,
+    p9: DFF<Bits<12>>,
+    p10: DFF<Bits<12>>,
+    p11: DFF<Bits<12>>,
+    p12: DFF<Bits<12>>,
+    p13: DFF<Bits<12>>,
+    s0: DFF<Bits<12>>,
+    s1: DFF<Bits<12>>,
+    s2: DFF<Bits<12>>,
+    slot_q: DFF<Bits<12>>,
+    b2: Signal<Local, Bits<12>>,
+    b3: Signal<Local, Bits<12>>,
+    b4: Signal<Local, Bits<12>>,
+    b5: Signal<Local, Bits<12>>,
+    b6: Signal<Local, Bits<12>>,
+    b7: Signal<Local, Bits<12>>,
+    b8: Signal<Local, Bits<12>>,
+    b9: Signal<Local, Bits<12>>,
+    b10: Signal<Local, Bits<12>>,
+    b11: Signal<Local, Bits<12>>,
+    b12: Signal<Local, Bits<12>>,
+    b13: Signal<Local, Bits<12>>,
+    /// −'0' × Σ weights mod 4 096.
+    k: Signal<Local, Bits<12>>,
+}
+
+impl Logic for TokenSlot {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, s0, s1, s2, slot_q
+        );
+        // bytes 0 and 1 weigh 0 mod 4 096
+        self.b2.next = bit_cast::<12, 8>(self.hi.val().get_bits::<8>(40));
+        self.b3.next = bit_cast::<12, 8>(self.hi.val().get_bits::<8>(32));
+        self.b4.next = bit_cast::<12, 8>(self.hi.val().get_bits::<8>(24));
+        self.b5.next = bit_cast::<12, 8>(self.hi.val().get_bits::<8>(16));
+        self.b6.next = bit_cast::<12, 8>(self.hi.val().get_bits::<8>(8));
+        self.b7.next = bit_cast::<12, 8>(self.hi.val().get_bits::<8>(0));
+        self.b8.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(40));
+        self.b9.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(32));
+        self.b10.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(24));
+        self.b11.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(16));
+        self.b12.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(8));
+        self.b13.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(0));
+        // stage 1: byte × weight mod 4 096
+        self.p2.d.next = self.b2.val() << 11;
+        self.p3.d.next = self.b3.val() << 10;
+        self.p4.d.next = (self.b4.val() << 11) + (self.b4.val() << 9);
+        self.p5.d.next = self.b5.val() << 8;
+        self.p6.d.next = ((self.b6.val() << 10) + (self.b6.val() << 9)) + (self.b6.val() << 7);
+        self.p7.d.next = (self.b7.val() << 9) + (self.b7.val() << 6);
+        self.p8.d.next = ((self.b8.val() << 10) + (self.b8.val() << 9))
+            + ((self.b8.val() << 7) + (self.b8.val() << 5));
+        self.p9.d.next = ((self.b9.val() << 10) + (self.b9.val() << 9))
+            + ((self.b9.val() << 8) + (self.b9.val() << 4));
+        self.p10.d.next = ((self.b10.val() << 10) - (self.b10.val() << 4)) - (self.b10.val() << 3);
+        self.p11.d.next = ((self.b11.val() << 6) + (self.b11.val() << 5)) + (self.b11.val() << 2);
+        self.p12.d.next = (self.b12.val() << 3) + (self.b12.val() << 1);
+        self.p13.d.next = self.b13.val();
+        // stage 2: three sums of four
+        self.s0.d.next = (self.p2.q.val() + self.p3.q.val()) + (self.p4.q.val() + self.p5.q.val());
+        self.s1.d.next = (self.p6.q.val() + self.p7.q.val()) + (self.p8.q.val() + self.p9.q.val());
+        self.s2.d.next =
+            (self.p10.q.val() + self.p11.q.val()) + (self.p12.q.val() + self.p13.q.val());
+        // stage 3: the slot
+        self.k.next = 2736.into();
+        self.slot_q.d.next = (self.s0.q.val() + self.s1.q.val()) + (self.s2.q.val() + self.k.val());
+        self.slot.next = self.slot_q.q.val();
+    }
+}
+
+#[derive(LogicBlock, Default)]
+pub struct OrderTable {
+    pub clock: Signal<In, Clock>,
+    // ---- the parser: acting token (a cycle early) and replacement token ----
+    pub orig_hi_next: Signal<In, Bits<64>>,
+    pub orig_lo_next: Signal<In, Bits<48>>,
+    pub orig_strobe: Signal<In, Bit>,
+    pub new_hi: Signal<In, Bits<64>>,
+    pub new_lo: Signal<In, Bits<48>>,
+    pub new_strobe: Signal<In, Bit>,
+    // ---- the checks' stage E (cycle D+4): whose entry the held one must be ----
+    pub e_orig_hi: Signal<In, Bits<64>>,
+    pub e_orig_lo: Signal<In, Bits<48>>,
+    pub e_firm: Signal<In, Bits<4>>,
+    // ---- stage G (cycle D+6): the message that may commit, and its commit ----
+    /// Stage G holds an Enter or Replace (framed, table on) that may commit.
+    pub c_cand: Signal<In, Bit>,
+    /// ... and it is accepted this cycle.
+    pub c_commit: Signal<In, Bit>,
+    pub c_slot: Signal<In, Bits<ORDER_SLOT_BITS>>,
+    pub c_token_hi: Signal<In, Bits<64>>,
+    pub c_token_lo: Signal<In, Bits<48>>,
+    pub c_firm: Signal<In, Bits<4>>,
+    pub c_sym: Signal<In, Bits<8>>,
+    pub c_buy: Signal<In, Bit>,
+    pub c_shares: Signal<In, Bits<OT_SHARES_BITS>>,
+    pub c_price: Signal<In, Bits<32>>,
+    pub c_notional: Signal<In, Bits<64>>,
+    // ---- the control port ----
+    /// `OT_TOKEN_HI` / `OT_TOKEN_LO`.
+    pub ev_hi: Signal<In, Bits<64>>,
+    pub ev_lo: Signal<In, Bits<48>>,
+    /// `OT_EVENT` written (one cycle), with its fields (held until done).
+    pub ev_start: Signal<In, Bit>,
+    pub ev_firm: Signal<In, Bits<4>>,
+    pub ev_done: Signal<In, Bit>,
+    pub ev_shares: Signal<In, Bits<OT_SHARES_BITS>>,
+    /// `OT_CLEAR` written (one cycle).
+    pub clear_start: Signal<In, Bit>,
+    /// An event or the sweep is running: the control port must wait.
+    pub hold: Signal<Out, Bit>,
+    /// `OT_LIVE`.
+    pub live: Signal<Out, Bits<13>>,
+    // ---- views of the held entries ----
+    /// Cycle D of a Replace: the original's symbol slot (see the module doc).
+    pub sym_fwd: Signal<Out, Bits<8>>,
+    /// Cycle D+1 of a Replace: the original's remaining shares and side.
+    pub v_rem: Signal<Out, Bits<OT_SHARES_BITS>>,
+    pub v_buy: Signal<Out, Bit>,
+    /// Cycle D+3 of a Replace: the original's remaining × price.
+    pub oldn: Signal<Out, Bits<64>>,
+    /// Cycle D+4: the acting token is live for `e_firm` with the same tag.
+    pub orig_match: Signal<Out, Bit>,
+    /// Cycle D+4: the acting token's slot is live (an Enter's own slot).
+    pub orig_live: Signal<Out, Bit>,
+    /// Cycle D+4: the replacement token's slot is live.
+    pub new_live: Signal<Out, Bit>,
+    pub orig_slot: Signal<Out, Bits<ORDER_SLOT_BITS>>,
+    pub new_slot: Signal<Out, Bits<ORDER_SLOT_BITS>>,
+    ts_orig: TokenSlot,
+    ts_new: TokenSlot,
+    ts_ev: TokenSlot,
+    /// Live (bit 20) and remaining shares: what venue events change.
+    m_lr: RAM<Bits<21>, ORDER_SLOT_BITS>,
+    /// A second copy of the live bits, read at the replacement token's slot.
+    m_live2: RAM<Bit, ORDER_SLOT_BITS>,
+    m_tag_hi: RAM<Bits<64>, ORDER_SLOT_BITS>,
+    m_tag_lo: RAM<Bits<48>, ORDER_SLOT_BITS>,
+    /// Price 0..32, symbol slot 32..40, firm 40..44, buy 44.
+    m_meta: RAM<Bits<45>, ORDER_SLOT_BITS>,
+    o1: DFF<Bit>,
+    o2: DFF<Bit>,
+    o3: DFF<Bit>,
+    n1: DFF<Bit>,
+    n2: DFF<Bit>,
+    n3: DFF<Bit>,
+    n4: DFF<Bit>,
+    rd_slot_q: DFF<Bits<ORDER_SLOT_BITS>>,
+    rd2_slot_q: DFF<Bits<ORDER_SLOT_BITS>>,
+    // the held entry
+    h_slot: DFF<Bits<ORDER_SLOT_BITS>>,
+    h_live: DFF<Bit>,
+    h_rem: DFF<Bits<OT_SHARES_BITS>>,
+    h_tag_hi: DFF<Bits<64>>,
+    h_tag_lo: DFF<Bits<48>>,
+    h_firm: DFF<Bits<4>>,
+    h_sym: DFF<Bits<8>>,
+    h_buy: DFF<Bit>,
+    h_price: DFF<Bits<32>>,
+    /// The held entry is a snooped commit: its notional is `h_wn`.
+    h_hit: DFF<Bit>,
+    h_wn: DFF<Bits<64>>,
+    h2_slot: DFF<Bits<ORDER_SLOT_BITS>>,
+    h2_live: DFF<Bit>,
+    // remaining × price of the held entry, three stages behind it
+    o_ll: DFF<Bits<32>>,
+    o_lh: DFF<Bits<32>>,
+    o_hl: DFF<Bits<32>>,
+    o_hh: DFF<Bits<32>>,
+    o_s1: DFF<Bits<64>>,
+    o_s2: DFF<Bits<64>>,
+    o_n: DFF<Bits<64>>,
+    // the registered commit, written the cycle after it is loaded
+    wq_v: DFF<Bit>,
+    wq_vd: DFF<Bit>,
+    wq_slot: DFF<Bits<ORDER_SLOT_BITS>>,
+    wq_tag_hi: DFF<Bits<64>>,
+    wq_tag_lo: DFF<Bits<48>>,
+    wq_firm: DFF<Bits<4>>,
+    wq_sym: DFF<Bits<8>>,
+    wq_buy: DFF<Bit>,
+    wq_rem: DFF<Bits<OT_SHARES_BITS>>,
+    wq_price: DFF<Bits<32>>,
+    wq_n: DFF<Bits<64>>,
+    // venue event: read, capture, compare, write
+    ev1: DFF<Bit>,
+    ev2: DFF<Bit>,
+    ev3: DFF<Bit>,
+    ev_we: DFF<Bit>,
+    ev_live: DFF<Bit>,
+    ev_rem: DFF<Bits<OT_SHARES_BITS>>,
+    sw_on: DFF<Bit>,
+    sw_cnt: DFF<Bits<ORDER_SLOT_BITS>>,
+    count: DFF<Bits<13>>,
+    rd_addr: Signal<Local, Bits<ORDER_SLOT_BITS>>,
+    cap: Signal<Local, Bit>,
+    cap_hit: Signal<Local, Bit>,
+    wq_hit: Signal<Local, Bit>,
+    wq_hit2: Signal<Local, Bit>,
+    g_hit: Signal<Local, Bit>,
+    eq_h: Signal<Local, Bit>,
+    eq_w: Signal<Local, Bit>,
+    ev_match: Signal<Local, Bit>,
+    ev_diff: Signal<Local, Bits<21>>,
+    ev_new: Signal<Local, Bits<OT_SHARES_BITS>>,
+    rem_hi: Signal<Local, Bits<16>>,
+    wr_addr: Signal<Local, Bits<ORDER_SLOT_BITS>>,
+    /// Bit 20 of `m_lr`: live.
+    live_bit: Signal<Local, Bits<21>>,
+}
+
+impl Logic for OrderTable {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, o1, o2, o3, n1, n2, n3, n4, rd_slot_q, rd2_slot_q, h_slot, h_live, h_rem,
+            h_tag_hi, h_tag_lo, h_firm, h_sym, h_buy, h_price, h_hit, h_wn, h2_slot, h2_live, o_ll,
+            o_lh, o_hl, o_hh, o_s1, o_s2, o_n, wq_v, wq_vd, wq_slot, wq_tag_hi, wq_tag_lo, wq_firm,
+            wq_sym, wq_buy, wq_rem, wq_price, wq_n, ev1, ev2, ev3, ev_we, ev_live, ev_rem, sw_on,
+            sw_cnt, count
+        );
+        self.ts_orig.clock.next = self.clock.val();
+        self.ts_new.clock.next = self.clock.val();
+        self.ts_ev.clock.next = self.clock.val();
+        self.m_lr.read_clock.next = self.clock.val();
+        self.m_lr.write_clock.next = self.clock.val();
+        self.m_live2.read_clock.next = self.clock.val();
+        self.m_live2.write_clock.next = self.clock.val();
+        self.m_tag_hi.read_clock.next = self.clock.val();
+        self.m_tag_hi.write_clock.next = self.clock.val();
+        self.m_tag_lo.read_clock.next = self.clock.val();
+        self.m_tag_lo.write_clock.next = self.clock.val();
+        self.m_meta.read_clock.next = self.clock.val();
+        self.m_meta.write_clock.next = self.clock.val();
+
+        // ---- slots: free-running adder trees, strobes follow them ----
+        self.ts_orig.hi.next = self.orig_hi_next.val();
+        self.ts_orig.lo.next = self.orig_lo_next.val();
+        self.ts_new.hi.next = self.new_hi.val();
+        self.ts_new.lo.next = self.new_lo.val();
+        self.ts_ev.hi.next = self.ev_hi.val();
+        self.ts_ev.lo.next = self.ev_lo.val();
+        // the acting token: its first stage ran on the second beat's input
+        // cycle, so its slot is out two cycles after the strobe
+        self.o1.d.next = self.orig_strobe.val();
+        self.o2.d.next = self.o1.q.val();
+        self.o3.d.next = self.o2.q.val();
+        self.n1.d.next = self.new_strobe.val();
+        self.n2.d.next = self.n1.q.val();
+        self.n3.d.next = self.n2.q.val();
+        self.n4.d.next = self.n3.q.val();
+        self.rd_addr.next = self.ts_orig.slot.val();
+        if self.ev1.q.val() {
+            self.rd_addr.next = self.ts_ev.slot.val();
+        }
+        self.rd_slot_q.d.next = self.rd_addr.val();
+        self.rd2_slot_q.d.next = self.ts_new.slot.val();
+        self.m_lr.read_address.next = self.rd_addr.val();
+        self.m_tag_hi.read_address.next = self.rd_addr.val();
+        self.m_tag_lo.read_address.next = self.rd_addr.val();
+        self.m_meta.read_address.next = self.rd_addr.val();
+        self.m_live2.read_address.next = self.ts_new.slot.val();
+
+        // ---- the held entry: capture, then follow the commits ----
+        self.wq_hit.next = self.wq_v.q.val() & (self.wq_slot.q.val() == self.h_slot.q.val());
+        self.wq_hit2.next = self.wq_v.q.val() & (self.wq_slot.q.val() == self.h2_slot.q.val());
+        self.cap.next = self.o3.q.val() | self.ev2.q.val();
+        self.cap_hit.next = (self.wq_v.q.val() | self.wq_vd.q.val())
+            & (self.wq_slot.q.val() == self.rd_slot_q.q.val());
+        if self.cap.val() {
+            self.h_slot.d.next = self.rd_slot_q.q.val();
+        }
+        if (self.cap.val() & self.cap_hit.val()) | (!self.cap.val() & self.wq_hit.val()) {
+            self.h_live.d.next = true;
+            self.h_rem.d.next = self.wq_rem.q.val();
+            self.h_tag_hi.d.next = self.wq_tag_hi.q.val();
+            self.h_tag_lo.d.next = self.wq_tag_lo.q.val();
+            self.h_firm.d.next = self.wq_firm.q.val();
+            self.h_sym.d.next = self.wq_sym.q.val();
+            self.h_buy.d.next = self.wq_buy.q.val();
+            self.h_price.d.next = self.wq_price.q.val();
+            self.h_hit.d.next = true;
+            self.h_wn.d.next = self.wq_n.q.val();
+        } else if self.cap.val() {
+            self.h_live.d.next = self.m_lr.read_data.val().get_bit(20);
+            self.h_rem.d.next = self.m_lr.read_data.val().get_bits::<OT_SHARES_BITS>(0);
+            self.h_tag_hi.d.next = self.m_tag_hi.read_data.val();
+            self.h_tag_lo.d.next = self.m_tag_lo.read_data.val();
+            self.h_price.d.next = self.m_meta.read_data.val().get_bits::<32>(0);
+            self.h_sym.d.next = self.m_meta.read_data.val().get_bits::<8>(32);
+            self.h_firm.d.next = self.m_meta.read_data.val().get_bits::<4>(40);
+            self.h_buy.d.next = self.m_meta.read_data.val().get_bit(44);
+            self.h_hit.d.next = false;
+        }
+        if self.n4.q.val() {
+            self.h2_slot.d.next = self.rd2_slot_q.q.val();
+            self.h2_live.d.next = self.m_live2.read_data.val()
+                | ((self.wq_v.q.val() | self.wq_vd.q.val())
+                    & (self.wq_slot.q.val() == self.rd2_slot_q.q.val()));
+        } else if self.wq_hit2.val() {
+            self.h2_live.d.next = true;
+        }
+        // remaining × price of the held entry (a Replace's original notional)
+        self.rem_hi.next = bit_cast::<16, 4>(self.h_rem.q.val().get_bits::<4>(16));
+        self.o_ll.d.next =
+            self.h_rem.q.val().get_bits::<16>(0) * self.h_price.q.val().get_bits::<16>(0);
+        self.o_lh.d.next =
+            self.h_rem.q.val().get_bits::<16>(0) * self.h_price.q.val().get_bits::<16>(16);
+        self.o_hl.d.next = self.rem_hi.val() * self.h_price.q.val().get_bits::<16>(0);
+        self.o_hh.d.next = self.rem_hi.val() * self.h_price.q.val().get_bits::<16>(16);
+        self.o_s1.d.next =
+            bit_cast::<64, 32>(self.o_ll.q.val()) + (bit_cast::<64, 32>(self.o_lh.q.val()) << 16);
+        self.o_s2.d.next = (bit_cast::<64, 32>(self.o_hl.q.val()) << 16)
+            + (bit_cast::<64, 32>(self.o_hh.q.val()) << 32);
+        self.o_n.d.next = self.o_s1.q.val() + self.o_s2.q.val();
+
+        // ---- views ----
+        // D of a Replace: a commit of this cycle's stage G may be its original
+        self.g_hit.next =
+            self.c_cand.val() & (self.c_slot.val() == self.h_slot.q.val()) & !self.h_live.q.val();
+        self.sym_fwd.next = self.h_sym.q.val();
+        if self.g_hit.val() {
+            self.sym_fwd.next = self.c_sym.val();
+        }
+        if self.wq_hit.val() {
+            self.sym_fwd.next = self.wq_sym.q.val();
+        }
+        self.v_rem.next = self.h_rem.q.val();
+        self.v_buy.next = self.h_buy.q.val();
+        if self.wq_hit.val() {
+            self.v_rem.next = self.wq_rem.q.val();
+            self.v_buy.next = self.wq_buy.q.val();
+        }
+        self.oldn.next = self.o_n.q.val();
+        if self.h_hit.q.val() {
+            self.oldn.next = self.h_wn.q.val();
+        }
+        self.eq_h.next = self.h_live.q.val()
+            & (self.h_firm.q.val() == self.e_firm.val())
+            & (self.h_tag_hi.q.val() == self.e_orig_hi.val())
+            & (self.h_tag_lo.q.val() == self.e_orig_lo.val());
+        self.eq_w.next = (self.wq_firm.q.val() == self.e_firm.val())
+            & (self.wq_tag_hi.q.val() == self.e_orig_hi.val())
+            & (self.wq_tag_lo.q.val() == self.e_orig_lo.val());
+        self.orig_match.next = self.eq_h.val();
+        if self.wq_hit.val() {
+            self.orig_match.next = self.eq_w.val();
+        }
+        self.orig_live.next = self.h_live.q.val() | self.wq_hit.val();
+        self.new_live.next = self.h2_live.q.val() | self.wq_hit2.val();
+        self.orig_slot.next = self.h_slot.q.val();
+        self.new_slot.next = self.h2_slot.q.val();
+
+        // ---- the commit: registered from stage G, written a cycle later ----
+        self.wq_v.d.next = self.c_commit.val();
+        self.wq_vd.d.next = self.wq_v.q.val();
+        if self.c_cand.val() {
+            self.wq_slot.d.next = self.c_slot.val();
+            self.wq_tag_hi.d.next = self.c_token_hi.val();
+            self.wq_tag_lo.d.next = self.c_token_lo.val();
+            self.wq_firm.d.next = self.c_firm.val();
+            self.wq_sym.d.next = self.c_sym.val();
+            self.wq_buy.d.next = self.c_buy.val();
+            self.wq_rem.d.next = self.c_shares.val();
+            self.wq_price.d.next = self.c_price.val();
+            self.wq_n.d.next = self.c_notional.val();
+        }
+
+        // ---- venue event: cs 3 reads the staged token's slot ----
+        self.ev1.d.next = self.ev_start.val();
+        self.ev2.d.next = self.ev1.q.val();
+        self.ev3.d.next = self.ev2.q.val();
+        self.ev_match.next = self.h_live.q.val()
+            & (self.h_firm.q.val() == self.ev_firm.val())
+            & (self.h_tag_hi.q.val() == self.ev_hi.val())
+            & (self.h_tag_lo.q.val() == self.ev_lo.val());
+        // remaining − shares, saturating at 0 (the borrow picks 0)
+        self.ev_diff.next = bit_cast::<21, OT_SHARES_BITS>(self.h_rem.q.val())
+            - bit_cast::<21, OT_SHARES_BITS>(self.ev_shares.val());
+        self.ev_new.next = self.ev_diff.val().get_bits::<OT_SHARES_BITS>(0);
+        if self.ev_diff.val().get_bit(20) {
+            self.ev_new.next = 0.into();
+        }
+        self.ev_we.d.next = self.ev3.q.val() & self.ev_match.val();
+        self.ev_live.d.next = !self.ev_done.val() & (self.ev_new.val() != 0);
+        self.ev_rem.d.next = self.ev_new.val();
+        self.hold.next =
+            self.ev1.q.val() | self.ev2.q.val() | self.ev3.q.val() | self.sw_on.q.val();
+
+        // ---- OT_CLEAR: one slot per cycle ----
+        if self.sw_on.q.val() {
+            self.sw_cnt.d.next = self.sw_cnt.q.val() + 1;
+            if self.sw_cnt.q.val() == 4095 {
+                self.sw_on.d.next = false;
+            }
+        }
+        if self.clear_start.val() {
+            self.sw_on.d.next = true;
+            self.sw_cnt.d.next = 0.into();
+        }
+
+        // ---- RAM writes: the commit, an event, or the sweep (never together) ----
+        self.wr_addr.next = self.wq_slot.q.val();
+        if self.ev_we.q.val() {
+            self.wr_addr.next = self.h_slot.q.val();
+        }
+        if self.sw_on.q.val() {
+            self.wr_addr.next = self.sw_cnt.q.val();
+        }
+        self.m_lr.write_address.next = self.wr_addr.val();
+        self.m_live2.write_address.next = self.wr_addr.val();
+        self.m_tag_hi.write_address.next = self.wr_addr.val();
+        self.m_tag_lo.write_address.next = self.wr_addr.val();
+        self.m_meta.write_address.next = self.wr_addr.val();
+        self.live_bit.next = 0x100000.into();
+        self.m_lr.write_data.next = 0.into();
+        self.m_live2.write_data.next = false;
+        if self.ev_we.q.val() {
+            self.m_lr.write_data.next = bit_cast::<21, OT_SHARES_BITS>(self.ev_rem.q.val());
+            if self.ev_live.q.val() {
+                self.m_lr.write_data.next =
+                    self.live_bit.val() | bit_cast::<21, OT_SHARES_BITS>(self.ev_rem.q.val());
+            }
+            self.m_live2.write_data.next = self.ev_live.q.val();
+        }
+        if self.wq_v.q.val() {
+            self.m_lr.write_data.next =
+                self.live_bit.val() | bit_cast::<21, OT_SHARES_BITS>(self.wq_rem.q.val());
+            self.m_live2.write_data.next = true;
+        }
+        self.m_lr.write_enable.next = self.wq_v.q.val() | self.ev_we.q.val() | self.sw_on.q.val();
+        self.m_live2.write_enable.next =
+            self.wq_v.q.val() | self.ev_we.q.val() | self.sw_on.q.val();
+        self.m_tag_hi.write_data.next = self.wq_tag_hi.q.val();
+        self.m_tag_lo.write_data.next = self.wq_tag_lo.q.val();
+        self.m_meta.write_data.next = bit_cast::<45, 32>(self.wq_price.q.val())
+            | (bit_cast::<45, 8>(self.wq_sym.q.val()) << 32)
+            | (bit_cast::<45, 4>(self.wq_firm.q.val()) << 40)
+            | (bit_cast::<45, 1>(self.wq_buy.q.val().into()) << 44);
+        self.m_tag_hi.write_enable.next = self.wq_v.q.val();
+        self.m_tag_lo.write_enable.next = self.wq_v.q.val();
+        self.m_meta.write_enable.next = self.wq_v.q.val();
+
+        // ---- live entries ----
+        if self.wq_v.q.val() {
+            self.count.d.next = self.count.q.val() + 1;
+        }
+        if self.ev_we.q.val() & !self.ev_live.q.val() {
+            self.count.d.next = self.count.q.val() - 1;
+        }
+        if self.clear_start.val() {
+            self.count.d.next = 0.into();
+        }
+        self.live.next = self.count.q.val();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::regmap::{token_slot, token_words, TOKEN_LEN};
+    use crate::rtl::testbench::cycle;
+    use rand::{Rng, SeedableRng};
+
+    fn clk(t: &mut TokenSlot) -> &mut Signal<In, Clock> {
+        &mut t.clock
+    }
+
+    #[test]
+    fn hardware_slot_is_regmap_token_slot() {
+        let mut t = TokenSlot::default();
+        t.connect_all();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+        for n in 0..600u64 {
+            let mut tok = [0u8; TOKEN_LEN];
+            if n % 3 == 0 {
+                // host-style: prefix + digits
+                tok[..3].copy_from_slice(b"ETI");
+                let mut v: u64 = rng.gen_range(0..100_000_000_000);
+                for b in tok[3..].iter_mut().rev() {
+                    *b = b'0' + (v % 10) as u8;
+                    v /= 10;
+                }
+            } else {
+                rng.fill(&mut tok[..]);
+            }
+            let (hi, lo) = token_words(&tok);
+            t.hi.next = hi.into();
+            t.lo.next = lo.into();
+            for _ in 0..SLOT_CYCLES {
+                cycle(&mut t, clk);
+            }
+            assert_eq!(
+                t.slot.val().to_u64() as usize,
+                token_slot(hi, lo),
+                "{tok:?}"
+            );
+        }
+    }
+}
