@@ -294,6 +294,11 @@ pub fn health(status: &SharedStatus) -> (u16, String) {
         // every venue's session and feed (venue 0 is also `venue` above)
         "venues": status.venue_rows(),
         "kill_switch": kill,
+        // the gate's order table (`risk.order_table`) and what it holds
+        "order_table": {
+            "on": status.order_table.load(Ordering::Relaxed),
+            "gate_live_orders": status.gate_live_orders.load(Ordering::Relaxed),
+        },
         "itch_messages": status.itch_messages.load(Ordering::Relaxed),
     })
     .to_string();
@@ -460,6 +465,13 @@ mod tests {
         let (code, body) = http_get(srv.addr, "/health").unwrap();
         assert_eq!(code, 503);
         assert!(body.contains("\"stale_books\":2"), "{body}");
+        status.order_table.store(true, Ordering::Relaxed);
+        status.gate_live_orders.store(3, Ordering::Relaxed);
+        let (_, body) = http_get(srv.addr, "/health").unwrap();
+        assert!(
+            body.contains("\"order_table\":{\"gate_live_orders\":3,\"on\":true}"),
+            "{body}"
+        );
         assert_eq!(http_get(srv.addr, "/nope").unwrap().0, 404);
     }
 }
