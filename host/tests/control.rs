@@ -629,9 +629,16 @@ fn live_session_limits_kill_and_four_eyes() {
         late.is_empty(),
         "orders reached the venue after the kill: {late:?}"
     );
+    let st = ok_json(&call(&viewer, "GET", "/api/v1/status", None));
+    assert_eq!(st["kill_engaged"], json!(true));
+    // the gate's order table (on: the embedded default) let every one of
+    // the kill's cancels through and holds nothing now
+    assert_eq!(st["gate_live_orders"], json!(0), "{st}");
+    let rj = ok_json(&call(&viewer, "GET", "/api/v1/risk/rejects", None));
     assert_eq!(
-        ok_json(&call(&viewer, "GET", "/api/v1/status", None))["kill_engaged"],
-        json!(true)
+        (&rj["unknown_token"], &rj["order_table_full"]),
+        (&json!(0), &json!(0)),
+        "{rj}"
     );
     // four eyes: the engaging officer cannot release, a second one can
     let r = call(

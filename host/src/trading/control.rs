@@ -388,6 +388,12 @@ pub struct StatusView {
     pub parents: usize,
     pub parents_done: usize,
     pub live_orders: usize,
+    /// Orders the gate's order table holds live (`OT_LIVE`, read for this
+    /// request); `None` with the table off (`risk.order_table`).
+    pub gate_live_orders: Option<u64>,
+    /// Replace Orders sent, confirmed, refused by the venue, by the gate,
+    /// and replacements cancelled back.
+    pub replaces: crate::trading::replace::ReplaceStats,
     pub orders_sent: u64,
     pub cancels_sent: u64,
     pub fills: u64,
@@ -778,6 +784,8 @@ fn query(trader: &mut Trader, venue: &VenueClient, q: Query) -> ControlReply {
                 parents: trader.parents.len(),
                 parents_done: trader.parents.iter().filter(|p| p.is_done()).count(),
                 live_orders: trader.orders.iter().filter(|o| o.state.is_live()).count(),
+                gate_live_orders: trader.risk.live_orders(),
+                replaces: trader.replace_stats,
                 orders_sent: s.orders_sent,
                 cancels_sent: s.cancels_sent,
                 fills: s.fills,

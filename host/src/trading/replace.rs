@@ -32,7 +32,7 @@ use eti_kernel_bypass::mono_ns;
 use std::sync::atomic::Ordering;
 
 /// Counters of Replace traffic (part of [`super::EngineStats`]'s report).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReplaceStats {
     /// Replace Orders written to the venue.
     pub sent: u64,
