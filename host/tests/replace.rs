@@ -405,6 +405,81 @@ fn a_replace_the_venue_refuses_leaves_the_original_cancellable() {
     sim.stop();
 }
 
+/// A Replaced for a Replace that neither the host nor its gate knows of
+/// (a restart from a journal that lost its ReplaceSent, or one declared
+/// unanswered): the order lives on under the new token, re-entered in the
+/// gate's order table and reserved at the new price, so its Cancel passes.
+#[test]
+fn a_replaced_the_gate_never_saw_reenters_the_order_under_its_new_token() {
+    use eti_hdl::RejectReason;
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, path) = venue(dir.path());
+    let (mut host, journal) = host(&path, &dir.path().join("journal"));
+    assert!(host.trader.risk.order_table());
+    let p1 = Price(ask(&host).0 - 500);
+    let i = rest_sell(&mut host, 300, p1);
+    let p2 = Price(p1.0 + 200);
+    let t2 = host
+        .trader
+        .replace_order(&mut host.venue, i, p2)
+        .expect("replace sent");
+    // forget it, on the host and in the gate, before the venue answers: a
+    // gate rebuilt the way a restart rebuilds it (the order re-entered
+    // under its journaled token, the token guard back at it)
+    let t1 = host.trader.orders.get(i).unwrap().token;
+    host.trader.orders.get_mut(i).unwrap().replacing = None;
+    let slot = host.trader.risk.firm();
+    let r = &mut host.trader.risk;
+    r.on_replace_refused_on(slot, Side::Sell, 300, p2, &t2);
+    r.on_release_on(slot, Side::Sell, 300, p1);
+    r.on_order_gone_on(slot, &t1);
+    assert_eq!(r.live_orders(), Some(0));
+    let reentry = EnterOrder {
+        token: t1,
+        side: Side::Sell,
+        shares: Shares(300),
+        stock: aapl(),
+        price: p1,
+        time_in_force: TimeInForce(99_999),
+        firm: Firm::new("ETIA").unwrap(),
+        display: Display::ANONYMOUS,
+        capacity: Capacity::AGENCY,
+        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
+        minimum_quantity: Shares(0),
+        cross_type: CrossType::NO_CROSS,
+        customer_type: CustomerType::DEFAULT,
+    }
+    .to_bytes();
+    let g = r.restore(0, [&reentry[..]]);
+    assert_eq!((g.reserved, g.refused), (1, 0));
+    assert_eq!(r.live_orders(), Some(1));
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.replace_stats.replaced == 1),
+        "replaced: {:?}",
+        host.trader.replace_stats
+    );
+    let o = host.trader.orders.get(i).unwrap();
+    assert_eq!((o.token, o.price, o.leaves()), (t2, p2, 300));
+    assert_eq!(host.trader.risk.live_orders(), Some(1));
+    assert_eq!(host.trader.risk.open_notional(), p2.notional(Shares(300)));
+    assert!(host.trader.cancel_order(&mut host.venue, i));
+    assert!(
+        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().state
+            == OrderState::Canceled),
+        "cancelled: {:?}",
+        host.trader.orders.get(i)
+    );
+    let r = &mut host.trader.risk;
+    assert_eq!(
+        r.decisions[usize::from(RejectReason::UnknownToken.code())],
+        0
+    );
+    assert_eq!((r.live_orders(), r.open_notional()), (Some(0), 0));
+    journal.close().unwrap();
+    drop(host);
+    sim.stop();
+}
+
 #[test]
 fn replace_crossed_by_an_execution_is_cancelled_back_to_the_leaves() {
     let dir = tempfile::tempdir().unwrap();
@@ -547,6 +622,9 @@ fn restart_between_replace_sent_and_replaced_continues_under_the_new_token() {
     assert!(t.orders.next_counter() > t.orders.counter_of(&t2).unwrap());
     let mut h2 = h2;
     assert_eq!(h2.trader.risk.open_notional(), p2.notional(Shares(200)));
+    // restored with its Replace in flight (two entries), one entry after
+    // the venue's Replaced
+    assert_eq!(h2.trader.risk.live_orders(), Some(1));
     drop(h2);
     let state = eti_host::journal::recover(&jdir).unwrap();
     let open: Vec<_> = state
