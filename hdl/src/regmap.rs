@@ -18,7 +18,7 @@
 //! | `0x0005` | `THROTTLE_BURST` | RW | 16 | token-bucket capacity per firm (messages) |
 //! | `0x0006` | `THROTTLE_SHIFT` | RW | 5 | one token per 2^shift units of `NOW` |
 //! | `0x0007` | `NOW` | RW | 32 | throttle clock, written by the host (any unit, e.g. µs) |
-//! | `0x0008` | `ORDER_TABLE` | RW | 1 | 1 = the order table checks and records orders (golden model only so far, see below) |
+//! | `0x0008` | `ORDER_TABLE` | RW | 1 | 1 = the order table checks and records orders (see below) |
 //! | `0x1000 + f` | `FIRM_KILL[f]` | RW | 1 | per-firm kill switch |
 //! | `0x1100 + f` | `FIRM_CREDIT[f]` | RW | 64 | credit: open notional (buy + sell) + order ≤ limit |
 //! | `0x1200 + f` | `FIRM_MAX_LONG[f]` | RW | 32 | bought − sold + open buys (+ unsided) + order ≤ limit |
@@ -54,8 +54,9 @@
 //! tighter or looser); 0 means the global register applies. A rejection is
 //! reported with the same reason as the global limit (`MaxShares`,
 //! `MaxNotional`, `PriceCollar`: same check, same place in the order, only the
-//! limit's source differs). A Replace carries no symbol in OUCH 4.2, so it is
-//! checked against the global limits only. `SYM_WRITE` leaves a slot's limits
+//! limit's source differs). A Replace carries no symbol in OUCH 4.2, so with
+//! the order table off it is checked against the global limits only (on: its
+//! stored symbol's, see below). `SYM_WRITE` leaves a slot's limits
 //! as they are (rewriting a symbol's restricted flag keeps its limits); a host
 //! that reuses a slot for another symbol writes `SYM_LIMITS` too (the driver's
 //! `load_symbols` zeroes every slot's limits). Reset: all zero. Widths
@@ -272,8 +273,7 @@ impl RejectReason {
         RejectReason::UnknownToken,
     ];
 
-    /// Reasons only the order table gives (`ORDER_TABLE` = 1). The RTL has no
-    /// order table yet: the differential tests exclude these.
+    /// Reasons only the order table gives (`ORDER_TABLE` = 1).
     pub const TABLE: [RejectReason; 2] = [RejectReason::OrderTableFull, RejectReason::UnknownToken];
 
     pub const fn code(self) -> u8 {
