@@ -125,6 +125,23 @@ pub enum OrderTableState {
     Unavailable(String),
 }
 
+/// What `risk.order_table` = `mode` comes to on a `gate` whose answer to
+/// turning its table on was `on`.
+fn table_state(
+    mode: OrderTableMode,
+    gate: GateKind,
+    on: Result<(), DriverError>,
+) -> Result<OrderTableState, OrderTableUnavailable> {
+    match on {
+        Ok(()) => Ok(OrderTableState::On),
+        Err(e) if mode == OrderTableMode::On => Err(OrderTableUnavailable {
+            gate,
+            why: e.to_string(),
+        }),
+        Err(e) => Ok(OrderTableState::Unavailable(e.to_string())),
+    }
+}
+
 /// What [`Risk::restore`] put back into the gate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RestoredRegisters {
@@ -579,7 +596,7 @@ impl Risk {
     /// [`Self::on_order_fill_on`], [`Self::on_order_release_on`] and
     /// [`Self::on_order_gone_on`]: otherwise entries never die and the
     /// table fills (`order_table_full`). Returns false, and changes nothing,
-    /// on a gate without a table (the RTL simulation today).
+    /// on a gate without a table (the RTL simulation before 3a92c22).
     pub fn enable_order_table(&mut self) -> bool {
         self.order_table =
             self.driver.set_order_table(true).is_ok() && self.driver.clear_order_table().is_ok();
@@ -605,7 +622,7 @@ impl Risk {
     /// refuses a gate without one, `off` leaves it off.
     ///
     /// # Errors
-    /// `on` and the gate has no order table (the RTL today).
+    /// `on` and the gate has no order table (the RTL before 3a92c22).
     pub fn apply_order_table(
         &mut self,
         mode: OrderTableMode,
@@ -621,16 +638,7 @@ impl Risk {
             .set_order_table(true)
             .and_then(|()| self.driver.clear_order_table());
         self.order_table = on.is_ok();
-        self.table_state = match on {
-            Ok(()) => OrderTableState::On,
-            Err(e) if mode == OrderTableMode::On => {
-                return Err(OrderTableUnavailable {
-                    gate: self.kind,
-                    why: e.to_string(),
-                })
-            }
-            Err(e) => OrderTableState::Unavailable(e.to_string()),
-        };
+        self.table_state = table_state(mode, self.kind, on)?;
         Ok(self.table_state.clone())
     }
 
@@ -814,5 +822,37 @@ impl Risk {
 
     pub fn accepted(&self) -> u64 {
         self.decisions[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gate without an order table (the RTL before 3a92c22, a device
+    /// whose bitstream has none) answers `ORDER_TABLE` Unsupported: `auto`
+    /// runs without it and says why, `on` refuses naming the key.
+    #[test]
+    fn a_gate_without_a_table_is_refused_by_on_and_noted_by_auto() {
+        let unsupported = || Err(RegisterError::Unsupported(eti_hdl::regmap::ORDER_TABLE).into());
+        let auto = table_state(OrderTableMode::Auto, GateKind::Rtl, unsupported()).unwrap();
+        assert!(
+            matches!(&auto, OrderTableState::Unavailable(w) if w.contains("0x0008") && w.contains("not implemented")),
+            "{auto:?}"
+        );
+        let e = table_state(OrderTableMode::On, GateKind::Rtl, unsupported()).unwrap_err();
+        let line = e.to_string();
+        assert!(
+            line.starts_with(
+                "risk.order_table = \"on\": the rtl gate has no order table (register 0x0008"
+            ) && !line.contains('\n'),
+            "{line}"
+        );
+        for mode in [OrderTableMode::Auto, OrderTableMode::On] {
+            assert_eq!(
+                table_state(mode, GateKind::Golden, Ok(())),
+                Ok(OrderTableState::On)
+            );
+        }
     }
 }

@@ -222,9 +222,11 @@ fn rtl_has_a_table() -> bool {
         .enable_order_table()
 }
 
-/// `eti run` with `risk.gate = "rtl"` (no order table yet): `"on"` refuses
-/// to start in one line naming the key and the reason; `auto` runs without
-/// it and says so once. (Once the RTL has a table, both start with it.)
+/// `eti run` with `risk.gate = "rtl"`: without an order table (before
+/// 3a92c22) `"on"` refuses to start in one line naming the key and the
+/// reason and `auto` runs without it, saying so once; with one (since),
+/// both start with it and say nothing (the refusal itself is unit tested in
+/// `risk::tests`).
 #[test]
 fn order_table_on_refuses_a_gate_without_one_and_auto_says_why_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -163,6 +163,14 @@ fn replace_round_trip_through_the_rtl_gate() {
     round_trip(false, "rtl");
 }
 
+/// The same through the RTL gate's own order table (3a92c22): the
+/// Replace checked on the stored order by the hardware's logic, venue
+/// events through its `OT_EVENT` registers.
+#[test]
+fn replace_round_trip_through_the_rtl_gate_order_table() {
+    round_trip(true, "rtl");
+}
+
 fn round_trip(order_table: bool, gate: &str) {
     let dir = tempfile::tempdir().unwrap();
     let jdir = dir.path().join("journal");

@@ -81,7 +81,7 @@ fn token_events_retire_table_entries() {
     );
 }
 
-/// The RTL simulation: without a table (until helper A's lands) enabling it
+/// The RTL simulation: without a table (before 3a92c22) enabling it
 /// is refused and the old checks stay; with one, a Cancel of a token it
 /// never saw is refused as on the golden model.
 #[test]

@@ -247,8 +247,8 @@ fn golden_gate_session_over_loopback() {
 fn rtl_gate_session_over_loopback() {
     let (out, orders) = session(GateKind::Rtl, 4, None);
     check_session(&out, &orders);
-    // `risk.order_table = "auto"`: on where the RTL has a table (helper A
-    // is building it), else off and the report says why
+    // `risk.order_table = "auto"`: on where the RTL has a table (since
+    // 3a92c22), else off and the report says why
     let ot = &out.summary.order_table;
     if ot.on {
         assert_eq!((ot.unknown_token, ot.order_table_full), (0, 0), "{ot:?}");
