@@ -39,6 +39,9 @@ pub struct DiffReport {
     pub table_clears: u64,
     /// `OT_LIVE` at the end (order table profiles), both agreeing.
     pub live_at_end: Option<u64>,
+    /// Order table accesses (venue events' writes, `OT_CLEAR`, `ORDER_TABLE`,
+    /// `OT_LIVE`) among the ones requested while a message was arriving.
+    pub table_in_flight: u64,
 }
 
 impl DiffReport {
@@ -159,6 +162,15 @@ pub fn golden_only(profile: Profile, seed: u64, orders: u64) -> DiffReport {
     rep
 }
 
+/// A register of the order table (`ORDER_TABLE`, `OT_*`).
+pub const fn is_table_register(addr: u16) -> bool {
+    use regmap::*;
+    matches!(
+        addr,
+        ORDER_TABLE | OT_TOKEN_HI | OT_TOKEN_LO | OT_EVENT | OT_CLEAR | OT_LIVE
+    )
+}
+
 fn count_table_write(rep: &mut DiffReport, addr: u16) {
     match addr {
         regmap::OT_EVENT => rep.venue_events += 1,
@@ -263,6 +275,11 @@ fn run_ops(
                     {
                         b.steps.insert(first + 1, step);
                         rep.in_flight += 1;
+                        if let Step::Control { addr, .. } = step {
+                            if is_table_register(addr) {
+                                rep.table_in_flight += 1;
+                            }
+                        }
                     }
                     _ => b.steps.push(step),
                 }

@@ -420,6 +420,9 @@ pub struct Scenario {
     kill_addr: u16,
     /// Order table on: the generator's view of it.
     table: Option<Box<Book>>,
+    /// Order table on: the firm and token of the last Enter or Replace
+    /// emitted (its replacement token), for a message right behind it.
+    last_entered: Option<(u8, [u8; 14])>,
 }
 
 impl Scenario {
@@ -442,6 +445,7 @@ impl Scenario {
             kill_on: false,
             kill_addr: 0,
             table: None,
+            last_entered: None,
         };
         s.build_setup();
         s
@@ -498,7 +502,63 @@ impl Scenario {
         t.unwrap_or_else(|| never_entered(rng))
     }
 
+    /// Table on: now and then the message right behind an Enter or Replace
+    /// acts on the order it just entered (Cancel, Modify, Replace) or lands
+    /// on its slot (an Enter with another tag), while the first is still in
+    /// the pipeline (back to back unless a control access comes between).
+    fn follow_up(&mut self) -> Option<Op> {
+        let (firm, tok) = self.last_entered.take()?;
+        // mostly behind an order the shadow accepted
+        let live = self
+            .table
+            .as_deref()
+            .is_some_and(|b| b.entry(firm, &tok).is_some());
+        if self.rng.gen_range(0..if live { 3 } else { 15 }) != 0 {
+            return None;
+        }
+        Some(match self.rng.gen_range(0..4) {
+            0 => self.cancel_with(firm, tok),
+            1 => self.modify_with(firm, tok),
+            2 => {
+                let stored = self
+                    .table
+                    .as_deref()
+                    .and_then(|b| b.entry(firm, &tok).map(|e| b.stored_reference(&e)));
+                let (r, bps) = stored.unwrap_or((self.refs[0], 500));
+                let new = self.next_token(firm);
+                self.last_entered = Some((firm, new));
+                self.replace_with(firm, tok, new, r, bps)
+            }
+            // another tag on its slot: only while it is live (else the
+            // far-off token would be accepted and end its firm's token order)
+            _ if live => {
+                let c = collide(&mut self.rng, &tok);
+                let f = self.rng.gen_range(0..FIRMS as u8);
+                self.enter_with(f, c)
+            }
+            _ => self.cancel_with(firm, tok),
+        })
+    }
+
     fn table_order(&mut self, firm: u8, kind: u32) -> Op {
+        if let Some(op) = self.follow_up() {
+            return op;
+        }
+        let op = self.table_order_new(firm, kind);
+        if let Op::Order { firm, len, bytes } = op {
+            // the token the message enters: an Enter's own, a Replace's replacement
+            self.last_entered = match (bytes[0], len) {
+                (b'O', 49) => bytes.get(1..15),
+                (b'U', 47) => bytes.get(15..29),
+                _ => None,
+            }
+            .and_then(|t| t.try_into().ok())
+            .map(|t| (firm, t));
+        }
+        op
+    }
+
+    fn table_order_new(&mut self, firm: u8, kind: u32) -> Op {
         if kind < 58 {
             // an Enter, now and then on a live slot (another tag)
             let on = self.table.as_deref().is_some_and(Book::enabled);

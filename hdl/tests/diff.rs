@@ -1,6 +1,8 @@
 //! Differential test: golden model vs. the rust-hdl simulation of the RTL.
-//! CI pushes 40,000 orders (split in two seeds so the two cores share the work);
-//! the long run is `cargo run --release -p eti-hdl --bin eti-hdl -- diff --orders 1000000 --seed S`.
+//! CI pushes the random scenario with the order table off (two seeds, so the
+//! two cores share the work) and on, and the stress profile with the table
+//! off and on; the long run is
+//! `cargo run --release -p eti-hdl --bin eti-hdl -- diff --orders 1000000 --seed S [--profile table]`.
 
 use eti_hdl::diff;
 use eti_hdl::regmap::{Decision, RejectReason, COUNTERS};
@@ -33,15 +35,21 @@ fn run(seed: u64, orders: u64) -> Vec<u64> {
     rep.counters
 }
 
+// Sizes: the RTL with its order table simulates about 3x slower per cycle
+// than before it (a 4 096-entry table RAM), so 2 x 6 000 table-off orders +
+// 5 000 table-on + the two stress profiles take about the time 2 x 20 000
+// took before (README, "Correctness").
+const RANDOM_ORDERS: u64 = 6_000;
+
 #[test]
-fn differential_20k_orders_seed_a() {
-    let c = run(0xA11CE, 20_000);
-    assert!(c[0] > 5_000, "the scenario must accept plenty of orders");
+fn differential_orders_seed_a() {
+    let c = run(0xA11CE, RANDOM_ORDERS);
+    assert!(c[0] > 1_500, "the scenario must accept plenty of orders");
 }
 
 #[test]
-fn differential_20k_orders_seed_b_covers_every_reason() {
-    let c = run(0xB0B, 20_000);
+fn differential_orders_seed_b_covers_every_reason() {
+    let c = run(0xB0B, RANDOM_ORDERS);
     assert_eq!(c.len(), COUNTERS);
     // the order table's reasons: the RTL has no table yet, the scenario keeps
     // it off (tests/order_table.rs checks them on the golden model)
@@ -109,7 +117,7 @@ fn table_stress_profile_gives_every_reason_at_least_one_percent() {
 }
 
 const TABLE_STRESS_SEED: u64 = 0x7AB1E;
-const TABLE_STRESS_ORDERS: u64 = 2_000;
+const TABLE_STRESS_ORDERS: u64 = 1_500;
 
 /// What the table-on random profile sends, by message type and decision on
 /// the golden model: Replace / Cancel / Modify accepted on live orders and
@@ -122,11 +130,43 @@ fn table_profile_reaches_every_table_case() {
     // [type][0 accepted, 1 UnknownToken, 2 OrderTableFull]
     let mut seen = [[0u64; 3]; 4];
     let (mut events, mut clears, mut offs, mut live_reads) = (0, 0, 0, 0);
+    // messages right behind the Enter or Replace of the token they act on,
+    // by decision: [accepted, UnknownToken, OrderTableFull]
+    let mut behind = [0u64; 3];
+    let mut last: Option<[u8; 14]> = None;
+    let token_of = |t: &[u8]| -> [u8; 14] {
+        let mut a = [0u8; 14];
+        a.copy_from_slice(t);
+        a
+    };
+    let slot = |t: &[u8; 14]| {
+        let (h, l) = eti_hdl::regmap::token_words(t);
+        eti_hdl::regmap::token_slot(h, l)
+    };
     for op in Profile::Table.ops(0x7AB, 12_000) {
         match op {
             Op::Order { firm, len, bytes } => {
                 let msg = &bytes[..usize::from(len)];
                 let d = model.check(firm, msg);
+                let acts_on = msg.get(1..15);
+                let enters = match msg.first() {
+                    Some(b'O') => msg.get(1..15),
+                    Some(b'U') => msg.get(15..29),
+                    _ => None,
+                };
+                let k = match d {
+                    Decision::Accept => Some(0),
+                    Decision::Reject(RejectReason::UnknownToken) => Some(1),
+                    Decision::Reject(RejectReason::OrderTableFull) => Some(2),
+                    _ => None,
+                };
+                if let (Some(prev), Some(t), Some(k)) = (last, acts_on.map(token_of), k) {
+                    // acts on it, or an Enter on its slot
+                    if t == prev || (msg[0] == b'O' && slot(&t) == slot(&prev)) {
+                        behind[k] += 1;
+                    }
+                }
+                last = enters.map(token_of);
                 let Some(t) = b"OUXM".iter().position(|&c| msg.first() == Some(&c)) else {
                     continue;
                 };
@@ -139,6 +179,7 @@ fn table_profile_reaches_every_table_case() {
                 seen[t][k] += 1;
             }
             Op::Write { addr, value } => {
+                last = None;
                 match addr {
                     eti_hdl::regmap::OT_EVENT => events += 1,
                     eti_hdl::regmap::OT_CLEAR => clears += 1,
@@ -148,6 +189,7 @@ fn table_profile_reaches_every_table_case() {
                 let _ = model.write_register(addr, value);
             }
             Op::Read { addr } => {
+                last = None;
                 if addr == eti_hdl::regmap::OT_LIVE {
                     live_reads += 1;
                 }
@@ -156,8 +198,12 @@ fn table_profile_reaches_every_table_case() {
         }
     }
     println!(
-        "table profile: [accepted, UnknownToken, OrderTableFull] Enter {:?} Replace {:?} Cancel {:?} Modify {:?}; {events} venue events, {clears} clears, table off {offs} times, {live_reads} OT_LIVE reads",
+        "table profile: [accepted, UnknownToken, OrderTableFull] Enter {:?} Replace {:?} Cancel {:?} Modify {:?}, right behind the order they act on {behind:?}; {events} venue events, {clears} clears, table off {offs} times, {live_reads} OT_LIVE reads",
         seen[0], seen[1], seen[2], seen[3]
+    );
+    assert!(
+        behind[0] > 100 && behind[1] > 20 && behind[2] > 20,
+        "right behind: {behind:?}"
     );
     let [e, u, x, m] = seen;
     assert!(e[0] > 1_000 && e[2] > 20, "Enter {e:?}");
@@ -174,12 +220,66 @@ fn table_profile_reaches_every_table_case() {
         let touches = p
             .ops(0x7AB, 3_000)
             .filter(|op| match op {
-                Op::Write { addr, .. } | Op::Read { addr } => {
-                    eti_hdl::gate::is_order_table_register(*addr)
-                }
+                Op::Write { addr, .. } | Op::Read { addr } => diff::is_table_register(*addr),
                 Op::Order { .. } => false,
             })
             .count();
         assert_eq!(touches, 0, "{} touches the table", p.name());
     }
+}
+
+/// The random profile with the order table on, golden model vs. RTL: every
+/// decision, control answer (venue events, `OT_LIVE` reads, the table off and
+/// on, `OT_CLEAR`) and counter equal, and `OT_LIVE` at the end; some table
+/// accesses arrive while a message is in flight.
+#[test]
+fn differential_table_on() {
+    let rep = diff::run_profile(Profile::Table, 0x7AB, TABLE_ORDERS, |_| {});
+    for m in &rep.first {
+        eprintln!("MISMATCH {m}");
+    }
+    println!(
+        "table: {} orders, {} accepted, {} control ops ({} mid-message, {} of them the table's), {} venue events, {} clears, {} live at the end, {} truncated, {} with idle cycles inside, counters {:?}",
+        rep.orders, rep.accepted, rep.control_ops, rep.in_flight, rep.table_in_flight, rep.venue_events, rep.table_clears, rep.live_at_end.unwrap_or(0), rep.truncated, rep.gaps, rep.counters
+    );
+    assert_eq!(rep.orders, TABLE_ORDERS);
+    assert_eq!(rep.mismatches, 0, "golden model and RTL disagree");
+    assert_eq!(
+        (rep.min_latency, rep.max_latency),
+        (eti_hdl::rtl::LATENCY, eti_hdl::rtl::LATENCY)
+    );
+    assert!(rep.live_at_end.is_some());
+    assert!(rep.venue_events > 500, "{} venue events", rep.venue_events);
+    assert!(rep.table_clears >= 1);
+    assert!(
+        rep.table_in_flight > 100,
+        "{} table accesses in flight",
+        rep.table_in_flight
+    );
+    for r in [RejectReason::OrderTableFull, RejectReason::UnknownToken] {
+        assert!(rep.counters[usize::from(r.code())] > 20, "{r:?}");
+    }
+}
+
+const TABLE_ORDERS: u64 = 5_000;
+
+/// The stress profile with the order table on, golden model vs. RTL: every
+/// reason (22 and 23 included) at >= 1% of the decisions, all equal.
+#[test]
+fn differential_table_stress_every_reason_at_least_one_percent() {
+    let rep = diff::run_profile(
+        Profile::TableStress,
+        TABLE_STRESS_SEED,
+        TABLE_STRESS_ORDERS,
+        |_| {},
+    );
+    for m in &rep.first {
+        eprintln!("MISMATCH {m}");
+    }
+    assert_eq!(rep.mismatches, 0, "golden model and RTL disagree");
+    assert_eq!(
+        (rep.min_latency, rep.max_latency),
+        (eti_hdl::rtl::LATENCY, eti_hdl::rtl::LATENCY)
+    );
+    assert_every_reason_at_least_one_percent("table stress", &rep.counters);
 }

@@ -1,7 +1,10 @@
 //! The generated Verilog under Verilator against golden-model vectors:
-//! 1,000,000 orders with register traffic, every decision, control answer,
+//! 1,000,000 orders with register traffic (order table off), then the order
+//! table's random and stress profiles; every decision, control answer,
 //! latency and pass-through beat checked by `verilator/tb.cpp`.
 //! Skips (saying why) if `verilator` is not installed; fails instead under CI.
+
+use eti_hdl::vectors::Profile;
 
 #[test]
 fn verilator_replays_one_million_golden_orders() {
@@ -14,11 +17,20 @@ fn verilator_replays_one_million_golden_orders() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let summary = match eti_hdl::verilator::run(dir.path(), 1_000_000, 0x5EED) {
+    let runs = [
+        (Profile::Random, 1_000_000, 0x5EED),
+        (Profile::Table, 200_000, 0x7AB1E5),
+        (Profile::TableStress, 20_000, 0x7AB1E),
+    ];
+    let lines = match eti_hdl::verilator::run_profiles(dir.path(), &runs) {
         Ok(s) => s,
         Err(e) => panic!("verilator flow failed: {e:#}"),
     };
-    println!("{summary}");
-    assert!(summary.starts_with("orders 1000000 "), "{summary}");
-    assert!(summary.ends_with("mismatches 0"), "{summary}");
+    assert_eq!(lines.len(), runs.len());
+    for (line, (p, orders, _)) in lines.iter().zip(runs) {
+        println!("{line}");
+        let prefix = format!("{}: orders {orders} ", p.name());
+        assert!(line.starts_with(&prefix), "{line}");
+        assert!(line.ends_with("mismatches 0"), "{line}");
+    }
 }
