@@ -245,6 +245,8 @@ impl Host {
         }
         let now = mono_ns();
         self.trader.housekeeping(&mut self.venue, now);
+        // the gate's table as it ends (housekeeping reads it once a second)
+        self.trader.publish_gate_live(now);
         self.status.running.store(false, Ordering::Relaxed);
     }
 
