@@ -124,6 +124,13 @@ fn three_venues_route_reconcile_and_never_trade_through() {
     for p in &s.parents {
         assert!(p.filled <= p.shares, "{p:?}");
     }
+    // the gate's order table (on: the embedded default) across the three
+    // venues' firm slots: every child's venue events reached it, it
+    // refused none of ours and holds exactly the host's open orders
+    let ot = &s.order_table;
+    assert!(ot.on, "{ot:?}");
+    assert_eq!((ot.unknown_token, ot.order_table_full), (0, 0), "{ot:?}");
+    assert_eq!(ot.gate_live_orders, ot.host_entries, "{ot:?}");
     for o in out.others {
         o.stop();
     }
