@@ -196,7 +196,11 @@ impl Book {
                     if let Some(t) = msg.get(at..at + 14) {
                         let mut tok = [0u8; 14];
                         tok.copy_from_slice(t);
-                        self.live.push((firm, tok));
+                        // the same token again (its firm's token guard
+                        // cleared after it died) is one entry
+                        if !self.live.contains(&(firm, tok)) {
+                            self.live.push((firm, tok));
+                        }
                     }
                 }
             }
@@ -423,6 +427,9 @@ pub struct Scenario {
     /// Order table on: the firm and token of the last Enter or Replace
     /// emitted (its replacement token), for a message right behind it.
     last_entered: Option<(u8, [u8; 14])>,
+    /// Order table on: one `OT_CLEAR` when this many orders are left (the
+    /// random ones are rare), mid-day with orders live.
+    clear_at: Option<u64>,
 }
 
 impl Scenario {
@@ -446,6 +453,7 @@ impl Scenario {
             kill_addr: 0,
             table: None,
             last_entered: None,
+            clear_at: None,
         };
         s.build_setup();
         s
@@ -473,6 +481,7 @@ impl Scenario {
             },
         );
         s.table = Some(Box::new(Book::new()));
+        s.clear_at = Some(orders / 2).filter(|&n| n > 0);
         s
     }
 
@@ -1168,6 +1177,13 @@ impl Scenario {
         if self.orders_left == 0 {
             return None;
         }
+        if self.clear_at == Some(self.orders_left) {
+            self.clear_at = None;
+            return Some(Op::Write {
+                addr: regmap::OT_CLEAR,
+                value: 0,
+            });
+        }
         // the venue keeps up: orders retire before the table crowds
         if let Some(book) = self.table.as_deref_mut() {
             if book.prune() > 48 && self.rng.gen_range(0..3) == 0 {
@@ -1556,5 +1572,50 @@ impl Stress {
         };
         self.plan(target);
         self.queue.pop()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collision_is_another_tag_on_the_same_slot_above_every_counter() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for n in [1u64, 4_095, 4_096, 123_456_789] {
+            let t = token(n);
+            let c = collide(&mut rng, &t);
+            let (h, l) = token_words(&t);
+            let (ch, cl) = token_words(&c);
+            assert_eq!(token_slot(h, l), token_slot(ch, cl), "token {n}");
+            assert_ne!(t, c);
+            // above any counter a generator reaches: passes the token order
+            assert!(c > token(1_000_000_000), "{c:?}");
+            assert!(never_entered(&mut rng) > c);
+        }
+    }
+
+    /// The book's live list is exactly the shadow's live entries, all along a
+    /// table-on scenario (venue events, clears, the table off and on).
+    #[test]
+    fn the_book_tracks_every_live_order() {
+        let mut s = Scenario::with_table(11, 3_000);
+        let mut k = 0u32;
+        let mut most = 0;
+        while s.next().is_some() {
+            k += 1;
+            if k % 25 != 0 {
+                continue;
+            }
+            let Some(book) = s.table.as_deref_mut() else {
+                panic!("table profile without a book");
+            };
+            let n = book.prune();
+            assert_eq!(n, book.shadow.orders.live(), "after {k} operations");
+            most = most.max(n);
+        }
+        let book = s.book().map(|b| (b.venue_events, b.clears));
+        assert!(most > 20, "at most {most} live");
+        assert!(book.is_some_and(|(e, _)| e > 200), "{book:?}");
     }
 }
