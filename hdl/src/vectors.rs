@@ -326,6 +326,32 @@ pub fn collide(rng: &mut ChaCha8Rng, tok: &[u8; 14]) -> [u8; 14] {
     t
 }
 
+/// A host-style token (`eti_core`'s `OrderToken::numbered`): the prefix
+/// `ETI`, then `n` in 11 digits.
+pub fn host_token(n: u64) -> [u8; 14] {
+    let mut t = token(n % 100_000_000_000);
+    t[..3].copy_from_slice(b"ETI");
+    t
+}
+
+/// Another token on `tok`'s slot for a sender using host-style tokens
+/// (`host`) or all-digit ones ([`collide`]): the prefix adds a constant to the
+/// slot, the 11 digits make up the rest, far above any counter.
+pub fn collide_as(rng: &mut ChaCha8Rng, tok: &[u8; 14], host: bool) -> [u8; 14] {
+    if !host {
+        return collide(rng, tok);
+    }
+    let slot = |t: &[u8; 14]| {
+        let (hi, lo) = token_words(t);
+        token_slot(hi, lo) as u64
+    };
+    let n = ORDER_SLOTS as u64;
+    let d = (slot(tok) + n - slot(&host_token(0))) % n;
+    let t = host_token(d + n * rng.gen_range(10_000_000..24_000_000u64));
+    debug_assert_eq!(slot(&t), slot(tok));
+    t
+}
+
 /// A token no generator enters: above every counter and every collision.
 fn never_entered(rng: &mut ChaCha8Rng) -> [u8; 14] {
     token(rng.gen_range(50_000_000_000_000..100_000_000_000_000u64))
@@ -495,7 +521,7 @@ impl Scenario {
     /// else a dead one, another firm's live one, another tag on a live slot,
     /// or one never entered.
     fn target(&mut self, firm: u8) -> [u8; 14] {
-        let last = token(self.next_token[usize::from(firm) % FIRMS]);
+        let last = self.tok(firm, self.next_token[usize::from(firm) % FIRMS]);
         let Some(book) = self.table.as_deref_mut() else {
             return last;
         };
@@ -541,8 +567,9 @@ impl Scenario {
             // another tag on its slot: only while it is live (else the
             // far-off token would be accepted and end its firm's token order)
             _ if live => {
-                let c = collide(&mut self.rng, &tok);
                 let f = self.rng.gen_range(0..FIRMS as u8);
+                let host = self.host(f);
+                let c = collide_as(&mut self.rng, &tok, host);
                 self.enter_with(f, c)
             }
             _ => self.cancel_with(firm, tok),
@@ -574,7 +601,8 @@ impl Scenario {
             if on && self.rng.gen_range(0..30) == 0 {
                 if let Some(book) = self.table.as_deref_mut() {
                     if let Some((_, t)) = book.pick_live(&mut self.rng, None) {
-                        let c = collide(&mut self.rng, &t);
+                        let host = self.host(firm);
+                        let c = collide_as(&mut self.rng, &t, host);
                         return self.enter_with(firm, c);
                     }
                 }
@@ -597,12 +625,13 @@ impl Scenario {
             };
             let on = self.table.as_deref().is_some_and(Book::enabled);
             let pick = if on { self.rng.gen_range(0..25) } else { 2 };
+            let host = self.host(firm);
             let new = match pick {
                 // the replacement's slot live: the original's own, or another's
-                0 => collide(&mut self.rng, &old),
+                0 => collide_as(&mut self.rng, &old, host),
                 1 => match self.table.as_deref_mut() {
                     Some(b) => match b.pick_live(&mut self.rng, None) {
-                        Some((_, t)) => collide(&mut self.rng, &t),
+                        Some((_, t)) => collide_as(&mut self.rng, &t, host),
                         None => self.next_token(firm),
                     },
                     None => self.next_token(firm),
@@ -876,15 +905,34 @@ impl Scenario {
         }
     }
 
+    /// Table on: the odd firms send host-style tokens (`ETI` + 11 digits),
+    /// the even ones all digits (the slot's adder tree sees letters too).
+    fn host(&self, firm: u8) -> bool {
+        self.table.is_some() && firm % 2 == 1
+    }
+
+    /// Token number `n` of `firm`, in its style.
+    fn tok(&self, firm: u8, n: u64) -> [u8; 14] {
+        if self.host(firm) {
+            host_token(n)
+        } else {
+            token(n)
+        }
+    }
+
     fn next_token(&mut self, firm: u8) -> [u8; 14] {
         let f = usize::from(firm) % FIRMS;
         let t = self.next_token[f];
         match self.rng.gen_range(0..100) {
-            0 => token(t.saturating_sub(self.rng.gen_range(1..3))), // duplicate / old
-            1 => token(t),                                          // the last token again
+            0 => {
+                // duplicate / old
+                let old = t.saturating_sub(self.rng.gen_range(1..3));
+                self.tok(firm, old)
+            }
+            1 => self.tok(firm, t), // the last token again
             _ => {
                 self.next_token[f] += self.rng.gen_range(1..4);
-                token(self.next_token[f])
+                self.tok(firm, self.next_token[f])
             }
         }
     }
@@ -1592,6 +1640,12 @@ mod tests {
             // above any counter a generator reaches: passes the token order
             assert!(c > token(1_000_000_000), "{c:?}");
             assert!(never_entered(&mut rng) > c);
+            // host-style: same slot, above any host counter
+            let hc = collide_as(&mut rng, &t, true);
+            let (hh, hl) = token_words(&hc);
+            assert_eq!(token_slot(h, l), token_slot(hh, hl));
+            assert_eq!(&hc[..3], b"ETI");
+            assert!(hc > host_token(1_000_000_000), "{hc:?}");
         }
     }
 
