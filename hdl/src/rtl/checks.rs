@@ -114,6 +114,7 @@ pub struct Checks {
     pub e_orig_hi_out: Signal<Out, Bits<64>>,
     pub e_orig_lo_out: Signal<Out, Bits<48>>,
     pub e_firm_out: Signal<Out, Bits<FIRM_BITS>>,
+    pub e_enter_out: Signal<Out, Bit>,
     /// Any stage holds a message.
     pub busy: Signal<Out, Bit>,
     // cycle D+6: stage G
@@ -132,6 +133,12 @@ pub struct Checks {
     pub c_shares: Signal<Out, Bits<20>>,
     pub c_price: Signal<Out, Bits<32>>,
     pub c_notional: Signal<Out, Bits<64>>,
+    /// The same for stage F (its commit comes next cycle): may commit, slot, symbol slot.
+    pub f_cand_out: Signal<Out, Bit>,
+    /// Stage G's order is accepted (its fail vector is all zero): commit it.
+    pub c_commit_ok: Signal<Out, Bit>,
+    pub f_wslot_out: Signal<Out, Bits<12>>,
+    pub f_sym_out: Signal<Out, Bits<8>>,
     /// A framed message of a known firm: it updates the bucket.
     pub c_count: Signal<Out, Bit>,
     /// ... and its refill happened: the bucket's refill time becomes `NOW`.
@@ -191,6 +198,9 @@ pub struct Checks {
     g_sh: DFF<Bits<20>>,
     g_n: DFF<Bits<64>>,
     g_wslot: DFF<Bits<12>>,
+    /// An Enter or Replace with no fail bit: the commit, registered beside
+    /// `g_flags` (timing: no OR of the fail vector before the write enables).
+    g_commit: DFF<Bit>,
     a_firm: DFF<Bits<FIRM_BITS>>,
     a_f: DFF<Bits<20>>,
     a_gsh: DFF<Bit>,
@@ -337,6 +347,7 @@ pub struct Checks {
     no_up: Signal<Local, Bit>,
     unsided: Signal<Local, Bit>,
     t_unk: Signal<Local, Bit>,
+    f_clean: Signal<Local, Bit>,
     tc_hi_gt: Signal<Local, Bit>,
     tc_hi_eq: Signal<Local, Bit>,
     tc_lo_gt: Signal<Local, Bit>,
@@ -387,6 +398,7 @@ impl Logic for Checks {
             g_sh,
             g_n,
             g_wslot,
+            g_commit,
             a_firm,
             a_f,
             a_gsh,
@@ -822,6 +834,18 @@ impl Logic for Checks {
         self.g_sh.d.next = self.f_sh.q.val();
         self.g_n.d.next = self.f_n.q.val();
         self.g_wslot.d.next = self.f_wslot.q.val();
+        // the order's fail vector (above) is zero: the same function, without
+        // its priority chain
+        self.f_clean.next = (self.f_f.q.val() == 0) & !self.f_full.q.val() & !self.f_unk.q.val();
+        self.g_commit.d.next = self.f_m.q.val().get_bit(0)
+            & !self.f_m.q.val().get_bit(1)
+            & !self.f_m.q.val().get_bit(2)
+            & !self.f_m.q.val().get_bit(3)
+            & self.order.val()
+            & self.f_clean.val()
+            & !self.l13.val()
+            & !self.l16.val()
+            & !self.l18.val();
         self.g_new_buy.d.next = self.f_new_buy.q.val();
         self.g_new_sell.d.next = self.f_new_sell.q.val();
         self.g_new_unsided.d.next = self.f_new_unsided.q.val();
@@ -852,6 +876,14 @@ impl Logic for Checks {
             & !self.g_m.q.val().get_bit(2)
             & self.g_m.q.val().get_bit(7);
         self.c_wslot.next = self.g_wslot.q.val();
+        self.c_commit_ok.next = self.g_commit.q.val();
+        self.f_cand_out.next = self.f_m.q.val().get_bit(0)
+            & (self.f_m.q.val().get_bit(4) | self.f_m.q.val().get_bit(5))
+            & !self.f_m.q.val().get_bit(1)
+            & !self.f_m.q.val().get_bit(2)
+            & self.f_m.q.val().get_bit(7);
+        self.f_wslot_out.next = self.f_wslot.q.val();
+        self.f_sym_out.next = self.f_sym.q.val();
         self.c_sym.next = self.g_sym.q.val();
         self.c_buy.next = self.g_m.q.val().get_bit(6);
         self.c_shares.next = self.g_sh.q.val();
@@ -860,6 +892,7 @@ impl Logic for Checks {
         self.e_orig_hi_out.next = self.e_orig_hi.q.val();
         self.e_orig_lo_out.next = self.e_orig_lo.q.val();
         self.e_firm_out.next = self.e_firm.q.val();
+        self.e_enter_out.next = self.e_m.q.val().get_bit(4);
         self.c_firm.next = self.g_firm.q.val();
         self.counted.next = self.g_m.q.val().get_bit(0)
             & !self.g_m.q.val().get_bit(1)

@@ -4,30 +4,32 @@
 //! `OrderTable` is the same table in software.
 //!
 //! Reads. A message's acting token (bytes 1..15) is complete once its second
-//! beat is in, so its slot ([`TokenSlot`], three stages, the first on the
-//! beat as it arrives) addresses the RAM two cycles later and the entry is
-//! captured into the held entry `h` the cycle after: at the latest the
-//! Replace's `D` (its last beat is the sixth), a Cancel's `D+3`. A Replace's
-//! replacement token (bytes 15..29, complete after the fourth beat) reads the
-//! second copy of the live bits the same way into `h2`. The next message's
-//! capture comes at `D+5` or later, after this message's last use at `D+4`,
-//! so one held entry suffices.
+//! beat is in (cycle W1, the beat came in W1−1); its slot ([`TokenSlot`],
+//! two stages, the first on that beat as it arrives) addresses the RAM in
+//! W1+1 and the entry is captured into the held entry `h` at the end of W1+2:
+//! a Replace (six beats, D = W1+4 at the earliest) has it in D−1, a Cancel
+//! (three beats) in D+2. A Replace's replacement token (bytes 15..29, complete
+//! after the fourth beat) reads the second copy of the live bits the same way
+//! into `h2` (by D+2). The next message's capture lands at the end of D+4 at
+//! the earliest, when this message is done with `h`: one held entry suffices.
 //!
 //! Writes. A predecessor's commit is registered (`wq`, the cycle after the
 //! decision's accept: no accept logic before the RAM's write enable) and
 //! written the cycle after that. Until then the held entry must follow it:
 //! the capture merges a `wq` of its own cycle or of the one before (the RAM
 //! read did not see those), and a held entry takes every later `wq` to its
-//! slot ("snoop"). The views (`sym_fwd`, `v_rem`, `v_buy`, `orig_match`,
-//! ...) also forward a `wq` of the current cycle. A commit only ever lands on
-//! a dead slot (a live one is `OrderTableFull`), so at most one commit
-//! changes a held entry, and a held entry that is live never changes. The
-//! one use that comes before the last commit a Replace can depend on is its
-//! stored symbol slot at `D` (the symbol RAM's address): an Enter accepted in
-//! that very cycle may be the original. There the view takes the symbol slot
-//! of the stage-G message that targets the held slot, when the held entry
-//! is dead, whether or not it is accepted: if it is not, the Replace's
-//! original is dead and `UnknownToken` outranks every symbol check.
+//! slot ("snoop"); the views forward a `wq` of the current cycle. A commit
+//! only ever lands on a dead slot (a live one is `OrderTableFull`), so at most
+//! one commit changes a held entry, and a held entry that is live never
+//! changes. Two uses of a Replace come before the last commit it can depend
+//! on (an Enter right before it is accepted in the Replace's D): the stored
+//! symbol slot, registered in D−1 as the symbol RAM's read address for D
+//! (`sym_next`), and the remaining shares and side, registered in D for D+1
+//! (`v_rem`, `v_buy`). There the view takes the values of the stage-F or
+//! stage-G message aimed at the held slot, when the held entry is dead,
+//! whether or not that message will be accepted: if it is not, the
+//! Replace's original is dead and `UnknownToken` outranks every check those
+//! values feed.
 //!
 //! Venue events (`OT_EVENT`) run with the pipeline empty: read the staged
 //! token's slot, capture, compare and decrement, write, with the control
@@ -41,14 +43,15 @@ use rust_hdl::prelude::*;
 const _: () = assert!(ORDER_SLOTS == 4096 && ORDER_SLOT_BITS == 12 && OT_SHARES_BITS == 20);
 
 /// Cycles from a token on [`TokenSlot`]'s input to its slot on the output.
-pub const SLOT_CYCLES: u64 = 3;
+pub const SLOT_CYCLES: u64 = 2;
 
 /// [`crate::regmap::token_slot`] in hardware: Σ (byte − '0') × weight mod
 /// 4 096 as constant shift-and-adds (the weights 10^(13−i) mod 4 096 of
 /// [`crate::regmap::TOKEN_WEIGHTS`]: 0, 0, 2048, 1024, 2560, 256, 1664, 576,
 /// 1696, 1808, 1000, 100, 10, 1), the −'0' folded into one constant. Stage 1:
-/// each byte's product (at most four terms); stage 2: three sums of four;
-/// stage 3: the slot. A unit test checks it against `token_slot`.
+/// each byte's product (at most four terms, two adder levels) and the sum of
+/// two neighbours; stage 2: the six sums and the constant (three levels). A
+/// unit test checks it against `token_slot`.
 #[derive(LogicBlock, Default)]
 pub struct TokenSlot {
     pub clock: Signal<In, Clock>,
@@ -58,21 +61,12 @@ pub struct TokenSlot {
     pub lo: Signal<In, Bits<48>>,
     /// The slot of the token of [`SLOT_CYCLES`] cycles ago.
     pub slot: Signal<Out, Bits<ORDER_SLOT_BITS>>,
-    p2: DFF<Bits<12>>,
-    p3: DFF<Bits<12>>,
-    p4: DFF<Bits<12>>,
-    p5: DFF<Bits<12>>,
-    p6: DFF<Bits<12>>,
-    p7: DFF<Bits<12>>,
-    p8: DFF<Bits<12>>,
-    p9: DFF<Bits<12>>,
-    p10: DFF<Bits<12>>,
-    p11: DFF<Bits<12>>,
-    p12: DFF<Bits<12>>,
-    p13: DFF<Bits<12>>,
-    s0: DFF<Bits<12>>,
-    s1: DFF<Bits<12>>,
-    s2: DFF<Bits<12>>,
+    q0: DFF<Bits<12>>,
+    q1: DFF<Bits<12>>,
+    q2: DFF<Bits<12>>,
+    q3: DFF<Bits<12>>,
+    q4: DFF<Bits<12>>,
+    q5: DFF<Bits<12>>,
     slot_q: DFF<Bits<12>>,
     b2: Signal<Local, Bits<12>>,
     b3: Signal<Local, Bits<12>>,
@@ -86,6 +80,18 @@ pub struct TokenSlot {
     b11: Signal<Local, Bits<12>>,
     b12: Signal<Local, Bits<12>>,
     b13: Signal<Local, Bits<12>>,
+    p2: Signal<Local, Bits<12>>,
+    p3: Signal<Local, Bits<12>>,
+    p4: Signal<Local, Bits<12>>,
+    p5: Signal<Local, Bits<12>>,
+    p6: Signal<Local, Bits<12>>,
+    p7: Signal<Local, Bits<12>>,
+    p8: Signal<Local, Bits<12>>,
+    p9: Signal<Local, Bits<12>>,
+    p10: Signal<Local, Bits<12>>,
+    p11: Signal<Local, Bits<12>>,
+    p12: Signal<Local, Bits<12>>,
+    p13: Signal<Local, Bits<12>>,
     /// −'0' × Σ weights mod 4 096.
     k: Signal<Local, Bits<12>>,
 }
@@ -93,9 +99,7 @@ pub struct TokenSlot {
 impl Logic for TokenSlot {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(
-            self, clock, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, s0, s1, s2, slot_q
-        );
+        dff_setup!(self, clock, q0, q1, q2, q3, q4, q5, slot_q);
         // bytes 0 and 1 weigh 0 mod 4 096
         self.b2.next = bit_cast::<12, 8>(self.hi.val().get_bits::<8>(40));
         self.b3.next = bit_cast::<12, 8>(self.hi.val().get_bits::<8>(32));
@@ -109,29 +113,32 @@ impl Logic for TokenSlot {
         self.b11.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(16));
         self.b12.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(8));
         self.b13.next = bit_cast::<12, 8>(self.lo.val().get_bits::<8>(0));
-        // stage 1: byte × weight mod 4 096
-        self.p2.d.next = self.b2.val() << 11;
-        self.p3.d.next = self.b3.val() << 10;
-        self.p4.d.next = (self.b4.val() << 11) + (self.b4.val() << 9);
-        self.p5.d.next = self.b5.val() << 8;
-        self.p6.d.next = ((self.b6.val() << 10) + (self.b6.val() << 9)) + (self.b6.val() << 7);
-        self.p7.d.next = (self.b7.val() << 9) + (self.b7.val() << 6);
-        self.p8.d.next = ((self.b8.val() << 10) + (self.b8.val() << 9))
+        // stage 1: byte × weight mod 4 096, then neighbours summed
+        self.p2.next = self.b2.val() << 11;
+        self.p3.next = self.b3.val() << 10;
+        self.p4.next = (self.b4.val() << 11) + (self.b4.val() << 9);
+        self.p5.next = self.b5.val() << 8;
+        self.p6.next = ((self.b6.val() << 10) + (self.b6.val() << 9)) + (self.b6.val() << 7);
+        self.p7.next = (self.b7.val() << 9) + (self.b7.val() << 6);
+        self.p8.next = ((self.b8.val() << 10) + (self.b8.val() << 9))
             + ((self.b8.val() << 7) + (self.b8.val() << 5));
-        self.p9.d.next = ((self.b9.val() << 10) + (self.b9.val() << 9))
+        self.p9.next = ((self.b9.val() << 10) + (self.b9.val() << 9))
             + ((self.b9.val() << 8) + (self.b9.val() << 4));
-        self.p10.d.next = ((self.b10.val() << 10) - (self.b10.val() << 4)) - (self.b10.val() << 3);
-        self.p11.d.next = ((self.b11.val() << 6) + (self.b11.val() << 5)) + (self.b11.val() << 2);
-        self.p12.d.next = (self.b12.val() << 3) + (self.b12.val() << 1);
-        self.p13.d.next = self.b13.val();
-        // stage 2: three sums of four
-        self.s0.d.next = (self.p2.q.val() + self.p3.q.val()) + (self.p4.q.val() + self.p5.q.val());
-        self.s1.d.next = (self.p6.q.val() + self.p7.q.val()) + (self.p8.q.val() + self.p9.q.val());
-        self.s2.d.next =
-            (self.p10.q.val() + self.p11.q.val()) + (self.p12.q.val() + self.p13.q.val());
-        // stage 3: the slot
+        self.p10.next = ((self.b10.val() << 10) - (self.b10.val() << 4)) - (self.b10.val() << 3);
+        self.p11.next = ((self.b11.val() << 6) + (self.b11.val() << 5)) + (self.b11.val() << 2);
+        self.p12.next = (self.b12.val() << 3) + (self.b12.val() << 1);
+        self.p13.next = self.b13.val();
+        self.q0.d.next = self.p2.val() + self.p3.val();
+        self.q1.d.next = self.p4.val() + self.p5.val();
+        self.q2.d.next = self.p6.val() + self.p7.val();
+        self.q3.d.next = self.p8.val() + self.p9.val();
+        self.q4.d.next = self.p10.val() + self.p11.val();
+        self.q5.d.next = self.p12.val() + self.p13.val();
+        // stage 2: the slot
         self.k.next = 2736.into();
-        self.slot_q.d.next = (self.s0.q.val() + self.s1.q.val()) + (self.s2.q.val() + self.k.val());
+        self.slot_q.d.next = ((self.q0.q.val() + self.q1.q.val())
+            + (self.q2.q.val() + self.q3.q.val()))
+            + ((self.q4.q.val() + self.q5.q.val()) + self.k.val());
         self.slot.next = self.slot_q.q.val();
     }
 }
@@ -150,6 +157,9 @@ pub struct OrderTable {
     pub e_orig_hi: Signal<In, Bits<64>>,
     pub e_orig_lo: Signal<In, Bits<48>>,
     pub e_firm: Signal<In, Bits<4>>,
+    /// Stage E holds an Enter (its entry goes to its own slot, a Replace's
+    /// to the replacement's).
+    pub e_enter: Signal<In, Bit>,
     // ---- stage G (cycle D+6): the message that may commit, and its commit ----
     /// Stage G holds an Enter or Replace (framed, table on) that may commit.
     pub c_cand: Signal<In, Bit>,
@@ -180,9 +190,16 @@ pub struct OrderTable {
     /// `OT_LIVE`.
     pub live: Signal<Out, Bits<13>>,
     // ---- views of the held entries ----
-    /// Cycle D of a Replace: the original's symbol slot (see the module doc).
-    pub sym_fwd: Signal<Out, Bits<8>>,
-    /// Cycle D+1 of a Replace: the original's remaining shares and side.
+    // ---- stage F (cycle D+5): the next message that may commit ----
+    pub f_cand: Signal<In, Bit>,
+    pub f_slot: Signal<In, Bits<ORDER_SLOT_BITS>>,
+    pub f_sym: Signal<In, Bits<8>>,
+    /// The original's symbol slot as it will stand next cycle (see the
+    /// module doc): the symbol lookup registers it in D−1 as a Replace's
+    /// read address for D.
+    pub sym_next: Signal<Out, Bits<8>>,
+    /// Cycle D+1 of a Replace: the original's remaining shares and side
+    /// (registered from the view in D).
     pub v_rem: Signal<Out, Bits<OT_SHARES_BITS>>,
     pub v_buy: Signal<Out, Bit>,
     /// Cycle D+3 of a Replace: the original's remaining × price.
@@ -214,7 +231,16 @@ pub struct OrderTable {
     n3: DFF<Bit>,
     n4: DFF<Bit>,
     rd_slot_q: DFF<Bits<ORDER_SLOT_BITS>>,
+    rd_slot_qq: DFF<Bits<ORDER_SLOT_BITS>>,
     rd2_slot_q: DFF<Bits<ORDER_SLOT_BITS>>,
+    rd2_slot_qq: DFF<Bits<ORDER_SLOT_BITS>>,
+    // the RAMs' outputs, registered with no logic before them (timing: the
+    // block RAMs' clock-to-out and their spread over the die)
+    r_lr: DFF<Bits<21>>,
+    r_tag_hi: DFF<Bits<64>>,
+    r_tag_lo: DFF<Bits<48>>,
+    r_meta: DFF<Bits<45>>,
+    r_live2: DFF<Bit>,
     // the held entry
     h_slot: DFF<Bits<ORDER_SLOT_BITS>>,
     h_live: DFF<Bit>,
@@ -241,6 +267,7 @@ pub struct OrderTable {
     // the registered commit, written the cycle after it is loaded
     wq_v: DFF<Bit>,
     wq_vd: DFF<Bit>,
+    wq_vdd: DFF<Bit>,
     wq_slot: DFF<Bits<ORDER_SLOT_BITS>>,
     wq_tag_hi: DFF<Bits<64>>,
     wq_tag_lo: DFF<Bits<48>>,
@@ -254,6 +281,7 @@ pub struct OrderTable {
     ev1: DFF<Bit>,
     ev2: DFF<Bit>,
     ev3: DFF<Bit>,
+    ev4: DFF<Bit>,
     ev_we: DFF<Bit>,
     ev_live: DFF<Bit>,
     ev_rem: DFF<Bits<OT_SHARES_BITS>>,
@@ -263,9 +291,40 @@ pub struct OrderTable {
     rd_addr: Signal<Local, Bits<ORDER_SLOT_BITS>>,
     cap: Signal<Local, Bit>,
     cap_hit: Signal<Local, Bit>,
+    take_w: Signal<Local, Bit>,
+    hn_slot: Signal<Local, Bits<ORDER_SLOT_BITS>>,
+    hn_live: Signal<Local, Bit>,
+    hn_sym: Signal<Local, Bits<8>>,
+    gn_hit: Signal<Local, Bit>,
     wq_hit: Signal<Local, Bit>,
     wq_hit2: Signal<Local, Bit>,
+    /// `wq_slot` next cycle.
+    wq_slot_n: Signal<Local, Bits<ORDER_SLOT_BITS>>,
+    h2n_slot: Signal<Local, Bits<ORDER_SLOT_BITS>>,
+    // slot compares made a cycle ahead, from the registers' next values
+    // (timing: the hits are one gate from registers)
+    eq_wq_h: DFF<Bit>,
+    eq_wq_h2: DFF<Bit>,
+    eq_wq_rd: DFF<Bit>,
+    eq_wq_rd2: DFF<Bit>,
+    g_hit_q: DFF<Bit>,
+    eq_g_rd: DFF<Bit>,
+    eq_g_h: DFF<Bit>,
+    eq_f_rd: DFF<Bit>,
+    eq_f_h: DFF<Bit>,
+    /// Stage F's entry slot next cycle.
+    fw_n: Signal<Local, Bits<ORDER_SLOT_BITS>>,
+    // the event's operands, copied beside the table (timing: the control
+    // port's registers sit far away)
+    ev_hi_q: DFF<Bits<64>>,
+    ev_lo_q: DFF<Bits<48>>,
+    ev_firm_q: DFF<Bits<4>>,
+    ev_done_q: DFF<Bit>,
+    ev_shares_q: DFF<Bits<OT_SHARES_BITS>>,
     g_hit: Signal<Local, Bit>,
+    fn_hit: Signal<Local, Bit>,
+    v_rem_q: DFF<Bits<OT_SHARES_BITS>>,
+    v_buy_q: DFF<Bit>,
     eq_h: Signal<Local, Bit>,
     eq_w: Signal<Local, Bit>,
     ev_match: Signal<Local, Bit>,
@@ -281,11 +340,82 @@ impl Logic for OrderTable {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, o1, o2, o3, n1, n2, n3, n4, rd_slot_q, rd2_slot_q, h_slot, h_live, h_rem,
-            h_tag_hi, h_tag_lo, h_firm, h_sym, h_buy, h_price, h_hit, h_wn, h2_slot, h2_live, o_ll,
-            o_lh, o_hl, o_hh, o_s1, o_s2, o_n, wq_v, wq_vd, wq_slot, wq_tag_hi, wq_tag_lo, wq_firm,
-            wq_sym, wq_buy, wq_rem, wq_price, wq_n, ev1, ev2, ev3, ev_we, ev_live, ev_rem, sw_on,
-            sw_cnt, count
+            self,
+            clock,
+            o1,
+            o2,
+            o3,
+            n1,
+            n2,
+            n3,
+            n4,
+            rd_slot_q,
+            rd_slot_qq,
+            rd2_slot_q,
+            rd2_slot_qq,
+            r_lr,
+            r_tag_hi,
+            r_tag_lo,
+            r_meta,
+            r_live2,
+            v_rem_q,
+            v_buy_q,
+            h_slot,
+            h_live,
+            h_rem,
+            h_tag_hi,
+            h_tag_lo,
+            h_firm,
+            h_sym,
+            h_buy,
+            h_price,
+            h_hit,
+            h_wn,
+            h2_slot,
+            h2_live,
+            o_ll,
+            o_lh,
+            o_hl,
+            o_hh,
+            o_s1,
+            o_s2,
+            o_n,
+            wq_v,
+            wq_vd,
+            wq_vdd,
+            eq_wq_h,
+            eq_wq_h2,
+            eq_wq_rd,
+            eq_wq_rd2,
+            g_hit_q,
+            eq_g_rd,
+            eq_g_h,
+            eq_f_rd,
+            eq_f_h,
+            ev_hi_q,
+            ev_lo_q,
+            ev_firm_q,
+            ev_done_q,
+            ev_shares_q,
+            wq_slot,
+            wq_tag_hi,
+            wq_tag_lo,
+            wq_firm,
+            wq_sym,
+            wq_buy,
+            wq_rem,
+            wq_price,
+            wq_n,
+            ev1,
+            ev2,
+            ev3,
+            ev4,
+            ev_we,
+            ev_live,
+            ev_rem,
+            sw_on,
+            sw_cnt,
+            count
         );
         self.ts_orig.clock.next = self.clock.val();
         self.ts_new.clock.next = self.clock.val();
@@ -322,7 +452,14 @@ impl Logic for OrderTable {
             self.rd_addr.next = self.ts_ev.slot.val();
         }
         self.rd_slot_q.d.next = self.rd_addr.val();
+        self.rd_slot_qq.d.next = self.rd_slot_q.q.val();
         self.rd2_slot_q.d.next = self.ts_new.slot.val();
+        self.rd2_slot_qq.d.next = self.rd2_slot_q.q.val();
+        self.r_lr.d.next = self.m_lr.read_data.val();
+        self.r_tag_hi.d.next = self.m_tag_hi.read_data.val();
+        self.r_tag_lo.d.next = self.m_tag_lo.read_data.val();
+        self.r_meta.d.next = self.m_meta.read_data.val();
+        self.r_live2.d.next = self.m_live2.read_data.val();
         self.m_lr.read_address.next = self.rd_addr.val();
         self.m_tag_hi.read_address.next = self.rd_addr.val();
         self.m_tag_lo.read_address.next = self.rd_addr.val();
@@ -330,41 +467,54 @@ impl Logic for OrderTable {
         self.m_live2.read_address.next = self.ts_new.slot.val();
 
         // ---- the held entry: capture, then follow the commits ----
-        self.wq_hit.next = self.wq_v.q.val() & (self.wq_slot.q.val() == self.h_slot.q.val());
-        self.wq_hit2.next = self.wq_v.q.val() & (self.wq_slot.q.val() == self.h2_slot.q.val());
-        self.cap.next = self.o3.q.val() | self.ev2.q.val();
-        self.cap_hit.next = (self.wq_v.q.val() | self.wq_vd.q.val())
-            & (self.wq_slot.q.val() == self.rd_slot_q.q.val());
+        self.wq_hit.next = self.wq_v.q.val() & self.eq_wq_h.q.val();
+        self.wq_hit2.next = self.wq_v.q.val() & self.eq_wq_h2.q.val();
+        // the capture (the RAM data, registered) merges the commits the read
+        // did not see: written in its cycle, the one before, or the one before that
+        self.cap.next = self.o3.q.val() | self.ev3.q.val();
+        self.cap_hit.next =
+            (self.wq_v.q.val() | self.wq_vd.q.val() | self.wq_vdd.q.val()) & self.eq_wq_rd.q.val();
+        self.take_w.next =
+            (self.cap.val() & self.cap_hit.val()) | (!self.cap.val() & self.wq_hit.val());
+        // the held entry as it stands next cycle
+        self.hn_slot.next = self.h_slot.q.val();
+        self.hn_live.next = self.h_live.q.val();
+        self.hn_sym.next = self.h_sym.q.val();
         if self.cap.val() {
-            self.h_slot.d.next = self.rd_slot_q.q.val();
+            self.hn_slot.next = self.rd_slot_qq.q.val();
+            self.hn_live.next = self.r_lr.q.val().get_bit(20);
+            self.hn_sym.next = self.r_meta.q.val().get_bits::<8>(32);
         }
-        if (self.cap.val() & self.cap_hit.val()) | (!self.cap.val() & self.wq_hit.val()) {
-            self.h_live.d.next = true;
+        if self.take_w.val() {
+            self.hn_live.next = true;
+            self.hn_sym.next = self.wq_sym.q.val();
+        }
+        self.h_slot.d.next = self.hn_slot.val();
+        self.h_live.d.next = self.hn_live.val();
+        self.h_sym.d.next = self.hn_sym.val();
+        if self.take_w.val() {
             self.h_rem.d.next = self.wq_rem.q.val();
             self.h_tag_hi.d.next = self.wq_tag_hi.q.val();
             self.h_tag_lo.d.next = self.wq_tag_lo.q.val();
             self.h_firm.d.next = self.wq_firm.q.val();
-            self.h_sym.d.next = self.wq_sym.q.val();
             self.h_buy.d.next = self.wq_buy.q.val();
             self.h_price.d.next = self.wq_price.q.val();
             self.h_hit.d.next = true;
             self.h_wn.d.next = self.wq_n.q.val();
         } else if self.cap.val() {
-            self.h_live.d.next = self.m_lr.read_data.val().get_bit(20);
-            self.h_rem.d.next = self.m_lr.read_data.val().get_bits::<OT_SHARES_BITS>(0);
-            self.h_tag_hi.d.next = self.m_tag_hi.read_data.val();
-            self.h_tag_lo.d.next = self.m_tag_lo.read_data.val();
-            self.h_price.d.next = self.m_meta.read_data.val().get_bits::<32>(0);
-            self.h_sym.d.next = self.m_meta.read_data.val().get_bits::<8>(32);
-            self.h_firm.d.next = self.m_meta.read_data.val().get_bits::<4>(40);
-            self.h_buy.d.next = self.m_meta.read_data.val().get_bit(44);
+            self.h_rem.d.next = self.r_lr.q.val().get_bits::<OT_SHARES_BITS>(0);
+            self.h_tag_hi.d.next = self.r_tag_hi.q.val();
+            self.h_tag_lo.d.next = self.r_tag_lo.q.val();
+            self.h_price.d.next = self.r_meta.q.val().get_bits::<32>(0);
+            self.h_firm.d.next = self.r_meta.q.val().get_bits::<4>(40);
+            self.h_buy.d.next = self.r_meta.q.val().get_bit(44);
             self.h_hit.d.next = false;
         }
         if self.n4.q.val() {
-            self.h2_slot.d.next = self.rd2_slot_q.q.val();
-            self.h2_live.d.next = self.m_live2.read_data.val()
-                | ((self.wq_v.q.val() | self.wq_vd.q.val())
-                    & (self.wq_slot.q.val() == self.rd2_slot_q.q.val()));
+            self.h2_slot.d.next = self.rd2_slot_qq.q.val();
+            self.h2_live.d.next = self.r_live2.q.val()
+                | ((self.wq_v.q.val() | self.wq_vd.q.val() | self.wq_vdd.q.val())
+                    & self.eq_wq_rd2.q.val());
         } else if self.wq_hit2.val() {
             self.h2_live.d.next = true;
         }
@@ -383,22 +533,53 @@ impl Logic for OrderTable {
         self.o_n.d.next = self.o_s1.q.val() + self.o_s2.q.val();
 
         // ---- views ----
-        // D of a Replace: a commit of this cycle's stage G may be its original
-        self.g_hit.next =
-            self.c_cand.val() & (self.c_slot.val() == self.h_slot.q.val()) & !self.h_live.q.val();
-        self.sym_fwd.next = self.h_sym.q.val();
+        // A commit still to come that may be a Replace's original: stage G
+        // commits this cycle (its wq is next cycle's), stage F the next. The
+        // held entry is dead then (a commit lands only on a dead slot); if
+        // the candidate is refused the original stays dead and UnknownToken
+        // outranks everything the forwarded value feeds.
+        // stage G now was stage F a cycle ago: its hit on the held entry as
+        // it stood next (`fn_hit`, below), registered
+        self.g_hit.next = self.g_hit_q.q.val();
+        // D−1: the symbol slot for the symbol RAM's read in D, from the held
+        // entry as it stands in D (commits up to D−2) and the commits of D−1
+        // (stage G) and D (stage F)
+        self.gn_hit.next = self.c_cand.val() & self.eq_g_h.q.val() & !self.hn_live.val();
+        self.fn_hit.next = self.f_cand.val() & self.eq_f_h.q.val() & !self.hn_live.val();
+        if self.cap.val() {
+            self.gn_hit.next = self.c_cand.val() & self.eq_g_rd.q.val() & !self.hn_live.val();
+            self.fn_hit.next = self.f_cand.val() & self.eq_f_rd.q.val() & !self.hn_live.val();
+        }
+        // the compares for next cycle: stage G then is stage F now, stage F
+        // then is stage E now (its slot: the Enter's own or the replacement's)
+        self.fw_n.next = self.h2_slot.q.val();
+        if self.e_enter.val() {
+            self.fw_n.next = self.h_slot.q.val();
+        }
+        self.eq_g_rd.d.next = self.f_slot.val() == self.rd_slot_q.q.val();
+        self.eq_g_h.d.next = self.f_slot.val() == self.hn_slot.val();
+        self.eq_f_rd.d.next = self.fw_n.val() == self.rd_slot_q.q.val();
+        self.eq_f_h.d.next = self.fw_n.val() == self.hn_slot.val();
+        self.sym_next.next = self.hn_sym.val();
+        if self.fn_hit.val() {
+            self.sym_next.next = self.f_sym.val();
+        }
+        if self.gn_hit.val() {
+            self.sym_next.next = self.c_sym.val();
+        }
+        // D: remaining and side for D+1 (commits up to D)
+        self.v_rem_q.d.next = self.h_rem.q.val();
+        self.v_buy_q.d.next = self.h_buy.q.val();
         if self.g_hit.val() {
-            self.sym_fwd.next = self.c_sym.val();
+            self.v_rem_q.d.next = self.c_shares.val();
+            self.v_buy_q.d.next = self.c_buy.val();
         }
         if self.wq_hit.val() {
-            self.sym_fwd.next = self.wq_sym.q.val();
+            self.v_rem_q.d.next = self.wq_rem.q.val();
+            self.v_buy_q.d.next = self.wq_buy.q.val();
         }
-        self.v_rem.next = self.h_rem.q.val();
-        self.v_buy.next = self.h_buy.q.val();
-        if self.wq_hit.val() {
-            self.v_rem.next = self.wq_rem.q.val();
-            self.v_buy.next = self.wq_buy.q.val();
-        }
+        self.v_rem.next = self.v_rem_q.q.val();
+        self.v_buy.next = self.v_buy_q.q.val();
         self.oldn.next = self.o_n.q.val();
         if self.h_hit.q.val() {
             self.oldn.next = self.h_wn.q.val();
@@ -422,8 +603,22 @@ impl Logic for OrderTable {
         // ---- the commit: registered from stage G, written a cycle later ----
         self.wq_v.d.next = self.c_commit.val();
         self.wq_vd.d.next = self.wq_v.q.val();
+        self.wq_vdd.d.next = self.wq_vd.q.val();
+        self.wq_slot_n.next = self.wq_slot.q.val();
         if self.c_cand.val() {
-            self.wq_slot.d.next = self.c_slot.val();
+            self.wq_slot_n.next = self.c_slot.val();
+        }
+        self.wq_slot.d.next = self.wq_slot_n.val();
+        self.h2n_slot.next = self.h2_slot.q.val();
+        if self.n4.q.val() {
+            self.h2n_slot.next = self.rd2_slot_qq.q.val();
+        }
+        self.eq_wq_h.d.next = self.wq_slot_n.val() == self.hn_slot.val();
+        self.eq_wq_h2.d.next = self.wq_slot_n.val() == self.h2n_slot.val();
+        self.eq_wq_rd.d.next = self.wq_slot_n.val() == self.rd_slot_q.q.val();
+        self.eq_wq_rd2.d.next = self.wq_slot_n.val() == self.rd2_slot_q.q.val();
+        self.g_hit_q.d.next = self.fn_hit.val();
+        if self.c_cand.val() {
             self.wq_tag_hi.d.next = self.c_token_hi.val();
             self.wq_tag_lo.d.next = self.c_token_lo.val();
             self.wq_firm.d.next = self.c_firm.val();
@@ -438,22 +633,31 @@ impl Logic for OrderTable {
         self.ev1.d.next = self.ev_start.val();
         self.ev2.d.next = self.ev1.q.val();
         self.ev3.d.next = self.ev2.q.val();
+        self.ev4.d.next = self.ev3.q.val();
         self.ev_match.next = self.h_live.q.val()
-            & (self.h_firm.q.val() == self.ev_firm.val())
-            & (self.h_tag_hi.q.val() == self.ev_hi.val())
-            & (self.h_tag_lo.q.val() == self.ev_lo.val());
+            & (self.h_firm.q.val() == self.ev_firm_q.q.val())
+            & (self.h_tag_hi.q.val() == self.ev_hi_q.q.val())
+            & (self.h_tag_lo.q.val() == self.ev_lo_q.q.val());
         // remaining − shares, saturating at 0 (the borrow picks 0)
         self.ev_diff.next = bit_cast::<21, OT_SHARES_BITS>(self.h_rem.q.val())
-            - bit_cast::<21, OT_SHARES_BITS>(self.ev_shares.val());
+            - bit_cast::<21, OT_SHARES_BITS>(self.ev_shares_q.q.val());
         self.ev_new.next = self.ev_diff.val().get_bits::<OT_SHARES_BITS>(0);
         if self.ev_diff.val().get_bit(20) {
             self.ev_new.next = 0.into();
         }
-        self.ev_we.d.next = self.ev3.q.val() & self.ev_match.val();
-        self.ev_live.d.next = !self.ev_done.val() & (self.ev_new.val() != 0);
+        self.ev_we.d.next = self.ev4.q.val() & self.ev_match.val();
+        self.ev_live.d.next = !self.ev_done_q.q.val() & (self.ev_new.val() != 0);
+        self.ev_hi_q.d.next = self.ev_hi.val();
+        self.ev_lo_q.d.next = self.ev_lo.val();
+        self.ev_firm_q.d.next = self.ev_firm.val();
+        self.ev_done_q.d.next = self.ev_done.val();
+        self.ev_shares_q.d.next = self.ev_shares.val();
         self.ev_rem.d.next = self.ev_new.val();
-        self.hold.next =
-            self.ev1.q.val() | self.ev2.q.val() | self.ev3.q.val() | self.sw_on.q.val();
+        self.hold.next = self.ev1.q.val()
+            | self.ev2.q.val()
+            | self.ev3.q.val()
+            | self.ev4.q.val()
+            | self.sw_on.q.val();
 
         // ---- OT_CLEAR: one slot per cycle ----
         if self.sw_on.q.val() {

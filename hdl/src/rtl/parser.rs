@@ -58,6 +58,8 @@ pub struct Parser {
     pub new_hi: Signal<Out, Bits<64>>,
     pub new_lo: Signal<Out, Bits<48>>,
     pub new_strobe: Signal<Out, Bit>,
+    /// A Replace has five beats in: its next beat is its last.
+    pub replace_at5: Signal<Out, Bit>,
     busy: DFF<Bit>,
     orig_strobe_q: DFF<Bit>,
     new_strobe_q: DFF<Bit>,
@@ -240,6 +242,7 @@ impl Logic for Parser {
         self.new_hi.next = self.x_c.val();
         self.new_lo.next = self.x_d.val().get_bits::<48>(0);
         self.new_strobe.next = self.new_strobe_q.q.val();
+        self.replace_at5.next = self.busy.q.val() & self.type_u.q.val() & (self.beats.q.val() == 5);
         self.side.next = self.w1.q.val().get_bits::<8>(0);
         self.symbol.next = self.x_b.val();
         self.capacity.next = self.w5.q.val().get_bits::<8>(48);

@@ -38,11 +38,12 @@ pub struct SymbolLookup {
     pub lim_bps: Signal<Out, Bits<16>>,
     /// Slot register: the hash of the symbol of two cycles ago.
     pub slot: Signal<Out, Bits<SYMBOL_BITS>>,
-    /// Read `alt_slot` instead of the hash's slot (a Replace's stored
-    /// symbol slot, order table on).
+    /// Load `alt_slot` into the slot register instead of the hash (a
+    /// Replace's stored symbol slot, order table on): the register stays
+    /// the RAMs' only read address.
     pub use_alt: Signal<In, Bit>,
     pub alt_slot: Signal<In, Bits<SYMBOL_BITS>>,
-    /// The RAMs' read address this cycle.
+    /// The RAMs' read address this cycle (the slot register).
     pub rd_slot: Signal<Out, Bits<SYMBOL_BITS>>,
     pub wr_slot: Signal<In, Bits<SYMBOL_BITS>>,
     pub wr_key: Signal<In, Bits<64>>,
@@ -68,7 +69,6 @@ pub struct SymbolLookup {
     h_d: Signal<Local, Bits<32>>,
     h_e: Signal<Local, Bits<32>>,
     h_f: Signal<Local, Bits<32>>,
-    rd: Signal<Local, Bits<SYMBOL_BITS>>,
 }
 
 impl Logic for SymbolLookup {
@@ -94,17 +94,16 @@ impl Logic for SymbolLookup {
         self.h_e.next = self.h_d.val() ^ (self.h_d.val() >> 16);
         self.h_f.next = self.h_e.val() ^ (self.h_e.val() >> 8);
         self.slot_q.d.next = self.h_f.val().get_bits::<SYMBOL_BITS>(0);
-        self.slot.next = self.slot_q.q.val();
-        self.rd.next = self.slot_q.q.val();
         if self.use_alt.val() {
-            self.rd.next = self.alt_slot.val();
+            self.slot_q.d.next = self.alt_slot.val();
         }
-        self.rd_slot.next = self.rd.val();
-        self.keys.read_address.next = self.rd.val();
-        self.flags.read_address.next = self.rd.val();
-        self.refs.read_address.next = self.rd.val();
-        self.l_sb.read_address.next = self.rd.val();
-        self.l_notional.read_address.next = self.rd.val();
+        self.slot.next = self.slot_q.q.val();
+        self.rd_slot.next = self.slot_q.q.val();
+        self.keys.read_address.next = self.slot_q.q.val();
+        self.flags.read_address.next = self.slot_q.q.val();
+        self.refs.read_address.next = self.slot_q.q.val();
+        self.l_sb.read_address.next = self.slot_q.q.val();
+        self.l_notional.read_address.next = self.slot_q.q.val();
         self.l_sb.write_address.next = self.wr_slot.val();
         self.l_notional.write_address.next = self.wr_slot.val();
         self.l_sb.write_data.next = bit_cast::<34, SYM_SHARES_BITS>(self.wr_lim_shares.val())

@@ -89,6 +89,12 @@ pub struct RiskGateRtl {
     op_firm_e: DFF<Bits<FIRM_BITS>>,
     // exposure update, computed in cs 2 and written in cs 3
     x_exp: DFF<Bit>,
+    /// Firm limit writes and FIRM_CLEAR, decoded in cs 2 and written in cs 3
+    /// (timing: no address decode before the firm RAMs' write enables).
+    x_credit: DFF<Bit>,
+    x_long: DFF<Bit>,
+    x_short: DFF<Bit>,
+    x_clear: DFF<Bit>,
     x_on: DFF<Bits<64>>,
     x_ob: DFF<Bits<64>>,
     x_os: DFF<Bits<64>>,
@@ -97,6 +103,9 @@ pub struct RiskGateRtl {
     x_so: DFF<Bits<64>>,
     x_bucket: DFF<Bits<2>>,
     x_fill: DFF<Bits<2>>,
+    /// The counter a read addresses, registered in cs 1 (timing: the
+    /// counters' read mux is not in cs 2's read data path).
+    cnt_q: DFF<Bits<32>>,
     resp_valid: DFF<Bit>,
     resp_err: DFF<Bit>,
     resp_data: DFF<Bits<64>>,
@@ -197,6 +206,10 @@ impl Logic for RiskGateRtl {
             op_firm_q,
             op_firm_e,
             x_exp,
+            x_credit,
+            x_long,
+            x_short,
+            x_clear,
             x_on,
             x_ob,
             x_os,
@@ -205,6 +218,7 @@ impl Logic for RiskGateRtl {
             x_so,
             x_bucket,
             x_fill,
+            cnt_q,
             resp_valid,
             resp_err,
             resp_data,
@@ -278,10 +292,10 @@ impl Logic for RiskGateRtl {
         // ---- symbol lookup ----
         self.symbols.seed.next = self.g_seed.q.val();
         self.symbols.symbol.next = self.parser.symbol.val();
-        // a Replace with the table on reads its original's symbol slot
-        self.symbols.use_alt.next =
-            self.parser.done.val() & self.parser.is_replace.val() & self.g_table.q.val();
-        self.symbols.alt_slot.next = self.otable.sym_fwd.val();
+        // a Replace with the table on reads its original's symbol slot in D:
+        // registered in D−1 (and before, while its last beat is awaited)
+        self.symbols.use_alt.next = self.parser.replace_at5.val() & self.g_table.q.val();
+        self.symbols.alt_slot.next = self.otable.sym_next.val();
 
         // ---- order table ----
         self.otable.orig_hi_next.next = self.parser.orig_hi_next.val();
@@ -293,7 +307,11 @@ impl Logic for RiskGateRtl {
         self.otable.e_orig_hi.next = self.checks.e_orig_hi_out.val();
         self.otable.e_orig_lo.next = self.checks.e_orig_lo_out.val();
         self.otable.e_firm.next = self.checks.e_firm_out.val();
+        self.otable.e_enter.next = self.checks.e_enter_out.val();
         self.otable.c_cand.next = self.checks.c_cand.val();
+        self.otable.f_cand.next = self.checks.f_cand_out.val();
+        self.otable.f_slot.next = self.checks.f_wslot_out.val();
+        self.otable.f_sym.next = self.checks.f_sym_out.val();
         self.otable.c_slot.next = self.checks.c_wslot.val();
         self.otable.c_token_hi.next = self.checks.n_token_hi.val();
         self.otable.c_token_lo.next = self.checks.n_token_lo.val();
@@ -372,6 +390,7 @@ impl Logic for RiskGateRtl {
         self.decision.fails.next = self.checks.fails.val();
         self.decision.bad_register.next = self.resp_valid.q.val() & self.resp_err.q.val();
         self.decision.rd_index.next = self.op_addr.q.val().get_bits::<5>(0);
+        self.cnt_q.d.next = self.decision.rd_value.val();
         self.dec_valid.next = self.decision.out_valid.val();
         self.dec_accept.next = self.decision.out_accept.val();
         self.dec_reason.next = self.decision.out_reason.val();
@@ -418,7 +437,9 @@ impl Logic for RiskGateRtl {
         self.doit.next = (self.cs.q.val() == 2) & self.op_write.q.val() & !self.err_q.q.val();
 
         // ---- firm state ports: the control port owns them while cs != 0 ----
-        self.commit.next = self.decision.accept_now.val() & self.checks.c_order.val();
+        // an accepted Enter or Replace (registered in the checks' stage G,
+        // equal to the decision's accept of an order)
+        self.commit.next = self.checks.c_commit_ok.val();
         self.firms.rd_firm.next = self.checks.rd_firm.val();
         self.firms.wr_firm.next = self.checks.c_firm.val();
         if self.cs.q.val() != 0 {
@@ -504,6 +525,10 @@ impl Logic for RiskGateRtl {
         self.x_bucket.d.next = self.op_data.q.val().get_bits::<2>(8);
         self.x_fill.d.next = self.op_data.q.val().get_bits::<2>(10);
         self.x_exp.d.next = false;
+        self.x_credit.d.next = false;
+        self.x_long.d.next = false;
+        self.x_short.d.next = false;
+        self.x_clear.d.next = false;
         self.ot_ev_start.next = false;
         self.ot_clear_start.next = false;
         if self.doit.val() {
@@ -538,41 +563,53 @@ impl Logic for RiskGateRtl {
                         );
                     }
                     if self.hi.val() == 0x11 {
-                        self.firms.wr_credit.next = true;
+                        self.x_credit.d.next = true;
                     }
                     if self.hi.val() == 0x12 {
-                        self.firms.wr_long.next = true;
-                        self.firms.wr_limit.next =
-                            bit_cast::<64, 32>(self.op_data.q.val().get_bits::<32>(0));
+                        self.x_long.d.next = true;
                     }
                     if self.hi.val() == 0x13 {
-                        self.firms.wr_short.next = true;
-                        self.firms.wr_limit.next =
-                            bit_cast::<64, 32>(self.op_data.q.val().get_bits::<32>(0));
+                        self.x_short.d.next = true;
                     }
                     if self.hi.val() == 0x14 {
-                        // FIRM_CLEAR: empty exposure, full bucket stamped NOW
-                        self.firms.wr_open_notional.next = true;
-                        self.firms.wr_open_buy.next = true;
-                        self.firms.wr_open_sell.next = true;
-                        self.firms.wr_open_unsided.next = true;
-                        self.firms.wr_bought.next = true;
-                        self.firms.wr_sold.next = true;
-                        self.firms.wr_tokens.next = true;
-                        self.firms.wr_last.next = true;
-                        self.firms.wr_token.next = true;
-                        self.firms.d_open_notional.next = 0.into();
-                        self.firms.d_open_buy.next = 0.into();
-                        self.firms.d_open_sell.next = 0.into();
-                        self.firms.d_open_unsided.next = 0.into();
-                        self.firms.d_bought.next = 0.into();
-                        self.firms.d_sold.next = 0.into();
-                        self.firms.d_tokens.next = self.g_burst.q.val();
-                        self.firms.d_token_hi.next = 0.into();
-                        self.firms.d_token_lo.next = 0.into();
+                        self.x_clear.d.next = true;
                     }
                 }
             }
+        }
+
+        // ---- firm limits and FIRM_CLEAR, decoded in cs 2, written in cs 3 ----
+        if self.x_credit.q.val() {
+            self.firms.wr_credit.next = true;
+        }
+        if self.x_long.q.val() {
+            self.firms.wr_long.next = true;
+            self.firms.wr_limit.next = bit_cast::<64, 32>(self.op_data.q.val().get_bits::<32>(0));
+        }
+        if self.x_short.q.val() {
+            self.firms.wr_short.next = true;
+            self.firms.wr_limit.next = bit_cast::<64, 32>(self.op_data.q.val().get_bits::<32>(0));
+        }
+        if self.x_clear.q.val() {
+            // FIRM_CLEAR: empty exposure, full bucket stamped NOW
+            self.firms.wr_open_notional.next = true;
+            self.firms.wr_open_buy.next = true;
+            self.firms.wr_open_sell.next = true;
+            self.firms.wr_open_unsided.next = true;
+            self.firms.wr_bought.next = true;
+            self.firms.wr_sold.next = true;
+            self.firms.wr_tokens.next = true;
+            self.firms.wr_last.next = true;
+            self.firms.wr_token.next = true;
+            self.firms.d_open_notional.next = 0.into();
+            self.firms.d_open_buy.next = 0.into();
+            self.firms.d_open_sell.next = 0.into();
+            self.firms.d_open_unsided.next = 0.into();
+            self.firms.d_bought.next = 0.into();
+            self.firms.d_sold.next = 0.into();
+            self.firms.d_tokens.next = self.g_burst.q.val();
+            self.firms.d_token_hi.next = 0.into();
+            self.firms.d_token_lo.next = 0.into();
         }
 
         // ---- exposure update computed in cs 2, written in cs 3 ----
@@ -638,7 +675,7 @@ impl Logic for RiskGateRtl {
                     self.rdata.next = self.firms.open_notional.val();
                 }
                 if self.hi.val() == 0x40 {
-                    self.rdata.next = bit_cast::<64, 32>(self.decision.rd_value.val());
+                    self.rdata.next = bit_cast::<64, 32>(self.cnt_q.q.val());
                 }
             }
         }
