@@ -304,8 +304,7 @@ impl<G: RiskGate> GateDriver<G> {
     /// [`Self::order_canceled`], [`Self::order_done`]) or the table fills.
     ///
     /// # Errors
-    /// [`RegisterError::Unsupported`] on a gate without an order table (the
-    /// RTL today).
+    /// [`RegisterError::Unsupported`] on a gate without an order table.
     pub fn set_order_table(&mut self, on: bool) -> Result<(), DriverError> {
         Ok(self
             .gate

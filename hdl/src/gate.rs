@@ -17,8 +17,8 @@ pub enum RegisterError {
     WriteOnly(u16),
     #[error("value written to {0:#06x} names a firm outside the table")]
     OutOfRange(u16),
-    /// A register of the map this gate does not implement (the RTL has no
-    /// order table yet).
+    /// A register of the map this gate does not implement (a gate built
+    /// without the order table; both gates here have one).
     #[error("register {0:#06x} is not implemented by this gate")]
     Unsupported(u16),
 }
@@ -82,7 +82,7 @@ pub const fn check_read(addr: u16) -> Result<(), RegisterError> {
     }
 }
 
-/// Registers of the order table, which only the golden model implements so far.
+/// Registers of the order table (`ORDER_TABLE`, `OT_*`).
 pub const fn is_order_table_register(addr: u16) -> bool {
     use regmap::*;
     matches!(
