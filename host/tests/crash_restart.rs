@@ -326,24 +326,8 @@ fn sigkilled_host_resumes_without_trading_twice() {
         "last run: {status}\n{}\n{summary}",
         h.stderr()
     );
-    // the gate's order table (on: the embedded default) refused no order of
-    // the last run, the re-entered ones' cancels included, and holds
-    // exactly the host's open orders at the end
-    let table = summary
-        .lines()
-        .find(|l| l.starts_with("risk rejects:"))
-        .unwrap_or_else(|| panic!("no rejects line: {summary}"));
-    assert!(
-        table.contains("order table on: ") && table.contains("unknown_token 0, order_table_full 0"),
-        "{table}"
-    );
-    let live: Vec<&str> = table
-        .split("order table on: ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    assert_eq!(live[0], live[6], "live in the gate vs ours: {table}");
+    // the order table refused no order of the last run and holds its open orders
+    support::assert_order_table_clean(&summary);
     assert!(
         kills >= 20,
         "only {kills} kills before the parents completed"

@@ -212,3 +212,25 @@ pub fn poll_until(
     }
     false
 }
+
+/// `eti run`'s summary says the gate's order table (on: the embedded
+/// default) refused no order of the run, the re-entered ones' cancels
+/// included, and holds exactly the host's open orders at the end.
+pub fn assert_order_table_clean(summary: &str) {
+    let table = summary
+        .lines()
+        .find(|l| l.starts_with("risk rejects:"))
+        .unwrap_or_else(|| panic!("no rejects line: {summary}"));
+    assert!(
+        table.contains("order table on: ") && table.contains("unknown_token 0, order_table_full 0"),
+        "{table}"
+    );
+    let live: Vec<&str> = table
+        .split("order table on: ")
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert!(live.len() > 6, "{table}");
+    assert_eq!(live[0], live[6], "live in the gate vs ours: {table}");
+}
