@@ -98,7 +98,10 @@ fn three_venues_route_reconcile_and_never_trade_through() {
         // Replace moved it to its replacement token (the passive TWAP's
         // re-pricing): the host booked that fill as its own
         for tok in tokens.keys() {
-            match t.orders.iter().find(|o| o.token.to_string() == *tok) {
+            let named = |o: &&eti_host::trading::orders::ChildOrder| {
+                o.token.to_string() == *tok || o.replacing.is_some_and(|r| r.to_string() == *tok)
+            };
+            match t.orders.iter().find(named) {
                 Some(o) => {
                     assert_eq!(usize::from(o.venue), v, "{name}: {tok} was sent elsewhere")
                 }
