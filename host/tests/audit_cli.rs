@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 mod support;
-use support::free_udp_port;
+use support::{closed_tcp_port, free_udp_port};
 
 fn eti(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_eti"))
@@ -185,14 +185,6 @@ fn journal_whose_generated_key_is_missing_is_refused_naming_the_key_file() {
         other => panic!("expected a key error, got {other:?}"),
     }
     assert!(!key.exists(), "no new key written over the old seals");
-}
-
-fn closed_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -11,22 +11,8 @@ use std::time::{Duration, Instant};
 
 const ETI: &str = env!("CARGO_BIN_EXE_eti");
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A TCP port nothing listens on (bound, then released).
-fn closed_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod support;
+use support::{closed_tcp_port, free_udp_port};
 
 /// A partial config: loopback feed on free ports, the venue at `venue`, no
 /// metrics endpoint, plus `extra`.

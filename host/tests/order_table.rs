@@ -235,10 +235,7 @@ fn order_table_on_refuses_a_gate_without_one_and_auto_says_why_once() {
     let run = |mode: &str| {
         let cfg = dir.path().join(format!("{mode}.toml"));
         // a venue port nothing listens on: the run gives up after 1 s
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        let closed = format!("127.0.0.1:{}", support::closed_tcp_port());
         std::fs::write(
             &cfg,
             format!(

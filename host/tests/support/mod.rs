@@ -39,6 +39,27 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// A loopback TCP port that refuses every connection for the rest of the
+/// test process: a socket is bound to it and never listens, so the kernel
+/// answers a SYN with a reset, and neither a concurrent test's listener nor
+/// an ephemeral port can take it meanwhile (the socket is leaked on purpose;
+/// it closes when the process exits). A port bound and then released is not
+/// enough: in CI another test in the same binary bound it as a silent venue,
+/// and the "connect failed" the test expected became "login unanswered".
+pub fn closed_tcp_port() -> u16 {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    // no SO_REUSEADDR: a listener that sets it still cannot share the port
+    s.bind(&SockAddr::from(std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        0,
+    ))))
+    .unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    std::mem::forget(s);
+    port
+}
+
 /// `eti-sim serve ARGS` with its stdout's first line (the `listening` event,
 /// which names the ports it bound) parsed; the rest of stdout is drained in
 /// the background. Killed on drop.
