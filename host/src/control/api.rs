@@ -188,10 +188,12 @@ struct UnkillBody {
     scope: Option<String>,
 }
 
-/// `PUT limits`: amounts in dollars (strings, at most 4 decimals).
+/// The limits of `PUT limits`, the firm's or one symbol's: amounts in
+/// dollars (strings, at most 4 decimals); for a symbol, 0 (or "0") removes
+/// its own limit, so only the firm limit applies again.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct FirmLimitsBody {
+struct LimitFieldsBody {
     max_order_shares: Option<u32>,
     max_order_notional: Option<String>,
     collar_bps: Option<u32>,
@@ -205,7 +207,7 @@ struct FirmLimitsBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitsBody {
-    firm: Option<FirmLimitsBody>,
+    firm: Option<LimitFieldsBody>,
     /// Per-symbol limits, by symbol: max shares, max notional and collar go
     /// to the gate's symbol table (eti_hdl::regmap `SYM_LIMITS`); credit,
     /// position (max long / max short) and throttle to the host's pre-gate
@@ -214,21 +216,6 @@ struct LimitsBody {
     #[serde(default)]
     symbols: serde_json::Map<String, Value>,
     reason: String,
-}
-
-/// One symbol's entry of `PUT limits`: 0 (or "0") removes the symbol's own
-/// limit, so only the firm limit applies again.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SymbolLimitsBody {
-    max_order_shares: Option<u32>,
-    max_order_notional: Option<String>,
-    collar_bps: Option<u32>,
-    credit: Option<String>,
-    max_long: Option<u32>,
-    max_short: Option<u32>,
-    throttle_burst: Option<u32>,
-    throttle_shift: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,43 +296,63 @@ fn in_range(field: &str, v: u32, lo: u32, hi: u32) -> Result<u32, ApiError> {
 /// The largest credit or notional (1/10000 dollars) a firm limit takes.
 const FIRM_MAX_MONEY: u64 = 1_000_000_000_000 * 10_000;
 
-fn limit_change(b: &FirmLimitsBody) -> Result<LimitChange, ApiError> {
-    // the gate's register widths and the OUCH field ranges bound the values
-    const MAX_MONEY: u64 = FIRM_MAX_MONEY;
+/// The limit fields of `PUT limits` checked against their ranges (the gate's
+/// register widths and the OUCH field ranges); `place` names the fields in
+/// errors (`firm`, `symbols.AAPL`). A symbol's limits also take 0, none of
+/// its own.
+fn limit_change(b: &LimitFieldsBody, place: &str, symbol: bool) -> Result<LimitChange, ApiError> {
+    // the gate stores a symbol's max notional in 51 bits (eti_hdl::regmap);
+    // the host's pre-gate check takes the firm limits' ranges
+    const SYMBOL_MAX_NOTIONAL: u64 = 200_000_000_000 * 10_000;
+    let at = |f: &str| format!("{place}.{f}");
+    // the smallest value of a limit that has no "none" (0) for the firm
+    let lo = u32::from(!symbol);
+    let amount = |f: &str, v: &str, max: u64| {
+        if symbol && v == "0" {
+            Ok(0)
+        } else {
+            money(&at(f), v, max)
+        }
+    };
+    let notional_max = if symbol {
+        SYMBOL_MAX_NOTIONAL
+    } else {
+        FIRM_MAX_MONEY
+    };
     Ok(LimitChange {
         max_order_shares: b
             .max_order_shares
-            .map(|v| in_range("firm.max_order_shares", v, 1, 999_999))
+            .map(|v| in_range(&at("max_order_shares"), v, lo, 999_999))
             .transpose()?,
         max_order_notional: b
             .max_order_notional
             .as_deref()
-            .map(|v| money("firm.max_order_notional", v, MAX_MONEY))
+            .map(|v| amount("max_order_notional", v, notional_max))
             .transpose()?,
         collar_bps: b
             .collar_bps
-            .map(|v| in_range("firm.collar_bps", v, 1, 10_000).map(|v| v as u16))
+            .map(|v| in_range(&at("collar_bps"), v, lo, 10_000).map(|v| v as u16))
             .transpose()?,
         credit: b
             .credit
             .as_deref()
-            .map(|v| money("firm.credit", v, MAX_MONEY))
+            .map(|v| amount("credit", v, FIRM_MAX_MONEY))
             .transpose()?,
         max_long: b
             .max_long
-            .map(|v| in_range("firm.max_long", v, 0, 100_000_000))
+            .map(|v| in_range(&at("max_long"), v, 0, 100_000_000))
             .transpose()?,
         max_short: b
             .max_short
-            .map(|v| in_range("firm.max_short", v, 0, 100_000_000))
+            .map(|v| in_range(&at("max_short"), v, 0, 100_000_000))
             .transpose()?,
         throttle_burst: b
             .throttle_burst
-            .map(|v| in_range("firm.throttle_burst", v, 1, 65_535).map(|v| v as u16))
+            .map(|v| in_range(&at("throttle_burst"), v, lo, 65_535).map(|v| v as u16))
             .transpose()?,
         throttle_shift: b
             .throttle_shift
-            .map(|v| in_range("firm.throttle_shift", v, 0, 31).map(|v| v as u8))
+            .map(|v| in_range(&at("throttle_shift"), v, 0, 31).map(|v| v as u8))
             .transpose()?,
     })
 }
@@ -355,74 +362,19 @@ fn limit_change(b: &FirmLimitsBody) -> Result<LimitChange, ApiError> {
 fn symbol_changes(
     m: &serde_json::Map<String, Value>,
 ) -> Result<Vec<(Symbol, SymbolLimitChange)>, ApiError> {
-    // the gate stores a symbol's max notional in 51 bits (eti_hdl::regmap)
-    const MAX_MONEY: u64 = 200_000_000_000 * 10_000;
     if m.len() > 256 {
         return Err(invalid("symbols", "at most 256 (the gate's symbol table)"));
     }
     let mut out = Vec::with_capacity(m.len());
     for (name, v) in m {
-        let at = |f: &str| format!("symbols.{name}.{f}");
-        let sym = Symbol::new(name).map_err(|_| {
-            invalid(
-                &format!("symbols.{name}"),
-                "a symbol: 1-8 upper-case ASCII characters",
-            )
-        })?;
-        let b: SymbolLimitsBody = serde_json::from_value(v.clone())
-            .map_err(|e| ApiError::Json(format!("symbols.{name}: {e}")))?;
-        let zero_or_money = |f: &str, v: &str, max: u64| {
-            if v == "0" {
-                Ok(0)
-            } else {
-                money(&at(f), v, max)
-            }
-        };
-        let c = SymbolLimitChange {
-            max_order_shares: b
-                .max_order_shares
-                .map(|v| in_range(&at("max_order_shares"), v, 0, 999_999))
-                .transpose()?,
-            max_order_notional: b
-                .max_order_notional
-                .as_deref()
-                .map(|v| {
-                    if v == "0" {
-                        Ok(0)
-                    } else {
-                        money(&at("max_order_notional"), v, MAX_MONEY)
-                    }
-                })
-                .transpose()?,
-            collar_bps: b
-                .collar_bps
-                .map(|v| in_range(&at("collar_bps"), v, 0, 10_000).map(|v| v as u16))
-                .transpose()?,
-            // the host's pre-gate check: the firm limits' ranges, 0 = none
-            credit: b
-                .credit
-                .as_deref()
-                .map(|v| zero_or_money("credit", v, FIRM_MAX_MONEY))
-                .transpose()?,
-            max_long: b
-                .max_long
-                .map(|v| in_range(&at("max_long"), v, 0, 100_000_000))
-                .transpose()?,
-            max_short: b
-                .max_short
-                .map(|v| in_range(&at("max_short"), v, 0, 100_000_000))
-                .transpose()?,
-            throttle_burst: b
-                .throttle_burst
-                .map(|v| in_range(&at("throttle_burst"), v, 0, 65_535).map(|v| v as u16))
-                .transpose()?,
-            throttle_shift: b
-                .throttle_shift
-                .map(|v| in_range(&at("throttle_shift"), v, 0, 31).map(|v| v as u8))
-                .transpose()?,
-        };
+        let place = format!("symbols.{name}");
+        let sym = Symbol::new(name)
+            .map_err(|_| invalid(&place, "a symbol: 1-8 upper-case ASCII characters"))?;
+        let b: LimitFieldsBody = serde_json::from_value(v.clone())
+            .map_err(|e| ApiError::Json(format!("{place}: {e}")))?;
+        let c = limit_change(&b, &place, true)?;
         if c == SymbolLimitChange::default() {
-            return Err(invalid(&format!("symbols.{name}"), "no limit given"));
+            return Err(invalid(&place, "no limit given"));
         }
         out.push((sym, c));
     }
@@ -581,7 +533,7 @@ pub(crate) async fn execute(
             let b: LimitsBody = body(bytes)?;
             let symbols = symbol_changes(&b.symbols)?;
             let why = reason(&b.reason)?;
-            let change = limit_change(&b.firm.unwrap_or_default())?;
+            let change = limit_change(&b.firm.unwrap_or_default(), "firm", false)?;
             if change == LimitChange::default() && symbols.is_empty() {
                 return Err(invalid("firm", "no limit given"));
             }

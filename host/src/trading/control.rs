@@ -177,7 +177,8 @@ impl LimitValues {
     }
 }
 
-/// Partial limit change: `None` keeps the current value.
+/// Partial limit change: `None` keeps the current value. For one symbol's
+/// limits ([`SymbolLimitChange`]) `Some(0)` removes the symbol's own limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LimitChange {
     pub max_order_shares: Option<u32>,
@@ -258,6 +259,11 @@ impl SymbolLimitValues {
         }
     }
 
+    /// These limits with `c` applied over them.
+    fn changed_by(&self, c: &SymbolLimitChange) -> SymbolLimitValues {
+        SymbolLimitValues::from_limit_values(c.over(self.as_limit_values()))
+    }
+
     fn from_limit_values(v: LimitValues) -> SymbolLimitValues {
         SymbolLimitValues {
             max_order_shares: v.max_order_shares,
@@ -297,34 +303,9 @@ impl SymbolLimitValues {
     }
 }
 
-/// Partial change of one symbol's limits: `None` keeps the current value,
-/// `Some(0)` removes the symbol's own limit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SymbolLimitChange {
-    pub max_order_shares: Option<u32>,
-    pub max_order_notional: Option<u64>,
-    pub collar_bps: Option<u16>,
-    pub credit: Option<u64>,
-    pub max_long: Option<u32>,
-    pub max_short: Option<u32>,
-    pub throttle_burst: Option<u16>,
-    pub throttle_shift: Option<u8>,
-}
-
-impl SymbolLimitChange {
-    fn over(&self, v: SymbolLimitValues) -> SymbolLimitValues {
-        SymbolLimitValues {
-            max_order_shares: self.max_order_shares.unwrap_or(v.max_order_shares),
-            max_order_notional: self.max_order_notional.unwrap_or(v.max_order_notional),
-            collar_bps: self.collar_bps.unwrap_or(v.collar_bps),
-            credit: self.credit.unwrap_or(v.credit),
-            max_long: self.max_long.unwrap_or(v.max_long),
-            max_short: self.max_short.unwrap_or(v.max_short),
-            throttle_burst: self.throttle_burst.unwrap_or(v.throttle_burst),
-            throttle_shift: self.throttle_shift.unwrap_or(v.throttle_shift),
-        }
-    }
-}
+/// Partial change of one symbol's limits: the firm's fields, where `None`
+/// keeps the current value and `Some(0)` removes the symbol's own limit.
+pub type SymbolLimitChange = LimitChange;
 
 /// Before and after of one symbol's limits in a `PUT limits` reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -647,7 +628,7 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
             let mut sym_set = BTreeMap::new();
             for (s, c) in symbols {
                 let b = SymbolLimitValues::current(trader, s);
-                let a = c.over(b);
+                let a = b.changed_by(c);
                 for ((field, x), (_, y)) in b.fields().into_iter().zip(a.fields()) {
                     if x != y {
                         record(trader, actor, code::LIMIT, field, s.0, x, y);
@@ -663,7 +644,7 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
             }
             let now = mono_ns();
             for (s, c) in symbols {
-                let a = c.over(SymbolLimitValues::current(trader, s));
+                let a = SymbolLimitValues::current(trader, s).changed_by(c);
                 if let Err(e) = trader.risk.set_symbol_limits(s, a.gate()) {
                     return ControlReply::Refused {
                         error: format!("gate register write failed: {e}"),
