@@ -453,28 +453,9 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
             }
         },
     };
-    let feed = UdpSocketIo::open(&UdpSocketConfig::receiver(SocketAddrV4::new(
-        [127, 0, 0, 1].into(),
-        0,
-    )))?;
-    let feed_addr = feed.local_addr()?;
-    let retrans = match sim.retransmit_addr() {
-        SocketAddr::V4(a) => a,
-        a => {
-            return Err(DemoError::Other(format!(
-                "retransmission address {a} is not IPv4"
-            )))
-        }
-    };
-    let rt = UdpSocketIo::open(&UdpSocketConfig::sender(
-        SocketAddrV4::new([127, 0, 0, 1].into(), 0),
-        retrans,
-    ))?;
+    let (feed, feed_addr) = venue_feed(&sim)?;
     sim.add_feed_destination(feed_addr);
-    let mut feeds = vec![FeedIo {
-        feed: Box::new(feed),
-        retransmit: Box::new(rt),
-    }];
+    let mut feeds = vec![feed];
     if !others.is_empty() {
         let mut entries = vec![venue_entry(&sim, venue_addr, feed_addr)];
         for o in &others {
