@@ -215,6 +215,35 @@ struct OrderLogLine<'a> {
     timestamp: u64,
 }
 
+impl<'a> OrderLogLine<'a> {
+    /// A line of `kind` about `token` with no order terms and no reason.
+    fn new(kind: &'static str, user: &'a str, token: &'a str, ts: Timestamp) -> Self {
+        OrderLogLine {
+            kind,
+            user,
+            token,
+            previous_token: None,
+            side: None,
+            symbol: None,
+            shares: None,
+            price: None,
+            reason: None,
+            timestamp: ts.0,
+        }
+    }
+
+    /// This line with the terms of the order now on the book.
+    fn on_book(self, side: Side, symbol: &'a Symbol, shares: Shares, price: Price) -> Self {
+        OrderLogLine {
+            side: Some(side_name(side)),
+            symbol: Some(symbol.as_str()),
+            shares: Some(shares.0),
+            price: Some(price.0),
+            ..self
+        }
+    }
+}
+
 /// The lowercase side name used in every JSON the simulator writes.
 pub fn side_name(s: Side) -> &'static str {
     match s {
@@ -527,18 +556,11 @@ impl Exchange {
                         .insert(t.token, (order_ref, tag));
                     self.push_ouch(t.user as usize, &m.to_bytes());
                     if let Some(j) = self.order_log.as_mut() {
-                        j.write(&OrderLogLine {
-                            kind: "accepted",
-                            user: &self.users[t.user as usize].name,
-                            token: t.token.as_str(),
-                            previous_token: None,
-                            side: Some(side_name(side)),
-                            symbol: Some(m.stock.as_str()),
-                            shares: Some(shares.0),
-                            price: Some(price.0),
-                            reason: None,
-                            timestamp: ts.0,
-                        });
+                        let user = &self.users[t.user as usize].name;
+                        j.write(
+                            &OrderLogLine::new("accepted", user, t.token.as_str(), ts)
+                                .on_book(side, &m.stock, shares, price),
+                        );
                     }
                 }
             }
@@ -580,17 +602,11 @@ impl Exchange {
                     u.live.insert(t.token, (new_ref, tag));
                     self.push_ouch(t.user as usize, &m.to_bytes());
                     if let Some(j) = self.order_log.as_mut() {
+                        let user = &self.users[t.user as usize].name;
                         j.write(&OrderLogLine {
-                            kind: "replaced",
-                            user: &self.users[t.user as usize].name,
-                            token: t.token.as_str(),
                             previous_token: Some(old.token.as_str()),
-                            side: Some(side_name(side)),
-                            symbol: Some(m.stock.as_str()),
-                            shares: Some(shares.0),
-                            price: Some(price.0),
-                            reason: None,
-                            timestamp: ts.0,
+                            ..OrderLogLine::new("replaced", user, t.token.as_str(), ts)
+                                .on_book(side, &m.stock, shares, price)
                         });
                     }
                 }
@@ -733,16 +749,8 @@ impl Exchange {
         self.push_ouch(user, &m.to_bytes());
         if let Some(j) = self.order_log.as_mut() {
             j.write(&OrderLogLine {
-                kind,
-                user: &self.users[user].name,
-                token: token.as_str(),
-                previous_token: None,
-                side: None,
-                symbol: None,
-                shares: None,
-                price: None,
                 reason: Some(char::from(reason.ouch_code())),
-                timestamp: ts.0,
+                ..OrderLogLine::new(kind, &self.users[user].name, token.as_str(), ts)
             });
         }
     }
@@ -764,16 +772,13 @@ impl Exchange {
         );
         if let Some(j) = self.drop_copy.as_mut() {
             j.write(&OrderLogLine {
-                kind: "duplicate_token_reject",
-                user: &self.users[user].name,
-                token: token.as_str(),
-                previous_token: None,
-                side: None,
-                symbol: None,
-                shares: None,
-                price: None,
                 reason: Some('O'),
-                timestamp: ts.0,
+                ..OrderLogLine::new(
+                    "duplicate_token_reject",
+                    &self.users[user].name,
+                    token.as_str(),
+                    ts,
+                )
             });
         }
         self.wake();

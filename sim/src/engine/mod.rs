@@ -630,17 +630,7 @@ impl Engine {
             });
             return Err(RejectReason::Other);
         };
-        {
-            let p = self.pool.get_mut(slot);
-            p.shares = o.shares.0;
-            p.price = o.price.0;
-            p.locate = o.locate;
-            p.side = o.side;
-            p.owner = o.owner;
-            p.firm = o.firm;
-            p.tif = o.tif;
-            p.tag = o.tag;
-        }
+        self.pool.get_mut(slot).set_terms(o);
         sink.event(&Event::Accepted {
             order_ref,
             tag: o.tag,
@@ -1013,6 +1003,32 @@ impl Engine {
         if let Err(reason) = self.validate_terms(r.shares, r.price, r.tif, r.min_qty) {
             return reject(sink, reason);
         }
+        // the replacement: the original's owner, firm, symbol and side
+        let n = NewOrder {
+            tag: r.tag,
+            owner: o.owner,
+            firm: o.firm,
+            locate: o.locate,
+            side: o.side,
+            shares: r.shares,
+            price: r.price,
+            tif: r.tif,
+            min_qty: r.min_qty,
+        };
+        let replaced = |new_ref| Event::Replaced {
+            old_ref: order_ref,
+            old_tag: o.tag,
+            new_ref,
+            tag: n.tag,
+            owner: n.owner,
+            locate: n.locate,
+            side: n.side,
+            shares: n.shares,
+            price: n.price,
+            tif: n.tif,
+            firm: n.firm,
+            min_qty: n.min_qty,
+        };
         let keeps_priority = r.price.0 == o.price && r.shares.0 <= o.shares && r.tif != TIF_IOC;
         if keeps_priority {
             let decrement = o.shares - r.shares.0;
@@ -1022,20 +1038,7 @@ impl Engine {
                 p.tag = r.tag;
                 p.tif = r.tif;
             }
-            sink.event(&Event::Replaced {
-                old_ref: order_ref,
-                old_tag: o.tag,
-                new_ref: order_ref,
-                tag: r.tag,
-                owner: o.owner,
-                locate: o.locate,
-                side: o.side,
-                shares: r.shares,
-                price: r.price,
-                tif: r.tif,
-                firm: o.firm,
-                min_qty: r.min_qty,
-            });
+            sink.event(&replaced(order_ref));
             if decrement > 0 {
                 self.books[usize::from(o.locate) - 1]
                     .side_mut(o.side.is_buy())
@@ -1058,31 +1061,8 @@ impl Engine {
             .side_mut(o.side.is_buy())
             .unlink(&mut self.pool, slot);
         self.pool.free(slot);
-        {
-            let p = self.pool.get_mut(new_slot);
-            p.shares = r.shares.0;
-            p.price = r.price.0;
-            p.locate = o.locate;
-            p.side = o.side;
-            p.owner = o.owner;
-            p.firm = o.firm;
-            p.tif = r.tif;
-            p.tag = r.tag;
-        }
-        sink.event(&Event::Replaced {
-            old_ref: order_ref,
-            old_tag: o.tag,
-            new_ref,
-            tag: r.tag,
-            owner: o.owner,
-            locate: o.locate,
-            side: o.side,
-            shares: r.shares,
-            price: r.price,
-            tif: r.tif,
-            firm: o.firm,
-            min_qty: r.min_qty,
-        });
+        self.pool.get_mut(new_slot).set_terms(&n);
+        sink.event(&replaced(new_ref));
         self.execute_incoming(new_slot, new_ref, r.min_qty, Some(order_ref), sink);
         Ok(new_ref)
     }

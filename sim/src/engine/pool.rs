@@ -8,6 +8,7 @@
 //! for the day and resolves to its slot in O(1) without a hash map; a stale number
 //! (order gone, slot reused) fails the generation check.
 
+use super::NewOrder;
 use eti_core::{Firm, Side};
 
 /// End of an intrusive list.
@@ -33,6 +34,20 @@ pub(crate) struct Order {
 }
 
 impl Order {
+    /// Take the terms of `o` (a new order, or a replacement that lost
+    /// priority) into this freshly allocated slot.
+    #[inline]
+    pub fn set_terms(&mut self, o: &NewOrder) {
+        self.shares = o.shares.0;
+        self.price = o.price.0;
+        self.locate = o.locate;
+        self.side = o.side;
+        self.owner = o.owner;
+        self.firm = o.firm;
+        self.tif = o.tif;
+        self.tag = o.tag;
+    }
+
     const EMPTY: Order = Order {
         gen: 0,
         live: false,
