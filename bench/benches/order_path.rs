@@ -39,9 +39,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use eti_core::ouch::{
-    Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
-};
+use eti_core::ouch::{CustomerType, EnterOrder, TimeInForce};
 use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use eti_kernel_bypass::{
     cpu::pin_current_thread,
@@ -58,19 +56,16 @@ const BLOCK: u64 = 500;
 
 fn order(n: u64) -> [u8; EnterOrder::LEN] {
     EnterOrder {
-        token: OrderToken::numbered(b"OPB", n),
-        side: if n % 2 == 0 { Side::Buy } else { Side::Sell },
-        shares: Shares(100 + (n % 7) as u32 * 100),
-        stock: Symbol::from_wire(*b"AAPL    "),
-        price: Price(1_500_000 + (n % 50) as u32 * 100),
-        time_in_force: TimeInForce::IOC,
-        firm: Firm::from_wire(*b"ETIA"),
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
         customer_type: CustomerType::NOT_RETAIL_DESIGNATED,
+        ..EnterOrder::new(
+            OrderToken::numbered(b"OPB", n),
+            if n % 2 == 0 { Side::Buy } else { Side::Sell },
+            Shares(100 + (n % 7) as u32 * 100),
+            Symbol::from_wire(*b"AAPL    "),
+            Price(1_500_000 + (n % 50) as u32 * 100),
+            TimeInForce::IOC,
+            Firm::from_wire(*b"ETIA"),
+        )
     }
     .to_bytes()
 }

@@ -33,8 +33,8 @@ use std::time::Instant;
 use eti_core::{
     moldudp64::Session,
     ouch::{
-        CancelOrder, Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep,
-        ModifyOrder, ReplaceOrder as OuchReplace, TimeInForce,
+        CancelOrder, CustomerType, Display, EnterOrder, IntermarketSweep, ModifyOrder,
+        ReplaceOrder as OuchReplace, TimeInForce,
     },
     Firm, OrderToken, Price, Shares, Side, Symbol,
 };
@@ -723,24 +723,22 @@ pub fn apply_exchange(ex: &mut Exchange, r: &Recorded, i: usize, t: &mut Tally) 
     let mut buf = [0u8; 64];
     let n = match c.kind {
         CmdKind::Enter { ioc } => {
+            let tif = if ioc {
+                TimeInForce::IOC
+            } else {
+                TimeInForce::SYSTEM_HOURS
+            };
             let m = EnterOrder {
-                token: token(i as u32),
-                side: side(c.buy),
-                shares: Shares(c.shares),
-                stock: r.symbols[usize::from(c.locate) - 1],
-                price: Price(c.price),
-                time_in_force: if ioc {
-                    TimeInForce::IOC
-                } else {
-                    TimeInForce::SYSTEM_HOURS
-                },
-                firm: r.firms[user],
-                display: Display::ANONYMOUS,
-                capacity: Capacity::AGENCY,
-                intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-                minimum_quantity: Shares::ZERO,
-                cross_type: CrossType::NO_CROSS,
                 customer_type: CustomerType::NOT_RETAIL_DESIGNATED,
+                ..EnterOrder::new(
+                    token(i as u32),
+                    side(c.buy),
+                    Shares(c.shares),
+                    r.symbols[usize::from(c.locate) - 1],
+                    Price(c.price),
+                    tif,
+                    r.firms[user],
+                )
             };
             m.encode(&mut buf)
         }

@@ -24,7 +24,7 @@ use std::io::Write;
 use eti_core::{
     itch::{self, Message},
     moldudp64::PacketView,
-    ouch::{Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce},
+    ouch::{CustomerType, EnterOrder, TimeInForce},
     Firm, OrderToken, Price, Shares, Side, Symbol,
 };
 use eti_hdl::{
@@ -331,20 +331,17 @@ impl Pipeline {
         };
         let index = packet_index(seq);
         let order = EnterOrder {
-            token: OrderToken::numbered(b"ETB", index + 1),
-            side: Side::Buy,
-            shares: Shares(ask.shares.min(u64::from(ASK_SHARES)) as u32),
-            stock: self.symbol,
-            price: ask.price,
-            // OUCH 4.2 Time in Force 0: immediate or cancel.
-            time_in_force: TimeInForce(0),
-            firm: self.firm,
-            display: Display::ANONYMOUS,
-            capacity: Capacity::AGENCY,
-            intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-            minimum_quantity: Shares(0),
-            cross_type: CrossType::NO_CROSS,
             customer_type: CustomerType::NOT_RETAIL_DESIGNATED,
+            // OUCH 4.2 Time in Force 0: immediate or cancel.
+            ..EnterOrder::new(
+                OrderToken::numbered(b"ETB", index + 1),
+                Side::Buy,
+                Shares(ask.shares.min(u64::from(ASK_SHARES)) as u32),
+                self.symbol,
+                ask.price,
+                TimeInForce(0),
+                self.firm,
+            )
         };
         let t3 = mono_ns();
         // 4. encode into the SoupBinTCP frame (prefix and type are fixed).

@@ -521,6 +521,37 @@ ouch_message!(
     }
 );
 
+impl EnterOrder {
+    /// An order with the given terms and every other field at its plain
+    /// value: anonymous display, agency capacity, not an intermarket sweep,
+    /// no minimum quantity, no cross, the default customer type.
+    pub const fn new(
+        token: OrderToken,
+        side: Side,
+        shares: Shares,
+        stock: Symbol,
+        price: Price,
+        time_in_force: TimeInForce,
+        firm: Firm,
+    ) -> EnterOrder {
+        EnterOrder {
+            token,
+            side,
+            shares,
+            stock,
+            price,
+            time_in_force,
+            firm,
+            display: Display::ANONYMOUS,
+            capacity: Capacity::AGENCY,
+            intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
+            minimum_quantity: Shares(0),
+            cross_type: CrossType::NO_CROSS,
+            customer_type: CustomerType::DEFAULT,
+        }
+    }
+}
+
 ouch_message!(
     /// Replace Order (`U`, 47 bytes): replace an existing order's size, price,
     /// time in force and display under a new token.
@@ -863,6 +894,35 @@ pub const OUTBOUND_LAYOUTS: &[(u8, usize, FieldTable)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `EnterOrder::new` puts the given terms where the spec says and the
+    /// plain codes in the other fields (OUCH 4.2 Enter Order, bytes 40-48).
+    #[test]
+    fn enter_order_new_fills_the_plain_fields() {
+        let b = EnterOrder::new(
+            OrderToken::numbered(b"NEW", 7),
+            Side::Sell,
+            Shares(300),
+            Symbol::from_wire(*b"MSFT    "),
+            Price(4_100_500),
+            TimeInForce(99_999),
+            Firm::from_wire(*b"ETIA"),
+        )
+        .to_bytes();
+        assert_eq!(b[0], b'O');
+        assert_eq!(&b[1..15], b"NEW00000000007");
+        assert_eq!(b[15], b'S');
+        assert_eq!(b[16..20], 300u32.to_be_bytes());
+        assert_eq!(&b[20..28], b"MSFT    ");
+        assert_eq!(b[28..32], 4_100_500u32.to_be_bytes());
+        assert_eq!(b[32..36], 99_999u32.to_be_bytes());
+        assert_eq!(&b[36..40], b"ETIA");
+        // display Y (anonymous), capacity A (agency), ISO N, minimum quantity
+        // 0, cross type N, customer type space (default)
+        assert_eq!(&b[40..43], b"YAN");
+        assert_eq!(b[43..47], [0; 4]);
+        assert_eq!(&b[47..49], b"N ");
+    }
 
     /// Every field table is contiguous from byte 1 and ends exactly at LEN, so the
     /// offset constants and the spec lengths agree.

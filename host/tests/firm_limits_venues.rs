@@ -6,9 +6,7 @@
 //! (`Risk::firm_slot_limits`), and a limit changed at run time is split
 //! again over every slot.
 
-use eti_core::ouch::{
-    Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
-};
+use eti_core::ouch::{EnterOrder, TimeInForce};
 use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use eti_host::app::config::HostConfig;
 use eti_host::risk::Risk;
@@ -16,21 +14,15 @@ use eti_host::risk::Risk;
 const PX: Price = Price(1_900_000); // $190.0000
 
 fn enter(n: u64, side: Side, shares: u32) -> [u8; 49] {
-    EnterOrder {
-        token: OrderToken::numbered(b"ETI", n),
+    EnterOrder::new(
+        OrderToken::numbered(b"ETI", n),
         side,
-        shares: Shares(shares),
-        stock: Symbol::new("AAPL").unwrap(),
-        price: PX,
-        time_in_force: TimeInForce(99_999),
-        firm: Firm::new("ETIA").unwrap(),
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
-        customer_type: CustomerType::DEFAULT,
-    }
+        Shares(shares),
+        Symbol::new("AAPL").unwrap(),
+        PX,
+        TimeInForce(99_999),
+        Firm::new("ETIA").unwrap(),
+    )
     .to_bytes()
 }
 

@@ -4,10 +4,7 @@
 //! events (fill, partial cancel, gone) retire it. On the RTL simulation,
 //! while it has no table, enabling it is refused and nothing changes.
 
-use eti_core::ouch::{
-    CancelOrder, Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep,
-    TimeInForce,
-};
+use eti_core::ouch::{CancelOrder, EnterOrder, TimeInForce};
 use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use eti_hdl::{Decision, RejectReason};
 use eti_host::app::config::{GateKind, HostConfig, OrderTableMode};
@@ -16,21 +13,15 @@ use eti_host::risk::{reason_name, OrderTableState, Risk};
 const PX: Price = Price(1_900_000);
 
 fn enter(n: u64, shares: u32) -> [u8; 49] {
-    EnterOrder {
-        token: OrderToken::numbered(b"ETI", n),
-        side: Side::Buy,
-        shares: Shares(shares),
-        stock: Symbol::new("AAPL").unwrap(),
-        price: PX,
-        time_in_force: TimeInForce(99_999),
-        firm: Firm::new("ETIA").unwrap(),
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
-        customer_type: CustomerType::DEFAULT,
-    }
+    EnterOrder::new(
+        OrderToken::numbered(b"ETI", n),
+        Side::Buy,
+        Shares(shares),
+        Symbol::new("AAPL").unwrap(),
+        PX,
+        TimeInForce(99_999),
+        Firm::new("ETIA").unwrap(),
+    )
     .to_bytes()
 }
 

@@ -21,10 +21,7 @@
 //! replayed after the new login.
 
 use eti_core::moldudp64::Session;
-use eti_core::ouch::{
-    self, Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, Outbound,
-    TimeInForce,
-};
+use eti_core::ouch::{self, EnterOrder, Outbound, TimeInForce};
 use eti_core::soupbintcp::{Password, Timers, Username};
 use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use eti_host::venue::{VenueClient, VenueConfig, VenuePath};
@@ -163,21 +160,15 @@ fn order(i: u32) -> EnterOrder {
     let (sym, px) = SYMBOLS[(i as usize) % SYMBOLS.len()];
     let buy = (i / 3) % 2 == 0;
     let dollars = if buy { px + 5 } else { px - 5 };
-    EnterOrder {
-        token: OrderToken::new(&token(i)).unwrap(),
-        side: if buy { Side::Buy } else { Side::Sell },
-        shares: Shares(100),
-        stock: Symbol::new(sym).unwrap(),
-        price: Price(dollars * 10_000),
-        time_in_force: TimeInForce::IOC,
-        firm: Firm([b' '; 4]),
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
-        customer_type: CustomerType::DEFAULT,
-    }
+    EnterOrder::new(
+        OrderToken::new(&token(i)).unwrap(),
+        if buy { Side::Buy } else { Side::Sell },
+        Shares(100),
+        Symbol::new(sym).unwrap(),
+        Price(dollars * 10_000),
+        TimeInForce::IOC,
+        Firm([b' '; 4]),
+    )
 }
 
 fn token(i: u32) -> String {

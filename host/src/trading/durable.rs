@@ -604,24 +604,16 @@ impl LinkView {
 /// `shares` is what is still open. Time in force 99,999 (market hours) since
 /// an IOC is never open across a restart.
 pub(crate) fn reentry_message(o: &ChildOrder, shares: u32, firm: eti_core::Firm) -> [u8; 49] {
-    use eti_core::ouch::{
-        Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
-    };
-    EnterOrder {
-        token: o.token,
-        side: o.side,
-        shares: Shares(shares),
-        stock: o.symbol,
-        price: o.price,
-        time_in_force: TimeInForce(99_999),
+    use eti_core::ouch::{EnterOrder, TimeInForce};
+    EnterOrder::new(
+        o.token,
+        o.side,
+        Shares(shares),
+        o.symbol,
+        o.price,
+        TimeInForce(99_999),
         firm,
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
-        customer_type: CustomerType::DEFAULT,
-    }
+    )
     .to_bytes()
 }
 

@@ -24,10 +24,7 @@ use crate::trading::positions::Positions;
 use crate::trading::symbol_limits::{SymbolReject, SymbolRisk};
 use crate::venue::VenueClient;
 use eti_core::moldudp64::{JoinPolicy, Receiver, ReceiverConfig, Request};
-use eti_core::ouch::{
-    self, CancelOrder, Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep,
-    Outbound, TimeInForce,
-};
+use eti_core::ouch::{self, CancelOrder, EnterOrder, Outbound, TimeInForce};
 use eti_core::{itch, Firm, Price, Shares, Side, Symbol};
 use eti_hdl::{Decision, RejectReason};
 use eti_kernel_bypass::mono_ns;
@@ -460,21 +457,15 @@ impl Trader {
         }
         let t0 = mono_ns();
         let token = self.orders.next_token();
-        let msg = EnterOrder {
+        let msg = EnterOrder::new(
             token,
             side,
-            shares: Shares(shares),
-            stock: symbol,
+            Shares(shares),
+            symbol,
             price,
-            time_in_force: TimeInForce(tif),
-            firm: self.firm,
-            display: Display::ANONYMOUS,
-            capacity: Capacity::AGENCY,
-            intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-            minimum_quantity: Shares(0),
-            cross_type: CrossType::NO_CROSS,
-            customer_type: CustomerType::DEFAULT,
-        };
+            TimeInForce(tif),
+            self.firm,
+        );
         let bytes = msg.to_bytes();
         let t1 = mono_ns();
         // the symbol's own credit, position and throttle, before the gate

@@ -2,9 +2,7 @@
 #![allow(dead_code)]
 
 use eti_core::moldudp64::Session;
-use eti_core::ouch::{
-    self, Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
-};
+use eti_core::ouch::{self, EnterOrder, TimeInForce};
 use eti_core::soupbintcp::{
     Framer, LoginAccepted, LoginRequest, Packet, Password, RejectCode, Username,
 };
@@ -154,21 +152,15 @@ pub fn enter_order(
     price: Price,
     tif: u32,
 ) -> EnterOrder {
-    EnterOrder {
-        token: OrderToken::new(token).unwrap(),
+    EnterOrder::new(
+        OrderToken::new(token).unwrap(),
         side,
-        shares: Shares(shares),
-        stock: Symbol::new(stock).unwrap(),
+        Shares(shares),
+        Symbol::new(stock).unwrap(),
         price,
-        time_in_force: TimeInForce(tif),
-        firm: Firm([b' '; 4]),
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
-        customer_type: CustomerType::DEFAULT,
-    }
+        TimeInForce(tif),
+        Firm([b' '; 4]),
+    )
 }
 
 pub fn dollars(d: u32) -> Price {
