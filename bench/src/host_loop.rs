@@ -72,7 +72,7 @@ use serde::Serialize;
 
 use crate::{
     pipeline::{GateKind, LOCATE},
-    t2t::{join_sides, place_thread, send_tick, FeedPath, Lab, Lateness, Measured, Variant},
+    t2t::{drain, join_sides, place_thread, send_tick, FeedPath, Lab, Lateness, Measured, Variant},
     util::{hist, mono_ns, online_cpus},
 };
 
@@ -964,20 +964,13 @@ pub fn run_variant(
                     send_tick(&udp, &pkt[..len], (i, due, interval), &mut late, progress)?;
             }
             progress(n as u64 % 1024);
-            // Drain: whatever has not come back within 500 ms without a new
-            // tick's order is lost (other orders do not extend the wait).
-            let mut last = mono_ns();
-            let mut got = vs.received;
-            while vs.received < n as u64 {
+            // Drain: only a new tick's order extends the wait (other orders
+            // do not).
+            drain(n as u64, vs.received, || {
+                let before = vs.received;
                 vs.poll(&mut arrive_ts, &mut tokens)?;
-                if vs.received > got {
-                    got = vs.received;
-                    last = mono_ns();
-                } else if mono_ns() - last > 500_000_000 {
-                    break;
-                }
-            }
-            Ok(())
+                Ok((vs.received, vs.received > before))
+            })
         });
         join_sides(exchange, hostt, &stop)
     })?;

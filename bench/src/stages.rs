@@ -22,7 +22,7 @@
 use eti_core::{
     binfile::Frames,
     itch::{self, Message},
-    ouch::{Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce},
+    ouch::{CustomerType, EnterOrder, TimeInForce},
     Firm, OrderToken, Price, Shares, Side,
 };
 use eti_host::feed::book::{BookCapacity, Books};
@@ -135,22 +135,25 @@ impl StageSizes {
     }
 }
 
-fn eti_decode(data: &[u8], progress: &(dyn Fn(u64) + Sync)) -> Component {
-    let mut c = Component::new("decode", "eti-core itch::decode", false);
-    let mut it = Frames::new(data);
+/// Time a decoder in chunks of [`CHUNK`] messages: `next` decodes one and
+/// returns what goes into the checksum, `None` at the end of the stream (or
+/// at a frame it cannot read).
+fn timed_decode(
+    mut c: Component,
+    progress: &(dyn Fn(u64) + Sync),
+    mut next: impl FnMut() -> Option<u64>,
+) -> Component {
     let (mut total, mut sum) = (0u64, 0u64);
     loop {
         let t = mono_ns();
         let mut k = 0;
         while k < CHUNK {
-            match it.next() {
-                Some(Ok(f)) => {
-                    if let Ok(m) = itch::decode(f.bytes) {
-                        sum = sum.wrapping_add(m.timestamp().0 ^ u64::from(m.stock_locate()));
-                    }
+            match next() {
+                Some(v) => {
+                    sum = sum.wrapping_add(v);
                     k += 1;
                 }
-                _ => break,
+                None => break,
             }
         }
         c.chunk(k, mono_ns() - t, &mut total);
@@ -167,34 +170,25 @@ fn eti_decode(data: &[u8], progress: &(dyn Fn(u64) + Sync)) -> Component {
     c
 }
 
+fn eti_decode(data: &[u8], progress: &(dyn Fn(u64) + Sync)) -> Component {
+    let c = Component::new("decode", "eti-core itch::decode", false);
+    let mut it = Frames::new(data);
+    timed_decode(c, progress, || match it.next() {
+        // a frame that does not decode counts, adding nothing to the checksum
+        Some(Ok(f)) => {
+            Some(itch::decode(f.bytes).map_or(0, |m| m.timestamp().0 ^ u64::from(m.stock_locate())))
+        }
+        _ => None,
+    })
+}
+
 fn itchy_decode(data: &[u8], progress: &(dyn Fn(u64) + Sync)) -> Component {
-    let mut c = Component::new("decode", "itchy 0.3 MessageStream", true);
+    let c = Component::new("decode", "itchy 0.3 MessageStream", true);
     let mut it = itchy::MessageStream::from_reader(data);
-    let (mut total, mut sum) = (0u64, 0u64);
-    loop {
-        let t = mono_ns();
-        let mut k = 0;
-        while k < CHUNK {
-            match it.next() {
-                Some(Ok(m)) => {
-                    sum = sum.wrapping_add(m.timestamp ^ u64::from(m.stock_locate));
-                    k += 1;
-                }
-                _ => break,
-            }
-        }
-        c.chunk(k, mono_ns() - t, &mut total);
-        if k < CHUNK {
-            break;
-        }
-        if c.ops % 65_536 == 0 {
-            progress(65_536);
-        }
-    }
-    progress(c.ops % 65_536);
-    c.finish(total);
-    c.checksum = Some(sum);
-    c
+    timed_decode(c, progress, || match it.next() {
+        Some(Ok(m)) => Some(m.timestamp ^ u64::from(m.stock_locate)),
+        _ => None,
+    })
 }
 
 /// A book operation both books understand.
@@ -471,19 +465,16 @@ fn book_components(data: &[u8], progress: &(dyn Fn(u64) + Sync)) -> Vec<Componen
 
 fn order_bytes(i: u64) -> [u8; EnterOrder::LEN] {
     let o = EnterOrder {
-        token: OrderToken::numbered(b"ETS", i + 1),
-        side: Side::Buy,
-        shares: Shares(100),
-        stock: symbol(),
-        price: Price(ASK_PRICE.0 - (i % 50) as u32),
-        time_in_force: TimeInForce(0),
-        firm: Firm::from_wire(*b"ETIB"),
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
         customer_type: CustomerType::NOT_RETAIL_DESIGNATED,
+        ..EnterOrder::new(
+            OrderToken::numbered(b"ETS", i + 1),
+            Side::Buy,
+            Shares(100),
+            symbol(),
+            Price(ASK_PRICE.0 - (i % 50) as u32),
+            TimeInForce(0),
+            Firm::from_wire(*b"ETIB"),
+        )
     };
     o.to_bytes()
 }
@@ -569,19 +560,16 @@ fn encode_component(orders: u64, progress: &(dyn Fn(u64) + Sync)) -> Component {
         let t = mono_ns();
         for j in 0..k {
             let o = EnterOrder {
-                token: OrderToken::numbered(b"ETE", i + j + 1),
-                side: Side::Buy,
-                shares: Shares(100),
-                stock: symbol(),
-                price: ASK_PRICE,
-                time_in_force: TimeInForce(0),
-                firm: Firm::from_wire(*b"ETIB"),
-                display: Display::ANONYMOUS,
-                capacity: Capacity::AGENCY,
-                intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-                minimum_quantity: Shares(0),
-                cross_type: CrossType::NO_CROSS,
                 customer_type: CustomerType::NOT_RETAIL_DESIGNATED,
+                ..EnterOrder::new(
+                    OrderToken::numbered(b"ETE", i + j + 1),
+                    Side::Buy,
+                    Shares(100),
+                    symbol(),
+                    ASK_PRICE,
+                    TimeInForce(0),
+                    Firm::from_wire(*b"ETIB"),
+                )
             };
             if let Ok(n) = o.encode(&mut frame[3..]) {
                 sum = sum.wrapping_add(n as u64 + u64::from(frame[16]));

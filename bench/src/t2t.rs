@@ -327,6 +327,28 @@ pub(crate) fn send_tick(
     Ok((t, ret))
 }
 
+/// After the last tick: poll until `want` orders are back, or until 500 ms
+/// pass without one (the rest is lost). `received` is how many are back
+/// already; `poll` reads what has arrived and returns how many are back and
+/// whether what arrived extends the wait.
+pub(crate) fn drain(
+    want: u64,
+    mut received: u64,
+    mut poll: impl FnMut() -> anyhow::Result<(u64, bool)>,
+) -> anyhow::Result<()> {
+    let mut last = mono_ns();
+    while received < want {
+        let (back, heard) = poll()?;
+        received = back;
+        if heard {
+            last = mono_ns();
+        } else if mono_ns() - last > 500_000_000 {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// How much of end to end the measured segments explain, over the ticks
 /// whose every stamp was taken.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -741,16 +763,11 @@ pub fn run_variant(
                 (*slot, _) = send_tick(&udp, &pkt[..len], (i, due, interval), &mut late, progress)?;
             }
             progress(n as u64 % 1024);
-            // Drain: whatever has not come back within 500 ms of silence is lost.
-            let mut last = mono_ns();
-            while reader.received < n as u64 {
-                if reader.poll(&mut arrive_ts)? > 0 {
-                    last = mono_ns();
-                } else if mono_ns() - last > 500_000_000 {
-                    break;
-                }
-            }
-            Ok(())
+            // Drain: any order (a duplicate too) extends the wait.
+            drain(n as u64, reader.received, || {
+                let k = reader.poll(&mut arrive_ts)?;
+                Ok((reader.received, k > 0))
+            })
         });
         join_sides(exchange, host, &stop)
     })?;
