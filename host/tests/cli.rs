@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -195,23 +195,31 @@ fn config_prints_defaults_and_merges_partial_files() {
     assert_eq!(eti(&["config", "--config", sample]).status.code(), Some(0));
 }
 
-#[test]
-fn signing_key_readable_by_others_is_refused_naming_the_key() {
+/// A host config in `dir` towards `venue` whose `[journal]` section names a
+/// signing key file (32 bytes of `byte`, in hex) with permissions `mode`;
+/// returns the config file and the journal folder.
+fn keyed_journal_config(dir: &Path, byte: &str, mode: u32, venue: &str) -> (PathBuf, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
-    let d = tempfile::tempdir().unwrap();
-    let key = d.path().join("journal.key");
-    std::fs::write(&key, "11".repeat(32)).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let jdir = d.path().join("journal");
+    let key = dir.join("journal.key");
+    std::fs::write(&key, byte.repeat(32)).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+    let jdir = dir.join("journal");
     let cfg = write_config(
-        d.path(),
-        "127.0.0.1:1",
+        dir,
+        venue,
         &format!(
             "\n[journal]\ndir = \"{}\"\nsigning_key = \"{}\"\n",
             jdir.display(),
             key.display()
         ),
     );
+    (cfg, jdir)
+}
+
+#[test]
+fn signing_key_readable_by_others_is_refused_naming_the_key() {
+    let d = tempfile::tempdir().unwrap();
+    let (cfg, jdir) = keyed_journal_config(d.path(), "11", 0o644, "127.0.0.1:1");
     let out = eti(&["run", "--config", cfg.to_str().unwrap(), "--seconds", "1"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -374,21 +382,9 @@ fn version_and_help_for_every_subcommand() {
 
 #[test]
 fn journal_section_opens_the_journal_with_the_configured_key() {
-    use std::os::unix::fs::PermissionsExt;
     let d = tempfile::tempdir().unwrap();
-    let key = d.path().join("journal.key");
-    std::fs::write(&key, "2a".repeat(32)).unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let jdir = d.path().join("journal");
-    let cfg = write_config(
-        d.path(),
-        &format!("127.0.0.1:{}", closed_tcp_port()),
-        &format!(
-            "\n[journal]\ndir = \"{}\"\nsigning_key = \"{}\"\n",
-            jdir.display(),
-            key.display()
-        ),
-    );
+    let venue = format!("127.0.0.1:{}", closed_tcp_port());
+    let (cfg, jdir) = keyed_journal_config(d.path(), "2a", 0o600, &venue);
     let out = eti(&["run", "--config", cfg.to_str().unwrap(), "--seconds", "1"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");

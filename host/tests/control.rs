@@ -17,6 +17,7 @@ use eti_host::trading::{Command, ManualOrder};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -378,18 +379,24 @@ fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-#[test]
-fn live_session_limits_kill_and_four_eyes() {
-    let dir = tempfile::tempdir().unwrap();
+/// A live session in `dir`, ready, whose orders to the venue pass through
+/// a [`tap`] into the returned `Wire`; with clients of the risk officer,
+/// the trader and the viewer.
+fn tapped_session(dir: &Path) -> (LiveSession, Wire, [Client; 3]) {
     let wire: Wire = Arc::default();
-    let mut o = LiveOptions::new(dir.path());
+    let mut o = LiveOptions::new(dir);
     let w = wire.clone();
     o.venue_via = Some(Arc::new(move |venue| tap(venue, w.clone())));
     let s = LiveSession::start(&o).unwrap();
     assert!(s.wait_ready(Duration::from_secs(10)), "host never ready");
-    let ro = client(&s, s.token("risk_officer"));
-    let trader = client(&s, s.token("trader"));
-    let viewer = client(&s, s.token("viewer"));
+    let clients = ["risk_officer", "trader", "viewer"].map(|role| client(&s, s.token(role)));
+    (s, wire, clients)
+}
+
+#[test]
+fn live_session_limits_kill_and_four_eyes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, wire, [ro, trader, viewer]) = tapped_session(dir.path());
 
     // lower max shares to 200: the next child above it is rejected with that reason
     let rejects = |c: &Client| {
@@ -671,15 +678,7 @@ fn live_session_limits_kill_and_four_eyes() {
 #[test]
 fn live_session_per_symbol_position_and_throttle() {
     let dir = tempfile::tempdir().unwrap();
-    let wire: Wire = Arc::default();
-    let mut o = LiveOptions::new(dir.path());
-    let w = wire.clone();
-    o.venue_via = Some(Arc::new(move |venue| tap(venue, w.clone())));
-    let s = LiveSession::start(&o).unwrap();
-    assert!(s.wait_ready(Duration::from_secs(10)), "host never ready");
-    let ro = client(&s, s.token("risk_officer"));
-    let trader = client(&s, s.token("trader"));
-    let viewer = client(&s, s.token("viewer"));
+    let (s, wire, [ro, trader, viewer]) = tapped_session(dir.path());
     let rejects = |name: &str| {
         ok_json(&call(&viewer, "GET", "/api/v1/risk/rejects", None))[name]
             .as_u64()

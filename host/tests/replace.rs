@@ -6,10 +6,8 @@
 //! the child under its replacement token (the venue's replay answers it, no
 //! adoption); the demo's passive parent re-prices through the RTL gate.
 
-use eti_core::ouch::{
-    Capacity, CrossType, CustomerType, Display, EnterOrder, IntermarketSweep, TimeInForce,
-};
-use eti_core::{Firm, Price, Shares, Side, Symbol};
+use eti_core::ouch::{EnterOrder, TimeInForce};
+use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use eti_host::app::config::{GateKind, HostConfig};
 use eti_host::app::runner::{build_host, open_feed, run_journaled};
 use eti_host::journal::{Journal, JournalConfig};
@@ -120,26 +118,53 @@ fn rest_sell(host: &mut Host, shares: u32, price: Price) -> usize {
 /// Another firm (the simulator's user ETI002) buys `shares` at `price`,
 /// immediate or cancel: it executes against our resting sell.
 fn counterparty_buys(sim: &Simulator, n: u64, shares: u32, price: Price) {
-    let msg = EnterOrder {
-        token: eti_core::OrderToken::numbered(b"CPY", n),
-        side: Side::Buy,
-        shares: Shares(shares),
-        stock: aapl(),
+    let msg = EnterOrder::new(
+        OrderToken::numbered(b"CPY", n),
+        Side::Buy,
+        Shares(shares),
+        aapl(),
         price,
-        time_in_force: TimeInForce(0),
-        firm: Firm::new("ETIB").unwrap(),
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
-        customer_type: CustomerType::DEFAULT,
-    }
+        TimeInForce(0),
+        Firm::new("ETIB").unwrap(),
+    )
     .to_bytes();
     sim.with_exchange(|e| {
         let u = e.user_index("ETI002").expect("simulator user ETI002");
         let _ = e.inbound(u, &msg);
     });
+}
+
+/// [`venue`] and [`host`] on it, journaling into `dir`/journal.
+fn venue_and_host(dir: &Path) -> (Simulator, Host, Journal) {
+    let (sim, path) = venue(dir);
+    let (host, journal) = host(&path, &dir.join("journal"));
+    (sim, host, journal)
+}
+
+/// Replace child `i` at `price`; the replacement's token.
+fn replace(host: &mut Host, i: usize, price: Price) -> OrderToken {
+    host.trader
+        .replace_order(&mut host.venue, i, price)
+        .expect("replace sent")
+}
+
+/// Cancel child `i` and wait until the venue has cancelled it.
+fn cancel_and_wait(host: &mut Host, i: usize) {
+    assert!(host.trader.cancel_order(&mut host.venue, i));
+    assert!(
+        poll_until(host, 5_000, |h| h.trader.orders.get(i).unwrap().state
+            == OrderState::Canceled),
+        "cancelled: {:?} {:?}",
+        host.trader.replace_stats,
+        host.trader.orders.get(i)
+    );
+}
+
+/// End a test: the journal closed, the host gone, the venue stopped.
+fn stop(sim: Simulator, host: Host, journal: Journal) {
+    journal.close().unwrap();
+    drop(host);
+    sim.stop();
 }
 
 #[test]
@@ -206,10 +231,7 @@ fn round_trip(order_table: bool, gate: &str) {
     );
     // re-priced 3 cents higher (still inside the offer), same leaves, new token
     let p2 = Price(p1.0 + 300);
-    let t2 = host
-        .trader
-        .replace_order(&mut host.venue, i, p2)
-        .expect("replace sent");
+    let t2 = replace(&mut host, i, p2);
     assert!(host.trader.orders.counter_of(&t2) > host.trader.orders.counter_of(&t1));
     assert!(
         poll_until(&mut host, 5_000, |h| h.trader.replace_stats.replaced == 1),
@@ -358,8 +380,7 @@ fn round_trip(order_table: bool, gate: &str) {
 fn a_replace_the_venue_refuses_leaves_the_original_cancellable() {
     use eti_hdl::RejectReason;
     let dir = tempfile::tempdir().unwrap();
-    let (sim, path) = venue(dir.path());
-    let (mut host, journal) = host(&path, &dir.path().join("journal"));
+    let (sim, mut host, journal) = venue_and_host(dir.path());
     assert!(
         host.trader.risk.order_table(),
         "auto: on for the golden gate"
@@ -370,10 +391,7 @@ fn a_replace_the_venue_refuses_leaves_the_original_cancellable() {
     assert_eq!(host.trader.risk.live_orders(), Some(1));
     sim.set_trading_state("AAPL", eti_sim::engine::TradingState::Halted)
         .unwrap();
-    let t2 = host
-        .trader
-        .replace_order(&mut host.venue, i, Price(p1.0 + 100))
-        .expect("replace passes the gate");
+    let t2 = replace(&mut host, i, Price(p1.0 + 100));
     // original and replacement are both live until the venue answers
     assert_eq!(host.trader.risk.live_orders(), Some(2));
     assert_eq!(host.trader.order_table_entries(), 2);
@@ -394,13 +412,7 @@ fn a_replace_the_venue_refuses_leaves_the_original_cancellable() {
     );
     assert_eq!(host.trader.risk.open_notional(), p1.notional(Shares(300)));
     // the original's Cancel passes the gate (cancels pass a halt at the venue)
-    assert!(host.trader.cancel_order(&mut host.venue, i));
-    assert!(
-        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().state
-            == OrderState::Canceled),
-        "cancelled: {:?}",
-        host.trader.orders.get(i)
-    );
+    cancel_and_wait(&mut host, i);
     let r = &host.trader.risk;
     for reason in [RejectReason::UnknownToken, RejectReason::OrderTableFull] {
         assert_eq!(r.decisions[usize::from(reason.code())], 0, "{reason:?}");
@@ -408,9 +420,7 @@ fn a_replace_the_venue_refuses_leaves_the_original_cancellable() {
     assert_eq!(host.trader.risk.live_orders(), Some(0));
     assert_eq!(host.trader.risk.open_notional(), 0);
     assert_eq!(host.trader.order_table_entries(), 0);
-    journal.close().unwrap();
-    drop(host);
-    sim.stop();
+    stop(sim, host, journal);
 }
 
 /// A Replaced for a Replace that neither the host nor its gate knows of
@@ -421,16 +431,12 @@ fn a_replace_the_venue_refuses_leaves_the_original_cancellable() {
 fn a_replaced_the_gate_never_saw_reenters_the_order_under_its_new_token() {
     use eti_hdl::RejectReason;
     let dir = tempfile::tempdir().unwrap();
-    let (sim, path) = venue(dir.path());
-    let (mut host, journal) = host(&path, &dir.path().join("journal"));
+    let (sim, mut host, journal) = venue_and_host(dir.path());
     assert!(host.trader.risk.order_table());
     let p1 = Price(ask(&host).0 - 500);
     let i = rest_sell(&mut host, 300, p1);
     let p2 = Price(p1.0 + 200);
-    let t2 = host
-        .trader
-        .replace_order(&mut host.venue, i, p2)
-        .expect("replace sent");
+    let t2 = replace(&mut host, i, p2);
     // forget it, on the host and in the gate, before the venue answers: a
     // gate rebuilt the way a restart rebuilds it (the order re-entered
     // under its journaled token, the token guard back at it)
@@ -442,21 +448,15 @@ fn a_replaced_the_gate_never_saw_reenters_the_order_under_its_new_token() {
     r.on_release_on(slot, Side::Sell, 300, p1);
     r.on_order_gone_on(slot, &t1);
     assert_eq!(r.live_orders(), Some(0));
-    let reentry = EnterOrder {
-        token: t1,
-        side: Side::Sell,
-        shares: Shares(300),
-        stock: aapl(),
-        price: p1,
-        time_in_force: TimeInForce(99_999),
-        firm: Firm::new("ETIA").unwrap(),
-        display: Display::ANONYMOUS,
-        capacity: Capacity::AGENCY,
-        intermarket_sweep: IntermarketSweep::NOT_ELIGIBLE,
-        minimum_quantity: Shares(0),
-        cross_type: CrossType::NO_CROSS,
-        customer_type: CustomerType::DEFAULT,
-    }
+    let reentry = EnterOrder::new(
+        t1,
+        Side::Sell,
+        Shares(300),
+        aapl(),
+        p1,
+        TimeInForce(99_999),
+        Firm::new("ETIA").unwrap(),
+    )
     .to_bytes();
     let g = r.restore(0, [&reentry[..]]);
     assert_eq!((g.reserved, g.refused), (1, 0));
@@ -470,29 +470,20 @@ fn a_replaced_the_gate_never_saw_reenters_the_order_under_its_new_token() {
     assert_eq!((o.token, o.price, o.leaves()), (t2, p2, 300));
     assert_eq!(host.trader.risk.live_orders(), Some(1));
     assert_eq!(host.trader.risk.open_notional(), p2.notional(Shares(300)));
-    assert!(host.trader.cancel_order(&mut host.venue, i));
-    assert!(
-        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().state
-            == OrderState::Canceled),
-        "cancelled: {:?}",
-        host.trader.orders.get(i)
-    );
+    cancel_and_wait(&mut host, i);
     let r = &mut host.trader.risk;
     assert_eq!(
         r.decisions[usize::from(RejectReason::UnknownToken.code())],
         0
     );
     assert_eq!((r.live_orders(), r.open_notional()), (Some(0), 0));
-    journal.close().unwrap();
-    drop(host);
-    sim.stop();
+    stop(sim, host, journal);
 }
 
 #[test]
 fn replace_crossed_by_an_execution_is_cancelled_back_to_the_leaves() {
     let dir = tempfile::tempdir().unwrap();
-    let (sim, path) = venue(dir.path());
-    let (mut host, journal) = host(&path, &dir.path().join("journal"));
+    let (sim, mut host, journal) = venue_and_host(dir.path());
     let p1 = Price(ask(&host).0 - 500);
     let i = rest_sell(&mut host, 500, p1);
     // 100 execute at the venue, and the host replaces before it hears of
@@ -500,10 +491,7 @@ fn replace_crossed_by_an_execution_is_cancelled_back_to_the_leaves() {
     counterparty_buys(&sim, 1, 100, p1);
     std::thread::sleep(Duration::from_millis(50));
     let p2 = Price(p1.0 + 200);
-    let t2 = host
-        .trader
-        .replace_order(&mut host.venue, i, p2)
-        .expect("replace sent");
+    let t2 = replace(&mut host, i, p2);
     assert!(
         poll_until(&mut host, 5_000, |h| {
             let o = h.trader.orders.get(i).unwrap();
@@ -527,9 +515,7 @@ fn replace_crossed_by_an_execution_is_cancelled_back_to_the_leaves() {
     assert_eq!(host.trader.positions.get(&aapl()).unwrap().shares, -500);
     assert_eq!(host.trader.stats.unknown_tokens, 0);
     assert_eq!(host.trader.stats.illegal_transitions, 0);
-    journal.close().unwrap();
-    drop(host);
-    sim.stop();
+    stop(sim, host, journal);
 }
 
 /// The kill switch cancels every live order by its token; one whose Replace
@@ -538,28 +524,17 @@ fn replace_crossed_by_an_execution_is_cancelled_back_to_the_leaves() {
 #[test]
 fn kill_switch_during_a_replace_cancels_the_replacement() {
     let dir = tempfile::tempdir().unwrap();
-    let (sim, path) = venue(dir.path());
-    let (mut host, journal) = host(&path, &dir.path().join("journal"));
+    let (sim, mut host, journal) = venue_and_host(dir.path());
     let p1 = Price(ask(&host).0 - 500);
     let i = rest_sell(&mut host, 300, p1);
-    let t2 = host
-        .trader
-        .replace_order(&mut host.venue, i, Price(p1.0 + 100))
-        .expect("replace sent");
+    let t2 = replace(&mut host, i, Price(p1.0 + 100));
     // what the control plane's kill does: engage, cancel every live order
     host.trader.risk.set_kill(true);
     host.trader
         .status()
         .kill
         .store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(host.trader.cancel_order(&mut host.venue, i));
-    assert!(
-        poll_until(&mut host, 5_000, |h| h.trader.orders.get(i).unwrap().state
-            == OrderState::Canceled),
-        "replacement cancelled: {:?} {:?}",
-        host.trader.replace_stats,
-        host.trader.orders.get(i)
-    );
+    cancel_and_wait(&mut host, i);
     let o = host.trader.orders.get(i).unwrap();
     assert_eq!((o.token, o.leaves(), o.filled), (t2, 0, 0));
     assert_eq!(host.trader.replace_stats.trims, 1);
@@ -567,9 +542,7 @@ fn kill_switch_during_a_replace_cancels_the_replacement() {
     counterparty_buys(&sim, 1, 300, Price(p1.0 + 100));
     poll_until(&mut host, 300, |_| false);
     assert_eq!(host.trader.stats.fills, 0);
-    journal.close().unwrap();
-    drop(host);
-    sim.stop();
+    stop(sim, host, journal);
 }
 
 #[test]
@@ -589,10 +562,7 @@ fn restart_between_replace_sent_and_replaced_continues_under_the_new_token() {
     poll_until(&mut host, 100, |_| false);
     let t1 = host.trader.orders.get(i).unwrap().token;
     let p2 = Price(p1.0 + 200);
-    let t2 = host
-        .trader
-        .replace_order(&mut host.venue, i, p2)
-        .expect("replace sent");
+    let t2 = replace(&mut host, i, p2);
     // the host stops before reading the venue's Replaced (ReplaceSent is in
     // the journal, OrderReplaced is not)
     journal.close().unwrap();
