@@ -303,31 +303,16 @@ fn sigkilled_host_resumes_without_trading_twice() {
             let mut h = Host::start(dir, runs, &cfg, &journal);
             runs += 1;
             let t0 = Instant::now();
-            let s = loop {
+            let s = h.wait_exit(Duration::from_secs(WINDOW_S + 40), |h| {
                 if back_in.is_none() && h.stderr().contains("[eti] reconciled") {
                     // kill (just before the spawn) to trading again
                     back_in = Some(t0.elapsed());
                 }
-                if let Some(s) = h.child.try_wait().unwrap() {
-                    break s;
-                }
-                if t0.elapsed() > Duration::from_secs(WINDOW_S + 40) {
-                    let _ = h.child.kill();
-                    panic!("last run did not finish: {}", h.stderr());
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            };
+            });
             (h, s)
         }
     };
-    let summary = std::fs::read_to_string(&h.out).unwrap_or_default();
-    assert!(
-        status.success(),
-        "last run: {status}\n{}\n{summary}",
-        h.stderr()
-    );
-    // the order table refused no order of the last run and holds its open orders
-    support::assert_order_table_clean(&summary);
+    h.clean_summary(status);
     assert!(
         kills >= 20,
         "only {kills} kills before the parents completed"

@@ -230,28 +230,11 @@ fn sigkilled_multi_venue_host_resumes_every_venue_without_trading_twice() {
         None => {
             let mut h = Host::start(dir, runs, &cfg, &journal);
             runs += 1;
-            let t0 = Instant::now();
-            let s = loop {
-                if let Some(s) = h.child.try_wait().unwrap() {
-                    break s;
-                }
-                if t0.elapsed() > Duration::from_secs(WINDOW_S + 30) {
-                    let _ = h.child.kill();
-                    panic!("last run did not finish: {}", h.stderr());
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            };
+            let s = h.wait_exit(Duration::from_secs(WINDOW_S + 30), |_| {});
             (h, s)
         }
     };
-    let summary = std::fs::read_to_string(&h.out).unwrap_or_default();
-    assert!(
-        status.success(),
-        "last run: {status}\n{}\n{summary}",
-        h.stderr()
-    );
-    // the order table refused no order of the last run and holds its open orders
-    support::assert_order_table_clean(&summary);
+    let summary = h.clean_summary(status);
     // the summary has each venue's session state and sequences
     for (v, name) in VENUES.iter().enumerate() {
         let line = summary

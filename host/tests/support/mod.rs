@@ -7,7 +7,7 @@
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn eti() -> PathBuf {
@@ -164,6 +164,37 @@ impl Host {
             std::thread::sleep(Duration::from_millis(2));
         }
         false
+    }
+
+    /// Wait for the process to end, showing it to `watch` every 20 ms
+    /// meanwhile; kill it and panic with its stderr after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration, mut watch: impl FnMut(&Host)) -> ExitStatus {
+        let t0 = Instant::now();
+        loop {
+            watch(self);
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if t0.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("run did not finish in {limit:?}: {}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The summary (stdout) of a run that ended with `status`: it succeeded
+    /// and its order table is clean ([`assert_order_table_clean`]).
+    pub fn clean_summary(&self, status: ExitStatus) -> String {
+        let summary = std::fs::read_to_string(&self.out).unwrap_or_default();
+        assert!(
+            status.success(),
+            "last run: {status}\n{}\n{summary}",
+            self.stderr()
+        );
+        // the order table refused no order of the run and holds its open orders
+        assert_order_table_clean(&summary);
+        summary
     }
 }
 
