@@ -1275,9 +1275,12 @@ mod tests {
         // the segments telescope: due time to arrival, tick by tick
         assert_eq!(c.measured_ns + c.unattributed_ns, c.e2e_ns, "{c:?}");
         // the exchange's socket stamped the orders (SO_TIMESTAMPNS read back
-        // through recvmsg's control messages; none missing is expected, 1%
-        // tolerated: this checks the read, not the kernel)
-        assert!(c.no_kernel_stamp <= c.ticks / 100, "{c:?}");
+        // through recvmsg's control messages). This checks the read, not the
+        // kernel: a broken read loses every stamp, while under load (both
+        // cores busy with the crate's other tests) some reads came back
+        // without one: the old 1% bound failed once at load 3.6, so 10% is
+        // tolerated.
+        assert!(c.no_kernel_stamp <= c.ticks / 10, "{c:?}");
         // Coverage of the measured segments, asserted on the median tick:
         // the mean is not robust here (an unpinned host preempted inside
         // its packet handler charges milliseconds to `host_other` in a
