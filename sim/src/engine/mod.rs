@@ -37,7 +37,7 @@ pub mod workload;
 
 use book::SideBook;
 use eti_core::{Firm, Price, Shares, Side, Symbol};
-use pool::{OrderPool, NIL};
+use pool::{Order, OrderPool, NIL};
 use serde::Serialize;
 use std::collections::HashMap;
 use thiserror::Error;
@@ -899,6 +899,34 @@ impl Engine {
         (remaining, false)
     }
 
+    /// The slot of the live order `order_ref` and a copy of it.
+    fn live(&self, order_ref: u64) -> Result<(u32, Order), EngineError> {
+        let slot = self
+            .pool
+            .resolve(order_ref)
+            .ok_or(EngineError::UnknownOrder(order_ref))?;
+        Ok((slot, *self.pool.get(slot)))
+    }
+
+    /// Take `decrement` shares of the resting order `o` off its price level
+    /// (it keeps its priority) and tell the feed (ITCH Order Cancel).
+    fn reduce_resting(
+        &mut self,
+        order_ref: u64,
+        o: &Order,
+        decrement: u32,
+        sink: &mut impl EventSink,
+    ) {
+        self.books[usize::from(o.locate) - 1]
+            .side_mut(o.side.is_buy())
+            .reduce(o.price, decrement);
+        sink.event(&Event::BookReduce {
+            order_ref,
+            locate: o.locate,
+            shares: Shares(decrement),
+        });
+    }
+
     /// Cancel down to `new_size` open shares (0 cancels the order). A `new_size` at
     /// or above the open shares changes nothing (OUCH 4.2 Cancel Order).
     pub fn cancel(
@@ -908,32 +936,23 @@ impl Engine {
         reason: CancelReason,
         sink: &mut impl EventSink,
     ) -> Result<(), EngineError> {
-        let slot = self
-            .pool
-            .resolve(order_ref)
-            .ok_or(EngineError::UnknownOrder(order_ref))?;
-        let o = *self.pool.get(slot);
+        let (slot, o) = self.live(order_ref)?;
         if new_size.0 >= o.shares {
             return Ok(());
         }
         let decrement = o.shares - new_size.0;
-        let book = &mut self.books[usize::from(o.locate) - 1];
-        let side = book.side_mut(o.side.is_buy());
         if new_size.is_zero() {
-            side.unlink(&mut self.pool, slot);
+            self.books[usize::from(o.locate) - 1]
+                .side_mut(o.side.is_buy())
+                .unlink(&mut self.pool, slot);
             self.pool.free(slot);
             sink.event(&Event::BookDelete {
                 order_ref,
                 locate: o.locate,
             });
         } else {
-            side.reduce(o.price, decrement);
             self.pool.get_mut(slot).shares = new_size.0;
-            sink.event(&Event::BookReduce {
-                order_ref,
-                locate: o.locate,
-                shares: Shares(decrement),
-            });
+            self.reduce_resting(order_ref, &o, decrement, sink);
         }
         sink.event(&Event::Canceled {
             order_ref,
@@ -1040,14 +1059,7 @@ impl Engine {
             }
             sink.event(&replaced(order_ref));
             if decrement > 0 {
-                self.books[usize::from(o.locate) - 1]
-                    .side_mut(o.side.is_buy())
-                    .reduce(o.price, decrement);
-                sink.event(&Event::BookReduce {
-                    order_ref,
-                    locate: o.locate,
-                    shares: Shares(decrement),
-                });
+                self.reduce_resting(order_ref, &o, decrement, sink);
             }
             return Ok(order_ref);
         }
@@ -1076,11 +1088,7 @@ impl Engine {
         shares: Shares,
         sink: &mut impl EventSink,
     ) -> Result<(), EngineError> {
-        let slot = self
-            .pool
-            .resolve(order_ref)
-            .ok_or(EngineError::UnknownOrder(order_ref))?;
-        let o = *self.pool.get(slot);
+        let (slot, o) = self.live(order_ref)?;
         if side.book_side() != o.side.book_side() || shares.0 > o.shares {
             return Err(EngineError::BadModify);
         }
@@ -1094,14 +1102,7 @@ impl Engine {
             p.shares = shares.0;
         }
         if decrement > 0 {
-            self.books[usize::from(o.locate) - 1]
-                .side_mut(o.side.is_buy())
-                .reduce(o.price, decrement);
-            sink.event(&Event::BookReduce {
-                order_ref,
-                locate: o.locate,
-                shares: Shares(decrement),
-            });
+            self.reduce_resting(order_ref, &o, decrement, sink);
         }
         sink.event(&Event::Modified {
             order_ref,
