@@ -228,27 +228,18 @@ fn book_components(data: &[u8], progress: &(dyn Fn(u64) + Sync)) -> Vec<Componen
                 max_locate = max_locate.max(d.stock_locate());
                 directory.push(m);
             }
-            Message::AddOrder(a) => {
-                let buy = a.buy_sell_indicator() == Side::Buy;
-                side_of.insert(a.order_reference_number(), (a.stock_locate(), buy));
+            Message::AddOrder(_) | Message::AddOrderMpid(_) => {
+                let Some(a) = m.added_order() else {
+                    continue;
+                };
+                let buy = a.side == Side::Buy;
+                side_of.insert(a.order_reference_number, (m.stock_locate(), buy));
                 ops.push(BookOp::Add {
-                    id: a.order_reference_number(),
-                    locate: a.stock_locate(),
+                    id: a.order_reference_number,
+                    locate: m.stock_locate(),
                     buy,
-                    shares: a.shares().0,
-                    price: a.price().0,
-                });
-                msgs.push(m);
-            }
-            Message::AddOrderMpid(a) => {
-                let buy = a.buy_sell_indicator() == Side::Buy;
-                side_of.insert(a.order_reference_number(), (a.stock_locate(), buy));
-                ops.push(BookOp::Add {
-                    id: a.order_reference_number(),
-                    locate: a.stock_locate(),
-                    buy,
-                    shares: a.shares().0,
-                    price: a.price().0,
+                    shares: a.shares.0,
+                    price: a.price.0,
                 });
                 msgs.push(m);
             }

@@ -814,6 +814,41 @@ itch_messages! {
     }
 }
 
+/// The order an Add Order puts on the book: `A` (spec 1.3.1) and `F` (spec
+/// 1.3.2, the same fields at the same offsets plus the MPID attribution).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddedOrder {
+    pub order_reference_number: u64,
+    pub side: Side,
+    pub shares: Shares,
+    pub stock: Symbol,
+    pub price: Price,
+}
+
+impl Message<'_> {
+    /// The order this message adds, for an Add Order with or without
+    /// attribution; `None` for every other message.
+    #[inline]
+    pub fn added_order(&self) -> Option<AddedOrder> {
+        macro_rules! added {
+            ($a:expr) => {
+                AddedOrder {
+                    order_reference_number: $a.order_reference_number(),
+                    side: $a.buy_sell_indicator(),
+                    shares: $a.shares(),
+                    stock: $a.stock(),
+                    price: $a.price(),
+                }
+            };
+        }
+        match self {
+            Message::AddOrder(a) => Some(added!(a)),
+            Message::AddOrderMpid(a) => Some(added!(a)),
+            _ => None,
+        }
+    }
+}
+
 impl OwnedMessage {
     /// The wire bytes in a fixed buffer (`[..len]` is the message).
     pub fn to_array(&self) -> Result<([u8; MAX_LEN], usize), CodecError> {
@@ -863,6 +898,51 @@ mod tests {
         }
         assert_eq!(message_len(b'Z'), None);
         assert_eq!(message_len(b'a'), None);
+    }
+
+    /// `added_order` reads the same five fields from `A` and `F` (distinct
+    /// values in each field) and nothing from other messages.
+    #[test]
+    fn added_order_reads_add_orders_with_and_without_attribution() {
+        let want = AddedOrder {
+            order_reference_number: 0x0102_0304_0506_0708,
+            side: Side::Sell,
+            shares: Shares(4_321),
+            stock: Symbol::new("MSFT").unwrap(),
+            price: Price(4_100_500),
+        };
+        let a = AddOrderMsg {
+            stock_locate: 7,
+            tracking_number: 8,
+            timestamp: Timestamp(9),
+            order_reference_number: want.order_reference_number,
+            buy_sell_indicator: want.side,
+            shares: want.shares,
+            stock: want.stock,
+            price: want.price,
+        };
+        let f = AddOrderMpidMsg {
+            stock_locate: a.stock_locate,
+            tracking_number: a.tracking_number,
+            timestamp: a.timestamp,
+            order_reference_number: a.order_reference_number,
+            buy_sell_indicator: a.buy_sell_indicator,
+            shares: a.shares,
+            stock: a.stock,
+            price: a.price,
+            attribution: Firm::from_wire(*b"GSCO"),
+        };
+        let (a, f) = (a.to_bytes().unwrap(), f.to_bytes().unwrap());
+        for b in [&a[..], &f[..]] {
+            assert_eq!(decode(b).unwrap().added_order(), Some(want));
+        }
+        let d = OrderDeleteMsg {
+            stock_locate: 7,
+            tracking_number: 8,
+            timestamp: Timestamp(9),
+            order_reference_number: want.order_reference_number,
+        };
+        assert_eq!(decode(&d.to_bytes().unwrap()).unwrap().added_order(), None);
     }
 
     #[test]

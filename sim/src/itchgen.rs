@@ -687,15 +687,9 @@ mod tests {
         let mut book: HashMap<u64, u32> = HashMap::new();
         for m in &msgs {
             match m {
-                Message::AddOrder(a) => {
-                    assert!(book
-                        .insert(a.order_reference_number(), a.shares().0)
-                        .is_none())
-                }
-                Message::AddOrderMpid(a) => {
-                    assert!(book
-                        .insert(a.order_reference_number(), a.shares().0)
-                        .is_none())
+                Message::AddOrder(_) | Message::AddOrderMpid(_) => {
+                    let a = m.added_order().unwrap();
+                    assert!(book.insert(a.order_reference_number, a.shares.0).is_none())
                 }
                 Message::OrderExecuted(e) => {
                     reduce(&mut book, e.order_reference_number(), e.executed_shares().0)

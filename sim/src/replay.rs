@@ -318,22 +318,18 @@ impl FeedBook {
                 b.symbol.get_or_insert(v.stock());
                 b.state = Some(v.trading_state());
             }
-            Message::AddOrder(v) => self.add(
-                locate,
-                v.order_reference_number(),
-                v.buy_sell_indicator().is_buy(),
-                v.shares().0,
-                v.price().0,
-                v.stock(),
-            ),
-            Message::AddOrderMpid(v) => self.add(
-                locate,
-                v.order_reference_number(),
-                v.buy_sell_indicator().is_buy(),
-                v.shares().0,
-                v.price().0,
-                v.stock(),
-            ),
+            Message::AddOrder(_) | Message::AddOrderMpid(_) => {
+                if let Some(a) = m.added_order() {
+                    self.add(
+                        locate,
+                        a.order_reference_number,
+                        a.side.is_buy(),
+                        a.shares.0,
+                        a.price.0,
+                        a.stock,
+                    )
+                }
+            }
             Message::OrderExecuted(v) => {
                 self.reduce(v.order_reference_number(), v.executed_shares().0, false)
             }

@@ -466,24 +466,15 @@ impl Books {
                     traded: 0,
                 })
             }
-            Message::AddOrder(m) => {
+            Message::AddOrder(_) | Message::AddOrderMpid(_) => {
                 self.stats.adds += 1;
+                let a = msg.added_order()?;
                 self.add_order(
-                    m.order_reference_number(),
-                    m.stock_locate(),
-                    m.buy_sell_indicator(),
-                    m.shares().0,
-                    m.price(),
-                )
-            }
-            Message::AddOrderMpid(m) => {
-                self.stats.adds += 1;
-                self.add_order(
-                    m.order_reference_number(),
-                    m.stock_locate(),
-                    m.buy_sell_indicator(),
-                    m.shares().0,
-                    m.price(),
+                    a.order_reference_number,
+                    msg.stock_locate(),
+                    a.side,
+                    a.shares.0,
+                    a.price,
                 )
             }
             Message::OrderExecuted(m) => {
