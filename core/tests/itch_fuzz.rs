@@ -11,16 +11,9 @@
 use eti_core::binfile::{BinFileReader, Frames};
 use eti_core::itch::{self, decode, message_len, Message, MESSAGE_TYPES};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
-const CI_CASES: u32 = 2_000;
-
-fn long_cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000)
-}
+mod fuzz_support;
+use fuzz_support::{long_cases, runner, CI_CASES};
 
 /// Arbitrary bytes, biased so that a good share start with a real type byte and
 /// have (nearly) the right length, which is where a decoder could go wrong.
@@ -141,18 +134,13 @@ fn binfile_bytes() -> impl Strategy<Value = (Vec<u8>, usize)> {
 }
 
 fn run_all(cases: u32) {
-    let cfg = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    TestRunner::new(cfg.clone())
+    runner(cases)
         .run(&message_like(), |b| decode_never_panics(&b))
         .unwrap();
-    TestRunner::new(cfg.clone())
+    runner(cases)
         .run(&valid_message(), |b| round_trips(&b))
         .unwrap();
-    TestRunner::new(cfg)
+    runner(cases)
         .run(&binfile_bytes(), |(d, n)| binfile_never_panics(&d, n))
         .unwrap();
 }

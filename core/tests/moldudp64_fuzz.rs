@@ -12,24 +12,9 @@
 
 use eti_core::moldudp64::*;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
-const CI_CASES: u32 = 2_000;
-
-fn long_cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-fn runner(cases: u32) -> TestRunner {
-    TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    })
-}
+mod fuzz_support;
+use fuzz_support::{long_cases, runner, CI_CASES};
 
 /// Datagram-like bytes: raw, or a header with small counts and block lengths.
 fn datagram() -> impl Strategy<Value = Vec<u8>> {

@@ -10,16 +10,9 @@
 
 use eti_core::ouch::{decode_inbound, decode_outbound, INBOUND_LAYOUTS, OUTBOUND_LAYOUTS};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
-const CI_CASES: u32 = 2_000;
-
-fn long_cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000)
-}
+mod fuzz_support;
+use fuzz_support::{long_cases, runner, CI_CASES};
 
 const TYPES: &[u8] = b"OUXMSACDEBGJPITZ+";
 
@@ -68,12 +61,7 @@ fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
 }
 
 fn run(cases: u32) {
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
-    runner
+    runner(cases)
         .run(&message_like(), |b| check(&b))
         .expect("OUCH decoders hold on arbitrary bytes");
 }
