@@ -18,9 +18,9 @@
 //! ([`MAX_VENUES`]); the reroute queue and per-parent locate table are
 //! preallocated and grow only with the number of parents.
 
-use super::trader::{Trader, VENUE_PROTOCOL};
+use super::trader::{rejoin_live, venue_feed_state, Trader, VENUE_PROTOCOL};
 use crate::app::config::HostConfig;
-use crate::feed::book::{BookCapacity, Books};
+use crate::feed::book::Books;
 use crate::journal::{self, Event as JEvent};
 use crate::routing::config::ResolvedVenue;
 use crate::routing::{
@@ -29,7 +29,7 @@ use crate::routing::{
 };
 use crate::telemetry::latency::Stage;
 use crate::venue::VenueClient;
-use eti_core::moldudp64::{JoinPolicy, Receiver, ReceiverConfig, Request};
+use eti_core::moldudp64::{Receiver, Request};
 use eti_core::{itch, Price, Side};
 use eti_kernel_bypass::mono_ns;
 use serde::Serialize;
@@ -100,22 +100,10 @@ impl Routing {
 
 impl VenueFeed {
     fn new(cfg: &HostConfig) -> VenueFeed {
-        let join = if cfg.feed.join == "live" {
-            JoinPolicy::Live
-        } else {
-            JoinPolicy::FromOne
-        };
+        let (books, receiver) = venue_feed_state(cfg);
         VenueFeed {
-            books: Books::new(BookCapacity {
-                max_locate: cfg.books.max_locate,
-                orders: cfg.books.orders,
-                levels: cfg.books.levels,
-            }),
-            receiver: Receiver::new(ReceiverConfig {
-                join,
-                max_request: 1024,
-                retry_after_ns: cfg.feed.retry_ms * 1_000_000,
-            }),
+            books,
+            receiver,
             pending_request: None,
             gap_since: None,
             packets: 0,
@@ -142,11 +130,7 @@ impl VenueFeed {
                     books = n,
                     "unrecoverable feed gap: this venue's books are stale and out of routing"
                 );
-                let cfg = self.receiver.config();
-                self.receiver = Receiver::new(ReceiverConfig {
-                    join: JoinPolicy::Live,
-                    ..cfg
-                });
+                rejoin_live(&mut self.receiver);
                 self.gap_since = None;
             }
             _ => {}

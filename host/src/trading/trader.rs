@@ -146,6 +146,40 @@ pub const GATE_LIVE_EVERY_NS: u64 = 1_000_000_000;
 /// The journal's stream tag for the OUCH session's sequence numbers.
 pub(crate) const VENUE_PROTOCOL: u8 = b'O';
 
+/// `[feed] join`: a feed starts at sequence 1 or joins live.
+pub(crate) fn join_policy(cfg: &HostConfig) -> JoinPolicy {
+    if cfg.feed.join == "live" {
+        JoinPolicy::Live
+    } else {
+        JoinPolicy::FromOne
+    }
+}
+
+/// One venue feed's order books and MoldUDP64 receiver, as `[books]` and
+/// `[feed]` size and set them.
+pub(crate) fn venue_feed_state(cfg: &HostConfig) -> (Books, Receiver) {
+    let books = Books::new(BookCapacity {
+        max_locate: cfg.books.max_locate,
+        orders: cfg.books.orders,
+        levels: cfg.books.levels,
+    });
+    let receiver = Receiver::new(ReceiverConfig {
+        join: join_policy(cfg),
+        max_request: 1024,
+        retry_after_ns: cfg.feed.retry_ms * 1_000_000,
+    });
+    (books, receiver)
+}
+
+/// After an unrecoverable gap: a new receiver, with the same settings,
+/// that joins the feed live.
+pub(crate) fn rejoin_live(receiver: &mut Receiver) {
+    *receiver = Receiver::new(ReceiverConfig {
+        join: JoinPolicy::Live,
+        ..receiver.config()
+    });
+}
+
 impl Trader {
     /// Build from config. `tradable` are the symbols (with reference prices)
     /// loaded into the gate's table.
@@ -157,11 +191,7 @@ impl Trader {
         status: Arc<SharedStatus>,
     ) -> Result<Trader, eti_hdl::driver::DriverError> {
         let now = mono_ns();
-        let join = if cfg.feed.join == "live" {
-            JoinPolicy::Live
-        } else {
-            JoinPolicy::FromOne
-        };
+        let join = join_policy(cfg);
         let risk = Risk::new(cfg, r, tradable, now)?;
         let _ = status
             .venue_names
@@ -173,17 +203,10 @@ impl Trader {
         for (d, c) in venue_user.iter_mut().zip(cfg.venue.username.bytes()) {
             *d = c;
         }
+        let (books, receiver) = venue_feed_state(cfg);
         Ok(Trader {
-            books: Books::new(BookCapacity {
-                max_locate: cfg.books.max_locate,
-                orders: cfg.books.orders,
-                levels: cfg.books.levels,
-            }),
-            receiver: Receiver::new(ReceiverConfig {
-                join,
-                max_request: 1024,
-                retry_after_ns: cfg.feed.retry_ms * 1_000_000,
-            }),
+            books,
+            receiver,
             parents: Vec::with_capacity(64),
             orders: OrderBookkeeping::new(prefix, 1, 1 << 16),
             risk,
@@ -833,13 +856,7 @@ impl Trader {
                         p.halt();
                     }
                 }
-                let cfg = self.receiver.config();
-                let stats_before = self.receiver.stats();
-                self.receiver = Receiver::new(ReceiverConfig {
-                    join: JoinPolicy::Live,
-                    ..cfg
-                });
-                let _ = stats_before;
+                rejoin_live(&mut self.receiver);
                 self.gap_since = None;
             }
             _ => {}
