@@ -4,7 +4,7 @@
 //! `DIR/<role>.token`, `DIR/users.toml`). Used by `eti demo --control-dir`,
 //! the control plane's tests and the kill bench.
 
-use super::{host_config, sim_config, DemoOptions};
+use super::{host_config, sim_config, tradable, venue_feed, DemoOptions};
 use crate::app::runner::build_host;
 use crate::control::auth::{new_token, token_hash, Role, UserEntry, Users};
 use crate::control::secrets::{write_private, Secret};
@@ -12,12 +12,10 @@ use crate::control::{ControlConfig, ControlServer};
 use crate::journal::keys::hex;
 use crate::journal::{Journal, JournalConfig};
 use crate::telemetry::tracing::Tracing;
-use crate::trading::{command_queue, Command, FeedIo, Host, SharedStatus};
+use crate::trading::{command_queue, Command, Host, SharedStatus};
 use crossbeam_queue::ArrayQueue;
-use eti_core::{Price, Symbol};
-use eti_kernel_bypass::{UdpSocketConfig, UdpSocketIo};
 use eti_sim::simulator::Simulator;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -210,24 +208,8 @@ impl LiveSession {
         };
         let cfg = host_config(&dopts, &sim, venue);
         let r = cfg.resolve().map_err(|x| e("config")(&x))?;
-        let tradable: Vec<(Symbol, Price)> = scfg
-            .symbols
-            .iter()
-            .filter_map(|s| {
-                Some((
-                    Symbol::new(&s.symbol).ok()?,
-                    Price::parse_decimal(&s.reference_price).ok()?,
-                ))
-            })
-            .collect();
-        let lo = SocketAddrV4::new([127, 0, 0, 1].into(), 0);
-        let feed = UdpSocketIo::open(&UdpSocketConfig::receiver(lo)).map_err(|x| e("feed")(&x))?;
-        let feed_addr = feed.local_addr().map_err(|x| e("feed")(&x))?;
-        let SocketAddr::V4(retrans) = sim.retransmit_addr() else {
-            return Err("retransmission address is not IPv4".into());
-        };
-        let rt = UdpSocketIo::open(&UdpSocketConfig::sender(lo, retrans))
-            .map_err(|x| e("retransmission socket")(&x))?;
+        let tradable = tradable(&scfg);
+        let (feed, feed_addr) = venue_feed(&sim).map_err(|x| e("feed")(&x))?;
         sim.add_feed_destination(feed_addr);
         let status = Arc::new(SharedStatus::default());
         let tracing = match &o.otlp_endpoint {
@@ -240,10 +222,7 @@ impl LiveSession {
             &cfg,
             &r,
             &tradable,
-            FeedIo {
-                feed: Box::new(feed),
-                retransmit: Box::new(rt),
-            },
+            feed,
             None,
             status.clone(),
             commands.clone(),

@@ -367,6 +367,19 @@ fn venue_entry(
     }
 }
 
+/// The simulator's symbols with their reference prices: what the host trades.
+fn tradable(scfg: &SimConfig) -> Vec<(Symbol, Price)> {
+    scfg.symbols
+        .iter()
+        .filter_map(|s| {
+            Some((
+                Symbol::new(&s.symbol).ok()?,
+                Price::parse_decimal(&s.reference_price).ok()?,
+            ))
+        })
+        .collect()
+}
+
 /// A feed socket (ephemeral loopback port) and a retransmission socket
 /// towards `sim`'s server; returns them and the feed's address.
 fn venue_feed(sim: &Simulator) -> Result<(FeedIo, SocketAddr), DemoError> {
@@ -420,16 +433,7 @@ pub fn run(opts: &DemoOptions) -> Result<Outcome, DemoError> {
         None => sim.ouch_addr(),
     };
     let mut cfg = host_config(opts, &sim, venue_addr);
-    let tradable: Vec<(Symbol, Price)> = scfg
-        .symbols
-        .iter()
-        .filter_map(|s| {
-            Some((
-                Symbol::new(&s.symbol).ok()?,
-                Price::parse_decimal(&s.reference_price).ok()?,
-            ))
-        })
-        .collect();
+    let tradable = tradable(&scfg);
 
     // feed: our own UDP socket, added as a destination; the start of day that
     // was published before it existed comes back by retransmission
