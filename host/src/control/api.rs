@@ -256,6 +256,15 @@ fn reason(r: &str) -> Result<&str, ApiError> {
     Ok(r)
 }
 
+/// The checked reason, or `default` where none is given.
+fn reason_or<'a>(r: &'a str, default: &'static str) -> Result<&'a str, ApiError> {
+    if r.trim().is_empty() {
+        Ok(default)
+    } else {
+        reason(r)
+    }
+}
+
 fn money(field: &str, v: &str, max: u64) -> Result<u64, ApiError> {
     let bad = || {
         invalid(
@@ -581,11 +590,7 @@ pub(crate) async fn execute(
                     return Err(invalid("limit", "must be > 0"));
                 }
             }
-            let why = if b.reason.trim().is_empty() {
-                "parent start"
-            } else {
-                reason(&b.reason)?
-            };
+            let why = reason_or(&b.reason, "parent start")?;
             reply_json(
                 sh.ask(who, why, ControlAction::StartParent(spec), received_ns)
                     .await?,
@@ -597,11 +602,7 @@ pub(crate) async fn execute(
             } else {
                 body(bytes)?
             };
-            let why = if b.reason.trim().is_empty() {
-                "parent stop"
-            } else {
-                reason(&b.reason)?
-            };
+            let why = reason_or(&b.reason, "parent stop")?;
             reply_json(
                 sh.ask(who, why, ControlAction::StopParent(id), received_ns)
                     .await?,
