@@ -328,15 +328,7 @@ impl ItchGenerator {
 
     /// Execute up to `want` shares of live order `i` at its price: (`E`, shares).
     fn execute_at(&mut self, ts: Timestamp, i: usize, want: u32) -> (OwnedMessage, u32) {
-        let o = self.live[i];
-        let qty = want.min(o.shares);
-        if qty == o.shares {
-            self.remove_live(i);
-        } else {
-            self.live[i].shares -= qty;
-        }
-        let match_number = self.next_match;
-        self.next_match += 1;
+        let (o, qty, match_number) = self.take(i, want);
         let m = OrderExecutedMsg {
             stock_locate: o.locate,
             tracking_number: 0,
@@ -347,6 +339,21 @@ impl ItchGenerator {
         }
         .into();
         (m, qty)
+    }
+
+    /// Take up to `want` shares off live order `i` (it leaves at 0): the
+    /// order as it was, the shares taken and the execution's match number.
+    fn take(&mut self, i: usize, want: u32) -> (LiveOrder, u32, u64) {
+        let o = self.live[i];
+        let qty = want.min(o.shares);
+        if qty == o.shares {
+            self.remove_live(i);
+        } else {
+            self.live[i].shares -= qty;
+        }
+        let match_number = self.next_match;
+        self.next_match += 1;
+        (o, qty, match_number)
     }
 
     fn rest(
@@ -412,49 +419,32 @@ impl ItchGenerator {
     /// Execute part (or all) of a live order; `with_price` gives a `C`.
     fn execute(&mut self, ts: Timestamp, with_price: bool) -> OwnedMessage {
         let i = self.pick_live();
-        let o = self.live[i];
         let lot = self.lot();
-        let qty = lot.min(o.shares);
-        if qty == o.shares {
-            self.remove_live(i);
-        } else {
-            self.live[i].shares -= qty;
+        if !with_price {
+            return self.execute_at(ts, i, lot).0;
         }
-        let match_number = self.next_match;
-        self.next_match += 1;
-        if with_price {
-            // Executed away from the display price, e.g. in a cross.
-            let px = if self.rng.gen_bool(0.5) {
-                o.price.saturating_add(TICK)
+        let (o, qty, match_number) = self.take(i, lot);
+        // Executed away from the display price, e.g. in a cross.
+        let px = if self.rng.gen_bool(0.5) {
+            o.price.saturating_add(TICK)
+        } else {
+            o.price.saturating_sub(TICK).max(TICK)
+        };
+        OrderExecutedWithPriceMsg {
+            stock_locate: o.locate,
+            tracking_number: 0,
+            timestamp: ts,
+            order_reference_number: o.reference,
+            executed_shares: Shares(qty),
+            match_number,
+            printable: if self.rng.gen_ratio(9, 10) {
+                b'Y'
             } else {
-                o.price.saturating_sub(TICK).max(TICK)
-            };
-            OrderExecutedWithPriceMsg {
-                stock_locate: o.locate,
-                tracking_number: 0,
-                timestamp: ts,
-                order_reference_number: o.reference,
-                executed_shares: Shares(qty),
-                match_number,
-                printable: if self.rng.gen_ratio(9, 10) {
-                    b'Y'
-                } else {
-                    b'N'
-                },
-                execution_price: Price(px),
-            }
-            .into()
-        } else {
-            OrderExecutedMsg {
-                stock_locate: o.locate,
-                tracking_number: 0,
-                timestamp: ts,
-                order_reference_number: o.reference,
-                executed_shares: Shares(qty),
-                match_number,
-            }
-            .into()
+                b'N'
+            },
+            execution_price: Price(px),
         }
+        .into()
     }
 
     /// Partial cancel; an order with a single share left is deleted instead.
