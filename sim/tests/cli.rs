@@ -208,6 +208,19 @@ fn generated_books_are_uncrossed() {
     assert_eq!(symbols, 8);
 }
 
+/// `eti-sim replay FILE --max --retransmit RETRANSMIT`.
+fn replay_max(file: &std::path::Path, retransmit: &str) -> Command {
+    let mut c = eti_sim();
+    c.args([
+        "replay",
+        file.to_str().unwrap(),
+        "--max",
+        "--retransmit",
+        retransmit,
+    ]);
+    c
+}
+
 #[test]
 fn replay_rejects_what_serve_rejects_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
@@ -237,16 +250,7 @@ fn replay_rejects_what_serve_rejects_naming_the_flag() {
     // the retransmission port in use: named with its flag and address
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = eti_sim()
-        .args([
-            "replay",
-            file.to_str().unwrap(),
-            "--max",
-            "--retransmit",
-            &addr,
-        ])
-        .output()
-        .unwrap();
+    let out = replay_max(&file, &addr).output().unwrap();
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("--retransmit") && err.contains(&addr), "{err}");
@@ -259,14 +263,7 @@ fn replay_says_its_pace_and_ctrl_c_stops_with_a_summary() {
     std::fs::write(&file, eti_sim::itchgen::generate_vec(50_000, 1)).unwrap();
     let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let dest = sink.local_addr().unwrap().to_string();
-    let out = eti_sim()
-        .args([
-            "replay",
-            file.to_str().unwrap(),
-            "--max",
-            "--retransmit",
-            "off",
-        ])
+    let out = replay_max(&file, "off")
         .args(["--dest", &dest])
         .env("NO_COLOR", "1")
         .output()

@@ -5,33 +5,16 @@
 
 mod common;
 
-use common::{dollars, Client};
+use common::{dollars, shape, Client};
 use eti_core::itch;
 use eti_core::moldudp64::{PacketView, Request};
 use eti_core::ouch::OutboundMessage;
 use eti_core::Side;
 use eti_sim::replay::FeedBook;
-use eti_sim::{BookSnapshot, SimConfig, Simulator};
+use eti_sim::{SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::net::UdpSocket;
 use std::time::Duration;
-
-/// Levels best first, each with its orders (reference number, shares) in priority.
-type Shape = (Vec<(u32, Vec<(u64, u32)>)>, Vec<(u32, Vec<(u64, u32)>)>);
-
-fn shape(b: &BookSnapshot) -> Shape {
-    let side = |v: &Vec<eti_sim::engine::LevelSnapshot>| {
-        v.iter()
-            .map(|l| {
-                (
-                    l.price.0,
-                    l.orders.iter().map(|o| (o.order_ref, o.shares.0)).collect(),
-                )
-            })
-            .collect()
-    };
-    (side(&b.bids), side(&b.asks))
-}
 
 #[test]
 fn published_itch_rebuilds_the_engine_books_exactly() {

@@ -6,33 +6,16 @@
 
 mod common;
 
-use common::{dollars, Client};
+use common::{dollars, shape, Client};
 use eti_core::itch;
 use eti_core::moldudp64::Session;
 use eti_core::ouch::{LiquidityFlag, OutboundMessage};
 use eti_core::Side;
 use eti_sim::replay::FeedBook;
-use eti_sim::{BookSnapshot, SimConfig, Venues};
+use eti_sim::{SimConfig, Venues};
 use serde_json::Value;
 use std::net::UdpSocket;
 use std::time::Instant;
-
-/// Levels best first, each with its orders (reference number, shares) in priority.
-type Shape = (Vec<(u32, Vec<(u64, u32)>)>, Vec<(u32, Vec<(u64, u32)>)>);
-
-fn shape(b: &BookSnapshot) -> Shape {
-    let side = |v: &Vec<eti_sim::engine::LevelSnapshot>| {
-        v.iter()
-            .map(|l| {
-                (
-                    l.price.0,
-                    l.orders.iter().map(|o| (o.order_ref, o.shares.0)).collect(),
-                )
-            })
-            .collect()
-    };
-    (side(&b.bids), side(&b.asks))
-}
 
 fn flow_config(seed: u64) -> SimConfig {
     let mut cfg = SimConfig::loopback_ephemeral();

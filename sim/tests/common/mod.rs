@@ -217,3 +217,22 @@ pub fn collect_feed(
     }
     msgs
 }
+
+/// A book's levels best first, each with its orders (reference number,
+/// shares) in priority: bids, asks.
+pub type Shape = (Vec<(u32, Vec<(u64, u32)>)>, Vec<(u32, Vec<(u64, u32)>)>);
+
+/// The [`Shape`] of a book snapshot, for comparing two books exactly.
+pub fn shape(b: &eti_sim::BookSnapshot) -> Shape {
+    let side = |v: &Vec<eti_sim::engine::LevelSnapshot>| {
+        v.iter()
+            .map(|l| {
+                (
+                    l.price.0,
+                    l.orders.iter().map(|o| (o.order_ref, o.shares.0)).collect(),
+                )
+            })
+            .collect()
+    };
+    (side(&b.bids), side(&b.asks))
+}
