@@ -158,10 +158,12 @@ pub fn build_udp(out: &mut [u8], h: &TxHeader, ident: u16, payload: &[u8]) -> Op
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn hdr() -> TxHeader {
+    /// 10.0.0.1:5000 -> 10.0.0.2:26400 between two local MACs (for the
+    /// crate's frame tests).
+    pub(crate) fn hdr() -> TxHeader {
         TxHeader {
             src_mac: [2, 0, 0, 0, 0, 1],
             dst_mac: [2, 0, 0, 0, 0, 2],

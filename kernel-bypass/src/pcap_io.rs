@@ -524,15 +524,7 @@ impl PacketIo for PcapReplay {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hdr() -> TxHeader {
-        TxHeader {
-            src_mac: [2, 0, 0, 0, 0, 1],
-            dst_mac: [2, 0, 0, 0, 0, 2],
-            src: "10.0.0.1:5000".parse().unwrap(),
-            dst: "10.0.0.2:26400".parse().unwrap(),
-        }
-    }
+    use crate::frame::tests::hdr;
 
     #[test]
     fn recorded_datagrams_replay_bit_for_bit() {
