@@ -201,6 +201,11 @@ pub struct Checks {
     /// An Enter or Replace with no fail bit: the commit, registered beside
     /// `g_flags` (timing: no OR of the fail vector before the write enables).
     g_commit: DFF<Bit>,
+    /// Stage F / stage G holds a table candidate (`f_cand_out`, `c_cand`),
+    /// registered from the stage before (timing: the order table's slot
+    /// compares and forwards start from one register, not a decode of `m`).
+    f_cand: DFF<Bit>,
+    g_cand: DFF<Bit>,
     a_firm: DFF<Bits<FIRM_BITS>>,
     a_f: DFF<Bits<20>>,
     a_gsh: DFF<Bit>,
@@ -399,6 +404,8 @@ impl Logic for Checks {
             g_n,
             g_wslot,
             g_commit,
+            f_cand,
+            g_cand,
             a_firm,
             a_f,
             a_gsh,
@@ -723,6 +730,12 @@ impl Logic for Checks {
 
         // ---- stage F (cycle D+4) ----
         self.f_m.d.next = self.e_m.q.val();
+        // an Enter or Replace, framed, with the table on: it may commit an entry
+        self.f_cand.d.next = self.e_m.q.val().get_bit(0)
+            & (self.e_m.q.val().get_bit(4) | self.e_m.q.val().get_bit(5))
+            & !self.e_m.q.val().get_bit(1)
+            & !self.e_m.q.val().get_bit(2)
+            & self.e_m.q.val().get_bit(7);
         self.f_firm.d.next = self.e_firm.q.val();
         self.l15.next = self.e_notional.q.val() > self.e_maxn.q.val();
         // an unsided Replace (table off) meets both limits, a sided order its side's
@@ -792,6 +805,7 @@ impl Logic for Checks {
 
         // ---- stage G (cycle D+5): last compares, prioritised fail vector ----
         self.g_m.d.next = self.f_m.q.val();
+        self.g_cand.d.next = self.f_cand.q.val();
         self.g_firm.d.next = self.f_firm.q.val();
         self.l13.next = self.f_m.q.val().get_bit(8)
             & self.f_bps_nz.q.val()
@@ -870,18 +884,10 @@ impl Logic for Checks {
         self.c_enter_buy.next = self.g_m.q.val().get_bit(8) & self.g_m.q.val().get_bit(6);
         self.c_enter_sell.next = self.g_m.q.val().get_bit(8) & !self.g_m.q.val().get_bit(6);
         self.c_replace.next = self.g_m.q.val().get_bit(5) & !self.g_m.q.val().get_bit(7);
-        self.c_cand.next = self.g_m.q.val().get_bit(0)
-            & (self.g_m.q.val().get_bit(4) | self.g_m.q.val().get_bit(5))
-            & !self.g_m.q.val().get_bit(1)
-            & !self.g_m.q.val().get_bit(2)
-            & self.g_m.q.val().get_bit(7);
+        self.c_cand.next = self.g_cand.q.val();
         self.c_wslot.next = self.g_wslot.q.val();
         self.c_commit_ok.next = self.g_commit.q.val();
-        self.f_cand_out.next = self.f_m.q.val().get_bit(0)
-            & (self.f_m.q.val().get_bit(4) | self.f_m.q.val().get_bit(5))
-            & !self.f_m.q.val().get_bit(1)
-            & !self.f_m.q.val().get_bit(2)
-            & self.f_m.q.val().get_bit(7);
+        self.f_cand_out.next = self.f_cand.q.val();
         self.f_wslot_out.next = self.f_wslot.q.val();
         self.f_sym_out.next = self.f_sym.q.val();
         self.c_sym.next = self.g_sym.q.val();

@@ -1,6 +1,6 @@
 //! The risk gate in rust-hdl, one block per file: [`parser`], [`symbol`]
 //! (lookup), [`checks`] (arithmetic), [`firm`] (state), [`order_table`],
-//! [`decision`], wired in
+//! [`decision`] (with [`table_ram`], the block RAM of the two tables), wired in
 //! [`top`]. [`sim`] steps it cycle by cycle; [`verilog`] emits it.
 
 pub mod checks;
@@ -10,6 +10,7 @@ pub mod order_table;
 pub mod parser;
 pub mod sim;
 pub mod symbol;
+pub mod table_ram;
 pub mod top;
 pub mod verilog;
 

@@ -37,6 +37,7 @@
 //! holding the control port for [`ORDER_SLOTS`] cycles. `live` counts live
 //! entries: a commit adds one, an event that kills one takes one.
 
+use super::table_ram::TableRam;
 use crate::regmap::{ORDER_SLOTS, ORDER_SLOT_BITS, OT_SHARES_BITS};
 use rust_hdl::prelude::*;
 
@@ -216,13 +217,13 @@ pub struct OrderTable {
     ts_new: TokenSlot,
     ts_ev: TokenSlot,
     /// Live (bit 20) and remaining shares: what venue events change.
-    m_lr: RAM<Bits<21>, ORDER_SLOT_BITS>,
+    m_lr: TableRam<Bits<21>, ORDER_SLOT_BITS>,
     /// A second copy of the live bits, read at the replacement token's slot.
-    m_live2: RAM<Bit, ORDER_SLOT_BITS>,
-    m_tag_hi: RAM<Bits<64>, ORDER_SLOT_BITS>,
-    m_tag_lo: RAM<Bits<48>, ORDER_SLOT_BITS>,
+    m_live2: TableRam<Bit, ORDER_SLOT_BITS>,
+    m_tag_hi: TableRam<Bits<64>, ORDER_SLOT_BITS>,
+    m_tag_lo: TableRam<Bits<48>, ORDER_SLOT_BITS>,
     /// Price 0..32, symbol slot 32..40, firm 40..44, buy 44.
-    m_meta: RAM<Bits<45>, ORDER_SLOT_BITS>,
+    m_meta: TableRam<Bits<45>, ORDER_SLOT_BITS>,
     o1: DFF<Bit>,
     o2: DFF<Bit>,
     o3: DFF<Bit>,
@@ -295,12 +296,46 @@ pub struct OrderTable {
     hn_slot: Signal<Local, Bits<ORDER_SLOT_BITS>>,
     hn_live: Signal<Local, Bit>,
     hn_sym: Signal<Local, Bits<8>>,
-    gn_hit: Signal<Local, Bit>,
+    /// The held entry as it stands next cycle when no `wq` is taken (`take_w`
+    /// low): live, symbol slot, and the slot compares against stages G and F.
+    live0: Signal<Local, Bit>,
+    sym0: Signal<Local, Bits<8>>,
+    eqg0: Signal<Local, Bit>,
+    eqf0: Signal<Local, Bit>,
+    gn0: Signal<Local, Bit>,
+    fn0: Signal<Local, Bit>,
+    // the write queue's slot compares, both candidates (stage G's slot, the
+    // queued one) made apart and picked by `c_cand` last (timing)
+    eqc_h: Signal<Local, Bit>,
+    eqq_h: Signal<Local, Bit>,
+    eqc_h2: Signal<Local, Bit>,
+    eqq_h2: Signal<Local, Bit>,
+    // the compares against the held slots as they stand next cycle, made
+    // against both sources (the read being captured, the held one) and
+    // picked by `cap` / `n4` last (timing)
+    c_rdqq: Signal<Local, Bit>,
+    c_h: Signal<Local, Bit>,
+    q_rdqq: Signal<Local, Bit>,
+    q_h: Signal<Local, Bit>,
+    c_rd2qq: Signal<Local, Bit>,
+    c_h2: Signal<Local, Bit>,
+    q_rd2qq: Signal<Local, Bit>,
+    q_h2: Signal<Local, Bit>,
+    fs_rdqq: Signal<Local, Bit>,
+    fs_h: Signal<Local, Bit>,
+    h_rdqq: Signal<Local, Bit>,
+    h2_rdqq: Signal<Local, Bit>,
+    h2_h: Signal<Local, Bit>,
+    h_rdq: Signal<Local, Bit>,
+    h2_rdq: Signal<Local, Bit>,
+    eqc_rd: Signal<Local, Bit>,
+    eqq_rd: Signal<Local, Bit>,
+    eqc_rd2: Signal<Local, Bit>,
+    eqq_rd2: Signal<Local, Bit>,
     wq_hit: Signal<Local, Bit>,
     wq_hit2: Signal<Local, Bit>,
     /// `wq_slot` next cycle.
     wq_slot_n: Signal<Local, Bits<ORDER_SLOT_BITS>>,
-    h2n_slot: Signal<Local, Bits<ORDER_SLOT_BITS>>,
     // slot compares made a cycle ahead, from the registers' next values
     // (timing: the hits are one gate from registers)
     eq_wq_h: DFF<Bit>,
@@ -312,8 +347,6 @@ pub struct OrderTable {
     eq_g_h: DFF<Bit>,
     eq_f_rd: DFF<Bit>,
     eq_f_h: DFF<Bit>,
-    /// Stage F's entry slot next cycle.
-    fw_n: Signal<Local, Bits<ORDER_SLOT_BITS>>,
     // the event's operands, copied beside the table (timing: the control
     // port's registers sit far away)
     ev_hi_q: DFF<Bits<64>>,
@@ -544,28 +577,61 @@ impl Logic for OrderTable {
         // D−1: the symbol slot for the symbol RAM's read in D, from the held
         // entry as it stands in D (commits up to D−2) and the commits of D−1
         // (stage G) and D (stage F)
-        self.gn_hit.next = self.c_cand.val() & self.eq_g_h.q.val() & !self.hn_live.val();
-        self.fn_hit.next = self.f_cand.val() & self.eq_f_h.q.val() & !self.hn_live.val();
+        // (take_w: the held entry takes a queued commit and is live, so
+        // neither stage hits; it comes last in these, timing)
+        self.live0.next = self.h_live.q.val();
+        self.sym0.next = self.h_sym.q.val();
+        self.eqg0.next = self.eq_g_h.q.val();
+        self.eqf0.next = self.eq_f_h.q.val();
         if self.cap.val() {
-            self.gn_hit.next = self.c_cand.val() & self.eq_g_rd.q.val() & !self.hn_live.val();
-            self.fn_hit.next = self.f_cand.val() & self.eq_f_rd.q.val() & !self.hn_live.val();
+            self.live0.next = self.r_lr.q.val().get_bit(20);
+            self.sym0.next = self.r_meta.q.val().get_bits::<8>(32);
+            self.eqg0.next = self.eq_g_rd.q.val();
+            self.eqf0.next = self.eq_f_rd.q.val();
         }
+        self.gn0.next = self.c_cand.val() & self.eqg0.val() & !self.live0.val();
+        self.fn0.next = self.f_cand.val() & self.eqf0.val() & !self.live0.val();
+        self.fn_hit.next = self.fn0.val() & !self.take_w.val();
         // the compares for next cycle: stage G then is stage F now, stage F
         // then is stage E now (its slot: the Enter's own or the replacement's)
-        self.fw_n.next = self.h2_slot.q.val();
-        if self.e_enter.val() {
-            self.fw_n.next = self.h_slot.q.val();
-        }
+        // (hn_slot is rd_slot_qq when `cap`, else h_slot; stage E's entry
+        // slot is h_slot for an Enter, else h2_slot)
+        self.fs_rdqq.next = self.f_slot.val() == self.rd_slot_qq.q.val();
+        self.fs_h.next = self.f_slot.val() == self.h_slot.q.val();
+        self.h_rdqq.next = self.h_slot.q.val() == self.rd_slot_qq.q.val();
+        self.h2_rdqq.next = self.h2_slot.q.val() == self.rd_slot_qq.q.val();
+        self.h2_h.next = self.h2_slot.q.val() == self.h_slot.q.val();
+        self.h_rdq.next = self.h_slot.q.val() == self.rd_slot_q.q.val();
+        self.h2_rdq.next = self.h2_slot.q.val() == self.rd_slot_q.q.val();
         self.eq_g_rd.d.next = self.f_slot.val() == self.rd_slot_q.q.val();
-        self.eq_g_h.d.next = self.f_slot.val() == self.hn_slot.val();
-        self.eq_f_rd.d.next = self.fw_n.val() == self.rd_slot_q.q.val();
-        self.eq_f_h.d.next = self.fw_n.val() == self.hn_slot.val();
-        self.sym_next.next = self.hn_sym.val();
-        if self.fn_hit.val() {
+        self.eq_g_h.d.next = self.fs_h.val();
+        if self.cap.val() {
+            self.eq_g_h.d.next = self.fs_rdqq.val();
+        }
+        self.eq_f_rd.d.next = self.h2_rdq.val();
+        if self.e_enter.val() {
+            self.eq_f_rd.d.next = self.h_rdq.val();
+        }
+        if self.cap.val() {
+            self.eq_f_h.d.next = self.h2_rdqq.val();
+            if self.e_enter.val() {
+                self.eq_f_h.d.next = self.h_rdqq.val();
+            }
+        } else {
+            self.eq_f_h.d.next = self.h2_h.val();
+            if self.e_enter.val() {
+                self.eq_f_h.d.next = true;
+            }
+        }
+        self.sym_next.next = self.sym0.val();
+        if self.fn0.val() {
             self.sym_next.next = self.f_sym.val();
         }
-        if self.gn_hit.val() {
+        if self.gn0.val() {
             self.sym_next.next = self.c_sym.val();
+        }
+        if self.take_w.val() {
+            self.sym_next.next = self.wq_sym.q.val();
         }
         // D: remaining and side for D+1 (commits up to D)
         self.v_rem_q.d.next = self.h_rem.q.val();
@@ -609,14 +675,42 @@ impl Logic for OrderTable {
             self.wq_slot_n.next = self.c_slot.val();
         }
         self.wq_slot.d.next = self.wq_slot_n.val();
-        self.h2n_slot.next = self.h2_slot.q.val();
-        if self.n4.q.val() {
-            self.h2n_slot.next = self.rd2_slot_qq.q.val();
+        self.c_rdqq.next = self.c_slot.val() == self.rd_slot_qq.q.val();
+        self.c_h.next = self.c_slot.val() == self.h_slot.q.val();
+        self.q_rdqq.next = self.wq_slot.q.val() == self.rd_slot_qq.q.val();
+        self.q_h.next = self.wq_slot.q.val() == self.h_slot.q.val();
+        self.c_rd2qq.next = self.c_slot.val() == self.rd2_slot_qq.q.val();
+        self.c_h2.next = self.c_slot.val() == self.h2_slot.q.val();
+        self.q_rd2qq.next = self.wq_slot.q.val() == self.rd2_slot_qq.q.val();
+        self.q_h2.next = self.wq_slot.q.val() == self.h2_slot.q.val();
+        // = c_slot / wq_slot against hn_slot and against h2_slot as it stands next cycle
+        self.eqc_h.next = self.c_h.val();
+        self.eqq_h.next = self.q_h.val();
+        if self.cap.val() {
+            self.eqc_h.next = self.c_rdqq.val();
+            self.eqq_h.next = self.q_rdqq.val();
         }
-        self.eq_wq_h.d.next = self.wq_slot_n.val() == self.hn_slot.val();
-        self.eq_wq_h2.d.next = self.wq_slot_n.val() == self.h2n_slot.val();
-        self.eq_wq_rd.d.next = self.wq_slot_n.val() == self.rd_slot_q.q.val();
-        self.eq_wq_rd2.d.next = self.wq_slot_n.val() == self.rd2_slot_q.q.val();
+        self.eqc_h2.next = self.c_h2.val();
+        self.eqq_h2.next = self.q_h2.val();
+        if self.n4.q.val() {
+            self.eqc_h2.next = self.c_rd2qq.val();
+            self.eqq_h2.next = self.q_rd2qq.val();
+        }
+        self.eqc_rd.next = self.c_slot.val() == self.rd_slot_q.q.val();
+        self.eqq_rd.next = self.wq_slot.q.val() == self.rd_slot_q.q.val();
+        self.eqc_rd2.next = self.c_slot.val() == self.rd2_slot_q.q.val();
+        self.eqq_rd2.next = self.wq_slot.q.val() == self.rd2_slot_q.q.val();
+        // = wq_slot_n compared with each
+        self.eq_wq_h.d.next = self.eqq_h.val();
+        self.eq_wq_h2.d.next = self.eqq_h2.val();
+        self.eq_wq_rd.d.next = self.eqq_rd.val();
+        self.eq_wq_rd2.d.next = self.eqq_rd2.val();
+        if self.c_cand.val() {
+            self.eq_wq_h.d.next = self.eqc_h.val();
+            self.eq_wq_h2.d.next = self.eqc_h2.val();
+            self.eq_wq_rd.d.next = self.eqc_rd.val();
+            self.eq_wq_rd2.d.next = self.eqc_rd2.val();
+        }
         self.g_hit_q.d.next = self.fn_hit.val();
         if self.c_cand.val() {
             self.wq_tag_hi.d.next = self.c_token_hi.val();

@@ -10,6 +10,7 @@
 //! beat, so [`LOOKUP_CYCLES`] after the stock field settles the RAM outputs
 //! belong to it, and they stay valid until the next message's third beat.
 
+use super::table_ram::TableRam;
 use crate::regmap::{SYMBOL_BITS, SYM_BPS_BITS, SYM_NOTIONAL_BITS, SYM_SHARES_BITS};
 use rust_hdl::prelude::*;
 
@@ -56,12 +57,12 @@ pub struct SymbolLookup {
     pub wr_lim_bps: Signal<In, Bits<SYM_BPS_BITS>>,
     /// Write the slot's three limits (`SYM_LIMITS`).
     pub wr_limits: Signal<In, Bit>,
-    keys: RAM<Bits<64>, SYMBOL_BITS>,
-    flags: RAM<Bits<2>, SYMBOL_BITS>,
-    refs: RAM<Bits<32>, SYMBOL_BITS>,
+    keys: TableRam<Bits<64>, SYMBOL_BITS>,
+    flags: TableRam<Bits<2>, SYMBOL_BITS>,
+    refs: TableRam<Bits<32>, SYMBOL_BITS>,
     /// Max shares in bits 0..20, collar bps in 20..34: one 36-bit-wide block RAM.
-    l_sb: RAM<Bits<34>, SYMBOL_BITS>,
-    l_notional: RAM<Bits<SYM_NOTIONAL_BITS>, SYMBOL_BITS>,
+    l_sb: TableRam<Bits<34>, SYMBOL_BITS>,
+    l_notional: TableRam<Bits<SYM_NOTIONAL_BITS>, SYMBOL_BITS>,
     h_c: DFF<Bits<32>>,
     slot_q: DFF<Bits<SYMBOL_BITS>>,
     h_a: Signal<Local, Bits<32>>,

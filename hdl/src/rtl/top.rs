@@ -80,8 +80,60 @@ pub struct RiskGateRtl {
     op_write: DFF<Bit>,
     op_addr: DFF<Bits<16>>,
     op_data: DFF<Bits<64>>,
-    /// The access's decode, registered in cs 1 for use in cs 2 (timing).
-    err_q: DFF<Bit>,
+    /// The access's decode, one flag per register and direction, registered
+    /// in cs 1 for use in cs 2 (timing: no address compare before a write
+    /// enable, the read data mux or `err`). A flag is set only for a valid
+    /// access: an access with none set answers `err`.
+    aw_kill: DFF<Bit>,
+    aw_seed: DFF<Bit>,
+    aw_max_shares: DFF<Bit>,
+    aw_max_notional: DFF<Bit>,
+    aw_collar: DFF<Bit>,
+    aw_burst: DFF<Bit>,
+    aw_shift: DFF<Bit>,
+    aw_now: DFF<Bit>,
+    aw_table: DFF<Bit>,
+    aw_ot_hi: DFF<Bit>,
+    aw_ot_lo: DFF<Bit>,
+    aw_ot_event: DFF<Bit>,
+    aw_ot_clear: DFF<Bit>,
+    aw_exp_shares: DFF<Bit>,
+    aw_exp_notional: DFF<Bit>,
+    aw_exp_commit: DFF<Bit>,
+    aw_sym_key: DFF<Bit>,
+    aw_sym_write: DFF<Bit>,
+    aw_sym_ref: DFF<Bit>,
+    aw_sym_notional: DFF<Bit>,
+    aw_sym_limits: DFF<Bit>,
+    aw_firm_kill: DFF<Bit>,
+    aw_credit: DFF<Bit>,
+    aw_long: DFF<Bit>,
+    aw_short: DFF<Bit>,
+    aw_clear: DFF<Bit>,
+    ar_kill: DFF<Bit>,
+    ar_seed: DFF<Bit>,
+    ar_max_shares: DFF<Bit>,
+    ar_max_notional: DFF<Bit>,
+    ar_collar: DFF<Bit>,
+    ar_burst: DFF<Bit>,
+    ar_shift: DFF<Bit>,
+    ar_now: DFF<Bit>,
+    ar_table: DFF<Bit>,
+    ar_ot_hi: DFF<Bit>,
+    ar_ot_lo: DFF<Bit>,
+    ar_ot_live: DFF<Bit>,
+    ar_exp_shares: DFF<Bit>,
+    ar_exp_notional: DFF<Bit>,
+    ar_sym_key: DFF<Bit>,
+    ar_sym_notional: DFF<Bit>,
+    ar_firm_kill: DFF<Bit>,
+    ar_credit: DFF<Bit>,
+    ar_long: DFF<Bit>,
+    ar_short: DFF<Bit>,
+    ar_open_notional: DFF<Bit>,
+    ar_counter: DFF<Bit>,
+    /// `FIRM_KILL[f]` of the access's firm, registered in cs 1.
+    kill_rd: DFF<Bit>,
     op_firm_q: DFF<Bits<FIRM_BITS>>,
     /// The access's firm (address bits, or `EXP_COMMIT`'s data), decoded
     /// from the bus as the access is taken (timing: no decode before the
@@ -158,14 +210,33 @@ pub struct RiskGateRtl {
     lo: Signal<Local, Bits<8>>,
     fid_ok: Signal<Local, Bit>,
     op_firm: Signal<Local, Bits<4>>,
-    global_rw: Signal<Local, Bit>,
-    firm_rw: Signal<Local, Bit>,
-    write_only: Signal<Local, Bit>,
-    read_only: Signal<Local, Bit>,
-    exp_firm_bad: Signal<Local, Bit>,
-    err: Signal<Local, Bit>,
-    doit: Signal<Local, Bit>,
+    data_firm_ok: Signal<Local, Bit>,
+    /// cs 2: the access acts and answers.
+    cs2: Signal<Local, Bit>,
+    any_flag: Signal<Local, Bit>,
     rdata: Signal<Local, Bits<64>>,
+    rv_kill: Signal<Local, Bits<64>>,
+    rv_seed: Signal<Local, Bits<64>>,
+    rv_max_shares: Signal<Local, Bits<64>>,
+    rv_max_notional: Signal<Local, Bits<64>>,
+    rv_collar: Signal<Local, Bits<64>>,
+    rv_burst: Signal<Local, Bits<64>>,
+    rv_shift: Signal<Local, Bits<64>>,
+    rv_now: Signal<Local, Bits<64>>,
+    rv_table: Signal<Local, Bits<64>>,
+    rv_ot_hi: Signal<Local, Bits<64>>,
+    rv_ot_lo: Signal<Local, Bits<64>>,
+    rv_ot_live: Signal<Local, Bits<64>>,
+    rv_exp_shares: Signal<Local, Bits<64>>,
+    rv_exp_notional: Signal<Local, Bits<64>>,
+    rv_sym_key: Signal<Local, Bits<64>>,
+    rv_sym_notional: Signal<Local, Bits<64>>,
+    rv_firm_kill: Signal<Local, Bits<64>>,
+    rv_credit: Signal<Local, Bits<64>>,
+    rv_long: Signal<Local, Bits<64>>,
+    rv_short: Signal<Local, Bits<64>>,
+    rv_open_notional: Signal<Local, Bits<64>>,
+    rv_counter: Signal<Local, Bits<64>>,
     sh64: Signal<Local, Bits<64>>,
     d_on: Signal<Local, Bits<65>>,
     d_ob: Signal<Local, Bits<65>>,
@@ -202,7 +273,55 @@ impl Logic for RiskGateRtl {
             op_write,
             op_addr,
             op_data,
-            err_q,
+            aw_kill,
+            aw_seed,
+            aw_max_shares,
+            aw_max_notional,
+            aw_collar,
+            aw_burst,
+            aw_shift,
+            aw_now,
+            aw_table,
+            aw_ot_hi,
+            aw_ot_lo,
+            aw_ot_event,
+            aw_ot_clear,
+            aw_exp_shares,
+            aw_exp_notional,
+            aw_exp_commit,
+            aw_sym_key,
+            aw_sym_write,
+            aw_sym_ref,
+            aw_sym_notional,
+            aw_sym_limits,
+            aw_firm_kill,
+            aw_credit,
+            aw_long,
+            aw_short,
+            aw_clear,
+            ar_kill,
+            ar_seed,
+            ar_max_shares,
+            ar_max_notional,
+            ar_collar,
+            ar_burst,
+            ar_shift,
+            ar_now,
+            ar_table,
+            ar_ot_hi,
+            ar_ot_lo,
+            ar_ot_live,
+            ar_exp_shares,
+            ar_exp_notional,
+            ar_sym_key,
+            ar_sym_notional,
+            ar_firm_kill,
+            ar_credit,
+            ar_long,
+            ar_short,
+            ar_open_notional,
+            ar_counter,
+            kill_rd,
             op_firm_q,
             op_firm_e,
             x_exp,
@@ -395,46 +514,99 @@ impl Logic for RiskGateRtl {
         self.dec_accept.next = self.decision.out_accept.val();
         self.dec_reason.next = self.decision.out_reason.val();
 
-        // ---- control decode (meaningful in cs == 2) ----
+        // ---- control decode: from the access's registers in cs 1, registered for cs 2 ----
+        // (op_addr/op_write/op_data are set when the access is taken and stay
+        // until the next one; the flags are meaningful from cs 2 on)
         self.hi.next = self.op_addr.q.val().get_bits::<8>(8);
         self.lo.next = self.op_addr.q.val().get_bits::<8>(0);
         self.fid_ok.next = self.lo.val() < 16;
         self.op_firm.next = self.op_firm_e.q.val();
-        self.global_rw.next = (self.op_addr.q.val() <= 8)
-            | (self.op_addr.q.val() == 0x5000)
-            | (self.op_addr.q.val() == 0x5001)
-            | (self.op_addr.q.val() == 0x2000)
-            | (self.op_addr.q.val() == 0x2001)
-            | (self.op_addr.q.val() == 0x3000)
-            | (self.op_addr.q.val() == 0x3003);
-        self.firm_rw.next = self.fid_ok.val()
-            & ((self.hi.val() == 0x10)
-                | (self.hi.val() == 0x11)
-                | (self.hi.val() == 0x12)
-                | (self.hi.val() == 0x13));
-        self.write_only.next = (self.op_addr.q.val() == 0x2002)
-            | (self.op_addr.q.val() == 0x3001)
-            | (self.op_addr.q.val() == 0x3002)
-            | (self.op_addr.q.val() == 0x3004)
-            | (self.op_addr.q.val() == 0x5002)
-            | (self.op_addr.q.val() == 0x5003)
-            | ((self.hi.val() == 0x14) & self.fid_ok.val());
-        self.read_only.next = ((self.hi.val() == 0x15) & self.fid_ok.val())
-            | ((self.hi.val() == 0x40) & (self.lo.val() < 24))
-            | (self.op_addr.q.val() == 0x5004);
         // EXP_COMMIT and OT_EVENT name a firm in data[7:0]
-        self.exp_firm_bad.next = ((self.op_addr.q.val() == 0x2002)
-            | (self.op_addr.q.val() == 0x5002))
-            & (self.op_data.q.val().get_bits::<8>(0) >= 16);
-        if self.op_write.q.val() {
-            self.err.next = !(self.global_rw.val() | self.firm_rw.val() | self.write_only.val())
-                | self.exp_firm_bad.val();
-        } else {
-            self.err.next = !(self.global_rw.val() | self.firm_rw.val() | self.read_only.val());
-        }
-        self.err_q.d.next = self.err.val();
+        self.data_firm_ok.next = self.op_data.q.val().get_bits::<8>(0) < 16;
+        // GLOBAL_KILL
+        self.aw_kill.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0);
+        // HASH_SEED
+        self.aw_seed.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 1);
+        // MAX_SHARES
+        self.aw_max_shares.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 2);
+        // MAX_NOTIONAL
+        self.aw_max_notional.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 3);
+        // COLLAR_BPS
+        self.aw_collar.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 4);
+        // THROTTLE_BURST
+        self.aw_burst.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 5);
+        // THROTTLE_SHIFT
+        self.aw_shift.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 6);
+        // NOW
+        self.aw_now.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 7);
+        // ORDER_TABLE
+        self.aw_table.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 8);
+        // OT_TOKEN_HI
+        self.aw_ot_hi.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x5000);
+        // OT_TOKEN_LO
+        self.aw_ot_lo.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x5001);
+        // OT_EVENT
+        self.aw_ot_event.d.next =
+            self.op_write.q.val() & (self.op_addr.q.val() == 0x5002) & self.data_firm_ok.val();
+        // OT_CLEAR
+        self.aw_ot_clear.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x5003);
+        // EXP_SHARES
+        self.aw_exp_shares.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x2000);
+        // EXP_NOTIONAL
+        self.aw_exp_notional.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x2001);
+        // EXP_COMMIT
+        self.aw_exp_commit.d.next =
+            self.op_write.q.val() & (self.op_addr.q.val() == 0x2002) & self.data_firm_ok.val();
+        // SYM_KEY
+        self.aw_sym_key.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x3000);
+        // SYM_WRITE
+        self.aw_sym_write.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x3001);
+        // SYM_REF
+        self.aw_sym_ref.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x3002);
+        // SYM_NOTIONAL
+        self.aw_sym_notional.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x3003);
+        // SYM_LIMITS
+        self.aw_sym_limits.d.next = self.op_write.q.val() & (self.op_addr.q.val() == 0x3004);
+        // FIRM_KILL
+        self.aw_firm_kill.d.next =
+            self.op_write.q.val() & (self.hi.val() == 0x10) & self.fid_ok.val();
+        // FIRM_CREDIT
+        self.aw_credit.d.next = self.op_write.q.val() & (self.hi.val() == 0x11) & self.fid_ok.val();
+        // FIRM_MAX_LONG
+        self.aw_long.d.next = self.op_write.q.val() & (self.hi.val() == 0x12) & self.fid_ok.val();
+        // FIRM_MAX_SHORT
+        self.aw_short.d.next = self.op_write.q.val() & (self.hi.val() == 0x13) & self.fid_ok.val();
+        // FIRM_CLEAR
+        self.aw_clear.d.next = self.op_write.q.val() & (self.hi.val() == 0x14) & self.fid_ok.val();
+        self.ar_kill.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 0);
+        self.ar_seed.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 1);
+        self.ar_max_shares.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 2);
+        self.ar_max_notional.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 3);
+        self.ar_collar.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 4);
+        self.ar_burst.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 5);
+        self.ar_shift.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 6);
+        self.ar_now.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 7);
+        self.ar_table.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 8);
+        self.ar_ot_hi.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 0x5000);
+        self.ar_ot_lo.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 0x5001);
+        self.ar_ot_live.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 0x5004);
+        self.ar_exp_shares.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 0x2000);
+        self.ar_exp_notional.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 0x2001);
+        self.ar_sym_key.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 0x3000);
+        self.ar_sym_notional.d.next = !self.op_write.q.val() & (self.op_addr.q.val() == 0x3003);
+        self.ar_firm_kill.d.next =
+            !self.op_write.q.val() & (self.hi.val() == 0x10) & self.fid_ok.val();
+        self.ar_credit.d.next =
+            !self.op_write.q.val() & (self.hi.val() == 0x11) & self.fid_ok.val();
+        self.ar_long.d.next = !self.op_write.q.val() & (self.hi.val() == 0x12) & self.fid_ok.val();
+        self.ar_short.d.next = !self.op_write.q.val() & (self.hi.val() == 0x13) & self.fid_ok.val();
+        self.ar_open_notional.d.next =
+            !self.op_write.q.val() & (self.hi.val() == 0x15) & self.fid_ok.val();
+        self.ar_counter.d.next =
+            !self.op_write.q.val() & (self.hi.val() == 0x40) & (self.lo.val() < 24);
+        self.kill_rd.d.next = self.g_firm_kill.q.val().get_bit(self.op_firm.val().index());
         self.op_firm_q.d.next = self.op_firm.val();
-        self.doit.next = (self.cs.q.val() == 2) & self.op_write.q.val() & !self.err_q.q.val();
+        self.cs2.next = self.cs.q.val() == 2;
 
         // ---- firm state ports: the control port owns them while cs != 0 ----
         // an accepted Enter or Replace (registered in the checks' stage G,
@@ -460,9 +632,8 @@ impl Logic for RiskGateRtl {
         self.firms.wr_tokens.next = self.checks.c_count.val();
         self.firms.wr_last.next = self.checks.c_stamp.val();
         self.firms.stamp.next = self.checks.c_stamp.val();
-        // NOW (0x0007) is written in cs 2 whatever else: clear the stamps from cs 1
-        self.firms.unstamp_all.next =
-            (self.cs.q.val() == 1) & self.op_write.q.val() & (self.op_addr.q.val() == 7);
+        // NOW written (cs 2): every stamp cleared with it
+        self.firms.unstamp_all.next = self.cs2.val() & self.aw_now.q.val();
         self.firms.stamp_firm.next = self.checks.c_firm.val();
         self.firms.wr_token.next = self.commit.val();
         self.firms.d_open_notional.next = self.checks.n_open_notional.val();
@@ -481,14 +652,14 @@ impl Logic for RiskGateRtl {
         self.symbols.wr_key.next = self.g_sym_key.q.val();
         self.symbols.wr_flags.next = self.op_data.q.val().get_bits::<2>(8);
         self.symbols.wr_reference.next = self.op_data.q.val().get_bits::<32>(32);
-        self.symbols.wr_entry.next = self.doit.val() & (self.op_addr.q.val() == 0x3001);
-        self.symbols.wr_ref_only.next = self.doit.val() & (self.op_addr.q.val() == 0x3002);
+        self.symbols.wr_entry.next = self.cs2.val() & self.aw_sym_write.q.val();
+        self.symbols.wr_ref_only.next = self.cs2.val() & self.aw_sym_ref.q.val();
         // SYM_LIMITS: collar bps data[29:16], max shares data[51:32], max notional staged
         self.symbols.wr_lim_bps.next = self.op_data.q.val().get_bits::<SYM_BPS_BITS>(16);
         self.symbols.wr_lim_shares.next = self.op_data.q.val().get_bits::<SYM_SHARES_BITS>(32);
         self.symbols.wr_lim_notional.next =
             self.g_sym_notional.q.val().get_bits::<SYM_NOTIONAL_BITS>(0);
-        self.symbols.wr_limits.next = self.doit.val() & (self.op_addr.q.val() == 0x3004);
+        self.symbols.wr_limits.next = self.cs2.val() & self.aw_sym_limits.q.val();
 
         self.sh64.next = bit_cast::<64, 32>(self.g_exp_shares.q.val());
         // An EXP_COMMIT update: release (saturating at zero: the borrow out
@@ -524,59 +695,68 @@ impl Logic for RiskGateRtl {
         self.x_so.d.next = self.firms.sold.val() + self.sh64.val();
         self.x_bucket.d.next = self.op_data.q.val().get_bits::<2>(8);
         self.x_fill.d.next = self.op_data.q.val().get_bits::<2>(10);
-        self.x_exp.d.next = false;
-        self.x_credit.d.next = false;
-        self.x_long.d.next = false;
-        self.x_short.d.next = false;
-        self.x_clear.d.next = false;
-        self.ot_ev_start.next = false;
-        self.ot_clear_start.next = false;
-        if self.doit.val() {
-            match self.op_addr.q.val().index() {
-                0 => self.g_kill.d.next = self.op_data.q.val().get_bit(0),
-                1 => self.g_seed.d.next = self.op_data.q.val(),
-                2 => self.g_max_shares.d.next = self.op_data.q.val().get_bits::<32>(0),
-                3 => self.g_max_notional.d.next = self.op_data.q.val(),
-                4 => self.g_collar_bps.d.next = self.op_data.q.val().get_bits::<16>(0),
-                5 => self.g_burst.d.next = self.op_data.q.val().get_bits::<16>(0),
-                6 => self.g_shift.d.next = self.op_data.q.val().get_bits::<5>(0),
-                7 => self.g_now.d.next = self.op_data.q.val().get_bits::<32>(0),
-                8 => self.g_table.d.next = self.op_data.q.val().get_bit(0),
-                20480 => self.g_ot_hi.d.next = self.op_data.q.val(),
-                20481 => self.g_ot_lo.d.next = self.op_data.q.val().get_bits::<48>(0),
-                // a venue event, and the sweep: the order table runs them with
-                // the control port held in cs 3
-                20482 => self.ot_ev_start.next = true,
-                20483 => self.ot_clear_start.next = true,
-                8192 => self.g_exp_shares.d.next = self.op_data.q.val().get_bits::<32>(0),
-                8193 => self.g_exp_notional.d.next = self.op_data.q.val(),
-                12288 => self.g_sym_key.d.next = self.op_data.q.val(),
-                12291 => self.g_sym_notional.d.next = self.op_data.q.val(),
-                // exposure update: the values are computed below every
-                // cycle, written in cs 3 (timing)
-                8194 => self.x_exp.d.next = true,
-                _ => {
-                    if self.hi.val() == 0x10 {
-                        self.g_firm_kill.d.next = self.g_firm_kill.q.val().replace_bit(
-                            self.op_firm_q.q.val().index(),
-                            self.op_data.q.val().get_bit(0),
-                        );
-                    }
-                    if self.hi.val() == 0x11 {
-                        self.x_credit.d.next = true;
-                    }
-                    if self.hi.val() == 0x12 {
-                        self.x_long.d.next = true;
-                    }
-                    if self.hi.val() == 0x13 {
-                        self.x_short.d.next = true;
-                    }
-                    if self.hi.val() == 0x14 {
-                        self.x_clear.d.next = true;
-                    }
-                }
-            }
+        if self.cs2.val() & self.aw_kill.q.val() {
+            self.g_kill.d.next = self.op_data.q.val().get_bit(0);
         }
+        if self.cs2.val() & self.aw_seed.q.val() {
+            self.g_seed.d.next = self.op_data.q.val();
+        }
+        if self.cs2.val() & self.aw_max_shares.q.val() {
+            self.g_max_shares.d.next = self.op_data.q.val().get_bits::<32>(0);
+        }
+        if self.cs2.val() & self.aw_max_notional.q.val() {
+            self.g_max_notional.d.next = self.op_data.q.val();
+        }
+        if self.cs2.val() & self.aw_collar.q.val() {
+            self.g_collar_bps.d.next = self.op_data.q.val().get_bits::<16>(0);
+        }
+        if self.cs2.val() & self.aw_burst.q.val() {
+            self.g_burst.d.next = self.op_data.q.val().get_bits::<16>(0);
+        }
+        if self.cs2.val() & self.aw_shift.q.val() {
+            self.g_shift.d.next = self.op_data.q.val().get_bits::<5>(0);
+        }
+        if self.cs2.val() & self.aw_now.q.val() {
+            self.g_now.d.next = self.op_data.q.val().get_bits::<32>(0);
+        }
+        if self.cs2.val() & self.aw_table.q.val() {
+            self.g_table.d.next = self.op_data.q.val().get_bit(0);
+        }
+        if self.cs2.val() & self.aw_ot_hi.q.val() {
+            self.g_ot_hi.d.next = self.op_data.q.val();
+        }
+        if self.cs2.val() & self.aw_ot_lo.q.val() {
+            self.g_ot_lo.d.next = self.op_data.q.val().get_bits::<48>(0);
+        }
+        if self.cs2.val() & self.aw_exp_shares.q.val() {
+            self.g_exp_shares.d.next = self.op_data.q.val().get_bits::<32>(0);
+        }
+        if self.cs2.val() & self.aw_exp_notional.q.val() {
+            self.g_exp_notional.d.next = self.op_data.q.val();
+        }
+        if self.cs2.val() & self.aw_sym_key.q.val() {
+            self.g_sym_key.d.next = self.op_data.q.val();
+        }
+        if self.cs2.val() & self.aw_sym_notional.q.val() {
+            self.g_sym_notional.d.next = self.op_data.q.val();
+        }
+        if self.cs2.val() & self.aw_firm_kill.q.val() {
+            self.g_firm_kill.d.next = self.g_firm_kill.q.val().replace_bit(
+                self.op_firm_q.q.val().index(),
+                self.op_data.q.val().get_bit(0),
+            );
+        }
+        // a venue event, and the sweep: the order table runs them with the
+        // control port held in cs 3
+        self.ot_ev_start.next = self.cs2.val() & self.aw_ot_event.q.val();
+        self.ot_clear_start.next = self.cs2.val() & self.aw_ot_clear.q.val();
+        // exposure update (values computed above every cycle), firm limit
+        // writes and FIRM_CLEAR: written in cs 3
+        self.x_exp.d.next = self.cs2.val() & self.aw_exp_commit.q.val();
+        self.x_credit.d.next = self.cs2.val() & self.aw_credit.q.val();
+        self.x_long.d.next = self.cs2.val() & self.aw_long.q.val();
+        self.x_short.d.next = self.cs2.val() & self.aw_short.q.val();
+        self.x_clear.d.next = self.cs2.val() & self.aw_clear.q.val();
 
         // ---- firm limits and FIRM_CLEAR, decoded in cs 2, written in cs 3 ----
         if self.x_credit.q.val() {
@@ -633,52 +813,131 @@ impl Logic for RiskGateRtl {
         self.otable.ev_start.next = self.ot_ev_start.val();
         self.otable.clear_start.next = self.ot_clear_start.val();
 
-        // ---- control read data ----
-        self.rdata.next = 0.into();
-        match self.op_addr.q.val().index() {
-            0 => self.rdata.next = bit_cast::<64, 1>(self.g_kill.q.val().into()),
-            1 => self.rdata.next = self.g_seed.q.val(),
-            2 => self.rdata.next = bit_cast::<64, 32>(self.g_max_shares.q.val()),
-            3 => self.rdata.next = self.g_max_notional.q.val(),
-            4 => self.rdata.next = bit_cast::<64, 16>(self.g_collar_bps.q.val()),
-            5 => self.rdata.next = bit_cast::<64, 16>(self.g_burst.q.val()),
-            6 => self.rdata.next = bit_cast::<64, 5>(self.g_shift.q.val()),
-            7 => self.rdata.next = bit_cast::<64, 32>(self.g_now.q.val()),
-            8 => self.rdata.next = bit_cast::<64, 1>(self.g_table.q.val().into()),
-            20480 => self.rdata.next = self.g_ot_hi.q.val(),
-            20481 => self.rdata.next = bit_cast::<64, 48>(self.g_ot_lo.q.val()),
-            20484 => self.rdata.next = bit_cast::<64, 13>(self.otable.live.val()),
-            8192 => self.rdata.next = bit_cast::<64, 32>(self.g_exp_shares.q.val()),
-            8193 => self.rdata.next = self.g_exp_notional.q.val(),
-            12288 => self.rdata.next = self.g_sym_key.q.val(),
-            12291 => self.rdata.next = self.g_sym_notional.q.val(),
-            _ => {
-                if self.hi.val() == 0x10 {
-                    self.rdata.next = bit_cast::<64, 1>(
-                        self.g_firm_kill
-                            .q
-                            .val()
-                            .get_bit(self.op_firm_q.q.val().index())
-                            .into(),
-                    );
-                }
-                if self.hi.val() == 0x11 {
-                    self.rdata.next = self.firms.credit.val();
-                }
-                if self.hi.val() == 0x12 {
-                    self.rdata.next = self.firms.max_long.val();
-                }
-                if self.hi.val() == 0x13 {
-                    self.rdata.next = self.firms.max_short.val();
-                }
-                if self.hi.val() == 0x15 {
-                    self.rdata.next = self.firms.open_notional.val();
-                }
-                if self.hi.val() == 0x40 {
-                    self.rdata.next = bit_cast::<64, 32>(self.cnt_q.q.val());
-                }
-            }
+        // ---- control read data (cs 2): an AND-OR of the one-hot read flags ----
+        self.rv_kill.next = 0.into();
+        if self.ar_kill.q.val() {
+            self.rv_kill.next = bit_cast::<64, 1>(self.g_kill.q.val().into());
         }
+        self.rv_seed.next = 0.into();
+        if self.ar_seed.q.val() {
+            self.rv_seed.next = self.g_seed.q.val();
+        }
+        self.rv_max_shares.next = 0.into();
+        if self.ar_max_shares.q.val() {
+            self.rv_max_shares.next = bit_cast::<64, 32>(self.g_max_shares.q.val());
+        }
+        self.rv_max_notional.next = 0.into();
+        if self.ar_max_notional.q.val() {
+            self.rv_max_notional.next = self.g_max_notional.q.val();
+        }
+        self.rv_collar.next = 0.into();
+        if self.ar_collar.q.val() {
+            self.rv_collar.next = bit_cast::<64, 16>(self.g_collar_bps.q.val());
+        }
+        self.rv_burst.next = 0.into();
+        if self.ar_burst.q.val() {
+            self.rv_burst.next = bit_cast::<64, 16>(self.g_burst.q.val());
+        }
+        self.rv_shift.next = 0.into();
+        if self.ar_shift.q.val() {
+            self.rv_shift.next = bit_cast::<64, 5>(self.g_shift.q.val());
+        }
+        self.rv_now.next = 0.into();
+        if self.ar_now.q.val() {
+            self.rv_now.next = bit_cast::<64, 32>(self.g_now.q.val());
+        }
+        self.rv_table.next = 0.into();
+        if self.ar_table.q.val() {
+            self.rv_table.next = bit_cast::<64, 1>(self.g_table.q.val().into());
+        }
+        self.rv_ot_hi.next = 0.into();
+        if self.ar_ot_hi.q.val() {
+            self.rv_ot_hi.next = self.g_ot_hi.q.val();
+        }
+        self.rv_ot_lo.next = 0.into();
+        if self.ar_ot_lo.q.val() {
+            self.rv_ot_lo.next = bit_cast::<64, 48>(self.g_ot_lo.q.val());
+        }
+        self.rv_ot_live.next = 0.into();
+        if self.ar_ot_live.q.val() {
+            self.rv_ot_live.next = bit_cast::<64, 13>(self.otable.live.val());
+        }
+        self.rv_exp_shares.next = 0.into();
+        if self.ar_exp_shares.q.val() {
+            self.rv_exp_shares.next = bit_cast::<64, 32>(self.g_exp_shares.q.val());
+        }
+        self.rv_exp_notional.next = 0.into();
+        if self.ar_exp_notional.q.val() {
+            self.rv_exp_notional.next = self.g_exp_notional.q.val();
+        }
+        self.rv_sym_key.next = 0.into();
+        if self.ar_sym_key.q.val() {
+            self.rv_sym_key.next = self.g_sym_key.q.val();
+        }
+        self.rv_sym_notional.next = 0.into();
+        if self.ar_sym_notional.q.val() {
+            self.rv_sym_notional.next = self.g_sym_notional.q.val();
+        }
+        self.rv_firm_kill.next = 0.into();
+        if self.ar_firm_kill.q.val() {
+            self.rv_firm_kill.next = bit_cast::<64, 1>(self.kill_rd.q.val().into());
+        }
+        self.rv_credit.next = 0.into();
+        if self.ar_credit.q.val() {
+            self.rv_credit.next = self.firms.credit.val();
+        }
+        self.rv_long.next = 0.into();
+        if self.ar_long.q.val() {
+            self.rv_long.next = self.firms.max_long.val();
+        }
+        self.rv_short.next = 0.into();
+        if self.ar_short.q.val() {
+            self.rv_short.next = self.firms.max_short.val();
+        }
+        self.rv_open_notional.next = 0.into();
+        if self.ar_open_notional.q.val() {
+            self.rv_open_notional.next = self.firms.open_notional.val();
+        }
+        self.rv_counter.next = 0.into();
+        if self.ar_counter.q.val() {
+            self.rv_counter.next = bit_cast::<64, 32>(self.cnt_q.q.val());
+        }
+        self.rdata.next = (((self.rv_kill.val() | self.rv_seed.val())
+            | (self.rv_max_shares.val() | (self.rv_max_notional.val() | self.rv_collar.val())))
+            | ((self.rv_burst.val() | (self.rv_shift.val() | self.rv_now.val()))
+                | (self.rv_table.val() | (self.rv_ot_hi.val() | self.rv_ot_lo.val()))))
+            | (((self.rv_ot_live.val() | self.rv_exp_shares.val())
+                | (self.rv_exp_notional.val()
+                    | (self.rv_sym_key.val() | self.rv_sym_notional.val())))
+                | ((self.rv_firm_kill.val() | (self.rv_credit.val() | self.rv_long.val()))
+                    | (self.rv_short.val()
+                        | (self.rv_open_notional.val() | self.rv_counter.val()))));
+        self.any_flag.next = ((((self.aw_kill.q.val()
+            | (self.aw_seed.q.val() | self.aw_max_shares.q.val()))
+            | (self.aw_max_notional.q.val() | (self.aw_collar.q.val() | self.aw_burst.q.val())))
+            | ((self.aw_shift.q.val() | (self.aw_now.q.val() | self.aw_table.q.val()))
+                | (self.aw_ot_hi.q.val() | (self.aw_ot_lo.q.val() | self.aw_ot_event.q.val()))))
+            | (((self.aw_ot_clear.q.val()
+                | (self.aw_exp_shares.q.val() | self.aw_exp_notional.q.val()))
+                | (self.aw_exp_commit.q.val()
+                    | (self.aw_sym_key.q.val() | self.aw_sym_write.q.val())))
+                | ((self.aw_sym_ref.q.val()
+                    | (self.aw_sym_notional.q.val() | self.aw_sym_limits.q.val()))
+                    | (self.aw_firm_kill.q.val()
+                        | (self.aw_credit.q.val() | self.aw_long.q.val())))))
+            | ((((self.aw_short.q.val() | (self.aw_clear.q.val() | self.ar_kill.q.val()))
+                | (self.ar_seed.q.val()
+                    | (self.ar_max_shares.q.val() | self.ar_max_notional.q.val())))
+                | ((self.ar_collar.q.val() | (self.ar_burst.q.val() | self.ar_shift.q.val()))
+                    | (self.ar_now.q.val() | (self.ar_table.q.val() | self.ar_ot_hi.q.val()))))
+                | (((self.ar_ot_lo.q.val()
+                    | (self.ar_ot_live.q.val() | self.ar_exp_shares.q.val()))
+                    | (self.ar_exp_notional.q.val()
+                        | (self.ar_sym_key.q.val() | self.ar_sym_notional.q.val())))
+                    | ((self.ar_firm_kill.q.val()
+                        | (self.ar_credit.q.val() | self.ar_long.q.val()))
+                        | (self.ar_short.q.val()
+                            | (self.ar_open_notional.q.val() | self.ar_counter.q.val())))));
 
         // ---- control sequencing: take → read firm RAM → act and answer ----
         self.resp_valid.d.next = false;
@@ -701,11 +960,10 @@ impl Logic for RiskGateRtl {
         if self.cs.q.val() == 2 {
             self.cs.d.next = 3.into();
             self.resp_valid.d.next = true;
-            self.resp_err.d.next = self.err_q.q.val();
-            self.resp_data.d.next = 0.into();
-            if !self.op_write.q.val() & !self.err_q.q.val() {
-                self.resp_data.d.next = self.rdata.val();
-            }
+            // no flag: unknown address, wrong direction or a bad firm
+            self.resp_err.d.next = !self.any_flag.val();
+            // zero for a write or an error (no read flag set)
+            self.resp_data.d.next = self.rdata.val();
         }
         self.ctl_rvalid.next = self.resp_valid.q.val();
         self.ctl_err.next = self.resp_err.q.val();
