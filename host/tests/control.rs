@@ -5,8 +5,7 @@
 //! time rejecting the next larger child; bad input refused with nothing
 //! applied; no token or secret in logs, journal, exports or Debug output.
 
-use eti_core::ouch::{self, Inbound};
-use eti_core::soupbintcp::{Framer, Packet};
+use eti_core::ouch::Inbound;
 use eti_core::{Price, Side, Symbol};
 use eti_host::control::auth::{new_token, token_hash, Role, UserEntry};
 use eti_host::control::client::{read_reply, Client, Reply};
@@ -16,11 +15,13 @@ use eti_host::journal::keys::hex;
 use eti_host::trading::{Command, ManualOrder};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod support;
 
 fn client(s: &LiveSession, token: Option<Secret>) -> Client {
     Client::new(&s.control.url(), &s.dir.join("ca.pem"), token, None).unwrap()
@@ -303,69 +304,23 @@ fn role_matrix_credentials_and_secrets_over_tls() {
 
 type Wire = Arc<Mutex<Vec<(Instant, char, u32, Symbol)>>>;
 
-/// A TCP tap between host and venue: forwards both ways and records every
-/// Enter Order ('O', shares, stock) and Cancel Order ('X') the venue receives.
+/// A TCP tap between host and venue ([`support::ouch_tap`]) that records
+/// every Enter Order ('O', shares, stock) and Cancel Order ('X') the venue
+/// receives.
 fn tap(upstream: SocketAddr, seen: Wire) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            let Ok(client) = c else { continue };
-            let Ok(server) = TcpStream::connect(upstream) else {
-                continue;
-            };
-            let _ = client.set_nodelay(true);
-            let _ = server.set_nodelay(true);
-            let (mut from_host, mut to_venue) =
-                (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let (mut from_venue, mut to_host) = (server, client);
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                let mut framer = Framer::with_capacity(1024, 1 << 16);
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = from_host.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let mut off = 0;
-                    while off < n {
-                        off += framer.push(&buf[off..n]);
-                        while let Ok(Some(p)) = framer.next_packet() {
-                            if let Packet::UnsequencedData(m) = p {
-                                let rec = match ouch::decode_inbound(m) {
-                                    Ok(Inbound::EnterOrder(v)) => {
-                                        let m = v.to_message();
-                                        Some(('O', m.shares.0, m.stock))
-                                    }
-                                    Ok(Inbound::CancelOrder(_)) => {
-                                        Some(('X', 0, Symbol([b' '; 8])))
-                                    }
-                                    _ => None,
-                                };
-                                if let Some((k, sh, st)) = rec {
-                                    seen.lock().unwrap().push((Instant::now(), k, sh, st));
-                                }
-                            }
-                        }
-                    }
-                    if to_venue.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = to_venue.shutdown(Shutdown::Both);
-            });
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = from_venue.read(&mut buf) {
-                    if n == 0 || to_host.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = to_host.shutdown(Shutdown::Both);
-            });
+    support::ouch_tap(upstream, move |m| {
+        let rec = match m {
+            Inbound::EnterOrder(v) => {
+                let m = v.to_message();
+                Some(('O', m.shares.0, m.stock))
+            }
+            Inbound::CancelOrder(_) => Some(('X', 0, Symbol([b' '; 8]))),
+            _ => None,
+        };
+        if let Some((k, sh, st)) = rec {
+            seen.lock().unwrap().push((Instant::now(), k, sh, st));
         }
-    });
-    addr
+    })
 }
 
 fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {

@@ -13,7 +13,6 @@ use eti_host::app::runner::{build_host, open_feed, run_journaled};
 use eti_host::journal::{Journal, JournalConfig};
 use eti_host::trading::orders::OrderState;
 use eti_host::trading::{command_queue, Host, SharedStatus};
-use eti_sim::config::SimConfig;
 use eti_sim::simulator::Simulator;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,22 +34,11 @@ fn venue(dir: &Path) -> (Simulator, PathBuf) {
 
 /// [`venue`] with `risk.gate` = `gate` (golden | rtl).
 fn venue_with_gate(dir: &Path, gate: &str) -> (Simulator, PathBuf) {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut sc = SimConfig::loopback_ephemeral();
-    sc.feed.destinations = vec![format!("127.0.0.1:{port}")];
-    sc.flow.enabled = true;
-    sc.flow.orders_per_sec = 0;
     // levels 10 cents apart: the spread leaves whole cents free, so our
     // order is alone at the best offer and the counterparty meets only it
-    sc.flow.tick = "0.10".into();
-    let sim = Simulator::start(&sc).unwrap();
+    let (sim, text) = support::in_process_venue(0, |sc| sc.flow.tick = "0.10".into());
     let path = dir.join("eti.toml");
-    let text = support::loopback_config(port, sim.retransmit_addr(), sim.ouch_addr())
-        .replace("gate = \"golden\"", &format!("gate = \"{gate}\""));
+    let text = text.replace("gate = \"golden\"", &format!("gate = \"{gate}\""));
     std::fs::write(&path, text).unwrap();
     (sim, path)
 }

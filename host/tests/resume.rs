@@ -11,8 +11,6 @@ use eti_host::app::runner::{build_host, open_feed, run_journaled};
 use eti_host::journal::{Journal, JournalConfig};
 use eti_host::trading::orders::OrderState;
 use eti_host::trading::{command_queue, Host, SharedStatus};
-use eti_sim::config::SimConfig;
-use eti_sim::simulator::Simulator;
 use std::sync::Arc;
 
 mod support;
@@ -21,21 +19,11 @@ use support::poll_until;
 
 #[test]
 fn run_resumes_from_the_journal_of_a_stopped_session() {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut sc = SimConfig::loopback_ephemeral();
-    sc.feed.destinations = vec![format!("127.0.0.1:{port}")];
     // seeded books, no background flow: nothing trades unless we do
-    sc.flow.enabled = true;
-    sc.flow.orders_per_sec = 0;
-    let sim = Simulator::start(&sc).unwrap();
+    let (sim, text) = support::in_process_venue(0, |_| {});
     let dir = tempfile::tempdir().unwrap();
     let jdir = dir.path().join("journal");
     let path = dir.path().join("eti.toml");
-    let text = support::loopback_config(port, sim.retransmit_addr(), sim.ouch_addr());
     std::fs::write(&path, text).unwrap();
     let aapl = Symbol::new("AAPL").unwrap();
 

@@ -1,27 +1,14 @@
 //! `eti run`: a host built from a TOML file connects to a venue (the
 //! simulator, started in process on loopback) and trades its configured parent.
 
-use eti_sim::config::SimConfig;
-use eti_sim::simulator::Simulator;
-
 mod support;
 
 #[test]
 fn run_from_config_trades_against_a_venue() {
-    // a free UDP port for the feed (the venue must know it up front)
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut sc = SimConfig::loopback_ephemeral();
-    sc.feed.destinations = vec![format!("127.0.0.1:{port}")];
-    sc.flow.enabled = true;
-    sc.flow.orders_per_sec = 1500;
-    let sim = Simulator::start(&sc).unwrap();
+    // the venue publishes to a free UDP port, the host's feed
+    let (sim, mut text) = support::in_process_venue(1500, |_| {});
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("eti.toml");
-    let mut text = support::loopback_config(port, sim.retransmit_addr(), sim.ouch_addr());
     text.push_str("\n[[orders]]\nalgo = \"twap\"\nsymbol = \"AAPL\"\nside = \"buy\"\nshares = 1000\nduration_s = 3\nslices = 5\nparticipation_pct = 50\n");
     std::fs::write(&path, text).unwrap();
     let host = eti_host::app::runner::run_from_config(Some(&path), Some(20)).expect("eti run");

@@ -4,67 +4,25 @@
 //! checked on the wire by a tap between the host and the venue that decodes
 //! every Enter Order the venue receives.
 
-use eti_core::ouch::{self, EnterOrder, Inbound};
-use eti_core::soupbintcp::{Framer, Packet};
+use eti_core::ouch::{EnterOrder, Inbound};
 use eti_host::app::config::GateKind;
 use eti_host::demo::{run, DemoOptions, Outcome};
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+mod support;
+
 type Seen = Arc<Mutex<Vec<(Instant, EnterOrder)>>>;
 
-/// A TCP tap: forwards both directions, decodes client → venue SoupBinTCP and
-/// records every OUCH Enter Order with its arrival time.
+/// A TCP tap ([`support::ouch_tap`]) that records every OUCH Enter Order
+/// the venue receives with its arrival time.
 fn start_tap(upstream: SocketAddr, seen: Seen) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            let Ok(client) = c else { continue };
-            let Ok(server) = TcpStream::connect(upstream) else {
-                continue;
-            };
-            let _ = client.set_nodelay(true);
-            let _ = server.set_nodelay(true);
-            let (mut c_rd, mut s_wr) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let (mut s_rd, mut c_wr) = (server, client);
-            let seen = seen.clone();
-            std::thread::spawn(move || {
-                let mut framer = Framer::with_capacity(1024, 1 << 16);
-                let mut buf = [0u8; 8192];
-                loop {
-                    let n = match c_rd.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    let mut off = 0;
-                    while off < n {
-                        off += framer.push(&buf[off..n]);
-                        while let Ok(Some(p)) = framer.next_packet() {
-                            if let Packet::UnsequencedData(m) = p {
-                                if let Ok(Inbound::EnterOrder(v)) = ouch::decode_inbound(m) {
-                                    seen.lock().unwrap().push((Instant::now(), v.to_message()));
-                                }
-                            }
-                        }
-                    }
-                    if s_wr.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = s_wr.shutdown(Shutdown::Both);
-                let _ = c_rd.shutdown(Shutdown::Both);
-            });
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut s_rd, &mut c_wr);
-                let _ = c_wr.shutdown(Shutdown::Both);
-                let _ = s_rd.shutdown(Shutdown::Both);
-            });
+    support::ouch_tap(upstream, move |m| {
+        if let Inbound::EnterOrder(v) = m {
+            seen.lock().unwrap().push((Instant::now(), v.to_message()));
         }
-    });
-    addr
+    })
 }
 
 fn session(

@@ -4,8 +4,13 @@
 //! unused in any one of them.
 #![allow(dead_code)]
 
+use eti_core::ouch::{self, Inbound};
+use eti_core::soupbintcp::{Framer, Packet};
+use eti_sim::config::SimConfig;
+use eti_sim::simulator::Simulator;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -223,6 +228,25 @@ impl Rng {
     }
 }
 
+/// A simulator started in this process with seeded books and flow at
+/// `orders_per_sec` (0: nothing trades unless the test does), publishing
+/// its feed to a free loopback port; `tweak` may change its config first.
+/// Returns it with the [`loopback_config`] of a host on it.
+pub fn in_process_venue(
+    orders_per_sec: u32,
+    tweak: impl FnOnce(&mut SimConfig),
+) -> (Simulator, String) {
+    let port = free_udp_port();
+    let mut sc = SimConfig::loopback_ephemeral();
+    sc.feed.destinations = vec![format!("127.0.0.1:{port}")];
+    sc.flow.enabled = true;
+    sc.flow.orders_per_sec = orders_per_sec;
+    tweak(&mut sc);
+    let sim = Simulator::start(&sc).unwrap();
+    let text = loopback_config(port, sim.retransmit_addr(), sim.ouch_addr());
+    (sim, text)
+}
+
 /// The embedded defaults pointed at a simulator on loopback: the feed on
 /// `feed_port`, the simulator's retransmission and OUCH addresses, no
 /// metrics listener.
@@ -285,4 +309,61 @@ pub fn assert_order_table_clean(summary: &str) {
         .collect();
     assert!(live.len() > 6, "{table}");
     assert_eq!(live[0], live[6], "live in the gate vs ours: {table}");
+}
+
+/// A TCP tap between a host and its venue at `upstream`: forwards both ways
+/// and shows `seen` every OUCH message the venue receives; returns the
+/// address for the host to connect to.
+pub fn ouch_tap<F>(upstream: SocketAddr, seen: F) -> SocketAddr
+where
+    F: Fn(Inbound<'_>) + Clone + Send + 'static,
+{
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(client) = c else { continue };
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            let (mut from_host, mut to_venue) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut from_venue, mut to_host) = (server, client);
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut framer = Framer::with_capacity(1024, 1 << 16);
+                let mut buf = [0u8; 8192];
+                loop {
+                    let n = match from_host.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let mut off = 0;
+                    while off < n {
+                        off += framer.push(&buf[off..n]);
+                        while let Ok(Some(p)) = framer.next_packet() {
+                            if let Packet::UnsequencedData(m) = p {
+                                if let Ok(msg) = ouch::decode_inbound(m) {
+                                    seen(msg);
+                                }
+                            }
+                        }
+                    }
+                    if to_venue.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to_venue.shutdown(Shutdown::Both);
+                let _ = from_host.shutdown(Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_venue, &mut to_host);
+                let _ = to_host.shutdown(Shutdown::Both);
+                let _ = from_venue.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    addr
 }
