@@ -32,7 +32,7 @@ const PARENTS: [(&str, &str, i64); 3] = [
 const WINDOW_S: u64 = 36;
 
 mod support;
-use support::{eti, free_udp_port, json_lines, size, Host, Rng, SimProcess};
+use support::{eti, free_udp_port, json_lines, size, Host, SimProcess};
 
 /// `eti-sim serve` on one venue with drop copy, order log and day file in `dir`.
 struct Sim {
@@ -239,13 +239,7 @@ fn sigkilled_host_resumes_without_trading_twice() {
     let _sim = Sim::start(dir);
     let cfg = host_config(dir, feed_port, &_sim);
     let journal = dir.join("journal");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill schedule seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = support::clock_seeded_rng("kill schedule");
     let (orders, drops) = (dir.join("orders.jsonl"), dir.join("drop.jsonl"));
     let mut kills = 0;
     let mut near_event = 0;
@@ -253,16 +247,8 @@ fn sigkilled_host_resumes_without_trading_twice() {
     let mut finished = None;
     // leave the last run time to finish inside the parents' window
     while kills < 22 && t_start.elapsed() < Duration::from_secs(WINDOW_S - 8) {
-        let mut h = Host::start(dir, runs, &cfg, &journal);
+        let h = Host::start_durable(dir, runs, &cfg, &journal);
         runs += 1;
-        assert!(
-            h.wait_for(
-                "[eti] journal: session start durable",
-                Duration::from_secs(20)
-            ),
-            "host run {runs} did not start: {}",
-            h.stderr()
-        );
         if kills % 2 == 1 {
             // the instant the venue logs one of our orders or fills: the host
             // is between sending and journaling, or receiving and journaling
@@ -286,12 +272,10 @@ fn sigkilled_host_resumes_without_trading_twice() {
         } else {
             std::thread::sleep(Duration::from_millis(10 + rng.below(400)));
         }
-        if let Ok(Some(s)) = h.child.try_wait() {
-            finished = Some((h, s));
+        finished = h.kill_unless_ended();
+        if finished.is_some() {
             break;
         }
-        h.child.kill().unwrap();
-        h.child.wait().unwrap();
         kills += 1;
     }
     eprintln!("{kills} kills ({near_event} on a venue event) in {runs} runs");
@@ -374,15 +358,7 @@ fn host_survives_a_sigkilled_simulator_restarted_on_its_day_file() {
     sim_config(dir, feed_port, &sim.ouch, &sim.retransmit);
     let cfg = host_config(dir, feed_port, &sim);
     let journal = dir.join("journal");
-    let mut h = Host::start(dir, 0, &cfg, &journal);
-    assert!(
-        h.wait_for(
-            "[eti] journal: session start durable",
-            Duration::from_secs(20)
-        ),
-        "host did not start: {}",
-        h.stderr()
-    );
+    let mut h = Host::start_durable(dir, 0, &cfg, &journal);
     let drops = dir.join("drop.jsonl");
     let mut venue_kills = 0;
     for pause_ms in [300u64, 800] {

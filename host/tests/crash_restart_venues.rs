@@ -33,7 +33,7 @@ const WINDOW_S: u64 = 24;
 const KILLS: usize = 10;
 
 mod support;
-use support::{eti, free_udp_port, json_lines, size, Host, Rng, SimProcess};
+use support::{eti, free_udp_port, json_lines, size, Host, SimProcess};
 
 /// One venue's addresses as `eti-sim serve` printed them.
 struct SimVenue {
@@ -174,13 +174,7 @@ fn sigkilled_multi_venue_host_resumes_every_venue_without_trading_twice() {
     let sim = Sim::start(dir, &feed_ports);
     let cfg = host_config(dir, &feed_ports, &sim);
     let journal = dir.join("journal");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
-    eprintln!("kill schedule seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = support::clock_seeded_rng("kill schedule");
     let watched: Vec<PathBuf> = VENUES
         .iter()
         .flat_map(|v| [venue_file(dir, "orders", v), venue_file(dir, "drop", v)])
@@ -188,16 +182,8 @@ fn sigkilled_multi_venue_host_resumes_every_venue_without_trading_twice() {
     let (mut kills, mut near_event, mut runs) = (0, 0, 0);
     let mut finished = None;
     while kills < KILLS && t_start.elapsed() < Duration::from_secs(WINDOW_S - 10) {
-        let mut h = Host::start(dir, runs, &cfg, &journal);
+        let h = Host::start_durable(dir, runs, &cfg, &journal);
         runs += 1;
-        assert!(
-            h.wait_for(
-                "[eti] journal: session start durable",
-                Duration::from_secs(20)
-            ),
-            "host run {runs} did not start: {}",
-            h.stderr()
-        );
         if kills % 2 == 1 {
             // the instant any venue logs an order or an execution
             let mut at: Vec<u64> = watched.iter().map(|p| size(p)).collect();
@@ -216,12 +202,10 @@ fn sigkilled_multi_venue_host_resumes_every_venue_without_trading_twice() {
         } else {
             std::thread::sleep(Duration::from_millis(50 + rng.below(600)));
         }
-        if let Ok(Some(s)) = h.child.try_wait() {
-            finished = Some((h, s));
+        finished = h.kill_unless_ended();
+        if finished.is_some() {
             break;
         }
-        h.child.kill().unwrap();
-        h.child.wait().unwrap();
         kills += 1;
     }
     eprintln!("{kills} kills ({near_event} on a venue event) in {runs} runs");

@@ -171,6 +171,32 @@ impl Host {
         false
     }
 
+    /// [`Host::start`], then wait (20 s at most) until its journal's session
+    /// start is durable; panics with its stderr if it is not.
+    pub fn start_durable(dir: &Path, n: usize, cfg: &Path, journal: &Path) -> Host {
+        let mut h = Host::start(dir, n, cfg, journal);
+        assert!(
+            h.wait_for(
+                "[eti] journal: session start durable",
+                Duration::from_secs(20)
+            ),
+            "host run {n} did not start: {}",
+            h.stderr()
+        );
+        h
+    }
+
+    /// SIGKILL the process unless it has ended by itself: then it comes
+    /// back with its exit status.
+    pub fn kill_unless_ended(mut self) -> Option<(Host, ExitStatus)> {
+        if let Ok(Some(s)) = self.child.try_wait() {
+            return Some((self, s));
+        }
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        None
+    }
+
     /// Wait for the process to end, showing it to `watch` every 20 ms
     /// meanwhile; kill it and panic with its stderr after `limit`.
     pub fn wait_exit(&mut self, limit: Duration, mut watch: impl FnMut(&Host)) -> ExitStatus {
@@ -215,6 +241,17 @@ pub fn json_lines(p: &Path) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
         .collect()
+}
+
+/// A [`Rng`] seeded from the clock, its seed printed as `what`'s seed.
+pub fn clock_seeded_rng(what: &str) -> Rng {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("{what} seed {seed}");
+    Rng(seed)
 }
 
 /// xorshift: reproducible random instants from a printed seed.
