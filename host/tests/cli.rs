@@ -290,8 +290,16 @@ fn interrupt_after(args: &[&str], ready: &str, limit: Duration) -> (Option<i32>,
     (status.code(), stdout, reader.join().unwrap())
 }
 
-fn verify(dir: &Path) -> Output {
-    eti(&["audit", "verify", dir.to_str().unwrap()])
+/// `eti audit verify` passes on the journal in `dir`.
+fn assert_verified(dir: &Path) {
+    let v = eti(&["audit", "verify", dir.to_str().unwrap()]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}{}",
+        text(&v.stdout),
+        text(&v.stderr)
+    );
 }
 
 #[test]
@@ -321,14 +329,7 @@ fn ctrl_c_stops_run_cleanly_seals_the_journal_and_exits_130() {
         "summary printed:\n{stdout}"
     );
     assert!(stdout.contains("sealed"), "{stdout}");
-    let v = verify(&jdir);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}{}",
-        text(&v.stdout),
-        text(&v.stderr)
-    );
+    assert_verified(&jdir);
 }
 
 #[cfg(feature = "demo")]
@@ -351,14 +352,7 @@ fn ctrl_c_stops_the_demo_cleanly_with_summary_and_sealed_journal() {
     assert!(stdout.contains("ETI demo summary"), "{stdout}");
     assert!(stdout.contains("stopped early by Ctrl-C"), "{stdout}");
     assert!(stdout.contains("records journaled"), "{stdout}");
-    let v = verify(&jdir);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}{}",
-        text(&v.stdout),
-        text(&v.stderr)
-    );
+    assert_verified(&jdir);
 }
 
 #[test]
@@ -396,14 +390,7 @@ fn journal_section_opens_the_journal_with_the_configured_key() {
         !stderr.contains("no journal signing key configured"),
         "{stderr}"
     );
-    let v = verify(&jdir);
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}{}",
-        text(&v.stdout),
-        text(&v.stderr)
-    );
+    assert_verified(&jdir);
 }
 
 /// Runs `eti ARGS` on a pseudo-terminal through util-linux `script`

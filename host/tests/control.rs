@@ -323,6 +323,23 @@ fn tap(upstream: SocketAddr, seen: Wire) -> SocketAddr {
     })
 }
 
+/// `c` (`who`) reads the firm only as its pseudonym and may not kill.
+fn assert_masked_and_no_kill(c: &Client, who: &str) {
+    let st = ok_json(&call(c, "GET", "/api/v1/status", None));
+    assert_eq!(
+        st["firm"],
+        json!(eti_host::telemetry::pii::pseudonym("ETIA")),
+        "{who}"
+    );
+    let r = call(
+        c,
+        "POST",
+        "/api/v1/kill",
+        Some(json!({"scope": "firm", "reason": "x"})),
+    );
+    assert_eq!(r.status, 403, "{who}: {}", r.body);
+}
+
 fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let t = Instant::now();
     while t.elapsed() < timeout {
@@ -1017,19 +1034,8 @@ fn demo_with_control_dir_serves_the_api_and_reports_it() {
             };
             let viewer =
                 Client::new(url.trim(), &cdir.join("ca.pem"), tok("viewer"), None).unwrap();
-            let st = ok_json(&call(&viewer, "GET", "/api/v1/status", None));
             // a viewer has no clearance for account ids
-            assert_eq!(
-                st["firm"],
-                json!(eti_host::telemetry::pii::pseudonym("ETIA"))
-            );
-            let r = call(
-                &viewer,
-                "POST",
-                "/api/v1/kill",
-                Some(json!({"scope": "firm", "reason": "x"})),
-            );
-            assert_eq!(r.status, 403);
+            assert_masked_and_no_kill(&viewer, "a viewer");
             for role in ["trader", "risk_officer", "admin", "risk_officer2"] {
                 assert!(tok(role).is_some(), "{role}.token");
             }
@@ -1078,19 +1084,8 @@ fn client_certificate_identifies_a_user() {
     let ca = dir.path().join("ca.pem");
     let (c, k) = (dir.path().join("desk.pem"), dir.path().join("desk.key"));
     let by_cert = Client::new(&s.control.url(), &ca, None, Some((&c, &k))).unwrap();
-    let st = ok_json(&call(&by_cert, "GET", "/api/v1/status", None));
     // a trader has no clearance for account ids
-    assert_eq!(
-        st["firm"],
-        json!(eti_host::telemetry::pii::pseudonym("ETIA"))
-    );
-    let r = call(
-        &by_cert,
-        "POST",
-        "/api/v1/kill",
-        Some(json!({"scope": "firm", "reason": "x"})),
-    );
-    assert_eq!(r.status, 403, "a trader's certificate: {}", r.body);
+    assert_masked_and_no_kill(&by_cert, "a trader's certificate");
     // a certificate from another CA does not get through the handshake
     let other = tempfile::tempdir().unwrap();
     tls::ensure(other.path()).unwrap();
