@@ -1021,7 +1021,7 @@ pub fn restore_controls(
 mod tests {
     use super::*;
     use crate::app::config::HostConfig;
-    use crate::telemetry::status::SharedStatus;
+    use crate::trading::trader::test_trader;
     use eti_core::Price;
 
     fn sym(s: &str) -> Symbol {
@@ -1029,19 +1029,13 @@ mod tests {
     }
 
     fn trader() -> Trader {
-        let cfg = HostConfig::default();
-        let r = cfg.resolve().unwrap();
-        Trader::new(
-            &cfg,
-            &r,
+        test_trader(
+            &HostConfig::default(),
             &[
                 (sym("AAPL"), Price(1_900_000)),
                 (sym("MSFT"), Price(4_000_000)),
             ],
-            None,
-            Arc::new(SharedStatus::default()),
         )
-        .unwrap()
     }
 
     fn act(
@@ -1067,14 +1061,7 @@ mod tests {
         let cfg = HostConfig::default();
         let r = cfg.resolve().unwrap();
         let firm = sym(r.firm.as_str());
-        let mut t = Trader::new(
-            &cfg,
-            &r,
-            &[(firm, Price(1_000_000))],
-            None,
-            Arc::new(SharedStatus::default()),
-        )
-        .unwrap();
+        let mut t = test_trader(&cfg, &[(firm, Price(1_000_000))]);
         let mut v = VenueClient::new(crate::app::runner::venue_config(&cfg, &r), 0);
         let change = SymbolLimitChange {
             max_long: Some(10),

@@ -622,21 +622,14 @@ mod tests {
     use super::*;
     use crate::app::config::HostConfig;
     use crate::journal::{recover, Journal, JournalConfig};
-    use crate::telemetry::status::SharedStatus;
+    use crate::trading::trader::test_trader;
     use eti_core::{Side, Symbol};
-    use std::sync::Arc;
 
     fn trader() -> Trader {
-        let cfg = HostConfig::default();
-        let r = cfg.resolve().unwrap();
-        Trader::new(
-            &cfg,
-            &r,
+        test_trader(
+            &HostConfig::default(),
             &[(Symbol::new("AAPL").unwrap(), Price(1_900_000))],
-            None,
-            Arc::new(SharedStatus::default()),
         )
-        .unwrap()
     }
 
     fn sent(n: u64) -> JEvent {

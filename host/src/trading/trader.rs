@@ -1062,6 +1062,14 @@ impl Trader {
     }
 }
 
+/// For unit tests: a trader on `cfg` trading `tradable`, with no metrics
+/// and a status of its own.
+#[cfg(test)]
+pub(crate) fn test_trader(cfg: &HostConfig, tradable: &[(Symbol, Price)]) -> Trader {
+    let r = cfg.resolve().unwrap();
+    Trader::new(cfg, &r, tradable, None, Arc::new(SharedStatus::default())).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1102,16 +1110,8 @@ mod tests {
     fn trader(gap_timeout_ms: u64) -> (Trader, VenueClient) {
         let mut cfg = HostConfig::default();
         cfg.feed.gap_timeout_ms = gap_timeout_ms;
+        let t = test_trader(&cfg, &[(Symbol::new("AAPL").unwrap(), Price(1_900_000))]);
         let r = cfg.resolve().unwrap();
-        let status = Arc::new(SharedStatus::default());
-        let t = Trader::new(
-            &cfg,
-            &r,
-            &[(Symbol::new("AAPL").unwrap(), Price(1_900_000))],
-            None,
-            status,
-        )
-        .unwrap();
         let v = VenueClient::new(crate::app::runner::venue_config(&cfg, &r), 0);
         (t, v)
     }
