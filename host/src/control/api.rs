@@ -624,14 +624,7 @@ fn audit(sh: &Shared, since: u64) -> Result<Value, ApiError> {
     let Some(dir) = super::server::journal_dir(sh) else {
         return Err(ApiError::Refused("no journal configured".into()));
     };
-    let opts = ScanOptions {
-        verify_chain: false,
-        verify_seals: false,
-        trusted_key: None,
-        tolerate_torn_tail: true,
-        parallel_chain: false,
-        chain_last_segment: false,
-    };
+    let opts = ScanOptions::browse();
     let mut out = Vec::new();
     let text = |b: &[u8]| String::from_utf8_lossy(b).trim_end().to_string();
     scan_dir(dir, &opts, |_, rec| {

@@ -475,14 +475,7 @@ fn kill_engaged_by_in_journal(dir: &std::path::Path) -> Option<String> {
     use crate::journal::reader::{scan_dir, ScanOptions};
     use crate::journal::Event as JEvent;
     use crate::trading::control::code;
-    let opts = ScanOptions {
-        verify_chain: false,
-        verify_seals: false,
-        trusted_key: None,
-        tolerate_torn_tail: true,
-        parallel_chain: false,
-        chain_last_segment: false,
-    };
+    let opts = ScanOptions::browse();
     let mut last: Option<String> = None;
     let r = scan_dir(dir, &opts, |_, rec| {
         if let Ok(JEvent::ControlAction(e)) = JEvent::decode(rec.kind, rec.payload) {

@@ -70,6 +70,19 @@ impl ScanOptions {
             chain_last_segment: true,
         }
     }
+    /// Reading a journal for display (the control plane, while the host
+    /// may be writing it): CRCs and segment links only, a torn tail
+    /// tolerated, no chain or seal checked.
+    pub fn browse() -> ScanOptions {
+        ScanOptions {
+            verify_chain: false,
+            verify_seals: false,
+            trusted_key: None,
+            tolerate_torn_tail: true,
+            parallel_chain: false,
+            chain_last_segment: false,
+        }
+    }
     /// Recovery after a crash: CRCs, segment links and seals always (a seal
     /// signs the stored final hash, so a sealed segment cannot be rewritten
     /// with consistent hashes without the key), the chain of the last segment
