@@ -877,8 +877,16 @@ pub fn settle() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::packet_index;
+    use crate::pipeline::{packet_index, HOST_STAGES};
     use eti_core::moldudp64::PacketView;
+
+    /// The segment lists spell the six host stages as `HOST_STAGES` does,
+    /// in its order (three copies of one list: they must agree).
+    #[test]
+    fn segment_lists_hold_the_host_stages_in_order() {
+        assert_eq!(PIPELINE_SEGMENTS[2..8], HOST_STAGES);
+        assert_eq!(HOST_LOOP_SEGMENTS[6..12], HOST_STAGES);
+    }
 
     #[test]
     fn packets_carry_two_messages_and_their_index() {

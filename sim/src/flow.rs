@@ -294,7 +294,8 @@ mod tests {
         }
     }
 
-    fn run(seed: u64, steps: usize) -> (Vec<Event>, FlowStats, Engine) {
+    /// An engine with AAPL (locate 1) and MSFT (2) that records its events.
+    fn venue() -> EngineVenue<Vec<Event>> {
         let engine = Engine::new(
             EngineConfig {
                 max_orders: 1 << 14,
@@ -303,10 +304,14 @@ mod tests {
             &[Symbol::new("AAPL").unwrap(), Symbol::new("MSFT").unwrap()],
         )
         .unwrap();
-        let mut v = EngineVenue {
+        EngineVenue {
             engine,
             sink: Vec::new(),
-        };
+        }
+    }
+
+    fn run(seed: u64, steps: usize) -> (Vec<Event>, FlowStats, Engine) {
+        let mut v = venue();
         let mut f = Flow::new(
             params(),
             &[(1, Price(1_000_000)), (2, Price(500_000))],
@@ -355,18 +360,7 @@ mod tests {
     }
 
     fn venue_run(seed: u64, size_pct: u32, spread_ticks: u32) -> (Flow, EngineVenue<Vec<Event>>) {
-        let engine = Engine::new(
-            EngineConfig {
-                max_orders: 1 << 14,
-                ..EngineConfig::default()
-            },
-            &[Symbol::new("AAPL").unwrap(), Symbol::new("MSFT").unwrap()],
-        )
-        .unwrap();
-        let mut v = EngineVenue {
-            engine,
-            sink: Vec::new(),
-        };
+        let mut v = venue();
         let p = FlowParams {
             size_pct,
             spread_ticks,
