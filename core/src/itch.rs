@@ -858,6 +858,27 @@ impl OwnedMessage {
     }
 }
 
+impl OrderExecutedMsg {
+    /// The same execution reported away from the order's price: `C` (spec
+    /// 1.4.2) is `E`'s fields plus Printable and Execution Price.
+    pub const fn with_price(
+        self,
+        printable: u8,
+        execution_price: Price,
+    ) -> OrderExecutedWithPriceMsg {
+        OrderExecutedWithPriceMsg {
+            stock_locate: self.stock_locate,
+            tracking_number: self.tracking_number,
+            timestamp: self.timestamp,
+            order_reference_number: self.order_reference_number,
+            executed_shares: self.executed_shares,
+            match_number: self.match_number,
+            printable,
+            execution_price,
+        }
+    }
+}
+
 impl StockDirectoryMsg {
     /// The directory entry of a plain NASDAQ Global Select common stock (category
     /// `Q`, normal financial status, round lot 100, not an ETP, LULD tier 1), which
@@ -943,6 +964,28 @@ mod tests {
             order_reference_number: want.order_reference_number,
         };
         assert_eq!(decode(&d.to_bytes().unwrap()).unwrap().added_order(), None);
+    }
+
+    /// `with_price` keeps every field of the `E` (the same bytes at the same
+    /// offsets, spec 1.4.1 and 1.4.2) and adds Printable and Execution Price.
+    #[test]
+    fn executed_with_price_extends_executed() {
+        let e = OrderExecutedMsg {
+            stock_locate: 7,
+            tracking_number: 8,
+            timestamp: Timestamp(9),
+            order_reference_number: 0x0102_0304_0506_0708,
+            executed_shares: Shares(4_321),
+            match_number: 0x1112_1314_1516_1718,
+        };
+        let (eb, cb) = (
+            e.to_bytes().unwrap(),
+            e.with_price(b'N', Price(4_100_500)).to_bytes().unwrap(),
+        );
+        assert_eq!((eb[0], cb[0]), (b'E', b'C'));
+        assert_eq!(cb[1..31], eb[1..31]);
+        assert_eq!(cb[31], b'N');
+        assert_eq!(cb[32..36], 4_100_500u32.to_be_bytes());
     }
 
     #[test]

@@ -37,8 +37,8 @@
 use eti_core::binfile::BinFileWriter;
 use eti_core::itch::{
     AddOrderMpidMsg, AddOrderMsg, OrderCancelMsg, OrderDeleteMsg, OrderExecutedMsg,
-    OrderExecutedWithPriceMsg, OrderReplaceMsg, OwnedMessage, StockDirectoryMsg,
-    StockTradingActionMsg, SystemEventMsg, TradeMsg,
+    OrderReplaceMsg, OwnedMessage, StockDirectoryMsg, StockTradingActionMsg, SystemEventMsg,
+    TradeMsg,
 };
 use eti_core::{Firm, Price, Shares, Side, Symbol, Timestamp};
 use rand::{Rng, SeedableRng};
@@ -328,22 +328,13 @@ impl ItchGenerator {
 
     /// Execute up to `want` shares of live order `i` at its price: (`E`, shares).
     fn execute_at(&mut self, ts: Timestamp, i: usize, want: u32) -> (OwnedMessage, u32) {
-        let (o, qty, match_number) = self.take(i, want);
-        let m = OrderExecutedMsg {
-            stock_locate: o.locate,
-            tracking_number: 0,
-            timestamp: ts,
-            order_reference_number: o.reference,
-            executed_shares: Shares(qty),
-            match_number,
-        }
-        .into();
-        (m, qty)
+        let (e, _) = self.take(ts, i, want);
+        (e.into(), e.executed_shares.0)
     }
 
-    /// Take up to `want` shares off live order `i` (it leaves at 0): the
-    /// order as it was, the shares taken and the execution's match number.
-    fn take(&mut self, i: usize, want: u32) -> (LiveOrder, u32, u64) {
+    /// Take up to `want` shares off live order `i` (it leaves at 0) with the
+    /// next match number: the execution (`E`) and the order's price.
+    fn take(&mut self, ts: Timestamp, i: usize, want: u32) -> (OrderExecutedMsg, u32) {
         let o = self.live[i];
         let qty = want.min(o.shares);
         if qty == o.shares {
@@ -353,7 +344,15 @@ impl ItchGenerator {
         }
         let match_number = self.next_match;
         self.next_match += 1;
-        (o, qty, match_number)
+        let e = OrderExecutedMsg {
+            stock_locate: o.locate,
+            tracking_number: 0,
+            timestamp: ts,
+            order_reference_number: o.reference,
+            executed_shares: Shares(qty),
+            match_number,
+        };
+        (e, o.price)
     }
 
     fn rest(
@@ -420,31 +419,22 @@ impl ItchGenerator {
     fn execute(&mut self, ts: Timestamp, with_price: bool) -> OwnedMessage {
         let i = self.pick_live();
         let lot = self.lot();
+        let (e, price) = self.take(ts, i, lot);
         if !with_price {
-            return self.execute_at(ts, i, lot).0;
+            return e.into();
         }
-        let (o, qty, match_number) = self.take(i, lot);
         // Executed away from the display price, e.g. in a cross.
         let px = if self.rng.gen_bool(0.5) {
-            o.price.saturating_add(TICK)
+            price.saturating_add(TICK)
         } else {
-            o.price.saturating_sub(TICK).max(TICK)
+            price.saturating_sub(TICK).max(TICK)
         };
-        OrderExecutedWithPriceMsg {
-            stock_locate: o.locate,
-            tracking_number: 0,
-            timestamp: ts,
-            order_reference_number: o.reference,
-            executed_shares: Shares(qty),
-            match_number,
-            printable: if self.rng.gen_ratio(9, 10) {
-                b'Y'
-            } else {
-                b'N'
-            },
-            execution_price: Price(px),
-        }
-        .into()
+        let printable = if self.rng.gen_ratio(9, 10) {
+            b'Y'
+        } else {
+            b'N'
+        };
+        e.with_price(printable, Price(px)).into()
     }
 
     /// Partial cancel; an order with a single share left is deleted instead.
