@@ -6,24 +6,16 @@
 //! (`Risk::firm_slot_limits`), and a limit changed at run time is split
 //! again over every slot.
 
-use eti_core::ouch::{EnterOrder, TimeInForce};
-use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
+use eti_core::{Price, Shares, Side, Symbol};
 use eti_host::app::config::HostConfig;
 use eti_host::risk::Risk;
+
+mod support;
 
 const PX: Price = Price(1_900_000); // $190.0000
 
 fn enter(n: u64, side: Side, shares: u32) -> [u8; 49] {
-    EnterOrder::new(
-        OrderToken::numbered(b"ETI", n),
-        side,
-        Shares(shares),
-        Symbol::new("AAPL").unwrap(),
-        PX,
-        TimeInForce(99_999),
-        Firm::new("ETIA").unwrap(),
-    )
-    .to_bytes()
+    support::aapl_day_order(n, side, shares, PX)
 }
 
 /// The firm on slot 0 and two more venues on slots 1 and 2, with max long

@@ -4,25 +4,18 @@
 //! events (fill, partial cancel, gone) retire it. On the RTL simulation,
 //! while it has no table, enabling it is refused and nothing changes.
 
-use eti_core::ouch::{CancelOrder, EnterOrder, TimeInForce};
-use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
+use eti_core::ouch::CancelOrder;
+use eti_core::{OrderToken, Price, Shares, Side, Symbol};
 use eti_hdl::{Decision, RejectReason};
 use eti_host::app::config::{GateKind, HostConfig, OrderTableMode};
 use eti_host::risk::{reason_name, OrderTableState, Risk};
 
+mod support;
+
 const PX: Price = Price(1_900_000);
 
 fn enter(n: u64, shares: u32) -> [u8; 49] {
-    EnterOrder::new(
-        OrderToken::numbered(b"ETI", n),
-        Side::Buy,
-        Shares(shares),
-        Symbol::new("AAPL").unwrap(),
-        PX,
-        TimeInForce(99_999),
-        Firm::new("ETIA").unwrap(),
-    )
-    .to_bytes()
+    support::aapl_day_order(n, Side::Buy, shares, PX)
 }
 
 fn cancel(n: u64) -> [u8; 19] {

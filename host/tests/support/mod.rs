@@ -4,8 +4,9 @@
 //! unused in any one of them.
 #![allow(dead_code)]
 
-use eti_core::ouch::{self, Inbound};
+use eti_core::ouch::{self, EnterOrder, Inbound, TimeInForce};
 use eti_core::soupbintcp::{Framer, Packet};
+use eti_core::{Firm, OrderToken, Price, Shares, Side, Symbol};
 use eti_sim::config::SimConfig;
 use eti_sim::simulator::Simulator;
 use serde_json::Value;
@@ -403,4 +404,19 @@ where
         }
     });
     addr
+}
+
+/// Enter Order `ETI<n>` of firm ETIA (the default config's): `side`
+/// `shares` AAPL at `price`, day (time in force 99,999).
+pub fn aapl_day_order(n: u64, side: Side, shares: u32, price: Price) -> [u8; EnterOrder::LEN] {
+    EnterOrder::new(
+        OrderToken::numbered(b"ETI", n),
+        side,
+        Shares(shares),
+        Symbol::new("AAPL").unwrap(),
+        price,
+        TimeInForce(99_999),
+        Firm::new("ETIA").unwrap(),
+    )
+    .to_bytes()
 }
