@@ -858,6 +858,24 @@ impl OwnedMessage {
     }
 }
 
+impl AddOrderMsg {
+    /// The same order attributed to `mpid`: `F` (spec 1.3.2) is `A`'s fields
+    /// plus Attribution.
+    pub const fn with_attribution(self, mpid: Firm) -> AddOrderMpidMsg {
+        AddOrderMpidMsg {
+            stock_locate: self.stock_locate,
+            tracking_number: self.tracking_number,
+            timestamp: self.timestamp,
+            order_reference_number: self.order_reference_number,
+            buy_sell_indicator: self.buy_sell_indicator,
+            shares: self.shares,
+            stock: self.stock,
+            price: self.price,
+            attribution: mpid,
+        }
+    }
+}
+
 impl OrderExecutedMsg {
     /// The same execution reported away from the order's price: `C` (spec
     /// 1.4.2) is `E`'s fields plus Printable and Execution Price.
@@ -924,7 +942,7 @@ mod tests {
     /// `added_order` reads the same five fields from `A` and `F` (distinct
     /// values in each field) and nothing from other messages.
     #[test]
-    fn added_order_reads_add_orders_with_and_without_attribution() {
+    fn added_order_reads_add_orders_with_and_without_attribution_alike() {
         let want = AddedOrder {
             order_reference_number: 0x0102_0304_0506_0708,
             side: Side::Sell,
@@ -942,21 +960,15 @@ mod tests {
             stock: want.stock,
             price: want.price,
         };
-        let f = AddOrderMpidMsg {
-            stock_locate: a.stock_locate,
-            tracking_number: a.tracking_number,
-            timestamp: a.timestamp,
-            order_reference_number: a.order_reference_number,
-            buy_sell_indicator: a.buy_sell_indicator,
-            shares: a.shares,
-            stock: a.stock,
-            price: a.price,
-            attribution: Firm::from_wire(*b"GSCO"),
-        };
-        let (a, f) = (a.to_bytes().unwrap(), f.to_bytes().unwrap());
-        for b in [&a[..], &f[..]] {
+        let f = a.with_attribution(Firm::from_wire(*b"GSCO"));
+        let (ab, fb) = (a.to_bytes().unwrap(), f.to_bytes().unwrap());
+        for b in [&ab[..], &fb[..]] {
             assert_eq!(decode(b).unwrap().added_order(), Some(want));
         }
+        // `F` is `A`'s bytes at the same offsets plus the attribution
+        assert_eq!((ab[0], fb[0]), (b'A', b'F'));
+        assert_eq!(fb[1..36], ab[1..36]);
+        assert_eq!(&fb[36..40], b"GSCO");
         let d = OrderDeleteMsg {
             stock_locate: 7,
             tracking_number: 8,

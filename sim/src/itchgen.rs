@@ -36,9 +36,8 @@
 
 use eti_core::binfile::BinFileWriter;
 use eti_core::itch::{
-    AddOrderMpidMsg, AddOrderMsg, OrderCancelMsg, OrderDeleteMsg, OrderExecutedMsg,
-    OrderReplaceMsg, OwnedMessage, StockDirectoryMsg, StockTradingActionMsg, SystemEventMsg,
-    TradeMsg,
+    AddOrderMsg, OrderCancelMsg, OrderDeleteMsg, OrderExecutedMsg, OrderReplaceMsg, OwnedMessage,
+    StockDirectoryMsg, StockTradingActionMsg, SystemEventMsg, TradeMsg,
 };
 use eti_core::{Firm, Price, Shares, Side, Symbol, Timestamp};
 use rand::{Rng, SeedableRng};
@@ -373,33 +372,21 @@ impl ItchGenerator {
         };
         self.next_ref += 1;
         self.insert_live(o);
-        let stock = self.symbols[usize::from(locate) - 1].0;
+        let a = AddOrderMsg {
+            stock_locate: o.locate,
+            tracking_number: 0,
+            timestamp: ts,
+            order_reference_number: o.reference,
+            buy_sell_indicator: side,
+            shares: Shares(o.shares),
+            stock: self.symbols[usize::from(locate) - 1].0,
+            price: Price(o.price),
+        };
         if with_mpid {
             let mpid = MPIDS[self.rng.gen_range(0..MPIDS.len())];
-            AddOrderMpidMsg {
-                stock_locate: o.locate,
-                tracking_number: 0,
-                timestamp: ts,
-                order_reference_number: o.reference,
-                buy_sell_indicator: side,
-                shares: Shares(o.shares),
-                stock,
-                price: Price(o.price),
-                attribution: Firm::from_wire(*mpid),
-            }
-            .into()
+            a.with_attribution(Firm::from_wire(*mpid)).into()
         } else {
-            AddOrderMsg {
-                stock_locate: o.locate,
-                tracking_number: 0,
-                timestamp: ts,
-                order_reference_number: o.reference,
-                buy_sell_indicator: side,
-                shares: Shares(o.shares),
-                stock,
-                price: Price(o.price),
-            }
-            .into()
+            a.into()
         }
     }
 
