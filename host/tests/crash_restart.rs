@@ -43,25 +43,7 @@ struct Sim {
 
 impl Sim {
     fn start(dir: &Path) -> Sim {
-        let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
-        let (config, day, drop, orders) = (
-            f("sim.toml"),
-            f("day.jsonl"),
-            f("drop.jsonl"),
-            f("orders.jsonl"),
-        );
-        let proc = SimProcess::serve(&[
-            "--venues",
-            "1",
-            "--config",
-            &config,
-            "--day",
-            &day,
-            "--drop-copy",
-            &drop,
-            "--order-log",
-            &orders,
-        ]);
+        let proc = SimProcess::serve_recording(dir, 1);
         let v = &proc.listening;
         Sim {
             ouch: v["ouch"].as_str().unwrap().to_string(),

@@ -74,26 +74,7 @@ impl Sim {
             }
         }
         std::fs::write(dir.join("sim.toml"), text).unwrap();
-        let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
-        let n = VENUES.len().to_string();
-        let (config, day, drop, orders) = (
-            f("sim.toml"),
-            f("day.jsonl"),
-            f("drop.jsonl"),
-            f("orders.jsonl"),
-        );
-        let proc = SimProcess::serve(&[
-            "--venues",
-            &n,
-            "--config",
-            &config,
-            "--day",
-            &day,
-            "--drop-copy",
-            &drop,
-            "--order-log",
-            &orders,
-        ]);
+        let proc = SimProcess::serve_recording(dir, VENUES.len());
         let v = &proc.listening;
         let venues = v["venues"]
             .as_array()

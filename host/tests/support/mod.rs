@@ -98,6 +98,25 @@ impl SimProcess {
         SimProcess { child, listening }
     }
 
+    /// `eti-sim serve` of `venues` venues on `dir`/sim.toml, recording in
+    /// `dir`: the day file (day.jsonl), the drop copy (drop.jsonl) and the
+    /// order log (orders.jsonl).
+    pub fn serve_recording(dir: &Path, venues: usize) -> SimProcess {
+        let f = |n: &str| dir.join(n).to_str().unwrap().to_string();
+        SimProcess::serve(&[
+            "--venues",
+            &venues.to_string(),
+            "--config",
+            &f("sim.toml"),
+            "--day",
+            &f("day.jsonl"),
+            "--drop-copy",
+            &f("drop.jsonl"),
+            "--order-log",
+            &f("orders.jsonl"),
+        ])
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
