@@ -886,9 +886,13 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (code, out, err) = ctl("viewer", &["limits", "--json"]);
-    assert_eq!(code, Some(0), "{err}");
-    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    // a command that succeeds with `--json`: its answer
+    let ctl_json = |user: &str, args: &[&str]| -> Value {
+        let (code, out, err) = ctl(user, args);
+        assert_eq!(code, Some(0), "{err}");
+        serde_json::from_str(out.trim()).unwrap()
+    };
+    let v = ctl_json("viewer", &["limits", "--json"]);
     assert_eq!(v["max_order_shares"], json!(5000));
     let (code, _, err) = ctl("viewer", &["kill", "--reason", "try"]);
     assert_eq!(code, Some(1));
@@ -909,7 +913,7 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("300"), "{out}");
     // per symbol: SYMBOL:KEY=VALUE
-    let (code, out, err) = ctl(
+    let v = ctl_json(
         "risk_officer",
         &[
             "limits-set",
@@ -922,8 +926,6 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
             "--json",
         ],
     );
-    assert_eq!(code, Some(0), "{err}");
-    let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         v["symbols"]["MSFT"]["after"]["max_order_shares"],
         json!(150)
@@ -933,7 +935,7 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
         json!(250_000_000u64)
     );
     // per symbol, the host's pre-gate limits: SYMBOL:credit, max_long, throttle
-    let (code, out, err) = ctl(
+    let v = ctl_json(
         "risk_officer",
         &[
             "limits-set",
@@ -950,8 +952,6 @@ fn eti_ctl_binary_prints_and_fails_with_the_servers_message() {
             "--json",
         ],
     );
-    assert_eq!(code, Some(0), "{err}");
-    let v: Value = serde_json::from_str(out.trim()).unwrap();
     let a = &v["symbols"]["AAPL"]["after"];
     assert_eq!(
         (
