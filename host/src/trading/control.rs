@@ -110,8 +110,9 @@ pub enum Query {
 }
 
 /// Limits as the control plane reads and writes them (prices and amounts in
-/// 1/10000 dollars, as on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// 1/10000 dollars, as on the wire): the firm's, or one symbol's
+/// ([`SymbolLimitValues`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LimitValues {
     pub max_order_shares: u32,
     pub max_order_notional: u64,
@@ -215,20 +216,14 @@ impl LimitChange {
 /// - credit, max long / max short and throttle: the host's pre-gate check
 ///   ([`crate::trading::symbol_limits`]), over this symbol's exposure only,
 ///   in addition to the firm's limits in the gate.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct SymbolLimitValues {
-    pub max_order_shares: u32,
-    pub max_order_notional: u64,
-    pub collar_bps: u16,
-    pub credit: u64,
-    pub max_long: u32,
-    pub max_short: u32,
-    pub throttle_burst: u16,
-    pub throttle_shift: u8,
-}
+///
+/// Journaled with the firm's field codes ([`LimitValues::fields`]): the
+/// record's subject says which symbol.
+pub type SymbolLimitValues = LimitValues;
 
-impl SymbolLimitValues {
-    pub fn of(l: &SymbolLimits, h: &SymbolRiskLimits) -> SymbolLimitValues {
+impl LimitValues {
+    /// A symbol's limits from the gate's part `l` and the host's part `h`.
+    pub fn of_symbol(l: &SymbolLimits, h: &SymbolRiskLimits) -> SymbolLimitValues {
         SymbolLimitValues {
             max_order_shares: l.max_shares,
             max_order_notional: l.max_notional,
@@ -241,43 +236,12 @@ impl SymbolLimitValues {
         }
     }
 
-    /// The symbol's limits as `trader` holds them now (gate and host).
-    pub fn current(trader: &Trader, s: &Symbol) -> SymbolLimitValues {
-        SymbolLimitValues::of(&trader.risk.symbol_limits(s), &trader.symbol_risk.limits(s))
+    /// Symbol `s`'s limits as `trader` holds them now (gate and host).
+    pub fn of_symbol_now(trader: &Trader, s: &Symbol) -> SymbolLimitValues {
+        LimitValues::of_symbol(&trader.risk.symbol_limits(s), &trader.symbol_risk.limits(s))
     }
 
-    fn as_limit_values(&self) -> LimitValues {
-        LimitValues {
-            max_order_shares: self.max_order_shares,
-            max_order_notional: self.max_order_notional,
-            collar_bps: self.collar_bps,
-            credit: self.credit,
-            max_long: self.max_long,
-            max_short: self.max_short,
-            throttle_burst: self.throttle_burst,
-            throttle_shift: self.throttle_shift,
-        }
-    }
-
-    /// These limits with `c` applied over them.
-    fn changed_by(&self, c: &SymbolLimitChange) -> SymbolLimitValues {
-        SymbolLimitValues::from_limit_values(c.over(self.as_limit_values()))
-    }
-
-    fn from_limit_values(v: LimitValues) -> SymbolLimitValues {
-        SymbolLimitValues {
-            max_order_shares: v.max_order_shares,
-            max_order_notional: v.max_order_notional,
-            collar_bps: v.collar_bps,
-            credit: v.credit,
-            max_long: v.max_long,
-            max_short: v.max_short,
-            throttle_burst: v.throttle_burst,
-            throttle_shift: v.throttle_shift,
-        }
-    }
-
-    /// The host's part (credit, position, throttle).
+    /// A symbol's limits: the host's part (credit, position, throttle).
     pub fn host(&self) -> SymbolRiskLimits {
         SymbolRiskLimits {
             credit: self.credit,
@@ -288,18 +252,13 @@ impl SymbolLimitValues {
         }
     }
 
+    /// A symbol's limits: the gate's part (its symbol table entry).
     pub fn gate(&self) -> SymbolLimits {
         SymbolLimits {
             max_shares: self.max_order_shares,
             max_notional: self.max_order_notional,
             collar_bps: self.collar_bps,
         }
-    }
-
-    /// (journal field code, value) of each limit, in a fixed order (the
-    /// firm's codes: the record's subject says which symbol).
-    pub fn fields(&self) -> [(u8, u64); 8] {
-        self.as_limit_values().fields()
     }
 }
 
@@ -627,8 +586,8 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
             // per-symbol changes: journaled with the symbol as the subject
             let mut sym_set = BTreeMap::new();
             for (s, c) in symbols {
-                let b = SymbolLimitValues::current(trader, s);
-                let a = b.changed_by(c);
+                let b = LimitValues::of_symbol_now(trader, s);
+                let a = c.over(b);
                 for ((field, x), (_, y)) in b.fields().into_iter().zip(a.fields()) {
                     if x != y {
                         record(trader, actor, code::LIMIT, field, s.0, x, y);
@@ -644,7 +603,7 @@ fn run(trader: &mut Trader, venue: &mut VenueClient, req: &ControlRequest) -> Co
             }
             let now = mono_ns();
             for (s, c) in symbols {
-                let a = SymbolLimitValues::current(trader, s).changed_by(c);
+                let a = c.over(LimitValues::of_symbol_now(trader, s));
                 if let Err(e) = trader.risk.set_symbol_limits(s, a.gate()) {
                     return ControlReply::Refused {
                         error: format!("gate register write failed: {e}"),
@@ -837,7 +796,7 @@ fn query(trader: &mut Trader, venue: &VenueClient, q: Query) -> ControlReply {
                 .map(|s| {
                     (
                         s.as_str().to_string(),
-                        SymbolLimitValues::current(trader, &s),
+                        LimitValues::of_symbol_now(trader, &s),
                     )
                 })
                 .collect(),
@@ -953,7 +912,7 @@ pub fn restore_controls(
                 let s = Symbol::from_wire(a.subject);
                 let v = symbols
                     .entry(s)
-                    .or_insert_with(|| SymbolLimitValues::current(trader, &s).as_limit_values());
+                    .or_insert_with(|| LimitValues::of_symbol_now(trader, &s));
                 v.set_field(a.field, a.after);
             }
             code::RESTRICT => {
@@ -1002,7 +961,6 @@ pub fn restore_controls(
             out.symbols_not_loaded += 1;
             continue;
         }
-        let v = SymbolLimitValues::from_limit_values(*v);
         if let Err(e) = trader.risk.set_symbol_limits(s, v.gate()) {
             tracing::error!(error = %e, symbol = %s, "restoring a symbol's limits: gate register write failed");
         }
@@ -1134,9 +1092,9 @@ mod tests {
         assert_eq!(now.max_order_shares, 250);
         assert_eq!(now.throttle_burst, 17);
         assert_eq!(now.credit, configured.credit);
-        let aapl = SymbolLimitValues::current(&t, &sym("AAPL"));
+        let aapl = LimitValues::of_symbol_now(&t, &sym("AAPL"));
         assert_eq!((aapl.credit, aapl.max_short), (123_450_000, 0));
-        assert_eq!(SymbolLimitValues::current(&t, &sym("MSFT")).collar_bps, 77);
+        assert_eq!(LimitValues::of_symbol_now(&t, &sym("MSFT")).collar_bps, 77);
         assert_eq!(t.risk.limits.restricted, vec![sym("SPY")]);
         let line = r.to_string();
         assert!(
