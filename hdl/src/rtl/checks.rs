@@ -7,11 +7,11 @@
 //! | stage (registered at the end of) | work |
 //! |---|---|
 //! | A (`D`) | field validity, global max shares; order kind and firm |
-//! | B (`D+1`) | kill switches; the four 16×16 partial products of shares × price; the symbol RAM's raw outputs (key, flags, reference, the symbol's limits) |
+//! | B (`D+1`) | kill switches; the four 16×16 partial products of shares × price (in the DSPs' output registers, [`MulReg`]); the symbol RAM's outputs (key, flags, reference, the symbol's limits) land in the RAMs' output registers |
 //! | C (`D+2`) | firm state arrives: position and notional partial sums, token compares, elapsed time since the bucket's refill; symbol key compare, restricted, \|price − ref\|; the effective collar bps and max notional (the symbol's if non-zero, else the global), max shares against the effective limit |
 //! | E (`D+3`) | notional, position sums, token order, refill shift, \|price − ref\| × 10 000 partials, ref × bps partials |
-//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp (zero if the firm's refill was stamped since), ref × bps |
-//! | G (`D+5`) | the bucket's tokens arrive: bucket sum and compare; credit and collar compares; the prioritised fail vector |
+//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp (zero if the firm's refill was stamped since); the credit and collar compares, each a sum of four terms reduced by two 3:2 layers to one carry chain whose sign is the result |
+//! | G (`D+5`) | the bucket's tokens arrive: bucket sum and compare; the prioritised fail vector |
 //!
 //! The firm state is read with the address on [`Checks::rd_firm`] in `D+1` and
 //! the commit lands at the end of `D+6`, five cycles later; consecutive orders
@@ -24,6 +24,7 @@
 //! Every flag is masked by message kind (Cancel and Modify only fail framing,
 //! firm and throttle; Replace skips side, capacity and the symbol checks).
 
+use super::mul_reg::MulReg;
 use crate::regmap::FIRM_BITS;
 use rust_hdl::prelude::*;
 
@@ -66,7 +67,7 @@ pub struct Checks {
     pub burst: Signal<In, Bits<16>>,
     pub shift: Signal<In, Bits<5>>,
     pub now: Signal<In, Bits<32>>,
-    // cycle D+1: the symbol RAM's raw outputs for this message's stock
+    // cycle D+2: the symbol RAMs' registered outputs for this message's stock
     pub sym_key: Signal<In, Bits<64>>,
     /// bit 0 valid, bit 1 restricted.
     pub sym_flags: Signal<In, Bits<2>>,
@@ -188,9 +189,10 @@ pub struct Checks {
     f_wslot: DFF<Bits<12>>,
     f_unk: DFF<Bit>,
     f_full: DFF<Bit>,
-    /// Open notional + order, and credit + a sided Replace's original notional, 65 bits.
+    /// Open notional + order, 65 bits.
     f_sum65: DFF<Bits<65>>,
-    f_cap65: DFF<Bits<65>>,
+    /// Open notional + order > credit + a sided Replace's original notional.
+    f_gt16: DFF<Bit>,
     /// The credit check applies (not a sided Replace that does not grow).
     f_c16: DFF<Bit>,
     g_sym: DFF<Bits<8>>,
@@ -223,16 +225,10 @@ pub struct Checks {
     b_symbol: DFF<Bits<64>>,
     b_token_hi: DFF<Bits<64>>,
     b_token_lo: DFF<Bits<48>>,
-    b_pp_ll: DFF<Bits<32>>,
-    b_pp_lh: DFF<Bits<32>>,
-    b_pp_hl: DFF<Bits<32>>,
-    b_pp_hh: DFF<Bits<32>>,
-    b_key: DFF<Bits<64>>,
-    b_sflags: DFF<Bits<2>>,
-    b_ref: DFF<Bits<32>>,
-    b_lsh: DFF<Bits<32>>,
-    b_lnot: DFF<Bits<64>>,
-    b_lbps: DFF<Bits<16>>,
+    b_pp_ll: MulReg,
+    b_pp_lh: MulReg,
+    b_pp_hl: MulReg,
+    b_pp_hh: MulReg,
     c_m: DFF<Bits<10>>,
     cs_firm: DFF<Bits<FIRM_BITS>>,
     c_f: DFF<Bits<20>>,
@@ -261,10 +257,10 @@ pub struct Checks {
     e_f: DFF<Bits<20>>,
     e_token_hi: DFF<Bits<64>>,
     e_token_lo: DFF<Bits<48>>,
-    e_d10_lo: DFF<Bits<32>>,
-    e_d10_hi: DFF<Bits<32>>,
-    e_refbps_lo: DFF<Bits<32>>,
-    e_refbps_hi: DFF<Bits<32>>,
+    e_d10_lo: MulReg,
+    e_d10_hi: MulReg,
+    e_refbps_lo: MulReg,
+    e_refbps_hi: MulReg,
     e_bps_nz: DFF<Bit>,
     e_maxn: DFF<Bits<64>>,
     e_notional: DFF<Bits<64>>,
@@ -283,8 +279,8 @@ pub struct Checks {
     f_f: DFF<Bits<20>>,
     f_token_hi: DFF<Bits<64>>,
     f_token_lo: DFF<Bits<48>>,
-    f_diff10k: DFF<Bits<64>>,
-    f_refbps: DFF<Bits<64>>,
+    /// |price − ref| × 10 000 > ref × bps.
+    f_gt13: DFF<Bit>,
     f_bps_nz: DFF<Bit>,
     f_new_buy: DFF<Bits<64>>,
     f_new_sell: DFF<Bits<64>>,
@@ -328,6 +324,28 @@ pub struct Checks {
     l11: Signal<Local, Bit>,
     l12: Signal<Local, Bit>,
     l13: Signal<Local, Bit>,
+    // the credit compare's operands and 3:2 layers (67 bits)
+    k16_a: Signal<Local, Bits<67>>,
+    k16_b: Signal<Local, Bits<67>>,
+    k16_c: Signal<Local, Bits<67>>,
+    k16_d: Signal<Local, Bits<67>>,
+    k16_s1: Signal<Local, Bits<67>>,
+    k16_c1: Signal<Local, Bits<67>>,
+    k16_s2: Signal<Local, Bits<67>>,
+    k16_c2: Signal<Local, Bits<67>>,
+    k16_sum: Signal<Local, Bits<67>>,
+    // the collar compare's (52 bits)
+    k13_a: Signal<Local, Bits<52>>,
+    k13_b: Signal<Local, Bits<52>>,
+    k13_c: Signal<Local, Bits<52>>,
+    k13_d: Signal<Local, Bits<52>>,
+    k13_s1: Signal<Local, Bits<52>>,
+    k13_c1: Signal<Local, Bits<52>>,
+    k13_s2: Signal<Local, Bits<52>>,
+    k13_c2: Signal<Local, Bits<52>>,
+    k13_sum: Signal<Local, Bits<52>>,
+    one67: Signal<Local, Bits<67>>,
+    one52: Signal<Local, Bits<52>>,
     l15: Signal<Local, Bit>,
     l16: Signal<Local, Bit>,
     l17: Signal<Local, Bit>,
@@ -396,7 +414,7 @@ impl Logic for Checks {
             f_unk,
             f_full,
             f_sum65,
-            f_cap65,
+            f_gt16,
             f_c16,
             g_sym,
             g_price,
@@ -423,16 +441,6 @@ impl Logic for Checks {
             b_symbol,
             b_token_hi,
             b_token_lo,
-            b_pp_ll,
-            b_pp_lh,
-            b_pp_hl,
-            b_pp_hh,
-            b_key,
-            b_sflags,
-            b_ref,
-            b_lsh,
-            b_lnot,
-            b_lbps,
             c_m,
             cs_firm,
             c_f,
@@ -461,10 +469,6 @@ impl Logic for Checks {
             e_f,
             e_token_hi,
             e_token_lo,
-            e_d10_lo,
-            e_d10_hi,
-            e_refbps_lo,
-            e_refbps_hi,
             e_bps_nz,
             e_maxn,
             e_notional,
@@ -483,8 +487,7 @@ impl Logic for Checks {
             f_f,
             f_token_hi,
             f_token_lo,
-            f_diff10k,
-            f_refbps,
+            f_gt13,
             f_bps_nz,
             f_new_buy,
             f_new_sell,
@@ -575,7 +578,8 @@ impl Logic for Checks {
         self.a_token_hi.d.next = self.token_hi.val();
         self.a_token_lo.d.next = self.token_lo.val();
 
-        // ---- stage B (cycle D+1: stage A, the symbol RAM's outputs) ----
+        // ---- stage B (cycle D+1: stage A; the symbol RAMs and the DSPs
+        // register their own outputs) ----
         self.rd_firm.next = self.a_firm.q.val();
         // a sided Replace: the original's side, and only its increase in
         // shares meets the position limit (a decrease skips it)
@@ -606,21 +610,19 @@ impl Logic for Checks {
         self.b_symbol.d.next = self.a_symbol.q.val();
         self.b_token_hi.d.next = self.a_token_hi.q.val();
         self.b_token_lo.d.next = self.a_token_lo.q.val();
-        self.b_pp_ll.d.next =
-            self.a_shares.q.val().get_bits::<16>(0) * self.a_price.q.val().get_bits::<16>(0);
-        self.b_pp_lh.d.next =
-            self.a_shares.q.val().get_bits::<16>(0) * self.a_price.q.val().get_bits::<16>(16);
-        self.b_pp_hl.d.next =
-            self.a_shares.q.val().get_bits::<16>(16) * self.a_price.q.val().get_bits::<16>(0);
-        self.b_pp_hh.d.next =
-            self.a_shares.q.val().get_bits::<16>(16) * self.a_price.q.val().get_bits::<16>(16);
+        self.b_pp_ll.clock.next = self.clock.val();
+        self.b_pp_ll.a.next = self.a_shares.q.val().get_bits::<16>(0);
+        self.b_pp_ll.b.next = self.a_price.q.val().get_bits::<16>(0);
+        self.b_pp_lh.clock.next = self.clock.val();
+        self.b_pp_lh.a.next = self.a_shares.q.val().get_bits::<16>(0);
+        self.b_pp_lh.b.next = self.a_price.q.val().get_bits::<16>(16);
+        self.b_pp_hl.clock.next = self.clock.val();
+        self.b_pp_hl.a.next = self.a_shares.q.val().get_bits::<16>(16);
+        self.b_pp_hl.b.next = self.a_price.q.val().get_bits::<16>(0);
+        self.b_pp_hh.clock.next = self.clock.val();
+        self.b_pp_hh.a.next = self.a_shares.q.val().get_bits::<16>(16);
+        self.b_pp_hh.b.next = self.a_price.q.val().get_bits::<16>(16);
         // block RAM outputs go straight into registers
-        self.b_key.d.next = self.sym_key.val();
-        self.b_sflags.d.next = self.sym_flags.val();
-        self.b_ref.d.next = self.sym_reference.val();
-        self.b_lsh.d.next = self.sym_max_shares.val();
-        self.b_lnot.d.next = self.sym_max_notional.val();
-        self.b_lbps.d.next = self.sym_collar_bps.val();
 
         // ---- stage C (cycle D+2: stage B, firm state) ----
         self.c_m.d.next = self.b_m.q.val();
@@ -628,40 +630,40 @@ impl Logic for Checks {
         // the symbol checks: an Enter's symbol (hit = valid and the key), a
         // sided Replace's stored slot (hit = valid)
         self.l11.next = self.b_m.q.val().get_bit(8)
-            & !(self.b_sflags.q.val().get_bit(0)
-                & (self.b_m.q.val().get_bit(5) | (self.b_key.q.val() == self.b_symbol.q.val())));
-        self.l12.next = self.b_m.q.val().get_bit(8) & self.b_sflags.q.val().get_bit(1);
+            & !(self.sym_flags.val().get_bit(0)
+                & (self.b_m.q.val().get_bit(5) | (self.sym_key.val() == self.b_symbol.q.val())));
+        self.l12.next = self.b_m.q.val().get_bit(8) & self.sym_flags.val().get_bit(1);
         // max shares: a sided order on a symbol with its own limit uses that one
-        self.use_lsh.next = self.b_m.q.val().get_bit(8) & (self.b_lsh.q.val() != 0);
+        self.use_lsh.next = self.b_m.q.val().get_bit(8) & (self.sym_max_shares.val() != 0);
         self.l14s.next = self.b_gsh.q.val();
         if self.use_lsh.val() {
-            self.l14s.next = self.b_shares.q.val() > self.b_lsh.q.val();
+            self.l14s.next = self.b_shares.q.val() > self.sym_max_shares.val();
         }
         self.c_f.d.next = self.b_f.q.val()
             | (bit_cast::<20, 1>(self.l11.val().into()) << 11)
             | (bit_cast::<20, 1>(self.l12.val().into()) << 12)
             | (bit_cast::<20, 1>(self.l14s.val().into()) << 14);
         // the effective collar and max notional, the symbol's if it has one
-        self.c_ref.d.next = self.b_ref.q.val();
+        self.c_ref.d.next = self.sym_reference.val();
         self.c_bps.d.next = self.collar_bps.val();
-        if self.b_lbps.q.val() != 0 {
-            self.c_bps.d.next = self.b_lbps.q.val();
+        if self.sym_collar_bps.val() != 0 {
+            self.c_bps.d.next = self.sym_collar_bps.val();
         }
         self.c_maxn.d.next = self.max_notional.val();
-        if self.b_m.q.val().get_bit(8) & (self.b_lnot.q.val() != 0) {
-            self.c_maxn.d.next = self.b_lnot.q.val();
+        if self.b_m.q.val().get_bit(8) & (self.sym_max_notional.val() != 0) {
+            self.c_maxn.d.next = self.sym_max_notional.val();
         }
         // collar: |price − ref| × 10 000 against ref × bps
-        if self.b_price.q.val() >= self.b_ref.q.val() {
-            self.c_diff.d.next = self.b_price.q.val() - self.b_ref.q.val();
+        if self.b_price.q.val() >= self.sym_reference.val() {
+            self.c_diff.d.next = self.b_price.q.val() - self.sym_reference.val();
         } else {
-            self.c_diff.d.next = self.b_ref.q.val() - self.b_price.q.val();
+            self.c_diff.d.next = self.sym_reference.val() - self.b_price.q.val();
         }
         // notional = Σ partial products (exact in 64 bits), two adds per stage
-        self.c_n1.d.next = bit_cast::<64, 32>(self.b_pp_ll.q.val())
-            + (bit_cast::<64, 32>(self.b_pp_lh.q.val()) << 16);
-        self.c_n2.d.next = (bit_cast::<64, 32>(self.b_pp_hl.q.val()) << 16)
-            + (bit_cast::<64, 32>(self.b_pp_hh.q.val()) << 32);
+        self.c_n1.d.next = bit_cast::<64, 32>(self.b_pp_ll.p.val())
+            + (bit_cast::<64, 32>(self.b_pp_lh.p.val()) << 16);
+        self.c_n2.d.next = (bit_cast::<64, 32>(self.b_pp_hl.p.val()) << 16)
+            + (bit_cast::<64, 32>(self.b_pp_hh.p.val()) << 32);
         // position: bought + open buys + open unsided + order ≤ max long + sold (and mirrored)
         self.shares64_b.next = bit_cast::<64, 32>(self.b_shares.q.val());
         self.c_s1.d.next = self.bought.val() + self.open_buy.val();
@@ -710,10 +712,18 @@ impl Logic for Checks {
             self.e_oldn.d.next = self.t_oldn.val();
         }
         self.ten_k.next = 10000.into();
-        self.e_d10_lo.d.next = self.c_diff.q.val().get_bits::<16>(0) * self.ten_k.val();
-        self.e_d10_hi.d.next = self.c_diff.q.val().get_bits::<16>(16) * self.ten_k.val();
-        self.e_refbps_lo.d.next = self.c_ref.q.val().get_bits::<16>(0) * self.c_bps.q.val();
-        self.e_refbps_hi.d.next = self.c_ref.q.val().get_bits::<16>(16) * self.c_bps.q.val();
+        self.e_d10_lo.clock.next = self.clock.val();
+        self.e_d10_lo.a.next = self.c_diff.q.val().get_bits::<16>(0);
+        self.e_d10_lo.b.next = self.ten_k.val();
+        self.e_d10_hi.clock.next = self.clock.val();
+        self.e_d10_hi.a.next = self.c_diff.q.val().get_bits::<16>(16);
+        self.e_d10_hi.b.next = self.ten_k.val();
+        self.e_refbps_lo.clock.next = self.clock.val();
+        self.e_refbps_lo.a.next = self.c_ref.q.val().get_bits::<16>(0);
+        self.e_refbps_lo.b.next = self.c_bps.q.val();
+        self.e_refbps_hi.clock.next = self.clock.val();
+        self.e_refbps_hi.a.next = self.c_ref.q.val().get_bits::<16>(16);
+        self.e_refbps_hi.b.next = self.c_bps.q.val();
         self.e_bps_nz.d.next = self.c_bps.q.val() != 0;
         self.e_maxn.d.next = self.c_maxn.q.val();
         self.e_notional.d.next = self.c_n1.q.val() + self.c_n2.q.val();
@@ -750,18 +760,56 @@ impl Logic for Checks {
             | (bit_cast::<20, 1>(self.l17.val().into()) << 17);
         self.f_token_hi.d.next = self.e_token_hi.q.val();
         self.f_token_lo.d.next = self.e_token_lo.q.val();
-        self.f_diff10k.d.next = bit_cast::<64, 32>(self.e_d10_lo.q.val())
-            + (bit_cast::<64, 32>(self.e_d10_hi.q.val()) << 16);
-        self.f_refbps.d.next = bit_cast::<64, 32>(self.e_refbps_lo.q.val())
-            + (bit_cast::<64, 32>(self.e_refbps_hi.q.val()) << 16);
+        // collar: |price − ref| × 10 000 > ref × bps, each the sum of two
+        // partial products, as the sign of d10_lo + d10_hi·2^16 + !refbps_lo +
+        // !(refbps_hi·2^16) + 1 = (diff10k − refbps − 1) mod 2^52 (both sums
+        // are below 2^49): two 3:2 layers and one carry chain, in F, so stage G
+        // only reads the bit
+        self.one52.next = 1.into();
+        self.k13_a.next = bit_cast::<52, 32>(self.e_d10_lo.p.val());
+        self.k13_b.next = bit_cast::<52, 32>(self.e_d10_hi.p.val()) << 16;
+        self.k13_c.next = !bit_cast::<52, 32>(self.e_refbps_lo.p.val());
+        self.k13_d.next = !(bit_cast::<52, 32>(self.e_refbps_hi.p.val()) << 16);
+        self.k13_s1.next = self.k13_a.val() ^ self.k13_b.val() ^ self.k13_c.val();
+        self.k13_c1.next = ((self.k13_a.val() & self.k13_b.val())
+            | (self.k13_a.val() & self.k13_c.val())
+            | (self.k13_b.val() & self.k13_c.val()))
+            << 1;
+        self.k13_s2.next = self.k13_s1.val() ^ self.k13_c1.val() ^ self.k13_d.val();
+        self.k13_c2.next = (((self.k13_s1.val() & self.k13_c1.val())
+            | (self.k13_s1.val() & self.k13_d.val())
+            | (self.k13_c1.val() & self.k13_d.val()))
+            << 1)
+            | self.one52.val();
+        self.k13_sum.next = self.k13_s2.val() + self.k13_c2.val();
+        self.f_gt13.d.next = !self.k13_sum.val().get_bit(51);
         self.f_bps_nz.d.next = self.e_bps_nz.q.val();
         // credit: open + order > credit, exactly (65 bits: the carry fails);
         // a sided Replace: open + order > credit + the original's notional,
         // checked only if the order grows
         self.f_sum65.d.next = bit_cast::<65, 64>(self.e_open_notional.q.val())
             + bit_cast::<65, 64>(self.e_notional.q.val());
-        self.f_cap65.d.next =
-            bit_cast::<65, 64>(self.e_credit.q.val()) + bit_cast::<65, 64>(self.e_oldn.q.val());
+        // open + order > credit + original as the sign of open + order +
+        // !credit + !original + 1 = (open + order − credit − original − 1)
+        // mod 2^67 (the true value lies within ±2^65): the same 3:2 layers
+        self.one67.next = 1.into();
+        self.k16_a.next = bit_cast::<67, 64>(self.e_open_notional.q.val());
+        self.k16_b.next = bit_cast::<67, 64>(self.e_notional.q.val());
+        self.k16_c.next = !bit_cast::<67, 64>(self.e_credit.q.val());
+        self.k16_d.next = !bit_cast::<67, 64>(self.e_oldn.q.val());
+        self.k16_s1.next = self.k16_a.val() ^ self.k16_b.val() ^ self.k16_c.val();
+        self.k16_c1.next = ((self.k16_a.val() & self.k16_b.val())
+            | (self.k16_a.val() & self.k16_c.val())
+            | (self.k16_b.val() & self.k16_c.val()))
+            << 1;
+        self.k16_s2.next = self.k16_s1.val() ^ self.k16_c1.val() ^ self.k16_d.val();
+        self.k16_c2.next = (((self.k16_s1.val() & self.k16_c1.val())
+            | (self.k16_s1.val() & self.k16_d.val())
+            | (self.k16_c1.val() & self.k16_d.val()))
+            << 1)
+            | self.one67.val();
+        self.k16_sum.next = self.k16_s2.val() + self.k16_c2.val();
+        self.f_gt16.d.next = !self.k16_sum.val().get_bit(66);
         self.rt_e.next = self.e_m.q.val().get_bit(5) & self.e_m.q.val().get_bit(7);
         self.f_c16.d.next = !self.rt_e.val() | (self.e_notional.q.val() > self.e_oldn.q.val());
         self.f_sym.d.next = self.e_sym.q.val();
@@ -807,10 +855,8 @@ impl Logic for Checks {
         self.g_m.d.next = self.f_m.q.val();
         self.g_cand.d.next = self.f_cand.q.val();
         self.g_firm.d.next = self.f_firm.q.val();
-        self.l13.next = self.f_m.q.val().get_bit(8)
-            & self.f_bps_nz.q.val()
-            & (self.f_diff10k.q.val() > self.f_refbps.q.val());
-        self.l16.next = self.f_c16.q.val() & (self.f_sum65.q.val() > self.f_cap65.q.val());
+        self.l13.next = self.f_m.q.val().get_bit(8) & self.f_bps_nz.q.val() & self.f_gt13.q.val();
+        self.l16.next = self.f_c16.q.val() & self.f_gt16.q.val();
         // available tokens = min(tokens + refill, burst); none left fails
         self.burst18.next = bit_cast::<18, 16>(self.burst.val());
         self.tokens18.next = bit_cast::<18, 16>(self.tokens.val());

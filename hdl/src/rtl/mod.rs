@@ -1,11 +1,14 @@
 //! The risk gate in rust-hdl, one block per file: [`parser`], [`symbol`]
 //! (lookup), [`checks`] (arithmetic), [`firm`] (state), [`order_table`],
-//! [`decision`] (with [`table_ram`], the block RAM of the two tables), wired in
-//! [`top`]. [`sim`] steps it cycle by cycle; [`verilog`] emits it.
+//! [`decision`] (with [`table_ram`], the block RAM of the two tables, and
+//! [`mul_reg`], the registered multipliers), wired in [`top`]. Under the
+//! `ETI_ECP5` define (the ECP5 flow) those two instantiate the DP16KD and
+//! MULT18X18D primitives with their own output registers. [`sim`] steps it cycle by cycle; [`verilog`] emits it.
 
 pub mod checks;
 pub mod decision;
 pub mod firm;
+pub mod mul_reg;
 pub mod order_table;
 pub mod parser;
 pub mod sim;

@@ -37,7 +37,8 @@
 //! holding the control port for [`ORDER_SLOTS`] cycles. `live` counts live
 //! entries: a commit adds one, an event that kills one takes one.
 
-use super::table_ram::TableRam;
+use super::mul_reg::MulReg;
+use super::table_ram::TableRamOutReg;
 use crate::regmap::{ORDER_SLOTS, ORDER_SLOT_BITS, OT_SHARES_BITS};
 use rust_hdl::prelude::*;
 
@@ -217,13 +218,13 @@ pub struct OrderTable {
     ts_new: TokenSlot,
     ts_ev: TokenSlot,
     /// Live (bit 20) and remaining shares: what venue events change.
-    m_lr: TableRam<Bits<21>, ORDER_SLOT_BITS>,
+    m_lr: TableRamOutReg<Bits<21>, ORDER_SLOT_BITS>,
     /// A second copy of the live bits, read at the replacement token's slot.
-    m_live2: TableRam<Bit, ORDER_SLOT_BITS>,
-    m_tag_hi: TableRam<Bits<64>, ORDER_SLOT_BITS>,
-    m_tag_lo: TableRam<Bits<48>, ORDER_SLOT_BITS>,
+    m_live2: TableRamOutReg<Bit, ORDER_SLOT_BITS>,
+    m_tag_hi: TableRamOutReg<Bits<64>, ORDER_SLOT_BITS>,
+    m_tag_lo: TableRamOutReg<Bits<48>, ORDER_SLOT_BITS>,
     /// Price 0..32, symbol slot 32..40, firm 40..44, buy 44.
-    m_meta: TableRam<Bits<45>, ORDER_SLOT_BITS>,
+    m_meta: TableRamOutReg<Bits<45>, ORDER_SLOT_BITS>,
     o1: DFF<Bit>,
     o2: DFF<Bit>,
     o3: DFF<Bit>,
@@ -235,13 +236,6 @@ pub struct OrderTable {
     rd_slot_qq: DFF<Bits<ORDER_SLOT_BITS>>,
     rd2_slot_q: DFF<Bits<ORDER_SLOT_BITS>>,
     rd2_slot_qq: DFF<Bits<ORDER_SLOT_BITS>>,
-    // the RAMs' outputs, registered with no logic before them (timing: the
-    // block RAMs' clock-to-out and their spread over the die)
-    r_lr: DFF<Bits<21>>,
-    r_tag_hi: DFF<Bits<64>>,
-    r_tag_lo: DFF<Bits<48>>,
-    r_meta: DFF<Bits<45>>,
-    r_live2: DFF<Bit>,
     // the held entry
     h_slot: DFF<Bits<ORDER_SLOT_BITS>>,
     h_live: DFF<Bit>,
@@ -258,10 +252,10 @@ pub struct OrderTable {
     h2_slot: DFF<Bits<ORDER_SLOT_BITS>>,
     h2_live: DFF<Bit>,
     // remaining × price of the held entry, three stages behind it
-    o_ll: DFF<Bits<32>>,
-    o_lh: DFF<Bits<32>>,
-    o_hl: DFF<Bits<32>>,
-    o_hh: DFF<Bits<32>>,
+    o_ll: MulReg,
+    o_lh: MulReg,
+    o_hl: MulReg,
+    o_hh: MulReg,
     o_s1: DFF<Bits<64>>,
     o_s2: DFF<Bits<64>>,
     o_n: DFF<Bits<64>>,
@@ -283,6 +277,14 @@ pub struct OrderTable {
     ev2: DFF<Bit>,
     ev3: DFF<Bit>,
     ev4: DFF<Bit>,
+    ev5: DFF<Bit>,
+    /// The event's token against the held entry, compared in four registered
+    /// parts in ev 4 (timing: one 116-bit compare before `ev_we` was the
+    /// longest path); `ev_we` ANDs them in ev 5.
+    ev_eq_hi_a: DFF<Bit>,
+    ev_eq_hi_b: DFF<Bit>,
+    ev_eq_lo_a: DFF<Bit>,
+    ev_eq_lo_b: DFF<Bit>,
     ev_we: DFF<Bit>,
     ev_live: DFF<Bit>,
     ev_rem: DFF<Bits<OT_SHARES_BITS>>,
@@ -360,7 +362,6 @@ pub struct OrderTable {
     v_buy_q: DFF<Bit>,
     eq_h: Signal<Local, Bit>,
     eq_w: Signal<Local, Bit>,
-    ev_match: Signal<Local, Bit>,
     ev_diff: Signal<Local, Bits<21>>,
     ev_new: Signal<Local, Bits<OT_SHARES_BITS>>,
     rem_hi: Signal<Local, Bits<16>>,
@@ -386,11 +387,6 @@ impl Logic for OrderTable {
             rd_slot_qq,
             rd2_slot_q,
             rd2_slot_qq,
-            r_lr,
-            r_tag_hi,
-            r_tag_lo,
-            r_meta,
-            r_live2,
             v_rem_q,
             v_buy_q,
             h_slot,
@@ -406,10 +402,6 @@ impl Logic for OrderTable {
             h_wn,
             h2_slot,
             h2_live,
-            o_ll,
-            o_lh,
-            o_hl,
-            o_hh,
             o_s1,
             o_s2,
             o_n,
@@ -443,6 +435,11 @@ impl Logic for OrderTable {
             ev2,
             ev3,
             ev4,
+            ev5,
+            ev_eq_hi_a,
+            ev_eq_hi_b,
+            ev_eq_lo_a,
+            ev_eq_lo_b,
             ev_we,
             ev_live,
             ev_rem,
@@ -488,11 +485,6 @@ impl Logic for OrderTable {
         self.rd_slot_qq.d.next = self.rd_slot_q.q.val();
         self.rd2_slot_q.d.next = self.ts_new.slot.val();
         self.rd2_slot_qq.d.next = self.rd2_slot_q.q.val();
-        self.r_lr.d.next = self.m_lr.read_data.val();
-        self.r_tag_hi.d.next = self.m_tag_hi.read_data.val();
-        self.r_tag_lo.d.next = self.m_tag_lo.read_data.val();
-        self.r_meta.d.next = self.m_meta.read_data.val();
-        self.r_live2.d.next = self.m_live2.read_data.val();
         self.m_lr.read_address.next = self.rd_addr.val();
         self.m_tag_hi.read_address.next = self.rd_addr.val();
         self.m_tag_lo.read_address.next = self.rd_addr.val();
@@ -515,8 +507,8 @@ impl Logic for OrderTable {
         self.hn_sym.next = self.h_sym.q.val();
         if self.cap.val() {
             self.hn_slot.next = self.rd_slot_qq.q.val();
-            self.hn_live.next = self.r_lr.q.val().get_bit(20);
-            self.hn_sym.next = self.r_meta.q.val().get_bits::<8>(32);
+            self.hn_live.next = self.m_lr.read_data.val().get_bit(20);
+            self.hn_sym.next = self.m_meta.read_data.val().get_bits::<8>(32);
         }
         if self.take_w.val() {
             self.hn_live.next = true;
@@ -535,17 +527,17 @@ impl Logic for OrderTable {
             self.h_hit.d.next = true;
             self.h_wn.d.next = self.wq_n.q.val();
         } else if self.cap.val() {
-            self.h_rem.d.next = self.r_lr.q.val().get_bits::<OT_SHARES_BITS>(0);
-            self.h_tag_hi.d.next = self.r_tag_hi.q.val();
-            self.h_tag_lo.d.next = self.r_tag_lo.q.val();
-            self.h_price.d.next = self.r_meta.q.val().get_bits::<32>(0);
-            self.h_firm.d.next = self.r_meta.q.val().get_bits::<4>(40);
-            self.h_buy.d.next = self.r_meta.q.val().get_bit(44);
+            self.h_rem.d.next = self.m_lr.read_data.val().get_bits::<OT_SHARES_BITS>(0);
+            self.h_tag_hi.d.next = self.m_tag_hi.read_data.val();
+            self.h_tag_lo.d.next = self.m_tag_lo.read_data.val();
+            self.h_price.d.next = self.m_meta.read_data.val().get_bits::<32>(0);
+            self.h_firm.d.next = self.m_meta.read_data.val().get_bits::<4>(40);
+            self.h_buy.d.next = self.m_meta.read_data.val().get_bit(44);
             self.h_hit.d.next = false;
         }
         if self.n4.q.val() {
             self.h2_slot.d.next = self.rd2_slot_qq.q.val();
-            self.h2_live.d.next = self.r_live2.q.val()
+            self.h2_live.d.next = self.m_live2.read_data.val()
                 | ((self.wq_v.q.val() | self.wq_vd.q.val() | self.wq_vdd.q.val())
                     & self.eq_wq_rd2.q.val());
         } else if self.wq_hit2.val() {
@@ -553,16 +545,22 @@ impl Logic for OrderTable {
         }
         // remaining × price of the held entry (a Replace's original notional)
         self.rem_hi.next = bit_cast::<16, 4>(self.h_rem.q.val().get_bits::<4>(16));
-        self.o_ll.d.next =
-            self.h_rem.q.val().get_bits::<16>(0) * self.h_price.q.val().get_bits::<16>(0);
-        self.o_lh.d.next =
-            self.h_rem.q.val().get_bits::<16>(0) * self.h_price.q.val().get_bits::<16>(16);
-        self.o_hl.d.next = self.rem_hi.val() * self.h_price.q.val().get_bits::<16>(0);
-        self.o_hh.d.next = self.rem_hi.val() * self.h_price.q.val().get_bits::<16>(16);
+        self.o_ll.clock.next = self.clock.val();
+        self.o_ll.a.next = self.h_rem.q.val().get_bits::<16>(0);
+        self.o_ll.b.next = self.h_price.q.val().get_bits::<16>(0);
+        self.o_lh.clock.next = self.clock.val();
+        self.o_lh.a.next = self.h_rem.q.val().get_bits::<16>(0);
+        self.o_lh.b.next = self.h_price.q.val().get_bits::<16>(16);
+        self.o_hl.clock.next = self.clock.val();
+        self.o_hl.a.next = self.rem_hi.val();
+        self.o_hl.b.next = self.h_price.q.val().get_bits::<16>(0);
+        self.o_hh.clock.next = self.clock.val();
+        self.o_hh.a.next = self.rem_hi.val();
+        self.o_hh.b.next = self.h_price.q.val().get_bits::<16>(16);
         self.o_s1.d.next =
-            bit_cast::<64, 32>(self.o_ll.q.val()) + (bit_cast::<64, 32>(self.o_lh.q.val()) << 16);
-        self.o_s2.d.next = (bit_cast::<64, 32>(self.o_hl.q.val()) << 16)
-            + (bit_cast::<64, 32>(self.o_hh.q.val()) << 32);
+            bit_cast::<64, 32>(self.o_ll.p.val()) + (bit_cast::<64, 32>(self.o_lh.p.val()) << 16);
+        self.o_s2.d.next = (bit_cast::<64, 32>(self.o_hl.p.val()) << 16)
+            + (bit_cast::<64, 32>(self.o_hh.p.val()) << 32);
         self.o_n.d.next = self.o_s1.q.val() + self.o_s2.q.val();
 
         // ---- views ----
@@ -584,8 +582,8 @@ impl Logic for OrderTable {
         self.eqg0.next = self.eq_g_h.q.val();
         self.eqf0.next = self.eq_f_h.q.val();
         if self.cap.val() {
-            self.live0.next = self.r_lr.q.val().get_bit(20);
-            self.sym0.next = self.r_meta.q.val().get_bits::<8>(32);
+            self.live0.next = self.m_lr.read_data.val().get_bit(20);
+            self.sym0.next = self.m_meta.read_data.val().get_bits::<8>(32);
             self.eqg0.next = self.eq_g_rd.q.val();
             self.eqf0.next = self.eq_f_rd.q.val();
         }
@@ -728,10 +726,16 @@ impl Logic for OrderTable {
         self.ev2.d.next = self.ev1.q.val();
         self.ev3.d.next = self.ev2.q.val();
         self.ev4.d.next = self.ev3.q.val();
-        self.ev_match.next = self.h_live.q.val()
+        self.ev5.d.next = self.ev4.q.val();
+        self.ev_eq_hi_a.d.next =
+            self.h_tag_hi.q.val().get_bits::<32>(0) == self.ev_hi_q.q.val().get_bits::<32>(0);
+        self.ev_eq_hi_b.d.next =
+            self.h_tag_hi.q.val().get_bits::<32>(32) == self.ev_hi_q.q.val().get_bits::<32>(32);
+        self.ev_eq_lo_a.d.next = self.h_live.q.val()
             & (self.h_firm.q.val() == self.ev_firm_q.q.val())
-            & (self.h_tag_hi.q.val() == self.ev_hi_q.q.val())
-            & (self.h_tag_lo.q.val() == self.ev_lo_q.q.val());
+            & (self.h_tag_lo.q.val().get_bits::<24>(0) == self.ev_lo_q.q.val().get_bits::<24>(0));
+        self.ev_eq_lo_b.d.next =
+            self.h_tag_lo.q.val().get_bits::<24>(24) == self.ev_lo_q.q.val().get_bits::<24>(24);
         // remaining − shares, saturating at 0 (the borrow picks 0)
         self.ev_diff.next = bit_cast::<21, OT_SHARES_BITS>(self.h_rem.q.val())
             - bit_cast::<21, OT_SHARES_BITS>(self.ev_shares_q.q.val());
@@ -739,8 +743,14 @@ impl Logic for OrderTable {
         if self.ev_diff.val().get_bit(20) {
             self.ev_new.next = 0.into();
         }
-        self.ev_we.d.next = self.ev4.q.val() & self.ev_match.val();
-        self.ev_live.d.next = !self.ev_done_q.q.val() & (self.ev_new.val() != 0);
+        self.ev_we.d.next = self.ev5.q.val()
+            & self.ev_eq_hi_a.q.val()
+            & self.ev_eq_hi_b.q.val()
+            & self.ev_eq_lo_a.q.val()
+            & self.ev_eq_lo_b.q.val();
+        // from ev_rem, registered in ev 4 (the held entry does not move while
+        // the control port holds the stream), so no subtract before it
+        self.ev_live.d.next = !self.ev_done_q.q.val() & (self.ev_rem.q.val() != 0);
         self.ev_hi_q.d.next = self.ev_hi.val();
         self.ev_lo_q.d.next = self.ev_lo.val();
         self.ev_firm_q.d.next = self.ev_firm.val();
@@ -751,6 +761,7 @@ impl Logic for OrderTable {
             | self.ev2.q.val()
             | self.ev3.q.val()
             | self.ev4.q.val()
+            | self.ev5.q.val()
             | self.sw_on.q.val();
 
         // ---- OT_CLEAR: one slot per cycle ----

@@ -1,16 +1,18 @@
 //! Symbol lookup block: hashes the 8-byte stock with the host's seed
 //! ([`crate::hash::symbol_slot`]) over two pipeline stages (the adds and XORs
 //! split where the second 32-bit adder starts), reads the slot's key, flags and
-//! reference price from block RAM, and hands the raw RAM outputs to the checks,
-//! which register them before any logic (block RAM clock-to-out is most of a
-//! 156.25 MHz cycle) and confirm the hit with the full key a cycle later.
+//! reference price from block RAM, and hands the RAM outputs to the checks,
+//! which confirm the hit with the full key. The RAMs' data pass through their
+//! own output registers ([`TableRamOutReg`]: a block RAM's clock-to-out
+//! without it is most of a 156.25 MHz cycle), so the checks use them with no
+//! register of their own.
 //!
 //! The pipeline runs freely on the parser's stock field: the stock of an Enter
 //! (bytes 20..28) sits in the parser from three cycles before the message's last
 //! beat, so [`LOOKUP_CYCLES`] after the stock field settles the RAM outputs
 //! belong to it, and they stay valid until the next message's third beat.
 
-use super::table_ram::TableRam;
+use super::table_ram::TableRamOutReg;
 use crate::regmap::{SYMBOL_BITS, SYM_BPS_BITS, SYM_NOTIONAL_BITS, SYM_SHARES_BITS};
 use rust_hdl::prelude::*;
 
@@ -19,8 +21,8 @@ use rust_hdl::prelude::*;
 const _: () = assert!(SYM_SHARES_BITS == 20 && SYM_SHARES_BITS + SYM_BPS_BITS == 34);
 
 /// Cycles from `symbol` on the input to the slot's RAM data on the outputs:
-/// hash stage 1, hash stage 2 (slot register), RAM read.
-pub const LOOKUP_CYCLES: u64 = 3;
+/// hash stage 1, hash stage 2 (slot register), RAM read, RAM output register.
+pub const LOOKUP_CYCLES: u64 = 4;
 
 #[derive(LogicBlock, Default)]
 pub struct SymbolLookup {
@@ -28,7 +30,7 @@ pub struct SymbolLookup {
     pub seed: Signal<In, Bits<64>>,
     /// Symbol to look up; its RAM data appears [`LOOKUP_CYCLES`] later.
     pub symbol: Signal<In, Bits<64>>,
-    /// Raw RAM outputs for the symbol of [`LOOKUP_CYCLES`] ago.
+    /// The RAMs' registered outputs for the symbol of [`LOOKUP_CYCLES`] ago.
     pub key: Signal<Out, Bits<64>>,
     /// bit 0 valid, bit 1 restricted.
     pub flags_out: Signal<Out, Bits<2>>,
@@ -57,12 +59,12 @@ pub struct SymbolLookup {
     pub wr_lim_bps: Signal<In, Bits<SYM_BPS_BITS>>,
     /// Write the slot's three limits (`SYM_LIMITS`).
     pub wr_limits: Signal<In, Bit>,
-    keys: TableRam<Bits<64>, SYMBOL_BITS>,
-    flags: TableRam<Bits<2>, SYMBOL_BITS>,
-    refs: TableRam<Bits<32>, SYMBOL_BITS>,
+    keys: TableRamOutReg<Bits<64>, SYMBOL_BITS>,
+    flags: TableRamOutReg<Bits<2>, SYMBOL_BITS>,
+    refs: TableRamOutReg<Bits<32>, SYMBOL_BITS>,
     /// Max shares in bits 0..20, collar bps in 20..34: one 36-bit-wide block RAM.
-    l_sb: TableRam<Bits<34>, SYMBOL_BITS>,
-    l_notional: TableRam<Bits<SYM_NOTIONAL_BITS>, SYMBOL_BITS>,
+    l_sb: TableRamOutReg<Bits<34>, SYMBOL_BITS>,
+    l_notional: TableRamOutReg<Bits<SYM_NOTIONAL_BITS>, SYMBOL_BITS>,
     h_c: DFF<Bits<32>>,
     slot_q: DFF<Bits<SYMBOL_BITS>>,
     h_a: Signal<Local, Bits<32>>,
@@ -191,6 +193,7 @@ mod tests {
         cycle(&mut s, clk);
         s.wr_ref_only.next = false;
         cycle(&mut s, clk);
+        cycle(&mut s, clk);
         assert_eq!(s.key.val().to_u64(), aapl);
         assert_eq!(s.flags_out.val().to_u64(), 3);
         assert_eq!(s.reference.val().to_u64(), 1_600_000);
@@ -202,6 +205,7 @@ mod tests {
         s.wr_limits.next = true;
         cycle(&mut s, clk);
         s.wr_limits.next = false;
+        cycle(&mut s, clk);
         cycle(&mut s, clk);
         assert_eq!(s.lim_shares.val().to_u64(), 700);
         assert_eq!(s.lim_notional.val().to_u64(), 9_000_000_000);

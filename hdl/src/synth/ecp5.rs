@@ -240,7 +240,7 @@ pub fn run(dir: &Path, seeds: &[u64]) -> Result<Value> {
         &[
             "-q",
             "-p",
-            "read_verilog risk_gate.v; synth_ecp5 -top risk_gate -json risk_gate_ecp5.json; tee -q -o ecp5_stat.txt stat",
+            "read_verilog -DETI_ECP5 risk_gate.v; synth_ecp5 -top risk_gate -json risk_gate_ecp5.json; tee -q -o ecp5_stat.txt stat",
         ],
     )?;
     if !ok {
