@@ -8,10 +8,10 @@
 //! |---|---|
 //! | A (`D`) | field validity, global max shares; order kind and firm |
 //! | B (`D+1`) | kill switches; the four 16×16 partial products of shares × price (in the DSPs' output registers, [`MulReg`]); the symbol RAM's outputs (key, flags, reference, the symbol's limits) land in the RAMs' output registers |
-//! | C (`D+2`) | firm state arrives: position and notional partial sums, token compares, elapsed time since the bucket's refill; symbol key compare, restricted, \|price − ref\|; the effective collar bps and max notional (the symbol's if non-zero, else the global), max shares against the effective limit |
-//! | E (`D+3`) | notional, position sums, token order, refill shift, \|price − ref\| × 10 000 partials, ref × bps partials |
-//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp (zero if the firm's refill was stamped since); the credit and collar compares, each a sum of four terms reduced by two 3:2 layers to one carry chain whose sign is the result |
-//! | G (`D+5`) | the bucket's tokens arrive: bucket sum and compare; the prioritised fail vector |
+//! | C (`D+2`) | firm state arrives: position and notional partial sums, token compares, elapsed time since the bucket's refill; the symbol key compared in two registered halves, the symbol's flags, price − ref and ref − price; the effective collar bps, whether the symbol's max notional and max shares apply (non-zero), shares against the symbol's max |
+//! | E (`D+3`) | unknown / restricted symbol and max shares flags from C's registers; notional, position sums, token order, refill shift, the effective max notional, \|price − ref\| (the difference that did not borrow) × 10 000 partials, ref × bps partials |
+//! | F (`D+4`) | open notional + order, max notional, position limits, refill clamp (zero if the firm's refill was stamped since), ref × bps |
+//! | G (`D+5`) | the bucket's tokens arrive: bucket sum and compare (none left: tokens and refill both zero, or a zero burst); credit and collar compares, each in two halves, registered apart from the rest of the commit; the prioritised fail vector |
 //!
 //! The firm state is read with the address on [`Checks::rd_firm`] in `D+1` and
 //! the commit lands at the end of `D+6`, five cycles later; consecutive orders
@@ -67,7 +67,8 @@ pub struct Checks {
     pub burst: Signal<In, Bits<16>>,
     pub shift: Signal<In, Bits<5>>,
     pub now: Signal<In, Bits<32>>,
-    // cycle D+2: the symbol RAMs' registered outputs for this message's stock
+    // cycle D+2: the symbol RAMs' registered outputs for this message's
+    // stock (an Enter's from D+1 on: its key is registered in B)
     pub sym_key: Signal<In, Bits<64>>,
     /// bit 0 valid, bit 1 restricted.
     pub sym_flags: Signal<In, Bits<2>>,
@@ -189,10 +190,9 @@ pub struct Checks {
     f_wslot: DFF<Bits<12>>,
     f_unk: DFF<Bit>,
     f_full: DFF<Bit>,
-    /// Open notional + order, 65 bits.
+    /// Open notional + order, and credit + a sided Replace's original notional, 65 bits.
     f_sum65: DFF<Bits<65>>,
-    /// Open notional + order > credit + a sided Replace's original notional.
-    f_gt16: DFF<Bit>,
+    f_cap65: DFF<Bits<65>>,
     /// The credit check applies (not a sided Replace that does not grow).
     f_c16: DFF<Bit>,
     g_sym: DFF<Bits<8>>,
@@ -200,9 +200,14 @@ pub struct Checks {
     g_sh: DFF<Bits<20>>,
     g_n: DFF<Bits<64>>,
     g_wslot: DFF<Bits<12>>,
-    /// An Enter or Replace with no fail bit: the commit, registered beside
-    /// `g_flags` (timing: no OR of the fail vector before the write enables).
+    /// An Enter or Replace with no fail bit but the collar's and the
+    /// credit's, registered beside `g_flags` (timing: no OR of the fail
+    /// vector before the write enables); those two compares have registers
+    /// of their own (`g_ok13`, `g_ok16`: each a carry chain, not one behind
+    /// the other) and the commit is the AND of the three.
     g_commit: DFF<Bit>,
+    g_ok13: DFF<Bit>,
+    g_ok16: DFF<Bit>,
     /// Stage F / stage G holds a table candidate (`f_cand_out`, `c_cand`),
     /// registered from the stage before (timing: the order table's slot
     /// compares and forwards start from one register, not a decode of `m`).
@@ -230,15 +235,37 @@ pub struct Checks {
     b_pp_hl: MulReg,
     b_pp_hh: MulReg,
     c_m: DFF<Bits<10>>,
+    /// The symbol's key, registered in B: only an Enter's key is compared
+    /// (a Replace's stored slot is its symbol), and an Enter's is in the
+    /// RAM's output register from D on, a cycle early, so a fabric register
+    /// between the block RAM and the compare costs no latency (timing: up to
+    /// 3.5 ns of routing from a block RAM).
+    b_key: DFF<Bits<64>>,
+    /// The symbol RAM key against the stock, in halves; flags; the symbol's
+    /// max shares (applies, exceeded) and the global max shares' flag.
+    c_keq_hi: DFF<Bit>,
+    c_keq_lo: DFF<Bit>,
+    c_sflags: DFF<Bits<2>>,
+    c_use_lsh: DFF<Bit>,
+    c_gt_lsh: DFF<Bit>,
+    c_gsh: DFF<Bit>,
     cs_firm: DFF<Bits<FIRM_BITS>>,
     c_f: DFF<Bits<20>>,
     c_token_hi: DFF<Bits<64>>,
     c_token_lo: DFF<Bits<48>>,
     c_tok_cmp: DFF<Bits<3>>,
-    c_diff: DFF<Bits<32>>,
+    /// price − ref in 33 bits (bit 32: the borrow, price < ref) and ref −
+    /// price; stage E takes the one that is |price − ref| (timing: the
+    /// subtracts start at the symbol RAM's output register, the pick after a
+    /// register)
+    c_dpr: DFF<Bits<33>>,
+    c_drp: DFF<Bits<32>>,
     c_ref: DFF<Bits<32>>,
     c_bps: DFF<Bits<16>>,
-    c_maxn: DFF<Bits<64>>,
+    /// The symbol's own max notional, and whether it applies (an Enter, and
+    /// non-zero); stage E picks it or the global register.
+    c_lnot: DFF<Bits<64>>,
+    c_lnot_on: DFF<Bit>,
     c_n1: DFF<Bits<64>>,
     c_n2: DFF<Bits<64>>,
     c_s1: DFF<Bits<64>>,
@@ -279,13 +306,18 @@ pub struct Checks {
     f_f: DFF<Bits<20>>,
     f_token_hi: DFF<Bits<64>>,
     f_token_lo: DFF<Bits<48>>,
-    /// |price − ref| × 10 000 > ref × bps.
-    f_gt13: DFF<Bit>,
+    /// |price − ref| × 10 000 and ref × bps, each below 2^49 (a 32-bit
+    /// difference or price times a 16-bit factor, summed from two 16-bit
+    /// halves): 49 bits, so the compare's carry chain is no longer.
+    f_diff10k: DFF<Bits<49>>,
+    f_refbps: DFF<Bits<49>>,
     f_bps_nz: DFF<Bit>,
     f_new_buy: DFF<Bits<64>>,
     f_new_sell: DFF<Bits<64>>,
     f_new_unsided: DFF<Bits<64>>,
     f_add_c: DFF<Bits<18>>,
+    /// `f_add_c` is zero: no refill (none due, stamped, or a zero burst).
+    f_add_z: DFF<Bit>,
     f_add_c_m1: DFF<Bits<18>>,
     f_stamp: DFF<Bit>,
     g_m: DFF<Bits<10>>,
@@ -318,34 +350,16 @@ pub struct Checks {
     l10: Signal<Local, Bit>,
     l14: Signal<Local, Bit>,
     l14s: Signal<Local, Bit>,
-    use_lsh: Signal<Local, Bit>,
     b_kill_g: Signal<Local, Bit>,
     b_kill_f: Signal<Local, Bit>,
     l11: Signal<Local, Bit>,
     l12: Signal<Local, Bit>,
     l13: Signal<Local, Bit>,
-    // the credit compare's operands and 3:2 layers (67 bits)
-    k16_a: Signal<Local, Bits<67>>,
-    k16_b: Signal<Local, Bits<67>>,
-    k16_c: Signal<Local, Bits<67>>,
-    k16_d: Signal<Local, Bits<67>>,
-    k16_s1: Signal<Local, Bits<67>>,
-    k16_c1: Signal<Local, Bits<67>>,
-    k16_s2: Signal<Local, Bits<67>>,
-    k16_c2: Signal<Local, Bits<67>>,
-    k16_sum: Signal<Local, Bits<67>>,
-    // the collar compare's (52 bits)
-    k13_a: Signal<Local, Bits<52>>,
-    k13_b: Signal<Local, Bits<52>>,
-    k13_c: Signal<Local, Bits<52>>,
-    k13_d: Signal<Local, Bits<52>>,
-    k13_s1: Signal<Local, Bits<52>>,
-    k13_c1: Signal<Local, Bits<52>>,
-    k13_s2: Signal<Local, Bits<52>>,
-    k13_c2: Signal<Local, Bits<52>>,
-    k13_sum: Signal<Local, Bits<52>>,
-    one67: Signal<Local, Bits<67>>,
-    one52: Signal<Local, Bits<52>>,
+    gt_long: Signal<Local, Bit>,
+    gt_short: Signal<Local, Bit>,
+    gt13: Signal<Local, Bit>,
+    gt16: Signal<Local, Bit>,
+    c_diff: Signal<Local, Bits<32>>,
     l15: Signal<Local, Bit>,
     l16: Signal<Local, Bit>,
     l17: Signal<Local, Bit>,
@@ -414,7 +428,7 @@ impl Logic for Checks {
             f_unk,
             f_full,
             f_sum65,
-            f_gt16,
+            f_cap65,
             f_c16,
             g_sym,
             g_price,
@@ -422,6 +436,8 @@ impl Logic for Checks {
             g_n,
             g_wslot,
             g_commit,
+            g_ok13,
+            g_ok16,
             f_cand,
             g_cand,
             a_firm,
@@ -442,15 +458,24 @@ impl Logic for Checks {
             b_token_hi,
             b_token_lo,
             c_m,
+            b_key,
+            c_keq_hi,
+            c_keq_lo,
+            c_sflags,
+            c_use_lsh,
+            c_gt_lsh,
+            c_gsh,
             cs_firm,
             c_f,
             c_token_hi,
             c_token_lo,
             c_tok_cmp,
-            c_diff,
+            c_dpr,
+            c_drp,
             c_ref,
             c_bps,
-            c_maxn,
+            c_lnot,
+            c_lnot_on,
             c_n1,
             c_n2,
             c_s1,
@@ -487,12 +512,14 @@ impl Logic for Checks {
             f_f,
             f_token_hi,
             f_token_lo,
-            f_gt13,
+            f_diff10k,
+            f_refbps,
             f_bps_nz,
             f_new_buy,
             f_new_sell,
             f_new_unsided,
             f_add_c,
+            f_add_z,
             f_add_c_m1,
             f_stamp,
             g_m,
@@ -608,6 +635,7 @@ impl Logic for Checks {
         self.b_shares.d.next = self.a_shares.q.val();
         self.b_price.d.next = self.a_price.q.val();
         self.b_symbol.d.next = self.a_symbol.q.val();
+        self.b_key.d.next = self.sym_key.val();
         self.b_token_hi.d.next = self.a_token_hi.q.val();
         self.b_token_lo.d.next = self.a_token_lo.q.val();
         self.b_pp_ll.clock.next = self.clock.val();
@@ -629,36 +657,31 @@ impl Logic for Checks {
         self.cs_firm.d.next = self.b_firm.q.val();
         // the symbol checks: an Enter's symbol (hit = valid and the key), a
         // sided Replace's stored slot (hit = valid)
-        self.l11.next = self.b_m.q.val().get_bit(8)
-            & !(self.sym_flags.val().get_bit(0)
-                & (self.b_m.q.val().get_bit(5) | (self.sym_key.val() == self.b_symbol.q.val())));
-        self.l12.next = self.b_m.q.val().get_bit(8) & self.sym_flags.val().get_bit(1);
+        // the symbol RAM's outputs compared here, the flags made from the
+        // registered compares in E (timing: the RAM's output register is
+        // far from the logic; no OR after the compares in this stage)
+        self.c_keq_hi.d.next =
+            self.b_key.q.val().get_bits::<32>(32) == self.b_symbol.q.val().get_bits::<32>(32);
+        self.c_keq_lo.d.next =
+            self.b_key.q.val().get_bits::<32>(0) == self.b_symbol.q.val().get_bits::<32>(0);
+        self.c_sflags.d.next = self.sym_flags.val();
         // max shares: a sided order on a symbol with its own limit uses that one
-        self.use_lsh.next = self.b_m.q.val().get_bit(8) & (self.sym_max_shares.val() != 0);
-        self.l14s.next = self.b_gsh.q.val();
-        if self.use_lsh.val() {
-            self.l14s.next = self.b_shares.q.val() > self.sym_max_shares.val();
-        }
-        self.c_f.d.next = self.b_f.q.val()
-            | (bit_cast::<20, 1>(self.l11.val().into()) << 11)
-            | (bit_cast::<20, 1>(self.l12.val().into()) << 12)
-            | (bit_cast::<20, 1>(self.l14s.val().into()) << 14);
+        self.c_use_lsh.d.next = self.b_m.q.val().get_bit(8) & (self.sym_max_shares.val() != 0);
+        self.c_gt_lsh.d.next = self.b_shares.q.val() > self.sym_max_shares.val();
+        self.c_gsh.d.next = self.b_gsh.q.val();
+        self.c_f.d.next = self.b_f.q.val();
         // the effective collar and max notional, the symbol's if it has one
         self.c_ref.d.next = self.sym_reference.val();
         self.c_bps.d.next = self.collar_bps.val();
         if self.sym_collar_bps.val() != 0 {
             self.c_bps.d.next = self.sym_collar_bps.val();
         }
-        self.c_maxn.d.next = self.max_notional.val();
-        if self.b_m.q.val().get_bit(8) & (self.sym_max_notional.val() != 0) {
-            self.c_maxn.d.next = self.sym_max_notional.val();
-        }
+        self.c_lnot.d.next = self.sym_max_notional.val();
+        self.c_lnot_on.d.next = self.b_m.q.val().get_bit(8) & (self.sym_max_notional.val() != 0);
         // collar: |price − ref| × 10 000 against ref × bps
-        if self.b_price.q.val() >= self.sym_reference.val() {
-            self.c_diff.d.next = self.b_price.q.val() - self.sym_reference.val();
-        } else {
-            self.c_diff.d.next = self.sym_reference.val() - self.b_price.q.val();
-        }
+        self.c_dpr.d.next =
+            bit_cast::<33, 32>(self.b_price.q.val()) - bit_cast::<33, 32>(self.sym_reference.val());
+        self.c_drp.d.next = self.sym_reference.val() - self.b_price.q.val();
         // notional = Σ partial products (exact in 64 bits), two adds per stage
         self.c_n1.d.next = bit_cast::<64, 32>(self.b_pp_ll.p.val())
             + (bit_cast::<64, 32>(self.b_pp_lh.p.val()) << 16);
@@ -698,7 +721,19 @@ impl Logic for Checks {
         self.e_firm.d.next = self.cs_firm.q.val();
         self.l19.next = !(self.c_tok_cmp.q.val().get_bit(0)
             | (self.c_tok_cmp.q.val().get_bit(1) & self.c_tok_cmp.q.val().get_bit(2)));
-        self.e_f.d.next = self.c_f.q.val() | (bit_cast::<20, 1>(self.l19.val().into()) << 19);
+        self.l11.next = self.c_m.q.val().get_bit(8)
+            & !(self.c_sflags.q.val().get_bit(0)
+                & (self.c_m.q.val().get_bit(5) | (self.c_keq_hi.q.val() & self.c_keq_lo.q.val())));
+        self.l12.next = self.c_m.q.val().get_bit(8) & self.c_sflags.q.val().get_bit(1);
+        self.l14s.next = self.c_gsh.q.val();
+        if self.c_use_lsh.q.val() {
+            self.l14s.next = self.c_gt_lsh.q.val();
+        }
+        self.e_f.d.next = self.c_f.q.val()
+            | (bit_cast::<20, 1>(self.l11.val().into()) << 11)
+            | (bit_cast::<20, 1>(self.l12.val().into()) << 12)
+            | (bit_cast::<20, 1>(self.l14s.val().into()) << 14)
+            | (bit_cast::<20, 1>(self.l19.val().into()) << 19);
         self.e_token_hi.d.next = self.c_token_hi.q.val();
         self.e_token_lo.d.next = self.c_token_lo.q.val();
         self.e_orig_hi.d.next = self.c_orig_hi.q.val();
@@ -712,11 +747,16 @@ impl Logic for Checks {
             self.e_oldn.d.next = self.t_oldn.val();
         }
         self.ten_k.next = 10000.into();
+        // |price − ref|: price − ref unless it borrowed
+        self.c_diff.next = self.c_dpr.q.val().get_bits::<32>(0);
+        if self.c_dpr.q.val().get_bit(32) {
+            self.c_diff.next = self.c_drp.q.val();
+        }
         self.e_d10_lo.clock.next = self.clock.val();
-        self.e_d10_lo.a.next = self.c_diff.q.val().get_bits::<16>(0);
+        self.e_d10_lo.a.next = self.c_diff.val().get_bits::<16>(0);
         self.e_d10_lo.b.next = self.ten_k.val();
         self.e_d10_hi.clock.next = self.clock.val();
-        self.e_d10_hi.a.next = self.c_diff.q.val().get_bits::<16>(16);
+        self.e_d10_hi.a.next = self.c_diff.val().get_bits::<16>(16);
         self.e_d10_hi.b.next = self.ten_k.val();
         self.e_refbps_lo.clock.next = self.clock.val();
         self.e_refbps_lo.a.next = self.c_ref.q.val().get_bits::<16>(0);
@@ -725,7 +765,10 @@ impl Logic for Checks {
         self.e_refbps_hi.a.next = self.c_ref.q.val().get_bits::<16>(16);
         self.e_refbps_hi.b.next = self.c_bps.q.val();
         self.e_bps_nz.d.next = self.c_bps.q.val() != 0;
-        self.e_maxn.d.next = self.c_maxn.q.val();
+        self.e_maxn.d.next = self.max_notional.val();
+        if self.c_lnot_on.q.val() {
+            self.e_maxn.d.next = self.c_lnot.q.val();
+        }
         self.e_notional.d.next = self.c_n1.q.val() + self.c_n2.q.val();
         self.e_long_need.d.next = self.c_s1.q.val() + self.c_s2.q.val();
         self.e_short_need.d.next = self.c_s3.q.val() + self.c_s2.q.val();
@@ -747,71 +790,55 @@ impl Logic for Checks {
             & !self.e_m.q.val().get_bit(2)
             & self.e_m.q.val().get_bit(7);
         self.f_firm.d.next = self.e_firm.q.val();
-        self.l15.next = self.e_notional.q.val() > self.e_maxn.q.val();
+        // 64-bit compares in halves (two short carry chains and an equality)
+        self.l15.next = (self.e_notional.q.val().get_bits::<32>(32)
+            > self.e_maxn.q.val().get_bits::<32>(32))
+            | ((self.e_notional.q.val().get_bits::<32>(32)
+                == self.e_maxn.q.val().get_bits::<32>(32))
+                & (self.e_notional.q.val().get_bits::<32>(0)
+                    > self.e_maxn.q.val().get_bits::<32>(0)));
         // an unsided Replace (table off) meets both limits, a sided order its side's
+        self.gt_long.next = (self.e_long_need.q.val().get_bits::<32>(32)
+            > self.e_long_cap.q.val().get_bits::<32>(32))
+            | ((self.e_long_need.q.val().get_bits::<32>(32)
+                == self.e_long_cap.q.val().get_bits::<32>(32))
+                & (self.e_long_need.q.val().get_bits::<32>(0)
+                    > self.e_long_cap.q.val().get_bits::<32>(0)));
+        self.gt_short.next = (self.e_short_need.q.val().get_bits::<32>(32)
+            > self.e_short_cap.q.val().get_bits::<32>(32))
+            | ((self.e_short_need.q.val().get_bits::<32>(32)
+                == self.e_short_cap.q.val().get_bits::<32>(32))
+                & (self.e_short_need.q.val().get_bits::<32>(0)
+                    > self.e_short_cap.q.val().get_bits::<32>(0)));
         self.unsided.next = self.e_m.q.val().get_bit(5) & !self.e_m.q.val().get_bit(7);
-        self.l17.next = (((self.unsided.val() | self.e_m.q.val().get_bit(6))
-            & (self.e_long_need.q.val() > self.e_long_cap.q.val()))
-            | ((self.unsided.val() | !self.e_m.q.val().get_bit(6))
-                & (self.e_short_need.q.val() > self.e_short_cap.q.val())))
+        self.l17.next = (((self.unsided.val() | self.e_m.q.val().get_bit(6)) & self.gt_long.val())
+            | ((self.unsided.val() | !self.e_m.q.val().get_bit(6)) & self.gt_short.val()))
             & !self.e_m.q.val().get_bit(9);
         self.f_f.d.next = self.e_f.q.val()
             | (bit_cast::<20, 1>(self.l15.val().into()) << 15)
             | (bit_cast::<20, 1>(self.l17.val().into()) << 17);
         self.f_token_hi.d.next = self.e_token_hi.q.val();
         self.f_token_lo.d.next = self.e_token_lo.q.val();
-        // collar: |price − ref| × 10 000 > ref × bps, each the sum of two
-        // partial products, as the sign of d10_lo + d10_hi·2^16 + !refbps_lo +
-        // !(refbps_hi·2^16) + 1 = (diff10k − refbps − 1) mod 2^52 (both sums
-        // are below 2^49): two 3:2 layers and one carry chain, in F, so stage G
-        // only reads the bit
-        self.one52.next = 1.into();
-        self.k13_a.next = bit_cast::<52, 32>(self.e_d10_lo.p.val());
-        self.k13_b.next = bit_cast::<52, 32>(self.e_d10_hi.p.val()) << 16;
-        self.k13_c.next = !bit_cast::<52, 32>(self.e_refbps_lo.p.val());
-        self.k13_d.next = !(bit_cast::<52, 32>(self.e_refbps_hi.p.val()) << 16);
-        self.k13_s1.next = self.k13_a.val() ^ self.k13_b.val() ^ self.k13_c.val();
-        self.k13_c1.next = ((self.k13_a.val() & self.k13_b.val())
-            | (self.k13_a.val() & self.k13_c.val())
-            | (self.k13_b.val() & self.k13_c.val()))
-            << 1;
-        self.k13_s2.next = self.k13_s1.val() ^ self.k13_c1.val() ^ self.k13_d.val();
-        self.k13_c2.next = (((self.k13_s1.val() & self.k13_c1.val())
-            | (self.k13_s1.val() & self.k13_d.val())
-            | (self.k13_c1.val() & self.k13_d.val()))
-            << 1)
-            | self.one52.val();
-        self.k13_sum.next = self.k13_s2.val() + self.k13_c2.val();
-        self.f_gt13.d.next = !self.k13_sum.val().get_bit(51);
+        self.f_diff10k.d.next = bit_cast::<49, 32>(self.e_d10_lo.p.val())
+            + (bit_cast::<49, 32>(self.e_d10_hi.p.val()) << 16);
+        self.f_refbps.d.next = bit_cast::<49, 32>(self.e_refbps_lo.p.val())
+            + (bit_cast::<49, 32>(self.e_refbps_hi.p.val()) << 16);
         self.f_bps_nz.d.next = self.e_bps_nz.q.val();
         // credit: open + order > credit, exactly (65 bits: the carry fails);
         // a sided Replace: open + order > credit + the original's notional,
         // checked only if the order grows
         self.f_sum65.d.next = bit_cast::<65, 64>(self.e_open_notional.q.val())
             + bit_cast::<65, 64>(self.e_notional.q.val());
-        // open + order > credit + original as the sign of open + order +
-        // !credit + !original + 1 = (open + order − credit − original − 1)
-        // mod 2^67 (the true value lies within ±2^65): the same 3:2 layers
-        self.one67.next = 1.into();
-        self.k16_a.next = bit_cast::<67, 64>(self.e_open_notional.q.val());
-        self.k16_b.next = bit_cast::<67, 64>(self.e_notional.q.val());
-        self.k16_c.next = !bit_cast::<67, 64>(self.e_credit.q.val());
-        self.k16_d.next = !bit_cast::<67, 64>(self.e_oldn.q.val());
-        self.k16_s1.next = self.k16_a.val() ^ self.k16_b.val() ^ self.k16_c.val();
-        self.k16_c1.next = ((self.k16_a.val() & self.k16_b.val())
-            | (self.k16_a.val() & self.k16_c.val())
-            | (self.k16_b.val() & self.k16_c.val()))
-            << 1;
-        self.k16_s2.next = self.k16_s1.val() ^ self.k16_c1.val() ^ self.k16_d.val();
-        self.k16_c2.next = (((self.k16_s1.val() & self.k16_c1.val())
-            | (self.k16_s1.val() & self.k16_d.val())
-            | (self.k16_c1.val() & self.k16_d.val()))
-            << 1)
-            | self.one67.val();
-        self.k16_sum.next = self.k16_s2.val() + self.k16_c2.val();
-        self.f_gt16.d.next = !self.k16_sum.val().get_bit(66);
+        self.f_cap65.d.next =
+            bit_cast::<65, 64>(self.e_credit.q.val()) + bit_cast::<65, 64>(self.e_oldn.q.val());
         self.rt_e.next = self.e_m.q.val().get_bit(5) & self.e_m.q.val().get_bit(7);
-        self.f_c16.d.next = !self.rt_e.val() | (self.e_notional.q.val() > self.e_oldn.q.val());
+        self.f_c16.d.next = !self.rt_e.val()
+            | ((self.e_notional.q.val().get_bits::<32>(32)
+                > self.e_oldn.q.val().get_bits::<32>(32))
+                | ((self.e_notional.q.val().get_bits::<32>(32)
+                    == self.e_oldn.q.val().get_bits::<32>(32))
+                    & (self.e_notional.q.val().get_bits::<32>(0)
+                        > self.e_oldn.q.val().get_bits::<32>(0))));
         self.f_sym.d.next = self.e_sym.q.val();
         self.f_price.d.next = self.e_price.q.val();
         self.f_sh.d.next = self.e_sh.q.val();
@@ -845,6 +872,10 @@ impl Logic for Checks {
         }
         self.f_add_c.d.next = self.add_clamped.val();
         self.f_add_c_m1.d.next = self.add_clamped_m1.val();
+        // min(add, burst) is zero iff add is or burst is (add ≤ burst < 2^16
+        // otherwise)
+        self.f_add_z.d.next =
+            (self.e_add.q.val() == 0) | (self.burst.val() == 0) | self.stamped.val();
         self.f_stamp.d.next = (self.e_add.q.val() != 0) & !self.stamped.val();
         if self.stamped.val() {
             self.f_add_c.d.next = 0.into();
@@ -855,17 +886,31 @@ impl Logic for Checks {
         self.g_m.d.next = self.f_m.q.val();
         self.g_cand.d.next = self.f_cand.q.val();
         self.g_firm.d.next = self.f_firm.q.val();
-        self.l13.next = self.f_m.q.val().get_bit(8) & self.f_bps_nz.q.val() & self.f_gt13.q.val();
-        self.l16.next = self.f_c16.q.val() & self.f_gt16.q.val();
+        // the two wide compares in halves: two short carry chains and an
+        // equality side by side instead of one long chain
+        self.gt13.next = (self.f_diff10k.q.val().get_bits::<25>(24)
+            > self.f_refbps.q.val().get_bits::<25>(24))
+            | ((self.f_diff10k.q.val().get_bits::<25>(24)
+                == self.f_refbps.q.val().get_bits::<25>(24))
+                & (self.f_diff10k.q.val().get_bits::<24>(0)
+                    > self.f_refbps.q.val().get_bits::<24>(0)));
+        self.l13.next = self.f_m.q.val().get_bit(8) & self.f_bps_nz.q.val() & self.gt13.val();
+        self.gt16.next = (self.f_sum65.q.val().get_bits::<33>(32)
+            > self.f_cap65.q.val().get_bits::<33>(32))
+            | ((self.f_sum65.q.val().get_bits::<33>(32)
+                == self.f_cap65.q.val().get_bits::<33>(32))
+                & (self.f_sum65.q.val().get_bits::<32>(0)
+                    > self.f_cap65.q.val().get_bits::<32>(0)));
+        self.l16.next = self.f_c16.q.val() & self.gt16.val();
         // available tokens = min(tokens + refill, burst); none left fails
         self.burst18.next = bit_cast::<18, 16>(self.burst.val());
         self.tokens18.next = bit_cast::<18, 16>(self.tokens.val());
         self.tok_sum.next = self.tokens18.val() + self.f_add_c.q.val();
         self.over.next = self.tok_sum.val() > self.burst18.val();
-        self.l18.next = self.tok_sum.val() == 0;
-        if self.over.val() {
-            self.l18.next = self.burst.val() == 0;
-        }
+        // none left: min(tokens + refill, burst) == 0, i.e. the burst is zero
+        // or both terms are (the sum is below 2^17: no wrap); no adder on
+        // this path
+        self.l18.next = ((self.tokens.val() == 0) & self.f_add_z.q.val()) | (self.burst.val() == 0);
         self.order.next = self.f_m.q.val().get_bit(4) | self.f_m.q.val().get_bit(5);
         self.g_flags.d.next = 0.into();
         if self.f_m.q.val().get_bit(1) {
@@ -903,9 +948,9 @@ impl Logic for Checks {
             & !self.f_m.q.val().get_bit(3)
             & self.order.val()
             & self.f_clean.val()
-            & !self.l13.val()
-            & !self.l16.val()
             & !self.l18.val();
+        self.g_ok13.d.next = !self.l13.val();
+        self.g_ok16.d.next = !self.l16.val();
         self.g_new_buy.d.next = self.f_new_buy.q.val();
         self.g_new_sell.d.next = self.f_new_sell.q.val();
         self.g_new_unsided.d.next = self.f_new_unsided.q.val();
@@ -932,7 +977,7 @@ impl Logic for Checks {
         self.c_replace.next = self.g_m.q.val().get_bit(5) & !self.g_m.q.val().get_bit(7);
         self.c_cand.next = self.g_cand.q.val();
         self.c_wslot.next = self.g_wslot.q.val();
-        self.c_commit_ok.next = self.g_commit.q.val();
+        self.c_commit_ok.next = self.g_commit.q.val() & self.g_ok13.q.val() & self.g_ok16.q.val();
         self.f_cand_out.next = self.f_cand.q.val();
         self.f_wslot_out.next = self.f_wslot.q.val();
         self.f_sym_out.next = self.f_sym.q.val();

@@ -19,9 +19,16 @@ pub struct Decision {
     pub out_valid: Signal<Out, Bit>,
     pub out_accept: Signal<Out, Bit>,
     pub out_reason: Signal<Out, Bits<5>>,
+    /// A counter read: `rd_index[2:0]` picks one counter in each group of
+    /// eight (0..8, 8..16, 16..24); the control port registers the three
+    /// and picks the group with `rd_index[4:3]` a cycle later (timing: an
+    /// 8:1 mux per cycle, not 24:1).
     pub rd_index: Signal<In, Bits<5>>,
-    pub rd_value: Signal<Out, Bits<32>>,
+    pub rd_group0: Signal<Out, Bits<32>>,
+    pub rd_group1: Signal<Out, Bits<32>>,
+    pub rd_group2: Signal<Out, Bits<32>>,
     code: Signal<Local, Bits<5>>,
+    rd_sel: Signal<Local, Bits<3>>,
     /// `fails` with everything after `BadPrice` cleared when `UnknownToken` is set.
     ranked: Signal<Local, Bits<23>>,
     keep: Signal<Local, Bits<23>>,
@@ -175,32 +182,39 @@ impl Logic for Decision {
         if self.bad_q.q.val() {
             self.n21.d.next = self.n21.q.val() + 1;
         }
-        match self.rd_index.val().index() {
-            0 => self.rd_value.next = self.n0.q.val(),
-            1 => self.rd_value.next = self.n1.q.val(),
-            2 => self.rd_value.next = self.n2.q.val(),
-            3 => self.rd_value.next = self.n3.q.val(),
-            4 => self.rd_value.next = self.n4.q.val(),
-            5 => self.rd_value.next = self.n5.q.val(),
-            6 => self.rd_value.next = self.n6.q.val(),
-            7 => self.rd_value.next = self.n7.q.val(),
-            8 => self.rd_value.next = self.n8.q.val(),
-            9 => self.rd_value.next = self.n9.q.val(),
-            10 => self.rd_value.next = self.n10.q.val(),
-            11 => self.rd_value.next = self.n11.q.val(),
-            12 => self.rd_value.next = self.n12.q.val(),
-            13 => self.rd_value.next = self.n13.q.val(),
-            14 => self.rd_value.next = self.n14.q.val(),
-            15 => self.rd_value.next = self.n15.q.val(),
-            16 => self.rd_value.next = self.n16.q.val(),
-            17 => self.rd_value.next = self.n17.q.val(),
-            18 => self.rd_value.next = self.n18.q.val(),
-            19 => self.rd_value.next = self.n19.q.val(),
-            20 => self.rd_value.next = self.n20.q.val(),
-            21 => self.rd_value.next = self.n21.q.val(),
-            22 => self.rd_value.next = self.n22.q.val(),
-            23 => self.rd_value.next = self.n23.q.val(),
-            _ => self.rd_value.next = 0.into(),
+        self.rd_sel.next = self.rd_index.val().get_bits::<3>(0);
+        match self.rd_sel.val().index() {
+            0 => self.rd_group0.next = self.n0.q.val(),
+            1 => self.rd_group0.next = self.n1.q.val(),
+            2 => self.rd_group0.next = self.n2.q.val(),
+            3 => self.rd_group0.next = self.n3.q.val(),
+            4 => self.rd_group0.next = self.n4.q.val(),
+            5 => self.rd_group0.next = self.n5.q.val(),
+            6 => self.rd_group0.next = self.n6.q.val(),
+            7 => self.rd_group0.next = self.n7.q.val(),
+            _ => self.rd_group0.next = self.n7.q.val(),
+        }
+        match self.rd_sel.val().index() {
+            0 => self.rd_group1.next = self.n8.q.val(),
+            1 => self.rd_group1.next = self.n9.q.val(),
+            2 => self.rd_group1.next = self.n10.q.val(),
+            3 => self.rd_group1.next = self.n11.q.val(),
+            4 => self.rd_group1.next = self.n12.q.val(),
+            5 => self.rd_group1.next = self.n13.q.val(),
+            6 => self.rd_group1.next = self.n14.q.val(),
+            7 => self.rd_group1.next = self.n15.q.val(),
+            _ => self.rd_group1.next = self.n15.q.val(),
+        }
+        match self.rd_sel.val().index() {
+            0 => self.rd_group2.next = self.n16.q.val(),
+            1 => self.rd_group2.next = self.n17.q.val(),
+            2 => self.rd_group2.next = self.n18.q.val(),
+            3 => self.rd_group2.next = self.n19.q.val(),
+            4 => self.rd_group2.next = self.n20.q.val(),
+            5 => self.rd_group2.next = self.n21.q.val(),
+            6 => self.rd_group2.next = self.n22.q.val(),
+            7 => self.rd_group2.next = self.n23.q.val(),
+            _ => self.rd_group2.next = self.n23.q.val(),
         }
     }
 }
@@ -244,7 +258,8 @@ mod tests {
         for (idx, n) in [(0u64, 2u64), (2, 1), (3, 1), (20, 1), (21, 1), (5, 0)] {
             d.rd_index.next = idx.into();
             settle(&mut d);
-            assert_eq!(d.rd_value.val().to_u64(), n, "counter {idx}");
+            let group = [d.rd_group0.val(), d.rd_group1.val(), d.rd_group2.val()];
+            assert_eq!(group[(idx / 8) as usize].to_u64(), n, "counter {idx}");
         }
     }
 }

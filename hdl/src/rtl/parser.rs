@@ -64,6 +64,10 @@ pub struct Parser {
     orig_strobe_q: DFF<Bit>,
     new_strobe_q: DFF<Bit>,
     beats: DFF<Bits<4>>,
+    /// One-hot of `beats` for 1..=5 (bit j: `beats == j + 1`), shifted on
+    /// each beat: the capture of beat k needs `beats == k - 1` with no
+    /// increment and compare before its enable (timing: ~400 enables).
+    at: DFF<Bits<5>>,
     bad: DFF<Bit>,
     /// The message's type, decoded at its first beat (O, U, X, M).
     type_o: DFF<Bit>,
@@ -84,6 +88,8 @@ pub struct Parser {
     start: Signal<Local, Bit>,
     beat_bad: Signal<Local, Bit>,
     nbeats: Signal<Local, Bits<4>>,
+    /// Bit k - 2: this beat is the message's k-th (k = 2..=6).
+    next_k: Signal<Local, Bits<5>>,
     nbad: Signal<Local, Bit>,
     len_ok: Signal<Local, Bit>,
     t_enter: Signal<Local, Bit>,
@@ -106,6 +112,7 @@ impl Logic for Parser {
             clock,
             busy,
             beats,
+            at,
             bad,
             type_o,
             type_u,
@@ -161,9 +168,15 @@ impl Logic for Parser {
             }
         }
         self.done_q.d.next = false;
-        self.orig_strobe_q.d.next = self.beat.val() & (self.nbeats.val() == 2);
+        // a message's beats count from 1 (`start`), so beats == 0 only
+        // before the first: nbeats == k (k ≥ 2) is !start and at[k - 2]
+        self.next_k.next = self.at.q.val();
+        if self.start.val() {
+            self.next_k.next = 0.into();
+        }
+        self.orig_strobe_q.d.next = self.beat.val() & self.next_k.val().get_bit(0);
         self.new_strobe_q.d.next =
-            self.beat.val() & (self.nbeats.val() == 4) & self.t_replace.val();
+            self.beat.val() & self.next_k.val().get_bit(2) & self.t_replace.val();
         self.malformed_q.d.next = false;
         self.unknown_q.d.next = false;
         if self.beat.val() {
@@ -173,6 +186,10 @@ impl Logic for Parser {
                 self.malformed_q.d.next = true;
             }
             self.beats.d.next = self.nbeats.val();
+            self.at.d.next = self.at.q.val() << 1;
+            if self.start.val() {
+                self.at.d.next = 1.into();
+            }
             self.type_o.d.next = self.t_enter.val();
             self.type_u.d.next = self.t_replace.val();
             self.type_x.d.next = self.t_cancel.val();
@@ -182,22 +199,22 @@ impl Logic for Parser {
             if self.start.val() {
                 self.firm_q.d.next = self.in_firm.val();
             }
-            if self.nbeats.val() == 1 {
+            if self.start.val() {
                 self.w0.d.next = self.in_data.val();
             }
-            if self.nbeats.val() == 2 {
+            if self.next_k.val().get_bit(0) {
                 self.w1.d.next = self.in_data.val();
             }
-            if self.nbeats.val() == 3 {
+            if self.next_k.val().get_bit(1) {
                 self.w2.d.next = self.in_data.val();
             }
-            if self.nbeats.val() == 4 {
+            if self.next_k.val().get_bit(2) {
                 self.w3.d.next = self.in_data.val();
             }
-            if self.nbeats.val() == 5 {
+            if self.next_k.val().get_bit(3) {
                 self.w4.d.next = self.in_data.val();
             }
-            if self.nbeats.val() == 6 {
+            if self.next_k.val().get_bit(4) {
                 self.w5.d.next = self.in_data.val();
             }
             if self.in_eop.val() {

@@ -131,7 +131,10 @@ pub struct RiskGateRtl {
     ar_long: DFF<Bit>,
     ar_short: DFF<Bit>,
     ar_open_notional: DFF<Bit>,
-    ar_counter: DFF<Bit>,
+    /// A counter read, one flag per group of eight (`decision.rd_group*`).
+    ar_cnt0: DFF<Bit>,
+    ar_cnt1: DFF<Bit>,
+    ar_cnt2: DFF<Bit>,
     /// `FIRM_KILL[f]` of the access's firm, registered in cs 1.
     kill_rd: DFF<Bit>,
     op_firm_q: DFF<Bits<FIRM_BITS>>,
@@ -155,9 +158,12 @@ pub struct RiskGateRtl {
     x_so: DFF<Bits<64>>,
     x_bucket: DFF<Bits<2>>,
     x_fill: DFF<Bits<2>>,
-    /// The counter a read addresses, registered in cs 1 (timing: the
-    /// counters' read mux is not in cs 2's read data path).
-    cnt_q: DFF<Bits<32>>,
+    /// The counter each group of eight offers at `op_addr[2:0]`, registered
+    /// in cs 1 (timing: an 8:1 mux from the address in cs 1; cs 2's read
+    /// data picks one of the three with the decode flags).
+    cnt_g0: DFF<Bits<32>>,
+    cnt_g1: DFF<Bits<32>>,
+    cnt_g2: DFF<Bits<32>>,
     resp_valid: DFF<Bit>,
     resp_err: DFF<Bit>,
     resp_data: DFF<Bits<64>>,
@@ -236,7 +242,9 @@ pub struct RiskGateRtl {
     rv_long: Signal<Local, Bits<64>>,
     rv_short: Signal<Local, Bits<64>>,
     rv_open_notional: Signal<Local, Bits<64>>,
-    rv_counter: Signal<Local, Bits<64>>,
+    rv_cnt0: Signal<Local, Bits<64>>,
+    rv_cnt1: Signal<Local, Bits<64>>,
+    rv_cnt2: Signal<Local, Bits<64>>,
     sh64: Signal<Local, Bits<64>>,
     d_on: Signal<Local, Bits<65>>,
     d_ob: Signal<Local, Bits<65>>,
@@ -320,7 +328,9 @@ impl Logic for RiskGateRtl {
             ar_long,
             ar_short,
             ar_open_notional,
-            ar_counter,
+            ar_cnt0,
+            ar_cnt1,
+            ar_cnt2,
             kill_rd,
             op_firm_q,
             op_firm_e,
@@ -337,7 +347,9 @@ impl Logic for RiskGateRtl {
             x_so,
             x_bucket,
             x_fill,
-            cnt_q,
+            cnt_g0,
+            cnt_g1,
+            cnt_g2,
             resp_valid,
             resp_err,
             resp_data,
@@ -509,7 +521,9 @@ impl Logic for RiskGateRtl {
         self.decision.fails.next = self.checks.fails.val();
         self.decision.bad_register.next = self.resp_valid.q.val() & self.resp_err.q.val();
         self.decision.rd_index.next = self.op_addr.q.val().get_bits::<5>(0);
-        self.cnt_q.d.next = self.decision.rd_value.val();
+        self.cnt_g0.d.next = self.decision.rd_group0.val();
+        self.cnt_g1.d.next = self.decision.rd_group1.val();
+        self.cnt_g2.d.next = self.decision.rd_group2.val();
         self.dec_valid.next = self.decision.out_valid.val();
         self.dec_accept.next = self.decision.out_accept.val();
         self.dec_reason.next = self.decision.out_reason.val();
@@ -602,8 +616,17 @@ impl Logic for RiskGateRtl {
         self.ar_short.d.next = !self.op_write.q.val() & (self.hi.val() == 0x13) & self.fid_ok.val();
         self.ar_open_notional.d.next =
             !self.op_write.q.val() & (self.hi.val() == 0x15) & self.fid_ok.val();
-        self.ar_counter.d.next =
-            !self.op_write.q.val() & (self.hi.val() == 0x40) & (self.lo.val() < 24);
+        // COUNTER 0..24: lo[4:3] picks the group
+        self.ar_cnt0.d.next =
+            !self.op_write.q.val() & (self.hi.val() == 0x40) & (self.lo.val() < 8);
+        self.ar_cnt1.d.next = !self.op_write.q.val()
+            & (self.hi.val() == 0x40)
+            & (self.lo.val() >= 8)
+            & (self.lo.val() < 16);
+        self.ar_cnt2.d.next = !self.op_write.q.val()
+            & (self.hi.val() == 0x40)
+            & (self.lo.val() >= 16)
+            & (self.lo.val() < 24);
         self.kill_rd.d.next = self.g_firm_kill.q.val().get_bit(self.op_firm.val().index());
         self.op_firm_q.d.next = self.op_firm.val();
         self.cs2.next = self.cs.q.val() == 2;
@@ -898,9 +921,17 @@ impl Logic for RiskGateRtl {
         if self.ar_open_notional.q.val() {
             self.rv_open_notional.next = self.firms.open_notional.val();
         }
-        self.rv_counter.next = 0.into();
-        if self.ar_counter.q.val() {
-            self.rv_counter.next = bit_cast::<64, 32>(self.cnt_q.q.val());
+        self.rv_cnt0.next = 0.into();
+        if self.ar_cnt0.q.val() {
+            self.rv_cnt0.next = bit_cast::<64, 32>(self.cnt_g0.q.val());
+        }
+        self.rv_cnt1.next = 0.into();
+        if self.ar_cnt1.q.val() {
+            self.rv_cnt1.next = bit_cast::<64, 32>(self.cnt_g1.q.val());
+        }
+        self.rv_cnt2.next = 0.into();
+        if self.ar_cnt2.q.val() {
+            self.rv_cnt2.next = bit_cast::<64, 32>(self.cnt_g2.q.val());
         }
         self.rdata.next = (((self.rv_kill.val() | self.rv_seed.val())
             | (self.rv_max_shares.val() | (self.rv_max_notional.val() | self.rv_collar.val())))
@@ -911,7 +942,8 @@ impl Logic for RiskGateRtl {
                     | (self.rv_sym_key.val() | self.rv_sym_notional.val())))
                 | ((self.rv_firm_kill.val() | (self.rv_credit.val() | self.rv_long.val()))
                     | (self.rv_short.val()
-                        | (self.rv_open_notional.val() | self.rv_counter.val()))));
+                        | ((self.rv_open_notional.val() | self.rv_cnt0.val())
+                            | (self.rv_cnt1.val() | self.rv_cnt2.val())))));
         self.any_flag.next = ((((self.aw_kill.q.val()
             | (self.aw_seed.q.val() | self.aw_max_shares.q.val()))
             | (self.aw_max_notional.q.val() | (self.aw_collar.q.val() | self.aw_burst.q.val())))
@@ -937,12 +969,15 @@ impl Logic for RiskGateRtl {
                     | ((self.ar_firm_kill.q.val()
                         | (self.ar_credit.q.val() | self.ar_long.q.val()))
                         | (self.ar_short.q.val()
-                            | (self.ar_open_notional.q.val() | self.ar_counter.q.val())))));
+                            | ((self.ar_open_notional.q.val() | self.ar_cnt0.q.val())
+                                | (self.ar_cnt1.q.val() | self.ar_cnt2.q.val()))))));
 
         // ---- control sequencing: take → read firm RAM → act and answer ----
         self.resp_valid.d.next = false;
-        if self.ctl_take.val() {
-            self.cs.d.next = 1.into();
+        // the access registers follow the bus while the port is idle and
+        // hold from the take on (timing: their enable is `cs == 0`, not the
+        // take, whose `busy` term is long and was routed to ~100 enables)
+        if self.cs.q.val() == 0 {
             self.op_write.d.next = self.ctl_write.val();
             self.op_addr.d.next = self.ctl_addr.val();
             self.op_data.d.next = self.ctl_wdata.val();
@@ -950,6 +985,9 @@ impl Logic for RiskGateRtl {
             if self.ctl_addr.val() == 0x2002 {
                 self.op_firm_e.d.next = self.ctl_wdata.val().get_bits::<FIRM_BITS>(0);
             }
+        }
+        if self.ctl_take.val() {
+            self.cs.d.next = 1.into();
         }
         if self.cs.q.val() == 1 {
             self.cs.d.next = 2.into();

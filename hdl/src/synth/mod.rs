@@ -480,7 +480,7 @@ mod tests {
         let v = block_verilog(Decision::default(), "decision");
         let ps = ports(&v, "decision");
         assert!(ps.iter().any(|p| p.0 && p.2 == "fails" && p.1 == 23));
-        assert!(ps.iter().any(|p| !p.0 && p.2 == "rd_value" && p.1 == 32));
+        assert!(ps.iter().any(|p| !p.0 && p.2 == "rd_group0" && p.1 == 32));
         let h = fmax_harness(&v, "decision");
         for (_, _, name) in &ps {
             assert!(h.contains(&format!(".{name}(")), "{name} not connected");
