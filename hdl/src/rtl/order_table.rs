@@ -313,9 +313,6 @@ pub struct OrderTable {
     eqf0: Signal<Local, Bit>,
     gn0: Signal<Local, Bit>,
     fn0: Signal<Local, Bit>,
-    hit_c: Signal<Local, Bit>,
-    fwd_c: Signal<Local, Bits<8>>,
-    view_h: Signal<Local, Bits<8>>,
     // the write queue's slot compares, both candidates (stage G's slot, the
     // queued one) made apart and picked by `c_cand` last (timing)
     eqc_h: Signal<Local, Bit>,
@@ -637,35 +634,15 @@ impl Logic for OrderTable {
                 self.eq_f_h.d.next = true;
             }
         }
-        // sym_next: take_w, else stage G's commit, else stage F's, else the
-        // entry's own; G or F only if the entry is not live. Arranged so the
-        // block RAM's live bit and slot (a capture) enter at the last mux
-        // (timing: they come from the RAM's far routing), the rest from
-        // registers a level before:
-        //   sym_next = take_w ? wq : cap ? (!L & hit_c ? fwd_c : S) : view_h
-        self.hit_c.next =
-            (self.c_cand.val() & self.eq_g_rd.q.val()) | (self.f_cand.val() & self.eq_f_rd.q.val());
-        self.fwd_c.next = self.f_sym.val();
-        if self.c_cand.val() & self.eq_g_rd.q.val() {
-            self.fwd_c.next = self.c_sym.val();
+        self.sym_next.next = self.sym0.val();
+        if self.fn0.val() {
+            self.sym_next.next = self.f_sym.val();
         }
-        // the view without a capture: the held entry and the two stages
-        self.view_h.next = self.h_sym.q.val();
-        if self.f_cand.val() & self.eq_f_h.q.val() & !self.h_live.q.val() {
-            self.view_h.next = self.f_sym.val();
-        }
-        if self.c_cand.val() & self.eq_g_h.q.val() & !self.h_live.q.val() {
-            self.view_h.next = self.c_sym.val();
+        if self.gn0.val() {
+            self.sym_next.next = self.c_sym.val();
         }
         if self.take_w.val() {
-            self.view_h.next = self.wq_sym.q.val();
-        }
-        self.sym_next.next = self.view_h.val();
-        if self.cap.val() & !self.take_w.val() {
-            self.sym_next.next = self.m_sym3.read_data.val();
-            if !self.m_live3.read_data.val() & self.hit_c.val() {
-                self.sym_next.next = self.fwd_c.val();
-            }
+            self.sym_next.next = self.wq_sym.q.val();
         }
         // D: remaining and side for D+1 (commits up to D)
         self.v_rem_q.d.next = self.h_rem.q.val();

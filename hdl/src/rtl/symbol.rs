@@ -64,11 +64,6 @@ pub struct SymbolLookup {
     pub wr_lim_shares: Signal<In, Bits<SYM_SHARES_BITS>>,
     pub wr_lim_notional: Signal<In, Bits<SYM_NOTIONAL_BITS>>,
     pub wr_lim_bps: Signal<In, Bits<SYM_BPS_BITS>>,
-    /// Each written limit is non-zero (registered by the control port a
-    /// cycle before the write: no compare before the block RAM's data).
-    pub wr_lim_shares_on: Signal<In, Bit>,
-    pub wr_lim_notional_on: Signal<In, Bit>,
-    pub wr_lim_bps_on: Signal<In, Bit>,
     /// Write the slot's three limits (`SYM_LIMITS`).
     pub wr_limits: Signal<In, Bit>,
     keys: TableRamOutReg<Bits<64>, SYMBOL_BITS>,
@@ -124,11 +119,11 @@ impl Logic for SymbolLookup {
         self.l_notional.write_address.next = self.wr_slot.val();
         self.l_sb.write_data.next = bit_cast::<36, SYM_SHARES_BITS>(self.wr_lim_shares.val())
             | (bit_cast::<36, SYM_BPS_BITS>(self.wr_lim_bps.val()) << 20)
-            | (bit_cast::<36, 1>(self.wr_lim_shares_on.val().into()) << 34)
-            | (bit_cast::<36, 1>(self.wr_lim_bps_on.val().into()) << 35);
+            | (bit_cast::<36, 1>((self.wr_lim_shares.val() != 0).into()) << 34)
+            | (bit_cast::<36, 1>((self.wr_lim_bps.val() != 0).into()) << 35);
         self.l_notional.write_data.next =
             bit_cast::<52, SYM_NOTIONAL_BITS>(self.wr_lim_notional.val())
-                | (bit_cast::<52, 1>(self.wr_lim_notional_on.val().into()) << 51);
+                | (bit_cast::<52, 1>((self.wr_lim_notional.val() != 0).into()) << 51);
         self.l_sb.write_enable.next = self.wr_limits.val();
         self.l_notional.write_enable.next = self.wr_limits.val();
         self.lim_shares.next = bit_cast::<32, SYM_SHARES_BITS>(
@@ -228,9 +223,6 @@ mod tests {
         s.wr_lim_shares.next = 700u64.into();
         s.wr_lim_notional.next = 9_000_000_000u64.into();
         s.wr_lim_bps.next = 250u64.into();
-        s.wr_lim_shares_on.next = true;
-        s.wr_lim_notional_on.next = true;
-        s.wr_lim_bps_on.next = true;
         s.wr_limits.next = true;
         cycle(&mut s, clk);
         s.wr_limits.next = false;

@@ -77,10 +77,6 @@ pub struct RiskGateRtl {
     g_ot_lo: DFF<Bits<48>>,
     // control port
     cs: DFF<Bits<2>>,
-    /// SYM_LIMITS: each limit of the access is non-zero (see `symbols`).
-    lim_sh_on: DFF<Bit>,
-    lim_bps_on: DFF<Bit>,
-    lim_not_on: DFF<Bit>,
     op_write: DFF<Bit>,
     op_addr: DFF<Bits<16>>,
     op_data: DFF<Bits<64>>,
@@ -282,9 +278,6 @@ impl Logic for RiskGateRtl {
             g_ot_hi,
             g_ot_lo,
             cs,
-            lim_sh_on,
-            lim_bps_on,
-            lim_not_on,
             op_write,
             op_addr,
             op_data,
@@ -692,14 +685,6 @@ impl Logic for RiskGateRtl {
         self.symbols.wr_lim_shares.next = self.op_data.q.val().get_bits::<SYM_SHARES_BITS>(32);
         self.symbols.wr_lim_notional.next =
             self.g_sym_notional.q.val().get_bits::<SYM_NOTIONAL_BITS>(0);
-        // the limits' non-zero flags, registered from the access's data (cs 1)
-        // and the staged notional, for the write in cs 2
-        self.lim_sh_on.d.next = self.op_data.q.val().get_bits::<SYM_SHARES_BITS>(32) != 0;
-        self.lim_bps_on.d.next = self.op_data.q.val().get_bits::<SYM_BPS_BITS>(16) != 0;
-        self.lim_not_on.d.next = self.g_sym_notional.q.val().get_bits::<SYM_NOTIONAL_BITS>(0) != 0;
-        self.symbols.wr_lim_shares_on.next = self.lim_sh_on.q.val();
-        self.symbols.wr_lim_bps_on.next = self.lim_bps_on.q.val();
-        self.symbols.wr_lim_notional_on.next = self.lim_not_on.q.val();
         self.symbols.wr_limits.next = self.cs2.val() & self.aw_sym_limits.q.val();
 
         self.sh64.next = bit_cast::<64, 32>(self.g_exp_shares.q.val());
