@@ -77,10 +77,6 @@ pub struct Checks {
     pub sym_max_shares: Signal<In, Bits<32>>,
     pub sym_max_notional: Signal<In, Bits<64>>,
     pub sym_collar_bps: Signal<In, Bits<16>>,
-    /// Each of the three is non-zero (stored with it in the symbol RAM).
-    pub sym_max_shares_on: Signal<In, Bit>,
-    pub sym_max_notional_on: Signal<In, Bit>,
-    pub sym_collar_bps_on: Signal<In, Bit>,
     /// Firm whose state to read (cycle D+1); the state arrives in D+2.
     pub rd_firm: Signal<Out, Bits<FIRM_BITS>>,
     // cycle D+2: firm state
@@ -675,18 +671,18 @@ impl Logic for Checks {
             self.b_key.q.val().get_bits::<32>(0) == self.b_symbol.q.val().get_bits::<32>(0);
         self.c_sflags.d.next = self.sym_flags.val();
         // max shares: a sided order on a symbol with its own limit uses that one
-        self.c_use_lsh.d.next = self.b_m.q.val().get_bit(8) & self.sym_max_shares_on.val();
+        self.c_use_lsh.d.next = self.b_m.q.val().get_bit(8) & (self.sym_max_shares.val() != 0);
         self.c_gt_lsh.d.next = self.b_shares.q.val() > self.sym_max_shares.val();
         self.c_gsh.d.next = self.b_gsh.q.val();
         self.c_f.d.next = self.b_f.q.val();
         // the effective collar and max notional, the symbol's if it has one
         self.c_ref.d.next = self.sym_reference.val();
         self.c_bps.d.next = self.collar_bps.val();
-        if self.sym_collar_bps_on.val() {
+        if self.sym_collar_bps.val() != 0 {
             self.c_bps.d.next = self.sym_collar_bps.val();
         }
         self.c_lnot.d.next = self.sym_max_notional.val();
-        self.c_lnot_on.d.next = self.b_m.q.val().get_bit(8) & self.sym_max_notional_on.val();
+        self.c_lnot_on.d.next = self.b_m.q.val().get_bit(8) & (self.sym_max_notional.val() != 0);
         // collar: |price − ref| × 10 000 against ref × bps
         self.c_dpr.d.next =
             bit_cast::<33, 32>(self.b_price.q.val()) - bit_cast::<33, 32>(self.sym_reference.val());
@@ -1203,9 +1199,6 @@ mod tests {
             c.sym_max_shares.next = u64::from(sym.0).into();
             c.sym_max_notional.next = sym.1.into();
             c.sym_collar_bps.next = u64::from(sym.2).into();
-            c.sym_max_shares_on.next = sym.0 != 0;
-            c.sym_max_notional_on.next = sym.1 != 0;
-            c.sym_collar_bps_on.next = sym.2 != 0;
             c.credit.next = credit.into();
             c.max_long.next = u64::from(max_long).into();
             c.max_short.next = u64::from(max_short).into();

@@ -19,8 +19,6 @@ use rust_hdl::prelude::*;
 // The packed limits word: max shares in bits 0..20, collar bps above (the
 // shift by 20 in `update`; hdl_gen takes a literal there).
 const _: () = assert!(SYM_SHARES_BITS == 20 && SYM_SHARES_BITS + SYM_BPS_BITS == 34);
-// and the two "non-zero" flags in bits 34, 35; the notional's flag in bit 51
-const _: () = assert!(SYM_NOTIONAL_BITS == 51);
 
 /// Cycles from `symbol` on the input to the slot's RAM data on the outputs:
 /// hash stage 1, hash stage 2 (slot register), RAM read, RAM output register.
@@ -41,11 +39,6 @@ pub struct SymbolLookup {
     pub lim_shares: Signal<Out, Bits<32>>,
     pub lim_notional: Signal<Out, Bits<64>>,
     pub lim_bps: Signal<Out, Bits<16>>,
-    /// Each limit is non-zero (the symbol's own applies), stored beside it
-    /// when written: no compare after the block RAM (timing).
-    pub lim_shares_on: Signal<Out, Bit>,
-    pub lim_notional_on: Signal<Out, Bit>,
-    pub lim_bps_on: Signal<Out, Bit>,
     /// Slot register: the hash of the symbol of two cycles ago.
     pub slot: Signal<Out, Bits<SYMBOL_BITS>>,
     /// Load `alt_slot` into the slot register instead of the hash (a
@@ -70,9 +63,8 @@ pub struct SymbolLookup {
     flags: TableRamOutReg<Bits<2>, SYMBOL_BITS>,
     refs: TableRamOutReg<Bits<32>, SYMBOL_BITS>,
     /// Max shares in bits 0..20, collar bps in 20..34: one 36-bit-wide block RAM.
-    l_sb: TableRamOutReg<Bits<36>, SYMBOL_BITS>,
-    /// The notional limit, and above it whether it is non-zero.
-    l_notional: TableRamOutReg<Bits<52>, SYMBOL_BITS>,
+    l_sb: TableRamOutReg<Bits<34>, SYMBOL_BITS>,
+    l_notional: TableRamOutReg<Bits<SYM_NOTIONAL_BITS>, SYMBOL_BITS>,
     h_c: DFF<Bits<32>>,
     slot_q: DFF<Bits<SYMBOL_BITS>>,
     h_a: Signal<Local, Bits<32>>,
@@ -117,13 +109,9 @@ impl Logic for SymbolLookup {
         self.l_notional.read_address.next = self.slot_q.q.val();
         self.l_sb.write_address.next = self.wr_slot.val();
         self.l_notional.write_address.next = self.wr_slot.val();
-        self.l_sb.write_data.next = bit_cast::<36, SYM_SHARES_BITS>(self.wr_lim_shares.val())
-            | (bit_cast::<36, SYM_BPS_BITS>(self.wr_lim_bps.val()) << 20)
-            | (bit_cast::<36, 1>((self.wr_lim_shares.val() != 0).into()) << 34)
-            | (bit_cast::<36, 1>((self.wr_lim_bps.val() != 0).into()) << 35);
-        self.l_notional.write_data.next =
-            bit_cast::<52, SYM_NOTIONAL_BITS>(self.wr_lim_notional.val())
-                | (bit_cast::<52, 1>((self.wr_lim_notional.val() != 0).into()) << 51);
+        self.l_sb.write_data.next = bit_cast::<34, SYM_SHARES_BITS>(self.wr_lim_shares.val())
+            | (bit_cast::<34, SYM_BPS_BITS>(self.wr_lim_bps.val()) << 20);
+        self.l_notional.write_data.next = self.wr_lim_notional.val();
         self.l_sb.write_enable.next = self.wr_limits.val();
         self.l_notional.write_enable.next = self.wr_limits.val();
         self.lim_shares.next = bit_cast::<32, SYM_SHARES_BITS>(
@@ -131,15 +119,7 @@ impl Logic for SymbolLookup {
         );
         self.lim_bps.next =
             bit_cast::<16, SYM_BPS_BITS>(self.l_sb.read_data.val().get_bits::<SYM_BPS_BITS>(20));
-        self.lim_notional.next = bit_cast::<64, SYM_NOTIONAL_BITS>(
-            self.l_notional
-                .read_data
-                .val()
-                .get_bits::<SYM_NOTIONAL_BITS>(0),
-        );
-        self.lim_shares_on.next = self.l_sb.read_data.val().get_bit(34);
-        self.lim_bps_on.next = self.l_sb.read_data.val().get_bit(35);
-        self.lim_notional_on.next = self.l_notional.read_data.val().get_bit(51);
+        self.lim_notional.next = bit_cast::<64, SYM_NOTIONAL_BITS>(self.l_notional.read_data.val());
         self.keys.write_address.next = self.wr_slot.val();
         self.flags.write_address.next = self.wr_slot.val();
         self.refs.write_address.next = self.wr_slot.val();
@@ -218,7 +198,6 @@ mod tests {
         assert_eq!(s.flags_out.val().to_u64(), 3);
         assert_eq!(s.reference.val().to_u64(), 1_600_000);
         assert_eq!(s.lim_shares.val().to_u64(), 0);
-        assert!(!s.lim_shares_on.val() && !s.lim_notional_on.val() && !s.lim_bps_on.val());
         // the slot's limits, written at once, leave key, flags and reference
         s.wr_lim_shares.next = 700u64.into();
         s.wr_lim_notional.next = 9_000_000_000u64.into();
@@ -231,7 +210,6 @@ mod tests {
         assert_eq!(s.lim_shares.val().to_u64(), 700);
         assert_eq!(s.lim_notional.val().to_u64(), 9_000_000_000);
         assert_eq!(s.lim_bps.val().to_u64(), 250);
-        assert!(s.lim_shares_on.val() && s.lim_notional_on.val() && s.lim_bps_on.val());
         assert_eq!(s.key.val().to_u64(), aapl);
         assert_eq!(s.reference.val().to_u64(), 1_600_000);
     }

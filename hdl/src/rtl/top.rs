@@ -500,9 +500,6 @@ impl Logic for RiskGateRtl {
         self.checks.sym_max_shares.next = self.symbols.lim_shares.val();
         self.checks.sym_max_notional.next = self.symbols.lim_notional.val();
         self.checks.sym_collar_bps.next = self.symbols.lim_bps.val();
-        self.checks.sym_max_shares_on.next = self.symbols.lim_shares_on.val();
-        self.checks.sym_max_notional_on.next = self.symbols.lim_notional_on.val();
-        self.checks.sym_collar_bps_on.next = self.symbols.lim_bps_on.val();
         self.checks.credit.next = self.firms.credit.val();
         self.checks.max_long.next = self.firms.max_long.val();
         self.checks.max_short.next = self.firms.max_short.val();
