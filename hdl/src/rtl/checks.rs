@@ -193,11 +193,8 @@ pub struct Checks {
     /// Open notional + order, and credit + a sided Replace's original notional, 65 bits.
     f_sum65: DFF<Bits<65>>,
     f_cap65: DFF<Bits<65>>,
-    /// A sided Replace, and its original's notional: the credit check
-    /// applies unless such a Replace does not grow (compared in G, beside
-    /// the credit compare: timing).
-    f_rt: DFF<Bit>,
-    f_oldn: DFF<Bits<64>>,
+    /// The credit check applies (not a sided Replace that does not grow).
+    f_c16: DFF<Bit>,
     g_sym: DFF<Bits<8>>,
     g_price: DFF<Bits<32>>,
     g_sh: DFF<Bits<20>>,
@@ -362,7 +359,6 @@ pub struct Checks {
     gt_short: Signal<Local, Bit>,
     gt13: Signal<Local, Bit>,
     gt16: Signal<Local, Bit>,
-    grows: Signal<Local, Bit>,
     c_diff: Signal<Local, Bits<32>>,
     l15: Signal<Local, Bit>,
     l16: Signal<Local, Bit>,
@@ -433,8 +429,7 @@ impl Logic for Checks {
             f_full,
             f_sum65,
             f_cap65,
-            f_rt,
-            f_oldn,
+            f_c16,
             g_sym,
             g_price,
             g_sh,
@@ -837,8 +832,13 @@ impl Logic for Checks {
         self.f_cap65.d.next =
             bit_cast::<65, 64>(self.e_credit.q.val()) + bit_cast::<65, 64>(self.e_oldn.q.val());
         self.rt_e.next = self.e_m.q.val().get_bit(5) & self.e_m.q.val().get_bit(7);
-        self.f_rt.d.next = self.rt_e.val();
-        self.f_oldn.d.next = self.e_oldn.q.val();
+        self.f_c16.d.next = !self.rt_e.val()
+            | ((self.e_notional.q.val().get_bits::<32>(32)
+                > self.e_oldn.q.val().get_bits::<32>(32))
+                | ((self.e_notional.q.val().get_bits::<32>(32)
+                    == self.e_oldn.q.val().get_bits::<32>(32))
+                    & (self.e_notional.q.val().get_bits::<32>(0)
+                        > self.e_oldn.q.val().get_bits::<32>(0))));
         self.f_sym.d.next = self.e_sym.q.val();
         self.f_price.d.next = self.e_price.q.val();
         self.f_sh.d.next = self.e_sh.q.val();
@@ -901,11 +901,7 @@ impl Logic for Checks {
                 == self.f_cap65.q.val().get_bits::<33>(32))
                 & (self.f_sum65.q.val().get_bits::<32>(0)
                     > self.f_cap65.q.val().get_bits::<32>(0)));
-        self.grows.next = (self.f_n.q.val().get_bits::<32>(32)
-            > self.f_oldn.q.val().get_bits::<32>(32))
-            | ((self.f_n.q.val().get_bits::<32>(32) == self.f_oldn.q.val().get_bits::<32>(32))
-                & (self.f_n.q.val().get_bits::<32>(0) > self.f_oldn.q.val().get_bits::<32>(0)));
-        self.l16.next = (!self.f_rt.q.val() | self.grows.val()) & self.gt16.val();
+        self.l16.next = self.f_c16.q.val() & self.gt16.val();
         // available tokens = min(tokens + refill, burst); none left fails
         self.burst18.next = bit_cast::<18, 16>(self.burst.val());
         self.tokens18.next = bit_cast::<18, 16>(self.tokens.val());

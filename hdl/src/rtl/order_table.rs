@@ -221,13 +221,6 @@ pub struct OrderTable {
     m_lr: TableRamOutReg<Bits<21>, ORDER_SLOT_BITS>,
     /// A second copy of the live bits, read at the replacement token's slot.
     m_live2: TableRamOutReg<Bit, ORDER_SLOT_BITS>,
-    /// Copies of the live bit and the symbol slot, read with the entry: the
-    /// held entry's view for the symbol lookup (`sym_next`) is the one path
-    /// from the table's RAMs through logic, and three narrow block RAMs can
-    /// sit beside that logic where 47 cannot (timing: 3.5 ns of routing
-    /// from the far end of the table).
-    m_live3: TableRamOutReg<Bit, ORDER_SLOT_BITS>,
-    m_sym3: TableRamOutReg<Bits<8>, ORDER_SLOT_BITS>,
     m_tag_hi: TableRamOutReg<Bits<64>, ORDER_SLOT_BITS>,
     m_tag_lo: TableRamOutReg<Bits<48>, ORDER_SLOT_BITS>,
     /// Price 0..32, symbol slot 32..40, firm 40..44, buy 44.
@@ -461,10 +454,6 @@ impl Logic for OrderTable {
         self.m_lr.write_clock.next = self.clock.val();
         self.m_live2.read_clock.next = self.clock.val();
         self.m_live2.write_clock.next = self.clock.val();
-        self.m_live3.read_clock.next = self.clock.val();
-        self.m_live3.write_clock.next = self.clock.val();
-        self.m_sym3.read_clock.next = self.clock.val();
-        self.m_sym3.write_clock.next = self.clock.val();
         self.m_tag_hi.read_clock.next = self.clock.val();
         self.m_tag_hi.write_clock.next = self.clock.val();
         self.m_tag_lo.read_clock.next = self.clock.val();
@@ -501,8 +490,6 @@ impl Logic for OrderTable {
         self.m_tag_lo.read_address.next = self.rd_addr.val();
         self.m_meta.read_address.next = self.rd_addr.val();
         self.m_live2.read_address.next = self.ts_new.slot.val();
-        self.m_live3.read_address.next = self.rd_addr.val();
-        self.m_sym3.read_address.next = self.rd_addr.val();
 
         // ---- the held entry: capture, then follow the commits ----
         self.wq_hit.next = self.wq_v.q.val() & self.eq_wq_h.q.val();
@@ -595,8 +582,8 @@ impl Logic for OrderTable {
         self.eqg0.next = self.eq_g_h.q.val();
         self.eqf0.next = self.eq_f_h.q.val();
         if self.cap.val() {
-            self.live0.next = self.m_live3.read_data.val();
-            self.sym0.next = self.m_sym3.read_data.val();
+            self.live0.next = self.m_lr.read_data.val().get_bit(20);
+            self.sym0.next = self.m_meta.read_data.val().get_bits::<8>(32);
             self.eqg0.next = self.eq_g_rd.q.val();
             self.eqf0.next = self.eq_f_rd.q.val();
         }
@@ -799,8 +786,6 @@ impl Logic for OrderTable {
         }
         self.m_lr.write_address.next = self.wr_addr.val();
         self.m_live2.write_address.next = self.wr_addr.val();
-        self.m_live3.write_address.next = self.wr_addr.val();
-        self.m_sym3.write_address.next = self.wr_addr.val();
         self.m_tag_hi.write_address.next = self.wr_addr.val();
         self.m_tag_lo.write_address.next = self.wr_addr.val();
         self.m_meta.write_address.next = self.wr_addr.val();
@@ -823,10 +808,6 @@ impl Logic for OrderTable {
         self.m_lr.write_enable.next = self.wq_v.q.val() | self.ev_we.q.val() | self.sw_on.q.val();
         self.m_live2.write_enable.next =
             self.wq_v.q.val() | self.ev_we.q.val() | self.sw_on.q.val();
-        self.m_live3.write_data.next = self.m_live2.write_data.val();
-        self.m_live3.write_enable.next = self.m_live2.write_enable.val();
-        self.m_sym3.write_data.next = self.wq_sym.q.val();
-        self.m_sym3.write_enable.next = self.wq_v.q.val();
         self.m_tag_hi.write_data.next = self.wq_tag_hi.q.val();
         self.m_tag_lo.write_data.next = self.wq_tag_lo.q.val();
         self.m_meta.write_data.next = bit_cast::<45, 32>(self.wq_price.q.val())
