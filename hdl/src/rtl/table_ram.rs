@@ -1,6 +1,7 @@
-//! A simple dual-port RAM (one synchronous read port, one write port, one
-//! clock) for the order table and the symbol table, emitted with yosys's
-//! `no_rw_check` attribute.
+//! The dual-port RAM (one synchronous read port through an output register,
+//! one write port, one clock) of the order table and the symbol table,
+//! [`TableRamOutReg`]; its behavioural memory carries yosys's `no_rw_check`
+//! attribute.
 //!
 //! Why: on ECP5 a DP16KD's read of an address the other port writes at the
 //! same edge is not defined, so for a plain Verilog memory yosys adds a
@@ -22,61 +23,21 @@
 
 use rust_hdl::prelude::*;
 
-#[derive(LogicBlock, Default)]
-pub struct TableRam<D: Synth, const N: usize> {
-    pub read_address: Signal<In, Bits<N>>,
-    pub read_clock: Signal<In, Clock>,
-    /// The word at `read_address` of the cycle before.
-    pub read_data: Signal<Out, D>,
-    pub write_address: Signal<In, Bits<N>>,
-    pub write_clock: Signal<In, Clock>,
-    pub write_data: Signal<In, D>,
-    pub write_enable: Signal<In, Bit>,
-    /// Simulation contents, 2^N words once first written.
-    _words: Vec<D>,
-}
+/// Simulation contents of a RAM block: 2^N words once first written, zero
+/// before.
+#[derive(Default)]
+struct Words<D, const N: usize>(Vec<D>);
 
-impl<D: Synth, const N: usize> Logic for TableRam<D, N> {
-    fn update(&mut self) {
-        if self.read_clock.pos_edge() {
-            self.read_data.next = self
-                ._words
-                .get(self.read_address.val().index())
-                .copied()
-                .unwrap_or_default();
-        }
-        if self.write_clock.pos_edge() && self.write_enable.val() {
-            if self._words.is_empty() {
-                self._words = vec![D::default(); 1 << N];
-            }
-            let at = self.write_address.val().index();
-            self._words[at] = self.write_data.val();
-        }
+impl<D: Synth, const N: usize> Words<D, N> {
+    fn read(&self, at: Bits<N>) -> D {
+        self.0.get(at.index()).copied().unwrap_or_default()
     }
 
-    fn connect(&mut self) {
-        self.read_data.connect();
-    }
-
-    fn hdl(&self) -> Verilog {
-        Verilog::Custom(format!(
-            "\
-(* no_rw_check *)
-reg [{msb}:0] mem [0:{last}];
-
-always @(posedge read_clock) begin
-   read_data <= mem[read_address];
-end
-
-always @(posedge write_clock) begin
-   if (write_enable) begin
-      mem[write_address] <= write_data;
-   end
-end
-",
-            msb = D::BITS - 1,
-            last = (1usize << N) - 1,
-        ))
+    fn write(&mut self, at: Bits<N>, word: D) {
+        if self.0.is_empty() {
+            self.0 = vec![D::default(); 1 << N];
+        }
+        self.0[at.index()] = word;
     }
 }
 
@@ -93,9 +54,9 @@ const fn dp16kd_shape(abits: usize) -> (usize, usize) {
     }
 }
 
-/// [`TableRam`] with one more register on the read side: `read_data` is the
-/// word at the `read_address` of two edges before (read-old-data on a
-/// collision at the first edge, as [`TableRam`]).
+/// A RAM whose `read_data` is the word at the `read_address` of two edges
+/// before: the array's read, then an output register (read-old-data on a
+/// collision at the first edge).
 ///
 /// Why: a DP16KD read without its output register takes 4.26 ns from the
 /// clock to `DO` in nextpnr's ECP5 speed-8 model, two thirds of a 156.25 MHz
@@ -120,8 +81,7 @@ pub struct TableRamOutReg<D: Synth, const N: usize> {
     pub write_clock: Signal<In, Clock>,
     pub write_data: Signal<In, D>,
     pub write_enable: Signal<In, Bit>,
-    /// Simulation contents, 2^N words once first written.
-    _words: Vec<D>,
+    _words: Words<D, N>,
     /// Simulation: the word read at the last edge (the array's output).
     _array_out: D,
 }
@@ -132,18 +92,11 @@ impl<D: Synth, const N: usize> Logic for TableRamOutReg<D, N> {
         // moves exactly once.
         if self.read_clock.pos_edge() {
             self.read_data.next = self._array_out;
-            self._array_out = self
-                ._words
-                .get(self.read_address.val().index())
-                .copied()
-                .unwrap_or_default();
+            self._array_out = self._words.read(self.read_address.val());
         }
         if self.write_clock.pos_edge() && self.write_enable.val() {
-            if self._words.is_empty() {
-                self._words = vec![D::default(); 1 << N];
-            }
-            let at = self.write_address.val().index();
-            self._words[at] = self.write_data.val();
+            self._words
+                .write(self.write_address.val(), self.write_data.val());
         }
     }
 
@@ -260,51 +213,15 @@ end
 mod tests {
     use super::*;
 
-    type Ram = TableRam<Bits<12>, 4>;
-
-    /// One rising edge of the shared clock.
-    fn edge(r: &mut Ram) {
-        r.read_clock.next = Clock { clk: false };
-        r.write_clock.next = Clock { clk: false };
-        let _ = simulate(r, 200);
-        r.read_clock.next = Clock { clk: true };
-        r.write_clock.next = Clock { clk: true };
-        let _ = simulate(r, 200);
-    }
-
-    #[test]
-    fn reads_the_word_stored_before_the_same_edge_write() {
-        let mut r = Ram::default();
-        r.connect_all();
-        for (addr, value) in [(3u64, 0xABCu64), (9, 0x123)] {
-            r.write_address.next = addr.into();
-            r.write_data.next = value.into();
-            r.write_enable.next = true;
-            r.read_address.next = addr.into();
-            edge(&mut r);
-            assert_eq!(r.read_data.val().to_u64(), 0, "old data at a collision");
-        }
-        r.write_enable.next = false;
-        for (addr, value) in [(3u64, 0xABCu64), (9, 0x123), (4, 0)] {
-            r.read_address.next = addr.into();
-            edge(&mut r);
-            assert_eq!(r.read_data.val().to_u64(), value, "word {addr}");
-        }
-        match r.hdl() {
-            Verilog::Custom(v) => assert!(v.contains("(* no_rw_check *)")),
-            _ => panic!("custom Verilog expected"),
-        }
-    }
-
     type RamReg = TableRamOutReg<Bits<12>, 4>;
 
-    fn edge_reg(r: &mut RamReg) {
-        r.read_clock.next = Clock { clk: false };
-        r.write_clock.next = Clock { clk: false };
-        let _ = simulate(r, 200);
-        r.read_clock.next = Clock { clk: true };
-        r.write_clock.next = Clock { clk: true };
-        let _ = simulate(r, 200);
+    /// One rising edge of the clock both ports share.
+    fn edge(r: &mut RamReg) {
+        for level in [false, true] {
+            r.read_clock.next = Clock { clk: level };
+            r.write_clock.next = Clock { clk: level };
+            let _ = simulate(r, 200);
+        }
     }
 
     #[test]
@@ -316,20 +233,20 @@ mod tests {
             r.write_address.next = addr.into();
             r.write_data.next = value.into();
             r.read_address.next = addr.into();
-            edge_reg(&mut r);
+            edge(&mut r);
         }
         r.write_enable.next = false;
         // the reads sampled with the writes saw the old (empty) words
         r.read_address.next = 3u64.into();
-        edge_reg(&mut r);
+        edge(&mut r);
         assert_eq!(r.read_data.val().to_u64(), 0, "collision at word 9");
         r.read_address.next = 9u64.into();
-        edge_reg(&mut r);
+        edge(&mut r);
         assert_eq!(r.read_data.val().to_u64(), 0xABC, "word 3, two edges on");
         r.read_address.next = 4u64.into();
-        edge_reg(&mut r);
+        edge(&mut r);
         assert_eq!(r.read_data.val().to_u64(), 0x123, "word 9");
-        edge_reg(&mut r);
+        edge(&mut r);
         assert_eq!(r.read_data.val().to_u64(), 0, "word 4 never written");
     }
 
@@ -375,6 +292,7 @@ mod tests {
                 assert_eq!(ecp5.matches(".ADA0(1'b1), .ADA1(1'b1)").count(), blocks);
             }
             assert!(v.contains("array_out <= mem[read_address];"));
+            assert!(v.contains("(* no_rw_check *)"));
         }
     }
 }
