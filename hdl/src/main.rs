@@ -42,6 +42,10 @@ enum Cmd {
         /// Also measure each RTL block's Fmax on an iCE40UP5K (needs nextpnr-ice40 on PATH).
         #[arg(long)]
         blocks: bool,
+        /// Wait for every seed (a seed sweep); by default the other seeds
+        /// stop once one meets the clock (or the baseline, if higher).
+        #[arg(long)]
+        all_seeds: bool,
     },
     /// Golden model vs. rust-hdl simulation on a generated profile.
     Diff {
@@ -200,6 +204,7 @@ fn main() -> Result<()> {
             seeds,
             ecp5_only,
             blocks,
+            all_seeds,
         } => {
             let seeds = if seeds.is_empty() {
                 eti_hdl::synth::ecp5::SEEDS.to_vec()
@@ -210,6 +215,7 @@ fn main() -> Result<()> {
                 seeds,
                 secondary: !ecp5_only,
                 blocks,
+                stop_at: (!all_seeds).then(eti_hdl::synth::ecp5::stop_at),
             };
             // yosys + nextpnr take minutes: a spinner on a terminal (stderr), nothing otherwise
             let bar = indicatif::ProgressBar::new_spinner().with_message(

@@ -20,7 +20,7 @@ fn ecp5_whole_gate_fmax_is_not_below_the_committed_baseline() {
         eti_hdl::rtl::verilog::risk_gate_verilog(),
     )
     .expect("writing risk_gate.v");
-    let r = match ecp5::run(dir.path(), &ecp5::SEEDS) {
+    let r = match ecp5::run(dir.path(), &ecp5::SEEDS, Some(ecp5::stop_at())) {
         Ok(r) => r,
         Err(e) => panic!("ECP5 flow failed: {e:#}"),
     };

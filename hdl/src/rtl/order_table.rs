@@ -304,8 +304,16 @@ pub struct OrderTable {
     sym0: Signal<Local, Bits<8>>,
     eqg0: Signal<Local, Bit>,
     eqf0: Signal<Local, Bit>,
-    gn0: Signal<Local, Bit>,
-    fn0: Signal<Local, Bit>,
+    /// Stage G / stage F aimed at the held slot (no RAM bit in these).
+    gq: Signal<Local, Bit>,
+    fq: Signal<Local, Bit>,
+    /// Either, and no queued commit taken; the symbol it would forward.
+    fwd: Signal<Local, Bit>,
+    fwd_sym: Signal<Local, Bits<8>>,
+    /// The held entry's symbol with no forward: a taken commit's or `sym0`.
+    base_sym: Signal<Local, Bits<8>>,
+    /// `fwd` on a dead held entry: the one term the RAM's live bit enters.
+    dead_fwd: Signal<Local, Bit>,
     // the write queue's slot compares, both candidates (stage G's slot, the
     // queued one) made apart and picked by `c_cand` last (timing)
     eqc_h: Signal<Local, Bit>,
@@ -576,7 +584,7 @@ impl Logic for OrderTable {
         // entry as it stands in D (commits up to D−2) and the commits of D−1
         // (stage G) and D (stage F)
         // (take_w: the held entry takes a queued commit and is live, so
-        // neither stage hits; it comes last in these, timing)
+        // neither stage forwards)
         self.live0.next = self.h_live.q.val();
         self.sym0.next = self.h_sym.q.val();
         self.eqg0.next = self.eq_g_h.q.val();
@@ -587,9 +595,18 @@ impl Logic for OrderTable {
             self.eqg0.next = self.eq_g_rd.q.val();
             self.eqf0.next = self.eq_f_rd.q.val();
         }
-        self.gn0.next = self.c_cand.val() & self.eqg0.val() & !self.live0.val();
-        self.fn0.next = self.f_cand.val() & self.eqf0.val() & !self.live0.val();
-        self.fn_hit.next = self.fn0.val() & !self.take_w.val();
+        // the forward and its symbol are made without the RAM's bits, which
+        // come from a block RAM up to 3.8 ns away on the die: its live bit
+        // enters `dead_fwd` only, its symbol bits the last two muxes
+        self.gq.next = self.c_cand.val() & self.eqg0.val();
+        self.fq.next = self.f_cand.val() & self.eqf0.val();
+        self.fwd.next = (self.gq.val() | self.fq.val()) & !self.take_w.val();
+        self.fwd_sym.next = self.f_sym.val();
+        if self.gq.val() {
+            self.fwd_sym.next = self.c_sym.val();
+        }
+        self.dead_fwd.next = self.fwd.val() & !self.live0.val();
+        self.fn_hit.next = self.fq.val() & !self.live0.val() & !self.take_w.val();
         // the compares for next cycle: stage G then is stage F now, stage F
         // then is stage E now (its slot: the Enter's own or the replacement's)
         // (hn_slot is rd_slot_qq when `cap`, else h_slot; stage E's entry
@@ -621,15 +638,14 @@ impl Logic for OrderTable {
                 self.eq_f_h.d.next = true;
             }
         }
-        self.sym_next.next = self.sym0.val();
-        if self.fn0.val() {
-            self.sym_next.next = self.f_sym.val();
-        }
-        if self.gn0.val() {
-            self.sym_next.next = self.c_sym.val();
-        }
+        // (take_w: the held entry is live, no forward, the queued commit's symbol)
+        self.base_sym.next = self.sym0.val();
         if self.take_w.val() {
-            self.sym_next.next = self.wq_sym.q.val();
+            self.base_sym.next = self.wq_sym.q.val();
+        }
+        self.sym_next.next = self.base_sym.val();
+        if self.dead_fwd.val() {
+            self.sym_next.next = self.fwd_sym.val();
         }
         // D: remaining and side for D+1 (commits up to D)
         self.v_rem_q.d.next = self.h_rem.q.val();

@@ -303,6 +303,9 @@ pub struct Options {
     pub secondary: bool,
     /// nextpnr-ice40 Fmax per block in a register harness (needs nextpnr-ice40 on PATH).
     pub blocks: bool,
+    /// Stop the other seeds once one reaches this Fmax ([`ecp5::stop_at`]);
+    /// `None` waits for every seed.
+    pub stop_at: Option<f64>,
 }
 
 impl Default for Options {
@@ -311,6 +314,7 @@ impl Default for Options {
             seeds: ecp5::SEEDS.to_vec(),
             secondary: true,
             blocks: false,
+            stop_at: Some(ecp5::stop_at()),
         }
     }
 }
@@ -326,7 +330,7 @@ pub fn run(out: &Path, opts: &Options) -> Result<Value> {
     std::fs::create_dir_all(out)?;
     let verilog = crate::rtl::verilog::risk_gate_verilog();
     std::fs::write(out.join("risk_gate.v"), &verilog)?;
-    let mut report = ecp5::run(out, &opts.seeds)?;
+    let mut report = ecp5::run(out, &opts.seeds, opts.stop_at)?;
     let Some(top) = report.as_object_mut() else {
         bail!("ECP5 report is not an object");
     };
