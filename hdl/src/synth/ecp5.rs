@@ -328,8 +328,16 @@ pub fn stop_at() -> f64 {
     baseline().map_or(TARGET_MHZ, |b| b.max(TARGET_MHZ))
 }
 
-/// nextpnr's arguments for one seed (its log and report carry the seed in
-/// their names so parallel runs in `dir` do not collide).
+/// One seed's nextpnr log and report in the run's folder (the seed in the
+/// names, so parallel runs do not collide).
+fn seed_files(seed: u64) -> (String, String) {
+    (
+        format!("nextpnr_ecp5_seed{seed}.log"),
+        format!("nextpnr_ecp5_report_seed{seed}.json"),
+    )
+}
+
+/// nextpnr's arguments for one seed.
 fn nextpnr_args(seed: u64) -> Vec<String> {
     let mut a: Vec<String> = [
         "--85k",
@@ -344,7 +352,7 @@ fn nextpnr_args(seed: u64) -> Vec<String> {
         &TARGET_MHZ.to_string(),
         "--timing-allow-fail",
         "--report",
-        &format!("nextpnr_ecp5_report_seed{seed}.json"),
+        &seed_files(seed).1,
         "--seed",
         &seed.to_string(),
         "--placer-heap-timingweight",
@@ -361,8 +369,7 @@ fn nextpnr_args(seed: u64) -> Vec<String> {
 
 /// Read a finished seed's report.
 fn finished(dir: &Path, seed: u64, pnr_s: f64, ok: bool) -> Result<Placement> {
-    let log = format!("nextpnr_ecp5_seed{seed}.log");
-    let report_file = format!("nextpnr_ecp5_report_seed{seed}.json");
+    let (log, report_file) = seed_files(seed);
     if !ok {
         bail!("nextpnr-ecp5 failed, see {}", dir.join(&log).display());
     }
@@ -397,7 +404,7 @@ fn place_all(
     let started = Instant::now();
     let mut running = Vec::new();
     for &seed in seeds {
-        let log = std::fs::File::create(dir.join(format!("nextpnr_ecp5_seed{seed}.log")))?;
+        let log = std::fs::File::create(dir.join(seed_files(seed).0))?;
         let child = Command::new(t.nextpnr())
             .current_dir(dir)
             .args(nextpnr_args(seed))
@@ -408,6 +415,7 @@ fn place_all(
         running.push((seed, child));
     }
     let mut placed: Vec<Placement> = Vec::new();
+    let mut stopped = Vec::new();
     let mut failure = None;
     while !running.is_empty() {
         let mut i = 0;
@@ -425,27 +433,21 @@ fn place_all(
             }
         }
         let met = placed.iter().any(|p| stop_at.is_some_and(|s| p.fmax >= s));
-        if (met || failure.is_some()) && !running.is_empty() {
-            let stopped = running
-                .iter_mut()
-                .map(|(seed, child)| {
-                    // a seed that has already exited makes kill fail: nothing to stop
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    (*seed, started.elapsed().as_secs_f64())
-                })
-                .collect();
-            if let Some(e) = failure {
-                return Err(e);
+        if met || failure.is_some() {
+            for (seed, mut child) in running.drain(..) {
+                // kill fails only for a seed that has exited since the poll
+                let _ = child.kill();
+                let _ = child.wait();
+                stopped.push((seed, started.elapsed().as_secs_f64()));
             }
-            return Ok((placed, stopped));
+            break;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    if let Some(e) = failure {
-        return Err(e);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok((placed, stopped)),
     }
-    Ok((placed, Vec::new()))
 }
 
 /// The committed ratchet: whole-design Fmax must never fall below it.
@@ -484,8 +486,8 @@ mod tests {
     }
 
     /// A stand-in for nextpnr in `dir/bin`: reads `--seed` and `--report`,
-    /// waits `slow_s` seconds on seed 2, writes a report whose Fmax is
-    /// `fmax(seed)`; exits 1 on seed `fail`.
+    /// exits 1 on seed `fail`, waits `slow_s` seconds on seed 2, then writes
+    /// a report whose Fmax is 150 + 20 / seed MHz (170, 160, 156, 155, ...).
     fn fake_nextpnr(dir: &Path, slow_s: u32, fail: u64) -> Tools {
         use std::os::unix::fs::PermissionsExt;
         let bin = dir.join("bin");
